@@ -1,0 +1,288 @@
+//! Property values and the `${...}` reference language.
+//!
+//! A blueprint value is a literal, a whole-value reference
+//! (`vpc_id: ${vpc.id}`), or a string template mixing text and references
+//! (`"${stack}-web"`). Every reference to a resource becomes a graph edge.
+//! `$${` writes a literal `${`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::ops::Range;
+
+use serde::{Deserialize, Serialize};
+
+/// A property value as written in a blueprint, references unresolved.
+/// Span-free, so two expressions compare equal whatever their position.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Expr {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(String),
+    List(Vec<Expr>),
+    Map(BTreeMap<String, Expr>),
+    Ref(Ref),
+    Template(Vec<Part>),
+}
+
+/// What a `${...}` names.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Ref {
+    /// `${params.NAME}`
+    Param(String),
+    /// `${RESOURCE.ATTRIBUTE}`
+    Attr { resource: String, attr: String },
+    /// `${azs[N]}`: the N-th availability zone of the region, chosen at plan
+    /// time.
+    Az(usize),
+    /// `${stack}`: the stack name.
+    Stack,
+    /// `${region}`: the region the stack is deployed to.
+    Region,
+}
+
+impl fmt::Display for Ref {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Ref::Param(p) => write!(f, "${{params.{p}}}"),
+            Ref::Attr { resource, attr } => write!(f, "${{{resource}.{attr}}}"),
+            Ref::Az(i) => write!(f, "${{azs[{i}]}}"),
+            Ref::Stack => f.write_str("${stack}"),
+            Ref::Region => f.write_str("${region}"),
+        }
+    }
+}
+
+/// A piece of a string template.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Part {
+    Lit(String),
+    Ref(Ref),
+}
+
+impl Expr {
+    /// Calls `f` on every reference in this value, depth first.
+    pub fn visit_refs<'a>(&'a self, f: &mut impl FnMut(&'a Ref)) {
+        match self {
+            Expr::Ref(r) => f(r),
+            Expr::Template(parts) => {
+                for p in parts {
+                    if let Part::Ref(r) = p {
+                        f(r)
+                    }
+                }
+            }
+            Expr::List(items) => items.iter().for_each(|e| e.visit_refs(f)),
+            Expr::Map(m) => m.values().for_each(|e| e.visit_refs(f)),
+            _ => {}
+        }
+    }
+
+    /// True when the value contains no reference at all.
+    pub fn is_literal(&self) -> bool {
+        let mut any = false;
+        self.visit_refs(&mut |_| any = true);
+        !any
+    }
+}
+
+/// A reference found in a string, with its byte range in that string.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FoundRef {
+    pub reference: Ref,
+    pub range: Range<usize>,
+}
+
+/// A malformed `${...}`, with its byte range in the string.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TemplateError {
+    pub message: String,
+    pub help: String,
+    pub range: Range<usize>,
+}
+
+/// Parses a string that may contain `${...}`. A string that is exactly one
+/// reference becomes [`Expr::Ref`] (keeping the referenced value's type, so a
+/// list parameter stays a list); text around references makes a
+/// [`Expr::Template`]; no references leaves [`Expr::Str`].
+pub fn parse_string(s: &str) -> Result<(Expr, Vec<FoundRef>), TemplateError> {
+    let mut parts = Vec::new();
+    let mut found = Vec::new();
+    let mut lit = String::new();
+    let mut rest = s;
+    let mut pos = 0;
+    while let Some(i) = rest.find('$') {
+        let after = &rest[i..];
+        if after.starts_with("$${") {
+            lit.push_str(&rest[..i]);
+            lit.push_str("${");
+            rest = &rest[i + 3..];
+            pos += i + 3;
+            continue;
+        }
+        if !after.starts_with("${") {
+            lit.push_str(&rest[..=i]);
+            rest = &rest[i + 1..];
+            pos += i + 1;
+            continue;
+        }
+        lit.push_str(&rest[..i]);
+        let start = pos + i;
+        let Some(close) = after.find('}') else {
+            return Err(TemplateError {
+                message: "unterminated reference: `${` has no closing `}`".into(),
+                help: "close the reference with `}`, or write `$${` for a literal `${`".into(),
+                range: start..s.len(),
+            });
+        };
+        let inner = &after[2..close];
+        let end = start + close + 1;
+        let reference = parse_ref(inner.trim()).map_err(|(message, help)| TemplateError {
+            message,
+            help,
+            range: start..end,
+        })?;
+        if !lit.is_empty() {
+            parts.push(Part::Lit(std::mem::take(&mut lit)));
+        }
+        found.push(FoundRef {
+            reference: reference.clone(),
+            range: start..end,
+        });
+        parts.push(Part::Ref(reference));
+        rest = &after[close + 1..];
+        pos = end;
+    }
+    lit.push_str(rest);
+    if !lit.is_empty() {
+        parts.push(Part::Lit(lit));
+    }
+    let expr = match parts.as_slice() {
+        [] => Expr::Str(String::new()),
+        [Part::Lit(l)] => Expr::Str(l.clone()),
+        [Part::Ref(r)] => Expr::Ref(r.clone()),
+        _ => Expr::Template(parts),
+    };
+    Ok((expr, found))
+}
+
+const REF_HELP: &str = "references look like `${resource.attribute}`, `${params.name}`, \
+     `${azs[0]}`, `${stack}` or `${region}`";
+
+fn parse_ref(inner: &str) -> Result<Ref, (String, String)> {
+    let bad = |what: &str| (what.to_string(), REF_HELP.to_string());
+    if inner.is_empty() {
+        return Err(bad("empty reference `${}`"));
+    }
+    match inner {
+        "stack" => return Ok(Ref::Stack),
+        "region" => return Ok(Ref::Region),
+        _ => {}
+    }
+    if let Some(idx) = inner.strip_prefix("azs[").and_then(|r| r.strip_suffix(']')) {
+        return idx.trim().parse::<usize>().map(Ref::Az).map_err(|_| {
+            (
+                format!("`{idx}` is not an availability-zone index"),
+                "use a non-negative integer, e.g. `${azs[0]}`".to_string(),
+            )
+        });
+    }
+    if inner == "azs" {
+        return Err((
+            "`${azs}` needs an index".into(),
+            "pick one zone by index, e.g. `${azs[0]}`".into(),
+        ));
+    }
+    let Some((head, tail)) = inner.split_once('.') else {
+        return Err((
+            format!("`{inner}` is not a reference"),
+            format!("to use a resource, name one of its attributes, e.g. `${{{inner}.id}}`"),
+        ));
+    };
+    if !is_ident(head) || !is_ident(tail) {
+        return Err(bad(&format!("`{inner}` is not a valid reference")));
+    }
+    if head == "params" {
+        Ok(Ref::Param(tail.to_string()))
+    } else {
+        Ok(Ref::Attr {
+            resource: head.to_string(),
+            attr: tail.to_string(),
+        })
+    }
+}
+
+/// Resource ids, parameter names and attributes: a letter, then letters,
+/// digits, `_` or `-`.
+pub fn is_ident(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attr(r: &str, a: &str) -> Ref {
+        Ref::Attr {
+            resource: r.into(),
+            attr: a.into(),
+        }
+    }
+
+    #[test]
+    fn whole_value_reference_keeps_its_kind() {
+        let (e, refs) = parse_string("${vpc.id}").unwrap();
+        assert_eq!(e, Expr::Ref(attr("vpc", "id")));
+        assert_eq!(refs[0].range, 0..9);
+    }
+
+    #[test]
+    fn templates_mix_text_and_references() {
+        let (e, refs) = parse_string("com.amazonaws.${region}.s3-${ params.x }").unwrap();
+        assert_eq!(
+            e,
+            Expr::Template(vec![
+                Part::Lit("com.amazonaws.".into()),
+                Part::Ref(Ref::Region),
+                Part::Lit(".s3-".into()),
+                Part::Ref(Ref::Param("x".into())),
+            ])
+        );
+        assert_eq!(refs.len(), 2);
+        assert_eq!(refs[1].range, 27..40);
+    }
+
+    #[test]
+    fn escapes_and_lone_dollars_are_literal() {
+        assert_eq!(parse_string("$${x} costs $5").unwrap().0, Expr::Str("${x} costs $5".into()));
+    }
+
+    #[test]
+    fn availability_zones_by_index() {
+        assert_eq!(parse_string("${azs[1]}").unwrap().0, Expr::Ref(Ref::Az(1)));
+        assert!(parse_string("${azs[-1]}").is_err());
+        assert!(parse_string("${azs}").is_err());
+    }
+
+    #[test]
+    fn malformed_references_report_their_range() {
+        let e = parse_string("a-${vpc.id").unwrap_err();
+        assert_eq!(e.range, 2..10);
+        let e = parse_string("x ${} y").unwrap_err();
+        assert_eq!(e.range, 2..5);
+        assert!(parse_string("${vpc}").is_err());
+        assert!(parse_string("${a.b.c}").is_err());
+    }
+
+    #[test]
+    fn multibyte_text_keeps_byte_ranges() {
+        let (_, refs) = parse_string("é${stack}").unwrap();
+        assert_eq!(refs[0].range, 2..10);
+    }
+}

@@ -1,0 +1,100 @@
+//! Blueprints: YAML files describing an architecture, read into a validated
+//! [`Blueprint`] with every problem reported at once, each pointing at the
+//! file, line and column it comes from.
+//!
+//! The stages are: bytes → UTF-8 → spanned YAML tree ([`yaml`]) → schema
+//! validation ([`validate`]) → dependency-graph checks (cycles, in
+//! [`crate::graph`]).
+
+pub mod diagnostic;
+pub mod expr;
+pub mod model;
+pub mod params;
+pub mod source;
+mod validate;
+mod yaml;
+
+pub use diagnostic::{Code, Diagnostic, Diagnostics, SourceFile};
+pub use model::{Blueprint, Dep, DepVia, Output, ParamType, Parameter, Resource};
+
+use crate::provider::Registry;
+use diagnostic::span;
+
+/// Reads and validates a blueprint from its bytes. `name` is how the file
+/// is shown in diagnostics.
+pub fn load_bytes(name: &str, bytes: &[u8], registry: &Registry) -> Result<Blueprint, Diagnostics> {
+    let fail = |file: &SourceFile, d: Diagnostic| Diagnostics {
+        file: file.name.clone(),
+        diagnostics: vec![d.in_file(file)],
+    };
+    let text = match std::str::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            let file = SourceFile::new(name, String::from_utf8_lossy(bytes).into_owned());
+            // Lossy decoding keeps the valid prefix byte-for-byte.
+            let at = e.valid_up_to();
+            return Err(fail(
+                &file,
+                Diagnostic::new(Code::NotUtf8, "the blueprint is not valid UTF-8")
+                    .label(span(at, 1), "invalid byte here")
+                    .help("save the file as UTF-8"),
+            ));
+        }
+    };
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let file = SourceFile::new(name, text);
+    let root = match yaml::parse(text) {
+        Ok(root) => root,
+        Err(e) => {
+            let help = syntax_help(&e.message, text, e.offset);
+            return Err(fail(
+                &file,
+                Diagnostic::new(Code::Syntax, format!("invalid YAML: {}", e.message))
+                    .label(span(e.offset, 0), e.message.clone())
+                    .help(help),
+            ));
+        }
+    };
+    let mut v = validate::Validator::new(&file, registry);
+    let bp = v.blueprint(&root);
+    let mut diags = v.diags;
+    if let Err(cycles) = crate::graph::Graph::build(&bp) {
+        diags.extend(cycles.into_iter().map(|d| d.in_file(&file)));
+    }
+    if diags.is_empty() {
+        Ok(bp)
+    } else {
+        diags.sort_by_key(|d| d.offset());
+        Err(Diagnostics {
+            file: file.name.clone(),
+            diagnostics: diags,
+        })
+    }
+}
+
+/// Reads and validates a located blueprint (a directory, a file or a
+/// built-in name).
+pub fn load(located: &source::Located, registry: &Registry) -> Result<Blueprint, Diagnostics> {
+    let mut bp = load_bytes(&located.display_name, &located.bytes, registry)?;
+    bp.dir = located.dir.clone();
+    Ok(bp)
+}
+
+/// A hint for the commonest YAML mistakes.
+fn syntax_help(message: &str, text: &str, offset: usize) -> String {
+    let line_start = text[..offset.min(text.len())].rfind('\n').map_or(0, |i| i + 1);
+    let line = text[line_start..].lines().next().unwrap_or("");
+    if line.contains("[${") || line.contains(", ${") {
+        "inside `[...]` a `{` starts a mapping: quote each reference \
+         (`[\"${a.id}\", \"${b.id}\"]`) or write a block list with `- ${a.id}` lines"
+            .into()
+    } else if message.contains("tab") || line.starts_with('\t') {
+        "YAML indents with spaces only; replace the tabs with spaces".into()
+    } else if message.contains("duplicate") {
+        "each key may appear once per mapping; remove or rename one of them".into()
+    } else if message.contains("budget") || message.contains("depth") {
+        "the document is nested too deeply or is too large to be a blueprint".into()
+    } else {
+        "check the indentation and that every `[`, `{` and quote is closed".into()
+    }
+}

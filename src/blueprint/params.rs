@@ -1,0 +1,302 @@
+//! Parameter values: from defaults, `ARCHKIT_VAR_<NAME>` environment
+//! variables, `--var-file` files and `--var NAME=VALUE`, in increasing order
+//! of precedence (as Terraform's `TF_VAR_`, tfvars and `-var`).
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use super::diagnostic::{Code, Diagnostic, Diagnostics};
+use super::expr::Expr;
+use super::model::{Blueprint, ParamType, Parameter};
+use super::validate::check_param_value;
+
+/// Where a value came from, for messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    Default,
+    Env(String),
+    File(String),
+    Cli,
+    Prompt,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::Default => f.write_str("its default"),
+            Origin::Env(v) => write!(f, "environment variable {v}"),
+            Origin::File(p) => write!(f, "var file {p}"),
+            Origin::Cli => f.write_str("--var"),
+            Origin::Prompt => f.write_str("the prompt"),
+        }
+    }
+}
+
+/// Raw inputs, before they are matched to the blueprint's parameters.
+#[derive(Debug, Default, Clone)]
+pub struct Inputs {
+    /// `--var NAME=VALUE`, in order.
+    pub cli: Vec<(String, String)>,
+    /// Parsed `--var-file` contents: (file name, name, value).
+    pub files: Vec<(String, String, Expr)>,
+    /// `ARCHKIT_VAR_<NAME>` variables: (name, value).
+    pub env: Vec<(String, String)>,
+}
+
+impl Inputs {
+    /// Reads `ARCHKIT_VAR_*` from the process environment.
+    pub fn from_env() -> Vec<(String, String)> {
+        std::env::vars()
+            .filter_map(|(k, v)| Some((k.strip_prefix("ARCHKIT_VAR_")?.to_string(), v)))
+            .collect()
+    }
+}
+
+/// A resolved parameter value. `Debug` hides secrets.
+#[derive(Clone, PartialEq)]
+pub struct Value {
+    pub value: Expr,
+    pub secret: bool,
+    pub origin: Origin,
+}
+
+impl fmt::Debug for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.secret {
+            write!(f, "(sensitive) from {}", self.origin)
+        } else {
+            write!(f, "{:?} from {}", self.value, self.origin)
+        }
+    }
+}
+
+/// Every parameter's value.
+#[derive(Debug, Clone, Default)]
+pub struct Values {
+    pub values: BTreeMap<String, Value>,
+}
+
+impl Values {
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.values.get(name)
+    }
+}
+
+/// Whether parameters without a value are an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Require {
+    /// `plan`, `apply`: every parameter needs a value.
+    All,
+    /// `validate`, `graph`: check the values given, need none.
+    Given,
+}
+
+/// Resolves every parameter. `prompt` is asked for a secret parameter that
+/// has no value (it returns `None` when there is no terminal).
+pub fn resolve(
+    bp: &Blueprint,
+    inputs: &Inputs,
+    require: Require,
+    prompt: &mut dyn FnMut(&Parameter) -> Option<String>,
+) -> Result<Values, Diagnostics> {
+    let mut diags = Vec::new();
+    let mut out = Values::default();
+    for (name, _) in &inputs.cli {
+        if !bp.parameters.contains_key(name) {
+            let help = match crate::schema::did_you_mean(name, bp.parameters.keys().map(|s| s.as_str())) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None if bp.parameters.is_empty() => "this blueprint has no parameters".into(),
+                None => format!(
+                    "its parameters are {}",
+                    bp.parameters.keys().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+                ),
+            };
+            diags.push(
+                Diagnostic::new(
+                    Code::UnknownParameter,
+                    format!("--var `{name}` is not a parameter of {}", bp.name),
+                )
+                .help(help),
+            );
+        }
+    }
+    for (name, p) in &bp.parameters {
+        let mut chosen: Option<(Result<Expr, String>, Origin)> =
+            p.default.clone().map(|d| (Ok(d), Origin::Default));
+        if let Some((_, v)) = inputs.env.iter().rev().find(|(k, _)| k == name) {
+            chosen = Some((from_text(p.ty, v), Origin::Env(format!("ARCHKIT_VAR_{name}"))));
+        }
+        if let Some((file, _, v)) = inputs.files.iter().rev().find(|(_, k, _)| k == name) {
+            chosen = Some((from_expr(p.ty, v), Origin::File(file.clone())));
+        }
+        if let Some((_, v)) = inputs.cli.iter().rev().find(|(k, _)| k == name) {
+            chosen = Some((from_text(p.ty, v), Origin::Cli));
+        }
+        if chosen.is_none() && p.secret && require == Require::All {
+            chosen = prompt(p).map(|v| (from_text(p.ty, &v), Origin::Prompt));
+        }
+        match chosen {
+            None if require == Require::All => {
+                let help = if p.secret {
+                    format!(
+                        "it is secret: set ARCHKIT_VAR_{name} in the environment \
+                         (there is no terminal to prompt on)"
+                    )
+                } else {
+                    format!("pass `--var {name}=...` or set ARCHKIT_VAR_{name}")
+                };
+                diags.push(
+                    Diagnostic::new(
+                        Code::MissingParameter,
+                        format!("parameter `{name}` has no value"),
+                    )
+                    .in_file(&bp.file)
+                    .label(p.span, "declared here")
+                    .help(help),
+                );
+            }
+            None => {}
+            Some((Err(expected), origin)) => diags.push(
+                Diagnostic::new(
+                    Code::ParameterValue,
+                    format!("the value of `{name}` from {origin} is not {expected}"),
+                )
+                .in_file(&bp.file)
+                .label(p.span, format!("a {} parameter", p.ty.name()))
+                .help(format!("give `{name}` {expected}")),
+            ),
+            Some((Ok(value), origin)) => {
+                if let Err((msg, help)) = check_param_value(p, &value) {
+                    diags.push(
+                        Diagnostic::new(
+                            Code::ParameterValue,
+                            format!("the value of `{name}` from {origin} {msg}"),
+                        )
+                        .in_file(&bp.file)
+                        .label(p.span, "declared here")
+                        .help(help),
+                    );
+                } else {
+                    out.values.insert(
+                        name.clone(),
+                        Value {
+                            value,
+                            secret: p.secret,
+                            origin,
+                        },
+                    );
+                }
+            }
+        }
+    }
+    if diags.is_empty() {
+        Ok(out)
+    } else {
+        Err(Diagnostics {
+            file: bp.file.name.clone(),
+            diagnostics: diags,
+        })
+    }
+}
+
+/// Converts command-line or environment text to a typed value.
+fn from_text(ty: ParamType, s: &str) -> Result<Expr, String> {
+    match ty {
+        ParamType::String => Ok(Expr::Str(s.to_string())),
+        ParamType::Number => s
+            .trim()
+            .parse::<i64>()
+            .map(Expr::Int)
+            .or_else(|_| s.trim().parse::<f64>().map(Expr::Float))
+            .map_err(|_| "a number".to_string()),
+        ParamType::Bool => match s.trim() {
+            "true" => Ok(Expr::Bool(true)),
+            "false" => Ok(Expr::Bool(false)),
+            _ => Err("`true` or `false`".to_string()),
+        },
+        ParamType::List => {
+            let t = s.trim();
+            // `[a, b]` or `a,b`; an empty string is an empty list.
+            let inner = t.strip_prefix('[').and_then(|t| t.strip_suffix(']')).unwrap_or(t);
+            Ok(Expr::List(
+                inner
+                    .split(',')
+                    .map(|i| i.trim().trim_matches('"').to_string())
+                    .filter(|i| !i.is_empty())
+                    .map(Expr::Str)
+                    .collect(),
+            ))
+        }
+    }
+}
+
+/// Converts a value read from a var file.
+fn from_expr(ty: ParamType, v: &Expr) -> Result<Expr, String> {
+    match (ty, v) {
+        (ParamType::String, Expr::Str(_)) => Ok(v.clone()),
+        (ParamType::String, Expr::Int(i)) => Ok(Expr::Str(i.to_string())),
+        (ParamType::Number, Expr::Int(_) | Expr::Float(_)) => Ok(v.clone()),
+        (ParamType::Bool, Expr::Bool(_)) => Ok(v.clone()),
+        (ParamType::List, Expr::List(items)) if items.iter().all(|i| matches!(i, Expr::Str(_))) => {
+            Ok(v.clone())
+        }
+        (t, _) => Err(format!("a {}", t.name())),
+    }
+}
+
+/// Parses a var file: a YAML (or JSON) mapping of names to values.
+pub fn parse_var_file(name: &str, text: &str) -> Result<Vec<(String, String, Expr)>, String> {
+    let root = super::yaml::parse(text).map_err(|e| format!("{name}: {}", e.message))?;
+    let Some(entries) = root.as_map() else {
+        return Err(format!("{name}: a var file is a mapping of parameter names to values"));
+    };
+    let mut out = Vec::new();
+    for (k, v) in entries {
+        let value = match &v.value {
+            super::yaml::Value::Str(s) => Expr::Str(s.clone()),
+            super::yaml::Value::Int(i) => Expr::Int(*i),
+            super::yaml::Value::Float(f) => Expr::Float(*f),
+            super::yaml::Value::Bool(b) => Expr::Bool(*b),
+            super::yaml::Value::Seq(items) => Expr::List(
+                items
+                    .iter()
+                    .map(|i| match &i.value {
+                        super::yaml::Value::Str(s) => Expr::Str(s.clone()),
+                        super::yaml::Value::Int(n) => Expr::Str(n.to_string()),
+                        _ => Expr::Null,
+                    })
+                    .collect(),
+            ),
+            _ => return Err(format!("{name}: `{}` must be a scalar or a list", k.name)),
+        };
+        out.push((name.to_string(), k.name.clone(), value));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_values_are_typed() {
+        assert_eq!(from_text(ParamType::Number, "3"), Ok(Expr::Int(3)));
+        assert!(from_text(ParamType::Number, "three").is_err());
+        assert_eq!(from_text(ParamType::Bool, "true"), Ok(Expr::Bool(true)));
+        assert_eq!(
+            from_text(ParamType::List, "[a, b]"),
+            Ok(Expr::List(vec![Expr::Str("a".into()), Expr::Str("b".into())]))
+        );
+        assert_eq!(from_text(ParamType::List, ""), Ok(Expr::List(vec![])));
+    }
+
+    #[test]
+    fn secret_values_do_not_debug_print() {
+        let v = Value {
+            value: Expr::Str("hunter2hunter2".into()),
+            secret: true,
+            origin: Origin::Cli,
+        };
+        assert!(!format!("{v:?}").contains("hunter2"));
+    }
+}

@@ -1,0 +1,1036 @@
+//! Turns a spanned YAML tree into a [`Blueprint`], checking it against the
+//! resource schemas and collecting every problem instead of stopping at the
+//! first (as kdl-rs does).
+
+use std::collections::{BTreeMap, HashMap};
+
+use indexmap::IndexMap;
+use miette::SourceSpan;
+
+use super::diagnostic::{Code, Diagnostic, SourceFile, span};
+use super::expr::{self, Expr, Ref};
+use super::model::{Blueprint, Dep, DepVia, Output, ParamType, Parameter, Resource};
+use super::yaml::{Key, Node, Value};
+use crate::provider::Registry;
+use crate::schema::{self, Prop, Schema, Type, did_you_mean, quote_list};
+
+/// Names that cannot be resource ids because references use them.
+const RESERVED_IDS: &[&str] = &["params", "stack", "region", "azs"];
+
+const TOP_KEYS: &[&str] = &[
+    "name",
+    "description",
+    "source",
+    "parameters",
+    "resources",
+    "outputs",
+];
+const RESOURCE_KEYS: &[&str] = &["type", "properties", "depends_on", "description"];
+const PARAM_KEYS: &[&str] = &[
+    "type",
+    "default",
+    "description",
+    "allowed",
+    "pattern",
+    "min_length",
+    "max_length",
+    "secret",
+];
+const OUTPUT_KEYS: &[&str] = &["value", "description", "sensitive"];
+
+pub(crate) struct Validator<'a> {
+    file: &'a SourceFile,
+    registry: &'a Registry,
+    /// Parameter types, known once `parameters:` is read.
+    param_types: HashMap<String, ParamType>,
+    pub diags: Vec<Diagnostic>,
+}
+
+impl<'a> Validator<'a> {
+    pub fn new(file: &'a SourceFile, registry: &'a Registry) -> Self {
+        Validator {
+            file,
+            registry,
+            param_types: HashMap::new(),
+            diags: Vec::new(),
+        }
+    }
+
+    fn err(
+        &mut self,
+        code: Code,
+        message: impl Into<String>,
+        at: SourceSpan,
+        label: impl Into<String>,
+        help: Option<String>,
+    ) {
+        self.diags.push(
+            Diagnostic::new(code, message)
+                .in_file(self.file)
+                .label(at, label)
+                .help_opt(help),
+        );
+    }
+
+    /// Validates the whole document.
+    pub fn blueprint(&mut self, root: &Node) -> Blueprint {
+        let mut bp = Blueprint {
+            name: String::new(),
+            description: String::new(),
+            source_url: None,
+            parameters: IndexMap::new(),
+            resources: IndexMap::new(),
+            outputs: IndexMap::new(),
+            file: self.file.clone(),
+            dir: None,
+        };
+        let entries = match &root.value {
+            Value::Map(m) => m.as_slice(),
+            Value::Null => {
+                self.diags.push(
+                    Diagnostic::new(Code::Empty, "the blueprint is empty")
+                        .in_file(self.file)
+                        .label(span(0, 0), "nothing here")
+                        .help(
+                            "a blueprint needs at least `name` and `resources`; \
+                             run `archkit init <blueprint>` for a starting point",
+                        ),
+                );
+                return bp;
+            }
+            _ => {
+                self.err(
+                    Code::WrongType,
+                    format!("a blueprint must be a mapping, found {}", root.type_name()),
+                    root.span,
+                    "expected `name:`, `resources:` and so on",
+                    Some("start the file with `name: my-blueprint`".into()),
+                );
+                return bp;
+            }
+        };
+        self.unknown_keys(entries, TOP_KEYS, "blueprint");
+        match find(entries, "name") {
+            Some((_, n)) => {
+                if let Some(s) = self.string(n, "`name`") {
+                    bp.name = s;
+                }
+            }
+            None => self.err(
+                Code::MissingKey,
+                "the blueprint has no `name`",
+                span(0, 0),
+                "expected `name:` here",
+                Some("add `name: my-blueprint` at the top of the file".into()),
+            ),
+        }
+        if let Some((_, n)) = find(entries, "description") {
+            bp.description = self.string(n, "`description`").unwrap_or_default();
+        }
+        if let Some((_, n)) = find(entries, "source") {
+            bp.source_url = self.string(n, "`source`");
+        }
+        if let Some((_, n)) = find(entries, "parameters") {
+            bp.parameters = self.parameters(n);
+        }
+        self.param_types = bp.parameters.iter().map(|(k, p)| (k.clone(), p.ty)).collect();
+        let resources = match find(entries, "resources") {
+            Some((_, n)) => match &n.value {
+                Value::Map(m) => m.as_slice(),
+                Value::Null => &[],
+                _ => {
+                    self.type_error(n, "`resources`", "a mapping of resource ids to resources");
+                    &[]
+                }
+            },
+            None => {
+                self.err(
+                    Code::MissingKey,
+                    "the blueprint has no `resources`",
+                    span(0, 0),
+                    "expected `resources:` in this file",
+                    Some("add `resources:` with at least one resource".into()),
+                );
+                &[]
+            }
+        };
+        // Learn every id and kind first, so references may point forwards.
+        let mut kinds: IndexMap<&str, Option<&'static Schema>> = IndexMap::new();
+        for (key, body) in resources {
+            if !expr::is_ident(&key.name) || RESERVED_IDS.contains(&key.name.as_str()) {
+                let help = if RESERVED_IDS.contains(&key.name.as_str()) {
+                    format!("`{}` is reserved for references; pick another id", key.name)
+                } else {
+                    "ids start with a letter and use letters, digits, `_` and `-`".into()
+                };
+                self.err(
+                    Code::InvalidId,
+                    format!("`{}` is not a valid resource id", key.name),
+                    key.span,
+                    "invalid id",
+                    Some(help),
+                );
+            }
+            kinds.insert(&key.name, self.resource_kind(body));
+        }
+        let ctx = RefContext {
+            params: &bp.parameters,
+            kinds: &kinds,
+        };
+        for (key, body) in resources {
+            if let Some(Some(schema)) = kinds.get(key.name.as_str())
+                && let Some(r) = self.resource(key, body, schema, &ctx)
+            {
+                bp.resources.insert(r.id.clone(), r);
+            }
+        }
+        if let Some((_, n)) = find(entries, "outputs") {
+            bp.outputs = self.outputs(n, &ctx);
+        }
+        bp
+    }
+
+    fn unknown_keys(&mut self, entries: &[(Key, Node)], allowed: &[&str], what: &str) {
+        for (key, _) in entries {
+            if !allowed.contains(&key.name.as_str()) {
+                let help = match did_you_mean(&key.name, allowed.iter().copied()) {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None => format!("a {what} may have {}", quote_list(allowed)),
+                };
+                self.err(
+                    Code::UnknownKey,
+                    format!("unknown key `{}` in {what}", key.name),
+                    key.span,
+                    "not a known key",
+                    Some(help),
+                );
+            }
+        }
+    }
+
+    fn type_error(&mut self, node: &Node, what: &str, expected: &str) {
+        self.err(
+            Code::WrongType,
+            format!("{what} must be {expected}, found {}", node.type_name()),
+            node.span,
+            format!("expected {expected}"),
+            None,
+        );
+    }
+
+    fn string(&mut self, node: &Node, what: &str) -> Option<String> {
+        match &node.value {
+            Value::Str(s) => Some(s.clone()),
+            Value::Int(i) => Some(i.to_string()),
+            _ => {
+                self.type_error(node, what, "a string");
+                None
+            }
+        }
+    }
+
+    fn boolean(&mut self, node: &Node, what: &str) -> Option<bool> {
+        match &node.value {
+            Value::Bool(b) => Some(*b),
+            _ => {
+                self.type_error(node, what, "`true` or `false`");
+                None
+            }
+        }
+    }
+
+    fn parameters(&mut self, node: &Node) -> IndexMap<String, Parameter> {
+        let mut out = IndexMap::new();
+        let Some(entries) = node.as_map() else {
+            if !matches!(node.value, Value::Null) {
+                self.type_error(node, "`parameters`", "a mapping of names to parameters");
+            }
+            return out;
+        };
+        for (key, body) in entries {
+            if !expr::is_ident(&key.name) {
+                self.err(
+                    Code::InvalidId,
+                    format!("`{}` is not a valid parameter name", key.name),
+                    key.span,
+                    "invalid name",
+                    Some("names start with a letter and use letters, digits, `_` and `-`".into()),
+                );
+                continue;
+            }
+            if let Some(p) = self.parameter(key, body) {
+                out.insert(p.name.clone(), p);
+            }
+        }
+        out
+    }
+
+    fn parameter(&mut self, key: &Key, body: &Node) -> Option<Parameter> {
+        let mut p = Parameter {
+            name: key.name.clone(),
+            ty: ParamType::String,
+            default: None,
+            description: String::new(),
+            allowed: Vec::new(),
+            pattern: None,
+            min_length: None,
+            max_length: None,
+            secret: false,
+            span: key.span,
+        };
+        let entries = match &body.value {
+            Value::Map(m) => m.as_slice(),
+            Value::Null => return Some(p),
+            _ => {
+                self.type_error(
+                    body,
+                    &format!("parameter `{}`", key.name),
+                    "a mapping (`type:`, `default:`, ...)",
+                );
+                return None;
+            }
+        };
+        self.unknown_keys(entries, PARAM_KEYS, "parameter");
+        if let Some((_, n)) = find(entries, "type")
+            && let Some(t) = self.string(n, "`type`")
+        {
+            match ParamType::parse(&t) {
+                Some(ty) => p.ty = ty,
+                None => self.err(
+                    Code::InvalidValue,
+                    format!("`{t}` is not a parameter type"),
+                    n.span,
+                    "unknown type",
+                    Some(format!("use one of {}", quote_list(ParamType::NAMES))),
+                ),
+            }
+        }
+        if let Some((_, n)) = find(entries, "description") {
+            p.description = self.string(n, "`description`").unwrap_or_default();
+        }
+        if let Some((_, n)) = find(entries, "secret") {
+            p.secret = self.boolean(n, "`secret`").unwrap_or(false);
+        }
+        for (name, slot) in [("min_length", &mut p.min_length), ("max_length", &mut p.max_length)] {
+            if let Some((_, n)) = find(entries, name) {
+                match n.value {
+                    Value::Int(i) if i >= 0 => *slot = Some(i as usize),
+                    _ => self.type_error(n, &format!("`{name}`"), "a non-negative integer"),
+                }
+            }
+        }
+        if let Some((_, n)) = find(entries, "pattern")
+            && let Some(pat) = self.string(n, "`pattern`")
+        {
+            // Anchored: a pattern describes the whole value.
+            match regex::Regex::new(&format!("^(?:{pat})$")) {
+                Ok(re) => p.pattern = Some(re),
+                Err(e) => self.err(
+                    Code::BadPattern,
+                    format!("`pattern` of `{}` is not a valid regular expression", p.name),
+                    n.span,
+                    "invalid pattern",
+                    Some(first_line(&e.to_string())),
+                ),
+            }
+        }
+        if let Some((_, n)) = find(entries, "allowed") {
+            match &n.value {
+                Value::Seq(items) => {
+                    for item in items {
+                        if let Some(v) = self.param_literal(item, p.ty, &p.name) {
+                            p.allowed.push(v);
+                        }
+                    }
+                }
+                _ => self.type_error(n, "`allowed`", "a list of values"),
+            }
+        }
+        if let Some((key, n)) = find(entries, "default") {
+            if p.secret {
+                self.err(
+                    Code::SecretDefault,
+                    format!("secret parameter `{}` has a default", p.name),
+                    key.span,
+                    "secrets cannot have defaults",
+                    Some(format!(
+                        "remove the default and pass the value with `ARCHKIT_VAR_{}` \
+                         or `--var {}=...`; a default would live in plain text in the blueprint",
+                        p.name, p.name
+                    )),
+                );
+            } else if let Some(v) = self.param_literal(n, p.ty, &p.name) {
+                if let Err((msg, help)) = check_param_value(&p, &v) {
+                    self.err(
+                        Code::ParameterValue,
+                        format!("default of `{}` {msg}", p.name),
+                        n.span,
+                        "invalid default",
+                        Some(help),
+                    );
+                }
+                p.default = Some(v);
+            }
+        }
+        Some(p)
+    }
+
+    /// A literal parameter value (default or allowed entry) of type `ty`.
+    fn param_literal(&mut self, node: &Node, ty: ParamType, name: &str) -> Option<Expr> {
+        let v = match (&node.value, ty) {
+            (Value::Str(s), ParamType::String) => Expr::Str(s.clone()),
+            (Value::Int(i), ParamType::String) => Expr::Str(i.to_string()),
+            (Value::Int(i), ParamType::Number) => Expr::Int(*i),
+            (Value::Float(f), ParamType::Number) => Expr::Float(*f),
+            (Value::Bool(b), ParamType::Bool) => Expr::Bool(*b),
+            (Value::Seq(items), ParamType::List) => {
+                let mut out = Vec::new();
+                for i in items {
+                    match &i.value {
+                        Value::Str(s) => out.push(Expr::Str(s.clone())),
+                        Value::Int(n) => out.push(Expr::Str(n.to_string())),
+                        _ => {
+                            self.type_error(i, "a list parameter's item", "a string");
+                            return None;
+                        }
+                    }
+                }
+                Expr::List(out)
+            }
+            _ => {
+                self.type_error(node, &format!("a value of `{name}`"), &format!("a {}", ty.name()));
+                return None;
+            }
+        };
+        Some(v)
+    }
+
+    /// Reads `type:` of a resource body, reporting unknown types.
+    fn resource_kind(&mut self, body: &Node) -> Option<&'static Schema> {
+        let entries = body.as_map()?;
+        let (_, n) = find(entries, "type")?;
+        let kind = n.as_str()?;
+        match self.registry.schema(kind) {
+            Some(s) => Some(s),
+            None => {
+                let help = match did_you_mean(kind, self.registry.kinds()) {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None => "run `archkit blueprints --kinds` to list the resource types".into(),
+                };
+                self.err(
+                    Code::UnknownType,
+                    format!("unknown resource type `{kind}`"),
+                    n.span,
+                    "not a known resource type",
+                    Some(help),
+                );
+                None
+            }
+        }
+    }
+
+    fn resource(
+        &mut self,
+        key: &Key,
+        body: &Node,
+        schema: &'static Schema,
+        ctx: &RefContext,
+    ) -> Option<Resource> {
+        let Some(entries) = body.as_map() else {
+            self.type_error(body, &format!("resource `{}`", key.name), "a mapping");
+            return None;
+        };
+        self.unknown_keys(entries, RESOURCE_KEYS, "resource");
+        let mut res = Resource {
+            id: key.name.clone(),
+            schema,
+            properties: BTreeMap::new(),
+            deps: Vec::new(),
+            span: key.span,
+        };
+        let empty = Node {
+            value: Value::Map(Vec::new()),
+            span: key.span,
+        };
+        let props = match find(entries, "properties") {
+            Some((_, n)) if matches!(n.value, Value::Null) => &empty,
+            Some((_, n)) => n,
+            None => &empty,
+        };
+        let mut refs = Vec::new();
+        if let Some(Expr::Map(m)) =
+            self.object(props, schema.properties, schema, &key.name, &mut refs, true, key.span)
+        {
+            res.properties = m;
+        }
+        self.check_refs(&key.name, &refs, ctx, &mut res.deps);
+        if let Some((_, n)) = find(entries, "depends_on") {
+            let items: Vec<&Node> = match &n.value {
+                Value::Seq(items) => items.iter().collect(),
+                Value::Str(_) => vec![n],
+                _ => {
+                    self.type_error(n, "`depends_on`", "a list of resource ids");
+                    vec![]
+                }
+            };
+            for item in items {
+                let Some(target) = self.string(item, "a `depends_on` entry") else {
+                    continue;
+                };
+                if ctx.kinds.contains_key(target.as_str()) {
+                    res.deps.push(Dep {
+                        target,
+                        via: DepVia::DependsOn,
+                        span: item.span,
+                    });
+                } else {
+                    self.unknown_resource(&target, item.span, ctx);
+                }
+            }
+        }
+        Some(res)
+    }
+
+    /// Validates a mapping against `props`. `top` marks a resource's own
+    /// properties (where `tags` is implicit).
+    fn object(
+        &mut self,
+        node: &Node,
+        props: &'static [Prop],
+        schema: &'static Schema,
+        owner: &str,
+        refs: &mut Vec<(Ref, SourceSpan)>,
+        top: bool,
+        anchor: SourceSpan,
+    ) -> Option<Expr> {
+        let Some(entries) = node.as_map() else {
+            self.type_error(node, &format!("properties of `{owner}`"), "a mapping");
+            return None;
+        };
+        let lookup = |name: &str| -> Option<&'static Prop> {
+            props.iter().find(|p| p.name == name).or_else(|| {
+                (top && schema.taggable && name == "tags").then_some(&schema::TAGS)
+            })
+        };
+        let mut out = BTreeMap::new();
+        for (key, value) in entries {
+            let Some(prop) = lookup(&key.name) else {
+                let names: Vec<&str> = if top {
+                    schema.property_names().collect()
+                } else {
+                    props.iter().map(|p| p.name).collect()
+                };
+                let help = match did_you_mean(&key.name, names.iter().copied()) {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None => format!("`{}` accepts {}", owner_name(owner, schema, top), quote_list(&names)),
+                };
+                self.err(
+                    Code::UnknownProperty,
+                    format!("unknown property `{}` for {}", key.name, owner_name(owner, schema, top)),
+                    key.span,
+                    "unknown property",
+                    Some(help),
+                );
+                continue;
+            };
+            if matches!(value.value, Value::Null) {
+                // `key:` with nothing after it: treated as unset.
+                continue;
+            }
+            if let Some(v) = self.value(value, &prop.ty, prop.name, schema, refs) {
+                out.insert(prop.name.to_string(), v);
+            }
+        }
+        for prop in props {
+            if out.contains_key(prop.name) {
+                continue;
+            }
+            if prop.required && !entries.iter().any(|(k, _)| k.name == prop.name) {
+                self.err(
+                    Code::MissingProperty,
+                    format!(
+                        "{} is missing the required property `{}`",
+                        owner_name(owner, schema, top),
+                        prop.name
+                    ),
+                    anchor,
+                    format!("`{}` is required", prop.name),
+                    Some(format!("add `{}:` ({}): {}", prop.name, prop.ty.describe(), prop.doc)),
+                );
+            } else if let Some(d) = prop.default {
+                out.insert(
+                    prop.name.to_string(),
+                    match d {
+                        schema::Default::Bool(b) => Expr::Bool(b),
+                        schema::Default::Int(i) => Expr::Int(i),
+                        schema::Default::Str(s) => Expr::Str(s.to_string()),
+                    },
+                );
+            }
+        }
+        if top {
+            for group in schema.exactly_one_of {
+                let set: Vec<&str> = group
+                    .iter()
+                    .copied()
+                    .filter(|g| out.contains_key(*g))
+                    .collect();
+                if set.len() != 1 {
+                    let (msg, label) = if set.is_empty() {
+                        (format!("`{owner}` needs one of {}", quote_list(group)), "none given")
+                    } else {
+                        (
+                            format!("`{owner}` sets {}, but only one of them may be set", quote_list(&set)),
+                            "too many given",
+                        )
+                    };
+                    let at = entries
+                        .iter()
+                        .find(|(k, _)| set.get(1) == Some(&k.name.as_str()))
+                        .map_or(anchor, |(k, _)| k.span);
+                    self.err(
+                        Code::ExactlyOneOf,
+                        msg,
+                        at,
+                        label,
+                        Some(format!("set exactly one of {}", quote_list(group))),
+                    );
+                }
+            }
+        }
+        Some(Expr::Map(out))
+    }
+
+    /// Validates one value against a type, collecting its references.
+    fn value(
+        &mut self,
+        node: &Node,
+        ty: &Type,
+        name: &str,
+        schema: &'static Schema,
+        refs: &mut Vec<(Ref, SourceSpan)>,
+    ) -> Option<Expr> {
+        if let Value::Str(s) = &node.value {
+            let parsed = self.string_expr(node, s, refs)?;
+            if let Expr::Ref(Ref::Param(p)) = &parsed
+                && let Some(pt) = self.param_types.get(p)
+                && !param_fits(*pt, ty)
+            {
+                self.err(
+                    Code::WrongType,
+                    format!("`{name}` must be {}, but parameter `{p}` is a {}", ty.describe(), pt.name()),
+                    node.span,
+                    format!("a {} parameter", pt.name()),
+                    Some(format!("change the parameter's `type`, or use it where {} fits", ty.describe())),
+                );
+                return None;
+            }
+            return match (&parsed, ty) {
+                (Expr::Ref(_), _) | (_, Type::Json) => Some(parsed),
+                (Expr::Template(_), Type::String | Type::Cidr | Type::Enum(_)) => Some(parsed),
+                (Expr::Str(s), Type::String) => Some(Expr::Str(s.clone())),
+                (Expr::Str(s), Type::Cidr) => self.cidr(node, s),
+                (Expr::Str(s), Type::Enum(allowed)) => {
+                    if allowed.contains(&s.as_str()) {
+                        Some(parsed)
+                    } else {
+                        let help = match did_you_mean(s, allowed.iter().copied()) {
+                            Some(m) => format!("did you mean `{m}`?"),
+                            None => format!("use one of {}", quote_list(allowed)),
+                        };
+                        self.err(
+                            Code::InvalidValue,
+                            format!("`{s}` is not a valid value for `{name}`"),
+                            node.span,
+                            format!("expected one of {}", quote_list(allowed)),
+                            Some(help),
+                        );
+                        None
+                    }
+                }
+                _ => {
+                    self.wrong_type(node, ty, name);
+                    None
+                }
+            };
+        }
+        match (&node.value, ty) {
+            (_, Type::Json) => Some(self.json(node, refs)),
+            (Value::Int(i), Type::Int) => Some(Expr::Int(*i)),
+            (Value::Int(i), Type::String) => Some(Expr::Str(i.to_string())),
+            (Value::Bool(b), Type::Bool) => Some(Expr::Bool(*b)),
+            (Value::Bool(b), Type::String) => Some(Expr::Str(b.to_string())),
+            (Value::Seq(items), Type::List(inner)) => {
+                let mut out = Vec::with_capacity(items.len());
+                let mut ok = true;
+                for item in items {
+                    match self.value(item, inner, name, schema, refs) {
+                        Some(v) => out.push(v),
+                        None => ok = false,
+                    }
+                }
+                ok.then_some(Expr::List(out))
+            }
+            (Value::Map(entries), Type::StringMap) => {
+                let mut out = BTreeMap::new();
+                for (k, v) in entries {
+                    let val = match &v.value {
+                        Value::Str(s) => self.string_expr(v, s, refs),
+                        Value::Int(i) => Some(Expr::Str(i.to_string())),
+                        Value::Bool(b) => Some(Expr::Str(b.to_string())),
+                        _ => {
+                            self.type_error(v, &format!("`{name}.{}`", k.name), "a string");
+                            None
+                        }
+                    };
+                    if let Some(val) = val {
+                        out.insert(k.name.clone(), val);
+                    }
+                }
+                Some(Expr::Map(out))
+            }
+            (Value::Map(_), Type::Object(props)) => {
+                self.object(node, props, schema, name, refs, false, node.span)
+            }
+            _ => {
+                self.wrong_type(node, ty, name);
+                None
+            }
+        }
+    }
+
+    fn wrong_type(&mut self, node: &Node, ty: &Type, name: &str) {
+        let help = match (&node.value, ty) {
+            (Value::Float(_), Type::String) => Some(format!("quote the value: `{name}: \"...\"`")),
+            (Value::Str(_), Type::Int | Type::Bool) => {
+                Some("write the value without quotes".to_string())
+            }
+            (_, Type::List(_)) => Some(format!("write a list: `{name}: [a, b]`")),
+            _ => None,
+        };
+        self.err(
+            Code::WrongType,
+            format!("`{name}` must be {}, found {}", ty.describe(), node.type_name()),
+            node.span,
+            format!("expected {}", ty.describe()),
+            help,
+        );
+    }
+
+    /// Converts any YAML into a JSON-like expression (policy documents and
+    /// such), still parsing references inside strings.
+    fn json(&mut self, node: &Node, refs: &mut Vec<(Ref, SourceSpan)>) -> Expr {
+        match &node.value {
+            Value::Null => Expr::Null,
+            Value::Bool(b) => Expr::Bool(*b),
+            Value::Int(i) => Expr::Int(*i),
+            Value::Float(f) => Expr::Float(*f),
+            Value::Str(s) => self.string_expr(node, s, refs).unwrap_or(Expr::Null),
+            Value::Seq(items) => Expr::List(items.iter().map(|i| self.json(i, refs)).collect()),
+            Value::Map(entries) => Expr::Map(
+                entries
+                    .iter()
+                    .map(|(k, v)| (k.name.clone(), self.json(v, refs)))
+                    .collect(),
+            ),
+        }
+    }
+
+    fn cidr(&mut self, node: &Node, s: &str) -> Option<Expr> {
+        match s.parse::<ipnet::Ipv4Net>() {
+            Ok(net) if net.trunc() == net => Some(Expr::Str(net.to_string())),
+            Ok(net) => {
+                self.err(
+                    Code::InvalidCidr,
+                    format!("`{s}` has host bits set"),
+                    node.span,
+                    "not a network address",
+                    Some(format!("did you mean `{}`?", net.trunc())),
+                );
+                None
+            }
+            Err(_) => {
+                self.err(
+                    Code::InvalidCidr,
+                    format!("`{s}` is not a valid IPv4 CIDR block"),
+                    node.span,
+                    "invalid CIDR",
+                    Some("write an address and prefix length, e.g. `10.0.0.0/16`".into()),
+                );
+                None
+            }
+        }
+    }
+
+    /// Parses `${...}` in a string scalar, reporting errors at the exact
+    /// characters when the scalar's text maps one-to-one onto the source.
+    fn string_expr(
+        &mut self,
+        node: &Node,
+        s: &str,
+        refs: &mut Vec<(Ref, SourceSpan)>,
+    ) -> Option<Expr> {
+        let base = content_offset(&self.file.text, node, s);
+        let sub = |r: std::ops::Range<usize>| match base {
+            Some(b) => span(b + r.start, r.len()),
+            None => node.span,
+        };
+        match expr::parse_string(s) {
+            Ok((e, found)) => {
+                refs.extend(found.into_iter().map(|f| (f.reference, sub(f.range))));
+                Some(e)
+            }
+            Err(e) => {
+                self.err(Code::BadReference, e.message, sub(e.range), "here", Some(e.help));
+                None
+            }
+        }
+    }
+
+    fn unknown_resource(&mut self, target: &str, at: SourceSpan, ctx: &RefContext) {
+        let help = match did_you_mean(target, ctx.kinds.keys().copied()) {
+            Some(s) => format!("did you mean `{s}`?"),
+            None if ctx.kinds.is_empty() => "this blueprint defines no resources".to_string(),
+            None => "define it under `resources:`, or reference one of the existing ids".into(),
+        };
+        self.err(
+            Code::UnknownResource,
+            format!("reference to unknown resource `{target}`"),
+            at,
+            "no such resource",
+            Some(help),
+        );
+    }
+
+    fn check_refs(
+        &mut self,
+        owner: &str,
+        refs: &[(Ref, SourceSpan)],
+        ctx: &RefContext,
+        deps: &mut Vec<Dep>,
+    ) {
+        for (r, at) in refs {
+            match r {
+                Ref::Param(p) => {
+                    if !ctx.params.contains_key(p) {
+                        let help = match did_you_mean(p, ctx.params.keys().map(|s| s.as_str())) {
+                            Some(s) => format!("did you mean `params.{s}`?"),
+                            None => format!("declare it under `parameters:` as `{p}:`"),
+                        };
+                        self.err(
+                            Code::UnknownParameter,
+                            format!("reference to unknown parameter `{p}`"),
+                            *at,
+                            "no such parameter",
+                            Some(help),
+                        );
+                    }
+                }
+                Ref::Attr { resource, attr } => {
+                    let Some(kind) = ctx.kinds.get(resource.as_str()) else {
+                        self.unknown_resource(resource, *at, ctx);
+                        continue;
+                    };
+                    if let Some(schema) = kind
+                        && schema.attribute(attr).is_none()
+                    {
+                        let names = schema.attribute_names();
+                        let help = match did_you_mean(attr, names.iter().copied()) {
+                            Some(s) => format!("did you mean `{resource}.{s}`?"),
+                            None => format!("{} has {}", schema.kind, quote_list(&names)),
+                        };
+                        self.err(
+                            Code::UnknownAttribute,
+                            format!("`{resource}` ({}) has no attribute `{attr}`", schema.kind),
+                            *at,
+                            "unknown attribute",
+                            Some(help),
+                        );
+                        continue;
+                    }
+                    if owner != "outputs" || resource != owner {
+                        deps.push(Dep {
+                            target: resource.clone(),
+                            via: DepVia::Reference { attr: attr.clone() },
+                            span: *at,
+                        });
+                    }
+                }
+                Ref::Az(_) | Ref::Stack | Ref::Region => {}
+            }
+        }
+    }
+
+    fn outputs(&mut self, node: &Node, ctx: &RefContext) -> IndexMap<String, Output> {
+        let mut out = IndexMap::new();
+        let Some(entries) = node.as_map() else {
+            if !matches!(node.value, Value::Null) {
+                self.type_error(node, "`outputs`", "a mapping of names to values");
+            }
+            return out;
+        };
+        for (key, body) in entries {
+            let mut o = Output {
+                name: key.name.clone(),
+                value: Expr::Null,
+                description: String::new(),
+                sensitive: false,
+                span: key.span,
+            };
+            let mut refs = Vec::new();
+            let value_node = match body.as_map() {
+                Some(m) => {
+                    self.unknown_keys(m, OUTPUT_KEYS, "output");
+                    if let Some((_, d)) = find(m, "description") {
+                        o.description = self.string(d, "`description`").unwrap_or_default();
+                    }
+                    if let Some((_, s)) = find(m, "sensitive") {
+                        o.sensitive = self.boolean(s, "`sensitive`").unwrap_or(false);
+                    }
+                    match find(m, "value") {
+                        Some((_, v)) => v,
+                        None => {
+                            self.err(
+                                Code::MissingKey,
+                                format!("output `{}` has no `value`", key.name),
+                                key.span,
+                                "no value",
+                                Some("add `value: ${resource.attribute}`".into()),
+                            );
+                            continue;
+                        }
+                    }
+                }
+                None => body,
+            };
+            o.value = self.json(value_node, &mut refs);
+            let mut deps = Vec::new();
+            self.check_refs("outputs", &refs, ctx, &mut deps);
+            // An output that shows a secret parameter is sensitive itself.
+            for (r, _) in &refs {
+                if let Ref::Param(p) = r
+                    && ctx.params.get(p).is_some_and(|p| p.secret)
+                {
+                    o.sensitive = true;
+                }
+            }
+            out.insert(o.name.clone(), o);
+        }
+        out
+    }
+}
+
+/// What references may point at.
+struct RefContext<'a> {
+    params: &'a IndexMap<String, Parameter>,
+    kinds: &'a IndexMap<&'a str, Option<&'static Schema>>,
+}
+
+/// Whether a parameter of type `pt` can stand as a whole property value
+/// of type `ty`.
+fn param_fits(pt: ParamType, ty: &Type) -> bool {
+    match ty {
+        Type::Json => true,
+        Type::List(_) => pt == ParamType::List,
+        Type::String => pt != ParamType::List,
+        Type::Cidr | Type::Enum(_) => pt == ParamType::String,
+        Type::Int => pt == ParamType::Number,
+        Type::Bool => pt == ParamType::Bool,
+        Type::StringMap | Type::Object(_) => false,
+    }
+}
+
+fn owner_name(owner: &str, schema: &Schema, top: bool) -> String {
+    if top {
+        format!("`{owner}` ({})", schema.kind)
+    } else {
+        format!("`{owner}`")
+    }
+}
+
+fn find<'n>(entries: &'n [(Key, Node)], name: &str) -> Option<(&'n Key, &'n Node)> {
+    entries.iter().find(|(k, _)| k.name == name).map(|(k, v)| (k, v))
+}
+
+fn first_line(s: &str) -> String {
+    s.lines().last().unwrap_or(s).trim().to_string()
+}
+
+/// Where the characters of a string scalar start in the source, when they
+/// appear there verbatim (plain or simply quoted scalars).
+fn content_offset(src: &str, node: &Node, s: &str) -> Option<usize> {
+    let start = node.span.offset();
+    let len = node.span.len();
+    let raw = src.get(start..start + len)?;
+    if raw == s {
+        return Some(start);
+    }
+    let quoted = raw.len() >= 2
+        && (raw.starts_with('"') && raw.ends_with('"') || raw.starts_with('\'') && raw.ends_with('\''));
+    (quoted && &raw[1..raw.len() - 1] == s).then_some(start + 1)
+}
+
+/// Checks a parameter value against its allowed set, pattern and lengths.
+/// Secret values are never echoed in the message.
+pub(crate) fn check_param_value(p: &Parameter, v: &Expr) -> Result<(), (String, String)> {
+    if !p.allowed.is_empty() && !p.allowed.contains(v) {
+        let allowed: Vec<String> = p.allowed.iter().map(literal_text).collect();
+        let allowed: Vec<&str> = allowed.iter().map(|s| s.as_str()).collect();
+        let shown = if p.secret { "(sensitive)".into() } else { format!("`{}`", literal_text(v)) };
+        let help = match (p.secret, v) {
+            (false, Expr::Str(s)) => match did_you_mean(s, allowed.iter().copied()) {
+                Some(m) => format!("did you mean `{m}`? allowed: {}", quote_list(&allowed)),
+                None => format!("allowed: {}", quote_list(&allowed)),
+            },
+            _ => format!("allowed: {}", quote_list(&allowed)),
+        };
+        return Err((format!("is {shown}, which is not allowed"), help));
+    }
+    if let Expr::Str(s) = v {
+        let n = s.chars().count();
+        if let Some(min) = p.min_length
+            && n < min
+        {
+            return Err((
+                format!("is {n} characters long"),
+                format!("use at least {min} characters"),
+            ));
+        }
+        if let Some(max) = p.max_length
+            && n > max
+        {
+            return Err((
+                format!("is {n} characters long"),
+                format!("use at most {max} characters"),
+            ));
+        }
+        if let Some(re) = &p.pattern
+            && !re.is_match(s)
+        {
+            let shown = if p.secret { "the value".into() } else { format!("`{s}`") };
+            let pat = re.as_str();
+            let pat = &pat[4..pat.len() - 2];
+            return Err((
+                format!("does not match its pattern (was {shown})"),
+                format!("the value must match `{pat}`"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A literal's text for messages.
+pub(crate) fn literal_text(v: &Expr) -> String {
+    match v {
+        Expr::Str(s) => s.clone(),
+        Expr::Int(i) => i.to_string(),
+        Expr::Float(f) => f.to_string(),
+        Expr::Bool(b) => b.to_string(),
+        Expr::Null => "null".into(),
+        Expr::List(items) => format!(
+            "[{}]",
+            items.iter().map(literal_text).collect::<Vec<_>>().join(", ")
+        ),
+        other => format!("{other:?}"),
+    }
+}

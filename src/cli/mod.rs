@@ -1,0 +1,220 @@
+//! The command line: clap definitions (doc comments become `--help`) and
+//! one file per subcommand that turns arguments into a call to the library
+//! and an exit status.
+
+mod blueprints;
+mod graph;
+mod init;
+mod validate;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::blueprint::{self, Blueprint, params};
+use crate::output::Printer;
+
+/// Exit statuses: part of the user-facing contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// 0: success, or no changes.
+    Success,
+    /// 1: an error.
+    Failure,
+    /// 2: changes are present (with `--detailed-exitcode`).
+    Changes,
+    /// 130: interrupted by Ctrl-C or SIGTERM.
+    Interrupted,
+}
+
+impl From<ExitStatus> for ExitCode {
+    fn from(s: ExitStatus) -> ExitCode {
+        ExitCode::from(match s {
+            ExitStatus::Success => 0,
+            ExitStatus::Failure => 1,
+            ExitStatus::Changes => 2,
+            ExitStatus::Interrupted => 130,
+        })
+    }
+}
+
+/// Plan, apply and tear down AWS reference architectures.
+#[derive(Debug, Parser)]
+#[command(name = "archkit", version, about, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+/// Options every command accepts.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Stack name: one deployment of a blueprint [default: the blueprint's name]
+    #[arg(long, global = true, env = "ARCHKIT_STACK", value_name = "NAME")]
+    pub stack: Option<String>,
+    /// State file [default: .archkit/<stack>.state.json]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub state: Option<PathBuf>,
+    /// Set a parameter (repeatable); ARCHKIT_VAR_<NAME> in the environment also works
+    #[arg(long = "var", global = true, value_name = "NAME=VALUE", value_parser = parse_var)]
+    pub vars: Vec<(String, String)>,
+    /// Read parameters from a YAML or JSON file (repeatable)
+    #[arg(long = "var-file", global = true, value_name = "FILE")]
+    pub var_files: Vec<PathBuf>,
+    /// AWS region [default: from the AWS config chain]
+    #[arg(long, global = true, value_name = "REGION")]
+    pub region: Option<String>,
+    /// AWS profile from ~/.aws/config
+    #[arg(long, global = true, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// Send every AWS call to this endpoint (e.g. a local emulator)
+    #[arg(long, global = true, env = "AWS_ENDPOINT_URL", value_name = "URL")]
+    pub endpoint_url: Option<String>,
+    /// Machine-readable JSON output on stdout
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Print the number of AWS calls and time spent at the end
+    #[arg(long, global = true, env = "ARCHKIT_STATS", value_parser = clap::builder::BoolishValueParser::new())]
+    pub stats: bool,
+    /// Disable colours (NO_COLOR is honoured too)
+    #[arg(long, global = true)]
+    pub no_color: bool,
+    /// More output
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+    /// Less output
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check a blueprint for errors without contacting AWS
+    Validate(validate::ValidateArgs),
+    /// Print the resource dependency graph (DOT or Mermaid)
+    Graph(graph::GraphArgs),
+    /// List the built-in blueprints
+    Blueprints(blueprints::BlueprintsArgs),
+    /// Copy a built-in blueprint into a directory to customise it
+    Init(init::InitArgs),
+}
+
+/// Graph output formats.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum GraphFormat {
+    Dot,
+    Mermaid,
+}
+
+fn parse_var(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
+        _ => Err(format!("expected NAME=VALUE, got `{s}`")),
+    }
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            // clap uses 2 for usage errors; 2 means "changes present" here.
+            return ExitCode::from(if e.use_stderr() { 1 } else { 0 });
+        }
+    };
+    let printer = Printer::new(cli.global.json, cli.global.no_color, cli.global.quiet);
+    run(cli, &printer).into()
+}
+
+fn run(cli: Cli, printer: &Printer) -> ExitStatus {
+    let g = &cli.global;
+    match &cli.command {
+        Command::Validate(args) => validate::run(args, g, printer),
+        Command::Graph(args) => graph::run(args, g, printer),
+        Command::Blueprints(args) => blueprints::run(args, printer),
+        Command::Init(args) => init::run(args, printer),
+    }
+}
+
+/// Locates and validates a blueprint, printing diagnostics on failure.
+pub(crate) fn load_blueprint(arg: &str, printer: &Printer) -> Option<Blueprint> {
+    let located = match blueprint::source::locate(arg) {
+        Ok(l) => l,
+        Err(e) => {
+            printer.error(&e);
+            return None;
+        }
+    };
+    match blueprint::load(&located, &crate::aws::registry()) {
+        Ok(bp) => Some(bp),
+        Err(d) => {
+            printer.diagnostics(&d);
+            None
+        }
+    }
+}
+
+/// Collects `--var`, `--var-file` and `ARCHKIT_VAR_*` inputs.
+pub(crate) fn var_inputs(g: &GlobalArgs, printer: &Printer) -> Option<params::Inputs> {
+    let mut inputs = params::Inputs {
+        cli: g.vars.clone(),
+        files: Vec::new(),
+        env: params::Inputs::from_env(),
+    };
+    for f in &g.var_files {
+        let name = f.display().to_string();
+        let text = match std::fs::read_to_string(f) {
+            Ok(t) => t,
+            Err(e) => {
+                printer.error(&CliError::new(
+                    "archkit::var_file",
+                    format!("cannot read var file {name}: {e}"),
+                    None,
+                ));
+                return None;
+            }
+        };
+        match params::parse_var_file(&name, &text) {
+            Ok(v) => inputs.files.extend(v),
+            Err(msg) => {
+                printer.error(&CliError::new("archkit::var_file", msg, None));
+                return None;
+            }
+        }
+    }
+    Some(inputs)
+}
+
+/// A simple error with a stable code, for problems outside blueprints.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct CliError {
+    code: &'static str,
+    message: String,
+    help: Option<String>,
+}
+
+impl CliError {
+    pub fn new(code: &'static str, message: impl Into<String>, help: Option<String>) -> Self {
+        CliError {
+            code,
+            message: message.into(),
+            help,
+        }
+    }
+}
+
+impl miette::Diagnostic for CliError {
+    fn code<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
+        Some(Box::new(self.code))
+    }
+    fn help<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
+        self.help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn std::fmt::Display>)
+    }
+}

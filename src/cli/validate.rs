@@ -1,0 +1,56 @@
+//! `archkit validate`: check a blueprint (and any parameter values given)
+//! without contacting AWS.
+
+use clap::Args;
+use serde::Serialize;
+
+use super::{ExitStatus, GlobalArgs, load_blueprint, var_inputs};
+use crate::blueprint::params::{self, Require};
+use crate::output::Printer;
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// A blueprint directory, a blueprint.yaml, or a built-in name
+    pub blueprint: String,
+}
+
+#[derive(Serialize)]
+struct Valid<'a> {
+    valid: bool,
+    name: &'a str,
+    resources: usize,
+    parameters: usize,
+    outputs: usize,
+}
+
+pub fn run(args: &ValidateArgs, g: &GlobalArgs, printer: &Printer) -> ExitStatus {
+    let Some(bp) = load_blueprint(&args.blueprint, printer) else {
+        return ExitStatus::Failure;
+    };
+    let Some(inputs) = var_inputs(g, printer) else {
+        return ExitStatus::Failure;
+    };
+    // Values are optional here; the ones given must be valid.
+    if let Err(d) = params::resolve(&bp, &inputs, Require::Given, &mut |_| None) {
+        printer.diagnostics(&d);
+        return ExitStatus::Failure;
+    }
+    if printer.json {
+        printer.json_out(&Valid {
+            valid: true,
+            name: &bp.name,
+            resources: bp.resources.len(),
+            parameters: bp.parameters.len(),
+            outputs: bp.outputs.len(),
+        });
+    } else {
+        printer.status(&format!(
+            "{} is valid: {} resources, {} parameters, {} outputs",
+            bp.file.name,
+            bp.resources.len(),
+            bp.parameters.len(),
+            bp.outputs.len()
+        ));
+    }
+    ExitStatus::Success
+}

@@ -1,0 +1,15 @@
+//! archkit turns well-known AWS reference architectures (blueprints) into
+//! infrastructure you can plan, apply and tear down with one command.
+//!
+//! Layout: [`blueprint`] reads and validates YAML blueprints, [`graph`]
+//! orders their resources, [`provider`] and [`schema`] describe resource
+//! kinds, [`aws`] implements them, [`output`] renders for people and
+//! machines, and [`cli`] is the thin command-line layer.
+
+pub mod aws;
+pub mod blueprint;
+pub mod cli;
+pub mod graph;
+pub mod output;
+pub mod provider;
+pub mod schema;

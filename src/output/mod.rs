@@ -1,0 +1,192 @@
+//! Everything archkit prints goes through [`Printer`]: human text on a
+//! terminal (colour only when stderr is one and `NO_COLOR` is unset), JSON
+//! for machines with `--json`, and miette diagnostics for errors.
+
+use std::io::{IsTerminal, Write};
+
+use miette::{GraphicalReportHandler, GraphicalTheme};
+use serde::Serialize;
+
+use crate::blueprint::{Diagnostic, Diagnostics};
+
+/// At most this many diagnostics are rendered; the rest are counted.
+pub const MAX_SHOWN: usize = 50;
+
+/// How output is produced.
+#[derive(Debug, Clone, Copy)]
+pub struct Printer {
+    pub json: bool,
+    pub color: bool,
+    pub quiet: bool,
+}
+
+impl Printer {
+    pub fn new(json: bool, no_color: bool, quiet: bool) -> Self {
+        let color = !no_color
+            && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+            && std::io::stderr().is_terminal();
+        Printer { json, color, quiet }
+    }
+
+    /// Writes to stdout; a closed pipe (`archkit graph | head`) is not an
+    /// error worth a panic.
+    pub fn out(&self, text: &str) {
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(text.as_bytes());
+        let _ = out.flush();
+    }
+
+    /// Writes a status line to stderr unless `-q`.
+    pub fn status(&self, text: &str) {
+        if !self.quiet {
+            eprintln!("{text}");
+        }
+    }
+
+    pub fn json_out<T: Serialize>(&self, value: &T) {
+        let mut s = serde_json::to_string_pretty(value).unwrap_or_else(|_| "null".into());
+        s.push('\n');
+        self.out(&s);
+    }
+
+    /// Renders a blueprint's diagnostics to stderr (or as JSON to stdout).
+    pub fn diagnostics(&self, d: &Diagnostics) {
+        if self.json {
+            self.json_out(&DiagnosticsJson::from(d));
+            return;
+        }
+        eprint!("{}", render_diagnostics(d, self.color, term_width()));
+    }
+
+    /// Renders any other error.
+    pub fn error(&self, err: &dyn miette::Diagnostic) {
+        if self.json {
+            self.json_out(&ErrorJson {
+                error: ErrorBody {
+                    code: err.code().map(|c| c.to_string()),
+                    message: err.to_string(),
+                    help: err.help().map(|h| h.to_string()),
+                },
+            });
+            return;
+        }
+        eprint!("{}", render(err, self.color, term_width()));
+    }
+}
+
+fn term_width() -> usize {
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(100)
+}
+
+/// Renders one diagnostic with miette's graphical handler.
+pub fn render(d: &dyn miette::Diagnostic, color: bool, width: usize) -> String {
+    let theme = if color {
+        GraphicalTheme::unicode()
+    } else {
+        GraphicalTheme::unicode_nocolor()
+    };
+    let handler = GraphicalReportHandler::new_themed(theme)
+        .with_width(width)
+        .with_links(false);
+    let mut out = String::new();
+    if handler.render_report(&mut out, d).is_err() {
+        out = format!("error: {d}\n");
+    }
+    out
+}
+
+/// Renders every diagnostic, then a summary line.
+pub fn render_diagnostics(d: &Diagnostics, color: bool, width: usize) -> String {
+    let mut out = String::new();
+    for diag in d.diagnostics.iter().take(MAX_SHOWN) {
+        out.push_str(&render(diag, color, width));
+        out.push('\n');
+    }
+    if d.diagnostics.len() > MAX_SHOWN {
+        out.push_str(&format!(
+            "... and {} more not shown\n",
+            d.diagnostics.len() - MAX_SHOWN
+        ));
+    }
+    out.push_str(&format!("error: {d}\n"));
+    out
+}
+
+#[derive(Serialize)]
+struct ErrorJson {
+    error: ErrorBody,
+}
+
+#[derive(Serialize)]
+struct ErrorBody {
+    code: Option<String>,
+    message: String,
+    help: Option<String>,
+}
+
+/// `--json` form of a blueprint's diagnostics.
+#[derive(Serialize)]
+pub struct DiagnosticsJson {
+    pub valid: bool,
+    pub errors: Vec<DiagnosticJson>,
+}
+
+#[derive(Serialize)]
+pub struct DiagnosticJson {
+    pub code: &'static str,
+    pub message: String,
+    pub file: Option<String>,
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    pub help: Option<String>,
+    pub labels: Vec<LabelJson>,
+}
+
+#[derive(Serialize)]
+pub struct LabelJson {
+    pub line: usize,
+    pub column: usize,
+    pub offset: usize,
+    pub length: usize,
+    pub text: Option<String>,
+}
+
+impl From<&Diagnostics> for DiagnosticsJson {
+    fn from(d: &Diagnostics) -> Self {
+        DiagnosticsJson {
+            valid: d.diagnostics.is_empty(),
+            errors: d.diagnostics.iter().map(DiagnosticJson::from).collect(),
+        }
+    }
+}
+
+impl From<&Diagnostic> for DiagnosticJson {
+    fn from(d: &Diagnostic) -> Self {
+        let labels: Vec<LabelJson> = d
+            .labels
+            .iter()
+            .map(|l| {
+                let (line, column) = d.line_col(l.offset());
+                LabelJson {
+                    line,
+                    column,
+                    offset: l.offset(),
+                    length: l.len(),
+                    text: l.label().map(str::to_string),
+                }
+            })
+            .collect();
+        DiagnosticJson {
+            code: d.code.as_str(),
+            message: d.message.clone(),
+            file: d.file_name().map(str::to_string),
+            line: labels.first().map(|l| l.line),
+            column: labels.first().map(|l| l.column),
+            help: d.help.clone(),
+            labels,
+        }
+    }
+}

@@ -1,0 +1,240 @@
+//! Resource schemas: what properties a resource kind accepts, their types,
+//! defaults, and which of them force a replacement when they change.
+//!
+//! Schemas are plain `'static` data declared next to each kind's
+//! implementation (in `src/aws/`), so the blueprint validator, the planner
+//! and the docs all read one source of truth. Nothing here knows which cloud
+//! a kind belongs to.
+
+use std::fmt;
+
+/// The type of a property value.
+#[derive(Debug, Clone, Copy)]
+pub enum Type {
+    String,
+    Int,
+    Bool,
+    /// An IPv4 CIDR block such as `10.0.0.0/16`, checked and normalised.
+    Cidr,
+    /// One of a fixed set of strings.
+    Enum(&'static [&'static str]),
+    List(&'static Type),
+    /// A map of string keys to string values (tags, environment variables).
+    StringMap,
+    /// A nested object with its own properties.
+    Object(&'static [Prop]),
+    /// Any JSON-compatible value (policy documents, container definitions).
+    Json,
+}
+
+impl Type {
+    /// A short name for messages: "a string", "a list of strings", ...
+    pub fn describe(&self) -> String {
+        match self {
+            Type::String => "a string".into(),
+            Type::Int => "an integer".into(),
+            Type::Bool => "a boolean (true or false)".into(),
+            Type::Cidr => "an IPv4 CIDR block (e.g. 10.0.0.0/16)".into(),
+            Type::Enum(vals) => format!("one of {}", quote_list(vals)),
+            Type::List(inner) => format!("a list of {}", inner.plural()),
+            Type::StringMap => "a map of strings".into(),
+            Type::Object(_) => "a mapping".into(),
+            Type::Json => "any value".into(),
+        }
+    }
+
+    fn plural(&self) -> String {
+        match self {
+            Type::String => "strings".into(),
+            Type::Int => "integers".into(),
+            Type::Bool => "booleans".into(),
+            Type::Cidr => "CIDR blocks".into(),
+            Type::Enum(vals) => format!("values from {}", quote_list(vals)),
+            Type::List(inner) => format!("lists of {}", inner.plural()),
+            Type::StringMap => "maps of strings".into(),
+            Type::Object(_) => "mappings".into(),
+            Type::Json => "values".into(),
+        }
+    }
+
+    /// True when a value of this type is a list.
+    pub fn is_list(&self) -> bool {
+        matches!(self, Type::List(_))
+    }
+}
+
+/// Formats `["a", "b"]` as "`a`, `b`".
+pub fn quote_list(vals: &[&str]) -> String {
+    vals.iter()
+        .map(|v| format!("`{v}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A default value for a property, applied when the blueprint omits it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Default {
+    Bool(bool),
+    Int(i64),
+    Str(&'static str),
+}
+
+/// One property of a resource kind (or of a nested object).
+#[derive(Debug, Clone, Copy)]
+pub struct Prop {
+    pub name: &'static str,
+    pub ty: Type,
+    pub required: bool,
+    pub default: Option<Default>,
+    /// A change to this property cannot be made in place: the resource is
+    /// replaced.
+    pub replace: bool,
+    /// The value is a secret: never shown in plans, logs or state.
+    pub sensitive: bool,
+    pub doc: &'static str,
+}
+
+impl Prop {
+    pub const fn new(name: &'static str, ty: Type, doc: &'static str) -> Prop {
+        Prop {
+            name,
+            ty,
+            required: false,
+            default: None,
+            replace: false,
+            sensitive: false,
+            doc,
+        }
+    }
+    pub const fn required(mut self) -> Prop {
+        self.required = true;
+        self
+    }
+    pub const fn replace(mut self) -> Prop {
+        self.replace = true;
+        self
+    }
+    pub const fn sensitive(mut self) -> Prop {
+        self.sensitive = true;
+        self
+    }
+    pub const fn default(mut self, d: Default) -> Prop {
+        self.default = Some(d);
+        self
+    }
+}
+
+/// An attribute a resource exposes after it exists (`${vpc.id}`).
+#[derive(Debug, Clone, Copy)]
+pub struct Attr {
+    pub name: &'static str,
+    pub ty: Type,
+    pub doc: &'static str,
+}
+
+impl Attr {
+    pub const fn new(name: &'static str, ty: Type, doc: &'static str) -> Attr {
+        Attr { name, ty, doc }
+    }
+}
+
+/// The schema of a resource kind such as `aws.ec2.vpc`.
+#[derive(Debug)]
+pub struct Schema {
+    pub kind: &'static str,
+    pub doc: &'static str,
+    pub properties: &'static [Prop],
+    /// Attributes known only once the resource exists. Every kind also has
+    /// `id`, and every property can be referenced too.
+    pub attributes: &'static [Attr],
+    /// Groups of properties of which exactly one must be set (a route's
+    /// target, a rule's source).
+    pub exactly_one_of: &'static [&'static [&'static str]],
+    /// Whether the resource carries tags (`archkit:stack`, `archkit:id`,
+    /// `Name` and the user's `tags`). Untaggable kinds are found again
+    /// through their parent and content.
+    pub taggable: bool,
+}
+
+/// The implicit `tags` property of every taggable kind.
+pub const TAGS: Prop = Prop::new(
+    "tags",
+    Type::StringMap,
+    "Extra tags. archkit adds `archkit:stack`, `archkit:id` and `Name`.",
+);
+
+/// The implicit `id` attribute of every kind.
+pub const ID: Attr = Attr::new("id", Type::String, "The provider's identifier.");
+
+impl Schema {
+    /// The property called `name`, including the implicit `tags`.
+    pub fn property(&self, name: &str) -> Option<&Prop> {
+        self.properties
+            .iter()
+            .find(|p| p.name == name)
+            .or_else(|| (self.taggable && name == "tags").then_some(&TAGS))
+    }
+
+    /// Every property name, for "did you mean" suggestions.
+    pub fn property_names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.properties
+            .iter()
+            .map(|p| p.name)
+            .chain(self.taggable.then_some("tags"))
+    }
+
+    /// An attribute (or property) that `${id.NAME}` may reference.
+    pub fn attribute(&self, name: &str) -> Option<Attr> {
+        if name == "id" {
+            return Some(ID);
+        }
+        if let Some(a) = self.attributes.iter().find(|a| a.name == name) {
+            return Some(*a);
+        }
+        self.property(name)
+            .map(|p| Attr::new(p.name, p.ty, p.doc))
+    }
+
+    /// Every referenceable name, for suggestions.
+    pub fn attribute_names(&self) -> Vec<&'static str> {
+        let mut names = vec!["id"];
+        names.extend(self.attributes.iter().map(|a| a.name));
+        names.extend(self.property_names());
+        names
+    }
+}
+
+impl fmt::Display for Schema {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.kind)
+    }
+}
+
+/// Finds the candidate closest to `input`, if any is close enough to be a
+/// plausible typo.
+pub fn did_you_mean<'a>(
+    input: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    let mut best: Option<(f64, &str)> = None;
+    for c in candidates {
+        let score = strsim::jaro_winkler(&input.to_ascii_lowercase(), &c.to_ascii_lowercase());
+        if score > 0.8 && best.is_none_or(|(s, _)| score > s) {
+            best = Some((score, c));
+        }
+    }
+    best.map(|(_, c)| c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggestions_pick_the_closest_name() {
+        let names = ["cidr_block", "enable_dns_support", "enable_dns_hostnames"];
+        assert_eq!(did_you_mean("cidr", names), Some("cidr_block"));
+        assert_eq!(did_you_mean("enable_dns_hostname", names), Some("enable_dns_hostnames"));
+        assert_eq!(did_you_mean("zzz", names), None);
+    }
+}
