@@ -191,8 +191,7 @@ impl Schema {
         if let Some(a) = self.attributes.iter().find(|a| a.name == name) {
             return Some(*a);
         }
-        self.property(name)
-            .map(|p| Attr::new(p.name, p.ty, p.doc))
+        self.property(name).map(|p| Attr::new(p.name, p.ty, p.doc))
     }
 
     /// Every referenceable name, for suggestions.
@@ -234,7 +233,10 @@ mod tests {
     fn suggestions_pick_the_closest_name() {
         let names = ["cidr_block", "enable_dns_support", "enable_dns_hostnames"];
         assert_eq!(did_you_mean("cidr", names), Some("cidr_block"));
-        assert_eq!(did_you_mean("enable_dns_hostname", names), Some("enable_dns_hostnames"));
+        assert_eq!(
+            did_you_mean("enable_dns_hostname", names),
+            Some("enable_dns_hostnames")
+        );
         assert_eq!(did_you_mean("zzz", names), None);
     }
 }

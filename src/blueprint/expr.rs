@@ -260,7 +260,10 @@ mod tests {
 
     #[test]
     fn escapes_and_lone_dollars_are_literal() {
-        assert_eq!(parse_string("$${x} costs $5").unwrap().0, Expr::Str("${x} costs $5".into()));
+        assert_eq!(
+            parse_string("$${x} costs $5").unwrap().0,
+            Expr::Str("${x} costs $5".into())
+        );
     }
 
     #[test]

@@ -82,7 +82,9 @@ pub fn load(located: &source::Located, registry: &Registry) -> Result<Blueprint,
 
 /// A hint for the commonest YAML mistakes.
 fn syntax_help(message: &str, text: &str, offset: usize) -> String {
-    let line_start = text[..offset.min(text.len())].rfind('\n').map_or(0, |i| i + 1);
+    let line_start = text[..offset.min(text.len())]
+        .rfind('\n')
+        .map_or(0, |i| i + 1);
     let line = text[line_start..].lines().next().unwrap_or("");
     if line.contains("[${") || line.contains(", ${") {
         "inside `[...]` a `{` starts a mapping: quote each reference \
@@ -92,7 +94,10 @@ fn syntax_help(message: &str, text: &str, offset: usize) -> String {
         "YAML indents with spaces only; replace the tabs with spaces".into()
     } else if message.contains("duplicate") {
         "each key may appear once per mapping; remove or rename one of them".into()
-    } else if message.contains("budget") || message.contains("depth") {
+    } else if message.contains("budget")
+        || message.contains("depth")
+        || message.contains("recursion")
+    {
         "the document is nested too deeply or is too large to be a blueprint".into()
     } else {
         "check the indentation and that every `[`, `{` and quote is closed".into()

@@ -103,14 +103,19 @@ pub fn resolve(
     let mut out = Values::default();
     for (name, _) in &inputs.cli {
         if !bp.parameters.contains_key(name) {
-            let help = match crate::schema::did_you_mean(name, bp.parameters.keys().map(|s| s.as_str())) {
-                Some(s) => format!("did you mean `{s}`?"),
-                None if bp.parameters.is_empty() => "this blueprint has no parameters".into(),
-                None => format!(
-                    "its parameters are {}",
-                    bp.parameters.keys().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
-                ),
-            };
+            let help =
+                match crate::schema::did_you_mean(name, bp.parameters.keys().map(|s| s.as_str())) {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None if bp.parameters.is_empty() => "this blueprint has no parameters".into(),
+                    None => format!(
+                        "its parameters are {}",
+                        bp.parameters
+                            .keys()
+                            .map(|k| format!("`{k}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                };
             diags.push(
                 Diagnostic::new(
                     Code::UnknownParameter,
@@ -124,7 +129,10 @@ pub fn resolve(
         let mut chosen: Option<(Result<Expr, String>, Origin)> =
             p.default.clone().map(|d| (Ok(d), Origin::Default));
         if let Some((_, v)) = inputs.env.iter().rev().find(|(k, _)| k == name) {
-            chosen = Some((from_text(p.ty, v), Origin::Env(format!("ARCHKIT_VAR_{name}"))));
+            chosen = Some((
+                from_text(p.ty, v),
+                Origin::Env(format!("ARCHKIT_VAR_{name}")),
+            ));
         }
         if let Some((file, _, v)) = inputs.files.iter().rev().find(|(_, k, _)| k == name) {
             chosen = Some((from_expr(p.ty, v), Origin::File(file.clone())));
@@ -217,7 +225,10 @@ fn from_text(ty: ParamType, s: &str) -> Result<Expr, String> {
         ParamType::List => {
             let t = s.trim();
             // `[a, b]` or `a,b`; an empty string is an empty list.
-            let inner = t.strip_prefix('[').and_then(|t| t.strip_suffix(']')).unwrap_or(t);
+            let inner = t
+                .strip_prefix('[')
+                .and_then(|t| t.strip_suffix(']'))
+                .unwrap_or(t);
             Ok(Expr::List(
                 inner
                     .split(',')
@@ -248,7 +259,9 @@ fn from_expr(ty: ParamType, v: &Expr) -> Result<Expr, String> {
 pub fn parse_var_file(name: &str, text: &str) -> Result<Vec<(String, String, Expr)>, String> {
     let root = super::yaml::parse(text).map_err(|e| format!("{name}: {}", e.message))?;
     let Some(entries) = root.as_map() else {
-        return Err(format!("{name}: a var file is a mapping of parameter names to values"));
+        return Err(format!(
+            "{name}: a var file is a mapping of parameter names to values"
+        ));
     };
     let mut out = Vec::new();
     for (k, v) in entries {
@@ -285,7 +298,10 @@ mod tests {
         assert_eq!(from_text(ParamType::Bool, "true"), Ok(Expr::Bool(true)));
         assert_eq!(
             from_text(ParamType::List, "[a, b]"),
-            Ok(Expr::List(vec![Expr::Str("a".into()), Expr::Str("b".into())]))
+            Ok(Expr::List(vec![
+                Expr::Str("a".into()),
+                Expr::Str("b".into())
+            ]))
         );
         assert_eq!(from_text(ParamType::List, ""), Ok(Expr::List(vec![])));
     }

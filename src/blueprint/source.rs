@@ -31,7 +31,9 @@ pub enum LocateError {
     #[error("`{}` has no {FILE_NAME}", .dir.display())]
     #[diagnostic(
         code(archkit::blueprint::not_found),
-        help("a blueprint directory holds a `{FILE_NAME}`; `archkit init <name> <dir>` creates one")
+        help(
+            "a blueprint directory holds a `{FILE_NAME}`; `archkit init <name> <dir>` creates one"
+        )
     )]
     NoFile { dir: PathBuf },
     #[error("cannot read `{}`", .path.display())]

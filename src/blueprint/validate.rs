@@ -133,7 +133,11 @@ impl<'a> Validator<'a> {
         if let Some((_, n)) = find(entries, "parameters") {
             bp.parameters = self.parameters(n);
         }
-        self.param_types = bp.parameters.iter().map(|(k, p)| (k.clone(), p.ty)).collect();
+        self.param_types = bp
+            .parameters
+            .iter()
+            .map(|(k, p)| (k.clone(), p.ty))
+            .collect();
         let resources = match find(entries, "resources") {
             Some((_, n)) => match &n.value {
                 Value::Map(m) => m.as_slice(),
@@ -214,7 +218,7 @@ impl<'a> Validator<'a> {
             format!("{what} must be {expected}, found {}", node.type_name()),
             node.span,
             format!("expected {expected}"),
-            None,
+            Some(format!("write {expected} here")),
         );
     }
 
@@ -311,7 +315,10 @@ impl<'a> Validator<'a> {
         if let Some((_, n)) = find(entries, "secret") {
             p.secret = self.boolean(n, "`secret`").unwrap_or(false);
         }
-        for (name, slot) in [("min_length", &mut p.min_length), ("max_length", &mut p.max_length)] {
+        for (name, slot) in [
+            ("min_length", &mut p.min_length),
+            ("max_length", &mut p.max_length),
+        ] {
             if let Some((_, n)) = find(entries, name) {
                 match n.value {
                     Value::Int(i) if i >= 0 => *slot = Some(i as usize),
@@ -327,7 +334,10 @@ impl<'a> Validator<'a> {
                 Ok(re) => p.pattern = Some(re),
                 Err(e) => self.err(
                     Code::BadPattern,
-                    format!("`pattern` of `{}` is not a valid regular expression", p.name),
+                    format!(
+                        "`pattern` of `{}` is not a valid regular expression",
+                        p.name
+                    ),
                     n.span,
                     "invalid pattern",
                     Some(first_line(&e.to_string())),
@@ -398,7 +408,11 @@ impl<'a> Validator<'a> {
                 Expr::List(out)
             }
             _ => {
-                self.type_error(node, &format!("a value of `{name}`"), &format!("a {}", ty.name()));
+                self.type_error(
+                    node,
+                    &format!("a value of `{name}`"),
+                    &format!("a {}", ty.name()),
+                );
                 return None;
             }
         };
@@ -458,9 +472,17 @@ impl<'a> Validator<'a> {
             None => &empty,
         };
         let mut refs = Vec::new();
-        if let Some(Expr::Map(m)) =
-            self.object(props, schema.properties, schema, &key.name, &mut refs, true, key.span)
-        {
+        if let Some(Expr::Map(m)) = self.object(
+            props,
+            schema.properties,
+            schema,
+            Owner {
+                name: &key.name,
+                top: true,
+                anchor: key.span,
+            },
+            &mut refs,
+        ) {
             res.properties = m;
         }
         self.check_refs(&key.name, &refs, ctx, &mut res.deps);
@@ -491,26 +513,30 @@ impl<'a> Validator<'a> {
         Some(res)
     }
 
-    /// Validates a mapping against `props`. `top` marks a resource's own
+    /// Validates a mapping against `props`. `at.top` marks a resource's own
     /// properties (where `tags` is implicit).
     fn object(
         &mut self,
         node: &Node,
         props: &'static [Prop],
         schema: &'static Schema,
-        owner: &str,
+        at: Owner<'_>,
         refs: &mut Vec<(Ref, SourceSpan)>,
-        top: bool,
-        anchor: SourceSpan,
     ) -> Option<Expr> {
+        let Owner {
+            name: owner,
+            top,
+            anchor,
+        } = at;
         let Some(entries) = node.as_map() else {
             self.type_error(node, &format!("properties of `{owner}`"), "a mapping");
             return None;
         };
         let lookup = |name: &str| -> Option<&'static Prop> {
-            props.iter().find(|p| p.name == name).or_else(|| {
-                (top && schema.taggable && name == "tags").then_some(&schema::TAGS)
-            })
+            props
+                .iter()
+                .find(|p| p.name == name)
+                .or_else(|| (top && schema.taggable && name == "tags").then_some(&schema::TAGS))
         };
         let mut out = BTreeMap::new();
         for (key, value) in entries {
@@ -522,11 +548,19 @@ impl<'a> Validator<'a> {
                 };
                 let help = match did_you_mean(&key.name, names.iter().copied()) {
                     Some(s) => format!("did you mean `{s}`?"),
-                    None => format!("`{}` accepts {}", owner_name(owner, schema, top), quote_list(&names)),
+                    None => format!(
+                        "`{}` accepts {}",
+                        owner_name(owner, schema, top),
+                        quote_list(&names)
+                    ),
                 };
                 self.err(
                     Code::UnknownProperty,
-                    format!("unknown property `{}` for {}", key.name, owner_name(owner, schema, top)),
+                    format!(
+                        "unknown property `{}` for {}",
+                        key.name,
+                        owner_name(owner, schema, top)
+                    ),
                     key.span,
                     "unknown property",
                     Some(help),
@@ -555,7 +589,12 @@ impl<'a> Validator<'a> {
                     ),
                     anchor,
                     format!("`{}` is required", prop.name),
-                    Some(format!("add `{}:` ({}): {}", prop.name, prop.ty.describe(), prop.doc)),
+                    Some(format!(
+                        "add `{}:` ({}): {}",
+                        prop.name,
+                        prop.ty.describe(),
+                        prop.doc
+                    )),
                 );
             } else if let Some(d) = prop.default {
                 out.insert(
@@ -577,10 +616,16 @@ impl<'a> Validator<'a> {
                     .collect();
                 if set.len() != 1 {
                     let (msg, label) = if set.is_empty() {
-                        (format!("`{owner}` needs one of {}", quote_list(group)), "none given")
+                        (
+                            format!("`{owner}` needs one of {}", quote_list(group)),
+                            "none given",
+                        )
                     } else {
                         (
-                            format!("`{owner}` sets {}, but only one of them may be set", quote_list(&set)),
+                            format!(
+                                "`{owner}` sets {}, but only one of them may be set",
+                                quote_list(&set)
+                            ),
                             "too many given",
                         )
                     };
@@ -618,10 +663,17 @@ impl<'a> Validator<'a> {
             {
                 self.err(
                     Code::WrongType,
-                    format!("`{name}` must be {}, but parameter `{p}` is a {}", ty.describe(), pt.name()),
+                    format!(
+                        "`{name}` must be {}, but parameter `{p}` is a {}",
+                        ty.describe(),
+                        pt.name()
+                    ),
                     node.span,
                     format!("a {} parameter", pt.name()),
-                    Some(format!("change the parameter's `type`, or use it where {} fits", ty.describe())),
+                    Some(format!(
+                        "change the parameter's `type`, or use it where {} fits",
+                        ty.describe()
+                    )),
                 );
                 return None;
             }
@@ -690,7 +742,12 @@ impl<'a> Validator<'a> {
                 Some(Expr::Map(out))
             }
             (Value::Map(_), Type::Object(props)) => {
-                self.object(node, props, schema, name, refs, false, node.span)
+                let at = Owner {
+                    name,
+                    top: false,
+                    anchor: node.span,
+                };
+                self.object(node, props, schema, at, refs)
             }
             _ => {
                 self.wrong_type(node, ty, name);
@@ -706,11 +763,20 @@ impl<'a> Validator<'a> {
                 Some("write the value without quotes".to_string())
             }
             (_, Type::List(_)) => Some(format!("write a list: `{name}: [a, b]`")),
-            _ => None,
+            (_, Type::Bool) => Some(format!("write `{name}: true` or `{name}: false`")),
+            (_, Type::Int) => Some(format!("write a whole number, e.g. `{name}: 80`")),
+            (_, Type::Object(_) | Type::StringMap) => Some(format!(
+                "write a mapping under `{name}:`, one `key: value` per line"
+            )),
+            _ => Some(format!("write {} here", ty.describe())),
         };
         self.err(
             Code::WrongType,
-            format!("`{name}` must be {}, found {}", ty.describe(), node.type_name()),
+            format!(
+                "`{name}` must be {}, found {}",
+                ty.describe(),
+                node.type_name()
+            ),
             node.span,
             format!("expected {}", ty.describe()),
             help,
@@ -781,7 +847,13 @@ impl<'a> Validator<'a> {
                 Some(e)
             }
             Err(e) => {
-                self.err(Code::BadReference, e.message, sub(e.range), "here", Some(e.help));
+                self.err(
+                    Code::BadReference,
+                    e.message,
+                    sub(e.range),
+                    "here",
+                    Some(e.help),
+                );
                 None
             }
         }
@@ -920,6 +992,14 @@ impl<'a> Validator<'a> {
     }
 }
 
+/// Whose properties [`Validator::object`] checks: a resource (`top`) or a
+/// nested object, and where to point when a property is missing.
+struct Owner<'a> {
+    name: &'a str,
+    top: bool,
+    anchor: SourceSpan,
+}
+
 /// What references may point at.
 struct RefContext<'a> {
     params: &'a IndexMap<String, Parameter>,
@@ -949,11 +1029,17 @@ fn owner_name(owner: &str, schema: &Schema, top: bool) -> String {
 }
 
 fn find<'n>(entries: &'n [(Key, Node)], name: &str) -> Option<(&'n Key, &'n Node)> {
-    entries.iter().find(|(k, _)| k.name == name).map(|(k, v)| (k, v))
+    entries
+        .iter()
+        .find(|(k, _)| k.name == name)
+        .map(|(k, v)| (k, v))
 }
 
+/// The regex crate's message is a multi-line snippet; its last line says
+/// what is wrong.
 fn first_line(s: &str) -> String {
-    s.lines().last().unwrap_or(s).trim().to_string()
+    let last = s.lines().last().unwrap_or(s).trim();
+    last.strip_prefix("error: ").unwrap_or(last).to_string()
 }
 
 /// Where the characters of a string scalar start in the source, when they
@@ -966,7 +1052,8 @@ fn content_offset(src: &str, node: &Node, s: &str) -> Option<usize> {
         return Some(start);
     }
     let quoted = raw.len() >= 2
-        && (raw.starts_with('"') && raw.ends_with('"') || raw.starts_with('\'') && raw.ends_with('\''));
+        && (raw.starts_with('"') && raw.ends_with('"')
+            || raw.starts_with('\'') && raw.ends_with('\''));
     (quoted && &raw[1..raw.len() - 1] == s).then_some(start + 1)
 }
 
@@ -976,7 +1063,11 @@ pub(crate) fn check_param_value(p: &Parameter, v: &Expr) -> Result<(), (String, 
     if !p.allowed.is_empty() && !p.allowed.contains(v) {
         let allowed: Vec<String> = p.allowed.iter().map(literal_text).collect();
         let allowed: Vec<&str> = allowed.iter().map(|s| s.as_str()).collect();
-        let shown = if p.secret { "(sensitive)".into() } else { format!("`{}`", literal_text(v)) };
+        let shown = if p.secret {
+            "(sensitive)".into()
+        } else {
+            format!("`{}`", literal_text(v))
+        };
         let help = match (p.secret, v) {
             (false, Expr::Str(s)) => match did_you_mean(s, allowed.iter().copied()) {
                 Some(m) => format!("did you mean `{m}`? allowed: {}", quote_list(&allowed)),
@@ -1007,7 +1098,11 @@ pub(crate) fn check_param_value(p: &Parameter, v: &Expr) -> Result<(), (String, 
         if let Some(re) = &p.pattern
             && !re.is_match(s)
         {
-            let shown = if p.secret { "the value".into() } else { format!("`{s}`") };
+            let shown = if p.secret {
+                "the value".into()
+            } else {
+                format!("`{s}`")
+            };
             let pat = re.as_str();
             let pat = &pat[4..pat.len() - 2];
             return Err((
@@ -1029,7 +1124,11 @@ pub(crate) fn literal_text(v: &Expr) -> String {
         Expr::Null => "null".into(),
         Expr::List(items) => format!(
             "[{}]",
-            items.iter().map(literal_text).collect::<Vec<_>>().join(", ")
+            items
+                .iter()
+                .map(literal_text)
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
         other => format!("{other:?}"),
     }

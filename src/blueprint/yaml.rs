@@ -75,13 +75,37 @@ pub struct SyntaxError {
 }
 
 /// Parses `src` into a spanned tree.
+///
+/// Parsing runs on its own thread with a generous stack: the parser and
+/// serde recurse once per nesting level, and the caller's stack (a 2 MiB
+/// test thread, say) must not decide whether hostile input crashes us.
 pub fn parse(src: &str) -> Result<Node, SyntaxError> {
+    std::thread::scope(|s| {
+        std::thread::Builder::new()
+            .name("yaml-parse".into())
+            .stack_size(256 << 20)
+            .spawn_scoped(s, || parse_here(src))
+            .ok()
+            .and_then(|h| h.join().ok())
+            .unwrap_or_else(|| {
+                Err(SyntaxError {
+                    message: "the parser failed on this input".into(),
+                    offset: 0,
+                })
+            })
+    })
+}
+
+fn parse_here(src: &str) -> Result<Node, SyntaxError> {
     let mut budget = serde_saphyr::budget::Budget::default();
     // Generated 10,000-resource blueprints exceed the defaults, which are
     // sized for small config files; depth stays capped to protect the stack.
     budget.max_nodes = 10_000_000;
     budget.max_events = 40_000_000;
     budget.max_depth = 64;
+    // Each level of flow nesting costs a few serde frames; 64 keeps even a
+    // 2 MiB test thread's stack safe.
+    budget.flow_nesting_limit = 64;
     let mut options = serde_saphyr::options::Options::default();
     options.budget = Some(budget);
     // Only `true`/`false` are booleans: `yes`, `on`, `no` stay strings, as
@@ -93,10 +117,7 @@ pub fn parse(src: &str) -> Result<Node, SyntaxError> {
     match serde_saphyr::from_str_with_options::<Spanned<Raw>>(src, options) {
         Ok(raw) => Ok(convert(raw, &index)),
         Err(e) => {
-            let offset = e
-                .location()
-                .map(|l| index.offset_of(&l))
-                .unwrap_or(0);
+            let offset = e.location().map(|l| index.offset_of(&l)).unwrap_or(0);
             Err(SyntaxError {
                 message: clean_message(&e.without_snippet().to_string()),
                 offset,

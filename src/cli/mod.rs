@@ -41,7 +41,13 @@ impl From<ExitStatus> for ExitCode {
 
 /// Plan, apply and tear down AWS reference architectures.
 #[derive(Debug, Parser)]
-#[command(name = "archkit", version, about, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "archkit",
+    version,
+    about,
+    propagate_version = true,
+    max_term_width = 100
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

@@ -10,7 +10,7 @@ use super::Graph;
 use crate::blueprint::{Blueprint, DepVia};
 
 /// Sorted edges (from, to, explicit) for stable output.
-fn edges<'g>(g: &'g Graph) -> Vec<(&'g str, &'g str, bool)> {
+fn edges(g: &Graph) -> Vec<(&str, &str, bool)> {
     let mut v: Vec<_> = g
         .inner
         .edge_references()
@@ -45,7 +45,12 @@ pub fn dot(bp: &Blueprint, g: &Graph) -> String {
     }
     for (from, to, explicit) in edges(g) {
         let style = if explicit { " [style=dashed]" } else { "" };
-        let _ = writeln!(out, "  \"{}\" -> \"{}\"{style};", dot_escape(from), dot_escape(to));
+        let _ = writeln!(
+            out,
+            "  \"{}\" -> \"{}\"{style};",
+            dot_escape(from),
+            dot_escape(to)
+        );
     }
     out.push_str("}\n");
     out
@@ -78,5 +83,7 @@ pub fn mermaid(bp: &Blueprint, g: &Graph) -> String {
 }
 
 fn mermaid_escape(s: &str) -> String {
-    s.replace('"', "#quot;").replace('<', "#lt;").replace('>', "#gt;")
+    s.replace('"', "#quot;")
+        .replace('<', "#lt;")
+        .replace('>', "#gt;")
 }

@@ -95,7 +95,11 @@ impl Graph {
             }
             diags.push(d);
         }
-        if diags.is_empty() { Ok(graph) } else { Err(diags) }
+        if diags.is_empty() {
+            Ok(graph)
+        } else {
+            Err(diags)
+        }
     }
 
     /// Every cycle, each as one loop through its strongly connected
@@ -196,7 +200,11 @@ impl Graph {
         let mut indegree: Vec<usize> = self
             .inner
             .node_indices()
-            .map(|n| self.inner.neighbors_directed(n, petgraph::Direction::Incoming).count())
+            .map(|n| {
+                self.inner
+                    .neighbors_directed(n, petgraph::Direction::Incoming)
+                    .count()
+            })
             .collect();
         let mut ready: BinaryHeap<Reverse<(&str, usize)>> = self
             .inner
@@ -207,7 +215,10 @@ impl Graph {
         let mut order = Vec::with_capacity(self.len());
         while let Some(Reverse((id, i))) = ready.pop() {
             order.push(id);
-            for m in self.inner.neighbors_directed(NodeIndex::new(i), petgraph::Direction::Outgoing) {
+            for m in self
+                .inner
+                .neighbors_directed(NodeIndex::new(i), petgraph::Direction::Outgoing)
+            {
                 indegree[m.index()] -= 1;
                 if indegree[m.index()] == 0 {
                     ready.push(Reverse((self.inner[m].as_str(), m.index())));

@@ -15,9 +15,13 @@ pub static INTERNET_GATEWAY_ATTACHMENT: Schema = Schema {
     kind: "aws.ec2.internet_gateway_attachment",
     doc: "Attaches an internet gateway to a VPC. Not taggable: found by gateway and VPC.",
     properties: &[
-        Prop::new("internet_gateway_id", Type::String, "The gateway to attach.")
-            .required()
-            .replace(),
+        Prop::new(
+            "internet_gateway_id",
+            Type::String,
+            "The gateway to attach.",
+        )
+        .required()
+        .replace(),
         Prop::new("vpc_id", Type::String, "The VPC to attach it to.")
             .required()
             .replace(),

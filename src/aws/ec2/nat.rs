@@ -9,7 +9,11 @@ pub static EIP: Schema = Schema {
         .default(Default::Str("vpc"))
         .replace()],
     attributes: &[
-        Attr::new("allocation_id", Type::String, "The allocation id (eipalloc-...)."),
+        Attr::new(
+            "allocation_id",
+            Type::String,
+            "The allocation id (eipalloc-...).",
+        ),
         Attr::new("public_ip", Type::String, "The address."),
     ],
     exactly_one_of: &[],
@@ -20,9 +24,13 @@ pub static NAT_GATEWAY: Schema = Schema {
     kind: "aws.ec2.nat_gateway",
     doc: "A NAT gateway giving private subnets outbound internet access.",
     properties: &[
-        Prop::new("subnet_id", Type::String, "The public subnet the gateway lives in.")
-            .required()
-            .replace(),
+        Prop::new(
+            "subnet_id",
+            Type::String,
+            "The public subnet the gateway lives in.",
+        )
+        .required()
+        .replace(),
         Prop::new(
             "allocation_id",
             Type::String,
@@ -37,7 +45,11 @@ pub static NAT_GATEWAY: Schema = Schema {
         .default(Default::Str("public"))
         .replace(),
     ],
-    attributes: &[Attr::new("public_ip", Type::String, "The gateway's public address.")],
+    attributes: &[Attr::new(
+        "public_ip",
+        Type::String,
+        "The gateway's public address.",
+    )],
     exactly_one_of: &[],
     taggable: true,
 };

@@ -6,10 +6,19 @@ use crate::schema::{Default, Prop, Schema, Type};
 
 /// An inline rule of a security group.
 static RULE: &[Prop] = &[
-    Prop::new("protocol", Type::String, "`tcp`, `udp`, `icmp` or `-1` for all.").required(),
+    Prop::new(
+        "protocol",
+        Type::String,
+        "`tcp`, `udp`, `icmp` or `-1` for all.",
+    )
+    .required(),
     Prop::new("from_port", Type::Int, "First port (omit for all)."),
     Prop::new("to_port", Type::Int, "Last port (omit for all)."),
-    Prop::new("cidr_blocks", Type::List(&Type::Cidr), "IPv4 sources or destinations."),
+    Prop::new(
+        "cidr_blocks",
+        Type::List(&Type::Cidr),
+        "IPv4 sources or destinations.",
+    ),
     Prop::new(
         "source_security_group_id",
         Type::String,
@@ -28,10 +37,16 @@ pub static SECURITY_GROUP: Schema = Schema {
             "The group name; derived from the stack and id when omitted.",
         )
         .replace(),
-        Prop::new("description", Type::String, "The group's description (AWS cannot change it).")
+        Prop::new(
+            "description",
+            Type::String,
+            "The group's description (AWS cannot change it).",
+        )
+        .required()
+        .replace(),
+        Prop::new("vpc_id", Type::String, "The VPC.")
             .required()
             .replace(),
-        Prop::new("vpc_id", Type::String, "The VPC.").required().replace(),
         Prop::new("ingress", Type::List(&Type::Object(RULE)), "Inbound rules."),
         Prop::new("egress", Type::List(&Type::Object(RULE)), "Outbound rules."),
     ],
@@ -44,15 +59,23 @@ pub static SECURITY_GROUP_RULE: Schema = Schema {
     kind: "aws.ec2.security_group_rule",
     doc: "One ingress or egress rule of a security group.",
     properties: &[
-        Prop::new("security_group_id", Type::String, "The group the rule belongs to.")
-            .required()
-            .replace(),
+        Prop::new(
+            "security_group_id",
+            Type::String,
+            "The group the rule belongs to.",
+        )
+        .required()
+        .replace(),
         Prop::new("type", Type::Enum(&["ingress", "egress"]), "Direction.")
             .required()
             .replace(),
-        Prop::new("protocol", Type::String, "`tcp`, `udp`, `icmp` or `-1` for all.")
-            .default(Default::Str("-1"))
-            .replace(),
+        Prop::new(
+            "protocol",
+            Type::String,
+            "`tcp`, `udp`, `icmp` or `-1` for all.",
+        )
+        .default(Default::Str("-1"))
+        .replace(),
         Prop::new("from_port", Type::Int, "First port (omit for all).").replace(),
         Prop::new("to_port", Type::Int, "Last port (omit for all).").replace(),
         Prop::new("cidr_block", Type::Cidr, "An IPv4 source or destination.").replace(),

@@ -9,9 +9,13 @@ pub static SUBNET: Schema = Schema {
         Prop::new("vpc_id", Type::String, "The VPC the subnet belongs to.")
             .required()
             .replace(),
-        Prop::new("cidr_block", Type::Cidr, "The subnet's IPv4 range, inside the VPC's.")
-            .required()
-            .replace(),
+        Prop::new(
+            "cidr_block",
+            Type::Cidr,
+            "The subnet's IPv4 range, inside the VPC's.",
+        )
+        .required()
+        .replace(),
         Prop::new(
             "availability_zone",
             Type::String,
@@ -28,7 +32,11 @@ pub static SUBNET: Schema = Schema {
     ],
     attributes: &[
         Attr::new("arn", Type::String, "The subnet's ARN."),
-        Attr::new("availability_zone_id", Type::String, "The zone's id (e.g. use1-az1)."),
+        Attr::new(
+            "availability_zone_id",
+            Type::String,
+            "The zone's id (e.g. use1-az1).",
+        ),
     ],
     exactly_one_of: &[],
     taggable: true,

@@ -9,8 +9,12 @@ pub static VPC: Schema = Schema {
         Prop::new("cidr_block", Type::Cidr, "The VPC's IPv4 range.")
             .required()
             .replace(),
-        Prop::new("enable_dns_support", Type::Bool, "Resolve DNS through the Amazon resolver.")
-            .default(Default::Bool(true)),
+        Prop::new(
+            "enable_dns_support",
+            Type::Bool,
+            "Resolve DNS through the Amazon resolver.",
+        )
+        .default(Default::Bool(true)),
         Prop::new(
             "enable_dns_hostnames",
             Type::Bool,
@@ -32,7 +36,11 @@ pub static VPC: Schema = Schema {
             Type::String,
             "The security group AWS created with the VPC.",
         ),
-        Attr::new("main_route_table_id", Type::String, "The VPC's main route table."),
+        Attr::new(
+            "main_route_table_id",
+            Type::String,
+            "The VPC's main route table.",
+        ),
     ],
     exactly_one_of: &[],
     taggable: true,

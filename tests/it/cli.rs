@@ -1,0 +1,208 @@
+//! The CLI contract: exit codes, output forms, built-in blueprints.
+
+use crate::util::{archkit, fixtures, root, run};
+
+#[test]
+fn validate_accepts_every_builtin_blueprint() {
+    let out = run(archkit(&root()).args(["blueprints", "--json"]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let list: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"fargate-public-private"), "{names:?}");
+    for name in names {
+        let out = run(archkit(&root()).args(["validate", name]));
+        assert_eq!(out.code, 0, "{name}: {}", out.stderr);
+        assert!(out.stderr.contains("is valid"), "{}", out.stderr);
+    }
+}
+
+#[test]
+fn validate_takes_a_directory_a_file_or_a_name() {
+    let dir = root().join("blueprints/fargate-public-private");
+    for arg in [
+        dir.to_str().unwrap().to_string(),
+        dir.join("blueprint.yaml").to_str().unwrap().to_string(),
+        "fargate-public-private".to_string(),
+    ] {
+        let out = run(archkit(&root()).args(["validate", &arg]));
+        assert_eq!(out.code, 0, "{arg}: {}", out.stderr);
+    }
+}
+
+#[test]
+fn invalid_blueprints_exit_1_never_101() {
+    let dir = fixtures().join("invalid");
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "yaml") {
+            continue;
+        }
+        let out = run(archkit(&root()).args(["validate", path.to_str().unwrap()]));
+        assert_eq!(out.code, 1, "{}: {}", path.display(), out.stderr);
+        assert!(
+            out.stderr.contains("archkit::blueprint::"),
+            "{}",
+            out.stderr
+        );
+        assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+    }
+}
+
+#[test]
+fn validate_json_lists_errors_with_positions() {
+    let path = fixtures().join("invalid/unknown-property.yaml");
+    let out = run(archkit(&root()).args(["validate", "--json", path.to_str().unwrap()]));
+    assert_eq!(out.code, 1);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v["valid"], false);
+    let e = &v["errors"][0];
+    assert_eq!(e["code"], "archkit::blueprint::unknown_property");
+    assert_eq!(e["line"], 7);
+    assert_eq!(e["column"], 7);
+    assert_eq!(e["help"], "did you mean `enable_dns_hostnames`?");
+}
+
+#[test]
+fn unknown_blueprint_names_get_a_suggestion() {
+    let out = run(archkit(&root()).args(["validate", "fargate-public-privat"]));
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("archkit::blueprint::not_found"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("did you mean the built-in blueprint `fargate-public-private`?")
+    );
+}
+
+#[test]
+fn graph_prints_dot_and_mermaid() {
+    let out = run(archkit(&root()).args(["graph", "fargate-public-private"]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout
+            .starts_with("digraph \"fargate-public-private\" {")
+    );
+    assert!(out.stdout.contains("\"vpc\" -> \"public_subnet_one\";"));
+    // depends_on edges are dashed.
+    assert!(
+        out.stdout
+            .contains("\"gateway_attachment\" -> \"public_route\" [style=dashed];")
+    );
+    insta::assert_snapshot!("graph_dot", out.stdout);
+
+    let out =
+        run(archkit(&root()).args(["graph", "fargate-public-private", "--format", "mermaid"]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.starts_with("flowchart LR\n"));
+    insta::assert_snapshot!("graph_mermaid", out.stdout);
+}
+
+#[test]
+fn init_copies_a_builtin_that_then_validates() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = run(archkit(tmp.path()).args(["init", "fargate-public-private", "net"]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let copied = std::fs::read(tmp.path().join("net/blueprint.yaml")).unwrap();
+    let original =
+        std::fs::read(root().join("blueprints/fargate-public-private/blueprint.yaml")).unwrap();
+    assert_eq!(copied, original);
+    let out = run(archkit(tmp.path()).args(["validate", "net"]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    // A second init refuses to overwrite the user's edits.
+    let out = run(archkit(tmp.path()).args(["init", "fargate-public-private", "net"]));
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("archkit::init::exists"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("--force"));
+}
+
+#[test]
+fn parameter_values_are_checked() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tmp.path().join("blueprint.yaml"),
+        "name: p\nparameters:\n  size:\n    default: small\n    allowed: [small, large]\n  count:\n    type: number\n    default: 1\n  password:\n    secret: true\n    min_length: 12\nresources: {}\n",
+    )
+    .unwrap();
+    let ok = run(archkit(tmp.path()).args(["validate", ".", "--var", "size=large"]));
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+
+    let bad = run(archkit(tmp.path()).args(["validate", ".", "--var", "size=medium"]));
+    assert_eq!(bad.code, 1);
+    assert!(
+        bad.stderr.contains("archkit::blueprint::parameter_value"),
+        "{}",
+        bad.stderr
+    );
+    assert!(
+        bad.stderr.contains("`medium`, which is not allowed"),
+        "{}",
+        bad.stderr
+    );
+
+    let env = run(archkit(tmp.path())
+        .args(["validate", "."])
+        .env("ARCHKIT_VAR_count", "many"));
+    assert_eq!(env.code, 1);
+    assert!(
+        env.stderr
+            .contains("from environment variable ARCHKIT_VAR_count is not a number"),
+        "{}",
+        env.stderr
+    );
+
+    let unknown = run(archkit(tmp.path()).args(["validate", ".", "--var", "szie=1"]));
+    assert_eq!(unknown.code, 1);
+    assert!(
+        unknown.stderr.contains("did you mean `size`?"),
+        "{}",
+        unknown.stderr
+    );
+
+    // A short secret is rejected without echoing it.
+    let secret = run(archkit(tmp.path())
+        .args(["validate", "."])
+        .env("ARCHKIT_VAR_password", "hunter2"));
+    assert_eq!(secret.code, 1);
+    assert!(
+        secret.stderr.contains("use at least 12 characters"),
+        "{}",
+        secret.stderr
+    );
+    assert!(!secret.stderr.contains("hunter2"), "{}", secret.stderr);
+
+    let malformed = run(archkit(tmp.path()).args(["validate", ".", "--var", "novalue"]));
+    assert_eq!(malformed.code, 1, "usage errors exit 1, not clap's 2");
+}
+
+#[test]
+fn blueprints_lists_builtins_with_descriptions() {
+    let out = run(archkit(&root()).arg("blueprints"));
+    assert_eq!(out.code, 0);
+    let line = out
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("fargate-public-private"))
+        .unwrap();
+    assert!(line.contains("Fargate tasks in private subnets"), "{line}");
+    let kinds = run(archkit(&root()).args(["blueprints", "--kinds"]));
+    assert!(kinds.stdout.contains("aws.ec2.nat_gateway"));
+}
+
+#[test]
+fn help_and_version_exit_0() {
+    assert_eq!(run(archkit(&root()).arg("--help")).code, 0);
+    assert_eq!(run(archkit(&root()).arg("--version")).code, 0);
+    assert_eq!(run(archkit(&root()).arg("frobnicate")).code, 1);
+}

@@ -1,0 +1,48 @@
+//! Helpers: run the archkit binary, locate fixtures.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn fixtures() -> PathBuf {
+    root().join("tests/fixtures")
+}
+
+/// The archkit command with a clean, deterministic environment.
+pub fn archkit(dir: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_archkit"));
+    cmd.current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env("COLUMNS", "100")
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("ARCHKIT_STACK")
+        .env_remove("ARCHKIT_STATS");
+    for (k, _) in std::env::vars() {
+        if k.starts_with("ARCHKIT_VAR_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+pub fn run(cmd: &mut Command) -> Run {
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = cmd.output().expect("archkit runs");
+    Run {
+        code: status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+    }
+}
