@@ -306,6 +306,58 @@ mod tests {
         assert_eq!(from_text(ParamType::List, ""), Ok(Expr::List(vec![])));
     }
 
+    fn blueprint() -> Blueprint {
+        let src = "name: p\nparameters:\n  pw:\n    secret: true\n  size:\n    default: small\nresources: {}\n";
+        crate::blueprint::load_bytes("p.yaml", src.as_bytes(), &crate::aws::registry()).unwrap()
+    }
+
+    #[test]
+    fn a_missing_secret_is_prompted_for_or_names_its_variable() {
+        let bp = blueprint();
+        let inputs = Inputs::default();
+        // No terminal: the prompt gives nothing and the error says what to set.
+        let err = resolve(&bp, &inputs, Require::All, &mut |_| None).unwrap_err();
+        assert_eq!(err.codes(), ["archkit::blueprint::missing_parameter"]);
+        assert!(
+            err.diagnostics[0]
+                .help
+                .as_deref()
+                .unwrap()
+                .contains("ARCHKIT_VAR_pw")
+        );
+        // A terminal: the prompt is asked for the secret only.
+        let mut asked = Vec::new();
+        let values = resolve(&bp, &inputs, Require::All, &mut |p| {
+            asked.push(p.name.clone());
+            Some("correct-horse-battery".into())
+        })
+        .unwrap();
+        assert_eq!(asked, ["pw"]);
+        assert_eq!(values.get("pw").unwrap().origin, Origin::Prompt);
+        assert!(values.get("pw").unwrap().secret);
+        // validate needs no values at all.
+        assert!(resolve(&bp, &inputs, Require::Given, &mut |_| None).is_ok());
+    }
+
+    #[test]
+    fn precedence_is_default_env_file_cli() {
+        let bp = blueprint();
+        let mut inputs = Inputs::default();
+        let size = |i: &Inputs| {
+            let v = resolve(&bp, i, Require::Given, &mut |_| None).unwrap();
+            v.get("size").map(|v| v.value.clone())
+        };
+        assert_eq!(size(&inputs), Some(Expr::Str("small".into())));
+        inputs.env.push(("size".into(), "env".into()));
+        assert_eq!(size(&inputs), Some(Expr::Str("env".into())));
+        inputs
+            .files
+            .push(("f.yaml".into(), "size".into(), Expr::Str("file".into())));
+        assert_eq!(size(&inputs), Some(Expr::Str("file".into())));
+        inputs.cli.push(("size".into(), "cli".into()));
+        assert_eq!(size(&inputs), Some(Expr::Str("cli".into())));
+    }
+
     #[test]
     fn secret_values_do_not_debug_print() {
         let v = Value {

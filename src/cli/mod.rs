@@ -195,6 +195,22 @@ pub(crate) fn var_inputs(g: &GlobalArgs, printer: &Printer) -> Option<params::In
     Some(inputs)
 }
 
+/// Asks for a secret parameter on the terminal without echo. Returns
+/// `None` when stdin is not a terminal (CI), so the caller reports which
+/// variable to set instead of hanging.
+pub fn prompt_secret(p: &blueprint::Parameter) -> Option<String> {
+    use std::io::IsTerminal;
+    if !std::io::stdin().is_terminal() {
+        return None;
+    }
+    let what = if p.description.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", p.description)
+    };
+    rpassword::prompt_password(format!("{}{what}: ", p.name)).ok()
+}
+
 /// A simple error with a stable code, for problems outside blueprints.
 #[derive(Debug, thiserror::Error)]
 #[error("{message}")]

@@ -206,3 +206,20 @@ fn help_and_version_exit_0() {
     assert_eq!(run(archkit(&root()).arg("--version")).code, 0);
     assert_eq!(run(archkit(&root()).arg("frobnicate")).code, 1);
 }
+
+#[test]
+fn docs_describe_every_resource_type() {
+    let docs = std::fs::read_to_string(root().join("docs/blueprints.md")).unwrap();
+    for kind in archkit::aws::registry().kinds() {
+        assert!(
+            docs.contains(&format!("`{kind}`")),
+            "docs/blueprints.md does not describe {kind}"
+        );
+    }
+}
+
+#[test]
+fn the_examples_validate() {
+    let out = run(archkit(&root()).args(["validate", "examples/custom-network"]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+}
