@@ -13,3 +13,4 @@ pub mod graph;
 pub mod output;
 pub mod provider;
 pub mod schema;
+pub mod state;

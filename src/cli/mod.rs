@@ -5,6 +5,7 @@
 mod blueprints;
 mod graph;
 mod init;
+mod state;
 mod validate;
 
 use std::path::PathBuf;
@@ -106,6 +107,8 @@ pub enum Command {
     Blueprints(blueprints::BlueprintsArgs),
     /// Copy a built-in blueprint into a directory to customise it
     Init(init::InitArgs),
+    /// Inspect a stack's state or break a stale lock
+    State(state::StateArgs),
 }
 
 /// Graph output formats.
@@ -143,6 +146,7 @@ fn run(cli: Cli, printer: &Printer) -> ExitStatus {
         Command::Graph(args) => graph::run(args, g, printer),
         Command::Blueprints(args) => blueprints::run(args, printer),
         Command::Init(args) => init::run(args, printer),
+        Command::State(args) => state::run(args, g, printer),
     }
 }
 

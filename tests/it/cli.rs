@@ -223,3 +223,70 @@ fn the_examples_validate() {
     let out = run(archkit(&root()).args(["validate", "examples/custom-network"]));
     assert_eq!(out.code, 0, "{}", out.stderr);
 }
+
+#[test]
+fn state_unlock_breaks_a_left_over_lock() {
+    let tmp = tempfile::tempdir().unwrap();
+    let state = tmp.path().join("demo.state.json");
+    let store = archkit::state::LocalStore::new(&state);
+    let guard = store
+        .lock("archkit apply", std::time::Duration::ZERO)
+        .unwrap();
+    // Simulate a killed run: the guard never drops.
+    std::mem::forget(guard);
+    assert!(
+        store
+            .lock("archkit plan", std::time::Duration::ZERO)
+            .is_err()
+    );
+    let out =
+        run(archkit(tmp.path()).args(["state", "unlock", "--state", state.to_str().unwrap()]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("held by `archkit apply`"),
+        "{}",
+        out.stderr
+    );
+    store
+        .lock("archkit plan", std::time::Duration::ZERO)
+        .unwrap();
+
+    let none = run(archkit(tmp.path()).args(["state", "list"]));
+    assert_eq!(none.code, 1);
+    assert!(
+        none.stderr.contains("archkit::state::which"),
+        "{}",
+        none.stderr
+    );
+}
+
+#[test]
+fn state_list_shows_resources_and_refuses_corrupt_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = archkit::state::LocalStore::new(tmp.path().join(".archkit/demo.state.json"));
+    let mut s = archkit::state::State::new("demo", "fargate-public-private");
+    s.resources.insert(
+        "vpc".into(),
+        archkit::state::ResourceState {
+            kind: "aws.ec2.vpc".into(),
+            physical_id: "vpc-0abc".into(),
+            properties: Default::default(),
+            attributes: Default::default(),
+            status: archkit::state::Status::Tainted,
+        },
+    );
+    store.write(&mut s).unwrap();
+    let out = run(archkit(tmp.path()).args(["state", "list", "--stack", "demo"]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.stdout, "vpc  aws.ec2.vpc  vpc-0abc  (tainted)\n");
+
+    std::fs::write(store.path(), "{ not json").unwrap();
+    let out = run(archkit(tmp.path()).args(["state", "list", "--stack", "demo"]));
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("archkit::state::corrupt"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(std::fs::read_to_string(store.path()).unwrap(), "{ not json");
+}

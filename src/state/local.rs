@@ -1,0 +1,481 @@
+//! The local state store: one JSON file per stack, written atomically
+//! (temporary file, fsync, rename, fsync of the directory), a backup of the
+//! previous version beside it, and a lock file that names its owner.
+//!
+//! Default path: `.archkit/<stack>.state.json` in the working directory;
+//! `--state PATH` overrides it. The lock is `<path>.lock`, the backup
+//! `<path>.backup`.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use super::{FORMAT_VERSION, State};
+
+/// Who holds a lock.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LockInfo {
+    /// What is running: `archkit apply`, ...
+    pub owner: String,
+    pub pid: u32,
+    pub host: String,
+    /// RFC 3339 time the lock was taken.
+    pub created: String,
+}
+
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum StateError {
+    #[error("cannot {action} state file {}", .path.display())]
+    #[diagnostic(code(archkit::state::io))]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("state file {} is corrupt: {message}", .path.display())]
+    #[diagnostic(
+        code(archkit::state::corrupt),
+        help(
+            "archkit will not overwrite it. Restore {}.backup (the previous version) \
+             or fix the file by hand",
+            .path.display()
+        )
+    )]
+    Corrupt { path: PathBuf, message: String },
+    #[error(
+        "state file {} has format version {found}; this archkit reads up to {FORMAT_VERSION}",
+        .path.display()
+    )]
+    #[diagnostic(
+        code(archkit::state::newer_format),
+        help("a newer archkit wrote it; upgrade archkit. The file is left untouched")
+    )]
+    NewerFormat { path: PathBuf, found: u64 },
+    #[error(
+        "state {} is locked by `{}` (pid {} on {}) since {}",
+        .path.display(), .info.owner, .info.pid, .info.host, .info.created
+    )]
+    #[diagnostic(code(archkit::state::locked), help("{help}"))]
+    Locked {
+        path: PathBuf,
+        info: Box<LockInfo>,
+        help: String,
+    },
+}
+
+/// A state file on local disk.
+#[derive(Debug, Clone)]
+pub struct LocalStore {
+    path: PathBuf,
+}
+
+impl LocalStore {
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        LocalStore { path: path.into() }
+    }
+
+    /// The default location for a stack's state.
+    pub fn default_path(stack: &str) -> PathBuf {
+        PathBuf::from(".archkit").join(format!("{stack}.state.json"))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn lock_path(&self) -> PathBuf {
+        suffixed(&self.path, ".lock")
+    }
+
+    pub fn backup_path(&self) -> PathBuf {
+        suffixed(&self.path, ".backup")
+    }
+
+    /// Reads the state; `None` when the stack has none yet.
+    pub fn load(&self) -> Result<Option<State>, StateError> {
+        let text = match fs::read_to_string(&self.path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => {
+                return Err(StateError::Io {
+                    action: "read",
+                    path: self.path.clone(),
+                    source,
+                });
+            }
+        };
+        parse(&self.path, &text).map(Some)
+    }
+
+    /// Writes `state` atomically, incrementing its serial first. The
+    /// previous file is kept as the backup. A reader sees the old file or
+    /// the new one, never a torn one.
+    pub fn write(&self, state: &mut State) -> Result<(), StateError> {
+        let io_err = |action: &'static str, path: &Path| {
+            let path = path.to_path_buf();
+            move |source| StateError::Io {
+                action,
+                path,
+                source,
+            }
+        };
+        let dir = match self.path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        fs::create_dir_all(&dir).map_err(io_err("create the directory of", &self.path))?;
+        state.serial += 1;
+        let mut text = serde_json::to_string_pretty(state).expect("state serialises");
+        text.push('\n');
+        let tmp = suffixed(&self.path, &format!(".tmp.{}", std::process::id()));
+        {
+            let mut f = File::create(&tmp).map_err(io_err("write", &tmp))?;
+            f.write_all(text.as_bytes())
+                .map_err(io_err("write", &tmp))?;
+            f.sync_all().map_err(io_err("sync", &tmp))?;
+        }
+        // The backup is a hard link to the current file when possible (no
+        // copy), so it always holds a complete previous version.
+        let backup = self.backup_path();
+        if self.path.exists() {
+            let _ = fs::remove_file(&backup);
+            if fs::hard_link(&self.path, &backup).is_err() {
+                let _ = fs::copy(&self.path, &backup);
+            }
+        }
+        fs::rename(&tmp, &self.path).map_err(io_err("replace", &self.path))?;
+        // Persist the rename itself.
+        if let Ok(d) = File::open(&dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    }
+
+    /// Takes the stack's lock, waiting up to `timeout` for another holder
+    /// to finish. The lock is released when the guard drops.
+    pub fn lock(&self, owner: &str, timeout: Duration) -> Result<LockGuard, StateError> {
+        let path = self.lock_path();
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            fs::create_dir_all(dir).map_err(|source| StateError::Io {
+                action: "create the directory of",
+                path: path.clone(),
+                source,
+            })?;
+        }
+        let info = LockInfo {
+            owner: owner.to_string(),
+            pid: std::process::id(),
+            host: hostname(),
+            created: super::now(),
+        };
+        let start = Instant::now();
+        loop {
+            match OpenOptions::new().write(true).create_new(true).open(&path) {
+                Ok(mut f) => {
+                    let text = serde_json::to_string(&info).expect("lock info serialises");
+                    f.write_all(text.as_bytes())
+                        .and_then(|_| f.sync_all())
+                        .map_err(|source| StateError::Io {
+                            action: "write the lock of",
+                            path: path.clone(),
+                            source,
+                        })?;
+                    return Ok(LockGuard { path });
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    let holder = fs::read_to_string(&path)
+                        .ok()
+                        .and_then(|t| serde_json::from_str::<LockInfo>(&t).ok());
+                    if start.elapsed() >= timeout {
+                        return Err(locked_error(&self.path, holder));
+                    }
+                    std::thread::sleep(Duration::from_millis(100).min(timeout));
+                }
+                Err(source) => {
+                    return Err(StateError::Io {
+                        action: "lock",
+                        path,
+                        source,
+                    });
+                }
+            }
+        }
+    }
+
+    /// Removes the lock whoever holds it (`archkit state unlock`).
+    pub fn force_unlock(&self) -> Result<Option<LockInfo>, StateError> {
+        let path = self.lock_path();
+        let holder = fs::read_to_string(&path)
+            .ok()
+            .and_then(|t| serde_json::from_str::<LockInfo>(&t).ok());
+        match fs::remove_file(&path) {
+            Ok(()) => Ok(holder),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(StateError::Io {
+                action: "unlock",
+                path,
+                source,
+            }),
+        }
+    }
+}
+
+fn locked_error(state: &Path, holder: Option<LockInfo>) -> StateError {
+    let info = holder.unwrap_or(LockInfo {
+        owner: "unknown".into(),
+        pid: 0,
+        host: "unknown".into(),
+        created: "unknown".into(),
+    });
+    let stale = info.host == hostname() && info.pid != 0 && !process_alive(info.pid);
+    let help = if stale {
+        format!(
+            "process {} is no longer running, so the lock is stale: \
+             break it with `archkit state unlock --state {}`",
+            info.pid,
+            state.display()
+        )
+    } else {
+        format!(
+            "wait for it to finish, or pass a longer --lock-timeout; if it is gone, \
+             `archkit state unlock --state {}` breaks the lock",
+            state.display()
+        )
+    };
+    StateError::Locked {
+        path: state.to_path_buf(),
+        info: Box::new(info),
+        help,
+    }
+}
+
+/// Releases the lock on drop.
+#[derive(Debug)]
+pub struct LockGuard {
+    path: PathBuf,
+}
+
+impl Drop for LockGuard {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.path);
+    }
+}
+
+fn suffixed(path: &Path, suffix: &str) -> PathBuf {
+    let mut s = path.as_os_str().to_os_string();
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
+fn parse(path: &Path, text: &str) -> Result<State, StateError> {
+    // The version is checked before the full shape, so a newer format with
+    // new fields is reported as newer, not as corrupt.
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| StateError::Corrupt {
+        path: path.to_path_buf(),
+        message: format!("{e}"),
+    })?;
+    let version = value.get("format_version").and_then(|v| v.as_u64());
+    match version {
+        Some(v) if v > u64::from(FORMAT_VERSION) => {
+            return Err(StateError::NewerFormat {
+                path: path.to_path_buf(),
+                found: v,
+            });
+        }
+        None => {
+            return Err(StateError::Corrupt {
+                path: path.to_path_buf(),
+                message: "it has no format_version".into(),
+            });
+        }
+        _ => {}
+    }
+    serde_json::from_value(value).map_err(|e| StateError::Corrupt {
+        path: path.to_path_buf(),
+        message: format!("{e}"),
+    })
+}
+
+fn hostname() -> String {
+    fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| fs::read_to_string("/etc/hostname"))
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+/// Whether a process with this pid exists on this host (Linux: /proc).
+fn process_alive(pid: u32) -> bool {
+    if cfg!(target_os = "linux") {
+        Path::new(&format!("/proc/{pid}")).exists()
+    } else {
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Operation, ResourceState, Status};
+    use super::*;
+
+    fn sample() -> State {
+        let mut s = State::new("demo", "fargate-public-private");
+        s.resources.insert(
+            "vpc".into(),
+            ResourceState {
+                kind: "aws.ec2.vpc".into(),
+                physical_id: "vpc-123".into(),
+                properties: serde_json::json!({"cidr_block": "10.0.0.0/16"})
+                    .as_object()
+                    .unwrap()
+                    .clone(),
+                attributes: Default::default(),
+                status: Status::Ready,
+            },
+        );
+        s.begin("subnet", "aws.ec2.subnet", Operation::Create);
+        s
+    }
+
+    #[test]
+    fn round_trips_and_increments_the_serial() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(dir.path().join("s/demo.state.json"));
+        assert_eq!(store.load().unwrap(), None);
+        let mut s = sample();
+        store.write(&mut s).unwrap();
+        store.write(&mut s).unwrap();
+        let back = store.load().unwrap().unwrap();
+        assert_eq!(back.serial, 2);
+        assert_eq!(back, s);
+        // The backup holds the previous version.
+        let backup: State =
+            serde_json::from_str(&fs::read_to_string(store.backup_path()).unwrap()).unwrap();
+        assert_eq!(backup.serial, 1);
+    }
+
+    #[test]
+    fn corrupt_and_newer_files_are_refused_and_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.json");
+        let store = LocalStore::new(&path);
+        fs::write(&path, "{\"format_version\": 1, \"lineage\": ").unwrap();
+        assert!(matches!(store.load(), Err(StateError::Corrupt { .. })));
+        fs::write(&path, "{\"format_version\": 7, \"future\": true}").unwrap();
+        let err = store.load().unwrap_err();
+        assert!(
+            matches!(err, StateError::NewerFormat { found: 7, .. }),
+            "{err}"
+        );
+        assert_eq!(
+            fs::read_to_string(&path).unwrap(),
+            "{\"format_version\": 7, \"future\": true}"
+        );
+    }
+
+    #[test]
+    fn a_second_lock_waits_then_names_the_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(dir.path().join("x.json"));
+        let guard = store.lock("archkit apply", Duration::ZERO).unwrap();
+        let t = Instant::now();
+        let err = store
+            .lock("archkit plan", Duration::from_millis(300))
+            .unwrap_err();
+        assert!(t.elapsed() >= Duration::from_millis(300));
+        let StateError::Locked { info, help, .. } = &err else {
+            panic!("{err}")
+        };
+        assert_eq!(info.owner, "archkit apply");
+        assert_eq!(info.pid, std::process::id());
+        assert!(help.contains("--lock-timeout"), "{help}");
+        drop(guard);
+        store.lock("archkit plan", Duration::ZERO).unwrap();
+    }
+
+    #[test]
+    fn a_lock_left_by_a_dead_process_is_reported_stale() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(dir.path().join("x.json"));
+        // A pid that cannot exist (above the kernel's pid_max).
+        let info = LockInfo {
+            owner: "archkit apply".into(),
+            pid: 99_999_999,
+            host: hostname(),
+            created: super::super::now(),
+        };
+        fs::write(store.lock_path(), serde_json::to_string(&info).unwrap()).unwrap();
+        let err = store.lock("archkit plan", Duration::ZERO).unwrap_err();
+        let StateError::Locked { help, .. } = &err else {
+            panic!("{err}")
+        };
+        assert!(help.contains("stale"), "{help}");
+        assert!(help.contains("archkit state unlock"), "{help}");
+        assert_eq!(store.force_unlock().unwrap(), Some(info));
+        store.lock("archkit plan", Duration::ZERO).unwrap();
+    }
+
+    /// Run as a child by the test below: writes ever-changing states in a
+    /// loop until it is killed.
+    #[test]
+    #[ignore = "helper process for kill_during_write_never_tears_the_file"]
+    fn writer_child() {
+        let Ok(path) = std::env::var("ARCHKIT_TEST_STATE_PATH") else {
+            return;
+        };
+        let store = LocalStore::new(path);
+        let mut s = sample();
+        loop {
+            // Large enough that a torn write would be visible.
+            for i in 0..200 {
+                s.resources
+                    .insert(format!("r{i}"), s.resources["vpc"].clone());
+            }
+            store.write(&mut s).unwrap();
+        }
+    }
+
+    #[test]
+    fn kill_during_write_never_tears_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("torn.json");
+        for round in 0..5 {
+            let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+                .args([
+                    "--exact",
+                    "state::local::tests::writer_child",
+                    "--ignored",
+                    "--nocapture",
+                ])
+                .env("ARCHKIT_TEST_STATE_PATH", &path)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap();
+            // Read continuously while it writes: every read must see a
+            // whole file. Then SIGKILL it mid-stream.
+            let until = Instant::now() + Duration::from_millis(300 + 70 * round);
+            let mut reads = 0;
+            while Instant::now() < until {
+                if let Err(e) = LocalStore::new(&path).load() {
+                    let _ = child.kill();
+                    panic!("round {round}: a reader saw a torn file: {e}");
+                }
+                reads += 1;
+            }
+            assert!(reads > 10);
+            child.kill().unwrap();
+            child.wait().unwrap();
+            let state = LocalStore::new(&path).load();
+            let state = state.unwrap_or_else(|e| panic!("round {round}: {e}"));
+            let state = state.expect("the child wrote at least once");
+            assert!(state.serial >= 1);
+        }
+    }
+}

@@ -1,0 +1,127 @@
+//! Stack state: what archkit created, as it last applied and read it back.
+//!
+//! One versioned JSON document per stack, with a lineage id (so a state
+//! from another stack is never mistaken for this one) and a serial that
+//! grows with every write. The engine writes it after **every** operation
+//! and records pending operations before it calls AWS, so a crash, Ctrl-C
+//! or AWS error never leaves a resource archkit cannot find again
+//! (Terraform's `StateHook`, Pulumi's `BeginMutation`/`End`).
+
+pub mod local;
+
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize};
+
+pub use local::{LocalStore, LockGuard, LockInfo, StateError};
+
+/// The state format this build reads and writes. A newer file is refused,
+/// never overwritten.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// The state of one stack.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct State {
+    pub format_version: u32,
+    /// Random id fixed when the stack's state is first created.
+    pub lineage: String,
+    /// Incremented on every write.
+    pub serial: u64,
+    pub stack: String,
+    /// The blueprint's `name` when last applied.
+    pub blueprint: String,
+    /// Resources by logical id.
+    #[serde(default)]
+    pub resources: BTreeMap<String, ResourceState>,
+    /// Operations begun but not confirmed: each may have left a resource
+    /// behind, to be reconciled by its tags on the next plan.
+    #[serde(default)]
+    pub pending: Vec<PendingOperation>,
+}
+
+impl State {
+    pub fn new(stack: &str, blueprint: &str) -> State {
+        State {
+            format_version: FORMAT_VERSION,
+            lineage: uuid::Uuid::new_v4().to_string(),
+            serial: 0,
+            stack: stack.to_string(),
+            blueprint: blueprint.to_string(),
+            resources: BTreeMap::new(),
+            pending: Vec::new(),
+        }
+    }
+
+    /// Records that an operation is about to start (before the API call).
+    pub fn begin(&mut self, id: &str, kind: &str, op: Operation) {
+        self.pending.retain(|p| p.id != id);
+        self.pending.push(PendingOperation {
+            id: id.to_string(),
+            kind: kind.to_string(),
+            op,
+            started: now(),
+        });
+    }
+
+    /// Clears the pending operation of `id` once its outcome is recorded.
+    pub fn end(&mut self, id: &str) {
+        self.pending.retain(|p| p.id != id);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.resources.is_empty() && self.pending.is_empty()
+    }
+}
+
+/// Whether a recorded resource is healthy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Ready,
+    /// Created, but its creation did not finish cleanly (it failed after
+    /// AWS returned an id, or its wait failed): it is replaced next apply.
+    Tainted,
+}
+
+/// One resource archkit manages.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceState {
+    pub kind: String,
+    /// The provider's id (vpc-..., an ARN, a name).
+    pub physical_id: String,
+    /// The properties archkit last applied, references resolved. Secret
+    /// values are stored only as a salted digest (see the engine).
+    pub properties: serde_json::Map<String, serde_json::Value>,
+    /// Attributes read back after apply (ARNs, DNS names, ...).
+    #[serde(default)]
+    pub attributes: BTreeMap<String, serde_json::Value>,
+    pub status: Status,
+}
+
+/// What a pending operation was doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Operation {
+    Create,
+    Update,
+    Delete,
+}
+
+/// An operation begun but not yet confirmed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PendingOperation {
+    pub id: String,
+    pub kind: String,
+    pub op: Operation,
+    /// RFC 3339 time the operation started.
+    pub started: String,
+}
+
+/// The current time in RFC 3339, to the second.
+pub fn now() -> String {
+    humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
+}
