@@ -9,8 +9,11 @@
 pub mod aws;
 pub mod blueprint;
 pub mod cli;
+pub mod engine;
 pub mod graph;
 pub mod output;
+pub mod plan;
 pub mod provider;
 pub mod schema;
+pub mod session;
 pub mod state;

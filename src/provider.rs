@@ -1,28 +1,265 @@
-//! The registry of resource kinds that blueprints may use.
+//! The provider trait every resource kind implements, and the registry of
+//! kinds that blueprints may use.
 //!
 //! Each kind is declared in one file under `src/aws/` and registered in
 //! `aws::registry()`; the core (blueprint validation, graph, plan, engine)
-//! reaches kinds only through this registry.
+//! reaches kinds only through this module, so it never knows which cloud
+//! it talks to. The kind decides update versus replace and how to talk to
+//! its API; the engine decides the order (as Terraform's provider
+//! interface and graph walker split it).
+
+pub mod memory;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::{Map, Value};
 
 use crate::schema::Schema;
 
+/// Resolved property values (references replaced by their values).
+pub type Props = Map<String, Value>;
+
+/// Attributes read back from the provider (`arn`, `dns_name`, ...).
+pub type Attrs = BTreeMap<String, Value>;
+
+/// What every call knows about where it runs.
+#[derive(Debug, Clone)]
+pub struct Context {
+    /// The stack name: the value of the `archkit:stack` tag.
+    pub stack: String,
+}
+
+impl Context {
+    /// The tags archkit puts on every taggable resource, besides `Name`
+    /// and the user's: they let archkit find a resource again after a
+    /// crash lost its id.
+    pub fn system_tags(&self, logical_id: &str) -> [(String, String); 2] {
+        [
+            (TAG_STACK.to_string(), self.stack.clone()),
+            (TAG_ID.to_string(), logical_id.to_string()),
+        ]
+    }
+}
+
+pub const TAG_STACK: &str = "archkit:stack";
+pub const TAG_ID: &str = "archkit:id";
+
+/// Which instances a batched read should return.
+#[derive(Debug, Clone, Default)]
+pub struct ReadQuery {
+    /// Physical ids recorded in state (with the properties last applied,
+    /// which untaggable kinds need to find themselves: a route is known by
+    /// its table and destination).
+    pub known: Vec<(String, Props)>,
+    /// Also return every resource tagged `archkit:stack = <stack>`
+    /// (discovery of resources a lost state forgot).
+    pub discover: bool,
+}
+
+/// One live resource as the provider sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Observed {
+    pub physical_id: String,
+    /// The `archkit:id` tag, when the resource carries one.
+    pub logical_id: Option<String>,
+    /// Current values of the schema's properties.
+    pub properties: Props,
+    pub attributes: Attrs,
+}
+
+/// A create request.
+#[derive(Debug, Clone)]
+pub struct CreateRequest {
+    pub logical_id: String,
+    pub properties: Props,
+}
+
+/// The outcome of a successful create.
+#[derive(Debug, Clone)]
+pub struct Created {
+    pub physical_id: String,
+    pub attributes: Attrs,
+}
+
+/// Kinds of operation, for expected durations and progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Op {
+    Create,
+    Update,
+    Delete,
+}
+
+/// An error from a provider call.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct ProviderError {
+    pub message: String,
+    /// The provider's error code (`InvalidVpcID.NotFound`, `Throttling`).
+    pub code: Option<String>,
+    /// Worth retrying: throttling, eventual consistency.
+    pub retryable: bool,
+    /// The resource does not exist (deletes treat this as success).
+    pub not_found: bool,
+    /// A create failed after the resource may have been made: the id, if
+    /// the provider returned one, so it is recorded (tainted), never lost.
+    pub partial_id: Option<String>,
+    /// The request may have reached the provider and its outcome is
+    /// unknown (a lost response): the pending operation is kept and
+    /// reconciled by tags on the next plan.
+    pub outcome_unknown: bool,
+}
+
+impl ProviderError {
+    pub fn new(message: impl Into<String>) -> Self {
+        ProviderError {
+            message: message.into(),
+            code: None,
+            retryable: false,
+            not_found: false,
+            partial_id: None,
+            outcome_unknown: false,
+        }
+    }
+
+    pub fn code(mut self, code: impl Into<String>) -> Self {
+        self.code = Some(code.into());
+        self
+    }
+
+    pub fn retryable(mut self) -> Self {
+        self.retryable = true;
+        self
+    }
+
+    pub fn not_found(mut self) -> Self {
+        self.not_found = true;
+        self
+    }
+}
+
+/// One resource kind: its schema and its lifecycle.
+#[async_trait]
+pub trait ResourceKind: Send + Sync {
+    fn schema(&self) -> &'static Schema;
+
+    /// Reads every instance the query names (and, with `discover`, every
+    /// instance tagged with the stack) in as few calls as the API allows;
+    /// the number of calls must not grow with the number of instances.
+    /// Instances that no longer exist are simply absent.
+    async fn read(&self, ctx: &Context, query: &ReadQuery) -> Result<Vec<Observed>, ProviderError>;
+
+    async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created, ProviderError>;
+
+    /// Changes mutable properties in place. `old` is what was applied.
+    async fn update(
+        &self,
+        ctx: &Context,
+        physical_id: &str,
+        old: &Props,
+        new: &Props,
+    ) -> Result<Attrs, ProviderError>;
+
+    /// Deletes the resource; `props` are the properties last applied.
+    async fn delete(
+        &self,
+        ctx: &Context,
+        physical_id: &str,
+        props: &Props,
+    ) -> Result<(), ProviderError>;
+
+    /// Polls once: is the resource ready to be used by its dependents?
+    /// Returns fresh attributes when it is. The engine calls this between
+    /// sleeps without holding an API permit.
+    async fn poll_ready(
+        &self,
+        _ctx: &Context,
+        _physical_id: &str,
+    ) -> Result<Option<Attrs>, ProviderError> {
+        Ok(Some(Attrs::new()))
+    }
+
+    /// Polls once: is the resource gone?
+    async fn poll_deleted(
+        &self,
+        _ctx: &Context,
+        _physical_id: &str,
+    ) -> Result<bool, ProviderError> {
+        Ok(true)
+    }
+
+    /// How long an operation usually takes (progress display, poll pace).
+    fn expected_duration(&self, _op: Op) -> Duration {
+        Duration::from_secs(2)
+    }
+
+    /// True when a replacement must delete the old resource before
+    /// creating the new one (unique names, non-overlapping ranges).
+    fn delete_before_replace(&self) -> bool {
+        false
+    }
+
+    /// Kinds whose instances in the same stack must be deleted before any
+    /// instance of this kind, beyond the blueprint's references (an EIP is
+    /// released only after the NAT gateway using it is gone).
+    fn delete_after_kinds(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// Normalises values the provider returns in another form than the
+    /// blueprint writes (ordering of sets, CIDR forms), applied to both
+    /// desired and live values before they are compared.
+    fn normalize(&self, _props: &mut Props) {}
+}
+
 /// Every known resource kind, by its type name (`aws.ec2.vpc`).
-#[derive(Debug, Default)]
+#[derive(Clone, Default)]
 pub struct Registry {
     schemas: BTreeMap<&'static str, &'static Schema>,
+    kinds: BTreeMap<&'static str, Arc<dyn ResourceKind>>,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry")
+            .field("kinds", &self.schemas.keys().collect::<Vec<_>>())
+            .finish()
+    }
 }
 
 impl Registry {
+    /// A registry of schemas only: enough to validate and graph.
     pub fn new(schemas: impl IntoIterator<Item = &'static Schema>) -> Self {
         Registry {
             schemas: schemas.into_iter().map(|s| (s.kind, s)).collect(),
+            kinds: BTreeMap::new(),
         }
+    }
+
+    /// A registry of implemented kinds.
+    pub fn with_kinds(kinds: impl IntoIterator<Item = Arc<dyn ResourceKind>>) -> Self {
+        let mut r = Registry::default();
+        for k in kinds {
+            r.insert(k);
+        }
+        r
+    }
+
+    pub fn insert(&mut self, kind: Arc<dyn ResourceKind>) {
+        let schema = kind.schema();
+        self.schemas.insert(schema.kind, schema);
+        self.kinds.insert(schema.kind, kind);
     }
 
     pub fn schema(&self, kind: &str) -> Option<&'static Schema> {
         self.schemas.get(kind).copied()
+    }
+
+    /// The implementation of a kind, when this registry has one.
+    pub fn kind(&self, kind: &str) -> Option<&Arc<dyn ResourceKind>> {
+        self.kinds.get(kind)
     }
 
     /// Kind names in sorted order.

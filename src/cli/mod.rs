@@ -2,9 +2,13 @@
 //! one file per subcommand that turns arguments into a call to the library
 //! and an exit status.
 
+mod apply;
 mod blueprints;
+mod deploy;
+mod destroy;
 mod graph;
 mod init;
+mod plan;
 mod state;
 mod validate;
 
@@ -101,6 +105,12 @@ pub struct GlobalArgs {
 pub enum Command {
     /// Check a blueprint for errors without contacting AWS
     Validate(validate::ValidateArgs),
+    /// Show what apply would change
+    Plan(plan::PlanArgs),
+    /// Create or update a stack to match its blueprint (or apply a saved plan)
+    Apply(apply::ApplyCmdArgs),
+    /// Delete every resource of a stack
+    Destroy(destroy::DestroyArgs),
     /// Print the resource dependency graph (DOT or Mermaid)
     Graph(graph::GraphArgs),
     /// List the built-in blueprints
@@ -143,6 +153,9 @@ fn run(cli: Cli, printer: &Printer) -> ExitStatus {
     let g = &cli.global;
     match &cli.command {
         Command::Validate(args) => validate::run(args, g, printer),
+        Command::Plan(args) => plan::run(args, g, printer),
+        Command::Apply(args) => apply::run(args, g, printer),
+        Command::Destroy(args) => destroy::run(args, g, printer),
         Command::Graph(args) => graph::run(args, g, printer),
         Command::Blueprints(args) => blueprints::run(args, printer),
         Command::Init(args) => init::run(args, printer),

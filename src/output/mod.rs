@@ -2,6 +2,8 @@
 //! terminal (colour only when stderr is one and `NO_COLOR` is unset), JSON
 //! for machines with `--json`, and miette diagnostics for errors.
 
+pub mod progress;
+
 use std::io::{IsTerminal, Write};
 
 use miette::{GraphicalReportHandler, GraphicalTheme};

@@ -337,6 +337,7 @@ mod tests {
                     .clone(),
                 attributes: Default::default(),
                 status: Status::Ready,
+                depends_on: Vec::new(),
             },
         );
         s.begin("subnet", "aws.ec2.subnet", Operation::Create);

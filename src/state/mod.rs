@@ -39,6 +39,10 @@ pub struct State {
     /// behind, to be reconciled by its tags on the next plan.
     #[serde(default)]
     pub pending: Vec<PendingOperation>,
+    /// Old objects of replaced resources, kept until they are deleted
+    /// (Terraform's "deposed" objects).
+    #[serde(default)]
+    pub deposed: Vec<Deposed>,
 }
 
 impl State {
@@ -51,6 +55,7 @@ impl State {
             blueprint: blueprint.to_string(),
             resources: BTreeMap::new(),
             pending: Vec::new(),
+            deposed: Vec::new(),
         }
     }
 
@@ -71,7 +76,7 @@ impl State {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.resources.is_empty() && self.pending.is_empty()
+        self.resources.is_empty() && self.pending.is_empty() && self.deposed.is_empty()
     }
 }
 
@@ -99,6 +104,20 @@ pub struct ResourceState {
     #[serde(default)]
     pub attributes: BTreeMap<String, serde_json::Value>,
     pub status: Status,
+    /// Logical ids it depends on, so it can be destroyed in order after
+    /// it has left the blueprint.
+    #[serde(default)]
+    pub depends_on: Vec<String>,
+}
+
+/// The old object of a resource being replaced.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Deposed {
+    pub id: String,
+    pub kind: String,
+    pub physical_id: String,
+    pub properties: serde_json::Map<String, serde_json::Value>,
 }
 
 /// What a pending operation was doing.

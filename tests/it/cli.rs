@@ -273,6 +273,7 @@ fn state_list_shows_resources_and_refuses_corrupt_files() {
             properties: Default::default(),
             attributes: Default::default(),
             status: archkit::state::Status::Tainted,
+            depends_on: Vec::new(),
         },
     );
     store.write(&mut s).unwrap();

@@ -4,5 +4,7 @@
 
 mod cli;
 mod corpus;
+mod deploy;
+mod engine;
 mod robustness;
 mod util;

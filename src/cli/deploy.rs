@@ -1,0 +1,126 @@
+//! What `plan`, `apply` and `destroy` share: their arguments, opening a
+//! session, the runtime, confirmation and interrupt handling.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Args;
+
+use super::{CliError, ExitStatus, GlobalArgs, prompt_secret, var_inputs};
+use crate::blueprint::source;
+use crate::engine::Cancel;
+use crate::output::Printer;
+use crate::session::{Open, OpenError, Session};
+
+/// Options of the commands that touch a stack.
+#[derive(Debug, Args, Clone)]
+pub struct StackArgs {
+    /// How long to wait for another run's state lock (e.g. 30s, 5m)
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = parse_duration)]
+    pub lock_timeout: Duration,
+}
+
+/// Options of the commands that change a stack.
+#[derive(Debug, Args, Clone)]
+pub struct ApplyArgs {
+    /// Do not ask for confirmation (needed without a terminal, e.g. in CI)
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// At most this many AWS operations at once
+    #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub parallelism: u16,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s).map_err(|e| e.to_string())
+}
+
+pub(crate) fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("the tokio runtime starts")
+}
+
+/// Opens a session for BLUEPRINT, printing any error.
+pub(crate) fn open(
+    blueprint: &str,
+    g: &GlobalArgs,
+    stack: &StackArgs,
+    owner: &str,
+    printer: &Printer,
+) -> Option<Session> {
+    let located = match source::locate(blueprint) {
+        Ok(l) => l,
+        Err(e) => {
+            printer.error(&e);
+            return None;
+        }
+    };
+    let inputs = var_inputs(g, printer)?;
+    let mut prompt = prompt_secret;
+    let opened = Session::open(Open {
+        located: &located,
+        inputs: &inputs,
+        stack: g.stack.as_deref(),
+        state_path: g.state.clone(),
+        region: g.region.as_deref(),
+        lock_owner: owner,
+        lock_timeout: stack.lock_timeout,
+        prompt: &mut prompt,
+    });
+    match opened {
+        Ok(s) => Some(s),
+        Err(OpenError::Blueprint(d)) => {
+            printer.diagnostics(&d);
+            None
+        }
+        Err(OpenError::Other(e)) => {
+            printer.error(&e);
+            None
+        }
+    }
+}
+
+/// Asks "yes" on the terminal. Refuses, rather than hangs, without one.
+pub(crate) fn confirm(question: &str, printer: &Printer) -> Result<bool, ExitStatus> {
+    if !std::io::stdin().is_terminal() {
+        printer.error(&CliError::new(
+            "archkit::confirm::no_terminal",
+            "refusing to ask for confirmation: standard input is not a terminal",
+            Some("review the plan, then pass --auto-approve (or apply a saved plan file)".into()),
+        ));
+        return Err(ExitStatus::Failure);
+    }
+    eprint!("{question} Only 'yes' is accepted: ");
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut line);
+    Ok(line.trim() == "yes")
+}
+
+/// Cancels `cancel` on Ctrl-C or SIGTERM, so in-flight work finishes, state
+/// is written and the lock released before exiting 130.
+pub(crate) fn on_interrupt(cancel: Arc<Cancel>, printer: Printer) {
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let mut term = match signal(SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => return,
+            };
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+        printer.status("interrupted: finishing operations in flight and saving state...");
+        cancel.cancel();
+    });
+}

@@ -1,0 +1,25 @@
+//! `archkit destroy`: delete every resource of a stack, dependents first,
+//! leaving nothing that costs money and an empty state.
+
+use clap::Args;
+
+use super::deploy::{ApplyArgs, StackArgs, open};
+use super::{ExitStatus, GlobalArgs};
+use crate::output::Printer;
+
+#[derive(Debug, Args)]
+pub struct DestroyArgs {
+    /// A blueprint directory, a blueprint.yaml, or a built-in name
+    pub blueprint: String,
+    #[command(flatten)]
+    pub apply: ApplyArgs,
+    #[command(flatten)]
+    pub stack: StackArgs,
+}
+
+pub fn run(args: &DestroyArgs, g: &GlobalArgs, printer: &Printer) -> ExitStatus {
+    let Some(session) = open(&args.blueprint, g, &args.stack, "archkit destroy", printer) else {
+        return ExitStatus::Failure;
+    };
+    super::apply::run_session(session, true, None, &args.apply, printer)
+}

@@ -1,0 +1,67 @@
+//! `archkit plan`: show what apply would change (and optionally save it).
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::deploy::{StackArgs, open, runtime};
+use super::{ExitStatus, GlobalArgs};
+use crate::output::Printer;
+use crate::plan::render;
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// A blueprint directory, a blueprint.yaml, or a built-in name
+    pub blueprint: String,
+    /// Save the plan to FILE; `archkit apply FILE` applies exactly it
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Exit 2 when there are changes (0 when none, 1 on error)
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Plan the destruction of every resource of the stack
+    #[arg(long)]
+    pub destroy: bool,
+    #[command(flatten)]
+    pub stack: StackArgs,
+}
+
+pub fn run(args: &PlanArgs, g: &GlobalArgs, printer: &Printer) -> ExitStatus {
+    let Some(session) = open(&args.blueprint, g, &args.stack, "archkit plan", printer) else {
+        return ExitStatus::Failure;
+    };
+    let plan = match runtime().block_on(session.plan(args.destroy)) {
+        Ok(p) => p,
+        Err(e) => {
+            printer.error(&e);
+            return ExitStatus::Failure;
+        }
+    };
+    if let Some(out) = &args.out
+        && let Err(e) = session.saved(&plan, &args.blueprint).write(out)
+    {
+        printer.error(&e);
+        return ExitStatus::Failure;
+    }
+    if printer.json {
+        printer.json_out(&render::json(&plan));
+    } else {
+        printer.out(&render::human(&plan));
+        if let Some(out) = &args.out {
+            printer.status(&format!(
+                "Saved the plan to {}; apply it with `archkit apply {}`.",
+                out.display(),
+                out.display()
+            ));
+        }
+    }
+    if let Err(e) = session.backend.finish() {
+        printer.error(&e);
+        return ExitStatus::Failure;
+    }
+    if args.detailed_exitcode && plan.has_changes() {
+        ExitStatus::Changes
+    } else {
+        ExitStatus::Success
+    }
+}

@@ -1,0 +1,816 @@
+//! The engine: executes a plan in dependency order with bounded
+//! parallelism, writing state after every operation.
+//!
+//! A plan becomes a graph of operations (create, update, delete, and for a
+//! replacement a create plus a delete of the old object, in the order the
+//! kind needs). [`walk::walk`] runs it; each operation records a pending
+//! entry in state *before* it calls the provider and its outcome right
+//! after, so a crash leaves at worst a pending entry that the next plan
+//! reconciles by tags. A semaphore bounds concurrent provider calls
+//! (`--parallelism`, default 10); waiting for a slow resource holds no
+//! permit.
+
+pub mod walk;
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tokio::sync::Semaphore;
+
+use crate::blueprint::Blueprint;
+use crate::blueprint::params::Values;
+use crate::plan::resolve::{Env, Lookup, PlanValue};
+use crate::plan::{self, Action, Change, Plan};
+use crate::provider::{
+    Attrs, Context, CreateRequest, Op, Props, ProviderError, Registry, ResourceKind,
+};
+use crate::state::{Deposed, LocalStore, Operation, ResourceState, State, StateError, Status};
+pub use walk::{Cancel, Outcome};
+
+/// Where state goes after every operation.
+pub trait StateSink: Send + Sync {
+    fn write(&self, state: &mut State) -> Result<(), StateError>;
+}
+
+impl StateSink for LocalStore {
+    fn write(&self, state: &mut State) -> Result<(), StateError> {
+        LocalStore::write(self, state)
+    }
+}
+
+/// Keeps every written state in memory (tests), or only counts writes
+/// (benchmarks of the engine's own overhead).
+#[derive(Debug, Default)]
+pub struct MemorySink {
+    pub writes: Mutex<Vec<State>>,
+    /// Count writes without keeping copies.
+    pub count_only: bool,
+    pub count: std::sync::atomic::AtomicUsize,
+}
+
+impl StateSink for MemorySink {
+    fn write(&self, state: &mut State) -> Result<(), StateError> {
+        state.serial += 1;
+        self.count
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if !self.count_only {
+            self.writes.lock().unwrap().push(state.clone());
+        }
+        Ok(())
+    }
+}
+
+/// Progress events, one per step of each operation.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    Started {
+        id: String,
+        op: Op,
+        expected: Duration,
+    },
+    Waiting {
+        id: String,
+        op: Op,
+    },
+    Finished {
+        id: String,
+        op: Op,
+        elapsed: Duration,
+    },
+    Failed {
+        id: String,
+        op: Op,
+        error: String,
+    },
+    Skipped {
+        id: String,
+        op: Op,
+        because: String,
+    },
+}
+
+pub trait Events: Send + Sync {
+    fn event(&self, e: &Event);
+}
+
+/// Drops events.
+pub struct NoEvents;
+
+impl Events for NoEvents {
+    fn event(&self, _e: &Event) {}
+}
+
+/// How the engine retries and waits.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub parallelism: usize,
+    /// Attempts for a retryable error (throttling, eventual consistency).
+    pub attempts: u32,
+    /// First retry delay; doubled each attempt.
+    pub backoff: Duration,
+    /// The fastest a readiness poll repeats (the kind's expected duration
+    /// sets the pace up to 15 s).
+    pub min_poll: Duration,
+    /// Give up waiting for a resource after this long.
+    pub wait_timeout: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            parallelism: 10,
+            attempts: 6,
+            backoff: Duration::from_millis(500),
+            min_poll: Duration::from_secs(1),
+            wait_timeout: Duration::from_secs(45 * 60),
+        }
+    }
+}
+
+/// What a run did.
+#[derive(Debug, Default, Clone)]
+pub struct Report {
+    /// (resource id, operation, outcome) in operation order.
+    pub operations: Vec<(String, Op, Outcome)>,
+    pub interrupted: bool,
+}
+
+impl Report {
+    pub fn failed(&self) -> usize {
+        self.operations
+            .iter()
+            .filter(|o| matches!(o.2, Outcome::Failed(_)))
+            .count()
+    }
+    pub fn skipped(&self) -> usize {
+        self.operations
+            .iter()
+            .filter(|o| matches!(o.2, Outcome::Skipped { .. }))
+            .count()
+    }
+    pub fn done(&self) -> usize {
+        self.operations
+            .iter()
+            .filter(|o| o.2 == Outcome::Done)
+            .count()
+    }
+    pub fn ok(&self) -> bool {
+        !self.interrupted && self.operations.iter().all(|o| o.2 == Outcome::Done)
+    }
+}
+
+/// Values an operation needs to resolve its resource's properties.
+pub struct Inputs<'a> {
+    pub blueprint: &'a Blueprint,
+    pub params: &'a Values,
+    pub region: &'a str,
+    pub azs: &'a [String],
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Create,
+    Update,
+    /// Delete the resource recorded under its id.
+    Delete,
+    /// Delete the deposed old object of a replacement.
+    DeleteOld,
+}
+
+struct OpNode {
+    change: usize,
+    step: Step,
+}
+
+/// Everything tasks share.
+struct Shared {
+    registry: Registry,
+    ctx: Context,
+    sink: Arc<dyn StateSink>,
+    events: Arc<dyn Events>,
+    opts: Options,
+    sem: Arc<Semaphore>,
+    cancel: Arc<Cancel>,
+    state: Mutex<State>,
+    /// Resolved inputs per resource id (computed when a create or update
+    /// starts, from the state as it is then).
+    bp: Blueprint,
+    params: Values,
+    region: String,
+    azs: Vec<String>,
+}
+
+/// Applies `plan`. Returns the final state and a report; state is also
+/// written through `sink` after every operation.
+#[allow(clippy::too_many_arguments)]
+pub async fn apply(
+    registry: &Registry,
+    ctx: &Context,
+    inputs: Inputs<'_>,
+    plan: &Plan,
+    state: State,
+    sink: Arc<dyn StateSink>,
+    events: Arc<dyn Events>,
+    opts: Options,
+    cancel: Arc<Cancel>,
+) -> Result<(State, Report), StateError> {
+    let shared = Arc::new(Shared {
+        registry: registry.clone(),
+        ctx: ctx.clone(),
+        sink,
+        events,
+        sem: Arc::new(Semaphore::new(opts.parallelism.max(1))),
+        opts,
+        cancel: cancel.clone(),
+        state: Mutex::new(state),
+        bp: inputs.blueprint.clone(),
+        params: inputs.params.clone(),
+        region: inputs.region.to_string(),
+        azs: inputs.azs.to_vec(),
+    });
+    // Reconcile first: the plan's refresh saw every pending operation's
+    // outcome. Adopted and unchanged resources are recorded.
+    {
+        let mut st = shared.state.lock().unwrap();
+        st.pending.clear();
+        st.blueprint = inputs.blueprint.name.clone();
+        for c in &plan.changes {
+            if c.action == Action::NoOp
+                && let Some(pid) = &c.physical_id
+            {
+                let entry = st.resources.get_mut(&c.id);
+                if let Some(r) = entry.filter(|r| r.physical_id == *pid) {
+                    r.attributes.extend(c.attributes.clone());
+                } else {
+                    let props = stored_props(&st.lineage, c, &known_after(c));
+                    st.resources.insert(
+                        c.id.clone(),
+                        ResourceState {
+                            kind: c.kind.clone(),
+                            physical_id: pid.clone(),
+                            properties: props,
+                            attributes: c.attributes.clone(),
+                            status: Status::Ready,
+                            depends_on: c.depends_on.clone(),
+                        },
+                    );
+                }
+            }
+        }
+        for id in &plan.forget {
+            st.resources.remove(id);
+        }
+        // Records whose resource vanished are dropped: their change is a
+        // create now.
+        let gone: Vec<String> = plan
+            .changes
+            .iter()
+            .filter(|c| c.reason == Some(plan::Reason::DeletedOutside))
+            .map(|c| c.id.clone())
+            .collect();
+        for id in gone {
+            st.resources.remove(&id);
+        }
+        shared.sink.write(&mut st)?;
+    }
+
+    let (nodes, deps) = op_graph(plan, registry);
+    let plan = Arc::new(plan.clone());
+    let nodes = Arc::new(nodes);
+    let outcomes = {
+        let shared = shared.clone();
+        let plan = plan.clone();
+        let nodes = nodes.clone();
+        walk::walk(&deps, &cancel, move |i| {
+            let shared = shared.clone();
+            let plan = plan.clone();
+            let nodes = nodes.clone();
+            async move {
+                let node = &nodes[i];
+                let change = &plan.changes[node.change];
+                run_step(&shared, change, node.step).await
+            }
+        })
+        .await
+    };
+    let mut report = Report {
+        interrupted: cancel.is_cancelled(),
+        ..Report::default()
+    };
+    for (i, o) in outcomes.into_iter().enumerate() {
+        let c = &plan.changes[nodes[i].change];
+        let op = op_of(nodes[i].step);
+        if let Outcome::Skipped { upstream } = &o {
+            let up = &plan.changes[nodes[*upstream].change];
+            shared.events.event(&Event::Skipped {
+                id: c.id.clone(),
+                op,
+                because: format!("`{}` failed", up.id),
+            });
+        }
+        report.operations.push((c.id.clone(), op, o));
+    }
+    let mut st = shared.state.lock().unwrap().clone();
+    shared.sink.write(&mut st)?;
+    Ok((st, report))
+}
+
+fn op_of(step: Step) -> Op {
+    match step {
+        Step::Create => Op::Create,
+        Step::Update => Op::Update,
+        Step::Delete | Step::DeleteOld => Op::Delete,
+    }
+}
+
+/// Builds the operation graph of a plan.
+fn op_graph(plan: &Plan, registry: &Registry) -> (Vec<OpNode>, Vec<Vec<usize>>) {
+    let mut nodes = Vec::new();
+    // Per resource id: its create/update node, its delete node(s).
+    let mut up: HashMap<&str, usize> = HashMap::new();
+    let mut del: HashMap<&str, Vec<usize>> = HashMap::new();
+    let mut create_of_replace: HashMap<&str, usize> = HashMap::new();
+    for (ci, c) in plan.changes.iter().enumerate() {
+        match c.action {
+            Action::NoOp => {}
+            Action::Create => {
+                up.insert(&c.id, nodes.len());
+                nodes.push(OpNode {
+                    change: ci,
+                    step: Step::Create,
+                });
+            }
+            Action::Update => {
+                up.insert(&c.id, nodes.len());
+                nodes.push(OpNode {
+                    change: ci,
+                    step: Step::Update,
+                });
+            }
+            Action::Replace => {
+                up.insert(&c.id, nodes.len());
+                create_of_replace.insert(&c.id, nodes.len());
+                nodes.push(OpNode {
+                    change: ci,
+                    step: Step::Create,
+                });
+                del.entry(&c.id).or_default().push(nodes.len());
+                nodes.push(OpNode {
+                    change: ci,
+                    step: Step::DeleteOld,
+                });
+            }
+            Action::Delete => {
+                del.entry(&c.id).or_default().push(nodes.len());
+                nodes.push(OpNode {
+                    change: ci,
+                    step: Step::Delete,
+                });
+            }
+        }
+    }
+    let mut deps: Vec<Vec<usize>> = vec![Vec::new(); nodes.len()];
+    // Who depends on whom, among everything in the plan.
+    let mut dependents: HashMap<&str, Vec<&Change>> = HashMap::new();
+    for c in &plan.changes {
+        for d in &c.depends_on {
+            dependents.entry(d.as_str()).or_default().push(c);
+        }
+    }
+    for (ni, node) in nodes.iter().enumerate() {
+        let c = &plan.changes[node.change];
+        match node.step {
+            Step::Create | Step::Update => {
+                for d in &c.depends_on {
+                    if let Some(&n) = up.get(d.as_str()) {
+                        deps[ni].push(n);
+                    }
+                }
+                // Delete-first replacement: the old object goes first.
+                if node.step == Step::Create
+                    && c.action == Action::Replace
+                    && c.delete_first
+                    && let Some(ds) = del.get(c.id.as_str())
+                {
+                    deps[ni].extend(ds.iter().copied());
+                }
+            }
+            Step::Delete | Step::DeleteOld => {
+                // Everything that depends on this resource lets go first:
+                // its dependents' deletions, and (create-before-delete) the
+                // creates and updates that move them to the new object.
+                for dep in dependents.get(c.id.as_str()).into_iter().flatten() {
+                    if let Some(ds) = del.get(dep.id.as_str()) {
+                        deps[ni].extend(ds.iter().copied());
+                    }
+                    if node.step == Step::DeleteOld
+                        && !c.delete_first
+                        && let Some(&n) = up.get(dep.id.as_str())
+                    {
+                        deps[ni].push(n);
+                    }
+                }
+                if node.step == Step::DeleteOld
+                    && !c.delete_first
+                    && let Some(&n) = create_of_replace.get(c.id.as_str())
+                {
+                    deps[ni].push(n);
+                }
+                // Kind rules beyond the graph (NAT gateway before its EIP).
+                if let Some(k) = registry.kind(&c.kind) {
+                    let after = k.delete_after_kinds();
+                    if !after.is_empty() {
+                        for (mi, m) in nodes.iter().enumerate() {
+                            let mc = &plan.changes[m.change];
+                            if mi != ni
+                                && matches!(m.step, Step::Delete | Step::DeleteOld)
+                                && after.contains(&mc.kind.as_str())
+                            {
+                                deps[ni].push(mi);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        deps[ni].retain(|d| *d != ni);
+    }
+    (nodes, deps)
+}
+
+/// Values known after apply, for recording adopted resources.
+fn known_after(c: &Change) -> BTreeMap<String, Value> {
+    c.after
+        .iter()
+        .filter_map(|(k, v)| Some((k.clone(), v.clone()?)))
+        .collect()
+}
+
+/// What is stored in state for a resource: its applied properties, with
+/// secrets replaced by their digest.
+fn stored_props(lineage: &str, c: &Change, props: &BTreeMap<String, Value>) -> Props {
+    props
+        .iter()
+        .map(|(k, v)| {
+            if c.sensitive.contains(k) {
+                (k.clone(), plan::secret_digest(lineage, k, v))
+            } else {
+                (k.clone(), v.clone())
+            }
+        })
+        .collect()
+}
+
+/// Reads attributes from the state as it is now (apply-time resolution).
+struct StateLookup<'a> {
+    state: &'a State,
+}
+
+impl Lookup for StateLookup<'_> {
+    fn attr(&self, resource: &str, attr: &str) -> Option<Value> {
+        let r = self.state.resources.get(resource)?;
+        if attr == "id" {
+            return Some(Value::String(r.physical_id.clone()));
+        }
+        r.attributes
+            .get(attr)
+            .or_else(|| r.properties.get(attr))
+            .cloned()
+    }
+}
+
+async fn run_step(shared: &Arc<Shared>, c: &Change, step: Step) -> Result<(), String> {
+    let op = op_of(step);
+    let kind = shared
+        .registry
+        .kind(&c.kind)
+        .ok_or_else(|| format!("no implementation of {}", c.kind))?
+        .clone();
+    let started = Instant::now();
+    shared.events.event(&Event::Started {
+        id: c.id.clone(),
+        op,
+        expected: kind.expected_duration(op),
+    });
+    let result = match step {
+        Step::Create => create(shared, kind.as_ref(), c).await,
+        Step::Update => update(shared, kind.as_ref(), c).await,
+        Step::Delete | Step::DeleteOld => delete(shared, kind.as_ref(), c, step).await,
+    };
+    match &result {
+        Ok(()) => shared.events.event(&Event::Finished {
+            id: c.id.clone(),
+            op,
+            elapsed: started.elapsed(),
+        }),
+        Err(e) => shared.events.event(&Event::Failed {
+            id: c.id.clone(),
+            op,
+            error: e.clone(),
+        }),
+    }
+    result
+}
+
+/// Resolves a resource's properties against the state as it is now.
+fn resolve_now(shared: &Shared, id: &str) -> Result<BTreeMap<String, Value>, String> {
+    let st = shared.state.lock().unwrap();
+    let env = Env {
+        params: &shared.params,
+        stack: &shared.ctx.stack,
+        region: &shared.region,
+        azs: &shared.azs,
+    };
+    let props = plan::resolve_properties(&shared.bp, id, &env, &StateLookup { state: &st })
+        .map_err(|e| e.to_string())?;
+    let mut out = BTreeMap::new();
+    for (k, v) in props {
+        match v {
+            PlanValue::Known(v) => {
+                out.insert(k, v);
+            }
+            PlanValue::Unknown => {
+                return Err(format!("`{k}` still refers to a value that is not known"));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn write_state(shared: &Shared, f: impl FnOnce(&mut State)) -> Result<(), String> {
+    let mut st = shared.state.lock().unwrap();
+    f(&mut st);
+    shared
+        .sink
+        .write(&mut st)
+        .map_err(|e| format!("cannot write state: {e}"))
+}
+
+/// Runs a provider call under an API permit, retrying retryable errors.
+async fn call<T, F, Fut>(shared: &Shared, mut f: F) -> Result<T, ProviderError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, ProviderError>>,
+{
+    let mut delay = shared.opts.backoff;
+    let mut attempt = 1;
+    loop {
+        let result = {
+            let _permit = shared.sem.acquire().await.expect("semaphore open");
+            f().await
+        };
+        match result {
+            Err(e)
+                if e.retryable
+                    && attempt < shared.opts.attempts
+                    && !shared.cancel.is_cancelled() =>
+            {
+                attempt += 1;
+                tokio::time::sleep(delay).await;
+                delay = delay.saturating_mul(2).min(Duration::from_secs(30));
+            }
+            other => return other,
+        }
+    }
+}
+
+fn poll_interval(shared: &Shared, kind: &dyn ResourceKind, op: Op) -> Duration {
+    (kind.expected_duration(op) / 10)
+        .max(shared.opts.min_poll)
+        .min(Duration::from_secs(15))
+}
+
+/// Polls until ready, holding no permit between polls. `Ok(None)` when
+/// interrupted.
+async fn wait_ready(
+    shared: &Shared,
+    kind: &dyn ResourceKind,
+    id: &str,
+    pid: &str,
+) -> Result<Option<Attrs>, String> {
+    let deadline = Instant::now() + shared.opts.wait_timeout;
+    let mut announced = false;
+    loop {
+        let polled = call(shared, || kind.poll_ready(&shared.ctx, pid)).await;
+        match polled {
+            Ok(Some(attrs)) => return Ok(Some(attrs)),
+            Ok(None) => {}
+            Err(e) => return Err(e.to_string()),
+        }
+        if !announced {
+            shared.events.event(&Event::Waiting {
+                id: id.to_string(),
+                op: Op::Create,
+            });
+            announced = true;
+        }
+        if Instant::now() >= deadline {
+            return Err(format!("not ready after {:?}", shared.opts.wait_timeout));
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(poll_interval(shared, kind, Op::Create)) => {}
+            _ = shared.cancel.cancelled() => return Ok(None),
+        }
+    }
+}
+
+async fn create(shared: &Shared, kind: &dyn ResourceKind, c: &Change) -> Result<(), String> {
+    let props = resolve_now(shared, &c.id)?;
+    let lineage = shared.state.lock().unwrap().lineage.clone();
+    let stored = stored_props(&lineage, c, &props);
+    write_state(shared, |st| {
+        // A replacement keeps the old object as deposed until it is gone.
+        if c.action == Action::Replace
+            && let Some(old) = st.resources.remove(&c.id)
+        {
+            st.deposed.push(Deposed {
+                id: c.id.clone(),
+                kind: old.kind,
+                physical_id: old.physical_id,
+                properties: old.properties,
+            });
+        }
+        st.begin(&c.id, &c.kind, Operation::Create);
+    })?;
+    let req = CreateRequest {
+        logical_id: c.id.clone(),
+        properties: props.into_iter().collect(),
+    };
+    let created = call(shared, || kind.create(&shared.ctx, &req)).await;
+    let created = match created {
+        Ok(c) => c,
+        Err(e) => {
+            let msg = e.to_string();
+            write_state(shared, |st| {
+                if let Some(pid) = &e.partial_id {
+                    // AWS returned an id: never forget it.
+                    st.resources.insert(
+                        c.id.clone(),
+                        ResourceState {
+                            kind: c.kind.clone(),
+                            physical_id: pid.clone(),
+                            properties: stored.clone(),
+                            attributes: Default::default(),
+                            status: Status::Tainted,
+                            depends_on: c.depends_on.clone(),
+                        },
+                    );
+                    st.end(&c.id);
+                } else if !e.outcome_unknown {
+                    st.end(&c.id);
+                }
+                // Outcome unknown: the pending entry stays; the next plan
+                // looks the resource up by its tags.
+            })?;
+            return Err(msg);
+        }
+    };
+    write_state(shared, |st| {
+        st.resources.insert(
+            c.id.clone(),
+            ResourceState {
+                kind: c.kind.clone(),
+                physical_id: created.physical_id.clone(),
+                properties: stored.clone(),
+                attributes: created.attributes.clone(),
+                status: Status::Ready,
+                depends_on: c.depends_on.clone(),
+            },
+        );
+        st.end(&c.id);
+    })?;
+    match wait_ready(shared, kind, &c.id, &created.physical_id).await {
+        Ok(Some(attrs)) => {
+            if !attrs.is_empty() {
+                write_state(shared, |st| {
+                    if let Some(r) = st.resources.get_mut(&c.id) {
+                        r.attributes.extend(attrs);
+                    }
+                })?;
+            }
+            Ok(())
+        }
+        // Interrupted while waiting: the resource exists and is recorded;
+        // the next apply carries on from it.
+        Ok(None) => Err("interrupted while waiting for it to become ready".into()),
+        Err(e) => {
+            write_state(shared, |st| {
+                if let Some(r) = st.resources.get_mut(&c.id) {
+                    r.status = Status::Tainted;
+                }
+            })?;
+            Err(e)
+        }
+    }
+}
+
+async fn update(shared: &Shared, kind: &dyn ResourceKind, c: &Change) -> Result<(), String> {
+    let props = resolve_now(shared, &c.id)?;
+    let (pid, old, lineage) = {
+        let st = shared.state.lock().unwrap();
+        let r = st
+            .resources
+            .get(&c.id)
+            .ok_or_else(|| format!("`{}` is not in state", c.id))?;
+        (
+            r.physical_id.clone(),
+            r.properties.clone(),
+            st.lineage.clone(),
+        )
+    };
+    let stored = stored_props(&lineage, c, &props);
+    write_state(shared, |st| st.begin(&c.id, &c.kind, Operation::Update))?;
+    let new: Props = props.into_iter().collect();
+    let result = call(shared, || kind.update(&shared.ctx, &pid, &old, &new)).await;
+    write_state(shared, |st| {
+        if let Ok(attrs) = &result
+            && let Some(r) = st.resources.get_mut(&c.id)
+        {
+            r.properties = stored.clone();
+            r.attributes.extend(attrs.clone());
+            r.depends_on = c.depends_on.clone();
+        }
+        st.end(&c.id);
+    })?;
+    result.map(|_| ()).map_err(|e| e.to_string())
+}
+
+async fn delete(
+    shared: &Shared,
+    kind: &dyn ResourceKind,
+    c: &Change,
+    step: Step,
+) -> Result<(), String> {
+    let (pid, props) = {
+        let st = shared.state.lock().unwrap();
+        match step {
+            Step::DeleteOld => {
+                // Create-before-delete: the old object was deposed by the
+                // create. Delete-first: it is still the recorded one.
+                if let Some(d) = st.deposed.iter().find(|d| d.id == c.id) {
+                    (d.physical_id.clone(), d.properties.clone())
+                } else {
+                    let r = st
+                        .resources
+                        .get(&c.id)
+                        .filter(|r| Some(&r.physical_id) == c.physical_id.as_ref())
+                        .ok_or_else(|| format!("no old object of `{}` to delete", c.id))?;
+                    (r.physical_id.clone(), r.properties.clone())
+                }
+            }
+            _ => {
+                let pid = c.physical_id.clone().unwrap_or_default();
+                let props = st
+                    .resources
+                    .get(&c.id)
+                    .filter(|r| r.physical_id == pid)
+                    .map_or_else(|| c.before.clone(), |r| r.properties.clone());
+                (pid, props)
+            }
+        }
+    };
+    write_state(shared, |st| st.begin(&c.id, &c.kind, Operation::Delete))?;
+    let result = call(shared, || kind.delete(&shared.ctx, &pid, &props)).await;
+    let result = match result {
+        Err(e) if e.not_found => Ok(()),
+        other => other,
+    };
+    if let Err(e) = result {
+        write_state(shared, |st| st.end(&c.id))?;
+        return Err(e.to_string());
+    }
+    // Wait until it is really gone, holding no permit between polls.
+    let deadline = Instant::now() + shared.opts.wait_timeout;
+    loop {
+        match call(shared, || kind.poll_deleted(&shared.ctx, &pid)).await {
+            Ok(true) => break,
+            Ok(false) => {}
+            Err(e) if e.not_found => break,
+            Err(e) => return Err(e.to_string()),
+        }
+        if Instant::now() >= deadline {
+            return Err(format!(
+                "still not deleted after {:?}",
+                shared.opts.wait_timeout
+            ));
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(poll_interval(shared, kind, Op::Delete)) => {}
+            _ = shared.cancel.cancelled() => return Err("interrupted while waiting for deletion".into()),
+        }
+    }
+    write_state(shared, |st| {
+        st.deposed.retain(|d| d.physical_id != pid);
+        if st
+            .resources
+            .get(&c.id)
+            .is_some_and(|r| r.physical_id == pid)
+        {
+            st.resources.remove(&c.id);
+        }
+        st.end(&c.id);
+    })
+}

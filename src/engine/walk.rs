@@ -1,0 +1,204 @@
+//! The DAG walker shared by apply and destroy: a ready queue of nodes whose
+//! dependencies are done, run as tokio tasks. A failed node's transitive
+//! dependents are skipped (and not reported as errors themselves, as in
+//! Terraform's `walk.go`); independent branches keep going. When the run
+//! is cancelled no new node starts and in-flight ones finish.
+//!
+//! Concurrency of API work is bounded by the executor (a semaphore taken
+//! around each call, released while waiting), not here: a node waiting for
+//! a slow resource must not hold a slot.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+
+/// How one node ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Done,
+    Failed(String),
+    /// Not run because a dependency failed.
+    Skipped {
+        upstream: usize,
+    },
+    /// Not run because the run was cancelled.
+    NotRun,
+}
+
+/// A cancellation flag that async waits can observe.
+#[derive(Debug, Default)]
+pub struct Cancel {
+    flag: AtomicBool,
+    notify: Notify,
+}
+
+impl Cancel {
+    pub fn new() -> Arc<Cancel> {
+        Arc::new(Cancel::default())
+    }
+
+    pub fn cancel(&self) {
+        self.flag.store(true, Ordering::SeqCst);
+        self.notify.notify_waiters();
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.flag.load(Ordering::SeqCst)
+    }
+
+    /// Resolves once cancelled.
+    pub async fn cancelled(&self) {
+        loop {
+            let notified = self.notify.notified();
+            if self.is_cancelled() {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// Runs `run(i)` for every node once all of `deps[i]` are done.
+pub async fn walk<F, Fut>(deps: &[Vec<usize>], cancel: &Cancel, run: F) -> Vec<Outcome>
+where
+    F: Fn(usize) -> Fut,
+    Fut: Future<Output = Result<(), String>> + Send + 'static,
+{
+    let n = deps.len();
+    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
+    let mut waiting: Vec<usize> = vec![0; n];
+    for (i, ds) in deps.iter().enumerate() {
+        let mut ds = ds.clone();
+        ds.sort_unstable();
+        ds.dedup();
+        waiting[i] = ds.len();
+        for d in ds {
+            dependents[d].push(i);
+        }
+    }
+    let mut outcome: Vec<Option<Outcome>> = vec![None; n];
+    // Deterministic start order: lowest index first.
+    let mut ready: std::collections::BTreeSet<usize> =
+        (0..n).filter(|i| waiting[*i] == 0).collect();
+    let mut tasks = JoinSet::new();
+    loop {
+        if !cancel.is_cancelled() {
+            while let Some(i) = ready.pop_first() {
+                let fut = run(i);
+                tasks.spawn(async move { (i, fut.await) });
+            }
+        }
+        let Some(joined) = tasks.join_next().await else {
+            break;
+        };
+        let (i, result) = match joined {
+            Ok(r) => r,
+            // A panicking task is a bug; it fails its node, not the run.
+            Err(e) => {
+                let msg = format!("internal error: {e}");
+                (usize::MAX, Err(msg))
+            }
+        };
+        if i == usize::MAX {
+            continue;
+        }
+        match result {
+            Ok(()) => {
+                outcome[i] = Some(Outcome::Done);
+                for &d in &dependents[i] {
+                    waiting[d] -= 1;
+                    if waiting[d] == 0 && outcome[d].is_none() {
+                        ready.insert(d);
+                    }
+                }
+            }
+            Err(msg) => {
+                outcome[i] = Some(Outcome::Failed(msg));
+                // Skip everything downstream.
+                let mut stack = dependents[i].clone();
+                while let Some(d) = stack.pop() {
+                    if outcome[d].is_none() {
+                        outcome[d] = Some(Outcome::Skipped { upstream: i });
+                        ready.remove(&d);
+                        stack.extend(dependents[d].iter().copied());
+                    }
+                }
+            }
+        }
+    }
+    outcome
+        .into_iter()
+        .map(|o| o.unwrap_or(Outcome::NotRun))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    async fn record(deps: Vec<Vec<usize>>, fail: Option<usize>) -> (Vec<Outcome>, Vec<usize>) {
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let cancel = Cancel::new();
+        let o = order.clone();
+        let out = walk(&deps, &cancel, move |i| {
+            let o = o.clone();
+            async move {
+                tokio::task::yield_now().await;
+                o.lock().unwrap().push(i);
+                if Some(i) == fail {
+                    Err("boom".into())
+                } else {
+                    Ok(())
+                }
+            }
+        })
+        .await;
+        let order = order.lock().unwrap().clone();
+        (out, order)
+    }
+
+    #[tokio::test]
+    async fn dependencies_run_first() {
+        // 0 → 1 → 3, 0 → 2 → 3
+        let deps = vec![vec![], vec![0], vec![0], vec![1, 2]];
+        let (out, order) = record(deps, None).await;
+        assert!(out.iter().all(|o| *o == Outcome::Done));
+        let pos = |i| order.iter().position(|x| *x == i).unwrap();
+        assert!(pos(0) < pos(1) && pos(0) < pos(2) && pos(1) < pos(3) && pos(2) < pos(3));
+    }
+
+    #[tokio::test]
+    async fn a_failure_skips_exactly_its_dependents() {
+        // 0 → 1 → 2; 3 independent; 4 depends on 3 and 1.
+        let deps = vec![vec![], vec![0], vec![1], vec![], vec![3, 1]];
+        let (out, order) = record(deps, Some(1)).await;
+        assert_eq!(out[0], Outcome::Done);
+        assert_eq!(out[1], Outcome::Failed("boom".into()));
+        assert_eq!(out[2], Outcome::Skipped { upstream: 1 });
+        assert_eq!(out[3], Outcome::Done);
+        assert_eq!(out[4], Outcome::Skipped { upstream: 1 });
+        assert!(!order.contains(&2) && !order.contains(&4));
+    }
+
+    #[tokio::test]
+    async fn cancelled_runs_start_nothing_new() {
+        let deps = vec![vec![], vec![0], vec![1]];
+        let cancel = Cancel::new();
+        let c = cancel.clone();
+        let out = walk(&deps, &cancel, move |i| {
+            let c = c.clone();
+            async move {
+                if i == 0 {
+                    c.cancel();
+                }
+                Ok(())
+            }
+        })
+        .await;
+        assert_eq!(out, vec![Outcome::Done, Outcome::NotRun, Outcome::NotRun]);
+    }
+}

@@ -1,0 +1,141 @@
+//! Progress of apply and destroy: on a terminal a live view of in-flight
+//! resources (indicatif) with the action, elapsed time and the usual
+//! duration; without a terminal one plain line per event; with `--json`
+//! one JSON object per line on stdout.
+
+use std::collections::HashMap;
+use std::io::{IsTerminal, Write};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde_json::json;
+
+use crate::engine::{Event, Events};
+use crate::provider::Op;
+
+fn verb(op: Op) -> (&'static str, &'static str) {
+    match op {
+        Op::Create => ("creating", "created"),
+        Op::Update => ("updating", "updated"),
+        Op::Delete => ("deleting", "deleted"),
+    }
+}
+
+fn secs(d: Duration) -> String {
+    format!("{:.1}s", d.as_secs_f64())
+}
+
+/// Picks the right progress display for where output goes.
+pub fn for_output(json: bool, quiet: bool) -> Box<dyn Events> {
+    if json {
+        Box::new(JsonLines)
+    } else if quiet {
+        Box::new(crate::engine::NoEvents)
+    } else if std::io::stderr().is_terminal() {
+        Box::new(Live::new())
+    } else {
+        Box::new(Plain)
+    }
+}
+
+/// One line per event on stderr.
+pub struct Plain;
+
+impl Events for Plain {
+    fn event(&self, e: &Event) {
+        let line = match e {
+            Event::Started { id, op, .. } => format!("{id}: {}...", verb(*op).0),
+            Event::Waiting { id, .. } => format!("{id}: waiting until it is ready..."),
+            Event::Finished { id, op, elapsed } => {
+                format!("{id}: {} in {}", verb(*op).1, secs(*elapsed))
+            }
+            Event::Failed { id, op, error } => format!("{id}: {} failed: {error}", verb(*op).0),
+            Event::Skipped { id, because, .. } => format!("{id}: skipped because {because}"),
+        };
+        eprintln!("{line}");
+    }
+}
+
+/// JSON lines on stdout.
+pub struct JsonLines;
+
+impl Events for JsonLines {
+    fn event(&self, e: &Event) {
+        let v = match e {
+            Event::Started { id, op, expected } => json!({
+                "event": "started", "id": id, "op": verb(*op).0, "expected_seconds": expected.as_secs_f64()
+            }),
+            Event::Waiting { id, op } => json!({"event": "waiting", "id": id, "op": verb(*op).0}),
+            Event::Finished { id, op, elapsed } => json!({
+                "event": "finished", "id": id, "op": verb(*op).0, "elapsed_seconds": elapsed.as_secs_f64()
+            }),
+            Event::Failed { id, op, error } => {
+                json!({"event": "failed", "id": id, "op": verb(*op).0, "error": error})
+            }
+            Event::Skipped { id, op, because } => {
+                json!({"event": "skipped", "id": id, "op": verb(*op).0, "because": because})
+            }
+        };
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{v}");
+        let _ = out.flush();
+    }
+}
+
+/// The live terminal view.
+pub struct Live {
+    multi: MultiProgress,
+    bars: Mutex<HashMap<String, ProgressBar>>,
+}
+
+impl Live {
+    fn new() -> Live {
+        Live {
+            multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
+            bars: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl Events for Live {
+    fn event(&self, e: &Event) {
+        let mut bars = self.bars.lock().unwrap();
+        match e {
+            Event::Started { id, op, expected } => {
+                let bar = self.multi.add(ProgressBar::new_spinner());
+                let style = ProgressStyle::with_template(&format!(
+                    "{{spinner}} {id}: {}... {{elapsed}} (usually ~{})",
+                    verb(*op).0,
+                    humantime::format_duration(Duration::from_secs(expected.as_secs().max(1)))
+                ))
+                .unwrap_or_else(|_| ProgressStyle::default_spinner());
+                bar.set_style(style);
+                bar.enable_steady_tick(Duration::from_millis(120));
+                bars.insert(id.clone(), bar);
+            }
+            Event::Waiting { .. } => {}
+            Event::Finished { id, op, elapsed } => {
+                if let Some(bar) = bars.remove(id) {
+                    bar.finish_and_clear();
+                }
+                let _ =
+                    self.multi
+                        .println(format!("✓ {id}: {} in {}", verb(*op).1, secs(*elapsed)));
+            }
+            Event::Failed { id, op, error } => {
+                if let Some(bar) = bars.remove(id) {
+                    bar.finish_and_clear();
+                }
+                let _ = self
+                    .multi
+                    .println(format!("✗ {id}: {} failed: {error}", verb(*op).0));
+            }
+            Event::Skipped { id, because, .. } => {
+                let _ = self
+                    .multi
+                    .println(format!("- {id}: skipped because {because}"));
+            }
+        }
+    }
+}

@@ -1,0 +1,640 @@
+//! Planning: refresh the live state of a stack, diff the blueprint's
+//! desired state against it, and decide one action per resource, as
+//! Terraform's `plans` package does (`Action`, `Change{before, after}`,
+//! with the reason kept for display only).
+//!
+//! [`refresh`] talks to the provider (one batched read per kind);
+//! [`diff`] is pure, so its rules are unit-tested without any cloud.
+
+pub mod render;
+pub mod resolve;
+pub mod saved;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::blueprint::params::Values;
+use crate::blueprint::{Blueprint, DepVia};
+use crate::graph::Graph;
+use crate::provider::{Context, Observed, Props, ProviderError, ReadQuery, Registry};
+use crate::state::{State, Status};
+use resolve::{Env, Lookup, PlanValue, ResolveError};
+
+/// What happens to one resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    NoOp,
+    Create,
+    Update,
+    Replace,
+    Delete,
+}
+
+impl Action {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Action::NoOp => " ",
+            Action::Create => "+",
+            Action::Update => "~",
+            Action::Replace => "-/+",
+            Action::Delete => "-",
+        }
+    }
+}
+
+/// Why an action was chosen, for display only: it never drives apply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    /// Recorded as tainted: its creation did not finish.
+    Tainted,
+    /// In state, but it no longer exists.
+    DeletedOutside,
+    /// Found by its tags though state did not record it (a create whose
+    /// response was lost).
+    Adopted,
+    /// No longer in the blueprint.
+    NotInBlueprint,
+    /// Tagged with this stack, but neither in state nor in the blueprint
+    /// (or a duplicate of a recorded resource).
+    Orphan,
+    /// Its type changed in the blueprint.
+    KindChanged,
+    /// `destroy` was asked for.
+    Destroy,
+}
+
+/// The planned change of one resource.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    pub id: String,
+    pub kind: String,
+    pub action: Action,
+    /// The existing resource's id, for updates, replacements and deletes.
+    pub physical_id: Option<String>,
+    /// Live (or last applied) values, for display.
+    pub before: Props,
+    /// Desired values; `None` inside means "known after apply".
+    pub after: BTreeMap<String, Option<Value>>,
+    /// Properties whose value changes.
+    pub changed: Vec<String>,
+    /// Properties forcing a replacement.
+    pub replace_because: Vec<String>,
+    /// Properties changed outside archkit since the last apply.
+    pub drift: Vec<String>,
+    /// Properties never shown (secrets).
+    pub sensitive: Vec<String>,
+    pub reason: Option<Reason>,
+    /// Replacement deletes the old resource first.
+    pub delete_first: bool,
+    /// Logical ids this resource depends on (blueprint or state).
+    pub depends_on: Vec<String>,
+    /// Attributes of the existing resource, as read live.
+    #[serde(default)]
+    pub attributes: BTreeMap<String, Value>,
+}
+
+/// A whole plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub stack: String,
+    pub blueprint: String,
+    /// The state the plan was made against: a saved plan is refused when
+    /// it has moved on.
+    pub lineage: String,
+    pub serial: u64,
+    /// Creates and updates in dependency order, then deletes.
+    pub changes: Vec<Change>,
+    /// State records of resources that no longer exist and are not
+    /// wanted: dropped from state, nothing to call.
+    #[serde(default)]
+    pub forget: Vec<String>,
+}
+
+impl Plan {
+    pub fn has_changes(&self) -> bool {
+        self.changes.iter().any(|c| c.action != Action::NoOp)
+    }
+
+    pub fn count(&self, a: Action) -> usize {
+        self.changes.iter().filter(|c| c.action == a).count()
+    }
+
+    pub fn change(&self, id: &str) -> Option<&Change> {
+        self.changes.iter().find(|c| c.id == id)
+    }
+}
+
+/// The live state of a stack's resources.
+#[derive(Debug, Default, Clone)]
+pub struct Live {
+    /// Every observed resource by physical id, with its kind.
+    pub by_physical: HashMap<String, (String, Observed)>,
+    /// Read calls made (one per kind).
+    pub reads: usize,
+}
+
+impl Live {
+    fn get(&self, pid: &str) -> Option<&Observed> {
+        self.by_physical.get(pid).map(|(_, o)| o)
+    }
+}
+
+/// Reads every resource of the stack: those in state by id, and every
+/// resource tagged with the stack, one batched call per kind.
+pub async fn refresh(
+    registry: &Registry,
+    ctx: &Context,
+    state: &State,
+    blueprint_kinds: &BTreeSet<String>,
+) -> Result<Live, ProviderError> {
+    let mut kinds: BTreeSet<String> = blueprint_kinds.clone();
+    kinds.extend(state.resources.values().map(|r| r.kind.clone()));
+    kinds.extend(state.pending.iter().map(|p| p.kind.clone()));
+    kinds.extend(state.deposed.iter().map(|d| d.kind.clone()));
+    let mut live = Live::default();
+    for kind in kinds {
+        let Some(k) = registry.kind(&kind) else {
+            continue;
+        };
+        let mut known: Vec<(String, Props)> = state
+            .resources
+            .values()
+            .filter(|r| r.kind == kind)
+            .map(|r| (r.physical_id.clone(), r.properties.clone()))
+            .collect();
+        known.extend(
+            state
+                .deposed
+                .iter()
+                .filter(|d| d.kind == kind)
+                .map(|d| (d.physical_id.clone(), d.properties.clone())),
+        );
+        let query = ReadQuery {
+            known,
+            discover: k.schema().taggable,
+        };
+        let observed = k.read(ctx, &query).await?;
+        live.reads += 1;
+        for mut o in observed {
+            k.normalize(&mut o.properties);
+            live.by_physical
+                .insert(o.physical_id.clone(), (kind.clone(), o));
+        }
+    }
+    Ok(live)
+}
+
+/// Everything [`diff`] needs.
+pub struct Input<'a> {
+    pub blueprint: &'a Blueprint,
+    pub graph: &'a Graph,
+    pub params: &'a Values,
+    pub stack: &'a str,
+    pub region: &'a str,
+    pub azs: &'a [String],
+    pub state: &'a State,
+    pub registry: &'a Registry,
+    /// Plan the destruction of everything instead.
+    pub destroy: bool,
+}
+
+/// A problem that prevents planning.
+#[derive(Debug, Clone, thiserror::Error, miette::Diagnostic)]
+pub enum PlanError {
+    #[error("cannot plan `{id}`: {message}")]
+    #[diagnostic(code(archkit::plan::resolve), help("{help}"))]
+    Resolve {
+        id: String,
+        message: String,
+        help: String,
+    },
+    #[error("resource type `{kind}` of `{id}` has no implementation in this build")]
+    #[diagnostic(
+        code(archkit::plan::unsupported_kind),
+        help("this archkit can validate the type but not deploy it yet")
+    )]
+    Unsupported { id: String, kind: String },
+}
+
+/// The digest under which a secret value is stored and compared, never
+/// the value itself. Salted with the stack's lineage so equal secrets of
+/// two stacks do not share a digest.
+pub fn secret_digest(lineage: &str, name: &str, value: &Value) -> Value {
+    let mut h = Sha256::new();
+    h.update(lineage.as_bytes());
+    h.update(b"\0");
+    h.update(name.as_bytes());
+    h.update(b"\0");
+    h.update(value.to_string().as_bytes());
+    Value::String(format!("sha256:{}", hex::encode(h.finalize())))
+}
+
+/// Values that `${id.attr}` references see at plan time.
+struct PlanLookup<'a> {
+    /// Resources whose attributes are unknown until apply (created or
+    /// replaced).
+    pending: &'a BTreeSet<String>,
+    /// Current physical ids and attributes of existing resources.
+    existing: &'a HashMap<String, (String, BTreeMap<String, Value>)>,
+    /// Resolved desired properties of resources already planned.
+    desired: &'a HashMap<String, BTreeMap<String, PlanValue>>,
+}
+
+impl Lookup for PlanLookup<'_> {
+    fn attr(&self, resource: &str, attr: &str) -> Option<Value> {
+        if let Some(props) = self.desired.get(resource)
+            && let Some(v) = props.get(attr)
+        {
+            return v.known().cloned();
+        }
+        if self.pending.contains(resource) {
+            return None;
+        }
+        let (pid, attrs) = self.existing.get(resource)?;
+        if attr == "id" {
+            return Some(Value::String(pid.clone()));
+        }
+        attrs.get(attr).cloned()
+    }
+}
+
+/// The desired tags of a taggable resource: `Name` (default
+/// `<stack>-<id>`) plus the user's. `archkit:*` tags are added by the
+/// provider and never part of the diff.
+pub fn desired_tags(stack: &str, id: &str, user: Option<&Value>) -> Value {
+    let mut tags = serde_json::Map::new();
+    tags.insert("Name".into(), Value::String(format!("{stack}-{id}")));
+    if let Some(Value::Object(u)) = user {
+        for (k, v) in u {
+            tags.insert(k.clone(), v.clone());
+        }
+    }
+    Value::Object(tags)
+}
+
+/// Resolves one resource's desired properties (tags included).
+pub fn resolve_properties(
+    bp: &Blueprint,
+    id: &str,
+    env: &Env,
+    look: &dyn Lookup,
+) -> Result<BTreeMap<String, PlanValue>, PlanError> {
+    let res = &bp.resources[id];
+    let mut out = BTreeMap::new();
+    for (name, e) in &res.properties {
+        let v = resolve::resolve(e, env, look).map_err(|ResolveError(m)| PlanError::Resolve {
+            id: id.to_string(),
+            message: m,
+            help: "use a smaller index or a region with more availability zones".into(),
+        })?;
+        out.insert(name.clone(), v);
+    }
+    if res.schema.taggable {
+        let tags = match out.get("tags") {
+            Some(PlanValue::Unknown) => PlanValue::Unknown,
+            Some(PlanValue::Known(v)) => PlanValue::Known(desired_tags(env.stack, id, Some(v))),
+            None => PlanValue::Known(desired_tags(env.stack, id, None)),
+        };
+        out.insert("tags".into(), tags);
+    }
+    Ok(out)
+}
+
+fn same(a: Option<&Value>, b: Option<&Value>) -> bool {
+    match (a, b) {
+        (None | Some(Value::Null), None | Some(Value::Null)) => true,
+        (Some(x), Some(y)) => x == y,
+        _ => false,
+    }
+}
+
+/// Diffs the blueprint against state and live resources.
+pub fn diff(input: &Input, live: &Live) -> Result<Plan, PlanError> {
+    let bp = input.blueprint;
+    let state = input.state;
+    let env = Env {
+        params: input.params,
+        stack: input.stack,
+        region: input.region,
+        azs: input.azs,
+    };
+    // Which live resources carry which logical id (tag discovery).
+    let mut tagged: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (pid, (_, o)) in &live.by_physical {
+        if let Some(l) = &o.logical_id {
+            tagged.entry(l.clone()).or_default().push(pid.clone());
+        }
+    }
+    for pids in tagged.values_mut() {
+        pids.sort();
+    }
+    let deposed: BTreeSet<&str> = state
+        .deposed
+        .iter()
+        .map(|d| d.physical_id.as_str())
+        .collect();
+
+    // Existing resources: from state when still live, else adopted by tag.
+    let mut existing: HashMap<String, (String, BTreeMap<String, Value>)> = HashMap::new();
+    let mut adopted: BTreeSet<String> = BTreeSet::new();
+    let mut gone: BTreeSet<String> = BTreeSet::new();
+    for (id, r) in &state.resources {
+        match live.get(&r.physical_id) {
+            Some(o) => {
+                let mut attrs = r.attributes.clone();
+                attrs.extend(o.attributes.clone());
+                existing.insert(id.clone(), (r.physical_id.clone(), attrs));
+            }
+            None => {
+                gone.insert(id.clone());
+            }
+        }
+    }
+    if !input.destroy {
+        for id in bp.resources.keys() {
+            if existing.contains_key(id) {
+                continue;
+            }
+            if let Some(pid) = tagged
+                .get(id)
+                .and_then(|p| p.iter().find(|p| !deposed.contains(p.as_str())))
+                && let Some((kind, o)) = live.by_physical.get(pid)
+                && *kind == bp.resources[id].kind()
+            {
+                existing.insert(id.clone(), (pid.clone(), o.attributes.clone()));
+                adopted.insert(id.clone());
+                gone.remove(id);
+            }
+        }
+    }
+
+    let mut changes = Vec::new();
+    let mut pending: BTreeSet<String> = BTreeSet::new();
+    let mut desired: HashMap<String, BTreeMap<String, PlanValue>> = HashMap::new();
+    if !input.destroy {
+        for id in input.graph.create_order() {
+            let res = &bp.resources[id];
+            let kind = res.kind();
+            let Some(k) = input.registry.kind(kind) else {
+                return Err(PlanError::Unsupported {
+                    id: id.to_string(),
+                    kind: kind.to_string(),
+                });
+            };
+            let look = PlanLookup {
+                pending: &pending,
+                existing: &existing,
+                desired: &desired,
+            };
+            let mut props = resolve_properties(bp, id, &env, &look)?;
+            // Normalise known values as the provider would report them.
+            let mut known: Props = props
+                .iter()
+                .filter_map(|(k, v)| v.known().map(|v| (k.clone(), v.clone())))
+                .collect();
+            k.normalize(&mut known);
+            for (name, v) in known {
+                props.insert(name, PlanValue::Known(v));
+            }
+            let sensitive: BTreeSet<String> = res
+                .properties
+                .iter()
+                .filter(|(name, e)| {
+                    res.schema.property(name).is_some_and(|p| p.sensitive)
+                        || resolve::uses_secret(e, input.params)
+                })
+                .map(|(n, _)| n.clone())
+                .collect();
+            let depends_on: Vec<String> = input
+                .graph
+                .dependencies(id)
+                .into_iter()
+                .map(str::to_string)
+                .collect();
+            let after: BTreeMap<String, Option<Value>> = props
+                .iter()
+                .map(|(k, v)| (k.clone(), v.known().cloned()))
+                .collect();
+            let mut change = Change {
+                id: id.to_string(),
+                kind: kind.to_string(),
+                action: Action::Create,
+                physical_id: None,
+                before: Props::new(),
+                after,
+                changed: Vec::new(),
+                replace_because: Vec::new(),
+                drift: Vec::new(),
+                sensitive: sensitive.iter().cloned().collect(),
+                reason: None,
+                delete_first: false,
+                depends_on,
+                attributes: BTreeMap::new(),
+            };
+            let recorded = state.resources.get(id);
+            if let Some((pid, _)) = existing.get(id) {
+                let o = live.get(pid).expect("existing resources are live");
+                change.physical_id = Some(pid.clone());
+                change.before = o.properties.clone();
+                change.attributes = existing[id].1.clone();
+                let applied = recorded.map(|r| &r.properties);
+                for (name, v) in &props {
+                    let live_v = o.properties.get(name);
+                    let differs = if sensitive.contains(name) {
+                        // Secrets are compared by digest against what was
+                        // applied; providers rarely return them.
+                        match (v, applied.and_then(|a| a.get(name))) {
+                            (PlanValue::Known(v), Some(stored)) => {
+                                secret_digest(&state.lineage, name, v) != *stored
+                            }
+                            _ => true,
+                        }
+                    } else {
+                        match v {
+                            PlanValue::Unknown => true,
+                            PlanValue::Known(v) => !same(Some(v), live_v),
+                        }
+                    };
+                    if differs {
+                        change.changed.push(name.clone());
+                    }
+                    if !sensitive.contains(name)
+                        && let Some(a) = applied
+                        && a.contains_key(name)
+                        && !same(a.get(name), live_v)
+                    {
+                        change.drift.push(name.clone());
+                    }
+                }
+                // Properties dropped from the blueprint since last apply.
+                if let Some(a) = applied {
+                    for (name, v) in a {
+                        if !props.contains_key(name)
+                            && !v.is_null()
+                            && o.properties.get(name).is_some_and(|l| !l.is_null())
+                        {
+                            change.changed.push(name.clone());
+                            change.after.insert(name.clone(), Some(Value::Null));
+                        }
+                    }
+                }
+                change.replace_because = change
+                    .changed
+                    .iter()
+                    .filter(|n| res.schema.property(n).is_some_and(|p| p.replace))
+                    .cloned()
+                    .collect();
+                let tainted = recorded.is_some_and(|r| r.status == Status::Tainted);
+                let kind_changed = recorded.is_some_and(|r| r.kind != kind);
+                change.action = if tainted || kind_changed || !change.replace_because.is_empty() {
+                    Action::Replace
+                } else if change.changed.is_empty() {
+                    Action::NoOp
+                } else {
+                    Action::Update
+                };
+                change.reason = if tainted {
+                    Some(Reason::Tainted)
+                } else if kind_changed {
+                    Some(Reason::KindChanged)
+                } else if adopted.contains(id) {
+                    Some(Reason::Adopted)
+                } else {
+                    None
+                };
+                change.delete_first = change.action == Action::Replace && k.delete_before_replace();
+            } else if gone.contains(id) {
+                change.reason = Some(Reason::DeletedOutside);
+                if let Some(r) = recorded {
+                    change.before = r.properties.clone();
+                }
+            }
+            if matches!(change.action, Action::Create | Action::Replace) {
+                pending.insert(id.to_string());
+            }
+            desired.insert(id.to_string(), props);
+            changes.push(change);
+        }
+    }
+
+    // Deletes: recorded resources no longer wanted, and orphans.
+    let mut deletes: Vec<Change> = Vec::new();
+    let mut seen_pids: BTreeSet<String> = BTreeSet::new();
+    let mut forget = Vec::new();
+    for (id, r) in &state.resources {
+        seen_pids.insert(r.physical_id.clone());
+        let wanted = !input.destroy && bp.resources.contains_key(id);
+        if gone.contains(id) && !wanted {
+            forget.push(id.clone());
+        }
+        if wanted || gone.contains(id) {
+            continue;
+        }
+        deletes.push(delete_change(
+            id,
+            &r.kind,
+            &r.physical_id,
+            r.properties.clone(),
+            if input.destroy {
+                Reason::Destroy
+            } else {
+                Reason::NotInBlueprint
+            },
+            r.depends_on.clone(),
+        ));
+    }
+    for d in &state.deposed {
+        seen_pids.insert(d.physical_id.clone());
+        if live.get(&d.physical_id).is_some() {
+            deletes.push(delete_change(
+                &d.id,
+                &d.kind,
+                &d.physical_id,
+                d.properties.clone(),
+                Reason::Orphan,
+                Vec::new(),
+            ));
+        }
+    }
+    for (id, pids) in &tagged {
+        for pid in pids {
+            let adopted_here = existing.get(id).is_some_and(|(p, _)| p == pid);
+            if seen_pids.contains(pid) || adopted_here {
+                continue;
+            }
+            let (kind, o) = &live.by_physical[pid];
+            deletes.push(delete_change(
+                id,
+                kind,
+                pid,
+                o.properties.clone(),
+                if input.destroy {
+                    Reason::Destroy
+                } else {
+                    Reason::Orphan
+                },
+                Vec::new(),
+            ));
+        }
+    }
+    deletes.sort_by(|a, b| a.id.cmp(&b.id).then(a.physical_id.cmp(&b.physical_id)));
+    changes.extend(deletes);
+    Ok(Plan {
+        stack: input.stack.to_string(),
+        blueprint: bp.name.clone(),
+        // A stack never written has no lineage yet: plans against it match
+        // whatever new lineage the apply creates.
+        lineage: if state.serial == 0 {
+            String::new()
+        } else {
+            state.lineage.clone()
+        },
+        serial: state.serial,
+        changes,
+        forget,
+    })
+}
+
+fn delete_change(
+    id: &str,
+    kind: &str,
+    pid: &str,
+    before: Props,
+    reason: Reason,
+    depends_on: Vec<String>,
+) -> Change {
+    Change {
+        id: id.to_string(),
+        kind: kind.to_string(),
+        action: Action::Delete,
+        physical_id: Some(pid.to_string()),
+        before,
+        after: BTreeMap::new(),
+        changed: Vec::new(),
+        replace_because: Vec::new(),
+        drift: Vec::new(),
+        sensitive: Vec::new(),
+        reason: Some(reason),
+        delete_first: false,
+        depends_on,
+        attributes: BTreeMap::new(),
+    }
+}
+
+/// Dependencies of a resource in the blueprint, for state records.
+pub fn blueprint_deps(bp: &Blueprint, id: &str) -> Vec<String> {
+    let mut d: Vec<String> = bp.resources[id]
+        .deps
+        .iter()
+        .filter(|d| d.target != id || d.via == DepVia::DependsOn)
+        .map(|d| d.target.clone())
+        .collect();
+    d.sort();
+    d.dedup();
+    d
+}

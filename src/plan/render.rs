@@ -1,0 +1,234 @@
+//! Showing a plan: a Terraform-like view for people (`+`, `~`, `-/+`, `-`,
+//! old → new per property, `(known after apply)`, `(sensitive)`) and a
+//! documented, stable JSON form for machines. Secrets never appear in
+//! either.
+
+use std::fmt::Write;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::{Action, Change, Plan, Reason};
+
+/// The placeholder shown instead of a secret.
+pub const SENSITIVE: &str = "(sensitive)";
+const UNKNOWN: &str = "(known after apply)";
+
+/// A copy of the plan with every sensitive value replaced by
+/// [`SENSITIVE`]: what may be printed or saved.
+pub fn redacted(plan: &Plan) -> Plan {
+    let mut p = plan.clone();
+    for c in &mut p.changes {
+        for name in &c.sensitive {
+            if let Some(v) = c.after.get_mut(name)
+                && v.is_some()
+            {
+                *v = Some(Value::String(SENSITIVE.into()));
+            }
+            if c.before.contains_key(name) {
+                c.before
+                    .insert(name.clone(), Value::String(SENSITIVE.into()));
+            }
+        }
+    }
+    p
+}
+
+fn show(v: &Value) -> String {
+    match v {
+        Value::String(s) if s == SENSITIVE => SENSITIVE.to_string(),
+        other => other.to_string(),
+    }
+}
+
+fn reason_text(c: &Change) -> Option<String> {
+    Some(match c.reason.as_ref()? {
+        Reason::Tainted => "tainted: its creation did not finish".into(),
+        Reason::DeletedOutside => "deleted outside archkit".into(),
+        Reason::Adopted => "found by its tags (state had lost it)".into(),
+        Reason::NotInBlueprint => "no longer in the blueprint".into(),
+        Reason::Orphan => "tagged with this stack but not tracked".into(),
+        Reason::KindChanged => "its type changed".into(),
+        Reason::Destroy => return None,
+    })
+}
+
+/// The human view.
+pub fn human(plan: &Plan) -> String {
+    let plan = redacted(plan);
+    let mut out = String::new();
+    let changes: Vec<&Change> = plan
+        .changes
+        .iter()
+        .filter(|c| c.action != Action::NoOp || !c.drift.is_empty())
+        .collect();
+    if changes.is_empty() {
+        let _ = writeln!(
+            out,
+            "No changes. Stack `{}` matches blueprint `{}`.",
+            plan.stack, plan.blueprint
+        );
+        return out;
+    }
+    let _ = writeln!(
+        out,
+        "archkit will make these changes to stack `{}` (blueprint `{}`):\n",
+        plan.stack, plan.blueprint
+    );
+    for c in changes {
+        let mut head = format!("{:>3} {}  {}", c.action.symbol(), c.id, c.kind);
+        if let Some(pid) = &c.physical_id {
+            let _ = write!(head, "  ({pid})");
+        }
+        let what = match c.action {
+            Action::Create => "create".to_string(),
+            Action::Update => "update in place".to_string(),
+            Action::Replace if c.replace_because.is_empty() => "replace".to_string(),
+            Action::Replace => format!(
+                "replace: {} forces replacement",
+                c.replace_because
+                    .iter()
+                    .map(|p| format!("`{p}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Action::Delete => "delete".to_string(),
+            Action::NoOp => "no change".to_string(),
+        };
+        let _ = write!(head, "  {what}");
+        if c.delete_first {
+            head.push_str(" (delete first)");
+        }
+        if let Some(r) = reason_text(c) {
+            let _ = write!(head, "; {r}");
+        }
+        let _ = writeln!(out, "{head}");
+        let width = c.after.keys().map(|k| k.len()).max().unwrap_or(0);
+        match c.action {
+            Action::Create => {
+                for (k, v) in &c.after {
+                    if matches!(v, Some(Value::Null)) {
+                        continue;
+                    }
+                    let v = v.as_ref().map_or(UNKNOWN.to_string(), show);
+                    let _ = writeln!(out, "      + {k:width$} = {v}");
+                }
+            }
+            Action::Update | Action::Replace => {
+                for k in &c.changed {
+                    let old = c.before.get(k).map_or("null".to_string(), show);
+                    let new = c
+                        .after
+                        .get(k)
+                        .map(|v| v.as_ref().map_or(UNKNOWN.to_string(), show))
+                        .unwrap_or_else(|| "null".into());
+                    let mark = if c.replace_because.contains(k) {
+                        "  # forces replacement"
+                    } else {
+                        ""
+                    };
+                    let _ = writeln!(out, "      ~ {k:width$} = {old} → {new}{mark}");
+                }
+            }
+            _ => {}
+        }
+        if !c.drift.is_empty() {
+            let _ = writeln!(
+                out,
+                "      ! changed outside archkit since the last apply: {}",
+                c.drift.join(", ")
+            );
+        }
+    }
+    let _ = writeln!(out, "\n{}", summary(&plan));
+    out
+}
+
+/// `Plan: 2 to add, 1 to change, 0 to replace, 1 to destroy.`
+pub fn summary(plan: &Plan) -> String {
+    format!(
+        "Plan: {} to add, {} to change, {} to replace, {} to destroy.",
+        plan.count(Action::Create),
+        plan.count(Action::Update),
+        plan.count(Action::Replace),
+        plan.count(Action::Delete)
+    )
+}
+
+/// The `--json` form (format version 1). Field meanings are documented in
+/// the README; new fields may be added, none removed or renamed.
+#[derive(Debug, Serialize)]
+pub struct PlanJson {
+    pub format_version: u32,
+    pub stack: String,
+    pub blueprint: String,
+    pub has_changes: bool,
+    pub summary: Summary,
+    pub changes: Vec<ChangeJson>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Summary {
+    pub add: usize,
+    pub change: usize,
+    pub replace: usize,
+    pub destroy: usize,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ChangeJson {
+    pub id: String,
+    pub kind: String,
+    pub action: Action,
+    pub physical_id: Option<String>,
+    pub reason: Option<Reason>,
+    pub changed: Vec<String>,
+    pub replace_because: Vec<String>,
+    pub drift: Vec<String>,
+    pub before: serde_json::Map<String, Value>,
+    pub after: serde_json::Map<String, Value>,
+    /// Properties known only after apply.
+    pub after_unknown: Vec<String>,
+}
+
+pub fn json(plan: &Plan) -> PlanJson {
+    let plan = redacted(plan);
+    PlanJson {
+        format_version: 1,
+        stack: plan.stack.clone(),
+        blueprint: plan.blueprint.clone(),
+        has_changes: plan.has_changes(),
+        summary: Summary {
+            add: plan.count(Action::Create),
+            change: plan.count(Action::Update),
+            replace: plan.count(Action::Replace),
+            destroy: plan.count(Action::Delete),
+        },
+        changes: plan
+            .changes
+            .iter()
+            .map(|c| ChangeJson {
+                id: c.id.clone(),
+                kind: c.kind.clone(),
+                action: c.action,
+                physical_id: c.physical_id.clone(),
+                reason: c.reason.clone(),
+                changed: c.changed.clone(),
+                replace_because: c.replace_because.clone(),
+                drift: c.drift.clone(),
+                before: c.before.clone(),
+                after: c
+                    .after
+                    .iter()
+                    .filter_map(|(k, v)| Some((k.clone(), v.clone()?)))
+                    .collect(),
+                after_unknown: c
+                    .after
+                    .iter()
+                    .filter(|(_, v)| v.is_none())
+                    .map(|(k, _)| k.clone())
+                    .collect(),
+            })
+            .collect(),
+    }
+}

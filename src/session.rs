@@ -1,0 +1,281 @@
+//! A stack session: everything `plan`, `apply` and `destroy` share. It
+//! loads the blueprint and parameter values, chooses the backend, takes
+//! the state lock, refreshes and plans, and runs the engine.
+//!
+//! The backend is AWS. For the CLI's own tests, `ARCHKIT_TEST_CLOUD=<file>`
+//! selects the in-memory test provider (kinds `test.*` only) persisted in
+//! that file, so exit codes, prompts, saved plans and interrupts can be
+//! tested without any cloud. It is a test double for the engine's
+//! plumbing, never a stand-in for AWS.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::blueprint::params::{self, Inputs, Require, Values};
+use crate::blueprint::source::Located;
+use crate::blueprint::{self, Blueprint, Diagnostics};
+use crate::engine::{self, Cancel, Events, Options, Report};
+use crate::graph::Graph;
+use crate::plan::saved::SavedPlan;
+use crate::plan::{self, Plan, PlanError};
+use crate::provider::memory::MemoryCloud;
+use crate::provider::{Context, ProviderError, Registry};
+use crate::state::{LocalStore, LockGuard, State, StateError};
+
+/// Where resources live.
+pub enum Backend {
+    Aws,
+    Memory {
+        cloud: Arc<MemoryCloud>,
+        path: PathBuf,
+    },
+}
+
+impl Backend {
+    /// AWS, unless `ARCHKIT_TEST_CLOUD` names a test cloud file.
+    pub fn from_env() -> Result<Backend, SessionError> {
+        match std::env::var_os("ARCHKIT_TEST_CLOUD") {
+            Some(p) if !p.is_empty() => {
+                let path = PathBuf::from(p);
+                let cloud =
+                    MemoryCloud::load(&path).map_err(|e| SessionError::Backend(e.to_string()))?;
+                if let Some(ms) = std::env::var("ARCHKIT_TEST_LATENCY_MS")
+                    .ok()
+                    .and_then(|v| v.parse().ok())
+                {
+                    cloud.set_latency(Duration::from_millis(ms));
+                }
+                Ok(Backend::Memory { cloud, path })
+            }
+            _ => Ok(Backend::Aws),
+        }
+    }
+
+    pub fn registry(&self) -> Registry {
+        match self {
+            // The AWS kinds' implementations arrive with the AWS provider;
+            // until then AWS plans stop at `archkit::plan::unsupported_kind`.
+            Backend::Aws => crate::aws::registry(),
+            Backend::Memory { cloud, .. } => Registry::with_kinds(cloud.kinds()),
+        }
+    }
+
+    /// The region and its availability zones.
+    pub fn region(&self, requested: Option<&str>) -> (String, Vec<String>) {
+        match self {
+            Backend::Aws => {
+                let r = requested.unwrap_or("us-east-1").to_string();
+                let azs = ["a", "b", "c"].iter().map(|z| format!("{r}{z}")).collect();
+                (r, azs)
+            }
+            Backend::Memory { .. } => {
+                let r = requested.unwrap_or("mem-1").to_string();
+                let azs = ["a", "b", "c"].iter().map(|z| format!("{r}{z}")).collect();
+                (r, azs)
+            }
+        }
+    }
+
+    /// Persists a test cloud after the command.
+    pub fn finish(&self) -> Result<(), SessionError> {
+        if let Backend::Memory { cloud, path } = self {
+            cloud
+                .save(path)
+                .map_err(|e| SessionError::Backend(e.to_string()))?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum SessionError {
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    State(#[from] StateError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Plan(#[from] PlanError),
+    #[error("reading the live state failed: {0}")]
+    #[diagnostic(code(archkit::provider::read))]
+    Refresh(#[from] ProviderError),
+    #[error("test backend: {0}")]
+    #[diagnostic(code(archkit::backend))]
+    Backend(String),
+    #[error(
+        "state {} belongs to stack `{found}`, not `{expected}`",
+        .path.display()
+    )]
+    #[diagnostic(
+        code(archkit::state::wrong_stack),
+        help("pass the matching --stack, or another --state path")
+    )]
+    WrongStack {
+        path: PathBuf,
+        found: String,
+        expected: String,
+    },
+}
+
+/// What a session knows once loaded.
+pub struct Session {
+    pub backend: Backend,
+    pub registry: Registry,
+    pub blueprint: Blueprint,
+    pub graph: Graph,
+    pub values: Values,
+    pub stack: String,
+    pub region: String,
+    pub azs: Vec<String>,
+    pub store: LocalStore,
+    pub state: State,
+    pub blueprint_bytes: Vec<u8>,
+    _lock: LockGuard,
+}
+
+/// Inputs for opening a session.
+pub struct Open<'a> {
+    pub located: &'a Located,
+    pub inputs: &'a Inputs,
+    pub stack: Option<&'a str>,
+    pub state_path: Option<PathBuf>,
+    pub region: Option<&'a str>,
+    pub lock_owner: &'a str,
+    pub lock_timeout: Duration,
+    pub prompt: &'a mut dyn FnMut(&blueprint::Parameter) -> Option<String>,
+}
+
+/// Either blueprint diagnostics or another error.
+pub enum OpenError {
+    Blueprint(Diagnostics),
+    Other(SessionError),
+}
+
+impl From<SessionError> for OpenError {
+    fn from(e: SessionError) -> Self {
+        OpenError::Other(e)
+    }
+}
+
+impl Session {
+    pub fn open(o: Open) -> Result<Session, OpenError> {
+        let backend = Backend::from_env()?;
+        let registry = backend.registry();
+        let mut bp = blueprint::load_bytes(&o.located.display_name, &o.located.bytes, &registry)
+            .map_err(OpenError::Blueprint)?;
+        bp.dir = o.located.dir.clone();
+        let graph = Graph::build(&bp).expect("validated blueprints have no cycle");
+        let values =
+            params::resolve(&bp, o.inputs, Require::All, o.prompt).map_err(OpenError::Blueprint)?;
+        let stack = o
+            .stack
+            .map(str::to_string)
+            .unwrap_or_else(|| bp.name.clone());
+        let (region, azs) = backend.region(o.region);
+        let store = LocalStore::new(
+            o.state_path
+                .unwrap_or_else(|| LocalStore::default_path(&stack)),
+        );
+        let lock = store
+            .lock(o.lock_owner, o.lock_timeout)
+            .map_err(SessionError::from)?;
+        let state = match store.load().map_err(SessionError::from)? {
+            Some(s) if s.stack != stack => {
+                return Err(SessionError::WrongStack {
+                    path: store.path().to_path_buf(),
+                    found: s.stack,
+                    expected: stack,
+                }
+                .into());
+            }
+            Some(s) => s,
+            None => State::new(&stack, &bp.name),
+        };
+        Ok(Session {
+            backend,
+            registry,
+            blueprint: bp,
+            graph,
+            values,
+            stack,
+            region,
+            azs,
+            store,
+            state,
+            blueprint_bytes: o.located.bytes.clone(),
+            _lock: lock,
+        })
+    }
+
+    pub fn context(&self) -> Context {
+        Context {
+            stack: self.stack.clone(),
+        }
+    }
+
+    /// Refreshes and plans (`destroy` plans the removal of everything).
+    pub async fn plan(&self, destroy: bool) -> Result<Plan, SessionError> {
+        let kinds: BTreeSet<String> = self
+            .blueprint
+            .resources
+            .values()
+            .map(|r| r.kind().to_string())
+            .collect();
+        let live = plan::refresh(&self.registry, &self.context(), &self.state, &kinds).await?;
+        Ok(plan::diff(
+            &plan::Input {
+                blueprint: &self.blueprint,
+                graph: &self.graph,
+                params: &self.values,
+                stack: &self.stack,
+                region: &self.region,
+                azs: &self.azs,
+                state: &self.state,
+                registry: &self.registry,
+                destroy,
+            },
+            &live,
+        )?)
+    }
+
+    /// The saved form of a plan made in this session.
+    pub fn saved(&self, plan: &Plan, blueprint_arg: &str) -> SavedPlan {
+        SavedPlan::new(
+            plan,
+            blueprint_arg,
+            &self.blueprint_bytes,
+            &self.values,
+            &self.region,
+        )
+    }
+
+    /// Applies a plan, writing state after every operation.
+    pub async fn apply(
+        &mut self,
+        plan: &Plan,
+        events: Arc<dyn Events>,
+        opts: Options,
+        cancel: Arc<Cancel>,
+    ) -> Result<Report, SessionError> {
+        let (state, report) = engine::apply(
+            &self.registry,
+            &self.context(),
+            engine::Inputs {
+                blueprint: &self.blueprint,
+                params: &self.values,
+                region: &self.region,
+                azs: &self.azs,
+            },
+            plan,
+            self.state.clone(),
+            Arc::new(self.store.clone()),
+            events,
+            opts,
+            cancel,
+        )
+        .await?;
+        self.state = state;
+        Ok(report)
+    }
+}

@@ -1,0 +1,314 @@
+//! `plan`, `apply` and `destroy` through the CLI, on the in-memory test
+//! provider (ARCHKIT_TEST_CLOUD): exit codes, confirmation, saved plans,
+//! JSON output, locks and interrupts. AWS itself is tested against moto.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::util::{Run, archkit, fixtures, run};
+
+struct Env {
+    dir: tempfile::TempDir,
+    blueprint: PathBuf,
+}
+
+impl Env {
+    fn new() -> Env {
+        let dir = tempfile::tempdir().unwrap();
+        Env {
+            blueprint: fixtures().join("memory"),
+            dir,
+        }
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = archkit(self.dir.path());
+        c.env("ARCHKIT_TEST_CLOUD", self.dir.path().join("cloud.json"))
+            .env("ARCHKIT_VAR_password", "a-long-secret-password")
+            .args(args);
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        let bp = self.blueprint.to_str().unwrap().to_string();
+        let args: Vec<&str> = args
+            .iter()
+            .map(|a| if *a == "BP" { bp.as_str() } else { a })
+            .collect();
+        run(self.cmd(&args).stdin(std::process::Stdio::null()))
+    }
+
+    fn cloud(&self) -> serde_json::Value {
+        let text = std::fs::read_to_string(self.dir.path().join("cloud.json"))
+            .unwrap_or("{\"resources\":{}}".into());
+        serde_json::from_str(&text).unwrap()
+    }
+
+    fn state_path(&self) -> PathBuf {
+        self.dir.path().join(".archkit/memory.state.json")
+    }
+
+    fn state(&self) -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(self.state_path()).unwrap()).unwrap()
+    }
+}
+
+#[test]
+fn plan_apply_plan_destroy_round_trip() {
+    let e = Env::new();
+    let plan = e.run(&["plan", "BP", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 2, "{}", plan.stderr);
+    assert!(
+        plan.stdout.contains("+ base  test.thing"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout
+            .contains("Plan: 4 to add, 0 to change, 0 to replace, 0 to destroy.")
+    );
+    assert!(plan.stdout.contains("(sensitive)"));
+    assert!(!plan.stdout.contains("a-long-secret"));
+
+    // No terminal and no --auto-approve: refuse, change nothing.
+    let refused = e.run(&["apply", "BP"]);
+    assert_eq!(refused.code, 1);
+    assert!(
+        refused.stderr.contains("archkit::confirm::no_terminal"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(e.cloud()["resources"].as_object().unwrap().len(), 0);
+
+    let applied = e.run(&["apply", "BP", "--auto-approve"]);
+    assert_eq!(applied.code, 0, "{}{}", applied.stdout, applied.stderr);
+    assert!(
+        applied.stderr.contains("Apply complete"),
+        "{}",
+        applied.stderr
+    );
+    assert!(
+        applied.stderr.contains("base: created in"),
+        "{}",
+        applied.stderr
+    );
+    assert_eq!(e.cloud()["resources"].as_object().unwrap().len(), 4);
+    let state = std::fs::read_to_string(e.state_path()).unwrap();
+    assert!(
+        !state.contains("a-long-secret"),
+        "the secret leaked into state"
+    );
+
+    let again = e.run(&["plan", "BP", "--detailed-exitcode"]);
+    assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
+    assert!(again.stdout.starts_with("No changes."), "{}", again.stdout);
+    let serial = e.state()["serial"].clone();
+    let noop = e.run(&["apply", "BP", "--auto-approve"]);
+    assert_eq!(noop.code, 0);
+    assert_eq!(
+        e.state()["serial"],
+        serial,
+        "a no-change apply must not touch state"
+    );
+
+    // A changed parameter is an in-place update.
+    let update = e.run(&["plan", "BP", "--var", "value=two", "--detailed-exitcode"]);
+    assert_eq!(update.code, 2);
+    assert!(
+        update.stdout.contains("~ base  test.thing"),
+        "{}",
+        update.stdout
+    );
+    assert!(
+        update.stdout.contains("\"one\" → \"two\""),
+        "{}",
+        update.stdout
+    );
+
+    let destroyed = e.run(&["destroy", "BP", "--auto-approve"]);
+    assert_eq!(destroyed.code, 0, "{}", destroyed.stderr);
+    assert_eq!(e.cloud()["resources"].as_object().unwrap().len(), 0);
+    assert_eq!(e.state()["resources"].as_object().unwrap().len(), 0);
+    assert!(!Path::new(&format!("{}.lock", e.state_path().display())).exists());
+}
+
+#[test]
+fn saved_plans_apply_exactly_and_go_stale() {
+    let e = Env::new();
+    let out = e.dir.path().join("plan.json");
+    let plan = e.run(&["plan", "BP", "--out", out.to_str().unwrap()]);
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    let saved = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        !saved.contains("a-long-secret"),
+        "the secret leaked into the plan file"
+    );
+    // A saved plan needs no confirmation: it was reviewed.
+    let applied = e.run(&["apply", out.to_str().unwrap()]);
+    assert_eq!(applied.code, 0, "{}", applied.stderr);
+    assert_eq!(e.cloud()["resources"].as_object().unwrap().len(), 4);
+
+    // Plan a change, then let the state move on: the saved plan is refused.
+    let out2 = e.dir.path().join("plan2.json");
+    assert_eq!(
+        e.run(&[
+            "plan",
+            "BP",
+            "--var",
+            "value=two",
+            "--out",
+            out2.to_str().unwrap()
+        ])
+        .code,
+        0
+    );
+    assert_eq!(
+        e.run(&["apply", "BP", "--var", "value=three", "--auto-approve"])
+            .code,
+        0
+    );
+    let stale = e.run(&["apply", out2.to_str().unwrap(), "--var", "value=two"]);
+    assert_eq!(stale.code, 1);
+    assert!(
+        stale.stderr.contains("archkit::plan::stale"),
+        "{}",
+        stale.stderr
+    );
+    assert!(stale.stderr.contains("state changed"), "{}", stale.stderr);
+}
+
+#[test]
+fn plan_json_is_machine_readable() {
+    let e = Env::new();
+    let out = e.run(&["plan", "BP", "--json"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v["format_version"], 1);
+    assert_eq!(v["has_changes"], true);
+    assert_eq!(v["summary"]["add"], 4);
+    let base = v["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "base")
+        .unwrap();
+    assert_eq!(base["action"], "create");
+    assert_eq!(base["after"]["secret"], "(sensitive)");
+    let middle = v["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "middle")
+        .unwrap();
+    assert_eq!(middle["after_unknown"], serde_json::json!(["value"]));
+
+    let applied = e.run(&["apply", "BP", "--auto-approve", "--json"]);
+    assert_eq!(applied.code, 0, "{}", applied.stderr);
+    let lines: Vec<serde_json::Value> = applied
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines[0]["event"], "plan");
+    assert_eq!(lines.last().unwrap()["event"], "summary");
+    assert_eq!(lines.last().unwrap()["ok"], true);
+    assert_eq!(lines.iter().filter(|l| l["event"] == "finished").count(), 4);
+}
+
+#[test]
+fn a_locked_state_is_reported_with_its_holder() {
+    let e = Env::new();
+    let store = archkit::state::LocalStore::new(e.state_path());
+    let _guard = store
+        .lock("archkit apply (another run)", Duration::ZERO)
+        .unwrap();
+    let out = e.run(&["plan", "BP", "--lock-timeout", "200ms"]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("archkit::state::locked"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("archkit apply (another run)"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_missing_secret_without_a_terminal_names_the_variable() {
+    let e = Env::new();
+    let out = run(e
+        .cmd(&["plan", e.blueprint.to_str().unwrap()])
+        .env_remove("ARCHKIT_VAR_password")
+        .stdin(std::process::Stdio::null()));
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("archkit::blueprint::missing_parameter"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("ARCHKIT_VAR_password"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn sigint_stops_saves_state_releases_the_lock_and_exits_130() {
+    let e = Env::new();
+    let mut child = e
+        .cmd(&[
+            "apply",
+            e.blueprint.to_str().unwrap(),
+            "--auto-approve",
+            "--parallelism",
+            "1",
+        ])
+        .env("ARCHKIT_TEST_LATENCY_MS", "300")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Let it refresh and start creating, then interrupt.
+    std::thread::sleep(Duration::from_millis(1200));
+    let sent = Instant::now();
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = child.wait().unwrap();
+    let took = sent.elapsed();
+    let mut stderr = String::new();
+    use std::io::Read;
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert_eq!(exit.code(), Some(130), "{stderr}");
+    assert!(took < Duration::from_secs(3), "took {took:?} to stop");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    assert!(
+        !Path::new(&format!("{}.lock", e.state_path().display())).exists(),
+        "the lock was not released"
+    );
+    let state = e.state();
+    assert!(state["pending"].as_array().unwrap().is_empty(), "{state}");
+    let created = state["resources"].as_object().unwrap().len();
+    assert!(
+        (1..4).contains(&created),
+        "{created} created before the interrupt"
+    );
+    // Running again continues where it stopped.
+    let rerun = e.run(&["apply", "BP", "--auto-approve"]);
+    assert_eq!(rerun.code, 0, "{}", rerun.stderr);
+    assert_eq!(e.cloud()["resources"].as_object().unwrap().len(), 4);
+}

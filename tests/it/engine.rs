@@ -1,0 +1,658 @@
+//! The engine against the in-memory test provider: ordering, bounded
+//! concurrency, failure isolation, crash recovery, replacement, drift,
+//! secrets and saved plans. The in-memory provider is a test double for
+//! scheduling only; AWS behaviour is tested against moto.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use archkit::blueprint::params::{self, Inputs, Require, Values};
+use archkit::blueprint::{self, Blueprint};
+use archkit::engine::{self, Cancel, Event, Events, MemorySink, Options, Outcome};
+use archkit::graph::Graph;
+use archkit::plan::{self, Action, Plan, Reason};
+use archkit::provider::memory::{Fault, MemoryCloud};
+use archkit::provider::{Context, Op, Registry};
+use archkit::state::State;
+
+const STACK: &str = "test";
+
+struct Harness {
+    cloud: Arc<MemoryCloud>,
+    registry: Registry,
+    state: State,
+    opts: Options,
+    env: Vec<(String, String)>,
+}
+
+/// Records engine events.
+#[derive(Default)]
+struct Log(Mutex<Vec<Event>>);
+
+impl Events for Log {
+    fn event(&self, e: &Event) {
+        self.0.lock().unwrap().push(e.clone());
+    }
+}
+
+impl Harness {
+    fn new() -> Harness {
+        let cloud = MemoryCloud::new();
+        Harness {
+            registry: Registry::with_kinds(cloud.kinds()),
+            cloud,
+            state: State::new(STACK, "t"),
+            opts: Options {
+                backoff: Duration::from_millis(1),
+                min_poll: Duration::from_millis(1),
+                ..Options::default()
+            },
+            env: Vec::new(),
+        }
+    }
+
+    fn load(&self, src: &str) -> (Blueprint, Graph, Values) {
+        let bp = blueprint::load_bytes("t.yaml", src.as_bytes(), &self.registry)
+            .unwrap_or_else(|e| panic!("{}", archkit::output::render_diagnostics(&e, false, 100)));
+        let graph = Graph::build(&bp).unwrap();
+        let inputs = Inputs {
+            env: self.env.clone(),
+            ..Inputs::default()
+        };
+        let values = params::resolve(&bp, &inputs, Require::All, &mut |_| None).unwrap();
+        (bp, graph, values)
+    }
+
+    async fn plan_with(&self, src: &str, destroy: bool) -> Plan {
+        let (bp, graph, values) = self.load(src);
+        let ctx = Context {
+            stack: STACK.into(),
+        };
+        let kinds: BTreeSet<String> = bp
+            .resources
+            .values()
+            .map(|r| r.kind().to_string())
+            .collect();
+        let live = plan::refresh(&self.registry, &ctx, &self.state, &kinds)
+            .await
+            .unwrap();
+        let azs = vec!["zone-a".to_string(), "zone-b".to_string()];
+        plan::diff(
+            &plan::Input {
+                blueprint: &bp,
+                graph: &graph,
+                params: &values,
+                stack: STACK,
+                region: "mem-1",
+                azs: &azs,
+                state: &self.state,
+                registry: &self.registry,
+                destroy,
+            },
+            &live,
+        )
+        .unwrap()
+    }
+
+    async fn plan(&self, src: &str) -> Plan {
+        self.plan_with(src, false).await
+    }
+
+    /// Plans and applies; returns the plan and report.
+    async fn apply_with(
+        &mut self,
+        src: &str,
+        destroy: bool,
+        cancel: Arc<Cancel>,
+    ) -> (Plan, engine::Report, Arc<MemorySink>) {
+        let plan = self.plan_with(src, destroy).await;
+        let (bp, _, values) = self.load(src);
+        let sink = Arc::new(MemorySink::default());
+        let azs = vec!["zone-a".to_string(), "zone-b".to_string()];
+        let (state, report) = engine::apply(
+            &self.registry,
+            &Context {
+                stack: STACK.into(),
+            },
+            engine::Inputs {
+                blueprint: &bp,
+                params: &values,
+                region: "mem-1",
+                azs: &azs,
+            },
+            &plan,
+            self.state.clone(),
+            sink.clone(),
+            Arc::new(Log::default()),
+            self.opts.clone(),
+            cancel,
+        )
+        .await
+        .unwrap();
+        self.state = state;
+        (plan, report, sink)
+    }
+
+    async fn apply(&mut self, src: &str) -> (Plan, engine::Report) {
+        let (p, r, _) = self.apply_with(src, false, Cancel::new()).await;
+        (p, r)
+    }
+
+    async fn destroy(&mut self, src: &str) -> engine::Report {
+        self.apply_with(src, true, Cancel::new()).await.1
+    }
+
+    /// The stack's resources in the cloud by logical id.
+    fn cloud_ids(&self) -> BTreeMap<String, Vec<String>> {
+        self.cloud.by_logical_id(STACK)
+    }
+
+    /// No duplicate, no orphan, state and cloud agree.
+    fn assert_consistent(&self, expected: &[&str]) {
+        let ids = self.cloud_ids();
+        for (id, pids) in &ids {
+            assert_eq!(pids.len(), 1, "duplicate `{id}`: {pids:?}");
+            let recorded = self.state.resources.get(id).map(|r| r.physical_id.clone());
+            assert_eq!(
+                recorded.as_ref(),
+                Some(&pids[0]),
+                "`{id}` is not recorded in state (orphan)"
+            );
+        }
+        let want: BTreeSet<&str> = expected.iter().copied().collect();
+        let have: BTreeSet<&str> = ids.keys().map(|s| s.as_str()).collect();
+        assert_eq!(have, want);
+        assert_eq!(self.state.resources.len(), expected.len());
+    }
+}
+
+/// a → b → c, a → d, e alone; f depends on b and e.
+const DIAMOND: &str = r#"
+name: t
+resources:
+  a:
+    type: test.thing
+    properties: {value: "1"}
+  b:
+    type: test.thing
+    properties: {value: "${a.id}"}
+  c:
+    type: test.thing
+    properties: {value: "${b.arn}"}
+  d:
+    type: test.thing
+    properties: {refs: ["${a.id}"]}
+  e:
+    type: test.slow
+    properties: {value: x}
+  f:
+    type: test.thing
+    depends_on: [e]
+    properties: {value: "${b.id}"}
+"#;
+const ALL: &[&str] = &["a", "b", "c", "d", "e", "f"];
+
+fn position(log: &[(String, String, String)], what: &str, id: &str) -> usize {
+    log.iter()
+        .position(|(w, _, l)| w == what && l == id)
+        .unwrap_or_else(|| panic!("no {what} of {id}"))
+}
+
+#[tokio::test]
+async fn apply_creates_in_dependency_order_and_converges() {
+    let mut h = Harness::new();
+    h.cloud
+        .slow_polls
+        .store(3, std::sync::atomic::Ordering::SeqCst);
+    let (plan, report) = h.apply(DIAMOND).await;
+    assert_eq!(plan.count(Action::Create), 6);
+    assert!(report.ok(), "{report:?}");
+    let log = h.cloud.log.lock().unwrap().clone();
+    for (before, after) in [("a", "b"), ("b", "c"), ("a", "d"), ("b", "f"), ("e", "f")] {
+        assert!(
+            position(&log, "create", before) < position(&log, "create", after),
+            "{before} before {after}"
+        );
+    }
+    // f waited until e was ready (three polls), not just created.
+    let e_ready = log
+        .iter()
+        .rposition(|(w, _, l)| w == "poll" && l == "e")
+        .unwrap();
+    assert!(e_ready < position(&log, "create", "f"));
+    h.assert_consistent(ALL);
+    // References were resolved to real values at apply time.
+    let b = &h.state.resources["b"];
+    assert_eq!(
+        b.properties["value"],
+        h.state.resources["a"].physical_id.as_str()
+    );
+
+    // Idempotent: the next plan is empty and a second apply writes nothing.
+    let plan = h.plan(DIAMOND).await;
+    assert!(!plan.has_changes(), "{}", plan::render::human(&plan));
+    let before = h.cloud.mutation_count();
+    let (_, report) = h.apply(DIAMOND).await;
+    assert!(report.operations.is_empty());
+    assert_eq!(
+        h.cloud.mutation_count(),
+        before,
+        "a no-change apply made a write call"
+    );
+}
+
+#[tokio::test]
+async fn concurrency_never_exceeds_parallelism() {
+    let mut src = String::from("name: t\nresources:\n");
+    for i in 0..40 {
+        src.push_str(&format!(
+            "  r{i}:\n    type: test.thing\n    properties: {{value: v{i}}}\n"
+        ));
+    }
+    for parallelism in [1, 4, 10] {
+        let mut h = Harness::new();
+        h.cloud.set_latency(Duration::from_millis(10));
+        h.opts.parallelism = parallelism;
+        let (_, report) = h.apply(&src).await;
+        assert!(report.ok());
+        let peak = h
+            .cloud
+            .peak_inflight
+            .load(std::sync::atomic::Ordering::SeqCst);
+        assert!(peak <= parallelism, "peak {peak} > {parallelism}");
+        assert_eq!(
+            peak, parallelism,
+            "the limit should be used fully with 40 independent resources"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_failure_skips_exactly_its_dependents_and_a_rerun_finishes() {
+    let mut h = Harness::new();
+    h.cloud.fault("b", Op::Create, Fault::Fail);
+    let (_, report) = h.apply(DIAMOND).await;
+    let outcome = |id: &str| {
+        report
+            .operations
+            .iter()
+            .find(|o| o.0 == id)
+            .unwrap()
+            .2
+            .clone()
+    };
+    assert_eq!(outcome("a"), Outcome::Done);
+    assert!(matches!(outcome("b"), Outcome::Failed(_)));
+    assert!(matches!(outcome("c"), Outcome::Skipped { .. }));
+    assert!(matches!(outcome("f"), Outcome::Skipped { .. }));
+    assert_eq!(outcome("d"), Outcome::Done);
+    assert_eq!(outcome("e"), Outcome::Done);
+    assert_eq!(report.failed(), 1);
+    assert_eq!(report.skipped(), 2);
+    assert!(
+        h.state.pending.is_empty(),
+        "a clean failure leaves nothing pending"
+    );
+    h.cloud.clear_faults();
+    let (plan, report) = h.apply(DIAMOND).await;
+    assert_eq!(
+        plan.count(Action::Create),
+        3,
+        "{}",
+        plan::render::human(&plan)
+    );
+    assert!(report.ok());
+    h.assert_consistent(ALL);
+}
+
+#[tokio::test]
+async fn throttling_is_retried() {
+    let mut h = Harness::new();
+    h.cloud.fault("c", Op::Create, Fault::Throttle(3));
+    let (_, report) = h.apply(DIAMOND).await;
+    assert!(report.ok(), "{report:?}");
+    assert_eq!(h.cloud.calls("create"), 6 + 3);
+    h.assert_consistent(ALL);
+}
+
+/// Kills the run (drops the apply future) while the n-th mutating call is
+/// in flight, after the cloud performed it; then reruns from the last
+/// state written. For every n the stack must converge with no duplicate
+/// and no orphan.
+async fn crash_at_every_step(setup: Option<&str>, target: &str, destroy: bool, expected: &[&str]) {
+    let total = {
+        let mut h = Harness::new();
+        if let Some(s) = setup {
+            h.apply(s).await;
+        }
+        let before = h.cloud.mutation_count();
+        h.apply_with(target, destroy, Cancel::new()).await;
+        h.cloud.mutation_count() - before
+    };
+    assert!(total > 0);
+    for n in 0..total {
+        let mut h = Harness::new();
+        if let Some(s) = setup {
+            h.apply(s).await;
+        }
+        h.cloud.fault_nth_mutation(n, Fault::Hang);
+        let sink = Arc::new(MemorySink::default());
+        {
+            // Run the apply until the hung call, then drop it: a crash.
+            let plan = h.plan_with(target, destroy).await;
+            let (bp, _, values) = h.load(target);
+            let azs = vec!["zone-a".to_string(), "zone-b".to_string()];
+            let ctx = Context {
+                stack: STACK.into(),
+            };
+            let run = engine::apply(
+                &h.registry,
+                &ctx,
+                engine::Inputs {
+                    blueprint: &bp,
+                    params: &values,
+                    region: "mem-1",
+                    azs: &azs,
+                },
+                &plan,
+                h.state.clone(),
+                sink.clone(),
+                Arc::new(Log::default()),
+                h.opts.clone(),
+                Cancel::new(),
+            );
+            let r = tokio::time::timeout(Duration::from_millis(200), run).await;
+            assert!(
+                r.is_err(),
+                "step {n}: the run should hang at the injected call"
+            );
+        }
+        // Whatever was last written is what a crashed process leaves.
+        if let Some(last) = sink.writes.lock().unwrap().last() {
+            h.state = last.clone();
+        }
+        assert!(
+            !h.state.pending.is_empty(),
+            "step {n}: the in-flight operation was journaled"
+        );
+        h.cloud.clear_faults();
+        let (_, report, _) = h.apply_with(target, destroy, Cancel::new()).await;
+        assert!(report.ok(), "step {n}: {report:?}");
+        h.assert_consistent(expected);
+        let plan = h.plan_with(target, destroy).await;
+        assert!(
+            !plan.has_changes(),
+            "step {n}: {}",
+            plan::render::human(&plan)
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_crash_during_create_at_any_step_converges() {
+    crash_at_every_step(None, DIAMOND, false, ALL).await;
+}
+
+#[tokio::test]
+async fn a_crash_during_destroy_at_any_step_converges() {
+    crash_at_every_step(Some(DIAMOND), DIAMOND, true, &[]).await;
+}
+
+#[tokio::test]
+async fn a_crash_during_replacement_at_any_step_converges() {
+    let replaced = DIAMOND.replace(
+        "properties: {value: \"1\"}",
+        "properties: {value: \"1\", name: renamed}",
+    );
+    crash_at_every_step(Some(DIAMOND), &replaced, false, ALL).await;
+}
+
+#[tokio::test]
+async fn updates_in_place_and_replacements_are_planned_and_applied() {
+    let mut h = Harness::new();
+    h.apply(DIAMOND).await;
+    let old_a = h.state.resources["a"].physical_id.clone();
+    let changed = DIAMOND
+        .replace("properties: {value: x}", "properties: {value: y}")
+        .replace(
+            "properties: {value: \"1\"}",
+            "properties: {value: \"1\", name: renamed}",
+        );
+    let plan = h.plan(&changed).await;
+    let e = plan.change("e").unwrap();
+    assert_eq!(e.action, Action::Update);
+    assert_eq!(e.changed, ["value"]);
+    let a = plan.change("a").unwrap();
+    assert_eq!(a.action, Action::Replace);
+    assert_eq!(a.replace_because, ["name"]);
+    // b uses a's id, which is known only after apply: b is updated too.
+    assert_eq!(plan.change("b").unwrap().action, Action::Update);
+    assert_eq!(plan.change("b").unwrap().after["value"], None);
+    let text = plan::render::human(&plan);
+    assert!(text.contains("-/+ a  test.thing"), "{text}");
+    assert!(
+        text.contains("replace: `name` forces replacement"),
+        "{text}"
+    );
+    assert!(text.contains("(known after apply)"), "{text}");
+    let (_, report) = h.apply(&changed).await;
+    assert!(report.ok(), "{report:?}");
+    assert_ne!(h.state.resources["a"].physical_id, old_a);
+    assert!(h.state.deposed.is_empty());
+    h.assert_consistent(ALL);
+    // Create before delete: the new a exists before the old one goes.
+    let log = h.cloud.log.lock().unwrap().clone();
+    let creates_a: Vec<usize> = log
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.0 == "create" && c.2 == "a")
+        .map(|(i, _)| i)
+        .collect();
+    let delete_a = position(&log, "delete", "a");
+    assert!(*creates_a.last().unwrap() < delete_a);
+    // and after b moved to it
+    let update_b = position(&log, "update", "b");
+    assert!(update_b < delete_a);
+    assert!(!h.plan(&changed).await.has_changes());
+}
+
+#[tokio::test]
+async fn removed_resources_are_deleted_dependents_first() {
+    let mut h = Harness::new();
+    h.apply(DIAMOND).await;
+    let only_e = "name: t\nresources:\n  e:\n    type: test.slow\n    properties: {value: x}\n";
+    let plan = h.plan(only_e).await;
+    assert_eq!(plan.count(Action::Delete), 5);
+    assert_eq!(
+        plan.change("c").unwrap().reason,
+        Some(Reason::NotInBlueprint)
+    );
+    h.apply(only_e).await;
+    let log = h.cloud.log.lock().unwrap().clone();
+    for (first, then) in [("c", "b"), ("b", "a"), ("d", "a"), ("f", "b")] {
+        assert!(
+            position(&log, "delete", first) < position(&log, "delete", then),
+            "{first} before {then}"
+        );
+    }
+    h.assert_consistent(&["e"]);
+}
+
+#[tokio::test]
+async fn out_of_band_changes_show_as_drift_or_recreation() {
+    let mut h = Harness::new();
+    h.apply(DIAMOND).await;
+    let pid_e = h.state.resources["e"].physical_id.clone();
+    let pid_d = h.state.resources["d"].physical_id.clone();
+    {
+        let mut res = h.cloud.resources.lock().unwrap();
+        res.get_mut(&pid_e)
+            .unwrap()
+            .props
+            .insert("value".into(), "tampered".into());
+        res.remove(&pid_d);
+    }
+    let plan = h.plan(DIAMOND).await;
+    let e = plan.change("e").unwrap();
+    assert_eq!(e.action, Action::Update);
+    assert_eq!(e.drift, ["value"]);
+    let d = plan.change("d").unwrap();
+    assert_eq!(d.action, Action::Create);
+    assert_eq!(d.reason, Some(Reason::DeletedOutside));
+    let text = plan::render::human(&plan);
+    assert!(text.contains("changed outside archkit"), "{text}");
+    assert!(text.contains("deleted outside archkit"), "{text}");
+    h.apply(DIAMOND).await;
+    h.assert_consistent(ALL);
+    assert!(!h.plan(DIAMOND).await.has_changes());
+}
+
+#[tokio::test]
+async fn resources_tagged_with_the_stack_but_untracked_are_adopted_or_removed() {
+    let mut h = Harness::new();
+    h.apply(DIAMOND).await;
+    // Lose state entirely: everything is found again by its tags.
+    h.state = State::new(STACK, "t");
+    let plan = h.plan(DIAMOND).await;
+    assert!(
+        plan.changes.iter().all(|c| c.action == Action::NoOp),
+        "{}",
+        plan::render::human(&plan)
+    );
+    assert!(
+        plan.changes
+            .iter()
+            .all(|c| c.reason == Some(Reason::Adopted))
+    );
+    h.apply(DIAMOND).await;
+    h.assert_consistent(ALL);
+    assert!(!h.plan(DIAMOND).await.has_changes());
+}
+
+#[tokio::test]
+async fn secrets_stay_out_of_state_and_output() {
+    let src = "name: t\nparameters:\n  pw:\n    secret: true\nresources:\n  s:\n    type: test.thing\n    properties: {value: plain, secret: \"${params.pw}\"}\n";
+    let mut h = Harness::new();
+    h.env = vec![("pw".into(), "correct-horse-battery-staple".into())];
+    let (plan, report) = h.apply(src).await;
+    assert!(report.ok());
+    let shown =
+        plan::render::human(&plan) + &serde_json::to_string(&plan::render::json(&plan)).unwrap();
+    assert!(!shown.contains("correct-horse"), "{shown}");
+    assert!(shown.contains("(sensitive)"));
+    let state = serde_json::to_string(&h.state).unwrap();
+    assert!(!state.contains("correct-horse"), "{state}");
+    assert!(state.contains("sha256:"));
+    assert!(!h.plan(src).await.has_changes());
+    // A new password plans an update without showing either value.
+    h.env = vec![("pw".into(), "another-long-password".into())];
+    let plan = h.plan(src).await;
+    let s = plan.change("s").unwrap();
+    assert_eq!(
+        (s.action, s.changed.clone()),
+        (Action::Update, vec!["secret".to_string()])
+    );
+    let text = plan::render::human(&plan);
+    assert!(
+        !text.contains("another-long") && !text.contains("correct-horse"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn a_stale_saved_plan_is_refused() {
+    use archkit::plan::saved::SavedPlan;
+    let mut h = Harness::new();
+    let (bp, _, values) = h.load(DIAMOND);
+    let plan = h.plan(DIAMOND).await;
+    let saved = SavedPlan::new(&plan, "t", DIAMOND.as_bytes(), &values, "mem-1");
+    // Unchanged: accepted.
+    let again = SavedPlan::new(
+        &h.plan(DIAMOND).await,
+        "t",
+        DIAMOND.as_bytes(),
+        &values,
+        "mem-1",
+    );
+    saved.check(&again).unwrap();
+    // The blueprint changed.
+    let other = DIAMOND.replace("value: x", "value: z");
+    let now = SavedPlan::new(
+        &h.plan(&other).await,
+        "t",
+        other.as_bytes(),
+        &values,
+        "mem-1",
+    );
+    assert!(
+        saved
+            .check(&now)
+            .unwrap_err()
+            .to_string()
+            .contains("blueprint changed")
+    );
+    // The state moved on.
+    h.apply(DIAMOND).await;
+    let now = SavedPlan::new(
+        &h.plan(DIAMOND).await,
+        "t",
+        DIAMOND.as_bytes(),
+        &values,
+        "mem-1",
+    );
+    let err = saved.check(&now).unwrap_err().to_string();
+    assert!(err.contains("state changed"), "{err}");
+    let _ = bp;
+}
+
+#[tokio::test]
+async fn cancelling_stops_new_work_and_a_rerun_finishes() {
+    let mut h = Harness::new();
+    h.cloud.set_latency(Duration::from_millis(30));
+    h.opts.parallelism = 1;
+    let cancel = Cancel::new();
+    let c = cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(75)).await;
+        c.cancel();
+    });
+    let (_, report, _) = h.apply_with(DIAMOND, false, cancel).await;
+    assert!(report.interrupted);
+    assert!(report.operations.iter().any(|o| o.2 == Outcome::NotRun));
+    assert!(
+        h.state.pending.is_empty(),
+        "in-flight work finished and was recorded"
+    );
+    let created = h.cloud_ids().len();
+    assert!((1..6).contains(&created), "{created}");
+    let (_, report) = h.apply(DIAMOND).await;
+    assert!(report.ok());
+    h.assert_consistent(ALL);
+}
+
+#[tokio::test]
+async fn destroy_removes_everything_dependents_first_and_empties_state() {
+    let mut h = Harness::new();
+    h.apply(DIAMOND).await;
+    let plan = h.plan_with(DIAMOND, true).await;
+    assert_eq!(plan.count(Action::Delete), 6);
+    assert!(
+        plan.changes
+            .iter()
+            .all(|c| c.reason == Some(Reason::Destroy))
+    );
+    let report = h.destroy(DIAMOND).await;
+    assert!(report.ok(), "{report:?}");
+    let log = h.cloud.log.lock().unwrap().clone();
+    for (first, then) in [("c", "b"), ("b", "a"), ("d", "a"), ("f", "b"), ("f", "e")] {
+        assert!(
+            position(&log, "delete", first) < position(&log, "delete", then),
+            "{first} before {then}"
+        );
+    }
+    h.assert_consistent(&[]);
+    assert!(h.state.is_empty());
+    // Destroying again is a no-op.
+    assert!(!h.plan_with(DIAMOND, true).await.has_changes());
+}
