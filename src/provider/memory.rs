@@ -47,6 +47,17 @@ pub static SLOW: Schema = Schema {
     taggable: true,
 };
 
+/// Unique names (replacement deletes first) and a destroy rule: every
+/// `test.thing` of the stack is deleted before any `test.unique`.
+pub static UNIQUE: Schema = Schema {
+    kind: "test.unique",
+    doc: "An in-memory resource with a unique name.",
+    properties: &[Prop::new("name", Type::String, "Unique; changing it replaces.").replace()],
+    attributes: &[],
+    exactly_one_of: &[],
+    taggable: true,
+};
+
 /// A stored resource.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Stored {
@@ -185,6 +196,10 @@ impl MemoryCloud {
             }),
             Arc::new(MemoryKind {
                 schema: &SLOW,
+                cloud: self.clone(),
+            }),
+            Arc::new(MemoryKind {
+                schema: &UNIQUE,
                 cloud: self.clone(),
             }),
         ]
@@ -382,6 +397,18 @@ impl ResourceKind for MemoryKind {
         let n = polls.entry(physical_id.to_string()).or_default();
         *n += 1;
         Ok((*n >= need).then(|| attrs(physical_id)))
+    }
+
+    fn delete_before_replace(&self) -> bool {
+        self.schema.kind == UNIQUE.kind
+    }
+
+    fn delete_after_kinds(&self) -> &'static [&'static str] {
+        if self.schema.kind == UNIQUE.kind {
+            &["test.thing"]
+        } else {
+            &[]
+        }
     }
 
     fn expected_duration(&self, _op: Op) -> Duration {

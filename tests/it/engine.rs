@@ -656,3 +656,57 @@ async fn destroy_removes_everything_dependents_first_and_empties_state() {
     // Destroying again is a no-op.
     assert!(!h.plan_with(DIAMOND, true).await.has_changes());
 }
+
+const UNIQUE: &str = r#"
+name: t
+resources:
+  anchor:
+    type: test.unique
+    properties: {name: first}
+  a:
+    type: test.thing
+    properties: {value: "1"}
+  b:
+    type: test.thing
+    properties: {value: "2"}
+"#;
+
+#[tokio::test]
+async fn kinds_with_unique_names_are_replaced_delete_first() {
+    let mut h = Harness::new();
+    h.apply(UNIQUE).await;
+    let renamed = UNIQUE.replace("name: first", "name: second");
+    let plan = h.plan(&renamed).await;
+    let u = plan.change("anchor").unwrap();
+    assert_eq!((u.action, u.delete_first), (Action::Replace, true));
+    assert!(plan::render::human(&plan).contains("(delete first)"));
+    let (_, report) = h.apply(&renamed).await;
+    assert!(report.ok(), "{report:?}");
+    let log = h.cloud.log.lock().unwrap().clone();
+    let delete = position(&log, "delete", "anchor");
+    let last_create = log
+        .iter()
+        .rposition(|c| c.0 == "create" && c.2 == "anchor")
+        .unwrap();
+    assert!(
+        delete < last_create,
+        "the old object goes before the new one is made"
+    );
+    h.assert_consistent(&["a", "anchor", "b"]);
+}
+
+#[tokio::test]
+async fn kind_rules_order_destroy_beyond_the_graph() {
+    let mut h = Harness::new();
+    h.apply(UNIQUE).await;
+    // One operation at a time, so without the rule `anchor` (sorted
+    // between `a` and `b`) would go second. Nothing references it, yet
+    // every test.thing must go first.
+    h.opts.parallelism = 1;
+    let report = h.destroy(UNIQUE).await;
+    assert!(report.ok(), "{report:?}");
+    let log = h.cloud.log.lock().unwrap().clone();
+    let u = position(&log, "delete", "anchor");
+    assert!(position(&log, "delete", "a") < u && position(&log, "delete", "b") < u);
+    h.assert_consistent(&[]);
+}
