@@ -99,6 +99,39 @@ impl Harness {
         self.plan_with(src, false).await
     }
 
+    /// Runs the engine on `plan` with `sink`, from the harness's state.
+    async fn run(
+        &self,
+        src: &str,
+        plan: &Plan,
+        sink: Arc<MemorySink>,
+        cancel: Arc<Cancel>,
+    ) -> (State, engine::Report) {
+        let (bp, _, values) = self.load(src);
+        let azs = vec!["zone-a".to_string(), "zone-b".to_string()];
+        let ctx = Context {
+            stack: STACK.into(),
+        };
+        engine::apply(
+            &self.registry,
+            &ctx,
+            engine::Inputs {
+                blueprint: &bp,
+                params: &values,
+                region: "mem-1",
+                azs: &azs,
+            },
+            plan,
+            self.state.clone(),
+            sink,
+            Arc::new(Log::default()),
+            self.opts.clone(),
+            cancel,
+        )
+        .await
+        .unwrap()
+    }
+
     /// Plans and applies; returns the plan and report.
     async fn apply_with(
         &mut self,
@@ -107,29 +140,8 @@ impl Harness {
         cancel: Arc<Cancel>,
     ) -> (Plan, engine::Report, Arc<MemorySink>) {
         let plan = self.plan_with(src, destroy).await;
-        let (bp, _, values) = self.load(src);
         let sink = Arc::new(MemorySink::default());
-        let azs = vec!["zone-a".to_string(), "zone-b".to_string()];
-        let (state, report) = engine::apply(
-            &self.registry,
-            &Context {
-                stack: STACK.into(),
-            },
-            engine::Inputs {
-                blueprint: &bp,
-                params: &values,
-                region: "mem-1",
-                azs: &azs,
-            },
-            &plan,
-            self.state.clone(),
-            sink.clone(),
-            Arc::new(Log::default()),
-            self.opts.clone(),
-            cancel,
-        )
-        .await
-        .unwrap();
+        let (state, report) = self.run(src, &plan, sink.clone(), cancel).await;
         self.state = state;
         (plan, report, sink)
     }
@@ -341,27 +353,7 @@ async fn crash_at_every_step(setup: Option<&str>, target: &str, destroy: bool, e
         {
             // Run the apply until the hung call, then drop it: a crash.
             let plan = h.plan_with(target, destroy).await;
-            let (bp, _, values) = h.load(target);
-            let azs = vec!["zone-a".to_string(), "zone-b".to_string()];
-            let ctx = Context {
-                stack: STACK.into(),
-            };
-            let run = engine::apply(
-                &h.registry,
-                &ctx,
-                engine::Inputs {
-                    blueprint: &bp,
-                    params: &values,
-                    region: "mem-1",
-                    azs: &azs,
-                },
-                &plan,
-                h.state.clone(),
-                sink.clone(),
-                Arc::new(Log::default()),
-                h.opts.clone(),
-                Cancel::new(),
-            );
+            let run = h.run(target, &plan, sink.clone(), Cancel::new());
             let r = tokio::time::timeout(Duration::from_millis(200), run).await;
             assert!(
                 r.is_err(),
