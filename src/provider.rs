@@ -257,6 +257,13 @@ impl Registry {
         self.schemas.get(kind).copied()
     }
 
+    /// This registry with `other`'s kinds added.
+    pub fn merged(mut self, other: Registry) -> Registry {
+        self.schemas.extend(other.schemas);
+        self.kinds.extend(other.kinds);
+        self
+    }
+
     /// The implementation of a kind, when this registry has one.
     pub fn kind(&self, kind: &str) -> Option<&Arc<dyn ResourceKind>> {
         self.kinds.get(kind)

@@ -24,9 +24,19 @@ use crate::provider::memory::MemoryCloud;
 use crate::provider::{Context, ProviderError, Registry};
 use crate::state::{LocalStore, LockGuard, State, StateError};
 
+/// The test cloud file, when `ARCHKIT_TEST_CLOUD` names one.
+fn test_cloud() -> Option<PathBuf> {
+    std::env::var_os("ARCHKIT_TEST_CLOUD")
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+}
+
 /// Where resources live.
 pub enum Backend {
-    Aws,
+    Aws {
+        clients: crate::aws::Clients,
+        azs: Vec<String>,
+    },
     Memory {
         cloud: Arc<MemoryCloud>,
         path: PathBuf,
@@ -35,10 +45,9 @@ pub enum Backend {
 
 impl Backend {
     /// AWS, unless `ARCHKIT_TEST_CLOUD` names a test cloud file.
-    pub fn from_env() -> Result<Backend, SessionError> {
-        match std::env::var_os("ARCHKIT_TEST_CLOUD") {
-            Some(p) if !p.is_empty() => {
-                let path = PathBuf::from(p);
+    pub async fn connect(settings: &crate::aws::Settings) -> Result<Backend, SessionError> {
+        match test_cloud() {
+            Some(path) => {
                 let cloud =
                     MemoryCloud::load(&path).map_err(|e| SessionError::Backend(e.to_string()))?;
                 if let Some(ms) = std::env::var("ARCHKIT_TEST_LATENCY_MS")
@@ -49,15 +58,25 @@ impl Backend {
                 }
                 Ok(Backend::Memory { cloud, path })
             }
-            _ => Ok(Backend::Aws),
+            _ => {
+                let clients = crate::aws::Clients::load(settings).await?;
+                let azs = crate::aws::availability_zones(&clients).await?;
+                Ok(Backend::Aws { clients, azs })
+            }
+        }
+    }
+
+    /// The API-call counter, for `--stats`.
+    pub fn stats(&self) -> Option<&crate::aws::client::Stats> {
+        match self {
+            Backend::Aws { clients, .. } => Some(&clients.stats),
+            Backend::Memory { .. } => None,
         }
     }
 
     pub fn registry(&self) -> Registry {
         match self {
-            // The AWS kinds' implementations arrive with the AWS provider;
-            // until then AWS plans stop at `archkit::plan::unsupported_kind`.
-            Backend::Aws => crate::aws::registry(),
+            Backend::Aws { clients, .. } => Registry::with_kinds(crate::aws::kinds(clients)),
             Backend::Memory { cloud, .. } => Registry::with_kinds(cloud.kinds()),
         }
     }
@@ -65,11 +84,7 @@ impl Backend {
     /// The region and its availability zones.
     pub fn region(&self, requested: Option<&str>) -> (String, Vec<String>) {
         match self {
-            Backend::Aws => {
-                let r = requested.unwrap_or("us-east-1").to_string();
-                let azs = ["a", "b", "c"].iter().map(|z| format!("{r}{z}")).collect();
-                (r, azs)
-            }
+            Backend::Aws { clients, azs } => (clients.region.clone(), azs.clone()),
             Backend::Memory { .. } => {
                 let r = requested.unwrap_or("mem-1").to_string();
                 let azs = ["a", "b", "c"].iter().map(|z| format!("{r}{z}")).collect();
@@ -100,6 +115,9 @@ pub enum SessionError {
     #[error("reading the live state failed: {0}")]
     #[diagnostic(code(archkit::provider::read))]
     Refresh(#[from] ProviderError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Client(#[from] crate::aws::client::ClientError),
     #[error("test backend: {0}")]
     #[diagnostic(code(archkit::backend))]
     Backend(String),
@@ -144,6 +162,7 @@ pub struct Open<'a> {
     pub lock_owner: &'a str,
     pub lock_timeout: Duration,
     pub prompt: &'a mut dyn FnMut(&blueprint::Parameter) -> Option<String>,
+    pub aws: crate::aws::Settings,
 }
 
 /// Either blueprint diagnostics or another error.
@@ -159,15 +178,22 @@ impl From<SessionError> for OpenError {
 }
 
 impl Session {
-    pub fn open(o: Open) -> Result<Session, OpenError> {
-        let backend = Backend::from_env()?;
-        let registry = backend.registry();
-        let mut bp = blueprint::load_bytes(&o.located.display_name, &o.located.bytes, &registry)
+    /// Validates the blueprint and its values first (no AWS call for a
+    /// blueprint with errors), then connects and takes the lock.
+    pub async fn open(o: Open<'_>) -> Result<Session, OpenError> {
+        let schemas = if test_cloud().is_some() {
+            Registry::with_kinds(MemoryCloud::new().kinds())
+        } else {
+            crate::aws::registry()
+        };
+        let mut bp = blueprint::load_bytes(&o.located.display_name, &o.located.bytes, &schemas)
             .map_err(OpenError::Blueprint)?;
         bp.dir = o.located.dir.clone();
         let graph = Graph::build(&bp).expect("validated blueprints have no cycle");
         let values =
             params::resolve(&bp, o.inputs, Require::All, o.prompt).map_err(OpenError::Blueprint)?;
+        let backend = Backend::connect(&o.aws).await?;
+        let registry = backend.registry();
         let stack = o
             .stack
             .map(str::to_string)

@@ -1,18 +1,49 @@
-//! AWS resource kinds. This is the only module that will name `aws_sdk_*`
+//! AWS resource kinds. This is the only module that names `aws_sdk_*`
 //! types; each resource family lives in one file and is registered in
-//! [`registry`].
+//! [`registry`] / [`kinds`].
 
+pub mod client;
 pub mod ec2;
 
-use crate::provider::Registry;
+use std::sync::Arc;
+
+use crate::provider::{Registry, ResourceKind};
 use crate::schema::Schema;
+pub use client::{Clients, Settings};
 
 /// Every AWS resource kind archkit knows.
 pub fn schemas() -> Vec<&'static Schema> {
     ec2::schemas()
 }
 
-/// The registry of AWS kinds used by blueprints.
+/// The registry of AWS schemas: enough to validate and graph blueprints
+/// without credentials.
 pub fn registry() -> Registry {
     Registry::new(schemas())
+}
+
+/// The implemented AWS kinds, talking through `clients`.
+pub fn kinds(clients: &Clients) -> Vec<Arc<dyn ResourceKind>> {
+    ec2::kinds(clients)
+}
+
+/// The availability zones of the client's region, in name order.
+pub async fn availability_zones(
+    clients: &Clients,
+) -> Result<Vec<String>, crate::provider::ProviderError> {
+    let out = clients
+        .ec2
+        .describe_availability_zones()
+        .filters(ec2::common::filter("state", ["available".to_string()]))
+        .send()
+        .await
+        .map_err(ec2::common::err)?;
+    let mut zones: Vec<String> = out
+        .availability_zones()
+        .iter()
+        .filter(|z| z.zone_type().is_none_or(|t| t == "availability-zone"))
+        .filter_map(|z| z.zone_name().map(str::to_string))
+        .collect();
+    zones.sort();
+    Ok(zones)
 }

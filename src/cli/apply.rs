@@ -188,6 +188,7 @@ pub(crate) fn run_session(
 }
 
 fn finish(session: &crate::session::Session, status: ExitStatus, printer: &Printer) -> ExitStatus {
+    printer.api_stats(session.backend.stats());
     if let Err(e) = session.backend.finish() {
         printer.error(&e);
         return ExitStatus::Failure;

@@ -60,7 +60,7 @@ pub(crate) fn open(
     };
     let inputs = var_inputs(g, printer)?;
     let mut prompt = prompt_secret;
-    let opened = Session::open(Open {
+    let opened = runtime().block_on(Session::open(Open {
         located: &located,
         inputs: &inputs,
         stack: g.stack.as_deref(),
@@ -69,7 +69,15 @@ pub(crate) fn open(
         lock_owner: owner,
         lock_timeout: stack.lock_timeout,
         prompt: &mut prompt,
-    });
+        aws: crate::aws::Settings {
+            region: g.region.clone(),
+            profile: g.profile.clone(),
+            endpoint_url: g.endpoint_url.clone(),
+            max_attempts: std::env::var("ARCHKIT_AWS_MAX_ATTEMPTS")
+                .ok()
+                .and_then(|v| v.parse().ok()),
+        },
+    }));
     match opened {
         Ok(s) => Some(s),
         Err(OpenError::Blueprint(d)) => {

@@ -145,7 +145,8 @@ pub fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 1 } else { 0 });
         }
     };
-    let printer = Printer::new(cli.global.json, cli.global.no_color, cli.global.quiet);
+    let mut printer = Printer::new(cli.global.json, cli.global.no_color, cli.global.quiet);
+    printer.stats = cli.global.stats;
     run(cli, &printer).into()
 }
 

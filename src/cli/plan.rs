@@ -34,6 +34,7 @@ pub fn run(args: &PlanArgs, g: &GlobalArgs, printer: &Printer) -> ExitStatus {
         Ok(p) => p,
         Err(e) => {
             printer.error(&e);
+            printer.api_stats(session.backend.stats());
             return ExitStatus::Failure;
         }
     };
@@ -55,6 +56,7 @@ pub fn run(args: &PlanArgs, g: &GlobalArgs, printer: &Printer) -> ExitStatus {
             ));
         }
     }
+    printer.api_stats(session.backend.stats());
     if let Err(e) = session.backend.finish() {
         printer.error(&e);
         return ExitStatus::Failure;

@@ -20,6 +20,8 @@ pub struct Printer {
     pub json: bool,
     pub color: bool,
     pub quiet: bool,
+    /// `--stats`: print API-call counts at the end.
+    pub stats: bool,
 }
 
 impl Printer {
@@ -27,7 +29,26 @@ impl Printer {
         let color = !no_color
             && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
             && std::io::stderr().is_terminal();
-        Printer { json, color, quiet }
+        Printer {
+            json,
+            color,
+            quiet,
+            stats: false,
+        }
+    }
+
+    /// Prints AWS call statistics (`--stats`): a table on stderr, or with
+    /// `--json` one JSON line `{"stats": ...}` on stderr, so stdout stays
+    /// one parseable document.
+    pub fn api_stats(&self, stats: Option<&crate::aws::client::Stats>) {
+        let Some(stats) = stats.filter(|_| self.stats) else {
+            return;
+        };
+        if self.json {
+            eprintln!("{}", serde_json::json!({ "stats": stats.json() }));
+        } else {
+            eprint!("{}", stats.human());
+        }
     }
 
     /// Writes to stdout; a closed pipe (`archkit graph | head`) is not an

@@ -444,7 +444,10 @@ pub fn diff(input: &Input, live: &Live) -> Result<Plan, PlanError> {
                 change.attributes = existing[id].1.clone();
                 let applied = recorded.map(|r| &r.properties);
                 for (name, v) in &props {
-                    let live_v = o.properties.get(name);
+                    // A property the provider cannot read back in its batched
+                    // call (a VPC's DNS attributes) is taken as last applied.
+                    let observed = o.properties.get(name);
+                    let live_v = observed.or_else(|| applied.and_then(|a| a.get(name)));
                     let differs = if sensitive.contains(name) {
                         // Secrets are compared by digest against what was
                         // applied; providers rarely return them.
@@ -464,6 +467,7 @@ pub fn diff(input: &Input, live: &Live) -> Result<Plan, PlanError> {
                         change.changed.push(name.clone());
                     }
                     if !sensitive.contains(name)
+                        && observed.is_some()
                         && let Some(a) = applied
                         && a.contains_key(name)
                         && !same(a.get(name), live_v)

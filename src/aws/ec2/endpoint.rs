@@ -57,3 +57,263 @@ pub static VPC_ENDPOINT: Schema = Schema {
     exactly_one_of: &[],
     taggable: true,
 };
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{ResourceType, VpcEndpointType};
+use serde_json::{Value, json};
+
+use super::common::{
+    b, err, filter, list, props, read_tags, s, stack_filter, str_value, sync_tags, tag_spec,
+};
+use crate::aws::client::Clients;
+use crate::provider::{
+    Attrs, Context, CreateRequest, Created, Observed, Op, Props, ProviderError, ReadQuery,
+    ResourceKind,
+};
+
+/// The VPC endpoint kind.
+pub struct VpcEndpoint(pub Clients);
+
+fn sorted(v: &[String]) -> Value {
+    let mut v = v.to_vec();
+    v.sort();
+    json!(v)
+}
+
+#[async_trait]
+impl ResourceKind for VpcEndpoint {
+    fn schema(&self) -> &'static Schema {
+        &VPC_ENDPOINT
+    }
+
+    /// Deleted endpoints stay listed for a while: they are ignored.
+    async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>, ProviderError> {
+        let ec2 = &self.0.ec2;
+        let mut found = ec2
+            .describe_vpc_endpoints()
+            .filters(stack_filter(ctx))
+            .send()
+            .await
+            .map_err(err)?
+            .vpc_endpoints
+            .unwrap_or_default();
+        let missing: Vec<String> = q
+            .known
+            .iter()
+            .map(|(id, _)| id.clone())
+            .filter(|id| !found.iter().any(|x| x.vpc_endpoint_id() == Some(id)))
+            .collect();
+        if !missing.is_empty() {
+            found.extend(
+                ec2.describe_vpc_endpoints()
+                    .filters(filter("vpc-endpoint-id", missing))
+                    .send()
+                    .await
+                    .map_err(err)?
+                    .vpc_endpoints
+                    .unwrap_or_default(),
+            );
+        }
+        Ok(found
+            .iter()
+            .filter(|e| {
+                !e.state().is_some_and(|s| {
+                    matches!(
+                        s.as_str().to_ascii_lowercase().as_str(),
+                        "deleted" | "deleting"
+                    )
+                })
+            })
+            .filter_map(|e| {
+                let (tags, logical_id) = read_tags(e.tags());
+                let groups: Vec<String> = e
+                    .groups()
+                    .iter()
+                    .filter_map(|g| g.group_id().map(str::to_string))
+                    .collect();
+                let mut p = props([
+                    ("vpc_id", str_value(e.vpc_id())),
+                    ("service_name", str_value(e.service_name())),
+                    ("type", str_value(e.vpc_endpoint_type().map(|t| t.as_str()))),
+                    ("route_table_ids", sorted(e.route_table_ids())),
+                    ("subnet_ids", sorted(e.subnet_ids())),
+                    ("security_group_ids", sorted(&groups)),
+                    ("tags", tags),
+                ]);
+                if let Some(d) = e.private_dns_enabled() {
+                    p.insert("private_dns_enabled".into(), json!(d));
+                }
+                if let Some(doc) = e
+                    .policy_document()
+                    .and_then(|d| serde_json::from_str::<Value>(d).ok())
+                {
+                    p.insert("policy".into(), doc);
+                }
+                let mut attrs = Attrs::new();
+                attrs.insert(
+                    "dns_entries".into(),
+                    json!(
+                        e.dns_entries()
+                            .iter()
+                            .filter_map(|d| d.dns_name())
+                            .collect::<Vec<_>>()
+                    ),
+                );
+                Some(Observed {
+                    physical_id: e.vpc_endpoint_id()?.to_string(),
+                    logical_id,
+                    properties: p,
+                    attributes: attrs,
+                })
+            })
+            .collect())
+    }
+
+    fn normalize(&self, props: &mut Props) {
+        for k in ["route_table_ids", "subnet_ids", "security_group_ids"] {
+            if let Some(Value::Array(a)) = props.get_mut(k) {
+                a.sort_by_key(|v| v.to_string());
+            }
+        }
+    }
+
+    async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created, ProviderError> {
+        let p = &req.properties;
+        let policy = p
+            .get("policy")
+            .filter(|v| !v.is_null())
+            .map(|v| v.to_string());
+        let out = self
+            .0
+            .ec2
+            .create_vpc_endpoint()
+            .set_vpc_id(s(p, "vpc_id"))
+            .set_service_name(s(p, "service_name"))
+            .vpc_endpoint_type(VpcEndpointType::from(
+                s(p, "type").unwrap_or("Gateway".into()).as_str(),
+            ))
+            .set_route_table_ids(Some(list(p, "route_table_ids")).filter(|v| !v.is_empty()))
+            .set_subnet_ids(Some(list(p, "subnet_ids")).filter(|v| !v.is_empty()))
+            .set_security_group_ids(Some(list(p, "security_group_ids")).filter(|v| !v.is_empty()))
+            .set_private_dns_enabled(b(p, "private_dns_enabled"))
+            .set_policy_document(policy)
+            .tag_specifications(tag_spec(ResourceType::VpcEndpoint, ctx, &req.logical_id, p))
+            .send()
+            .await
+            .map_err(err)?;
+        let id = out
+            .vpc_endpoint()
+            .and_then(|e| e.vpc_endpoint_id())
+            .unwrap_or_default()
+            .to_string();
+        Ok(Created {
+            physical_id: id,
+            attributes: Attrs::new(),
+        })
+    }
+
+    async fn update(
+        &self,
+        _ctx: &Context,
+        id: &str,
+        old: &Props,
+        new: &Props,
+    ) -> Result<Attrs, ProviderError> {
+        let diff = |k: &str| {
+            let was: BTreeSet<String> = list(old, k).into_iter().collect();
+            let want: BTreeSet<String> = list(new, k).into_iter().collect();
+            (
+                want.difference(&was).cloned().collect::<Vec<_>>(),
+                was.difference(&want).cloned().collect::<Vec<_>>(),
+            )
+        };
+        let (add_rt, rm_rt) = diff("route_table_ids");
+        let (add_sn, rm_sn) = diff("subnet_ids");
+        let (add_sg, rm_sg) = diff("security_group_ids");
+        let policy_changed = old.get("policy") != new.get("policy");
+        let dns_changed = b(old, "private_dns_enabled") != b(new, "private_dns_enabled");
+        let nonempty = |v: Vec<String>| Some(v).filter(|v| !v.is_empty());
+        if [&add_rt, &rm_rt, &add_sn, &rm_sn, &add_sg, &rm_sg]
+            .iter()
+            .any(|v| !v.is_empty())
+            || policy_changed
+            || dns_changed
+        {
+            let mut m = self
+                .0
+                .ec2
+                .modify_vpc_endpoint()
+                .vpc_endpoint_id(id)
+                .set_add_route_table_ids(nonempty(add_rt))
+                .set_remove_route_table_ids(nonempty(rm_rt))
+                .set_add_subnet_ids(nonempty(add_sn))
+                .set_remove_subnet_ids(nonempty(rm_sn))
+                .set_add_security_group_ids(nonempty(add_sg))
+                .set_remove_security_group_ids(nonempty(rm_sg));
+            if policy_changed {
+                match new.get("policy").filter(|v| !v.is_null()) {
+                    Some(p) => m = m.policy_document(p.to_string()),
+                    None => m = m.reset_policy(true),
+                }
+            }
+            if dns_changed {
+                m = m.set_private_dns_enabled(b(new, "private_dns_enabled"));
+            }
+            m.send().await.map_err(err)?;
+        }
+        sync_tags(&self.0.ec2, id, old, new).await?;
+        Ok(Attrs::new())
+    }
+
+    async fn delete(&self, _ctx: &Context, id: &str, _props: &Props) -> Result<(), ProviderError> {
+        self.0
+            .ec2
+            .delete_vpc_endpoints()
+            .vpc_endpoint_ids(id)
+            .send()
+            .await
+            .map_err(err)?;
+        Ok(())
+    }
+
+    /// There is no SDK waiter for endpoints: poll their state.
+    async fn poll_ready(&self, _ctx: &Context, id: &str) -> Result<Option<Attrs>, ProviderError> {
+        let out = self
+            .0
+            .ec2
+            .describe_vpc_endpoints()
+            .vpc_endpoint_ids(id)
+            .send()
+            .await
+            .map_err(err)?;
+        let Some(e) = out.vpc_endpoints().first() else {
+            return Ok(None);
+        };
+        match e.state().map(|s| s.as_str().to_ascii_lowercase()) {
+            Some(s) if s == "available" || s == "pendingacceptance" => {
+                let mut attrs = Attrs::new();
+                attrs.insert(
+                    "dns_entries".into(),
+                    json!(
+                        e.dns_entries()
+                            .iter()
+                            .filter_map(|d| d.dns_name())
+                            .collect::<Vec<_>>()
+                    ),
+                );
+                Ok(Some(attrs))
+            }
+            Some(s) if s == "failed" || s == "rejected" => {
+                Err(ProviderError::new(format!("VPC endpoint {id} is {s}")))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    fn expected_duration(&self, _op: Op) -> Duration {
+        Duration::from_secs(30)
+    }
+}

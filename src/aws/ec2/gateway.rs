@@ -30,3 +30,233 @@ pub static INTERNET_GATEWAY_ATTACHMENT: Schema = Schema {
     exactly_one_of: &[],
     taggable: false,
 };
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_ec2::types::ResourceType;
+
+use super::common::{
+    err, filter, props, read_tags, s, stack_filter, str_value, sync_tags, tag_spec,
+};
+use crate::aws::client::Clients;
+use crate::provider::{
+    Attrs, Context, CreateRequest, Created, Observed, Op, Props, ProviderError, ReadQuery,
+    ResourceKind,
+};
+
+/// The internet gateway kind.
+pub struct InternetGateway(pub Clients);
+
+#[async_trait]
+impl ResourceKind for InternetGateway {
+    fn schema(&self) -> &'static Schema {
+        &INTERNET_GATEWAY
+    }
+
+    async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>, ProviderError> {
+        let ec2 = &self.0.ec2;
+        let mut found = ec2
+            .describe_internet_gateways()
+            .filters(stack_filter(ctx))
+            .send()
+            .await
+            .map_err(err)?
+            .internet_gateways
+            .unwrap_or_default();
+        let missing: Vec<String> = q
+            .known
+            .iter()
+            .map(|(id, _)| id.clone())
+            .filter(|id| !found.iter().any(|x| x.internet_gateway_id() == Some(id)))
+            .collect();
+        if !missing.is_empty() {
+            found.extend(
+                ec2.describe_internet_gateways()
+                    .filters(filter("internet-gateway-id", missing))
+                    .send()
+                    .await
+                    .map_err(err)?
+                    .internet_gateways
+                    .unwrap_or_default(),
+            );
+        }
+        Ok(found
+            .iter()
+            .filter_map(|g| {
+                let (tags, logical_id) = read_tags(g.tags());
+                Some(Observed {
+                    physical_id: g.internet_gateway_id()?.to_string(),
+                    logical_id,
+                    properties: props([("tags", tags)]),
+                    attributes: Attrs::new(),
+                })
+            })
+            .collect())
+    }
+
+    async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created, ProviderError> {
+        let out = self
+            .0
+            .ec2
+            .create_internet_gateway()
+            .tag_specifications(tag_spec(
+                ResourceType::InternetGateway,
+                ctx,
+                &req.logical_id,
+                &req.properties,
+            ))
+            .send()
+            .await
+            .map_err(err)?;
+        let id = out
+            .internet_gateway()
+            .and_then(|g| g.internet_gateway_id())
+            .unwrap_or_default()
+            .to_string();
+        Ok(Created {
+            physical_id: id,
+            attributes: Attrs::new(),
+        })
+    }
+
+    async fn update(
+        &self,
+        _ctx: &Context,
+        id: &str,
+        old: &Props,
+        new: &Props,
+    ) -> Result<Attrs, ProviderError> {
+        sync_tags(&self.0.ec2, id, old, new).await?;
+        Ok(Attrs::new())
+    }
+
+    async fn delete(&self, _ctx: &Context, id: &str, _props: &Props) -> Result<(), ProviderError> {
+        self.0
+            .ec2
+            .delete_internet_gateway()
+            .internet_gateway_id(id)
+            .send()
+            .await
+            .map_err(err)?;
+        Ok(())
+    }
+}
+
+/// The attachment of a gateway to a VPC. Not taggable: its id is
+/// `<igw-id>:<vpc-id>` and it is read through its gateway.
+pub struct InternetGatewayAttachment(pub Clients);
+
+fn split(id: &str) -> (String, String) {
+    let (g, v) = id.split_once(':').unwrap_or((id, ""));
+    (g.to_string(), v.to_string())
+}
+
+#[async_trait]
+impl ResourceKind for InternetGatewayAttachment {
+    fn schema(&self) -> &'static Schema {
+        &INTERNET_GATEWAY_ATTACHMENT
+    }
+
+    /// One DescribeInternetGateways for every recorded attachment's gateway.
+    async fn read(&self, _ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>, ProviderError> {
+        if q.known.is_empty() {
+            return Ok(Vec::new());
+        }
+        let gateways: Vec<String> = q.known.iter().map(|(id, _)| split(id).0).collect();
+        let found = self
+            .0
+            .ec2
+            .describe_internet_gateways()
+            .filters(filter("internet-gateway-id", gateways))
+            .send()
+            .await
+            .map_err(err)?
+            .internet_gateways
+            .unwrap_or_default();
+        let mut out = Vec::new();
+        for g in &found {
+            let Some(gid) = g.internet_gateway_id() else {
+                continue;
+            };
+            for a in g.attachments() {
+                let attached = a
+                    .state()
+                    .is_some_and(|s| matches!(s.as_str(), "available" | "attached" | "attaching"));
+                if let (true, Some(vpc)) = (attached, a.vpc_id()) {
+                    out.push(Observed {
+                        physical_id: format!("{gid}:{vpc}"),
+                        logical_id: None,
+                        properties: props([
+                            ("internet_gateway_id", str_value(Some(gid))),
+                            ("vpc_id", str_value(Some(vpc))),
+                        ]),
+                        attributes: Attrs::new(),
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn create(&self, _ctx: &Context, req: &CreateRequest) -> Result<Created, ProviderError> {
+        let p = &req.properties;
+        let (g, v) = (
+            s(p, "internet_gateway_id").unwrap_or_default(),
+            s(p, "vpc_id").unwrap_or_default(),
+        );
+        self.0
+            .ec2
+            .attach_internet_gateway()
+            .internet_gateway_id(&g)
+            .vpc_id(&v)
+            .send()
+            .await
+            .map_err(err)?;
+        Ok(Created {
+            physical_id: format!("{g}:{v}"),
+            attributes: Attrs::new(),
+        })
+    }
+
+    async fn update(
+        &self,
+        _ctx: &Context,
+        _id: &str,
+        _old: &Props,
+        _new: &Props,
+    ) -> Result<Attrs, ProviderError> {
+        // Every property forces a replacement.
+        Ok(Attrs::new())
+    }
+
+    async fn delete(&self, _ctx: &Context, id: &str, _props: &Props) -> Result<(), ProviderError> {
+        let (g, v) = split(id);
+        let r = self
+            .0
+            .ec2
+            .detach_internet_gateway()
+            .internet_gateway_id(g)
+            .vpc_id(v)
+            .send()
+            .await
+            .map_err(err);
+        match r {
+            Ok(_) => Ok(()),
+            // Already detached.
+            Err(e) if e.code.as_deref() == Some("Gateway.NotAttached") => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Detaching fails with DependencyViolation ("has some mapped public
+    /// address(es)") while NAT gateways or Elastic IPs of the VPC remain:
+    /// they go first (moto does not enforce this, AWS does).
+    fn delete_after_kinds(&self) -> &'static [&'static str] {
+        &["aws.ec2.nat_gateway", "aws.ec2.eip"]
+    }
+
+    fn expected_duration(&self, _op: Op) -> Duration {
+        Duration::from_secs(5)
+    }
+}

@@ -53,3 +53,308 @@ pub static NAT_GATEWAY: Schema = Schema {
     exactly_one_of: &[],
     taggable: true,
 };
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{ConnectivityType, DomainType, ResourceType};
+
+use super::common::{
+    err, filter, props, read_tags, s, stack_filter, str_value, sync_tags, tag_spec,
+};
+use crate::aws::client::Clients;
+use crate::provider::{
+    Attrs, Context, CreateRequest, Created, Observed, Op, Props, ProviderError, ReadQuery,
+    ResourceKind,
+};
+
+/// The Elastic IP kind; its id is the allocation id.
+pub struct Eip(pub Clients);
+
+fn eip_attrs(a: &aws_sdk_ec2::types::Address) -> Attrs {
+    let mut m = Attrs::new();
+    m.insert("allocation_id".into(), str_value(a.allocation_id()));
+    m.insert("public_ip".into(), str_value(a.public_ip()));
+    m
+}
+
+#[async_trait]
+impl ResourceKind for Eip {
+    fn schema(&self) -> &'static Schema {
+        &EIP
+    }
+
+    async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>, ProviderError> {
+        let ec2 = &self.0.ec2;
+        let mut found = ec2
+            .describe_addresses()
+            .filters(stack_filter(ctx))
+            .send()
+            .await
+            .map_err(err)?
+            .addresses
+            .unwrap_or_default();
+        let missing: Vec<String> = q
+            .known
+            .iter()
+            .map(|(id, _)| id.clone())
+            .filter(|id| !found.iter().any(|x| x.allocation_id() == Some(id)))
+            .collect();
+        if !missing.is_empty() {
+            found.extend(
+                ec2.describe_addresses()
+                    .filters(filter("allocation-id", missing))
+                    .send()
+                    .await
+                    .map_err(err)?
+                    .addresses
+                    .unwrap_or_default(),
+            );
+        }
+        Ok(found
+            .iter()
+            .filter_map(|a| {
+                let (tags, logical_id) = read_tags(a.tags());
+                Some(Observed {
+                    physical_id: a.allocation_id()?.to_string(),
+                    logical_id,
+                    properties: props([
+                        ("domain", str_value(a.domain().map(|d| d.as_str()))),
+                        ("tags", tags),
+                    ]),
+                    attributes: eip_attrs(a),
+                })
+            })
+            .collect())
+    }
+
+    async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created, ProviderError> {
+        let out = self
+            .0
+            .ec2
+            .allocate_address()
+            .domain(DomainType::Vpc)
+            .tag_specifications(tag_spec(
+                ResourceType::ElasticIp,
+                ctx,
+                &req.logical_id,
+                &req.properties,
+            ))
+            .send()
+            .await
+            .map_err(err)?;
+        let id = out.allocation_id().unwrap_or_default().to_string();
+        let mut attrs = Attrs::new();
+        attrs.insert("allocation_id".into(), str_value(out.allocation_id()));
+        attrs.insert("public_ip".into(), str_value(out.public_ip()));
+        Ok(Created {
+            physical_id: id,
+            attributes: attrs,
+        })
+    }
+
+    async fn update(
+        &self,
+        _ctx: &Context,
+        id: &str,
+        old: &Props,
+        new: &Props,
+    ) -> Result<Attrs, ProviderError> {
+        sync_tags(&self.0.ec2, id, old, new).await?;
+        Ok(Attrs::new())
+    }
+
+    async fn delete(&self, _ctx: &Context, id: &str, _props: &Props) -> Result<(), ProviderError> {
+        self.0
+            .ec2
+            .release_address()
+            .allocation_id(id)
+            .send()
+            .await
+            .map_err(err)?;
+        Ok(())
+    }
+
+    /// Release is rejected while a NAT gateway still holds the address (and
+    /// its association cannot be removed by hand): NAT gateways go first,
+    /// and are waited for until deleted. moto allows the release anyway.
+    fn delete_after_kinds(&self) -> &'static [&'static str] {
+        &["aws.ec2.nat_gateway"]
+    }
+}
+
+/// The NAT gateway kind.
+pub struct NatGateway(pub Clients);
+
+#[async_trait]
+impl ResourceKind for NatGateway {
+    fn schema(&self) -> &'static Schema {
+        &NAT_GATEWAY
+    }
+
+    /// Deleted gateways stay visible for about an hour: they are ignored.
+    async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>, ProviderError> {
+        let ec2 = &self.0.ec2;
+        let mut found = ec2
+            .describe_nat_gateways()
+            .filter(stack_filter(ctx))
+            .send()
+            .await
+            .map_err(err)?
+            .nat_gateways
+            .unwrap_or_default();
+        let missing: Vec<String> = q
+            .known
+            .iter()
+            .map(|(id, _)| id.clone())
+            .filter(|id| !found.iter().any(|x| x.nat_gateway_id() == Some(id)))
+            .collect();
+        if !missing.is_empty() {
+            found.extend(
+                ec2.describe_nat_gateways()
+                    .filter(filter("nat-gateway-id", missing))
+                    .send()
+                    .await
+                    .map_err(err)?
+                    .nat_gateways
+                    .unwrap_or_default(),
+            );
+        }
+        Ok(found
+            .iter()
+            .filter(|n| {
+                !n.state()
+                    .is_some_and(|s| matches!(s.as_str(), "deleted" | "deleting" | "failed"))
+            })
+            .filter_map(|n| {
+                let (tags, logical_id) = read_tags(n.tags());
+                let address = n.nat_gateway_addresses().first();
+                let mut attrs = Attrs::new();
+                attrs.insert(
+                    "public_ip".into(),
+                    str_value(address.and_then(|a| a.public_ip())),
+                );
+                Some(Observed {
+                    physical_id: n.nat_gateway_id()?.to_string(),
+                    logical_id,
+                    properties: props([
+                        ("subnet_id", str_value(n.subnet_id())),
+                        (
+                            "allocation_id",
+                            str_value(address.and_then(|a| a.allocation_id())),
+                        ),
+                        (
+                            "connectivity_type",
+                            str_value(n.connectivity_type().map(|c| c.as_str())),
+                        ),
+                        ("tags", tags),
+                    ]),
+                    attributes: attrs,
+                })
+            })
+            .collect())
+    }
+
+    async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created, ProviderError> {
+        let p = &req.properties;
+        let out = self
+            .0
+            .ec2
+            .create_nat_gateway()
+            .set_subnet_id(s(p, "subnet_id"))
+            .set_allocation_id(s(p, "allocation_id"))
+            .connectivity_type(ConnectivityType::from(
+                s(p, "connectivity_type")
+                    .unwrap_or("public".into())
+                    .as_str(),
+            ))
+            .tag_specifications(tag_spec(ResourceType::Natgateway, ctx, &req.logical_id, p))
+            .send()
+            .await
+            .map_err(err)?;
+        let id = out
+            .nat_gateway()
+            .and_then(|n| n.nat_gateway_id())
+            .unwrap_or_default()
+            .to_string();
+        Ok(Created {
+            physical_id: id,
+            attributes: Attrs::new(),
+        })
+    }
+
+    async fn update(
+        &self,
+        _ctx: &Context,
+        id: &str,
+        old: &Props,
+        new: &Props,
+    ) -> Result<Attrs, ProviderError> {
+        sync_tags(&self.0.ec2, id, old, new).await?;
+        Ok(Attrs::new())
+    }
+
+    async fn delete(&self, _ctx: &Context, id: &str, _props: &Props) -> Result<(), ProviderError> {
+        self.0
+            .ec2
+            .delete_nat_gateway()
+            .nat_gateway_id(id)
+            .send()
+            .await
+            .map_err(err)?;
+        Ok(())
+    }
+
+    /// Pending → available takes 1–5 minutes on AWS (instant in moto).
+    async fn poll_ready(&self, _ctx: &Context, id: &str) -> Result<Option<Attrs>, ProviderError> {
+        let out = self
+            .0
+            .ec2
+            .describe_nat_gateways()
+            .nat_gateway_ids(id)
+            .send()
+            .await
+            .map_err(err)?;
+        let Some(n) = out.nat_gateways().first() else {
+            return Ok(None);
+        };
+        match n.state().map(|s| s.as_str()) {
+            Some("available") => {
+                let mut attrs = Attrs::new();
+                attrs.insert(
+                    "public_ip".into(),
+                    str_value(
+                        n.nat_gateway_addresses()
+                            .first()
+                            .and_then(|a| a.public_ip()),
+                    ),
+                );
+                Ok(Some(attrs))
+            }
+            Some("failed") => Err(ProviderError::new(format!(
+                "NAT gateway {id} failed: {}",
+                n.failure_message().unwrap_or("no reason given")
+            ))),
+            _ => Ok(None),
+        }
+    }
+
+    async fn poll_deleted(&self, _ctx: &Context, id: &str) -> Result<bool, ProviderError> {
+        let out = self
+            .0
+            .ec2
+            .describe_nat_gateways()
+            .nat_gateway_ids(id)
+            .send()
+            .await
+            .map_err(err)?;
+        Ok(out
+            .nat_gateways()
+            .first()
+            .is_none_or(|n| n.state().is_some_and(|s| s.as_str() == "deleted")))
+    }
+
+    fn expected_duration(&self, _op: Op) -> Duration {
+        Duration::from_secs(180)
+    }
+}

@@ -91,3 +91,550 @@ pub static SECURITY_GROUP_RULE: Schema = Schema {
     exactly_one_of: &[&["cidr_block", "source_security_group_id"]],
     taggable: true,
 };
+
+use std::collections::BTreeSet;
+
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType, UserIdGroupPair};
+use serde_json::{Value, json};
+
+use super::common::{
+    err, filter, i, props, read_tags, s, stack_filter, str_value, sync_tags, tag_spec,
+};
+use crate::aws::client::Clients;
+use crate::provider::{
+    Attrs, Context, CreateRequest, Created, Observed, Props, ProviderError, ReadQuery, ResourceKind,
+};
+
+/// The security group kind. Inline rules are compared as a set of
+/// single-source rules; rules owned by `aws.ec2.security_group_rule`
+/// resources are not compared here, so a group should use one style only.
+pub struct SecurityGroup(pub Clients);
+
+/// One rule with one source, in a canonical form.
+fn flat_rules(v: Option<&Value>) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let Some(Value::Array(rules)) = v else {
+        return out;
+    };
+    for r in rules {
+        let proto = r.get("protocol").and_then(|p| p.as_str()).unwrap_or("-1");
+        let proto = if proto == "all" { "-1" } else { proto };
+        let (from, to) = if proto == "-1" {
+            (Value::Null, Value::Null)
+        } else {
+            (
+                r.get("from_port").cloned().unwrap_or(Value::Null),
+                r.get("to_port").cloned().unwrap_or(Value::Null),
+            )
+        };
+        let desc = r.get("description").cloned().unwrap_or(Value::Null);
+        let mut push = |k: &str, v: &Value| {
+            let mut o = serde_json::Map::new();
+            o.insert("protocol".into(), json!(proto));
+            if !from.is_null() {
+                o.insert("from_port".into(), from.clone());
+            }
+            if !to.is_null() {
+                o.insert("to_port".into(), to.clone());
+            }
+            o.insert(k.into(), v.clone());
+            if !desc.is_null() {
+                o.insert("description".into(), desc.clone());
+            }
+            out.insert(Value::Object(o).to_string());
+        };
+        if let Some(Value::Array(cidrs)) = r.get("cidr_blocks") {
+            for c in cidrs {
+                push("cidr_blocks", &json!([c]));
+            }
+        }
+        if let Some(g) = r.get("source_security_group_id").filter(|g| !g.is_null()) {
+            push("source_security_group_id", g);
+        }
+    }
+    out
+}
+
+fn canonical(set: &BTreeSet<String>) -> Value {
+    Value::Array(
+        set.iter()
+            .filter_map(|r| serde_json::from_str(r).ok())
+            .collect(),
+    )
+}
+
+fn rules_of(perms: &[IpPermission]) -> Value {
+    let mut rules = Vec::new();
+    for p in perms {
+        let base = |k: &str, v: Value, desc: Option<&str>| {
+            let mut o = serde_json::Map::new();
+            o.insert("protocol".into(), str_value(p.ip_protocol()));
+            if let Some(f) = p.from_port() {
+                o.insert("from_port".into(), json!(f));
+            }
+            if let Some(t) = p.to_port() {
+                o.insert("to_port".into(), json!(t));
+            }
+            o.insert(k.into(), v);
+            if let Some(d) = desc {
+                o.insert("description".into(), json!(d));
+            }
+            Value::Object(o)
+        };
+        for r in p.ip_ranges() {
+            rules.push(base("cidr_blocks", json!([r.cidr_ip()]), r.description()));
+        }
+        for g in p.user_id_group_pairs() {
+            rules.push(base(
+                "source_security_group_id",
+                str_value(g.group_id()),
+                g.description(),
+            ));
+        }
+    }
+    Value::Array(rules)
+}
+
+/// API permissions for a set of canonical rules.
+fn permissions(rules: &BTreeSet<String>) -> Vec<IpPermission> {
+    rules
+        .iter()
+        .filter_map(|r| serde_json::from_str::<Value>(r).ok())
+        .map(|r| {
+            let m = r.as_object().cloned().unwrap_or_default();
+            let props: Props = m;
+            let mut p = IpPermission::builder()
+                .set_ip_protocol(s(&props, "protocol"))
+                .set_from_port(i(&props, "from_port"))
+                .set_to_port(i(&props, "to_port"));
+            let desc = s(&props, "description");
+            for c in super::common::list(&props, "cidr_blocks") {
+                p = p.ip_ranges(
+                    IpRange::builder()
+                        .cidr_ip(c)
+                        .set_description(desc.clone())
+                        .build(),
+                );
+            }
+            if let Some(g) = s(&props, "source_security_group_id") {
+                p = p.user_id_group_pairs(
+                    UserIdGroupPair::builder()
+                        .group_id(g)
+                        .set_description(desc.clone())
+                        .build(),
+                );
+            }
+            p.build()
+        })
+        .collect()
+}
+
+#[async_trait]
+impl ResourceKind for SecurityGroup {
+    fn schema(&self) -> &'static Schema {
+        &SECURITY_GROUP
+    }
+
+    async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>, ProviderError> {
+        let ec2 = &self.0.ec2;
+        let mut found = ec2
+            .describe_security_groups()
+            .filters(stack_filter(ctx))
+            .send()
+            .await
+            .map_err(err)?
+            .security_groups
+            .unwrap_or_default();
+        let missing: Vec<String> = q
+            .known
+            .iter()
+            .map(|(id, _)| id.clone())
+            .filter(|id| !found.iter().any(|x| x.group_id() == Some(id)))
+            .collect();
+        if !missing.is_empty() {
+            found.extend(
+                ec2.describe_security_groups()
+                    .filters(filter("group-id", missing))
+                    .send()
+                    .await
+                    .map_err(err)?
+                    .security_groups
+                    .unwrap_or_default(),
+            );
+        }
+        Ok(found
+            .iter()
+            .filter_map(|g| {
+                let (tags, logical_id) = read_tags(g.tags());
+                Some(Observed {
+                    physical_id: g.group_id()?.to_string(),
+                    logical_id,
+                    properties: props([
+                        ("name", str_value(g.group_name())),
+                        ("description", str_value(g.description())),
+                        ("vpc_id", str_value(g.vpc_id())),
+                        ("ingress", rules_of(g.ip_permissions())),
+                        ("egress", rules_of(g.ip_permissions_egress())),
+                        ("tags", tags),
+                    ]),
+                    attributes: Attrs::new(),
+                })
+            })
+            .collect())
+    }
+
+    /// Rules compare as sets of single-source rules.
+    fn normalize(&self, props: &mut Props) {
+        for k in ["ingress", "egress"] {
+            if props.contains_key(k) {
+                let set = flat_rules(props.get(k));
+                props.insert(k.into(), canonical(&set));
+            }
+        }
+    }
+
+    async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created, ProviderError> {
+        let p = &req.properties;
+        let name = s(p, "name").unwrap_or_else(|| format!("{}-{}", ctx.stack, req.logical_id));
+        let out = self
+            .0
+            .ec2
+            .create_security_group()
+            .group_name(name)
+            .set_description(s(p, "description"))
+            .set_vpc_id(s(p, "vpc_id"))
+            .tag_specifications(tag_spec(
+                ResourceType::SecurityGroup,
+                ctx,
+                &req.logical_id,
+                p,
+            ))
+            .send()
+            .await
+            .map_err(err)?;
+        let id = out.group_id().unwrap_or_default().to_string();
+        // The group exists: rule failures must not lose it.
+        let mut none = Props::new();
+        if p.contains_key("egress") {
+            // An explicit egress list replaces AWS's default allow-all rule.
+            none.insert(
+                "egress".into(),
+                json!([{"protocol": "-1", "cidr_blocks": ["0.0.0.0/0"]}]),
+            );
+        }
+        self.sync_rules(&id, &none, p).await.map_err(|mut e| {
+            e.partial_id = Some(id.clone());
+            e
+        })?;
+        Ok(Created {
+            physical_id: id,
+            attributes: Attrs::new(),
+        })
+    }
+
+    async fn update(
+        &self,
+        _ctx: &Context,
+        id: &str,
+        old: &Props,
+        new: &Props,
+    ) -> Result<Attrs, ProviderError> {
+        self.sync_rules(id, old, new).await?;
+        sync_tags(&self.0.ec2, id, old, new).await?;
+        Ok(Attrs::new())
+    }
+
+    async fn delete(&self, _ctx: &Context, id: &str, props: &Props) -> Result<(), ProviderError> {
+        // Rules referencing other groups keep those groups alive: revoke
+        // them first, so groups that reference each other can all go.
+        let refs: BTreeSet<String> = flat_rules(props.get("ingress"))
+            .into_iter()
+            .filter(|r| r.contains("source_security_group_id"))
+            .collect();
+        if !refs.is_empty() {
+            let _ = self
+                .0
+                .ec2
+                .revoke_security_group_ingress()
+                .group_id(id)
+                .set_ip_permissions(Some(permissions(&refs)))
+                .send()
+                .await;
+        }
+        self.0
+            .ec2
+            .delete_security_group()
+            .group_id(id)
+            .send()
+            .await
+            .map_err(err)?;
+        Ok(())
+    }
+}
+
+impl SecurityGroup {
+    /// Authorizes and revokes so the group's inline rules match `new`.
+    async fn sync_rules(&self, id: &str, old: &Props, new: &Props) -> Result<(), ProviderError> {
+        let ec2 = &self.0.ec2;
+        for (k, egress) in [("ingress", false), ("egress", true)] {
+            if !new.contains_key(k) && !old.contains_key(k) {
+                continue;
+            }
+            let was = flat_rules(old.get(k));
+            let want = flat_rules(new.get(k));
+            let revoke: BTreeSet<String> = was.difference(&want).cloned().collect();
+            let add: BTreeSet<String> = want.difference(&was).cloned().collect();
+            if !revoke.is_empty() {
+                let perms = Some(permissions(&revoke));
+                if egress {
+                    ec2.revoke_security_group_egress()
+                        .group_id(id)
+                        .set_ip_permissions(perms)
+                        .send()
+                        .await
+                        .map_err(err)?;
+                } else {
+                    ec2.revoke_security_group_ingress()
+                        .group_id(id)
+                        .set_ip_permissions(perms)
+                        .send()
+                        .await
+                        .map_err(err)?;
+                }
+            }
+            if !add.is_empty() {
+                let perms = Some(permissions(&add));
+                if egress {
+                    ec2.authorize_security_group_egress()
+                        .group_id(id)
+                        .set_ip_permissions(perms)
+                        .send()
+                        .await
+                        .map_err(err)?;
+                } else {
+                    ec2.authorize_security_group_ingress()
+                        .group_id(id)
+                        .set_ip_permissions(perms)
+                        .send()
+                        .await
+                        .map_err(err)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One rule as its own resource (an `sgr-` id), tagged like any other.
+pub struct SecurityGroupRule(pub Clients);
+
+fn rule_permission(p: &Props) -> IpPermission {
+    let proto = s(p, "protocol").unwrap_or("-1".into());
+    let all = proto == "-1";
+    let desc = s(p, "description");
+    let mut b = IpPermission::builder()
+        .ip_protocol(&proto)
+        .set_from_port(if all { None } else { i(p, "from_port") })
+        .set_to_port(if all { None } else { i(p, "to_port") });
+    if let Some(c) = s(p, "cidr_block") {
+        b = b.ip_ranges(
+            IpRange::builder()
+                .cidr_ip(c)
+                .set_description(desc.clone())
+                .build(),
+        );
+    }
+    if let Some(g) = s(p, "source_security_group_id") {
+        b = b.user_id_group_pairs(
+            UserIdGroupPair::builder()
+                .group_id(g)
+                .set_description(desc)
+                .build(),
+        );
+    }
+    b.build()
+}
+
+#[async_trait]
+impl ResourceKind for SecurityGroupRule {
+    fn schema(&self) -> &'static Schema {
+        &SECURITY_GROUP_RULE
+    }
+
+    async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>, ProviderError> {
+        let ec2 = &self.0.ec2;
+        let mut found = ec2
+            .describe_security_group_rules()
+            .filters(stack_filter(ctx))
+            .send()
+            .await
+            .map_err(err)?
+            .security_group_rules
+            .unwrap_or_default();
+        let missing: Vec<String> = q
+            .known
+            .iter()
+            .map(|(id, _)| id.clone())
+            .filter(|id| !found.iter().any(|x| x.security_group_rule_id() == Some(id)))
+            .collect();
+        if !missing.is_empty() {
+            found.extend(
+                ec2.describe_security_group_rules()
+                    .filters(filter("security-group-rule-id", missing))
+                    .send()
+                    .await
+                    .map_err(err)?
+                    .security_group_rules
+                    .unwrap_or_default(),
+            );
+        }
+        Ok(found
+            .iter()
+            .filter_map(|r| {
+                let (tags, logical_id) = read_tags(r.tags());
+                let all = r.ip_protocol() == Some("-1");
+                let mut p = props([
+                    ("security_group_id", str_value(r.group_id())),
+                    (
+                        "type",
+                        json!(if r.is_egress().unwrap_or(false) {
+                            "egress"
+                        } else {
+                            "ingress"
+                        }),
+                    ),
+                    ("protocol", str_value(r.ip_protocol())),
+                    ("tags", tags),
+                ]);
+                if !all {
+                    p.insert(
+                        "from_port".into(),
+                        r.from_port().map_or(Value::Null, |v| json!(v)),
+                    );
+                    p.insert(
+                        "to_port".into(),
+                        r.to_port().map_or(Value::Null, |v| json!(v)),
+                    );
+                }
+                if let Some(c) = r.cidr_ipv4() {
+                    p.insert("cidr_block".into(), json!(c));
+                }
+                if let Some(g) = r.referenced_group_info().and_then(|g| g.group_id()) {
+                    p.insert("source_security_group_id".into(), json!(g));
+                }
+                // moto leaves rule descriptions out of
+                // DescribeSecurityGroupRules; an absent one is taken as last
+                // applied rather than reported as drift.
+                if let Some(d) = r.description() {
+                    p.insert("description".into(), json!(d));
+                }
+                Some(Observed {
+                    physical_id: r.security_group_rule_id()?.to_string(),
+                    logical_id,
+                    properties: p,
+                    attributes: Attrs::new(),
+                })
+            })
+            .collect())
+    }
+
+    async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created, ProviderError> {
+        let p = &req.properties;
+        let group = s(p, "security_group_id").unwrap_or_default();
+        let tags = tag_spec(ResourceType::SecurityGroupRule, ctx, &req.logical_id, p);
+        let rules = if s(p, "type").as_deref() == Some("egress") {
+            self.0
+                .ec2
+                .authorize_security_group_egress()
+                .group_id(&group)
+                .ip_permissions(rule_permission(p))
+                .tag_specifications(tags)
+                .send()
+                .await
+                .map_err(err)?
+                .security_group_rules
+        } else {
+            self.0
+                .ec2
+                .authorize_security_group_ingress()
+                .group_id(&group)
+                .ip_permissions(rule_permission(p))
+                .tag_specifications(tags)
+                .send()
+                .await
+                .map_err(err)?
+                .security_group_rules
+        };
+        let id = rules
+            .unwrap_or_default()
+            .first()
+            .and_then(|r| r.security_group_rule_id())
+            .unwrap_or_default()
+            .to_string();
+        Ok(Created {
+            physical_id: id,
+            attributes: Attrs::new(),
+        })
+    }
+
+    /// Only the description changes in place.
+    async fn update(
+        &self,
+        _ctx: &Context,
+        id: &str,
+        old: &Props,
+        new: &Props,
+    ) -> Result<Attrs, ProviderError> {
+        sync_tags(&self.0.ec2, id, old, new).await?;
+        if s(old, "description") != s(new, "description") {
+            let group = s(new, "security_group_id").unwrap_or_default();
+            let update = aws_sdk_ec2::types::SecurityGroupRuleUpdate::builder()
+                .security_group_rule_id(id)
+                .security_group_rule(
+                    aws_sdk_ec2::types::SecurityGroupRuleRequest::builder()
+                        .set_ip_protocol(s(new, "protocol"))
+                        .set_from_port(i(new, "from_port"))
+                        .set_to_port(i(new, "to_port"))
+                        .set_cidr_ipv4(s(new, "cidr_block"))
+                        .set_referenced_group_id(s(new, "source_security_group_id"))
+                        .set_description(s(new, "description"))
+                        .build(),
+                )
+                .build();
+            self.0
+                .ec2
+                .modify_security_group_rules()
+                .group_id(group)
+                .security_group_rules(update)
+                .send()
+                .await
+                .map_err(err)?;
+        }
+        Ok(Attrs::new())
+    }
+
+    async fn delete(&self, _ctx: &Context, id: &str, props: &Props) -> Result<(), ProviderError> {
+        let group = s(props, "security_group_id").unwrap_or_default();
+        if s(props, "type").as_deref() == Some("egress") {
+            self.0
+                .ec2
+                .revoke_security_group_egress()
+                .group_id(group)
+                .security_group_rule_ids(id)
+                .send()
+                .await
+                .map_err(err)?;
+        } else {
+            self.0
+                .ec2
+                .revoke_security_group_ingress()
+                .group_id(group)
+                .security_group_rule_ids(id)
+                .send()
+                .await
+                .map_err(err)?;
+        }
+        Ok(())
+    }
+}

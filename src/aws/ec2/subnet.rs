@@ -41,3 +41,154 @@ pub static SUBNET: Schema = Schema {
     exactly_one_of: &[],
     taggable: true,
 };
+
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType};
+use serde_json::Value;
+
+use super::common::{
+    b, err, filter, props, read_tags, s, stack_filter, str_value, sync_tags, tag_spec,
+};
+use crate::aws::client::Clients;
+use crate::provider::{
+    Attrs, Context, CreateRequest, Created, Observed, Props, ProviderError, ReadQuery, ResourceKind,
+};
+
+/// The subnet kind.
+pub struct Subnet(pub Clients);
+
+fn attrs(sn: &aws_sdk_ec2::types::Subnet) -> Attrs {
+    let mut a = Attrs::new();
+    a.insert("arn".into(), str_value(sn.subnet_arn()));
+    a.insert(
+        "availability_zone_id".into(),
+        str_value(sn.availability_zone_id()),
+    );
+    a
+}
+
+#[async_trait]
+impl ResourceKind for Subnet {
+    fn schema(&self) -> &'static Schema {
+        &SUBNET
+    }
+
+    async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>, ProviderError> {
+        let ec2 = &self.0.ec2;
+        let mut found = ec2
+            .describe_subnets()
+            .filters(stack_filter(ctx))
+            .send()
+            .await
+            .map_err(err)?
+            .subnets
+            .unwrap_or_default();
+        let missing: Vec<String> = q
+            .known
+            .iter()
+            .map(|(id, _)| id.clone())
+            .filter(|id| !found.iter().any(|x| x.subnet_id() == Some(id)))
+            .collect();
+        if !missing.is_empty() {
+            found.extend(
+                ec2.describe_subnets()
+                    .filters(filter("subnet-id", missing))
+                    .send()
+                    .await
+                    .map_err(err)?
+                    .subnets
+                    .unwrap_or_default(),
+            );
+        }
+        Ok(found
+            .iter()
+            .filter_map(|sn| {
+                let (tags, logical_id) = read_tags(sn.tags());
+                Some(Observed {
+                    physical_id: sn.subnet_id()?.to_string(),
+                    logical_id,
+                    properties: props([
+                        ("vpc_id", str_value(sn.vpc_id())),
+                        ("cidr_block", str_value(sn.cidr_block())),
+                        ("availability_zone", str_value(sn.availability_zone())),
+                        (
+                            "map_public_ip_on_launch",
+                            Value::Bool(sn.map_public_ip_on_launch().unwrap_or(false)),
+                        ),
+                        ("tags", tags),
+                    ]),
+                    attributes: attrs(sn),
+                })
+            })
+            .collect())
+    }
+
+    async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created, ProviderError> {
+        let p = &req.properties;
+        let out = self
+            .0
+            .ec2
+            .create_subnet()
+            .set_vpc_id(s(p, "vpc_id"))
+            .set_cidr_block(s(p, "cidr_block"))
+            .set_availability_zone(s(p, "availability_zone"))
+            .tag_specifications(tag_spec(ResourceType::Subnet, ctx, &req.logical_id, p))
+            .send()
+            .await
+            .map_err(err)?;
+        let sn = out
+            .subnet()
+            .ok_or_else(|| ProviderError::new("CreateSubnet returned no subnet"))?;
+        let id = sn.subnet_id().unwrap_or_default().to_string();
+        if b(p, "map_public_ip_on_launch") == Some(true) {
+            self.map_public(&id, true).await.map_err(|mut e| {
+                e.partial_id = Some(id.clone());
+                e
+            })?;
+        }
+        Ok(Created {
+            attributes: attrs(sn),
+            physical_id: id,
+        })
+    }
+
+    async fn update(
+        &self,
+        _ctx: &Context,
+        id: &str,
+        old: &Props,
+        new: &Props,
+    ) -> Result<Attrs, ProviderError> {
+        let want = b(new, "map_public_ip_on_launch").unwrap_or(false);
+        if b(old, "map_public_ip_on_launch").unwrap_or(false) != want {
+            self.map_public(id, want).await?;
+        }
+        sync_tags(&self.0.ec2, id, old, new).await?;
+        Ok(Attrs::new())
+    }
+
+    async fn delete(&self, _ctx: &Context, id: &str, _props: &Props) -> Result<(), ProviderError> {
+        self.0
+            .ec2
+            .delete_subnet()
+            .subnet_id(id)
+            .send()
+            .await
+            .map_err(err)?;
+        Ok(())
+    }
+}
+
+impl Subnet {
+    async fn map_public(&self, id: &str, on: bool) -> Result<(), ProviderError> {
+        self.0
+            .ec2
+            .modify_subnet_attribute()
+            .subnet_id(id)
+            .map_public_ip_on_launch(AttributeBooleanValue::builder().value(on).build())
+            .send()
+            .await
+            .map_err(err)?;
+        Ok(())
+    }
+}

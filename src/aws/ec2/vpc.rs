@@ -45,3 +45,215 @@ pub static VPC: Schema = Schema {
     exactly_one_of: &[],
     taggable: true,
 };
+
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, Tenancy};
+use serde_json::Value;
+
+use super::common::{err, filter, props, read_tags, stack_filter, str_value, sync_tags, tag_spec};
+use crate::aws::client::Clients;
+use crate::provider::{
+    Attrs, Context, CreateRequest, Created, Observed, Props, ProviderError, ReadQuery, ResourceKind,
+};
+
+/// The VPC kind.
+pub struct Vpc(pub Clients);
+
+#[async_trait]
+impl ResourceKind for Vpc {
+    fn schema(&self) -> &'static Schema {
+        &VPC
+    }
+
+    /// One DescribeVpcs by stack tag (plus one by id for recorded VPCs the
+    /// tag filter missed). DNS attributes need a DescribeVpcAttribute call
+    /// per VPC and attribute, so they are not read back: their drift is not
+    /// detected, keeping reads constant per kind.
+    async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>, ProviderError> {
+        let mut vpcs = self
+            .0
+            .ec2
+            .describe_vpcs()
+            .filters(stack_filter(ctx))
+            .send()
+            .await
+            .map_err(err)?
+            .vpcs
+            .unwrap_or_default();
+        let missing: Vec<String> = q
+            .known
+            .iter()
+            .map(|(id, _)| id.clone())
+            .filter(|id| !vpcs.iter().any(|v| v.vpc_id() == Some(id)))
+            .collect();
+        if !missing.is_empty() {
+            vpcs.extend(
+                self.0
+                    .ec2
+                    .describe_vpcs()
+                    .filters(filter("vpc-id", missing))
+                    .send()
+                    .await
+                    .map_err(err)?
+                    .vpcs
+                    .unwrap_or_default(),
+            );
+        }
+        Ok(vpcs
+            .into_iter()
+            .filter_map(|v| {
+                let id = v.vpc_id()?.to_string();
+                let (tags, logical_id) = read_tags(v.tags());
+                Some(Observed {
+                    logical_id,
+                    properties: props([
+                        ("cidr_block", str_value(v.cidr_block())),
+                        (
+                            "instance_tenancy",
+                            str_value(v.instance_tenancy().map(|t| t.as_str())),
+                        ),
+                        ("tags", tags),
+                    ]),
+                    attributes: [(
+                        "arn".to_string(),
+                        Value::String(format!(
+                            "arn:aws:ec2:{}:{}:vpc/{id}",
+                            self.0.region,
+                            v.owner_id().unwrap_or("")
+                        )),
+                    )]
+                    .into(),
+                    physical_id: id,
+                })
+            })
+            .collect())
+    }
+
+    async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created, ProviderError> {
+        let p = &req.properties;
+        let out = self
+            .0
+            .ec2
+            .create_vpc()
+            .set_cidr_block(super::common::s(p, "cidr_block"))
+            .instance_tenancy(Tenancy::from(
+                super::common::s(p, "instance_tenancy")
+                    .unwrap_or("default".into())
+                    .as_str(),
+            ))
+            .tag_specifications(tag_spec(ResourceType::Vpc, ctx, &req.logical_id, p))
+            .send()
+            .await
+            .map_err(err)?;
+        let id = out
+            .vpc()
+            .and_then(|v| v.vpc_id())
+            .unwrap_or_default()
+            .to_string();
+        // The VPC exists from here on: a failure below must not lose it.
+        let attrs = self.set_dns(&id, p, &Props::new()).await.map_err(|mut e| {
+            e.partial_id = Some(id.clone());
+            e
+        })?;
+        Ok(Created {
+            physical_id: id,
+            attributes: attrs,
+        })
+    }
+
+    async fn update(
+        &self,
+        _ctx: &Context,
+        id: &str,
+        old: &Props,
+        new: &Props,
+    ) -> Result<Attrs, ProviderError> {
+        self.set_dns(id, new, old).await?;
+        sync_tags(&self.0.ec2, id, old, new).await?;
+        Ok(Attrs::new())
+    }
+
+    async fn delete(&self, _ctx: &Context, id: &str, _props: &Props) -> Result<(), ProviderError> {
+        self.0
+            .ec2
+            .delete_vpc()
+            .vpc_id(id)
+            .send()
+            .await
+            .map_err(err)?;
+        Ok(())
+    }
+
+    async fn poll_ready(&self, _ctx: &Context, id: &str) -> Result<Option<Attrs>, ProviderError> {
+        let out = self
+            .0
+            .ec2
+            .describe_vpcs()
+            .vpc_ids(id)
+            .send()
+            .await
+            .map_err(err)?;
+        let state = out
+            .vpcs()
+            .first()
+            .and_then(|v| v.state())
+            .map(|s| s.as_str().to_string());
+        if state.as_deref() != Some("available") {
+            return Ok(None);
+        }
+        let mut attrs = Attrs::new();
+        let v = &out.vpcs()[0];
+        attrs.insert(
+            "arn".into(),
+            Value::String(format!(
+                "arn:aws:ec2:{}:{}:vpc/{id}",
+                self.0.region,
+                v.owner_id().unwrap_or("")
+            )),
+        );
+        Ok(Some(attrs))
+    }
+}
+
+impl Vpc {
+    /// Sets the DNS attributes that differ from `old` (one attribute per
+    /// call, as the API requires), and returns the VPC's extra attributes.
+    async fn set_dns(&self, id: &str, new: &Props, old: &Props) -> Result<Attrs, ProviderError> {
+        use super::common::b;
+        // Defaults as AWS creates them: support on, hostnames off.
+        let was_support = b(old, "enable_dns_support").unwrap_or(true);
+        let was_hostnames = b(old, "enable_dns_hostnames").unwrap_or(false);
+        let support = b(new, "enable_dns_support").unwrap_or(true);
+        let hostnames = b(new, "enable_dns_hostnames").unwrap_or(false);
+        // Hostnames need support: turn support on first, hostnames off first.
+        if support && !was_support {
+            self.dns(id, Some(true), None).await?;
+        }
+        if hostnames != was_hostnames {
+            self.dns(id, None, Some(hostnames)).await?;
+        }
+        if !support && was_support {
+            self.dns(id, Some(false), None).await?;
+        }
+        Ok(Attrs::new())
+    }
+
+    async fn dns(
+        &self,
+        id: &str,
+        support: Option<bool>,
+        hostnames: Option<bool>,
+    ) -> Result<(), ProviderError> {
+        let v = |b: bool| AttributeBooleanValue::builder().value(b).build();
+        self.0
+            .ec2
+            .modify_vpc_attribute()
+            .vpc_id(id)
+            .set_enable_dns_support(support.map(v))
+            .set_enable_dns_hostnames(hostnames.map(v))
+            .send()
+            .await
+            .map_err(err)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,246 @@
+//! AWS clients: configuration from the standard chain (environment, shared
+//! config and profiles, SSO, IMDS/container credentials), `--region`,
+//! `--profile` and `--endpoint-url` overrides, standard retries, an
+//! overall deadline per operation, and an API-call counter behind
+//! `--stats`.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use aws_config::BehaviorVersion;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_credential_types::provider::ProvideCredentials;
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    BeforeSerializationInterceptorContextRef, FinalizerInterceptorContextRef,
+};
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
+use serde::Serialize;
+
+/// Where and how to reach AWS.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    pub region: Option<String>,
+    pub profile: Option<String>,
+    pub endpoint_url: Option<String>,
+    /// Attempts per call, throttling included (standard retry mode).
+    pub max_attempts: Option<u32>,
+}
+
+/// The clients every AWS kind uses.
+#[derive(Debug, Clone)]
+pub struct Clients {
+    pub ec2: aws_sdk_ec2::Client,
+    pub region: String,
+    pub stats: Arc<Stats>,
+}
+
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum ClientError {
+    #[error("no AWS region is configured")]
+    #[diagnostic(
+        code(archkit::aws::no_region),
+        help("pass --region, set AWS_REGION, or set `region` for your profile in ~/.aws/config")
+    )]
+    NoRegion,
+    #[error("no AWS credentials were found: {0}")]
+    #[diagnostic(
+        code(archkit::aws::no_credentials),
+        help(
+            "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, pass --profile, \
+             or run `aws sso login`; against a local emulator any dummy values work"
+        )
+    )]
+    NoCredentials(String),
+}
+
+impl Clients {
+    /// Loads configuration and checks that a region and credentials exist,
+    /// so a missing one is one clear error instead of an SDK dump later.
+    pub async fn load(settings: &Settings) -> Result<Clients, ClientError> {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .retry_config(
+                RetryConfig::standard().with_max_attempts(settings.max_attempts.unwrap_or(5)),
+            )
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(10))
+                    .operation_attempt_timeout(Duration::from_secs(60))
+                    .operation_timeout(Duration::from_secs(5 * 60))
+                    .build(),
+            );
+        if let Some(r) = &settings.region {
+            loader = loader.region(aws_config::Region::new(r.clone()));
+        }
+        if let Some(p) = &settings.profile {
+            loader = loader.profile_name(p);
+        }
+        if let Some(u) = &settings.endpoint_url {
+            loader = loader.endpoint_url(u);
+        }
+        let config = loader.load().await;
+        let region = config.region().ok_or(ClientError::NoRegion)?.to_string();
+        match config.credentials_provider() {
+            Some(p) => {
+                p.provide_credentials()
+                    .await
+                    .map_err(|e| ClientError::NoCredentials(first_line(&e.to_string())))?;
+            }
+            None => return Err(ClientError::NoCredentials("no credentials provider".into())),
+        }
+        let stats = Arc::new(Stats::default());
+        let ec2 = aws_sdk_ec2::Client::from_conf(
+            aws_sdk_ec2::config::Builder::from(&config)
+                .interceptor(Counter(stats.clone()))
+                .build(),
+        );
+        Ok(Clients { ec2, region, stats })
+    }
+}
+
+fn first_line(s: &str) -> String {
+    s.lines().next().unwrap_or(s).to_string()
+}
+
+/// Calls made, by service and operation, and time spent in them.
+#[derive(Debug, Default)]
+pub struct Stats {
+    calls: Mutex<BTreeMap<(String, String), CallStats>>,
+}
+
+#[derive(Debug, Default, Clone, Copy, Serialize)]
+pub struct CallStats {
+    pub calls: u64,
+    pub errors: u64,
+    pub seconds: f64,
+}
+
+/// `--stats --json` form.
+#[derive(Debug, Serialize)]
+pub struct StatsJson {
+    pub total_calls: u64,
+    pub total_seconds: f64,
+    pub read_calls: u64,
+    pub write_calls: u64,
+    pub operations: Vec<OperationJson>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct OperationJson {
+    pub service: String,
+    pub operation: String,
+    #[serde(flatten)]
+    pub stats: CallStats,
+}
+
+/// Whether an API operation only reads.
+pub fn is_read(operation: &str) -> bool {
+    ["Describe", "Get", "List"]
+        .iter()
+        .any(|p| operation.starts_with(p))
+}
+
+impl Stats {
+    fn record(&self, service: &str, operation: &str, took: Duration, ok: bool) {
+        let mut calls = self.calls.lock().unwrap();
+        let e = calls
+            .entry((service.to_string(), operation.to_string()))
+            .or_default();
+        e.calls += 1;
+        if !ok {
+            e.errors += 1;
+        }
+        e.seconds += took.as_secs_f64();
+    }
+
+    pub fn json(&self) -> StatsJson {
+        let calls = self.calls.lock().unwrap();
+        let operations: Vec<OperationJson> = calls
+            .iter()
+            .map(|((s, o), st)| OperationJson {
+                service: s.clone(),
+                operation: o.clone(),
+                stats: *st,
+            })
+            .collect();
+        let total = |f: &dyn Fn(&OperationJson) -> bool| {
+            operations
+                .iter()
+                .filter(|o| f(o))
+                .map(|o| o.stats.calls)
+                .sum()
+        };
+        StatsJson {
+            total_calls: total(&|_| true),
+            total_seconds: operations.iter().map(|o| o.stats.seconds).sum(),
+            read_calls: total(&|o| is_read(&o.operation)),
+            write_calls: total(&|o| !is_read(&o.operation)),
+            operations,
+        }
+    }
+
+    /// The human summary printed at the end of a command.
+    pub fn human(&self) -> String {
+        let j = self.json();
+        let mut out = format!(
+            "AWS calls: {} ({} reads, {} writes), {:.2}s waiting on AWS\n",
+            j.total_calls, j.read_calls, j.write_calls, j.total_seconds
+        );
+        for o in &j.operations {
+            out.push_str(&format!(
+                "  {:<8} {:<40} {:>5} calls {:>4} errors {:>7.2}s\n",
+                o.service, o.operation, o.stats.calls, o.stats.errors, o.stats.seconds
+            ));
+        }
+        out
+    }
+}
+
+/// The interceptor that feeds [`Stats`]: one record per operation (retries
+/// of one call count once, time includes them).
+#[derive(Debug)]
+struct Counter(Arc<Stats>);
+
+#[derive(Debug, Clone)]
+struct Started(Instant);
+
+impl Storable for Started {
+    type Storer = StoreReplace<Self>;
+}
+
+impl Intercept for Counter {
+    fn name(&self) -> &'static str {
+        "archkit-call-counter"
+    }
+
+    fn read_before_execution(
+        &self,
+        _context: &BeforeSerializationInterceptorContextRef<'_>,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        cfg.interceptor_state().store_put(Started(Instant::now()));
+        Ok(())
+    }
+
+    fn read_after_execution(
+        &self,
+        context: &FinalizerInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let took = cfg
+            .load::<Started>()
+            .map(|s| s.0.elapsed())
+            .unwrap_or_default();
+        let ok = context.output_or_error().is_some_and(|r| r.is_ok());
+        if let Some(m) = cfg.load::<Metadata>() {
+            self.0.record(m.service(), m.name(), took, ok);
+        }
+        Ok(())
+    }
+}

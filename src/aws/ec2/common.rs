@@ -1,0 +1,185 @@
+//! Helpers shared by the EC2 kinds: errors, tags, filters, property access.
+
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+
+use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
+use serde_json::{Map, Value};
+
+use crate::provider::{Context, Props, ProviderError, TAG_ID, TAG_STACK};
+
+/// Maps an SDK error to a provider error: its code, whether retrying may
+/// help (throttling; eventual consistency such as a dependency still being
+/// released), whether the resource is gone, and whether the outcome is
+/// unknown (the request may have been carried out).
+pub fn err<E, R>(e: SdkError<E, R>) -> ProviderError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: Debug,
+{
+    let code = e.code().map(str::to_string);
+    let message = match (&code, e.message()) {
+        (Some(c), Some(m)) => format!("{c}: {m}"),
+        (Some(c), None) => c.clone(),
+        _ => format!(
+            "{}",
+            aws_smithy_types::error::display::DisplayErrorContext(&e)
+        ),
+    };
+    let mut pe = ProviderError::new(message);
+    pe.outcome_unknown = matches!(
+        e,
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_)
+    );
+    if let Some(c) = code {
+        pe.retryable = matches!(
+            c.as_str(),
+            "Throttling"
+                | "ThrottlingException"
+                | "RequestLimitExceeded"
+                | "DependencyViolation"
+                | "IncorrectState"
+                | "InvalidGroup.InUse"
+        );
+        pe.not_found = c.ends_with(".NotFound") || c == "NotFound";
+        pe.code = Some(c);
+    }
+    pe
+}
+
+/// The filter that finds every resource of a stack.
+pub fn stack_filter(ctx: &Context) -> Filter {
+    Filter::builder()
+        .name(format!("tag:{TAG_STACK}"))
+        .values(ctx.stack.clone())
+        .build()
+}
+
+pub fn filter(name: &str, values: impl IntoIterator<Item = String>) -> Filter {
+    Filter::builder()
+        .name(name)
+        .set_values(Some(values.into_iter().collect()))
+        .build()
+}
+
+/// Tags for a new resource: the system tags, `Name` and the user's, set
+/// in the create call itself (a crash between a create and a separate
+/// tagging call would orphan the resource).
+pub fn tag_spec(
+    rt: ResourceType,
+    ctx: &Context,
+    logical_id: &str,
+    props: &Props,
+) -> TagSpecification {
+    let mut b = TagSpecification::builder().resource_type(rt);
+    for (k, v) in desired_tags(props) {
+        b = b.tags(Tag::builder().key(k).value(v).build());
+    }
+    for (k, v) in ctx.system_tags(logical_id) {
+        b = b.tags(Tag::builder().key(k).value(v).build());
+    }
+    b.build()
+}
+
+/// The `tags` property as a map.
+pub fn desired_tags(props: &Props) -> BTreeMap<String, String> {
+    match props.get("tags") {
+        Some(Value::Object(m)) => m
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    v.as_str().map_or_else(|| v.to_string(), str::to_string),
+                )
+            })
+            .collect(),
+        _ => BTreeMap::new(),
+    }
+}
+
+/// Splits live tags into the user-visible `tags` (everything but
+/// `archkit:*`) and the logical id.
+pub fn read_tags(tags: &[Tag]) -> (Value, Option<String>) {
+    let mut user = Map::new();
+    let mut logical = None;
+    for t in tags {
+        let (Some(k), Some(v)) = (t.key(), t.value()) else {
+            continue;
+        };
+        if k == TAG_ID {
+            logical = Some(v.to_string());
+        } else if !k.starts_with("archkit:") {
+            user.insert(k.to_string(), Value::String(v.to_string()));
+        }
+    }
+    (Value::Object(user), logical)
+}
+
+/// Brings a resource's tags from `old` to `new` (`tags` property only).
+pub async fn sync_tags(
+    ec2: &aws_sdk_ec2::Client,
+    id: &str,
+    old: &Props,
+    new: &Props,
+) -> Result<(), ProviderError> {
+    let (old, new) = (desired_tags(old), desired_tags(new));
+    let removed: Vec<Tag> = old
+        .keys()
+        .filter(|k| !new.contains_key(*k))
+        .map(|k| Tag::builder().key(k).build())
+        .collect();
+    let changed: Vec<Tag> = new
+        .iter()
+        .filter(|(k, v)| old.get(*k) != Some(v))
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect();
+    if !removed.is_empty() {
+        ec2.delete_tags()
+            .resources(id)
+            .set_tags(Some(removed))
+            .send()
+            .await
+            .map_err(err)?;
+    }
+    if !changed.is_empty() {
+        ec2.create_tags()
+            .resources(id)
+            .set_tags(Some(changed))
+            .send()
+            .await
+            .map_err(err)?;
+    }
+    Ok(())
+}
+
+pub fn s(props: &Props, key: &str) -> Option<String> {
+    props.get(key).and_then(|v| v.as_str()).map(str::to_string)
+}
+
+pub fn b(props: &Props, key: &str) -> Option<bool> {
+    props.get(key).and_then(|v| v.as_bool())
+}
+
+pub fn i(props: &Props, key: &str) -> Option<i32> {
+    props.get(key).and_then(|v| v.as_i64()).map(|v| v as i32)
+}
+
+pub fn list(props: &Props, key: &str) -> Vec<String> {
+    match props.get(key) {
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+pub fn str_value(v: Option<&str>) -> Value {
+    v.map_or(Value::Null, |s| Value::String(s.to_string()))
+}
+
+/// Builds a property map from pairs.
+pub fn props<const N: usize>(pairs: [(&str, Value); N]) -> Props {
+    pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+}
