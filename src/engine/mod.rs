@@ -715,11 +715,15 @@ async fn update(shared: &Shared, kind: &dyn ResourceKind, c: &Change) -> Result<
             .resources
             .get(&c.id)
             .ok_or_else(|| format!("`{}` is not in state", c.id))?;
-        (
-            r.physical_id.clone(),
-            r.properties.clone(),
-            st.lineage.clone(),
-        )
+        // What is live, not only what was applied: an update must also
+        // undo drift (a value changed outside archkit).
+        let mut old = r.properties.clone();
+        for (k, v) in &c.before {
+            if !c.sensitive.contains(k) {
+                old.insert(k.clone(), v.clone());
+            }
+        }
+        (r.physical_id.clone(), old, st.lineage.clone())
     };
     let stored = stored_props(&lineage, c, &props);
     write_state(shared, |st| st.begin(&c.id, &c.kind, Operation::Update))?;

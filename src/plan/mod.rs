@@ -178,9 +178,16 @@ pub async fn refresh(
             known,
             discover: k.schema().taggable,
         };
+        let known: std::collections::HashSet<String> =
+            query.known.iter().map(|(id, _)| id.clone()).collect();
         let observed = k.read(ctx, &query).await?;
         live.reads += 1;
-        for mut o in observed {
+        // Only what state records or what is tagged with this stack: a
+        // provider's filter is not trusted to have been applied.
+        for mut o in observed
+            .into_iter()
+            .filter(|o| o.logical_id.is_some() || known.contains(&o.physical_id))
+        {
             k.normalize(&mut o.properties);
             live.by_physical
                 .insert(o.physical_id.clone(), (kind.clone(), o));

@@ -6,5 +6,6 @@ mod cli;
 mod corpus;
 mod deploy;
 mod engine;
+mod moto;
 mod robustness;
 mod util;

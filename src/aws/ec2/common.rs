@@ -99,21 +99,28 @@ pub fn desired_tags(props: &Props) -> BTreeMap<String, String> {
 }
 
 /// Splits live tags into the user-visible `tags` (everything but
-/// `archkit:*`) and the logical id.
-pub fn read_tags(tags: &[Tag]) -> (Value, Option<String>) {
+/// `archkit:*`) and the logical id, which is returned only when the
+/// resource belongs to this stack: a tag filter the API (or an emulator:
+/// moto ignores it on DescribeNatGateways) did not apply must never make
+/// another stack's resource look like ours.
+pub fn read_tags(ctx: &Context, tags: &[Tag]) -> (Value, Option<String>) {
     let mut user = Map::new();
     let mut logical = None;
+    let mut stack = None;
     for t in tags {
         let (Some(k), Some(v)) = (t.key(), t.value()) else {
             continue;
         };
         if k == TAG_ID {
             logical = Some(v.to_string());
+        } else if k == TAG_STACK {
+            stack = Some(v.to_string());
         } else if !k.starts_with("archkit:") {
             user.insert(k.to_string(), Value::String(v.to_string()));
         }
     }
-    (Value::Object(user), logical)
+    let ours = stack.as_deref() == Some(ctx.stack.as_str());
+    (Value::Object(user), logical.filter(|_| ours))
 }
 
 /// Brings a resource's tags from `old` to `new` (`tags` property only).

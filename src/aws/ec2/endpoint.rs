@@ -128,7 +128,7 @@ impl ResourceKind for VpcEndpoint {
                 })
             })
             .filter_map(|e| {
-                let (tags, logical_id) = read_tags(e.tags());
+                let (tags, logical_id) = read_tags(ctx, e.tags());
                 let groups: Vec<String> = e
                     .groups()
                     .iter()

@@ -84,7 +84,7 @@ impl ResourceKind for InternetGateway {
         Ok(found
             .iter()
             .filter_map(|g| {
-                let (tags, logical_id) = read_tags(g.tags());
+                let (tags, logical_id) = read_tags(ctx, g.tags());
                 Some(Observed {
                     physical_id: g.internet_gateway_id()?.to_string(),
                     logical_id,

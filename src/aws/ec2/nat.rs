@@ -114,7 +114,7 @@ impl ResourceKind for Eip {
         Ok(found
             .iter()
             .filter_map(|a| {
-                let (tags, logical_id) = read_tags(a.tags());
+                let (tags, logical_id) = read_tags(ctx, a.tags());
                 Some(Observed {
                     physical_id: a.allocation_id()?.to_string(),
                     logical_id,
@@ -227,7 +227,7 @@ impl ResourceKind for NatGateway {
                     .is_some_and(|s| matches!(s.as_str(), "deleted" | "deleting" | "failed"))
             })
             .filter_map(|n| {
-                let (tags, logical_id) = read_tags(n.tags());
+                let (tags, logical_id) = read_tags(ctx, n.tags());
                 let address = n.nat_gateway_addresses().first();
                 let mut attrs = Attrs::new();
                 attrs.insert(

@@ -107,7 +107,7 @@ impl ResourceKind for RouteTable {
         Ok(found
             .iter()
             .filter_map(|t| {
-                let (tags, logical_id) = read_tags(t.tags());
+                let (tags, logical_id) = read_tags(ctx, t.tags());
                 Some(Observed {
                     physical_id: t.route_table_id()?.to_string(),
                     logical_id,

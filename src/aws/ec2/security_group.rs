@@ -266,7 +266,7 @@ impl ResourceKind for SecurityGroup {
         Ok(found
             .iter()
             .filter_map(|g| {
-                let (tags, logical_id) = read_tags(g.tags());
+                let (tags, logical_id) = read_tags(ctx, g.tags());
                 Some(Observed {
                     physical_id: g.group_id()?.to_string(),
                     logical_id,
@@ -492,7 +492,7 @@ impl ResourceKind for SecurityGroupRule {
         Ok(found
             .iter()
             .filter_map(|r| {
-                let (tags, logical_id) = read_tags(r.tags());
+                let (tags, logical_id) = read_tags(ctx, r.tags());
                 let all = r.ip_protocol() == Some("-1");
                 let mut p = props([
                     ("security_group_id", str_value(r.group_id())),

@@ -103,7 +103,7 @@ impl ResourceKind for Subnet {
         Ok(found
             .iter()
             .filter_map(|sn| {
-                let (tags, logical_id) = read_tags(sn.tags());
+                let (tags, logical_id) = read_tags(ctx, sn.tags());
                 Some(Observed {
                     physical_id: sn.subnet_id()?.to_string(),
                     logical_id,

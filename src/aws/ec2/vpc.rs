@@ -103,7 +103,7 @@ impl ResourceKind for Vpc {
             .into_iter()
             .filter_map(|v| {
                 let id = v.vpc_id()?.to_string();
-                let (tags, logical_id) = read_tags(v.tags());
+                let (tags, logical_id) = read_tags(ctx, v.tags());
                 Some(Observed {
                     logical_id,
                     properties: props([

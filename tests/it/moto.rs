@@ -1,0 +1,719 @@
+//! End-to-end tests of the AWS networking kinds against moto, a standalone
+//! AWS emulator started by `scripts/moto` (its URL comes from
+//! `ARCHKIT_MOTO_URL` or `.moto/url`). Each test uses its own stack name,
+//! so tests share one server without interfering.
+//!
+//! Without a server these tests fail under `CI=true` and are skipped, with
+//! a message, elsewhere.
+//!
+//! What moto cannot prove (see ../shared/reference/moto.md): NAT gateways
+//! are available at once and their deletion is instant, and delete-time
+//! dependency checks (DependencyViolation for an attached IGW with mapped
+//! addresses, an EIP held by a NAT gateway) are not enforced. The destroy
+//! ordering those checks require is therefore asserted on the order of the
+//! API calls archkit made (`--json` events), not on AWS refusing them.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use aws_sdk_ec2::types::Filter;
+
+use crate::util::{Run, archkit, root, run};
+
+fn moto_url() -> Option<String> {
+    if let Ok(u) = std::env::var("ARCHKIT_MOTO_URL")
+        && !u.is_empty()
+    {
+        return Some(u);
+    }
+    std::fs::read_to_string(root().join(".moto/url"))
+        .ok()
+        .map(|u| u.trim().to_string())
+        .filter(|u| !u.is_empty())
+}
+
+/// The moto URL, or `None` (skip) outside CI. Under CI a missing server is
+/// a failure.
+fn require_moto() -> Option<String> {
+    match moto_url() {
+        Some(u) => Some(u),
+        None if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!(
+                "moto is not running: start it with `scripts/moto start` (CI=true forbids skipping)"
+            )
+        }
+        None => {
+            eprintln!("skipped: moto is not running (scripts/moto start)");
+            None
+        }
+    }
+}
+
+struct Stack {
+    name: String,
+    url: String,
+    dir: tempfile::TempDir,
+}
+
+impl Stack {
+    fn new(url: &str, name: &str) -> Stack {
+        // Unique per run, so reruns against one server never collide.
+        let nonce = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+            % 1_000_000_000;
+        Stack {
+            name: format!("{name}-{nonce}"),
+            url: url.to_string(),
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        self.cmd_at(&self.url, args)
+    }
+
+    fn cmd_at(&self, url: &str, args: &[&str]) -> Command {
+        let mut c = archkit(self.dir.path());
+        c.env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ENDPOINT_URL", url)
+            .env_remove("AWS_PROFILE")
+            .env("ARCHKIT_AWS_MAX_ATTEMPTS", "3")
+            .arg("--stack")
+            .arg(&self.name)
+            .args(args)
+            .stdin(std::process::Stdio::null());
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        run(&mut self.cmd(args))
+    }
+
+    /// Copies the built-in blueprint so a test may edit it.
+    fn blueprint(&self) -> PathBuf {
+        let dir = self.dir.path().join("bp");
+        if !dir.exists() {
+            let out = run(archkit(self.dir.path()).args(["init", "fargate-public-private", "bp"]));
+            assert_eq!(out.code, 0, "{}", out.stderr);
+        }
+        dir
+    }
+
+    fn edit(&self, from: &str, to: &str) {
+        let f = self.blueprint().join("blueprint.yaml");
+        let text = std::fs::read_to_string(&f).unwrap();
+        assert!(text.contains(from), "the blueprint has no `{from}`");
+        std::fs::write(&f, text.replacen(from, to, 1)).unwrap();
+    }
+
+    fn state(&self) -> serde_json::Value {
+        let p = self
+            .dir
+            .path()
+            .join(format!(".archkit/{}.state.json", self.name));
+        serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+    }
+
+    fn physical(&self, id: &str) -> String {
+        self.state()["resources"][id]["physical_id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    fn tag_filter(&self) -> Filter {
+        Filter::builder()
+            .name("tag:archkit:stack")
+            .values(&self.name)
+            .build()
+    }
+}
+
+fn bp(s: &Stack) -> String {
+    s.blueprint().to_str().unwrap().to_string()
+}
+
+fn ec2(url: &str) -> aws_sdk_ec2::Client {
+    let creds = aws_sdk_ec2::config::Credentials::new("testing", "testing", None, None, "test");
+    let conf = aws_sdk_ec2::Config::builder()
+        .behavior_version(aws_sdk_ec2::config::BehaviorVersion::latest())
+        .region(aws_sdk_ec2::config::Region::new("us-east-1"))
+        .endpoint_url(url)
+        .credentials_provider(creds)
+        .build();
+    aws_sdk_ec2::Client::from_conf(conf)
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Runtime::new().unwrap()
+}
+
+/// `--stats --json` prints `{"stats": ...}` on stderr.
+fn stats(out: &Run) -> serde_json::Value {
+    out.stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find_map(|v| v.get("stats").cloned())
+        .unwrap_or_else(|| panic!("no stats in: {}", out.stderr))
+}
+
+fn tags(t: &[aws_sdk_ec2::types::Tag]) -> std::collections::BTreeMap<String, String> {
+    t.iter()
+        .map(|t| {
+            (
+                t.key().unwrap_or_default().to_string(),
+                t.value().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn network_applies_reads_back_converges_and_destroys_cleanly() {
+    let Some(url) = require_moto() else { return };
+    let s = Stack::new(&url, "net");
+    let b = bp(&s);
+    let out = s.run(&["apply", &b, "--auto-approve", "--json", "--stats"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let apply_stats = stats(&out);
+
+    let client = ec2(&url);
+    rt().block_on(async {
+        let vpc_id = s.physical("vpc");
+        let vpcs = client
+            .describe_vpcs()
+            .vpc_ids(&vpc_id)
+            .send()
+            .await
+            .unwrap();
+        let vpc = &vpcs.vpcs()[0];
+        assert_eq!(vpc.cidr_block(), Some("10.0.0.0/16"));
+        let t = tags(vpc.tags());
+        assert_eq!(t["archkit:stack"], s.name);
+        assert_eq!(t["archkit:id"], "vpc");
+        assert_eq!(t["Name"], format!("{}-vpc", s.name));
+        let dns = client
+            .describe_vpc_attribute()
+            .vpc_id(&vpc_id)
+            .attribute(aws_sdk_ec2::types::VpcAttributeName::EnableDnsHostnames)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            dns.enable_dns_hostnames().and_then(|v| v.value()),
+            Some(true)
+        );
+
+        let subnets = client
+            .describe_subnets()
+            .filters(s.tag_filter())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(subnets.subnets().len(), 4);
+        for sn in subnets.subnets() {
+            let id = tags(sn.tags())["archkit:id"].clone();
+            assert_eq!(sn.vpc_id(), Some(vpc_id.as_str()));
+            let public = id.starts_with("public");
+            assert_eq!(sn.map_public_ip_on_launch(), Some(public), "{id}");
+            let zone = if id.ends_with("one") {
+                "us-east-1a"
+            } else {
+                "us-east-1b"
+            };
+            assert_eq!(sn.availability_zone(), Some(zone), "{id}");
+        }
+
+        let igws = client
+            .describe_internet_gateways()
+            .filters(s.tag_filter())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            igws.internet_gateways()[0].attachments()[0].vpc_id(),
+            Some(vpc_id.as_str())
+        );
+
+        // moto ignores the tag filter of DescribeNatGateways: check tags here.
+        let nats = client.describe_nat_gateways().send().await.unwrap();
+        let ours = |n: &&aws_sdk_ec2::types::NatGateway| {
+            tags(n.tags()).get("archkit:stack") == Some(&s.name)
+        };
+        assert_eq!(nats.nat_gateways().iter().filter(ours).count(), 2);
+        let addresses = client
+            .describe_addresses()
+            .filters(s.tag_filter())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(addresses.addresses().len(), 2);
+
+        let public_rt = s.physical("public_route_table");
+        let tables = client
+            .describe_route_tables()
+            .route_table_ids(&public_rt)
+            .send()
+            .await
+            .unwrap();
+        let t = &tables.route_tables()[0];
+        let default = t
+            .routes()
+            .iter()
+            .find(|r| r.destination_cidr_block() == Some("0.0.0.0/0"))
+            .unwrap();
+        assert_eq!(
+            default.gateway_id(),
+            Some(s.physical("internet_gateway").as_str())
+        );
+        assert_eq!(
+            t.associations()
+                .iter()
+                .filter(|a| a.subnet_id().is_some())
+                .count(),
+            2
+        );
+        let private = client
+            .describe_route_tables()
+            .route_table_ids(s.physical("private_route_table_one"))
+            .send()
+            .await
+            .unwrap();
+        let r = private.route_tables()[0]
+            .routes()
+            .iter()
+            .find(|r| r.destination_cidr_block() == Some("0.0.0.0/0"))
+            .unwrap()
+            .clone();
+        assert_eq!(
+            r.nat_gateway_id(),
+            Some(s.physical("nat_gateway_one").as_str())
+        );
+
+        let sgs = client
+            .describe_security_groups()
+            .group_ids(s.physical("public_load_balancer_sg"))
+            .send()
+            .await
+            .unwrap();
+        let ingress = sgs.security_groups()[0].ip_permissions();
+        assert_eq!(ingress.len(), 1);
+        assert_eq!(ingress[0].from_port(), Some(80));
+        assert_eq!(ingress[0].ip_ranges()[0].cidr_ip(), Some("0.0.0.0/0"));
+        let rules = client
+            .describe_security_group_rules()
+            .filters(
+                Filter::builder()
+                    .name("group-id")
+                    .values(s.physical("fargate_container_sg"))
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let sources: Vec<_> = rules
+            .security_group_rules()
+            .iter()
+            .filter(|r| !r.is_egress().unwrap_or(false))
+            .filter_map(|r| {
+                r.referenced_group_info()
+                    .and_then(|g| g.group_id())
+                    .map(str::to_string)
+            })
+            .collect();
+        assert!(
+            sources.contains(&s.physical("public_load_balancer_sg")),
+            "{sources:?}"
+        );
+        assert!(
+            sources.contains(&s.physical("fargate_container_sg")),
+            "{sources:?}"
+        );
+    });
+
+    // No changes after apply; at most one read call per resource kind.
+    let plan = s.run(&["plan", &b, "--detailed-exitcode", "--json", "--stats"]);
+    assert_eq!(plan.code, 0, "{}\n{}", plan.stdout, plan.stderr);
+    let plan_stats = stats(&plan);
+    let kinds = 12;
+    let reads = plan_stats["read_calls"].as_u64().unwrap();
+    // + DescribeAvailabilityZones for `${azs[N]}`.
+    assert!(
+        reads <= kinds + 1,
+        "{reads} read calls for {kinds} kinds: {plan_stats}"
+    );
+    assert_eq!(plan_stats["write_calls"], 0);
+
+    // A second apply makes no write call.
+    let again = s.run(&["apply", &b, "--auto-approve", "--json", "--stats"]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert_eq!(stats(&again)["write_calls"], 0, "{}", again.stderr);
+    eprintln!(
+        "figures: apply {} calls ({} writes); no-change plan {} reads",
+        apply_stats["total_calls"], apply_stats["write_calls"], reads
+    );
+
+    // Destroy: nothing tagged with the stack remains, kind by kind (moto's
+    // tagging API does not list EIPs or endpoints), and the state is empty.
+    let out = s.run(&["destroy", &b, "--auto-approve", "--json"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let order: Vec<String> = out
+        .stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["event"] == "finished")
+        .map(|v| v["id"].as_str().unwrap().to_string())
+        .collect();
+    let pos = |id: &str| {
+        order
+            .iter()
+            .position(|o| o == id)
+            .unwrap_or_else(|| panic!("{id} not deleted"))
+    };
+    // NAT gateways gone before their EIPs are released, and both before the
+    // gateway is detached (AWS refuses otherwise; moto does not check).
+    assert!(pos("nat_gateway_one") < pos("nat_one_eip"));
+    assert!(pos("nat_gateway_two") < pos("nat_two_eip"));
+    assert!(pos("nat_one_eip") < pos("gateway_attachment"));
+    assert!(pos("nat_two_eip") < pos("gateway_attachment"));
+    // Cross-referencing rules before their groups; subnets before the VPC.
+    assert!(pos("ecs_ingress_from_public_alb") < pos("public_load_balancer_sg"));
+    assert!(pos("private_subnet_one") < pos("vpc"));
+    rt().block_on(async {
+        let f = || s.tag_filter();
+        assert!(
+            client
+                .describe_vpcs()
+                .filters(f())
+                .send()
+                .await
+                .unwrap()
+                .vpcs()
+                .is_empty()
+        );
+        assert!(
+            client
+                .describe_subnets()
+                .filters(f())
+                .send()
+                .await
+                .unwrap()
+                .subnets()
+                .is_empty()
+        );
+        assert!(
+            client
+                .describe_internet_gateways()
+                .filters(f())
+                .send()
+                .await
+                .unwrap()
+                .internet_gateways()
+                .is_empty()
+        );
+        assert!(
+            client
+                .describe_addresses()
+                .filters(f())
+                .send()
+                .await
+                .unwrap()
+                .addresses()
+                .is_empty()
+        );
+        assert!(
+            client
+                .describe_route_tables()
+                .filters(f())
+                .send()
+                .await
+                .unwrap()
+                .route_tables()
+                .is_empty()
+        );
+        assert!(
+            client
+                .describe_security_groups()
+                .filters(f())
+                .send()
+                .await
+                .unwrap()
+                .security_groups()
+                .is_empty()
+        );
+        assert!(
+            client
+                .describe_security_group_rules()
+                .filters(f())
+                .send()
+                .await
+                .unwrap()
+                .security_group_rules()
+                .is_empty()
+        );
+        let nats = client.describe_nat_gateways().send().await.unwrap();
+        let ours = |n: &&aws_sdk_ec2::types::NatGateway| {
+            tags(n.tags()).get("archkit:stack") == Some(&s.name)
+        };
+        assert!(
+            nats.nat_gateways()
+                .iter()
+                .filter(ours)
+                .all(|n| n.state().is_some_and(|s| s.as_str() == "deleted"))
+        );
+    });
+    let state = s.state();
+    assert!(state["resources"].as_object().unwrap().is_empty());
+    assert!(state["pending"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn mutable_changes_update_in_place_and_immutable_ones_replace() {
+    let Some(url) = require_moto() else { return };
+    let s = Stack::new(&url, "upd");
+    let b = bp(&s);
+    assert_eq!(s.run(&["apply", &b, "--auto-approve"]).code, 0);
+    let old_subnet = s.physical("private_subnet_two");
+
+    // A mutable property and a tag: update in place.
+    s.edit(
+        "      availability_zone: ${azs[0]}\n\n  private_subnet_two:",
+        "      availability_zone: ${azs[0]}\n      map_public_ip_on_launch: true\n      tags: {tier: private}\n\n  private_subnet_two:",
+    );
+    // An immutable one: a replacement naming it.
+    s.edit(
+        "  private_subnet_two_cidr:\n    default: 10.0.3.0/24",
+        "  private_subnet_two_cidr:\n    default: 10.0.9.0/24",
+    );
+    let plan = s.run(&["plan", &b, "--json"]);
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    let v: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
+    let change = |id: &str| {
+        v["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == id)
+            .unwrap()
+            .clone()
+    };
+    let one = change("private_subnet_one");
+    assert_eq!(one["action"], "update");
+    assert_eq!(
+        one["changed"],
+        serde_json::json!(["map_public_ip_on_launch", "tags"])
+    );
+    let two = change("private_subnet_two");
+    assert_eq!(two["action"], "replace");
+    assert_eq!(two["replace_because"], serde_json::json!(["cidr_block"]));
+    // Its association follows the new subnet.
+    assert_eq!(
+        change("private_subnet_two_association")["action"],
+        "replace"
+    );
+    let human = s.run(&["plan", &b]);
+    assert!(
+        human
+            .stdout
+            .contains("replace: `cidr_block` forces replacement"),
+        "{}",
+        human.stdout
+    );
+
+    let out = s.run(&["apply", &b, "--auto-approve"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_ne!(s.physical("private_subnet_two"), old_subnet);
+    let plan = s.run(&["plan", &b, "--detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "{}", plan.stdout);
+    rt().block_on(async {
+        let client = ec2(&url);
+        let sn = client
+            .describe_subnets()
+            .subnet_ids(s.physical("private_subnet_one"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(sn.subnets()[0].map_public_ip_on_launch(), Some(true));
+        assert_eq!(tags(sn.subnets()[0].tags())["tier"], "private");
+        let gone = client
+            .describe_subnets()
+            .filters(
+                Filter::builder()
+                    .name("subnet-id")
+                    .values(&old_subnet)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert!(gone.subnets().is_empty(), "the replaced subnet was deleted");
+    });
+    assert_eq!(s.run(&["destroy", &b, "--auto-approve"]).code, 0);
+}
+
+#[test]
+fn out_of_band_deletion_and_modification_are_planned() {
+    let Some(url) = require_moto() else { return };
+    let s = Stack::new(&url, "oob");
+    let b = bp(&s);
+    assert_eq!(s.run(&["apply", &b, "--auto-approve"]).code, 0);
+    rt().block_on(async {
+        let client = ec2(&url);
+        client
+            .revoke_security_group_ingress()
+            .group_id(s.physical("fargate_container_sg"))
+            .security_group_rule_ids(s.physical("ecs_ingress_from_self"))
+            .send()
+            .await
+            .unwrap();
+        client
+            .modify_subnet_attribute()
+            .subnet_id(s.physical("public_subnet_one"))
+            .map_public_ip_on_launch(
+                aws_sdk_ec2::types::AttributeBooleanValue::builder()
+                    .value(false)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+    });
+    let plan = s.run(&["plan", &b, "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
+    let change = |id: &str| {
+        v["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == id)
+            .unwrap()
+            .clone()
+    };
+    let rule = change("ecs_ingress_from_self");
+    assert_eq!(
+        (rule["action"].clone(), rule["reason"].clone()),
+        ("create".into(), "deleted_outside".into())
+    );
+    let sn = change("public_subnet_one");
+    assert_eq!(sn["action"], "update");
+    assert_eq!(sn["drift"], serde_json::json!(["map_public_ip_on_launch"]));
+    let human = s.run(&["plan", &b]);
+    assert!(
+        human.stdout.contains("changed outside archkit"),
+        "{}",
+        human.stdout
+    );
+    assert!(
+        human.stdout.contains("deleted outside archkit"),
+        "{}",
+        human.stdout
+    );
+    let out = s.run(&["apply", &b, "--auto-approve"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let after = s.run(&["plan", &b, "--detailed-exitcode"]);
+    assert_eq!(after.code, 0, "{}{}", after.stdout, after.stderr);
+    assert_eq!(s.run(&["destroy", &b, "--auto-approve"]).code, 0);
+}
+
+#[test]
+fn reads_do_not_grow_with_the_number_of_resources() {
+    let Some(url) = require_moto() else { return };
+    let s = Stack::new(&url, "scale");
+    let b = bp(&s);
+    let base = s.run(&["plan", &b, "--json", "--stats"]);
+    assert_eq!(base.code, 0, "{}", base.stderr);
+    // Four times as many subnets and security groups.
+    let f = s.blueprint().join("blueprint.yaml");
+    let mut text = std::fs::read_to_string(&f).unwrap();
+    let mut extra = String::from("\n");
+    for k in 0..9 {
+        extra.push_str(&format!(
+            "  extra_subnet_{k}:\n    type: aws.ec2.subnet\n    properties:\n      vpc_id: ${{vpc.id}}\n      cidr_block: 10.0.{}.0/24\n      availability_zone: ${{azs[{}]}}\n  extra_sg_{k}:\n    type: aws.ec2.security_group\n    properties:\n      description: extra {k}\n      vpc_id: ${{vpc.id}}\n",
+            20 + k,
+            k % 2
+        ));
+    }
+    let at = text.find("\noutputs:").unwrap();
+    text.insert_str(at, &extra);
+    std::fs::write(&f, text).unwrap();
+    let big = s.run(&["apply", &b, "--auto-approve", "--json", "--stats"]);
+    assert_eq!(big.code, 0, "{}", big.stderr);
+    let plan = s.run(&["plan", &b, "--json", "--stats", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "{}", plan.stdout);
+    let (r1, r2) = (
+        stats(&base)["read_calls"].as_u64().unwrap(),
+        stats(&plan)["read_calls"].as_u64().unwrap(),
+    );
+    eprintln!(
+        "figures: plan read calls {r1} for the network blueprint, {r2} with 4x subnets and security groups"
+    );
+    // Existing resources may add one lookup by id for each kind, never per resource.
+    assert!(r2 <= 13, "{r2} reads");
+    assert_eq!(s.run(&["destroy", &b, "--auto-approve"]).code, 0);
+}
+
+#[test]
+fn apply_converges_when_a_third_of_calls_are_throttled() {
+    let Some(url) = require_moto() else { return };
+    let proxy = Proxy::start(&url, 3);
+    let s = Stack::new(&url, "throttle");
+    let b = bp(&s);
+    let out = run(&mut s.cmd_at(
+        &proxy.url,
+        &["apply", &b, "--auto-approve", "--json", "--stats"],
+    ));
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let st = stats(&out);
+    let errors: u64 = st["operations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["errors"].as_u64().unwrap())
+        .sum();
+    eprintln!(
+        "figures: throttled apply made {} calls with {errors} failed attempts recorded",
+        st["total_calls"]
+    );
+    let plan = run(&mut s.cmd_at(&proxy.url, &["plan", &b, "--detailed-exitcode"]));
+    assert_eq!(plan.code, 0, "{}\n{}", plan.stdout, plan.stderr);
+    assert_eq!(s.run(&["destroy", &b, "--auto-approve"]).code, 0);
+}
+
+/// `scripts/throttle-proxy.py`, killed on drop.
+struct Proxy {
+    child: std::process::Child,
+    url: String,
+}
+
+impl Proxy {
+    fn start(target: &str, every: u32) -> Proxy {
+        use std::io::BufRead;
+        let script = root().join("scripts/throttle-proxy.py");
+        let mut child = Command::new("python3")
+            .arg(&script)
+            .arg(target)
+            .arg(every.to_string())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3 runs the throttling proxy");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        Proxy {
+            child,
+            url: line.trim().to_string(),
+        }
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
