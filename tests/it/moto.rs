@@ -624,23 +624,29 @@ fn reads_do_not_grow_with_the_number_of_resources() {
     let Some(url) = require_moto() else { return };
     let s = Stack::new(&url, "scale");
     let b = bp(&s);
-    let base = s.run(&["plan", &b, "--json", "--stats"]);
-    assert_eq!(base.code, 0, "{}", base.stderr);
-    // Four times as many subnets and security groups.
+    assert_eq!(s.run(&["apply", &b, "--auto-approve"]).code, 0);
+    let base = s.run(&["plan", &b, "--json", "--stats", "--detailed-exitcode"]);
+    assert_eq!(base.code, 0, "{}", base.stdout);
+    // Four times as many subnets (4 → 16) and security groups (2 → 8).
     let f = s.blueprint().join("blueprint.yaml");
     let mut text = std::fs::read_to_string(&f).unwrap();
     let mut extra = String::from("\n");
-    for k in 0..9 {
+    for k in 0..12 {
         extra.push_str(&format!(
-            "  extra_subnet_{k}:\n    type: aws.ec2.subnet\n    properties:\n      vpc_id: ${{vpc.id}}\n      cidr_block: 10.0.{}.0/24\n      availability_zone: ${{azs[{}]}}\n  extra_sg_{k}:\n    type: aws.ec2.security_group\n    properties:\n      description: extra {k}\n      vpc_id: ${{vpc.id}}\n",
+            "  extra_subnet_{k}:\n    type: aws.ec2.subnet\n    properties:\n      vpc_id: ${{vpc.id}}\n      cidr_block: 10.0.{}.0/24\n      availability_zone: ${{azs[{}]}}\n",
             20 + k,
             k % 2
+        ));
+    }
+    for k in 0..6 {
+        extra.push_str(&format!(
+            "  extra_sg_{k}:\n    type: aws.ec2.security_group\n    properties:\n      description: extra {k}\n      vpc_id: ${{vpc.id}}\n"
         ));
     }
     let at = text.find("\noutputs:").unwrap();
     text.insert_str(at, &extra);
     std::fs::write(&f, text).unwrap();
-    let big = s.run(&["apply", &b, "--auto-approve", "--json", "--stats"]);
+    let big = s.run(&["apply", &b, "--auto-approve"]);
     assert_eq!(big.code, 0, "{}", big.stderr);
     let plan = s.run(&["plan", &b, "--json", "--stats", "--detailed-exitcode"]);
     assert_eq!(plan.code, 0, "{}", plan.stdout);
@@ -649,11 +655,57 @@ fn reads_do_not_grow_with_the_number_of_resources() {
         stats(&plan)["read_calls"].as_u64().unwrap(),
     );
     eprintln!(
-        "figures: plan read calls {r1} for the network blueprint, {r2} with 4x subnets and security groups"
+        "figures: no-change plan read calls: {r1} for the network blueprint (25 resources), \
+         {r2} with 4x subnets and security groups (43 resources)"
     );
-    // Existing resources may add one lookup by id for each kind, never per resource.
-    assert!(r2 <= 13, "{r2} reads");
+    assert_eq!(r1, r2, "read calls grew with the number of resources");
     assert_eq!(s.run(&["destroy", &b, "--auto-approve"]).code, 0);
+}
+
+#[test]
+fn missing_region_or_credentials_is_one_clear_error() {
+    // No moto needed: the error comes before any call. IMDS is disabled so
+    // nothing probes the metadata address.
+    let home = tempfile::tempdir().unwrap();
+    let mut base = archkit(home.path());
+    base.env("HOME", home.path())
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", home.path().join("none"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", home.path().join("none"))
+        .env_remove("AWS_REGION")
+        .env_remove("AWS_DEFAULT_REGION")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env_remove("AWS_SESSION_TOKEN")
+        .env_remove("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
+        .env_remove("AWS_CONTAINER_CREDENTIALS_FULL_URI")
+        .env_remove("AWS_WEB_IDENTITY_TOKEN_FILE")
+        .stdin(std::process::Stdio::null());
+    let no_region = run(Command::new(base.get_program())
+        .args(["plan", "fargate-public-private"])
+        .envs(base.get_envs().filter_map(|(k, v)| Some((k, v?))))
+        .env_remove("AWS_REGION")
+        .current_dir(home.path()));
+    assert_eq!(no_region.code, 1, "{}", no_region.stderr);
+    assert!(
+        no_region.stderr.contains("archkit::aws::no_region"),
+        "{}",
+        no_region.stderr
+    );
+    assert!(
+        no_region.stderr.contains("--region"),
+        "{}",
+        no_region.stderr
+    );
+    let no_creds = run(base.args(["plan", "fargate-public-private", "--region", "eu-west-1"]));
+    assert_eq!(no_creds.code, 1, "{}", no_creds.stderr);
+    assert!(
+        no_creds.stderr.contains("archkit::aws::no_credentials"),
+        "{}",
+        no_creds.stderr
+    );
+    assert!(!no_creds.stderr.contains("panicked"));
 }
 
 #[test]

@@ -1,6 +1,19 @@
 //! `aws.ec2.vpc_endpoint`: gateway (S3, DynamoDB) and interface endpoints.
 
+use super::common::{
+    b, err, filter, list, props, read_tags, s, stack_filter, str_value, sync_tags, tag_spec,
+};
+use crate::aws::client::Clients;
+use crate::provider::{
+    Attrs, Context, CreateRequest, Created, Observed, Op, Props, ProviderError, ReadQuery,
+    ResourceKind,
+};
 use crate::schema::{Attr, Default, Prop, Schema, Type};
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{ResourceType, VpcEndpointType};
+use serde_json::{Value, json};
+use std::collections::BTreeSet;
+use std::time::Duration;
 
 pub static VPC_ENDPOINT: Schema = Schema {
     kind: "aws.ec2.vpc_endpoint",
@@ -56,22 +69,6 @@ pub static VPC_ENDPOINT: Schema = Schema {
     )],
     exactly_one_of: &[],
     taggable: true,
-};
-
-use std::collections::BTreeSet;
-use std::time::Duration;
-
-use async_trait::async_trait;
-use aws_sdk_ec2::types::{ResourceType, VpcEndpointType};
-use serde_json::{Value, json};
-
-use super::common::{
-    b, err, filter, list, props, read_tags, s, stack_filter, str_value, sync_tags, tag_spec,
-};
-use crate::aws::client::Clients;
-use crate::provider::{
-    Attrs, Context, CreateRequest, Created, Observed, Op, Props, ProviderError, ReadQuery,
-    ResourceKind,
 };
 
 /// The VPC endpoint kind.

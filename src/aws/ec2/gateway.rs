@@ -1,6 +1,17 @@
 //! `aws.ec2.internet_gateway` and its attachment to a VPC.
 
+use super::common::{
+    err, filter, props, read_tags, s, stack_filter, str_value, sync_tags, tag_spec,
+};
+use crate::aws::client::Clients;
+use crate::provider::{
+    Attrs, Context, CreateRequest, Created, Observed, Op, Props, ProviderError, ReadQuery,
+    ResourceKind,
+};
 use crate::schema::{Prop, Schema, Type};
+use async_trait::async_trait;
+use aws_sdk_ec2::types::ResourceType;
+use std::time::Duration;
 
 pub static INTERNET_GATEWAY: Schema = Schema {
     kind: "aws.ec2.internet_gateway",
@@ -29,20 +40,6 @@ pub static INTERNET_GATEWAY_ATTACHMENT: Schema = Schema {
     attributes: &[],
     exactly_one_of: &[],
     taggable: false,
-};
-
-use std::time::Duration;
-
-use async_trait::async_trait;
-use aws_sdk_ec2::types::ResourceType;
-
-use super::common::{
-    err, filter, props, read_tags, s, stack_filter, str_value, sync_tags, tag_spec,
-};
-use crate::aws::client::Clients;
-use crate::provider::{
-    Attrs, Context, CreateRequest, Created, Observed, Op, Props, ProviderError, ReadQuery,
-    ResourceKind,
 };
 
 /// The internet gateway kind.

@@ -1,6 +1,17 @@
 //! `aws.ec2.eip` and `aws.ec2.nat_gateway`.
 
+use super::common::{
+    err, filter, props, read_tags, s, stack_filter, str_value, sync_tags, tag_spec,
+};
+use crate::aws::client::Clients;
+use crate::provider::{
+    Attrs, Context, CreateRequest, Created, Observed, Op, Props, ProviderError, ReadQuery,
+    ResourceKind,
+};
 use crate::schema::{Attr, Default, Prop, Schema, Type};
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{ConnectivityType, DomainType, ResourceType};
+use std::time::Duration;
 
 pub static EIP: Schema = Schema {
     kind: "aws.ec2.eip",
@@ -52,20 +63,6 @@ pub static NAT_GATEWAY: Schema = Schema {
     )],
     exactly_one_of: &[],
     taggable: true,
-};
-
-use std::time::Duration;
-
-use async_trait::async_trait;
-use aws_sdk_ec2::types::{ConnectivityType, DomainType, ResourceType};
-
-use super::common::{
-    err, filter, props, read_tags, s, stack_filter, str_value, sync_tags, tag_spec,
-};
-use crate::aws::client::Clients;
-use crate::provider::{
-    Attrs, Context, CreateRequest, Created, Observed, Op, Props, ProviderError, ReadQuery,
-    ResourceKind,
 };
 
 /// The Elastic IP kind; its id is the allocation id.

@@ -1,7 +1,16 @@
 //! `aws.ec2.route_table`, `aws.ec2.route` and
 //! `aws.ec2.route_table_association`.
 
+use super::common::{
+    err, filter, props, read_tags, s, stack_filter, str_value, sync_tags, tag_spec,
+};
+use crate::aws::client::Clients;
+use crate::provider::{
+    Attrs, Context, CreateRequest, Created, Observed, Props, ProviderError, ReadQuery, ResourceKind,
+};
 use crate::schema::{Prop, Schema, Type};
+use async_trait::async_trait;
+use aws_sdk_ec2::types::ResourceType;
 
 pub static ROUTE_TABLE: Schema = Schema {
     kind: "aws.ec2.route_table",
@@ -55,17 +64,6 @@ pub static ROUTE_TABLE_ASSOCIATION: Schema = Schema {
     attributes: &[],
     exactly_one_of: &[],
     taggable: false,
-};
-
-use async_trait::async_trait;
-use aws_sdk_ec2::types::ResourceType;
-
-use super::common::{
-    err, filter, props, read_tags, s, stack_filter, str_value, sync_tags, tag_spec,
-};
-use crate::aws::client::Clients;
-use crate::provider::{
-    Attrs, Context, CreateRequest, Created, Observed, Props, ProviderError, ReadQuery, ResourceKind,
 };
 
 /// The route table kind.

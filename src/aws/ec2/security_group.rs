@@ -2,7 +2,18 @@
 //! `aws.ec2.security_group_rule`, which groups that reference each other
 //! need to avoid a dependency cycle.
 
+use super::common::{
+    err, filter, i, props, read_tags, s, stack_filter, str_value, sync_tags, tag_spec,
+};
+use crate::aws::client::Clients;
+use crate::provider::{
+    Attrs, Context, CreateRequest, Created, Observed, Props, ProviderError, ReadQuery, ResourceKind,
+};
 use crate::schema::{Default, Prop, Schema, Type};
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType, UserIdGroupPair};
+use serde_json::{Value, json};
+use std::collections::BTreeSet;
 
 /// An inline rule of a security group.
 static RULE: &[Prop] = &[
@@ -90,20 +101,6 @@ pub static SECURITY_GROUP_RULE: Schema = Schema {
     attributes: &[],
     exactly_one_of: &[&["cidr_block", "source_security_group_id"]],
     taggable: true,
-};
-
-use std::collections::BTreeSet;
-
-use async_trait::async_trait;
-use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType, UserIdGroupPair};
-use serde_json::{Value, json};
-
-use super::common::{
-    err, filter, i, props, read_tags, s, stack_filter, str_value, sync_tags, tag_spec,
-};
-use crate::aws::client::Clients;
-use crate::provider::{
-    Attrs, Context, CreateRequest, Created, Observed, Props, ProviderError, ReadQuery, ResourceKind,
 };
 
 /// The security group kind. Inline rules are compared as a set of

@@ -1,6 +1,16 @@
 //! `aws.ec2.subnet`: a subnet in one availability zone.
 
+use super::common::{
+    b, err, filter, props, read_tags, s, stack_filter, str_value, sync_tags, tag_spec,
+};
+use crate::aws::client::Clients;
+use crate::provider::{
+    Attrs, Context, CreateRequest, Created, Observed, Props, ProviderError, ReadQuery, ResourceKind,
+};
 use crate::schema::{Attr, Default, Prop, Schema, Type};
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType};
+use serde_json::Value;
 
 pub static SUBNET: Schema = Schema {
     kind: "aws.ec2.subnet",
@@ -40,18 +50,6 @@ pub static SUBNET: Schema = Schema {
     ],
     exactly_one_of: &[],
     taggable: true,
-};
-
-use async_trait::async_trait;
-use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType};
-use serde_json::Value;
-
-use super::common::{
-    b, err, filter, props, read_tags, s, stack_filter, str_value, sync_tags, tag_spec,
-};
-use crate::aws::client::Clients;
-use crate::provider::{
-    Attrs, Context, CreateRequest, Created, Observed, Props, ProviderError, ReadQuery, ResourceKind,
 };
 
 /// The subnet kind.

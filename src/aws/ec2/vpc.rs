@@ -1,6 +1,14 @@
 //! `aws.ec2.vpc`: a VPC with its DNS attributes.
 
+use super::common::{err, filter, props, read_tags, stack_filter, str_value, sync_tags, tag_spec};
+use crate::aws::client::Clients;
+use crate::provider::{
+    Attrs, Context, CreateRequest, Created, Observed, Props, ProviderError, ReadQuery, ResourceKind,
+};
 use crate::schema::{Attr, Default, Prop, Schema, Type};
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, Tenancy};
+use serde_json::Value;
 
 pub static VPC: Schema = Schema {
     kind: "aws.ec2.vpc",
@@ -44,16 +52,6 @@ pub static VPC: Schema = Schema {
     ],
     exactly_one_of: &[],
     taggable: true,
-};
-
-use async_trait::async_trait;
-use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, Tenancy};
-use serde_json::Value;
-
-use super::common::{err, filter, props, read_tags, stack_filter, str_value, sync_tags, tag_spec};
-use crate::aws::client::Clients;
-use crate::provider::{
-    Attrs, Context, CreateRequest, Created, Observed, Props, ProviderError, ReadQuery, ResourceKind,
 };
 
 /// The VPC kind.
