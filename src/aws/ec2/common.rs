@@ -63,6 +63,33 @@ pub fn filter(name: &str, values: impl IntoIterator<Item = String>) -> Filter {
         .build()
 }
 
+/// The resources a batched read returns: everything tagged with the stack
+/// (one call), plus, only when some recorded resource was not among them
+/// (its tags removed outside archkit), one call by id for those. Steady
+/// state is one call per kind, whatever the number of resources.
+pub async fn tagged_or_known<T, Fut>(
+    ctx: &Context,
+    q: &crate::provider::ReadQuery,
+    id_filter: &str,
+    id_of: impl Fn(&T) -> Option<&str>,
+    fetch: impl Fn(Filter) -> Fut,
+) -> Result<Vec<T>, ProviderError>
+where
+    Fut: std::future::Future<Output = Result<Vec<T>, ProviderError>>,
+{
+    let mut found = fetch(stack_filter(ctx)).await?;
+    let missing: Vec<String> = q
+        .known
+        .iter()
+        .map(|(id, _)| id.clone())
+        .filter(|id| !found.iter().any(|x| id_of(x) == Some(id)))
+        .collect();
+    if !missing.is_empty() {
+        found.extend(fetch(filter(id_filter, missing)).await?);
+    }
+    Ok(found)
+}
+
 /// Tags for a new resource: the system tags, `Name` and the user's, set
 /// in the create call itself (a crash between a create and a separate
 /// tagging call would orphan the resource).

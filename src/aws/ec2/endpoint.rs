@@ -1,7 +1,7 @@
 //! `aws.ec2.vpc_endpoint`: gateway (S3, DynamoDB) and interface endpoints.
 
 use super::common::{
-    b, err, filter, list, props, read_tags, s, stack_filter, str_value, sync_tags, tag_spec,
+    b, err, list, props, read_tags, s, str_value, sync_tags, tag_spec, tagged_or_known,
 };
 use crate::aws::client::Clients;
 use crate::provider::{
@@ -88,32 +88,25 @@ impl ResourceKind for VpcEndpoint {
 
     /// Deleted endpoints stay listed for a while: they are ignored.
     async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>, ProviderError> {
-        let ec2 = &self.0.ec2;
-        let mut found = ec2
-            .describe_vpc_endpoints()
-            .filters(stack_filter(ctx))
-            .send()
-            .await
-            .map_err(err)?
-            .vpc_endpoints
-            .unwrap_or_default();
-        let missing: Vec<String> = q
-            .known
-            .iter()
-            .map(|(id, _)| id.clone())
-            .filter(|id| !found.iter().any(|x| x.vpc_endpoint_id() == Some(id)))
-            .collect();
-        if !missing.is_empty() {
-            found.extend(
-                ec2.describe_vpc_endpoints()
-                    .filters(filter("vpc-endpoint-id", missing))
+        let found = tagged_or_known(
+            ctx,
+            q,
+            "vpc-endpoint-id",
+            |x: &aws_sdk_ec2::types::VpcEndpoint| x.vpc_endpoint_id(),
+            |f| async move {
+                Ok(self
+                    .0
+                    .ec2
+                    .describe_vpc_endpoints()
+                    .filters(f)
                     .send()
                     .await
                     .map_err(err)?
                     .vpc_endpoints
-                    .unwrap_or_default(),
-            );
-        }
+                    .unwrap_or_default())
+            },
+        )
+        .await?;
         Ok(found
             .iter()
             .filter(|e| {

@@ -1,7 +1,7 @@
 //! `aws.ec2.internet_gateway` and its attachment to a VPC.
 
 use super::common::{
-    err, filter, props, read_tags, s, stack_filter, str_value, sync_tags, tag_spec,
+    err, filter, props, read_tags, s, str_value, sync_tags, tag_spec, tagged_or_known,
 };
 use crate::aws::client::Clients;
 use crate::provider::{
@@ -52,32 +52,25 @@ impl ResourceKind for InternetGateway {
     }
 
     async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>, ProviderError> {
-        let ec2 = &self.0.ec2;
-        let mut found = ec2
-            .describe_internet_gateways()
-            .filters(stack_filter(ctx))
-            .send()
-            .await
-            .map_err(err)?
-            .internet_gateways
-            .unwrap_or_default();
-        let missing: Vec<String> = q
-            .known
-            .iter()
-            .map(|(id, _)| id.clone())
-            .filter(|id| !found.iter().any(|x| x.internet_gateway_id() == Some(id)))
-            .collect();
-        if !missing.is_empty() {
-            found.extend(
-                ec2.describe_internet_gateways()
-                    .filters(filter("internet-gateway-id", missing))
+        let found = tagged_or_known(
+            ctx,
+            q,
+            "internet-gateway-id",
+            |x: &aws_sdk_ec2::types::InternetGateway| x.internet_gateway_id(),
+            |f| async move {
+                Ok(self
+                    .0
+                    .ec2
+                    .describe_internet_gateways()
+                    .filters(f)
                     .send()
                     .await
                     .map_err(err)?
                     .internet_gateways
-                    .unwrap_or_default(),
-            );
-        }
+                    .unwrap_or_default())
+            },
+        )
+        .await?;
         Ok(found
             .iter()
             .filter_map(|g| {

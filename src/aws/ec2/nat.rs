@@ -1,8 +1,6 @@
 //! `aws.ec2.eip` and `aws.ec2.nat_gateway`.
 
-use super::common::{
-    err, filter, props, read_tags, s, stack_filter, str_value, sync_tags, tag_spec,
-};
+use super::common::{err, props, read_tags, s, str_value, sync_tags, tag_spec, tagged_or_known};
 use crate::aws::client::Clients;
 use crate::provider::{
     Attrs, Context, CreateRequest, Created, Observed, Op, Props, ProviderError, ReadQuery,
@@ -82,32 +80,25 @@ impl ResourceKind for Eip {
     }
 
     async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>, ProviderError> {
-        let ec2 = &self.0.ec2;
-        let mut found = ec2
-            .describe_addresses()
-            .filters(stack_filter(ctx))
-            .send()
-            .await
-            .map_err(err)?
-            .addresses
-            .unwrap_or_default();
-        let missing: Vec<String> = q
-            .known
-            .iter()
-            .map(|(id, _)| id.clone())
-            .filter(|id| !found.iter().any(|x| x.allocation_id() == Some(id)))
-            .collect();
-        if !missing.is_empty() {
-            found.extend(
-                ec2.describe_addresses()
-                    .filters(filter("allocation-id", missing))
+        let found = tagged_or_known(
+            ctx,
+            q,
+            "allocation-id",
+            |x: &aws_sdk_ec2::types::Address| x.allocation_id(),
+            |f| async move {
+                Ok(self
+                    .0
+                    .ec2
+                    .describe_addresses()
+                    .filters(f)
                     .send()
                     .await
                     .map_err(err)?
                     .addresses
-                    .unwrap_or_default(),
-            );
-        }
+                    .unwrap_or_default())
+            },
+        )
+        .await?;
         Ok(found
             .iter()
             .filter_map(|a| {
@@ -191,32 +182,25 @@ impl ResourceKind for NatGateway {
 
     /// Deleted gateways stay visible for about an hour: they are ignored.
     async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>, ProviderError> {
-        let ec2 = &self.0.ec2;
-        let mut found = ec2
-            .describe_nat_gateways()
-            .filter(stack_filter(ctx))
-            .send()
-            .await
-            .map_err(err)?
-            .nat_gateways
-            .unwrap_or_default();
-        let missing: Vec<String> = q
-            .known
-            .iter()
-            .map(|(id, _)| id.clone())
-            .filter(|id| !found.iter().any(|x| x.nat_gateway_id() == Some(id)))
-            .collect();
-        if !missing.is_empty() {
-            found.extend(
-                ec2.describe_nat_gateways()
-                    .filter(filter("nat-gateway-id", missing))
+        let found = tagged_or_known(
+            ctx,
+            q,
+            "nat-gateway-id",
+            |x: &aws_sdk_ec2::types::NatGateway| x.nat_gateway_id(),
+            |f| async move {
+                Ok(self
+                    .0
+                    .ec2
+                    .describe_nat_gateways()
+                    .filter(f)
                     .send()
                     .await
                     .map_err(err)?
                     .nat_gateways
-                    .unwrap_or_default(),
-            );
-        }
+                    .unwrap_or_default())
+            },
+        )
+        .await?;
         Ok(found
             .iter()
             .filter(|n| {

@@ -2,7 +2,7 @@
 //! `aws.ec2.route_table_association`.
 
 use super::common::{
-    err, filter, props, read_tags, s, stack_filter, str_value, sync_tags, tag_spec,
+    err, filter, props, read_tags, s, str_value, sync_tags, tag_spec, tagged_or_known,
 };
 use crate::aws::client::Clients;
 use crate::provider::{
@@ -76,32 +76,25 @@ impl ResourceKind for RouteTable {
     }
 
     async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>, ProviderError> {
-        let ec2 = &self.0.ec2;
-        let mut found = ec2
-            .describe_route_tables()
-            .filters(stack_filter(ctx))
-            .send()
-            .await
-            .map_err(err)?
-            .route_tables
-            .unwrap_or_default();
-        let missing: Vec<String> = q
-            .known
-            .iter()
-            .map(|(id, _)| id.clone())
-            .filter(|id| !found.iter().any(|x| x.route_table_id() == Some(id)))
-            .collect();
-        if !missing.is_empty() {
-            found.extend(
-                ec2.describe_route_tables()
-                    .filters(filter("route-table-id", missing))
+        let found = tagged_or_known(
+            ctx,
+            q,
+            "route-table-id",
+            |x: &aws_sdk_ec2::types::RouteTable| x.route_table_id(),
+            |f| async move {
+                Ok(self
+                    .0
+                    .ec2
+                    .describe_route_tables()
+                    .filters(f)
                     .send()
                     .await
                     .map_err(err)?
                     .route_tables
-                    .unwrap_or_default(),
-            );
-        }
+                    .unwrap_or_default())
+            },
+        )
+        .await?;
         Ok(found
             .iter()
             .filter_map(|t| {

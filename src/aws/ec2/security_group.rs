@@ -2,9 +2,7 @@
 //! `aws.ec2.security_group_rule`, which groups that reference each other
 //! need to avoid a dependency cycle.
 
-use super::common::{
-    err, filter, i, props, read_tags, s, stack_filter, str_value, sync_tags, tag_spec,
-};
+use super::common::{err, i, props, read_tags, s, str_value, sync_tags, tag_spec, tagged_or_known};
 use crate::aws::client::Clients;
 use crate::provider::{
     Attrs, Context, CreateRequest, Created, Observed, Props, ProviderError, ReadQuery, ResourceKind,
@@ -234,32 +232,25 @@ impl ResourceKind for SecurityGroup {
     }
 
     async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>, ProviderError> {
-        let ec2 = &self.0.ec2;
-        let mut found = ec2
-            .describe_security_groups()
-            .filters(stack_filter(ctx))
-            .send()
-            .await
-            .map_err(err)?
-            .security_groups
-            .unwrap_or_default();
-        let missing: Vec<String> = q
-            .known
-            .iter()
-            .map(|(id, _)| id.clone())
-            .filter(|id| !found.iter().any(|x| x.group_id() == Some(id)))
-            .collect();
-        if !missing.is_empty() {
-            found.extend(
-                ec2.describe_security_groups()
-                    .filters(filter("group-id", missing))
+        let found = tagged_or_known(
+            ctx,
+            q,
+            "group-id",
+            |x: &aws_sdk_ec2::types::SecurityGroup| x.group_id(),
+            |f| async move {
+                Ok(self
+                    .0
+                    .ec2
+                    .describe_security_groups()
+                    .filters(f)
                     .send()
                     .await
                     .map_err(err)?
                     .security_groups
-                    .unwrap_or_default(),
-            );
-        }
+                    .unwrap_or_default())
+            },
+        )
+        .await?;
         Ok(found
             .iter()
             .filter_map(|g| {
@@ -460,32 +451,25 @@ impl ResourceKind for SecurityGroupRule {
     }
 
     async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>, ProviderError> {
-        let ec2 = &self.0.ec2;
-        let mut found = ec2
-            .describe_security_group_rules()
-            .filters(stack_filter(ctx))
-            .send()
-            .await
-            .map_err(err)?
-            .security_group_rules
-            .unwrap_or_default();
-        let missing: Vec<String> = q
-            .known
-            .iter()
-            .map(|(id, _)| id.clone())
-            .filter(|id| !found.iter().any(|x| x.security_group_rule_id() == Some(id)))
-            .collect();
-        if !missing.is_empty() {
-            found.extend(
-                ec2.describe_security_group_rules()
-                    .filters(filter("security-group-rule-id", missing))
+        let found = tagged_or_known(
+            ctx,
+            q,
+            "security-group-rule-id",
+            |x: &aws_sdk_ec2::types::SecurityGroupRule| x.security_group_rule_id(),
+            |f| async move {
+                Ok(self
+                    .0
+                    .ec2
+                    .describe_security_group_rules()
+                    .filters(f)
                     .send()
                     .await
                     .map_err(err)?
                     .security_group_rules
-                    .unwrap_or_default(),
-            );
-        }
+                    .unwrap_or_default())
+            },
+        )
+        .await?;
         Ok(found
             .iter()
             .filter_map(|r| {

@@ -1,8 +1,6 @@
 //! `aws.ec2.subnet`: a subnet in one availability zone.
 
-use super::common::{
-    b, err, filter, props, read_tags, s, stack_filter, str_value, sync_tags, tag_spec,
-};
+use super::common::{b, err, props, read_tags, s, str_value, sync_tags, tag_spec, tagged_or_known};
 use crate::aws::client::Clients;
 use crate::provider::{
     Attrs, Context, CreateRequest, Created, Observed, Props, ProviderError, ReadQuery, ResourceKind,
@@ -72,32 +70,25 @@ impl ResourceKind for Subnet {
     }
 
     async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>, ProviderError> {
-        let ec2 = &self.0.ec2;
-        let mut found = ec2
-            .describe_subnets()
-            .filters(stack_filter(ctx))
-            .send()
-            .await
-            .map_err(err)?
-            .subnets
-            .unwrap_or_default();
-        let missing: Vec<String> = q
-            .known
-            .iter()
-            .map(|(id, _)| id.clone())
-            .filter(|id| !found.iter().any(|x| x.subnet_id() == Some(id)))
-            .collect();
-        if !missing.is_empty() {
-            found.extend(
-                ec2.describe_subnets()
-                    .filters(filter("subnet-id", missing))
+        let found = tagged_or_known(
+            ctx,
+            q,
+            "subnet-id",
+            |x: &aws_sdk_ec2::types::Subnet| x.subnet_id(),
+            |f| async move {
+                Ok(self
+                    .0
+                    .ec2
+                    .describe_subnets()
+                    .filters(f)
                     .send()
                     .await
                     .map_err(err)?
                     .subnets
-                    .unwrap_or_default(),
-            );
-        }
+                    .unwrap_or_default())
+            },
+        )
+        .await?;
         Ok(found
             .iter()
             .filter_map(|sn| {

@@ -1,6 +1,6 @@
 //! `aws.ec2.vpc`: a VPC with its DNS attributes.
 
-use super::common::{err, filter, props, read_tags, stack_filter, str_value, sync_tags, tag_spec};
+use super::common::{err, props, read_tags, str_value, sync_tags, tag_spec, tagged_or_known};
 use crate::aws::client::Clients;
 use crate::provider::{
     Attrs, Context, CreateRequest, Created, Observed, Props, ProviderError, ReadQuery, ResourceKind,
@@ -68,35 +68,25 @@ impl ResourceKind for Vpc {
     /// per VPC and attribute, so they are not read back: their drift is not
     /// detected, keeping reads constant per kind.
     async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>, ProviderError> {
-        let mut vpcs = self
-            .0
-            .ec2
-            .describe_vpcs()
-            .filters(stack_filter(ctx))
-            .send()
-            .await
-            .map_err(err)?
-            .vpcs
-            .unwrap_or_default();
-        let missing: Vec<String> = q
-            .known
-            .iter()
-            .map(|(id, _)| id.clone())
-            .filter(|id| !vpcs.iter().any(|v| v.vpc_id() == Some(id)))
-            .collect();
-        if !missing.is_empty() {
-            vpcs.extend(
-                self.0
+        let vpcs = tagged_or_known(
+            ctx,
+            q,
+            "vpc-id",
+            |x: &aws_sdk_ec2::types::Vpc| x.vpc_id(),
+            |f| async move {
+                Ok(self
+                    .0
                     .ec2
                     .describe_vpcs()
-                    .filters(filter("vpc-id", missing))
+                    .filters(f)
                     .send()
                     .await
                     .map_err(err)?
                     .vpcs
-                    .unwrap_or_default(),
-            );
-        }
+                    .unwrap_or_default())
+            },
+        )
+        .await?;
         Ok(vpcs
             .into_iter()
             .filter_map(|v| {
