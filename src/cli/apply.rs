@@ -75,9 +75,13 @@ pub(crate) fn run_session(
     use crate::plan::render;
 
     let rt = runtime();
-    let plan = match rt.block_on(session.plan(destroy)) {
-        Ok(p) => p,
-        Err(e) => {
+    let plan = match rt.block_on(super::deploy::interruptible(session.plan(destroy))) {
+        None => {
+            printer.status("interrupted: nothing was changed");
+            return ExitStatus::Interrupted;
+        }
+        Some(Ok(p)) => p,
+        Some(Err(e)) => {
             printer.error(&e);
             return ExitStatus::Failure;
         }
@@ -116,7 +120,7 @@ pub(crate) fn run_session(
         } else {
             "Apply these changes?"
         };
-        match super::deploy::confirm(q, printer) {
+        match super::deploy::confirm(q, &rt, printer) {
             Ok(true) => {}
             Ok(false) => {
                 printer.status("Nothing was changed.");

@@ -92,7 +92,12 @@ pub(crate) fn open(
 }
 
 /// Asks "yes" on the terminal. Refuses, rather than hangs, without one.
-pub(crate) fn confirm(question: &str, printer: &Printer) -> Result<bool, ExitStatus> {
+/// Ctrl-C at the prompt is an interrupt (exit 130), nothing changed.
+pub(crate) fn confirm(
+    question: &str,
+    rt: &tokio::runtime::Runtime,
+    printer: &Printer,
+) -> Result<bool, ExitStatus> {
     if !std::io::stdin().is_terminal() {
         printer.error(&CliError::new(
             "archkit::confirm::no_terminal",
@@ -103,9 +108,43 @@ pub(crate) fn confirm(question: &str, printer: &Printer) -> Result<bool, ExitSta
     }
     eprint!("{question} Only 'yes' is accepted: ");
     let _ = std::io::stderr().flush();
-    let mut line = String::new();
-    let _ = std::io::stdin().lock().read_line(&mut line);
-    Ok(line.trim() == "yes")
+    let answer = rt.block_on(interruptible(tokio::task::spawn_blocking(|| {
+        let mut line = String::new();
+        let _ = std::io::stdin().lock().read_line(&mut line);
+        line
+    })));
+    match answer {
+        None => {
+            eprintln!();
+            Err(ExitStatus::Interrupted)
+        }
+        Some(line) => Ok(line.unwrap_or_default().trim() == "yes"),
+    }
+}
+
+/// Runs `fut` unless Ctrl-C or SIGTERM comes first (`None`): a plan that
+/// only reads is simply abandoned, and the caller returns normally so the
+/// state lock is released.
+pub(crate) async fn interruptible<T>(fut: impl std::future::Future<Output = T>) -> Option<T> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut term) = signal(SignalKind::terminate()) else {
+            return Some(fut.await);
+        };
+        tokio::select! {
+            v = fut => Some(v),
+            _ = tokio::signal::ctrl_c() => None,
+            _ = term.recv() => None,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::select! {
+            v = fut => Some(v),
+            _ = tokio::signal::ctrl_c() => None,
+        }
+    }
 }
 
 /// Cancels `cancel` on Ctrl-C or SIGTERM, so in-flight work finishes, state

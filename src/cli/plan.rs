@@ -30,9 +30,13 @@ pub fn run(args: &PlanArgs, g: &GlobalArgs, printer: &Printer) -> ExitStatus {
     let Some(session) = open(&args.blueprint, g, &args.stack, "archkit plan", printer) else {
         return ExitStatus::Failure;
     };
-    let plan = match runtime().block_on(session.plan(args.destroy)) {
-        Ok(p) => p,
-        Err(e) => {
+    let plan = match runtime().block_on(super::deploy::interruptible(session.plan(args.destroy))) {
+        None => {
+            printer.status("interrupted: nothing was changed");
+            return ExitStatus::Interrupted;
+        }
+        Some(Ok(p)) => p,
+        Some(Err(e)) => {
             printer.error(&e);
             printer.api_stats(session.backend.stats());
             return ExitStatus::Failure;

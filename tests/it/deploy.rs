@@ -312,3 +312,24 @@ fn sigint_stops_saves_state_releases_the_lock_and_exits_130() {
     assert_eq!(rerun.code, 0, "{}", rerun.stderr);
     assert_eq!(e.cloud()["resources"].as_object().unwrap().len(), 4);
 }
+
+#[cfg(unix)]
+#[test]
+fn sigint_during_plan_exits_130_and_releases_the_lock() {
+    let e = Env::new();
+    let mut child = e
+        .cmd(&["plan", e.blueprint.to_str().unwrap()])
+        .env("ARCHKIT_TEST_LATENCY_MS", "1000")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(600));
+    let lock = PathBuf::from(format!("{}.lock", e.state_path().display()));
+    assert!(lock.exists(), "the plan holds the lock while it reads");
+    Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let exit = child.wait().unwrap();
+    assert_eq!(exit.code(), Some(130));
+    assert!(!lock.exists(), "the lock was not released");
+}
