@@ -115,6 +115,7 @@ pub fn human(plan: &Plan) -> String {
                 }
             }
             Action::Update | Action::Replace => {
+                let width = c.changed.iter().map(|k| k.len()).max().unwrap_or(0);
                 for k in &c.changed {
                     let old = c.before.get(k).map_or("null".to_string(), show);
                     let new = c

@@ -328,8 +328,49 @@ fn sigint_during_plan_exits_130_and_releases_the_lock() {
     std::thread::sleep(Duration::from_millis(600));
     let lock = PathBuf::from(format!("{}.lock", e.state_path().display()));
     assert!(lock.exists(), "the plan holds the lock while it reads");
-    Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
     let exit = child.wait().unwrap();
     assert_eq!(exit.code(), Some(130));
     assert!(!lock.exists(), "the lock was not released");
+}
+
+/// The human plan view is part of the contract: a snapshot of a create
+/// plan and of an update/replace/delete plan (physical ids filtered).
+#[test]
+fn plan_output_snapshots() {
+    let e = Env::new();
+    let create = e.run(&["plan", "BP", "--stack", "snap"]);
+    assert_eq!(create.code, 0, "{}", create.stderr);
+    insta::assert_snapshot!("plan_create", create.stdout);
+    assert_eq!(
+        e.run(&["apply", "BP", "--stack", "snap", "--auto-approve"])
+            .code,
+        0
+    );
+    let edited = e.dir.path().join("edited");
+    std::fs::create_dir_all(&edited).unwrap();
+    let text = std::fs::read_to_string(e.blueprint.join("blueprint.yaml"))
+        .unwrap()
+        .replace("      value: top\n", "      value: changed\n")
+        .replace(
+            "  side:\n    type: test.thing\n    properties:\n      refs:\n        - ${base.arn}\n",
+            "",
+        );
+    std::fs::write(edited.join("blueprint.yaml"), text).unwrap();
+    let out = e.run(&[
+        "plan",
+        edited.to_str().unwrap(),
+        "--stack",
+        "snap",
+        "--var",
+        "value=two",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let filtered = regex::Regex::new(r"(thing|slow|unique)-\d{6}")
+        .unwrap()
+        .replace_all(&out.stdout, "[ID]");
+    insta::assert_snapshot!("plan_changes", filtered);
 }
