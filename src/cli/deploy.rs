@@ -108,11 +108,15 @@ pub(crate) fn confirm(
     }
     eprint!("{question} Only 'yes' is accepted: ");
     let _ = std::io::stderr().flush();
-    let answer = rt.block_on(interruptible(tokio::task::spawn_blocking(|| {
-        let mut line = String::new();
-        let _ = std::io::stdin().lock().read_line(&mut line);
-        line
-    })));
+    // Spawned inside the runtime: a blocking read raced against Ctrl-C.
+    let answer = rt.block_on(async {
+        interruptible(tokio::task::spawn_blocking(|| {
+            let mut line = String::new();
+            let _ = std::io::stdin().lock().read_line(&mut line);
+            line
+        }))
+        .await
+    });
     match answer {
         None => {
             eprintln!();

@@ -374,3 +374,57 @@ fn plan_output_snapshots() {
         .replace_all(&out.stdout, "[ID]");
     insta::assert_snapshot!("plan_changes", filtered);
 }
+
+/// Runs `archkit apply` on a pseudo-terminal (util-linux `script`) and
+/// answers the confirmation prompt.
+#[cfg(unix)]
+fn apply_on_a_terminal(e: &Env, answer: &str) -> (i32, String) {
+    use std::io::Write;
+    let exe = env!("CARGO_BIN_EXE_archkit");
+    let cmdline = format!("{exe} apply {}", e.blueprint.display());
+    let mut child = e
+        .cmd(&[])
+        .env_remove("ARCHKIT_STACK")
+        .get_envs()
+        .fold(Command::new("script"), |mut c, (k, v)| {
+            match v {
+                Some(v) => c.env(k, v),
+                None => c.env_remove(k),
+            };
+            c
+        })
+        .args(["-qec", &cmdline, "/dev/null"])
+        .current_dir(e.dir.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("util-linux `script` runs");
+    // Answer once the prompt is up.
+    std::thread::sleep(Duration::from_millis(800));
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{answer}\n").as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.code().unwrap_or(-1), text)
+}
+
+#[cfg(unix)]
+#[test]
+fn on_a_terminal_apply_asks_and_only_yes_applies() {
+    let e = Env::new();
+    let (code, text) = apply_on_a_terminal(&e, "no");
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("Only 'yes' is accepted"), "{text}");
+    assert!(text.contains("Nothing was changed"), "{text}");
+    assert_eq!(e.cloud()["resources"].as_object().map_or(0, |r| r.len()), 0);
+    let (code, text) = apply_on_a_terminal(&e, "yes");
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("Apply complete"), "{text}");
+    assert_eq!(e.cloud()["resources"].as_object().unwrap().len(), 4);
+}
