@@ -36,6 +36,8 @@ pub struct Settings {
 #[derive(Debug, Clone)]
 pub struct Clients {
     pub ec2: aws_sdk_ec2::Client,
+    pub iam: aws_sdk_iam::Client,
+    pub logs: aws_sdk_cloudwatchlogs::Client,
     pub region: String,
     pub stats: Arc<Stats>,
 }
@@ -99,7 +101,23 @@ impl Clients {
                 .interceptor(Counter(stats.clone()))
                 .build(),
         );
-        Ok(Clients { ec2, region, stats })
+        let iam = aws_sdk_iam::Client::from_conf(
+            aws_sdk_iam::config::Builder::from(&config)
+                .interceptor(Counter(stats.clone()))
+                .build(),
+        );
+        let logs = aws_sdk_cloudwatchlogs::Client::from_conf(
+            aws_sdk_cloudwatchlogs::config::Builder::from(&config)
+                .interceptor(Counter(stats.clone()))
+                .build(),
+        );
+        Ok(Clients {
+            ec2,
+            iam,
+            logs,
+            region,
+            stats,
+        })
     }
 }
 

@@ -4,6 +4,8 @@
 
 pub mod client;
 pub mod ec2;
+pub mod iam;
+pub mod logs;
 
 use std::sync::Arc;
 
@@ -13,7 +15,9 @@ pub use client::{Clients, Settings};
 
 /// Every AWS resource kind archkit knows.
 pub fn schemas() -> Vec<&'static Schema> {
-    ec2::schemas()
+    let mut s = ec2::schemas();
+    s.extend([&iam::ROLE, &logs::LOG_GROUP]);
+    s
 }
 
 /// The registry of AWS schemas: enough to validate and graph blueprints
@@ -24,7 +28,10 @@ pub fn registry() -> Registry {
 
 /// The implemented AWS kinds, talking through `clients`.
 pub fn kinds(clients: &Clients) -> Vec<Arc<dyn ResourceKind>> {
-    ec2::kinds(clients)
+    let mut k = ec2::kinds(clients);
+    k.push(Arc::new(iam::Role(clients.clone())));
+    k.push(Arc::new(logs::LogGroup(clients.clone())));
+    k
 }
 
 /// The availability zones of the client's region, in name order.

@@ -709,6 +709,10 @@ impl<'a> Validator<'a> {
         match (&node.value, ty) {
             (_, Type::Json) => Some(self.json(node, refs)),
             (Value::Int(i), Type::Int) => Some(Expr::Int(*i)),
+            // `retention_in_days: 14` for an enumeration of numbers.
+            (Value::Int(i), Type::Enum(allowed)) if allowed.contains(&i.to_string().as_str()) => {
+                Some(Expr::Str(i.to_string()))
+            }
             (Value::Int(i), Type::String) => Some(Expr::Str(i.to_string())),
             (Value::Bool(b), Type::Bool) => Some(Expr::Bool(*b)),
             (Value::Bool(b), Type::String) => Some(Expr::Str(b.to_string())),

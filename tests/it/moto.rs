@@ -769,3 +769,127 @@ impl Drop for Proxy {
         let _ = self.child.wait();
     }
 }
+
+fn iam(url: &str) -> aws_sdk_iam::Client {
+    let creds = aws_sdk_iam::config::Credentials::new("testing", "testing", None, None, "test");
+    aws_sdk_iam::Client::from_conf(
+        aws_sdk_iam::Config::builder()
+            .behavior_version(aws_sdk_iam::config::BehaviorVersion::latest())
+            .region(aws_sdk_iam::config::Region::new("us-east-1"))
+            .endpoint_url(url)
+            .credentials_provider(creds)
+            .build(),
+    )
+}
+
+fn logs(url: &str) -> aws_sdk_cloudwatchlogs::Client {
+    let creds =
+        aws_sdk_cloudwatchlogs::config::Credentials::new("testing", "testing", None, None, "test");
+    aws_sdk_cloudwatchlogs::Client::from_conf(
+        aws_sdk_cloudwatchlogs::Config::builder()
+            .behavior_version(aws_sdk_cloudwatchlogs::config::BehaviorVersion::latest())
+            .region(aws_sdk_cloudwatchlogs::config::Region::new("us-east-1"))
+            .endpoint_url(url)
+            .credentials_provider(creds)
+            .build(),
+    )
+}
+
+#[test]
+fn iam_roles_and_log_groups_apply_update_and_destroy() {
+    let Some(url) = require_moto() else { return };
+    let s = Stack::new(&url, "iam");
+    let b = crate::util::fixtures().join("iam-logs");
+    let b = b.to_str().unwrap();
+    let out = s.run(&["apply", b, "--auto-approve"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let role = s.physical("execution_role");
+    let group = s.physical("logs");
+    assert_eq!(group, format!("/archkit/{}/logs", s.name));
+    rt().block_on(async {
+        let iam = iam(&url);
+        let r = iam.get_role().role_name(&role).send().await.unwrap();
+        let r = r.role().unwrap();
+        assert_eq!(r.path(), format!("/archkit/{}/", s.name));
+        let t = r
+            .tags()
+            .iter()
+            .map(|t| (t.key().to_string(), t.value().to_string()))
+            .collect::<std::collections::BTreeMap<_, _>>();
+        assert_eq!(t["archkit:stack"], s.name);
+        assert_eq!(t["team"], "platform");
+        let attached = iam
+            .list_attached_role_policies()
+            .role_name(&role)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            attached.attached_policies()[0].policy_name(),
+            Some("AmazonECSTaskExecutionRolePolicy")
+        );
+        let inline = iam
+            .get_role_policy()
+            .role_name(&role)
+            .policy_name("write-logs")
+            .send()
+            .await
+            .unwrap();
+        // The reference to the log group's ARN was resolved before use.
+        assert!(
+            inline.policy_document().contains("log-group"),
+            "{}",
+            inline.policy_document()
+        );
+        let l = logs(&url)
+            .describe_log_groups()
+            .log_group_name_prefix(&group)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(l.log_groups()[0].retention_in_days(), Some(14));
+    });
+    let plan = s.run(&["plan", b, "--detailed-exitcode", "--json", "--stats"]);
+    assert_eq!(plan.code, 0, "{}", plan.stdout);
+    let reads = stats(&plan)["read_calls"].as_u64().unwrap();
+    assert!(reads <= 3, "{reads} reads for 2 kinds (+ zones)");
+
+    // Retention is changed in place.
+    let out = s.run(&["plan", b, "--var", "retention=30", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let c = v["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "logs")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (c["action"].as_str(), c["changed"].clone()),
+        (Some("update"), serde_json::json!(["retention_in_days"]))
+    );
+    assert_eq!(
+        s.run(&["apply", b, "--var", "retention=30", "--auto-approve"])
+            .code,
+        0
+    );
+    assert_eq!(
+        s.run(&["plan", b, "--var", "retention=30", "--detailed-exitcode"])
+            .code,
+        0
+    );
+
+    let out = s.run(&["destroy", b, "--auto-approve"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    rt().block_on(async {
+        let gone = iam(&url).get_role().role_name(&role).send().await;
+        assert!(gone.is_err(), "the role is deleted");
+        let l = logs(&url)
+            .describe_log_groups()
+            .log_group_name_prefix(&group)
+            .send()
+            .await
+            .unwrap();
+        assert!(l.log_groups().is_empty(), "the log group is deleted");
+    });
+}

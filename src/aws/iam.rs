@@ -1,0 +1,439 @@
+//! `aws.iam.role`: a role with its trust policy, inline policies and
+//! managed-policy attachments.
+//!
+//! Roles live under the path `/archkit/<stack>/`, so one paginated
+//! GetAccountAuthorizationDetails call returns every role of the stack
+//! with its policies: reads do not grow with the number of roles. IAM is
+//! eventually consistent: a role used right after creation may be refused
+//! for a few seconds, which the kinds using it treat as retryable.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use async_trait::async_trait;
+use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_iam::types::{EntityType, Tag};
+use serde_json::{Value, json};
+
+use crate::aws::client::Clients;
+use crate::provider::{
+    Attrs, Context, CreateRequest, Created, Observed, Props, ProviderError, ReadQuery,
+    ResourceKind, TAG_ID, TAG_STACK,
+};
+use crate::schema::{Attr, Prop, Schema, Type};
+
+pub static ROLE: Schema = Schema {
+    kind: "aws.iam.role",
+    doc: "An IAM role with its trust policy and permissions.",
+    properties: &[
+        Prop::new(
+            "name",
+            Type::String,
+            "The role name; `<stack>-<id>` when omitted (64 characters at most).",
+        )
+        .replace(),
+        Prop::new(
+            "assume_role_policy",
+            Type::Json,
+            "The trust policy: who may assume the role.",
+        )
+        .required(),
+        Prop::new("description", Type::String, "What the role is for."),
+        Prop::new(
+            "inline_policies",
+            Type::Json,
+            "Inline policies: a mapping of policy name to policy document.",
+        ),
+        Prop::new(
+            "managed_policy_arns",
+            Type::List(&Type::String),
+            "Managed policies to attach, by ARN.",
+        ),
+    ],
+    attributes: &[Attr::new("arn", Type::String, "The role's ARN.")],
+    exactly_one_of: &[],
+    taggable: true,
+};
+
+/// The IAM role kind. Its physical id is the role name.
+pub struct Role(pub Clients);
+
+fn err<E, R>(e: SdkError<E, R>) -> ProviderError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let code = e.code().map(str::to_string);
+    let mut pe = ProviderError::new(match (&code, e.message()) {
+        (Some(c), Some(m)) => format!("{c}: {m}"),
+        (Some(c), None) => c.clone(),
+        _ => format!(
+            "{}",
+            aws_smithy_types::error::display::DisplayErrorContext(&e)
+        ),
+    });
+    pe.outcome_unknown = matches!(
+        e,
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_)
+    );
+    if let Some(c) = code {
+        pe.retryable = matches!(c.as_str(), "Throttling" | "ConcurrentModification");
+        pe.not_found = c == "NoSuchEntity";
+        pe.code = Some(c);
+    }
+    pe
+}
+
+/// The path all roles of a stack live under.
+fn path(stack: &str) -> String {
+    format!("/archkit/{stack}/")
+}
+
+/// IAM returns policy documents URL-encoded.
+fn document(raw: Option<&str>) -> Value {
+    let Some(raw) = raw else { return Value::Null };
+    serde_json::from_str(raw)
+        .or_else(|_| {
+            let decoded = percent_encoding::percent_decode_str(raw).decode_utf8_lossy();
+            serde_json::from_str(&decoded)
+        })
+        .unwrap_or_else(|_| Value::String(raw.to_string()))
+}
+
+fn role_name(ctx: &Context, req_id: &str, props: &Props) -> String {
+    props
+        .get("name")
+        .and_then(|v| v.as_str())
+        .map(str::to_string)
+        .unwrap_or_else(|| {
+            let n = format!("{}-{req_id}", ctx.stack);
+            n.chars().take(64).collect()
+        })
+}
+
+fn inline(props: &Props) -> BTreeMap<String, Value> {
+    match props.get("inline_policies") {
+        Some(Value::Object(m)) => m.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        _ => BTreeMap::new(),
+    }
+}
+
+fn managed(props: &Props) -> BTreeSet<String> {
+    match props.get("managed_policy_arns") {
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect(),
+        _ => BTreeSet::new(),
+    }
+}
+
+fn user_tags(props: &Props) -> Vec<Tag> {
+    match props.get("tags") {
+        Some(Value::Object(m)) => m
+            .iter()
+            .filter_map(|(k, v)| {
+                Tag::builder()
+                    .key(k)
+                    .value(v.as_str().unwrap_or_default())
+                    .build()
+                    .ok()
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+#[async_trait]
+impl ResourceKind for Role {
+    fn schema(&self) -> &'static Schema {
+        &ROLE
+    }
+
+    async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>, ProviderError> {
+        let prefix = path(&ctx.stack);
+        let known: BTreeSet<&str> = q.known.iter().map(|(id, _)| id.as_str()).collect();
+        let mut out = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let page = self
+                .0
+                .iam
+                .get_account_authorization_details()
+                .filter(EntityType::Role)
+                .set_marker(marker.clone())
+                .send()
+                .await
+                .map_err(err)?;
+            for r in page.role_detail_list() {
+                let Some(name) = r.role_name() else { continue };
+                let ours = r.path() == Some(prefix.as_str());
+                if !ours && !known.contains(name) {
+                    continue;
+                }
+                let mut tags = serde_json::Map::new();
+                let mut logical_id = None;
+                let mut stack = None;
+                for t in r.tags() {
+                    match t.key() {
+                        TAG_ID => logical_id = Some(t.value().to_string()),
+                        TAG_STACK => stack = Some(t.value().to_string()),
+                        k if k.starts_with("archkit:") => {}
+                        k => {
+                            tags.insert(k.to_string(), json!(t.value()));
+                        }
+                    }
+                }
+                let logical_id =
+                    logical_id.filter(|_| stack.as_deref() == Some(ctx.stack.as_str()));
+                let inline: serde_json::Map<String, Value> = r
+                    .role_policy_list()
+                    .iter()
+                    .filter_map(|p| {
+                        Some((p.policy_name()?.to_string(), document(p.policy_document())))
+                    })
+                    .collect();
+                let mut arns: Vec<String> = r
+                    .attached_managed_policies()
+                    .iter()
+                    .filter_map(|p| p.policy_arn().map(str::to_string))
+                    .collect();
+                arns.sort();
+                let mut props = Props::new();
+                props.insert("name".into(), json!(name));
+                props.insert(
+                    "assume_role_policy".into(),
+                    document(r.assume_role_policy_document()),
+                );
+                props.insert("inline_policies".into(), Value::Object(inline));
+                props.insert("managed_policy_arns".into(), json!(arns));
+                props.insert("tags".into(), Value::Object(tags));
+                let mut attrs = Attrs::new();
+                attrs.insert("arn".into(), json!(r.arn()));
+                out.push(Observed {
+                    physical_id: name.to_string(),
+                    logical_id,
+                    properties: props,
+                    attributes: attrs,
+                });
+            }
+            match page.marker().filter(|_| page.is_truncated()) {
+                Some(m) => marker = Some(m.to_string()),
+                None => break,
+            }
+        }
+        Ok(out)
+    }
+
+    fn normalize(&self, props: &mut Props) {
+        if let Some(Value::Array(a)) = props.get_mut("managed_policy_arns") {
+            a.sort_by_key(|v| v.to_string());
+        }
+        // An omitted map and an empty one are the same.
+        if props
+            .get("inline_policies")
+            .is_some_and(|v| v.as_object().is_some_and(|m| m.is_empty()))
+        {
+            props.remove("inline_policies");
+        }
+        if props
+            .get("managed_policy_arns")
+            .is_some_and(|v| v.as_array().is_some_and(|a| a.is_empty()))
+        {
+            props.remove("managed_policy_arns");
+        }
+    }
+
+    async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created, ProviderError> {
+        let p = &req.properties;
+        let name = role_name(ctx, &req.logical_id, p);
+        let mut tags = user_tags(p);
+        for (k, v) in ctx.system_tags(&req.logical_id) {
+            if let Ok(t) = Tag::builder().key(k).value(v).build() {
+                tags.push(t);
+            }
+        }
+        let out = self
+            .0
+            .iam
+            .create_role()
+            .role_name(&name)
+            .path(path(&ctx.stack))
+            .assume_role_policy_document(
+                p.get("assume_role_policy")
+                    .map(Value::to_string)
+                    .unwrap_or_default(),
+            )
+            .set_description(
+                p.get("description")
+                    .and_then(|v| v.as_str())
+                    .map(str::to_string),
+            )
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .map_err(err)?;
+        let arn = out.role().map(|r| r.arn().to_string()).unwrap_or_default();
+        // The role exists: a failure below must not lose it.
+        self.sync_policies(&name, &Props::new(), p)
+            .await
+            .map_err(|mut e| {
+                e.partial_id = Some(name.clone());
+                e
+            })?;
+        let mut attrs = Attrs::new();
+        attrs.insert("arn".into(), json!(arn));
+        Ok(Created {
+            physical_id: name,
+            attributes: attrs,
+        })
+    }
+
+    async fn update(
+        &self,
+        _ctx: &Context,
+        id: &str,
+        old: &Props,
+        new: &Props,
+    ) -> Result<Attrs, ProviderError> {
+        let iam = &self.0.iam;
+        if old.get("assume_role_policy") != new.get("assume_role_policy") {
+            iam.update_assume_role_policy()
+                .role_name(id)
+                .policy_document(
+                    new.get("assume_role_policy")
+                        .map(Value::to_string)
+                        .unwrap_or_default(),
+                )
+                .send()
+                .await
+                .map_err(err)?;
+        }
+        if old.get("description") != new.get("description") {
+            iam.update_role()
+                .role_name(id)
+                .description(
+                    new.get("description")
+                        .and_then(|v| v.as_str())
+                        .unwrap_or_default(),
+                )
+                .send()
+                .await
+                .map_err(err)?;
+        }
+        self.sync_policies(id, old, new).await?;
+        let (was, want) = (user_tags(old), user_tags(new));
+        let removed: Vec<String> = was
+            .iter()
+            .filter(|t| !want.iter().any(|w| w.key() == t.key()))
+            .map(|t| t.key().to_string())
+            .collect();
+        if !removed.is_empty() {
+            iam.untag_role()
+                .role_name(id)
+                .set_tag_keys(Some(removed))
+                .send()
+                .await
+                .map_err(err)?;
+        }
+        let changed: Vec<Tag> = want.into_iter().filter(|t| !was.contains(t)).collect();
+        if !changed.is_empty() {
+            iam.tag_role()
+                .role_name(id)
+                .set_tags(Some(changed))
+                .send()
+                .await
+                .map_err(err)?;
+        }
+        Ok(Attrs::new())
+    }
+
+    /// Every policy is detached or deleted first: IAM refuses to delete a
+    /// role that still has any (DeleteConflict).
+    async fn delete(&self, _ctx: &Context, id: &str, props: &Props) -> Result<(), ProviderError> {
+        let iam = &self.0.iam;
+        let attached = iam
+            .list_attached_role_policies()
+            .role_name(id)
+            .send()
+            .await
+            .map_err(err)?;
+        for p in attached.attached_policies() {
+            if let Some(arn) = p.policy_arn() {
+                iam.detach_role_policy()
+                    .role_name(id)
+                    .policy_arn(arn)
+                    .send()
+                    .await
+                    .map_err(err)?;
+            }
+        }
+        let inline_names = iam
+            .list_role_policies()
+            .role_name(id)
+            .send()
+            .await
+            .map_err(err)?;
+        for n in inline_names.policy_names() {
+            iam.delete_role_policy()
+                .role_name(id)
+                .policy_name(n)
+                .send()
+                .await
+                .map_err(err)?;
+        }
+        let _ = props;
+        iam.delete_role().role_name(id).send().await.map_err(err)?;
+        Ok(())
+    }
+}
+
+impl Role {
+    /// Puts, deletes, attaches and detaches so the role's policies match
+    /// `new`.
+    async fn sync_policies(
+        &self,
+        name: &str,
+        old: &Props,
+        new: &Props,
+    ) -> Result<(), ProviderError> {
+        let iam = &self.0.iam;
+        let (was, want) = (inline(old), inline(new));
+        for (policy, doc) in &want {
+            if was.get(policy) != Some(doc) {
+                iam.put_role_policy()
+                    .role_name(name)
+                    .policy_name(policy)
+                    .policy_document(doc.to_string())
+                    .send()
+                    .await
+                    .map_err(err)?;
+            }
+        }
+        for policy in was.keys().filter(|k| !want.contains_key(*k)) {
+            iam.delete_role_policy()
+                .role_name(name)
+                .policy_name(policy)
+                .send()
+                .await
+                .map_err(err)?;
+        }
+        let (was, want) = (managed(old), managed(new));
+        for arn in want.difference(&was) {
+            iam.attach_role_policy()
+                .role_name(name)
+                .policy_arn(arn)
+                .send()
+                .await
+                .map_err(err)?;
+        }
+        for arn in was.difference(&want) {
+            iam.detach_role_policy()
+                .role_name(name)
+                .policy_arn(arn)
+                .send()
+                .await
+                .map_err(err)?;
+        }
+        Ok(())
+    }
+}

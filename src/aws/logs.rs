@@ -1,0 +1,307 @@
+//! `aws.logs.log_group`: a CloudWatch Logs group (for container and
+//! function logs), with its retention; deleted on destroy so nothing keeps
+//! costing money.
+//!
+//! Default names are `/archkit/<stack>/<id>`: one DescribeLogGroups by that
+//! prefix finds every group of the stack, and the name tells its logical
+//! id. Tags need a call per group to read, so they are not read back (the
+//! last applied ones are assumed).
+
+use std::collections::{BTreeSet, HashMap};
+
+use async_trait::async_trait;
+use aws_sdk_cloudwatchlogs::error::{ProvideErrorMetadata, SdkError};
+use serde_json::{Value, json};
+
+use crate::aws::client::Clients;
+use crate::provider::{
+    Attrs, Context, CreateRequest, Created, Observed, Props, ProviderError, ReadQuery, ResourceKind,
+};
+use crate::schema::{Attr, Prop, Schema, Type};
+
+/// Retention periods CloudWatch Logs accepts.
+const RETENTION: &[&str] = &[
+    "1", "3", "5", "7", "14", "30", "60", "90", "120", "150", "180", "365", "400", "545", "731",
+    "1096", "1827", "2192", "2557", "2922", "3288", "3653",
+];
+
+pub static LOG_GROUP: Schema = Schema {
+    kind: "aws.logs.log_group",
+    doc: "A CloudWatch Logs log group.",
+    properties: &[
+        Prop::new(
+            "name",
+            Type::String,
+            "The group name; `/archkit/<stack>/<id>` when omitted.",
+        )
+        .replace(),
+        Prop::new(
+            "retention_in_days",
+            Type::Enum(RETENTION),
+            "How long events are kept (a value CloudWatch accepts, e.g. \"14\"); forever when omitted.",
+        ),
+    ],
+    attributes: &[Attr::new("arn", Type::String, "The group's ARN.")],
+    exactly_one_of: &[],
+    taggable: true,
+};
+
+/// The log group kind. Its physical id is the group name.
+pub struct LogGroup(pub Clients);
+
+fn err<E, R>(e: SdkError<E, R>) -> ProviderError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let code = e.code().map(str::to_string);
+    let mut pe = ProviderError::new(match (&code, e.message()) {
+        (Some(c), Some(m)) => format!("{c}: {m}"),
+        (Some(c), None) => c.clone(),
+        _ => format!(
+            "{}",
+            aws_smithy_types::error::display::DisplayErrorContext(&e)
+        ),
+    });
+    pe.outcome_unknown = matches!(
+        e,
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_)
+    );
+    if let Some(c) = code {
+        pe.retryable = matches!(
+            c.as_str(),
+            "ThrottlingException" | "OperationAbortedException"
+        );
+        pe.not_found = c == "ResourceNotFoundException";
+        pe.code = Some(c);
+    }
+    pe
+}
+
+fn prefix(stack: &str) -> String {
+    format!("/archkit/{stack}/")
+}
+
+fn tags_of(props: &Props) -> HashMap<String, String> {
+    match props.get("tags") {
+        Some(Value::Object(m)) => m
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+            .collect(),
+        _ => HashMap::new(),
+    }
+}
+
+fn retention(props: &Props) -> Option<i32> {
+    props
+        .get("retention_in_days")
+        .and_then(|v| v.as_str())
+        .and_then(|s| s.parse().ok())
+}
+
+#[async_trait]
+impl ResourceKind for LogGroup {
+    fn schema(&self) -> &'static Schema {
+        &LOG_GROUP
+    }
+
+    async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>, ProviderError> {
+        let stack_prefix = prefix(&ctx.stack);
+        // The stack's prefix, plus any custom-named group state records.
+        let mut prefixes: BTreeSet<String> = [stack_prefix.clone()].into();
+        for (id, _) in &q.known {
+            if !id.starts_with(&stack_prefix) {
+                prefixes.insert(id.clone());
+            }
+        }
+        let mut out = Vec::new();
+        for p in prefixes {
+            let mut token: Option<String> = None;
+            loop {
+                let page = self
+                    .0
+                    .logs
+                    .describe_log_groups()
+                    .log_group_name_prefix(&p)
+                    .set_next_token(token.clone())
+                    .send()
+                    .await
+                    .map_err(err)?;
+                for g in page.log_groups() {
+                    let Some(name) = g.log_group_name() else {
+                        continue;
+                    };
+                    let known = q.known.iter().any(|(id, _)| id == name);
+                    let logical_id = name.strip_prefix(&stack_prefix).map(str::to_string);
+                    if logical_id.is_none() && !known {
+                        continue;
+                    }
+                    let mut props = Props::new();
+                    props.insert("name".into(), json!(name));
+                    props.insert(
+                        "retention_in_days".into(),
+                        g.retention_in_days()
+                            .map_or(Value::Null, |d| json!(d.to_string())),
+                    );
+                    let mut attrs = Attrs::new();
+                    attrs.insert(
+                        "arn".into(),
+                        json!(g.arn().map(|a| a.trim_end_matches(":*"))),
+                    );
+                    out.push(Observed {
+                        physical_id: name.to_string(),
+                        logical_id,
+                        properties: props,
+                        attributes: attrs,
+                    });
+                }
+                match page.next_token() {
+                    Some(t) => token = Some(t.to_string()),
+                    None => break,
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created, ProviderError> {
+        let p = &req.properties;
+        let name = p
+            .get("name")
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("{}{}", prefix(&ctx.stack), req.logical_id));
+        let mut tags = tags_of(p);
+        tags.extend(ctx.system_tags(&req.logical_id));
+        self.0
+            .logs
+            .create_log_group()
+            .log_group_name(&name)
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .map_err(err)?;
+        if let Some(days) = retention(p) {
+            self.0
+                .logs
+                .put_retention_policy()
+                .log_group_name(&name)
+                .retention_in_days(days)
+                .send()
+                .await
+                .map_err(|e| {
+                    let mut e = err(e);
+                    e.partial_id = Some(name.clone());
+                    e
+                })?;
+        }
+        Ok(Created {
+            physical_id: name,
+            attributes: Attrs::new(),
+        })
+    }
+
+    async fn update(
+        &self,
+        _ctx: &Context,
+        id: &str,
+        old: &Props,
+        new: &Props,
+    ) -> Result<Attrs, ProviderError> {
+        let logs = &self.0.logs;
+        if retention(old) != retention(new) {
+            match retention(new) {
+                Some(days) => {
+                    logs.put_retention_policy()
+                        .log_group_name(id)
+                        .retention_in_days(days)
+                        .send()
+                        .await
+                        .map_err(err)?;
+                }
+                None => {
+                    logs.delete_retention_policy()
+                        .log_group_name(id)
+                        .send()
+                        .await
+                        .map_err(err)?;
+                }
+            }
+        }
+        let (was, want) = (tags_of(old), tags_of(new));
+        if was != want {
+            let arn = logs
+                .describe_log_groups()
+                .log_group_name_prefix(id)
+                .send()
+                .await
+                .map_err(err)?
+                .log_groups()
+                .iter()
+                .find(|g| g.log_group_name() == Some(id))
+                .and_then(|g| g.arn().map(|a| a.trim_end_matches(":*").to_string()))
+                .unwrap_or_default();
+            let removed: Vec<String> = was
+                .keys()
+                .filter(|k| !want.contains_key(*k))
+                .cloned()
+                .collect();
+            if !removed.is_empty() {
+                logs.untag_resource()
+                    .resource_arn(&arn)
+                    .set_tag_keys(Some(removed))
+                    .send()
+                    .await
+                    .map_err(err)?;
+            }
+            let changed: HashMap<String, String> = want
+                .into_iter()
+                .filter(|(k, v)| was.get(k) != Some(v))
+                .collect();
+            if !changed.is_empty() {
+                logs.tag_resource()
+                    .resource_arn(&arn)
+                    .set_tags(Some(changed))
+                    .send()
+                    .await
+                    .map_err(err)?;
+            }
+        }
+        Ok(Attrs::new())
+    }
+
+    /// Creation returns no ARN: read it once the group exists.
+    async fn poll_ready(&self, _ctx: &Context, id: &str) -> Result<Option<Attrs>, ProviderError> {
+        let out = self
+            .0
+            .logs
+            .describe_log_groups()
+            .log_group_name_prefix(id)
+            .send()
+            .await
+            .map_err(err)?;
+        Ok(out
+            .log_groups()
+            .iter()
+            .find(|g| g.log_group_name() == Some(id))
+            .map(|g| {
+                let mut attrs = Attrs::new();
+                attrs.insert(
+                    "arn".into(),
+                    json!(g.arn().map(|a| a.trim_end_matches(":*"))),
+                );
+                attrs
+            }))
+    }
+
+    async fn delete(&self, _ctx: &Context, id: &str, _props: &Props) -> Result<(), ProviderError> {
+        self.0
+            .logs
+            .delete_log_group()
+            .log_group_name(id)
+            .send()
+            .await
+            .map_err(err)?;
+        Ok(())
+    }
+}
