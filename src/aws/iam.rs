@@ -10,11 +10,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use async_trait::async_trait;
-use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_iam::types::{EntityType, Tag};
 use serde_json::{Value, json};
 
 use crate::aws::client::Clients;
+use crate::aws::error::err;
 use crate::provider::{
     Attrs, Context, CreateRequest, Created, Observed, Props, ProviderError, ReadQuery,
     ResourceKind, TAG_ID, TAG_STACK,
@@ -56,32 +56,6 @@ pub static ROLE: Schema = Schema {
 
 /// The IAM role kind. Its physical id is the role name.
 pub struct Role(pub Clients);
-
-fn err<E, R>(e: SdkError<E, R>) -> ProviderError
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    let code = e.code().map(str::to_string);
-    let mut pe = ProviderError::new(match (&code, e.message()) {
-        (Some(c), Some(m)) => format!("{c}: {m}"),
-        (Some(c), None) => c.clone(),
-        _ => format!(
-            "{}",
-            aws_smithy_types::error::display::DisplayErrorContext(&e)
-        ),
-    });
-    pe.outcome_unknown = matches!(
-        e,
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_)
-    );
-    if let Some(c) = code {
-        pe.retryable = matches!(c.as_str(), "Throttling" | "ConcurrentModification");
-        pe.not_found = c == "NoSuchEntity";
-        pe.code = Some(c);
-    }
-    pe
-}
 
 /// The path all roles of a stack live under.
 fn path(stack: &str) -> String {

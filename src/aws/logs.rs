@@ -10,10 +10,10 @@
 use std::collections::{BTreeSet, HashMap};
 
 use async_trait::async_trait;
-use aws_sdk_cloudwatchlogs::error::{ProvideErrorMetadata, SdkError};
 use serde_json::{Value, json};
 
 use crate::aws::client::Clients;
+use crate::aws::error::err;
 use crate::provider::{
     Attrs, Context, CreateRequest, Created, Observed, Props, ProviderError, ReadQuery, ResourceKind,
 };
@@ -48,35 +48,6 @@ pub static LOG_GROUP: Schema = Schema {
 
 /// The log group kind. Its physical id is the group name.
 pub struct LogGroup(pub Clients);
-
-fn err<E, R>(e: SdkError<E, R>) -> ProviderError
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    let code = e.code().map(str::to_string);
-    let mut pe = ProviderError::new(match (&code, e.message()) {
-        (Some(c), Some(m)) => format!("{c}: {m}"),
-        (Some(c), None) => c.clone(),
-        _ => format!(
-            "{}",
-            aws_smithy_types::error::display::DisplayErrorContext(&e)
-        ),
-    });
-    pe.outcome_unknown = matches!(
-        e,
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_)
-    );
-    if let Some(c) = code {
-        pe.retryable = matches!(
-            c.as_str(),
-            "ThrottlingException" | "OperationAbortedException"
-        );
-        pe.not_found = c == "ResourceNotFoundException";
-        pe.code = Some(c);
-    }
-    pe
-}
 
 fn prefix(stack: &str) -> String {
     format!("/archkit/{stack}/")

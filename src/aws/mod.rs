@@ -4,6 +4,7 @@
 
 pub mod client;
 pub mod ec2;
+pub mod error;
 pub mod iam;
 pub mod logs;
 

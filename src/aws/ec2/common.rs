@@ -1,52 +1,13 @@
 //! Helpers shared by the EC2 kinds: errors, tags, filters, property access.
 
 use std::collections::BTreeMap;
-use std::fmt::Debug;
 
-use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
 use serde_json::{Map, Value};
 
 use crate::provider::{Context, Props, ProviderError, TAG_ID, TAG_STACK};
 
-/// Maps an SDK error to a provider error: its code, whether retrying may
-/// help (throttling; eventual consistency such as a dependency still being
-/// released), whether the resource is gone, and whether the outcome is
-/// unknown (the request may have been carried out).
-pub fn err<E, R>(e: SdkError<E, R>) -> ProviderError
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: Debug,
-{
-    let code = e.code().map(str::to_string);
-    let message = match (&code, e.message()) {
-        (Some(c), Some(m)) => format!("{c}: {m}"),
-        (Some(c), None) => c.clone(),
-        _ => format!(
-            "{}",
-            aws_smithy_types::error::display::DisplayErrorContext(&e)
-        ),
-    };
-    let mut pe = ProviderError::new(message);
-    pe.outcome_unknown = matches!(
-        e,
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_)
-    );
-    if let Some(c) = code {
-        pe.retryable = matches!(
-            c.as_str(),
-            "Throttling"
-                | "ThrottlingException"
-                | "RequestLimitExceeded"
-                | "DependencyViolation"
-                | "IncorrectState"
-                | "InvalidGroup.InUse"
-        );
-        pe.not_found = c.ends_with(".NotFound") || c == "NotFound";
-        pe.code = Some(c);
-    }
-    pe
-}
+pub use crate::aws::error::err;
 
 /// The filter that finds every resource of a stack.
 pub fn stack_filter(ctx: &Context) -> Filter {
