@@ -485,7 +485,7 @@ impl<'a> Validator<'a> {
         ) {
             res.properties = m;
         }
-        self.check_refs(&key.name, &refs, ctx, &mut res.deps);
+        self.check_refs(&refs, ctx, &mut res.deps);
         if let Some((_, n)) = find(entries, "depends_on") {
             let items: Vec<&Node> = match &n.value {
                 Value::Seq(items) => items.iter().collect(),
@@ -878,13 +878,7 @@ impl<'a> Validator<'a> {
         );
     }
 
-    fn check_refs(
-        &mut self,
-        owner: &str,
-        refs: &[(Ref, SourceSpan)],
-        ctx: &RefContext,
-        deps: &mut Vec<Dep>,
-    ) {
+    fn check_refs(&mut self, refs: &[(Ref, SourceSpan)], ctx: &RefContext, deps: &mut Vec<Dep>) {
         for (r, at) in refs {
             match r {
                 Ref::Param(p) => {
@@ -924,13 +918,11 @@ impl<'a> Validator<'a> {
                         );
                         continue;
                     }
-                    if owner != "outputs" || resource != owner {
-                        deps.push(Dep {
-                            target: resource.clone(),
-                            via: DepVia::Reference { attr: attr.clone() },
-                            span: *at,
-                        });
-                    }
+                    deps.push(Dep {
+                        target: resource.clone(),
+                        via: DepVia::Reference { attr: attr.clone() },
+                        span: *at,
+                    });
                 }
                 Ref::Az(_) | Ref::Stack | Ref::Region => {}
             }
@@ -981,7 +973,7 @@ impl<'a> Validator<'a> {
             };
             o.value = self.json(value_node, &mut refs);
             let mut deps = Vec::new();
-            self.check_refs("outputs", &refs, ctx, &mut deps);
+            self.check_refs(&refs, ctx, &mut deps);
             // An output that shows a secret parameter is sensitive itself.
             for (r, _) in &refs {
                 if let Ref::Param(p) = r

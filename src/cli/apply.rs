@@ -33,10 +33,12 @@ pub fn run(args: &ApplyCmdArgs, g: &GlobalArgs, printer: &Printer) -> ExitStatus
     let blueprint = saved
         .as_ref()
         .map_or(args.blueprint.clone(), |s| s.blueprint_arg.clone());
-    let Some(session) = open(&blueprint, g, &args.stack, "archkit apply", printer) else {
+    let rt = runtime();
+    let Some(session) = open(&rt, &blueprint, g, &args.stack, "archkit apply", printer) else {
         return ExitStatus::Failure;
     };
     run_session(
+        &rt,
         session,
         false,
         saved.map(|s| (s, blueprint)),
@@ -65,6 +67,7 @@ fn read_saved(arg: &str) -> Result<Option<SavedPlan>, crate::plan::saved::SavedP
 
 /// Plans, confirms and applies; shared with `destroy`.
 pub(crate) fn run_session(
+    rt: &tokio::runtime::Runtime,
     mut session: crate::session::Session,
     destroy: bool,
     saved: Option<(SavedPlan, String)>,
@@ -74,7 +77,6 @@ pub(crate) fn run_session(
     use crate::engine::{Cancel, Options};
     use crate::plan::render;
 
-    let rt = runtime();
     let plan = match rt.block_on(super::deploy::interruptible(session.plan(destroy))) {
         None => {
             printer.status("interrupted: nothing was changed");
@@ -120,7 +122,7 @@ pub(crate) fn run_session(
         } else {
             "Apply these changes?"
         };
-        match super::deploy::confirm(q, &rt, printer) {
+        match super::deploy::confirm(q, rt, printer) {
             Ok(true) => {}
             Ok(false) => {
                 printer.status("Nothing was changed.");

@@ -43,8 +43,11 @@ pub(crate) fn runtime() -> tokio::runtime::Runtime {
         .expect("the tokio runtime starts")
 }
 
-/// Opens a session for BLUEPRINT, printing any error.
+/// Opens a session for BLUEPRINT, printing any error. `rt` is the
+/// command's one runtime: the AWS clients made here keep their connection
+/// pool on it, so the later plan and apply must run on the same one.
 pub(crate) fn open(
+    rt: &tokio::runtime::Runtime,
     blueprint: &str,
     g: &GlobalArgs,
     stack: &StackArgs,
@@ -60,7 +63,7 @@ pub(crate) fn open(
     };
     let inputs = var_inputs(g, printer)?;
     let mut prompt = prompt_secret;
-    let opened = runtime().block_on(Session::open(Open {
+    let opened = rt.block_on(Session::open(Open {
         located: &located,
         inputs: &inputs,
         stack: g.stack.as_deref(),

@@ -18,8 +18,16 @@ pub struct DestroyArgs {
 }
 
 pub fn run(args: &DestroyArgs, g: &GlobalArgs, printer: &Printer) -> ExitStatus {
-    let Some(session) = open(&args.blueprint, g, &args.stack, "archkit destroy", printer) else {
+    let rt = super::deploy::runtime();
+    let Some(session) = open(
+        &rt,
+        &args.blueprint,
+        g,
+        &args.stack,
+        "archkit destroy",
+        printer,
+    ) else {
         return ExitStatus::Failure;
     };
-    super::apply::run_session(session, true, None, &args.apply, printer)
+    super::apply::run_session(&rt, session, true, None, &args.apply, printer)
 }

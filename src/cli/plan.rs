@@ -27,10 +27,18 @@ pub struct PlanArgs {
 }
 
 pub fn run(args: &PlanArgs, g: &GlobalArgs, printer: &Printer) -> ExitStatus {
-    let Some(session) = open(&args.blueprint, g, &args.stack, "archkit plan", printer) else {
+    let rt = runtime();
+    let Some(session) = open(
+        &rt,
+        &args.blueprint,
+        g,
+        &args.stack,
+        "archkit plan",
+        printer,
+    ) else {
         return ExitStatus::Failure;
     };
-    let plan = match runtime().block_on(super::deploy::interruptible(session.plan(args.destroy))) {
+    let plan = match rt.block_on(super::deploy::interruptible(session.plan(args.destroy))) {
         None => {
             printer.status("interrupted: nothing was changed");
             return ExitStatus::Interrupted;
