@@ -642,6 +642,10 @@ async fn create(shared: &Shared, kind: &dyn ResourceKind, c: &Change) -> Result<
     let created = call(shared, || kind.create(&shared.ctx, &req)).await;
     let created = match created {
         Ok(c) => c,
+        // A create can be carried out even though its answer was lost (and
+        // an SDK retry of it then fails, e.g. with a conflict). Look for
+        // the resource by its tags before calling the create failed.
+        Err(_) if let Some(found) = find_created(shared, kind, c).await => found,
         Err(e) => {
             let msg = e.to_string();
             write_state(shared, |st| {
@@ -705,6 +709,35 @@ async fn create(shared: &Shared, kind: &dyn ResourceKind, c: &Change) -> Result<
             Err(e)
         }
     }
+}
+
+/// A resource of this kind tagged with `c`'s logical id that state does
+/// not know yet: the product of a create whose answer was lost.
+async fn find_created(
+    shared: &Shared,
+    kind: &dyn ResourceKind,
+    c: &Change,
+) -> Option<crate::provider::Created> {
+    if !kind.schema().taggable {
+        return None;
+    }
+    let query = crate::provider::ReadQuery {
+        known: Vec::new(),
+        discover: true,
+    };
+    let found = call(shared, || kind.read(&shared.ctx, &query)).await.ok()?;
+    let st = shared.state.lock().unwrap();
+    let known = |pid: &str| {
+        st.resources.values().any(|r| r.physical_id == pid)
+            || st.deposed.iter().any(|d| d.physical_id == pid)
+    };
+    found
+        .into_iter()
+        .find(|o| o.logical_id.as_deref() == Some(c.id.as_str()) && !known(&o.physical_id))
+        .map(|o| crate::provider::Created {
+            physical_id: o.physical_id,
+            attributes: o.attributes,
+        })
 }
 
 async fn update(shared: &Shared, kind: &dyn ResourceKind, c: &Change) -> Result<(), String> {

@@ -83,6 +83,9 @@ pub enum Fault {
     /// Perform the call, then never answer (a crash or lost response: the
     /// test aborts the run while it waits).
     Hang,
+    /// Perform the call, then answer with an error (a lost response whose
+    /// retry failed).
+    LoseResponse,
 }
 
 /// The shared in-memory "cloud".
@@ -323,6 +326,9 @@ impl ResourceKind for MemoryKind {
         );
         if fault == Some(Fault::Hang) {
             std::future::pending::<()>().await;
+        }
+        if fault == Some(Fault::LoseResponse) {
+            return Err(ProviderError::new("connection reset").code("Dispatch"));
         }
         Ok(Created {
             attributes: attrs(&pid),

@@ -702,3 +702,14 @@ async fn kind_rules_order_destroy_beyond_the_graph() {
     assert!(position(&log, "delete", "a") < u && position(&log, "delete", "b") < u);
     h.assert_consistent(&[]);
 }
+
+#[tokio::test]
+async fn a_create_whose_answer_was_lost_is_found_by_its_tags() {
+    let mut h = Harness::new();
+    h.cloud.fault("b", Op::Create, Fault::LoseResponse);
+    let (_, report) = h.apply(DIAMOND).await;
+    assert!(report.ok(), "{report:?}");
+    assert_eq!(h.cloud.calls("create"), 6, "no second create of `b`");
+    h.assert_consistent(ALL);
+    assert!(!h.plan(DIAMOND).await.has_changes());
+}
