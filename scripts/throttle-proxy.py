@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """A fault-injecting HTTP proxy for archkit's tests: forwards requests to
-TARGET and answers every Nth one with an EC2-style throttling error
-(HTTP 503, RequestLimitExceeded), so retries can be tested against moto.
+TARGET and answers every Nth one with the throttling error of the request's
+protocol, as AWS does: EC2 (HTTP 503 RequestLimitExceeded), the other query
+APIs such as IAM and ELB (400 Throttling), and the JSON APIs such as ECS and
+CloudWatch Logs (400 ThrottlingException). Retries can then be tested
+against moto.
 
 usage: throttle-proxy.py TARGET_URL EVERY_NTH
 Prints the URL it listens on (a free loopback port), then serves until
@@ -26,6 +29,23 @@ THROTTLED = (
 )
 
 
+QUERY_THROTTLED = (
+    b'<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code>'
+    b"<Message>Rate exceeded</Message></Error><RequestId>throttle-proxy</RequestId></ErrorResponse>"
+)
+
+JSON_THROTTLED = b'{"__type": "ThrottlingException", "message": "Rate exceeded"}'
+
+
+def throttled(headers, body):
+    """The throttling answer in the protocol of the request."""
+    if headers.get("X-Amz-Target"):
+        return 400, "application/x-amz-json-1.1", JSON_THROTTLED
+    if b"Version=2016-11-15" in body:
+        return 503, "text/xml", THROTTLED
+    return 400, "text/xml", QUERY_THROTTLED
+
+
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
@@ -38,11 +58,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
         with LOCK:
             n = next(COUNTER)
         if n % EVERY == 0:
-            self.send_response(503)
-            self.send_header("Content-Type", "text/xml")
-            self.send_header("Content-Length", str(len(THROTTLED)))
+            status, ctype, data = throttled(self.headers, body or b"")
+            self.send_response(status)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(data)))
             self.end_headers()
-            self.wfile.write(THROTTLED)
+            self.wfile.write(data)
             return
         headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length", "connection")}
         req = urllib.request.Request(TARGET + self.path, data=body, headers=headers, method=self.command)

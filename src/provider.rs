@@ -208,6 +208,13 @@ pub trait ResourceKind: Send + Sync {
         &[]
     }
 
+    /// Checks rules a schema cannot express (allowed combinations of
+    /// values), on the values known at plan time, so a bad combination is
+    /// refused before anything is changed. `Err((message, help))`.
+    fn check(&self, _props: &Props) -> Result<(), (String, String)> {
+        Ok(())
+    }
+
     /// Normalises values the provider returns in another form than the
     /// blueprint writes (ordering of sets, CIDR forms), applied to both
     /// desired and live values before they are compared.

@@ -189,9 +189,11 @@ impl Session {
         let mut bp = blueprint::load_bytes(&o.located.display_name, &o.located.bytes, &schemas)
             .map_err(OpenError::Blueprint)?;
         bp.dir = o.located.dir.clone();
-        let graph = Graph::build(&bp).expect("validated blueprints have no cycle");
         let values =
             params::resolve(&bp, o.inputs, Require::All, o.prompt).map_err(OpenError::Blueprint)?;
+        // Only what these values turn on is planned.
+        let bp = bp.select(&values).map_err(OpenError::Blueprint)?;
+        let graph = Graph::build(&bp).expect("validated blueprints have no cycle");
         let backend = Backend::connect(&o.aws).await?;
         let registry = backend.registry();
         let stack = o

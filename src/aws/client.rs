@@ -36,6 +36,8 @@ pub struct Settings {
 #[derive(Debug, Clone)]
 pub struct Clients {
     pub ec2: aws_sdk_ec2::Client,
+    pub ecs: aws_sdk_ecs::Client,
+    pub elb: aws_sdk_elasticloadbalancingv2::Client,
     pub iam: aws_sdk_iam::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
     pub region: String,
@@ -101,6 +103,16 @@ impl Clients {
                 .interceptor(Counter(stats.clone()))
                 .build(),
         );
+        let ecs = aws_sdk_ecs::Client::from_conf(
+            aws_sdk_ecs::config::Builder::from(&config)
+                .interceptor(Counter(stats.clone()))
+                .build(),
+        );
+        let elb = aws_sdk_elasticloadbalancingv2::Client::from_conf(
+            aws_sdk_elasticloadbalancingv2::config::Builder::from(&config)
+                .interceptor(Counter(stats.clone()))
+                .build(),
+        );
         let iam = aws_sdk_iam::Client::from_conf(
             aws_sdk_iam::config::Builder::from(&config)
                 .interceptor(Counter(stats.clone()))
@@ -113,6 +125,8 @@ impl Clients {
         );
         Ok(Clients {
             ec2,
+            ecs,
+            elb,
             iam,
             logs,
             region,
@@ -209,9 +223,11 @@ impl Stats {
             "AWS calls: {} ({} reads, {} writes), {:.2}s waiting on AWS\n",
             j.total_calls, j.read_calls, j.write_calls, j.total_seconds
         );
+        let sw = j.operations.iter().map(|o| o.service.len()).max().unwrap_or(0);
+        let ow = j.operations.iter().map(|o| o.operation.len()).max().unwrap_or(0);
         for o in &j.operations {
             out.push_str(&format!(
-                "  {:<8} {:<40} {:>5} calls {:>4} errors {:>7.2}s\n",
+                "  {:<sw$}  {:<ow$} {:>5} calls {:>4} errors {:>7.2}s\n",
                 o.service, o.operation, o.stats.calls, o.stats.errors, o.stats.seconds
             ));
         }

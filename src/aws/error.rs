@@ -42,6 +42,10 @@ where
                 | "ConcurrentModification"
                 | "OperationAbortedException"
         );
+        // A role used seconds after its creation: IAM has not yet
+        // propagated it. The same codes with other messages are real
+        // errors and are not retried.
+        pe.retryable |= iam_propagating(&pe.message);
         pe.not_found = c.ends_with(".NotFound")
             || matches!(
                 c.as_str(),
@@ -50,4 +54,39 @@ where
         pe.code = Some(c);
     }
     pe
+}
+
+/// Messages AWS services give for a role IAM has not propagated yet
+/// (ECS, Lambda, Firehose, CodeBuild, EventBridge; CloudFormation and
+/// Terraform retry the same ones).
+pub fn iam_propagating(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    [
+        "cannot be assumed",
+        "unable to assume",
+        "not authorized to perform: sts:assumerole",
+        "role is not authorized",
+        "does not have permissions to assume",
+        "is not authorized to perform: iam:passrole",
+        "the role defined for the function",
+        "invalid service role",
+    ]
+    .iter()
+    .any(|p| m.contains(p))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn role_propagation_errors_are_recognised() {
+        assert!(iam_propagating(
+            "InvalidParameterValueException: The role defined for the function cannot be assumed by Lambda."
+        ));
+        assert!(iam_propagating(
+            "InvalidParameterException: Unable to assume role and validate the specified targetGroupArn"
+        ));
+        assert!(!iam_propagating("InvalidParameterException: subnet-123 does not exist"));
+    }
 }

@@ -4,9 +4,12 @@
 
 pub mod client;
 pub mod ec2;
+pub mod ecs;
+pub mod elbv2;
 pub mod error;
 pub mod iam;
 pub mod logs;
+pub mod values;
 
 use std::sync::Arc;
 
@@ -18,6 +21,8 @@ pub use client::{Clients, Settings};
 pub fn schemas() -> Vec<&'static Schema> {
     let mut s = ec2::schemas();
     s.extend([&iam::ROLE, &logs::LOG_GROUP]);
+    s.extend(elbv2::schemas());
+    s.extend(ecs::schemas());
     s
 }
 
@@ -32,6 +37,8 @@ pub fn kinds(clients: &Clients) -> Vec<Arc<dyn ResourceKind>> {
     let mut k = ec2::kinds(clients);
     k.push(Arc::new(iam::Role(clients.clone())));
     k.push(Arc::new(logs::LogGroup(clients.clone())));
+    k.extend(elbv2::kinds(clients));
+    k.extend(ecs::kinds(clients));
     k
 }
 

@@ -70,6 +70,7 @@ pub enum Code {
     MissingParameter,
     SecretDefault,
     BadPattern,
+    DisabledResource,
 }
 
 impl Code {
@@ -99,6 +100,7 @@ impl Code {
             Code::MissingParameter => "archkit::blueprint::missing_parameter",
             Code::SecretDefault => "archkit::blueprint::secret_default",
             Code::BadPattern => "archkit::blueprint::bad_pattern",
+            Code::DisabledResource => "archkit::blueprint::disabled_resource",
         }
     }
 }

@@ -25,6 +25,49 @@ pub enum Expr {
     Map(BTreeMap<String, Expr>),
     Ref(Ref),
     Template(Vec<Part>),
+    /// `${params.flag ? a.id : b.id}`: one of two references, chosen by a
+    /// boolean parameter once values are known (see
+    /// [`crate::blueprint::Blueprint::select`]).
+    Cond {
+        cond: Condition,
+        then: Box<Expr>,
+        otherwise: Box<Expr>,
+    },
+}
+
+/// A boolean parameter, possibly negated: `params.x` or `!params.x`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Condition {
+    pub param: String,
+    pub negate: bool,
+}
+
+impl Condition {
+    /// Parses `params.x` or `!params.x`.
+    pub fn parse(s: &str) -> Option<Condition> {
+        let s = s.trim();
+        let (negate, rest) = match s.strip_prefix('!') {
+            Some(r) => (true, r.trim_start()),
+            None => (false, s),
+        };
+        let param = rest.strip_prefix("params.")?;
+        is_ident(param).then(|| Condition {
+            param: param.to_string(),
+            negate,
+        })
+    }
+
+    /// Whether the condition holds for a parameter value.
+    pub fn holds(&self, value: Option<&Expr>) -> bool {
+        matches!(value, Some(Expr::Bool(true))) != self.negate
+    }
+}
+
+impl fmt::Display for Condition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let bang = if self.negate { "!" } else { "" };
+        write!(f, "{bang}params.{}", self.param)
+    }
 }
 
 /// What a `${...}` names.
@@ -78,7 +121,35 @@ impl Expr {
             }
             Expr::List(items) => items.iter().for_each(|e| e.visit_refs(f)),
             Expr::Map(m) => m.values().for_each(|e| e.visit_refs(f)),
+            Expr::Cond { then, otherwise, .. } => {
+                then.visit_refs(f);
+                otherwise.visit_refs(f);
+            }
             _ => {}
+        }
+    }
+
+    /// Replaces every conditional by the branch its parameter selects.
+    pub fn select(&self, value: &dyn Fn(&str) -> Option<Expr>) -> Expr {
+        match self {
+            Expr::Cond {
+                cond,
+                then,
+                otherwise,
+            } => {
+                if cond.holds(value(&cond.param).as_ref()) {
+                    then.select(value)
+                } else {
+                    otherwise.select(value)
+                }
+            }
+            Expr::List(items) => Expr::List(items.iter().map(|e| e.select(value)).collect()),
+            Expr::Map(m) => Expr::Map(
+                m.iter()
+                    .map(|(k, e)| (k.clone(), e.select(value)))
+                    .collect(),
+            ),
+            other => other.clone(),
         }
     }
 
@@ -141,6 +212,23 @@ pub fn parse_string(s: &str) -> Result<(Expr, Vec<FoundRef>), TemplateError> {
         };
         let inner = &after[2..close];
         let end = start + close + 1;
+        if inner.contains('?') {
+            let whole = start == 0 && end == s.len();
+            return conditional(inner, whole).map(|(expr, refs)| {
+                let found = refs
+                    .into_iter()
+                    .map(|reference| FoundRef {
+                        reference,
+                        range: start..end,
+                    })
+                    .collect();
+                (expr, found)
+            }).map_err(|(message, help)| TemplateError {
+                message,
+                help,
+                range: start..end,
+            });
+        }
         let reference = parse_ref(inner.trim()).map_err(|(message, help)| TemplateError {
             message,
             help,
@@ -168,6 +256,41 @@ pub fn parse_string(s: &str) -> Result<(Expr, Vec<FoundRef>), TemplateError> {
         _ => Expr::Template(parts),
     };
     Ok((expr, found))
+}
+
+const COND_HELP: &str =
+    "a conditional reads `${params.flag ? a.attr : b.attr}`, with a bool parameter";
+
+/// `params.flag ? a.attr : b.attr` (the whole value only): the expression
+/// and every reference it contains, the condition's parameter first.
+fn conditional(inner: &str, whole: bool) -> Result<(Expr, Vec<Ref>), (String, String)> {
+    if !whole {
+        return Err((
+            "a conditional must be the whole value, not part of a string".into(),
+            COND_HELP.into(),
+        ));
+    }
+    let (cond, branches) = inner.split_once('?').expect("caller checked");
+    let Some((then, otherwise)) = branches.split_once(':') else {
+        return Err(("a conditional needs `:` between its two branches".into(), COND_HELP.into()));
+    };
+    let Some(cond) = Condition::parse(cond) else {
+        return Err((
+            format!("`{}` is not a condition", cond.trim()),
+            "the condition is a bool parameter, `params.flag` or `!params.flag`".into(),
+        ));
+    };
+    let then = parse_ref(then.trim())?;
+    let otherwise = parse_ref(otherwise.trim())?;
+    let refs = vec![Ref::Param(cond.param.clone()), then.clone(), otherwise.clone()];
+    Ok((
+        Expr::Cond {
+            cond,
+            then: Box::new(Expr::Ref(then)),
+            otherwise: Box::new(Expr::Ref(otherwise)),
+        },
+        refs,
+    ))
 }
 
 const REF_HELP: &str = "references look like `${resource.attribute}`, `${params.name}`, \
@@ -281,6 +404,19 @@ mod tests {
         assert_eq!(e.range, 2..5);
         assert!(parse_string("${vpc}").is_err());
         assert!(parse_string("${a.b.c}").is_err());
+    }
+
+    #[test]
+    fn conditionals_choose_between_two_references() {
+        let (e, refs) = parse_string("${ !params.one ? nat_two.id : nat_one.id }").unwrap();
+        assert_eq!(refs.len(), 3);
+        assert_eq!(refs[0].reference, Ref::Param("one".into()));
+        let pick = |v: bool| e.select(&|_| Some(Expr::Bool(v)));
+        assert_eq!(pick(false), Expr::Ref(attr("nat_two", "id")));
+        assert_eq!(pick(true), Expr::Ref(attr("nat_one", "id")));
+        assert!(parse_string("x-${params.a ? b.c : d.e}").is_err());
+        assert!(parse_string("${params.a ? b.c}").is_err());
+        assert!(parse_string("${a.b ? b.c : d.e}").is_err());
     }
 
     #[test]

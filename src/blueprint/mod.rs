@@ -86,7 +86,11 @@ fn syntax_help(message: &str, text: &str, offset: usize) -> String {
         .rfind('\n')
         .map_or(0, |i| i + 1);
     let line = text[line_start..].lines().next().unwrap_or("");
-    if line.contains("[${") || line.contains(", ${") {
+    if line.contains("${") && line.contains(" ? ") {
+        "a conditional contains `: `, which YAML reads as a mapping: quote the whole value \
+         (`key: \"${params.flag ? a.id : b.id}\"`)"
+            .into()
+    } else if line.contains("[${") || line.contains(", ${") {
         "inside `[...]` a `{` starts a mapping: quote each reference \
          (`[\"${a.id}\", \"${b.id}\"]`) or write a block list with `- ${a.id}` lines"
             .into()

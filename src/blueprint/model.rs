@@ -8,8 +8,9 @@ use std::path::PathBuf;
 use indexmap::IndexMap;
 use miette::SourceSpan;
 
-use super::diagnostic::SourceFile;
-use super::expr::Expr;
+use super::diagnostic::{Code, Diagnostic, Diagnostics, SourceFile};
+use super::params::Values;
+use super::expr::{Condition, Expr, Ref};
 use crate::schema::Schema;
 
 /// A blueprint that passed validation.
@@ -106,6 +107,8 @@ pub struct Resource {
     pub deps: Vec<Dep>,
     /// The resource id in the file.
     pub span: SourceSpan,
+    /// `when:`: the resource exists only while this holds.
+    pub when: Option<Condition>,
 }
 
 impl Resource {
@@ -122,4 +125,77 @@ pub struct Output {
     pub description: String,
     pub sensitive: bool,
     pub span: SourceSpan,
+}
+
+impl Blueprint {
+    /// The blueprint for given parameter values: resources whose `when:`
+    /// does not hold are left out, and every `${c ? a : b}` is replaced by
+    /// the branch `c` selects, so the graph, the planner and the engine see
+    /// only what will exist. A resource or output that still refers to a
+    /// left-out resource is an error.
+    pub fn select(mut self, values: &Values) -> Result<Blueprint, Diagnostics> {
+        let value = |p: &str| values.get(p).map(|v| v.value.clone());
+        let off: std::collections::BTreeSet<String> = self
+            .resources
+            .values()
+            .filter(|r| r.when.as_ref().is_some_and(|c| !c.holds(value(&c.param).as_ref())))
+            .map(|r| r.id.clone())
+            .collect();
+        let mut diags = Vec::new();
+        self.resources.retain(|id, _| !off.contains(id));
+        for r in self.resources.values_mut() {
+            for e in r.properties.values_mut() {
+                *e = e.select(&value);
+            }
+            let mut live = std::collections::BTreeSet::new();
+            for e in r.properties.values() {
+                e.visit_refs(&mut |rf| {
+                    if let Ref::Attr { resource, attr } = rf {
+                        live.insert((resource.clone(), attr.clone()));
+                    }
+                });
+            }
+            r.deps.retain(|d| match &d.via {
+                DepVia::DependsOn => !off.contains(&d.target),
+                DepVia::Reference { attr } => live.contains(&(d.target.clone(), attr.clone())),
+            });
+            for d in r.deps.iter().filter(|d| off.contains(&d.target)) {
+                diags.push(disabled(&self.file, &r.id, &d.target, d.span));
+            }
+        }
+        for o in self.outputs.values_mut() {
+            o.value = o.value.select(&value);
+            let mut bad = Vec::new();
+            o.value.visit_refs(&mut |rf| {
+                if let Ref::Attr { resource, .. } = rf
+                    && off.contains(resource)
+                {
+                    bad.push(resource.clone());
+                }
+            });
+            for target in bad {
+                diags.push(disabled(&self.file, &format!("output {}", o.name), &target, o.span));
+            }
+        }
+        if diags.is_empty() {
+            Ok(self)
+        } else {
+            Err(Diagnostics {
+                file: self.file.name.clone(),
+                diagnostics: diags,
+            })
+        }
+    }
+}
+
+fn disabled(file: &SourceFile, owner: &str, target: &str, at: SourceSpan) -> Diagnostic {
+    Diagnostic::new(
+        Code::DisabledResource,
+        format!("`{owner}` refers to `{target}`, which `when:` leaves out with these values"),
+    )
+    .label(at, "refers to a left-out resource")
+    .help(format!(
+        "give `{owner}` the same `when:` as `{target}`, or choose with `${{params.flag ? {target}.id : other.id}}`"
+    ))
+    .in_file(file)
 }

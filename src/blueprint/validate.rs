@@ -8,7 +8,7 @@ use indexmap::IndexMap;
 use miette::SourceSpan;
 
 use super::diagnostic::{Code, Diagnostic, SourceFile, span};
-use super::expr::{self, Expr, Ref};
+use super::expr::{self, Condition, Expr, Ref};
 use super::model::{Blueprint, Dep, DepVia, Output, ParamType, Parameter, Resource};
 use super::yaml::{Key, Node, Value};
 use crate::provider::Registry;
@@ -25,7 +25,7 @@ const TOP_KEYS: &[&str] = &[
     "resources",
     "outputs",
 ];
-const RESOURCE_KEYS: &[&str] = &["type", "properties", "depends_on", "description"];
+const RESOURCE_KEYS: &[&str] = &["type", "properties", "depends_on", "description", "when"];
 const PARAM_KEYS: &[&str] = &[
     "type",
     "default",
@@ -461,7 +461,11 @@ impl<'a> Validator<'a> {
             properties: BTreeMap::new(),
             deps: Vec::new(),
             span: key.span,
+            when: None,
         };
+        if let Some((_, n)) = find(entries, "when") {
+            res.when = self.when(n);
+        }
         let empty = Node {
             value: Value::Map(Vec::new()),
             span: key.span,
@@ -511,6 +515,63 @@ impl<'a> Validator<'a> {
             }
         }
         Some(res)
+    }
+
+    /// `when: ${params.flag}` or `when: ${!params.flag}`.
+    fn when(&mut self, node: &Node) -> Option<Condition> {
+        let help = "write `when: ${params.flag}` or `when: ${!params.flag}`, with a bool parameter";
+        let cond = match &node.value {
+            Value::Str(s) => s
+                .trim()
+                .strip_prefix("${")
+                .and_then(|r| r.strip_suffix('}'))
+                .and_then(Condition::parse),
+            _ => None,
+        };
+        let Some(cond) = cond else {
+            self.err(
+                Code::BadReference,
+                "`when` must name a bool parameter",
+                node.span,
+                "not a condition",
+                Some(help.into()),
+            );
+            return None;
+        };
+        if !self.param_types.contains_key(&cond.param) {
+            self.err(
+                Code::UnknownParameter,
+                format!("reference to unknown parameter `{}`", cond.param),
+                node.span,
+                "no such parameter",
+                Some(format!("declare it under `parameters:` as `{}:` with `type: bool`", cond.param)),
+            );
+            return None;
+        }
+        self.condition_type(&cond, node.span).then_some(cond)
+    }
+
+    /// Checks that a condition names a declared bool parameter.
+    fn condition_type(&mut self, cond: &Condition, at: SourceSpan) -> bool {
+        match self.param_types.get(&cond.param) {
+            Some(ParamType::Bool) => true,
+            Some(other) => {
+                self.err(
+                    Code::WrongType,
+                    format!(
+                        "a condition needs a bool parameter, but `{}` is a {}",
+                        cond.param,
+                        other.name()
+                    ),
+                    at,
+                    "not a bool",
+                    Some("declare the parameter with `type: bool`".into()),
+                );
+                false
+            }
+            // An unknown parameter is reported with the other references.
+            None => true,
+        }
     }
 
     /// Validates a mapping against `props`. `at.top` marks a resource's own
@@ -678,6 +739,7 @@ impl<'a> Validator<'a> {
                 return None;
             }
             return match (&parsed, ty) {
+                (Expr::Cond { cond, .. }, _) => self.condition_type(cond, node.span).then_some(parsed),
                 (Expr::Ref(_), _) | (_, Type::Json) => Some(parsed),
                 (Expr::Template(_), Type::String | Type::Cidr | Type::Enum(_)) => Some(parsed),
                 (Expr::Str(s), Type::String) => Some(Expr::Str(s.clone())),

@@ -31,7 +31,15 @@ pub fn run(args: &ValidateArgs, g: &GlobalArgs, printer: &Printer) -> ExitStatus
         return ExitStatus::Failure;
     };
     // Values are optional here; the ones given must be valid.
-    if let Err(d) = params::resolve(&bp, &inputs, Require::Given, &mut |_| None) {
+    let values = match params::resolve(&bp, &inputs, Require::Given, &mut |_| None) {
+        Ok(v) => v,
+        Err(d) => {
+            printer.diagnostics(&d);
+            return ExitStatus::Failure;
+        }
+    };
+    // `when:` and conditionals must make sense for these values too.
+    if let Err(d) = bp.clone().select(&values) {
         printer.diagnostics(&d);
         return ExitStatus::Failure;
     }

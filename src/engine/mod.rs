@@ -376,7 +376,7 @@ fn op_graph(plan: &Plan, registry: &Registry) -> (Vec<OpNode>, Vec<Vec<usize>>) 
     // Who depends on whom, among everything in the plan.
     let mut dependents: HashMap<&str, Vec<&Change>> = HashMap::new();
     for c in &plan.changes {
-        for d in &c.depends_on {
+        for d in c.depends_on.iter().chain(&c.released) {
             dependents.entry(d.as_str()).or_default().push(c);
         }
     }
@@ -408,6 +408,14 @@ fn op_graph(plan: &Plan, registry: &Registry) -> (Vec<OpNode>, Vec<Vec<usize>>) 
                     }
                     if node.step == Step::DeleteOld
                         && !c.delete_first
+                        && let Some(&n) = up.get(dep.id.as_str())
+                    {
+                        deps[ni].push(n);
+                    }
+                    // A resource leaving the blueprint is deleted only once
+                    // the resources that used it have moved off it.
+                    if node.step == Step::Delete
+                        && dep.released.contains(&c.id)
                         && let Some(&n) = up.get(dep.id.as_str())
                     {
                         deps[ni].push(n);
@@ -772,7 +780,25 @@ async fn update(shared: &Shared, kind: &dyn ResourceKind, c: &Change) -> Result<
         }
         st.end(&c.id);
     })?;
-    result.map(|_| ()).map_err(|e| e.to_string())
+    result.map_err(|e| e.to_string())?;
+    // An update can start a rollout (an ECS service moving to a new task
+    // definition): dependents wait until it is ready again. A failed
+    // rollout is reported, but the resource is not tainted: its update
+    // was made, and the next plan shows what is live.
+    match wait_ready(shared, kind, &c.id, &pid).await {
+        Ok(Some(attrs)) => {
+            if !attrs.is_empty() {
+                write_state(shared, |st| {
+                    if let Some(r) = st.resources.get_mut(&c.id) {
+                        r.attributes.extend(attrs);
+                    }
+                })?;
+            }
+            Ok(())
+        }
+        Ok(None) => Err("interrupted while waiting for it to become ready".into()),
+        Err(e) => Err(e),
+    }
 }
 
 async fn delete(

@@ -93,6 +93,11 @@ pub struct Change {
     pub delete_first: bool,
     /// Logical ids this resource depends on (blueprint or state).
     pub depends_on: Vec<String>,
+    /// Logical ids it depended on when last applied but no longer does
+    /// (a route moved to another NAT gateway): their deletion waits for
+    /// this change.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub released: Vec<String>,
     /// Attributes of the existing resource, as read live.
     #[serde(default)]
     pub attributes: BTreeMap<String, Value>,
@@ -217,6 +222,14 @@ pub enum PlanError {
     #[diagnostic(code(archkit::plan::resolve), help("{help}"))]
     Resolve {
         id: String,
+        message: String,
+        help: String,
+    },
+    #[error("`{id}` ({kind}): {message}")]
+    #[diagnostic(code(archkit::plan::invalid), help("{help}"))]
+    Invalid {
+        id: String,
+        kind: String,
         message: String,
         help: String,
     },
@@ -404,6 +417,14 @@ pub fn diff(input: &Input, live: &Live) -> Result<Plan, PlanError> {
                 .iter()
                 .filter_map(|(k, v)| v.known().map(|v| (k.clone(), v.clone())))
                 .collect();
+            if let Err((message, help)) = k.check(&known) {
+                return Err(PlanError::Invalid {
+                    id: id.to_string(),
+                    kind: kind.to_string(),
+                    message,
+                    help,
+                });
+            }
             k.normalize(&mut known);
             for (name, v) in known {
                 props.insert(name, PlanValue::Known(v));
@@ -440,6 +461,13 @@ pub fn diff(input: &Input, live: &Live) -> Result<Plan, PlanError> {
                 sensitive: sensitive.iter().cloned().collect(),
                 reason: None,
                 delete_first: false,
+                released: state.resources.get(id).map_or_else(Vec::new, |r| {
+                    r.depends_on
+                        .iter()
+                        .filter(|d| !depends_on.contains(d))
+                        .cloned()
+                        .collect()
+                }),
                 depends_on,
                 attributes: BTreeMap::new(),
             };
@@ -633,6 +661,7 @@ fn delete_change(
         reason: Some(reason),
         delete_first: false,
         depends_on,
+        released: Vec::new(),
         attributes: BTreeMap::new(),
     }
 }

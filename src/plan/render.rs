@@ -115,20 +115,39 @@ pub fn human(plan: &Plan) -> String {
                 }
             }
             Action::Update | Action::Replace => {
-                let width = c.changed.iter().map(|k| k.len()).max().unwrap_or(0);
+                // Nested values (container lists, load balancer
+                // attachments) show only the fields that change.
+                let mut rows = Vec::new();
                 for k in &c.changed {
-                    let old = c.before.get(k).map_or("null".to_string(), show);
-                    let new = c
-                        .after
-                        .get(k)
-                        .map(|v| v.as_ref().map_or(UNKNOWN.to_string(), show))
-                        .unwrap_or_else(|| "null".into());
                     let mark = if c.replace_because.contains(k) {
                         "  # forces replacement"
                     } else {
                         ""
                     };
-                    let _ = writeln!(out, "      ~ {k:width$} = {old} → {new}{mark}");
+                    let new = c.after.get(k);
+                    match (c.before.get(k), new) {
+                        (Some(old), Some(Some(new))) => {
+                            let mut leaves = Vec::new();
+                            leaf_diffs(k.clone(), old, new, &mut leaves);
+                            if leaves.is_empty() {
+                                rows.push((k.clone(), show(old), show(new), mark));
+                            }
+                            for (path, o, n) in leaves {
+                                rows.push((path, o, n, mark));
+                            }
+                        }
+                        (old, new) => rows.push((
+                            k.clone(),
+                            old.map_or("null".to_string(), show),
+                            new.map(|v| v.as_ref().map_or(UNKNOWN.to_string(), show))
+                                .unwrap_or_else(|| "null".into()),
+                            mark,
+                        )),
+                    }
+                }
+                let width = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
+                for (path, old, new, mark) in rows {
+                    let _ = writeln!(out, "      ~ {path:width$} = {old} → {new}{mark}");
                 }
             }
             _ => {}
@@ -143,6 +162,31 @@ pub fn human(plan: &Plan) -> String {
     }
     let _ = writeln!(out, "\n{}", summary(&plan));
     out
+}
+
+/// The paths inside two values where they differ, with both sides shown.
+/// Objects are compared key by key and equally long lists item by item;
+/// anything else that differs is one row.
+fn leaf_diffs(path: String, old: &Value, new: &Value, out: &mut Vec<(String, String, String)>) {
+    match (old, new) {
+        (Value::Object(a), Value::Object(b)) => {
+            let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+            for k in keys {
+                let (x, y) = (
+                    a.get(k).unwrap_or(&Value::Null),
+                    b.get(k).unwrap_or(&Value::Null),
+                );
+                leaf_diffs(format!("{path}.{k}"), x, y, out);
+            }
+        }
+        (Value::Array(a), Value::Array(b)) if a.len() == b.len() && !a.is_empty() => {
+            for (i, (x, y)) in a.iter().zip(b).enumerate() {
+                leaf_diffs(format!("{path}[{i}]"), x, y, out);
+            }
+        }
+        _ if old != new => out.push((path, show(old), show(new))),
+        _ => {}
+    }
 }
 
 /// `Plan: 2 to add, 1 to change, 0 to replace, 1 to destroy.`

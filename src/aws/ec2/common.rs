@@ -1,13 +1,13 @@
 //! Helpers shared by the EC2 kinds: errors, tags, filters, property access.
 
-use std::collections::BTreeMap;
 
 use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use crate::provider::{Context, Props, ProviderError, TAG_ID, TAG_STACK};
+use crate::provider::{Context, Props, ProviderError, TAG_STACK};
 
 pub use crate::aws::error::err;
+pub use crate::aws::values::{b, desired_tags, i, list, props, s, str_value};
 
 /// The filter that finds every resource of a stack.
 pub fn stack_filter(ctx: &Context) -> Filter {
@@ -70,45 +70,16 @@ pub fn tag_spec(
     b.build()
 }
 
-/// The `tags` property as a map.
-pub fn desired_tags(props: &Props) -> BTreeMap<String, String> {
-    match props.get("tags") {
-        Some(Value::Object(m)) => m
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.clone(),
-                    v.as_str().map_or_else(|| v.to_string(), str::to_string),
-                )
-            })
-            .collect(),
-        _ => BTreeMap::new(),
-    }
-}
-
 /// Splits live tags into the user-visible `tags` (everything but
 /// `archkit:*`) and the logical id, which is returned only when the
 /// resource belongs to this stack: a tag filter the API (or an emulator:
 /// moto ignores it on DescribeNatGateways) did not apply must never make
 /// another stack's resource look like ours.
 pub fn read_tags(ctx: &Context, tags: &[Tag]) -> (Value, Option<String>) {
-    let mut user = Map::new();
-    let mut logical = None;
-    let mut stack = None;
-    for t in tags {
-        let (Some(k), Some(v)) = (t.key(), t.value()) else {
-            continue;
-        };
-        if k == TAG_ID {
-            logical = Some(v.to_string());
-        } else if k == TAG_STACK {
-            stack = Some(v.to_string());
-        } else if !k.starts_with("archkit:") {
-            user.insert(k.to_string(), Value::String(v.to_string()));
-        }
-    }
-    let ours = stack.as_deref() == Some(ctx.stack.as_str());
-    (Value::Object(user), logical.filter(|_| ours))
+    crate::aws::values::split_tags(
+        ctx,
+        tags.iter().filter_map(|t| Some((t.key()?, t.value()?))),
+    )
 }
 
 /// Brings a resource's tags from `old` to `new` (`tags` property only).
@@ -146,35 +117,4 @@ pub async fn sync_tags(
             .map_err(err)?;
     }
     Ok(())
-}
-
-pub fn s(props: &Props, key: &str) -> Option<String> {
-    props.get(key).and_then(|v| v.as_str()).map(str::to_string)
-}
-
-pub fn b(props: &Props, key: &str) -> Option<bool> {
-    props.get(key).and_then(|v| v.as_bool())
-}
-
-pub fn i(props: &Props, key: &str) -> Option<i32> {
-    props.get(key).and_then(|v| v.as_i64()).map(|v| v as i32)
-}
-
-pub fn list(props: &Props, key: &str) -> Vec<String> {
-    match props.get(key) {
-        Some(Value::Array(a)) => a
-            .iter()
-            .filter_map(|v| v.as_str().map(str::to_string))
-            .collect(),
-        _ => Vec::new(),
-    }
-}
-
-pub fn str_value(v: Option<&str>) -> Value {
-    v.map_or(Value::Null, |s| Value::String(s.to_string()))
-}
-
-/// Builds a property map from pairs.
-pub fn props<const N: usize>(pairs: [(&str, Value); N]) -> Props {
-    pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
 }

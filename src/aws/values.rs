@@ -1,0 +1,141 @@
+//! Reading typed values out of resolved properties, shared by every AWS
+//! kind.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use crate::provider::Props;
+
+/// The `tags` property as a map.
+pub fn desired_tags(props: &Props) -> BTreeMap<String, String> {
+    match props.get("tags") {
+        Some(Value::Object(m)) => m
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    v.as_str().map_or_else(|| v.to_string(), str::to_string),
+                )
+            })
+            .collect(),
+        _ => BTreeMap::new(),
+    }
+}
+
+pub fn s(props: &Props, key: &str) -> Option<String> {
+    props.get(key).and_then(|v| v.as_str()).map(str::to_string)
+}
+
+pub fn b(props: &Props, key: &str) -> Option<bool> {
+    props.get(key).and_then(|v| v.as_bool())
+}
+
+pub fn i(props: &Props, key: &str) -> Option<i32> {
+    props.get(key).and_then(|v| v.as_i64()).map(|v| v as i32)
+}
+
+pub fn list(props: &Props, key: &str) -> Vec<String> {
+    match props.get(key) {
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+pub fn str_value(v: Option<&str>) -> Value {
+    v.map_or(Value::Null, |s| Value::String(s.to_string()))
+}
+
+/// Builds a property map from pairs.
+pub fn props<const N: usize>(pairs: [(&str, Value); N]) -> Props {
+    pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+}
+
+/// Splits live tags into the user-visible `tags` (everything but
+/// `archkit:*`) and the logical id, returned only when the `archkit:stack`
+/// tag names this stack: a filter an API (or an emulator) did not apply
+/// must never make another stack's resource look like ours.
+pub fn split_tags<'a>(
+    ctx: &crate::provider::Context,
+    tags: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> (Value, Option<String>) {
+    use crate::provider::{TAG_ID, TAG_STACK};
+    let mut user = serde_json::Map::new();
+    let mut logical = None;
+    let mut stack = None;
+    for (k, v) in tags {
+        if k == TAG_ID {
+            logical = Some(v.to_string());
+        } else if k == TAG_STACK {
+            stack = Some(v.to_string());
+        } else if !k.starts_with("archkit:") {
+            user.insert(k.to_string(), Value::String(v.to_string()));
+        }
+    }
+    let ours = stack.as_deref() == Some(ctx.stack.as_str());
+    (Value::Object(user), logical.filter(|_| ours))
+}
+
+/// The tags a new resource gets: the user's, `Name`, and the system tags.
+pub fn create_tags(ctx: &crate::provider::Context, logical_id: &str, p: &Props) -> Vec<(String, String)> {
+    let mut tags: Vec<(String, String)> = desired_tags(p).into_iter().collect();
+    tags.extend(ctx.system_tags(logical_id));
+    tags
+}
+
+/// A name for resources whose names AWS requires to be unique per account
+/// and region (load balancers, target groups, clusters): `<stack>-<id>`
+/// with every character outside `[A-Za-z0-9-]` turned into `-`, and, when
+/// longer than `max`, cut and suffixed with a digest of the full name so
+/// two long names stay distinct. Deterministic, so a lost create is found
+/// again by name.
+pub fn unique_name(stack: &str, id: &str, max: usize) -> String {
+    use sha2::{Digest, Sha256};
+    let full = format!("{stack}-{id}");
+    let mut clean: String = full
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '-' })
+        .collect();
+    if clean.len() > max {
+        let digest = hex::encode(Sha256::digest(full.as_bytes()));
+        clean.truncate(max - 7);
+        clean = format!("{}-{}", clean.trim_end_matches('-'), &digest[..6]);
+    }
+    // Names may not start or end with a hyphen, nor start with `internal-`.
+    let clean = clean.trim_matches('-').to_string();
+    if clean.starts_with("internal-") {
+        format!("a{}", &clean[..clean.len().min(max - 1)])
+    } else {
+        clean
+    }
+}
+
+/// Sorts the string lists named in `keys`: sets the API returns in any
+/// order (subnets, security groups).
+pub fn sort_sets(p: &mut Props, keys: &[&str]) {
+    for k in keys {
+        if let Some(Value::Array(a)) = p.get_mut(*k) {
+            a.sort_by(|x, y| x.to_string().cmp(&y.to_string()));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unique_names_fit_and_stay_distinct() {
+        assert_eq!(unique_name("dev", "web", 32), "dev-web");
+        assert_eq!(unique_name("a_b", "c.d", 32), "a-b-c-d");
+        let a = unique_name("a-very-long-stack-name-indeed", "public_load_balancer", 32);
+        let b = unique_name("a-very-long-stack-name-indeed", "public_load_balancer2", 32);
+        assert!(a.len() <= 32 && b.len() <= 32, "{a} {b}");
+        assert_ne!(a, b);
+        assert!(!unique_name("internal", "x", 32).starts_with("internal-"));
+        assert!(!unique_name("-x", "y-", 32).starts_with('-'));
+    }
+}
