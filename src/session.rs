@@ -267,6 +267,31 @@ impl Session {
         )?)
     }
 
+    /// The blueprint's outputs, resolved against the current state; `None`
+    /// for a value not known (its resource does not exist).
+    pub fn outputs(&self) -> Vec<(String, Option<serde_json::Value>, bool)> {
+        use crate::plan::resolve::{Env, PlanValue, resolve, uses_secret};
+        let env = Env {
+            params: &self.values,
+            stack: &self.stack,
+            region: &self.region,
+            azs: &self.azs,
+        };
+        let look = engine::StateLookup { state: &self.state };
+        self.blueprint
+            .outputs
+            .values()
+            .map(|o| {
+                let value = match resolve(&o.value, &env, &look) {
+                    Ok(PlanValue::Known(v)) => Some(v),
+                    _ => None,
+                };
+                let sensitive = o.sensitive || uses_secret(&o.value, &self.values);
+                (o.name.clone(), value, sensitive)
+            })
+            .collect()
+    }
+
     /// The saved form of a plan made in this session.
     pub fn saved(&self, plan: &Plan, blueprint_arg: &str) -> SavedPlan {
         SavedPlan::new(

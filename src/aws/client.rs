@@ -223,8 +223,18 @@ impl Stats {
             "AWS calls: {} ({} reads, {} writes), {:.2}s waiting on AWS\n",
             j.total_calls, j.read_calls, j.write_calls, j.total_seconds
         );
-        let sw = j.operations.iter().map(|o| o.service.len()).max().unwrap_or(0);
-        let ow = j.operations.iter().map(|o| o.operation.len()).max().unwrap_or(0);
+        let sw = j
+            .operations
+            .iter()
+            .map(|o| o.service.len())
+            .max()
+            .unwrap_or(0);
+        let ow = j
+            .operations
+            .iter()
+            .map(|o| o.operation.len())
+            .max()
+            .unwrap_or(0);
         for o in &j.operations {
             out.push_str(&format!(
                 "  {:<sw$}  {:<ow$} {:>5} calls {:>4} errors {:>7.2}s\n",

@@ -61,7 +61,12 @@ pub static CLUSTER: Schema = Schema {
 };
 
 static PORT_MAPPING: &[Prop] = &[
-    Prop::new("container_port", Type::Int, "The port the container listens on.").required(),
+    Prop::new(
+        "container_port",
+        Type::Int,
+        "The port the container listens on.",
+    )
+    .required(),
     Prop::new("protocol", Type::Enum(&["tcp", "udp"]), "The protocol.")
         .default(Default::Str("tcp")),
 ];
@@ -159,7 +164,12 @@ pub static TASK_DEFINITION: Schema = Schema {
 
 static LOAD_BALANCER: &[Prop] = &[
     Prop::new("target_group_arn", Type::String, "The target group.").required(),
-    Prop::new("container_name", Type::String, "The container to send traffic to.").required(),
+    Prop::new(
+        "container_name",
+        Type::String,
+        "The container to send traffic to.",
+    )
+    .required(),
     Prop::new("container_port", Type::Int, "Its port.").required(),
 ];
 
@@ -294,11 +304,7 @@ async fn sync_tags(c: &Clients, arn: &str, old: &Props, new: &Props) -> Result<(
 fn not_found(mut e: ProviderError) -> ProviderError {
     if matches!(
         e.code.as_deref(),
-        Some(
-            "ClusterNotFoundException"
-                | "ServiceNotFoundException"
-                | "ServiceNotActiveException"
-        )
+        Some("ClusterNotFoundException" | "ServiceNotFoundException" | "ServiceNotActiveException")
     ) {
         e.not_found = true;
     }
@@ -409,7 +415,8 @@ impl ResourceKind for Cluster {
 
     async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created, ProviderError> {
         let p = &req.properties;
-        let name = s(p, "name").unwrap_or_else(|| unique_name(&ctx.stack, &req.logical_id, NAME_MAX));
+        let name =
+            s(p, "name").unwrap_or_else(|| unique_name(&ctx.stack, &req.logical_id, NAME_MAX));
         let r = self
             .0
             .ecs
@@ -526,10 +533,7 @@ pub fn check_fargate_size(cpu: &str, memory: &str) -> Result<(), (String, String
     } else {
         Err((
             format!("Fargate does not run {cpu} CPU units with {memory} MiB of memory"),
-            format!(
-                "with cpu {c}, memory must be {} MiB",
-                allowed(lo, hi, step)
-            ),
+            format!("with cpu {c}, memory must be {} MiB", allowed(lo, hi, step)),
         ))
     }
 }
@@ -749,7 +753,12 @@ impl ResourceKind for TaskDefinition {
             p.insert("task_role_arn".into(), json!(td.task_role_arn()));
             p.insert(
                 "containers".into(),
-                Value::Array(td.container_definitions().iter().map(container_value).collect()),
+                Value::Array(
+                    td.container_definitions()
+                        .iter()
+                        .map(container_value)
+                        .collect(),
+                ),
             );
             p.insert("tags".into(), user);
             out.push(Observed {
@@ -936,10 +945,7 @@ const DEPLOYMENT: &[&str] = &[
 
 fn service_props(svc: &aws_sdk_ecs::types::Service, user_tags: Value) -> Props {
     let mut p = Props::new();
-    p.insert(
-        "cluster".into(),
-        json!(svc.cluster_arn().map(arn_name)),
-    );
+    p.insert("cluster".into(), json!(svc.cluster_arn().map(arn_name)));
     p.insert("name".into(), json!(svc.service_name()));
     p.insert("task_definition".into(), json!(svc.task_definition()));
     p.insert("desired_count".into(), json!(svc.desired_count()));
@@ -976,7 +982,11 @@ fn service_props(svc: &aws_sdk_ecs::types::Service, user_tags: Value) -> Props {
         .collect();
     p.insert(
         "load_balancers".into(),
-        if lbs.is_empty() { Value::Null } else { Value::Array(lbs) },
+        if lbs.is_empty() {
+            Value::Null
+        } else {
+            Value::Array(lbs)
+        },
     );
     p.insert(
         "health_check_grace_period_seconds".into(),
@@ -1107,7 +1117,8 @@ impl ResourceKind for Service {
 
     async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created, ProviderError> {
         let p = &req.properties;
-        let name = s(p, "name").unwrap_or_else(|| unique_name(&ctx.stack, &req.logical_id, NAME_MAX));
+        let name =
+            s(p, "name").unwrap_or_else(|| unique_name(&ctx.stack, &req.logical_id, NAME_MAX));
         let lbs = load_balancers(p);
         let r = self
             .0
@@ -1149,7 +1160,12 @@ impl ResourceKind for Service {
             .0
             .ecs
             .update_service()
-            .cluster(cluster_of(arn).map(str::to_string).or_else(|| s(new, "cluster")).unwrap_or_default())
+            .cluster(
+                cluster_of(arn)
+                    .map(str::to_string)
+                    .or_else(|| s(new, "cluster"))
+                    .unwrap_or_default(),
+            )
             .service(arn);
         let mut any = false;
         if differs(&["task_definition"]) {
@@ -1169,10 +1185,8 @@ impl ResourceKind for Service {
             any = true;
         }
         if differs(&["health_check_grace_period_seconds"]) {
-            call = call.set_health_check_grace_period_seconds(i(
-                new,
-                "health_check_grace_period_seconds",
-            ));
+            call = call
+                .set_health_check_grace_period_seconds(i(new, "health_check_grace_period_seconds"));
             any = true;
         }
         if differs(DEPLOYMENT) {
@@ -1300,7 +1314,10 @@ mod tests {
         assert!(check_fargate_size("8192", "18432").is_err());
         assert!(check_fargate_size("16384", "122880").is_ok());
         let (msg, help) = check_fargate_size("300", "512").unwrap_err();
-        assert!(msg.contains("300") && help.contains("256"), "{msg} / {help}");
+        assert!(
+            msg.contains("300") && help.contains("256"),
+            "{msg} / {help}"
+        );
         let (_, help) = check_fargate_size("1024", "512").unwrap_err();
         assert!(help.contains("2048 to 8192 in steps of 1024"), "{help}");
     }

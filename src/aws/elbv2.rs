@@ -46,9 +46,13 @@ pub static LOAD_BALANCER: Schema = Schema {
             "The name (32 characters at most); derived from the stack and id when omitted.",
         )
         .replace(),
-        Prop::new("type", Type::Enum(&["application", "network"]), "The kind of load balancer.")
-            .default(Default::Str("application"))
-            .replace(),
+        Prop::new(
+            "type",
+            Type::Enum(&["application", "network"]),
+            "The kind of load balancer.",
+        )
+        .default(Default::Str("application"))
+        .replace(),
         Prop::new(
             "scheme",
             Type::Enum(&["internet-facing", "internal"]),
@@ -161,8 +165,7 @@ pub static LISTENER: Schema = Schema {
             .required()
             .replace(),
         Prop::new("port", Type::Int, "The port to listen on.").required(),
-        Prop::new("protocol", Type::Enum(PROTOCOLS), "The protocol.")
-            .default(Default::Str("HTTP")),
+        Prop::new("protocol", Type::Enum(PROTOCOLS), "The protocol.").default(Default::Str("HTTP")),
         Prop::new(
             "certificate_arn",
             Type::String,
@@ -233,11 +236,20 @@ fn name_of(ctx: &Context, logical_id: &str, p: &Props, immutable: &[&str]) -> St
     }
     let mut h = Sha256::new();
     for k in immutable {
-        h.update(p.get(*k).map(Value::to_string).unwrap_or_default().as_bytes());
+        h.update(
+            p.get(*k)
+                .map(Value::to_string)
+                .unwrap_or_default()
+                .as_bytes(),
+        );
         h.update(b"\0");
     }
     let digest = hex::encode(h.finalize());
-    unique_name(&ctx.stack, &format!("{logical_id}-{}", &digest[..4]), NAME_MAX)
+    unique_name(
+        &ctx.stack,
+        &format!("{logical_id}-{}", &digest[..4]),
+        NAME_MAX,
+    )
 }
 
 fn tags(ctx: &Context, logical_id: &str, p: &Props) -> Vec<Tag> {
@@ -263,7 +275,9 @@ async fn tags_of(
             .await
             .map_err(err)?;
         for d in r.tag_descriptions() {
-            let Some(arn) = d.resource_arn() else { continue };
+            let Some(arn) = d.resource_arn() else {
+                continue;
+            };
             out.insert(
                 arn.to_string(),
                 d.tags()
@@ -365,7 +379,10 @@ async fn stack_lbs(c: &Clients, ctx: &Context) -> Result<Vec<String>, ProviderEr
     let prefix = name_prefix(&ctx.stack);
     let arns: Vec<String> = all
         .iter()
-        .filter(|lb| lb.load_balancer_name().is_some_and(|n| n.starts_with(&prefix)))
+        .filter(|lb| {
+            lb.load_balancer_name()
+                .is_some_and(|n| n.starts_with(&prefix))
+        })
         .filter_map(|lb| lb.load_balancer_arn().map(str::to_string))
         .collect();
     let tags = tags_of(c, arns.clone()).await?;
@@ -468,7 +485,9 @@ impl ResourceKind for LoadBalancer {
             .filter(|lb| {
                 let arn = lb.load_balancer_arn().unwrap_or_default();
                 q.known.iter().any(|(id, _)| id == arn)
-                    || lb.load_balancer_name().is_some_and(|n| n.starts_with(&prefix))
+                    || lb
+                        .load_balancer_name()
+                        .is_some_and(|n| n.starts_with(&prefix))
             })
             .collect();
         let tags = tags_of(
@@ -608,7 +627,9 @@ impl ResourceKind for LoadBalancer {
             Some(LoadBalancerStateEnum::Active) => Ok(Some(lb_attrs(lb))),
             Some(LoadBalancerStateEnum::Failed) => Err(ProviderError::new(format!(
                 "load balancer failed to provision: {}",
-                lb.state().and_then(|s| s.reason()).unwrap_or("no reason given")
+                lb.state()
+                    .and_then(|s| s.reason())
+                    .unwrap_or("no reason given")
             ))),
             _ => Ok(None),
         }
@@ -737,7 +758,9 @@ impl ResourceKind for TargetGroup {
             .filter(|tg| {
                 let arn = tg.target_group_arn().unwrap_or_default();
                 q.known.iter().any(|(id, _)| id == arn)
-                    || tg.target_group_name().is_some_and(|n| n.starts_with(&prefix))
+                    || tg
+                        .target_group_name()
+                        .is_some_and(|n| n.starts_with(&prefix))
             })
             .collect();
         let tags = tags_of(
@@ -1091,7 +1114,6 @@ impl ResourceKind for Listener {
             .map_err(not_found)?;
         Ok(())
     }
-
 }
 
 // ---------------------------------------------------------------- listener rule
@@ -1101,7 +1123,10 @@ pub struct ListenerRule(pub Clients);
 
 fn conditions(p: &Props) -> Vec<RuleCondition> {
     let mut out = Vec::new();
-    for (key, field) in [("path_patterns", "path-pattern"), ("host_headers", "host-header")] {
+    for (key, field) in [
+        ("path_patterns", "path-pattern"),
+        ("host_headers", "host-header"),
+    ] {
         let values = list(p, key);
         if !values.is_empty() {
             out.push(
@@ -1213,7 +1238,10 @@ impl ResourceKind for ListenerRule {
                 "host_headers".into(),
                 condition_values(r.conditions(), "host-header"),
             );
-            p.insert("target_group_arn".into(), json!(forward_target(r.actions())));
+            p.insert(
+                "target_group_arn".into(),
+                json!(forward_target(r.actions())),
+            );
             p.insert("tags".into(), user);
             let mut attrs = Attrs::new();
             attrs.insert("arn".into(), json!(arn));

@@ -87,6 +87,8 @@ mod tests {
         assert!(iam_propagating(
             "InvalidParameterException: Unable to assume role and validate the specified targetGroupArn"
         ));
-        assert!(!iam_propagating("InvalidParameterException: subnet-123 does not exist"));
+        assert!(!iam_propagating(
+            "InvalidParameterException: subnet-123 does not exist"
+        ));
     }
 }

@@ -80,7 +80,11 @@ pub fn split_tags<'a>(
 }
 
 /// The tags a new resource gets: the user's, `Name`, and the system tags.
-pub fn create_tags(ctx: &crate::provider::Context, logical_id: &str, p: &Props) -> Vec<(String, String)> {
+pub fn create_tags(
+    ctx: &crate::provider::Context,
+    logical_id: &str,
+    p: &Props,
+) -> Vec<(String, String)> {
     let mut tags: Vec<(String, String)> = desired_tags(p).into_iter().collect();
     tags.extend(ctx.system_tags(logical_id));
     tags
@@ -97,7 +101,13 @@ pub fn unique_name(stack: &str, id: &str, max: usize) -> String {
     let full = format!("{stack}-{id}");
     let mut clean: String = full
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect();
     if clean.len() > max {
         let digest = hex::encode(Sha256::digest(full.as_bytes()));
@@ -118,7 +128,7 @@ pub fn unique_name(stack: &str, id: &str, max: usize) -> String {
 pub fn sort_sets(p: &mut Props, keys: &[&str]) {
     for k in keys {
         if let Some(Value::Array(a)) = p.get_mut(*k) {
-            a.sort_by(|x, y| x.to_string().cmp(&y.to_string()));
+            a.sort_by_key(|x| x.to_string());
         }
     }
 }

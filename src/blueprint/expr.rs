@@ -121,7 +121,9 @@ impl Expr {
             }
             Expr::List(items) => items.iter().for_each(|e| e.visit_refs(f)),
             Expr::Map(m) => m.values().for_each(|e| e.visit_refs(f)),
-            Expr::Cond { then, otherwise, .. } => {
+            Expr::Cond {
+                then, otherwise, ..
+            } => {
                 then.visit_refs(f);
                 otherwise.visit_refs(f);
             }
@@ -214,20 +216,22 @@ pub fn parse_string(s: &str) -> Result<(Expr, Vec<FoundRef>), TemplateError> {
         let end = start + close + 1;
         if inner.contains('?') {
             let whole = start == 0 && end == s.len();
-            return conditional(inner, whole).map(|(expr, refs)| {
-                let found = refs
-                    .into_iter()
-                    .map(|reference| FoundRef {
-                        reference,
-                        range: start..end,
-                    })
-                    .collect();
-                (expr, found)
-            }).map_err(|(message, help)| TemplateError {
-                message,
-                help,
-                range: start..end,
-            });
+            return conditional(inner, whole)
+                .map(|(expr, refs)| {
+                    let found = refs
+                        .into_iter()
+                        .map(|reference| FoundRef {
+                            reference,
+                            range: start..end,
+                        })
+                        .collect();
+                    (expr, found)
+                })
+                .map_err(|(message, help)| TemplateError {
+                    message,
+                    help,
+                    range: start..end,
+                });
         }
         let reference = parse_ref(inner.trim()).map_err(|(message, help)| TemplateError {
             message,
@@ -272,7 +276,10 @@ fn conditional(inner: &str, whole: bool) -> Result<(Expr, Vec<Ref>), (String, St
     }
     let (cond, branches) = inner.split_once('?').expect("caller checked");
     let Some((then, otherwise)) = branches.split_once(':') else {
-        return Err(("a conditional needs `:` between its two branches".into(), COND_HELP.into()));
+        return Err((
+            "a conditional needs `:` between its two branches".into(),
+            COND_HELP.into(),
+        ));
     };
     let Some(cond) = Condition::parse(cond) else {
         return Err((
@@ -282,7 +289,11 @@ fn conditional(inner: &str, whole: bool) -> Result<(Expr, Vec<Ref>), (String, St
     };
     let then = parse_ref(then.trim())?;
     let otherwise = parse_ref(otherwise.trim())?;
-    let refs = vec![Ref::Param(cond.param.clone()), then.clone(), otherwise.clone()];
+    let refs = vec![
+        Ref::Param(cond.param.clone()),
+        then.clone(),
+        otherwise.clone(),
+    ];
     Ok((
         Expr::Cond {
             cond,

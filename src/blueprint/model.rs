@@ -9,8 +9,8 @@ use indexmap::IndexMap;
 use miette::SourceSpan;
 
 use super::diagnostic::{Code, Diagnostic, Diagnostics, SourceFile};
-use super::params::Values;
 use super::expr::{Condition, Expr, Ref};
+use super::params::Values;
 use crate::schema::Schema;
 
 /// A blueprint that passed validation.
@@ -138,7 +138,11 @@ impl Blueprint {
         let off: std::collections::BTreeSet<String> = self
             .resources
             .values()
-            .filter(|r| r.when.as_ref().is_some_and(|c| !c.holds(value(&c.param).as_ref())))
+            .filter(|r| {
+                r.when
+                    .as_ref()
+                    .is_some_and(|c| !c.holds(value(&c.param).as_ref()))
+            })
             .map(|r| r.id.clone())
             .collect();
         let mut diags = Vec::new();
@@ -174,7 +178,12 @@ impl Blueprint {
                 }
             });
             for target in bad {
-                diags.push(disabled(&self.file, &format!("output {}", o.name), &target, o.span));
+                diags.push(disabled(
+                    &self.file,
+                    &format!("output {}", o.name),
+                    &target,
+                    o.span,
+                ));
             }
         }
         if diags.is_empty() {

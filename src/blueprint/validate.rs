@@ -427,7 +427,14 @@ impl<'a> Validator<'a> {
         match self.registry.schema(kind) {
             Some(s) => Some(s),
             None => {
-                let help = match did_you_mean(kind, self.registry.kinds()) {
+                // Compared without the shared `aws.` prefix, which would
+                // make every kind look alike (`aws.sqs.queue` is not
+                // `aws.ecs.cluster`).
+                let strip = |k: &'static str| k.strip_prefix("aws.").unwrap_or(k);
+                let wanted = kind.strip_prefix("aws.").unwrap_or(kind);
+                let suggestion = did_you_mean(wanted, self.registry.kinds().map(strip))
+                    .and_then(|m| self.registry.kinds().find(|k| strip(k) == m));
+                let help = match suggestion {
                     Some(s) => format!("did you mean `{s}`?"),
                     None => "run `archkit blueprints --kinds` to list the resource types".into(),
                 };
@@ -544,7 +551,10 @@ impl<'a> Validator<'a> {
                 format!("reference to unknown parameter `{}`", cond.param),
                 node.span,
                 "no such parameter",
-                Some(format!("declare it under `parameters:` as `{}:` with `type: bool`", cond.param)),
+                Some(format!(
+                    "declare it under `parameters:` as `{}:` with `type: bool`",
+                    cond.param
+                )),
             );
             return None;
         }
@@ -739,7 +749,9 @@ impl<'a> Validator<'a> {
                 return None;
             }
             return match (&parsed, ty) {
-                (Expr::Cond { cond, .. }, _) => self.condition_type(cond, node.span).then_some(parsed),
+                (Expr::Cond { cond, .. }, _) => {
+                    self.condition_type(cond, node.span).then_some(parsed)
+                }
                 (Expr::Ref(_), _) | (_, Type::Json) => Some(parsed),
                 (Expr::Template(_), Type::String | Type::Cidr | Type::Enum(_)) => Some(parsed),
                 (Expr::Str(s), Type::String) => Some(Expr::Str(s.clone())),

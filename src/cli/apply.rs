@@ -114,6 +114,9 @@ pub(crate) fn run_session(
             })
         });
     if !plan.has_changes() && !reconcile {
+        if !destroy {
+            print_outputs(&session, printer);
+        }
         return finish(&session, ExitStatus::Success, printer);
     }
     if plan.has_changes() && saved.is_none() && !args.auto_approve {
@@ -169,6 +172,9 @@ pub(crate) fn run_session(
     } else {
         ExitStatus::Failure
     };
+    if status == ExitStatus::Success && !destroy {
+        print_outputs(&session, printer);
+    }
     if printer.json {
         printer.out(&format!(
             "{}\n",
@@ -191,6 +197,42 @@ pub(crate) fn run_session(
         }
     }
     finish(&session, status, printer)
+}
+
+/// The blueprint's outputs: `Outputs:` lines, or an `outputs` event with
+/// `--json`. Sensitive values are never shown.
+fn print_outputs(session: &crate::session::Session, printer: &Printer) {
+    let outputs = session.outputs();
+    if outputs.is_empty() {
+        return;
+    }
+    let shown = |v: &Option<serde_json::Value>, sensitive: bool| match (v, sensitive) {
+        (_, true) => serde_json::Value::String("(sensitive)".into()),
+        (Some(v), false) => v.clone(),
+        (None, false) => serde_json::Value::Null,
+    };
+    if printer.json {
+        let map: serde_json::Map<String, serde_json::Value> = outputs
+            .iter()
+            .map(|(k, v, s)| (k.clone(), shown(v, *s)))
+            .collect();
+        printer.out(&format!(
+            "{}\n",
+            serde_json::json!({"event": "outputs", "outputs": map})
+        ));
+    } else {
+        let width = outputs.iter().map(|o| o.0.len()).max().unwrap_or(0);
+        let mut text = String::from("\nOutputs:\n");
+        for (k, v, s) in &outputs {
+            let v = match shown(v, *s) {
+                serde_json::Value::String(s) => s,
+                serde_json::Value::Null => "(not known)".into(),
+                other => other.to_string(),
+            };
+            text.push_str(&format!("  {k:width$} = {v}\n"));
+        }
+        printer.out(&text);
+    }
 }
 
 fn finish(session: &crate::session::Session, status: ExitStatus, printer: &Printer) -> ExitStatus {

@@ -473,8 +473,10 @@ fn stored_props(lineage: &str, c: &Change, props: &BTreeMap<String, Value>) -> P
 }
 
 /// Reads attributes from the state as it is now (apply-time resolution).
-struct StateLookup<'a> {
-    state: &'a State,
+/// References resolved against recorded state (ids, attributes, then
+/// applied properties).
+pub struct StateLookup<'a> {
+    pub state: &'a State,
 }
 
 impl Lookup for StateLookup<'_> {

@@ -6,6 +6,7 @@ mod cli;
 mod corpus;
 mod deploy;
 mod engine;
+mod fargate;
 mod moto;
 mod robustness;
 mod util;

@@ -34,7 +34,7 @@ fn moto_url() -> Option<String> {
 
 /// The moto URL, or `None` (skip) outside CI. Under CI a missing server is
 /// a failure.
-fn require_moto() -> Option<String> {
+pub(crate) fn require_moto() -> Option<String> {
     match moto_url() {
         Some(u) => Some(u),
         None if std::env::var("CI").is_ok_and(|v| v == "true") => {
@@ -49,14 +49,14 @@ fn require_moto() -> Option<String> {
     }
 }
 
-struct Stack {
-    name: String,
+pub(crate) struct Stack {
+    pub(crate) name: String,
     url: String,
     dir: tempfile::TempDir,
 }
 
 impl Stack {
-    fn new(url: &str, name: &str) -> Stack {
+    pub(crate) fn new(url: &str, name: &str) -> Stack {
         // Unique per run, so reruns against one server never collide.
         let nonce = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -70,11 +70,11 @@ impl Stack {
         }
     }
 
-    fn cmd(&self, args: &[&str]) -> Command {
+    pub(crate) fn cmd(&self, args: &[&str]) -> Command {
         self.cmd_at(&self.url, args)
     }
 
-    fn cmd_at(&self, url: &str, args: &[&str]) -> Command {
+    pub(crate) fn cmd_at(&self, url: &str, args: &[&str]) -> Command {
         let mut c = archkit(self.dir.path());
         c.env("AWS_ACCESS_KEY_ID", "testing")
             .env("AWS_SECRET_ACCESS_KEY", "testing")
@@ -89,13 +89,13 @@ impl Stack {
         c
     }
 
-    fn run(&self, args: &[&str]) -> Run {
+    pub(crate) fn run(&self, args: &[&str]) -> Run {
         run(&mut self.cmd(args))
     }
 
     /// Copies the network blueprint (the EC2 half of
     /// fargate-public-private) so a test may edit it.
-    fn blueprint(&self) -> PathBuf {
+    pub(crate) fn blueprint(&self) -> PathBuf {
         let dir = self.dir.path().join("bp");
         if !dir.exists() {
             std::fs::create_dir_all(&dir).unwrap();
@@ -109,7 +109,7 @@ impl Stack {
     }
 
     /// Copies a built-in blueprint, as `archkit init` does.
-    fn builtin(&self, name: &str) -> String {
+    pub(crate) fn builtin(&self, name: &str) -> String {
         let dir = self.dir.path().join(name);
         if !dir.exists() {
             let out = run(archkit(self.dir.path()).args(["init", name, name]));
@@ -118,14 +118,14 @@ impl Stack {
         dir.to_str().unwrap().to_string()
     }
 
-    fn edit(&self, from: &str, to: &str) {
+    pub(crate) fn edit(&self, from: &str, to: &str) {
         let f = self.blueprint().join("blueprint.yaml");
         let text = std::fs::read_to_string(&f).unwrap();
         assert!(text.contains(from), "the blueprint has no `{from}`");
         std::fs::write(&f, text.replacen(from, to, 1)).unwrap();
     }
 
-    fn state(&self) -> serde_json::Value {
+    pub(crate) fn state(&self) -> serde_json::Value {
         let p = self
             .dir
             .path()
@@ -133,14 +133,14 @@ impl Stack {
         serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
     }
 
-    fn physical(&self, id: &str) -> String {
+    pub(crate) fn physical(&self, id: &str) -> String {
         self.state()["resources"][id]["physical_id"]
             .as_str()
             .unwrap()
             .to_string()
     }
 
-    fn tag_filter(&self) -> Filter {
+    pub(crate) fn tag_filter(&self) -> Filter {
         Filter::builder()
             .name("tag:archkit:stack")
             .values(&self.name)
@@ -148,11 +148,11 @@ impl Stack {
     }
 }
 
-fn bp(s: &Stack) -> String {
+pub(crate) fn bp(s: &Stack) -> String {
     s.blueprint().to_str().unwrap().to_string()
 }
 
-fn ec2(url: &str) -> aws_sdk_ec2::Client {
+pub(crate) fn ec2(url: &str) -> aws_sdk_ec2::Client {
     let creds = aws_sdk_ec2::config::Credentials::new("testing", "testing", None, None, "test");
     let conf = aws_sdk_ec2::Config::builder()
         .behavior_version(aws_sdk_ec2::config::BehaviorVersion::latest())
@@ -163,12 +163,12 @@ fn ec2(url: &str) -> aws_sdk_ec2::Client {
     aws_sdk_ec2::Client::from_conf(conf)
 }
 
-fn rt() -> tokio::runtime::Runtime {
+pub(crate) fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Runtime::new().unwrap()
 }
 
 /// `--stats --json` prints `{"stats": ...}` on stderr.
-fn stats(out: &Run) -> serde_json::Value {
+pub(crate) fn stats(out: &Run) -> serde_json::Value {
     out.stderr
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
@@ -176,7 +176,7 @@ fn stats(out: &Run) -> serde_json::Value {
         .unwrap_or_else(|| panic!("no stats in: {}", out.stderr))
 }
 
-fn tags(t: &[aws_sdk_ec2::types::Tag]) -> std::collections::BTreeMap<String, String> {
+pub(crate) fn tags(t: &[aws_sdk_ec2::types::Tag]) -> std::collections::BTreeMap<String, String> {
     t.iter()
         .map(|t| {
             (
@@ -787,7 +787,7 @@ impl Drop for Proxy {
     }
 }
 
-fn iam(url: &str) -> aws_sdk_iam::Client {
+pub(crate) fn iam(url: &str) -> aws_sdk_iam::Client {
     let creds = aws_sdk_iam::config::Credentials::new("testing", "testing", None, None, "test");
     aws_sdk_iam::Client::from_conf(
         aws_sdk_iam::Config::builder()
@@ -799,7 +799,7 @@ fn iam(url: &str) -> aws_sdk_iam::Client {
     )
 }
 
-fn logs(url: &str) -> aws_sdk_cloudwatchlogs::Client {
+pub(crate) fn logs(url: &str) -> aws_sdk_cloudwatchlogs::Client {
     let creds =
         aws_sdk_cloudwatchlogs::config::Credentials::new("testing", "testing", None, None, "test");
     aws_sdk_cloudwatchlogs::Client::from_conf(

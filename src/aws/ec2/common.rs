@@ -1,6 +1,5 @@
 //! Helpers shared by the EC2 kinds: errors, tags, filters, property access.
 
-
 use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
 use serde_json::Value;
 

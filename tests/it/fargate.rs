@@ -1,0 +1,606 @@
+//! End-to-end test of the whole `fargate-public-private` blueprint against
+//! moto: two stacks side by side, SDK read-back of the service, the load
+//! balancer and the target group, a no-change plan, an image change (new
+//! task-definition revision, service updated in place), switching to one
+//! shared NAT gateway, and destroys that leave nothing behind.
+//!
+//! moto runs no tasks and drains nothing (`MOTO_ECS_SERVICE_RUNNING` fakes
+//! a completed rollout): what this proves is the API calls, their order
+//! and the state archkit keeps, not AWS's timing.
+
+use crate::moto::{Stack, ec2, iam, logs, require_moto, rt, stats};
+use crate::util::Run;
+
+const BP: &str = "fargate-public-private";
+
+fn ecs(url: &str) -> aws_sdk_ecs::Client {
+    let creds = aws_sdk_ecs::config::Credentials::new("testing", "testing", None, None, "test");
+    aws_sdk_ecs::Client::from_conf(
+        aws_sdk_ecs::Config::builder()
+            .behavior_version(aws_sdk_ecs::config::BehaviorVersion::latest())
+            .region(aws_sdk_ecs::config::Region::new("us-east-1"))
+            .endpoint_url(url)
+            .credentials_provider(creds)
+            .build(),
+    )
+}
+
+fn elb(url: &str) -> aws_sdk_elasticloadbalancingv2::Client {
+    use aws_sdk_elasticloadbalancingv2 as e;
+    let creds = e::config::Credentials::new("testing", "testing", None, None, "test");
+    e::Client::from_conf(
+        e::Config::builder()
+            .behavior_version(e::config::BehaviorVersion::latest())
+            .region(e::config::Region::new("us-east-1"))
+            .endpoint_url(url)
+            .credentials_provider(creds)
+            .build(),
+    )
+}
+
+fn ok(out: &Run) {
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+}
+
+/// One line of figures for the closing note.
+fn figures(what: &str, out: &Run, seconds: f64) {
+    let st = stats(out);
+    eprintln!(
+        "figures: {what}: {} calls ({} reads, {} writes), {:.2}s waiting on AWS, {seconds:.2}s wall",
+        st["total_calls"],
+        st["read_calls"],
+        st["write_calls"],
+        st["total_seconds"].as_f64().unwrap_or_default()
+    );
+}
+
+fn timed(s: &Stack, args: &[&str]) -> (Run, f64) {
+    let t = std::time::Instant::now();
+    let out = s.run(args);
+    (out, t.elapsed().as_secs_f64())
+}
+
+/// The plan's change of one resource, from `plan --json`.
+fn change(plan: &Run, id: &str) -> serde_json::Value {
+    let v: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
+    v["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == id)
+        .unwrap_or_else(|| panic!("no change for {id}: {}", plan.stdout))
+        .clone()
+}
+
+/// Everything of a stack that still exists, service by service (moto's
+/// tagging API does not list IAM roles or EIPs, and keeps deleted NAT
+/// gateways and inactive ECS objects).
+async fn leftovers(url: &str, s: &Stack) -> Vec<String> {
+    let mut left = Vec::new();
+    let ec2 = ec2(url);
+    let f = || s.tag_filter();
+    let vpcs = ec2.describe_vpcs().filters(f()).send().await.unwrap();
+    left.extend(vpcs.vpcs().iter().map(|v| format!("{:?}", v.vpc_id())));
+    let subnets = ec2.describe_subnets().filters(f()).send().await.unwrap();
+    left.extend(
+        subnets
+            .subnets()
+            .iter()
+            .map(|v| format!("{:?}", v.subnet_id())),
+    );
+    let sgs = ec2
+        .describe_security_groups()
+        .filters(f())
+        .send()
+        .await
+        .unwrap();
+    left.extend(
+        sgs.security_groups()
+            .iter()
+            .map(|v| format!("{:?}", v.group_id())),
+    );
+    let eips = ec2.describe_addresses().filters(f()).send().await.unwrap();
+    left.extend(
+        eips.addresses()
+            .iter()
+            .map(|v| format!("{:?}", v.allocation_id())),
+    );
+    let rts = ec2
+        .describe_route_tables()
+        .filters(f())
+        .send()
+        .await
+        .unwrap();
+    left.extend(
+        rts.route_tables()
+            .iter()
+            .map(|v| format!("{:?}", v.route_table_id())),
+    );
+    let igws = ec2
+        .describe_internet_gateways()
+        .filters(f())
+        .send()
+        .await
+        .unwrap();
+    left.extend(
+        igws.internet_gateways()
+            .iter()
+            .map(|v| format!("{:?}", v.internet_gateway_id())),
+    );
+    let nats = ec2.describe_nat_gateways().send().await.unwrap();
+    left.extend(
+        nats.nat_gateways()
+            .iter()
+            .filter(|n| crate::moto::tags(n.tags()).get("archkit:stack") == Some(&s.name))
+            .filter(|n| {
+                !matches!(
+                    n.state(),
+                    Some(aws_sdk_ec2::types::NatGatewayState::Deleted)
+                )
+            })
+            .map(|n| format!("{:?}", n.nat_gateway_id())),
+    );
+
+    let elb = elb(url);
+    let lbs = elb.describe_load_balancers().send().await.unwrap();
+    let tgs = elb.describe_target_groups().send().await.unwrap();
+    let arns: Vec<String> = lbs
+        .load_balancers()
+        .iter()
+        .filter_map(|l| l.load_balancer_arn().map(str::to_string))
+        .chain(
+            tgs.target_groups()
+                .iter()
+                .filter_map(|t| t.target_group_arn().map(str::to_string)),
+        )
+        .collect();
+    for chunk in arns.chunks(20) {
+        let t = elb
+            .describe_tags()
+            .set_resource_arns(Some(chunk.to_vec()))
+            .send()
+            .await
+            .unwrap();
+        for d in t.tag_descriptions() {
+            if d.tags()
+                .iter()
+                .any(|t| t.key() == Some("archkit:stack") && t.value() == Some(&s.name))
+            {
+                left.push(d.resource_arn().unwrap_or_default().to_string());
+            }
+        }
+    }
+
+    let ecs = ecs(url);
+    let clusters = ecs.list_clusters().send().await.unwrap();
+    let described = ecs
+        .describe_clusters()
+        .set_clusters(Some(clusters.cluster_arns().to_vec()))
+        .include(aws_sdk_ecs::types::ClusterField::Tags)
+        .send()
+        .await
+        .unwrap();
+    for c in described.clusters() {
+        let ours = c
+            .tags()
+            .iter()
+            .any(|t| t.key() == Some("archkit:stack") && t.value() == Some(&s.name));
+        if ours && c.status() == Some("ACTIVE") {
+            left.push(c.cluster_arn().unwrap_or_default().to_string());
+        }
+        if ours {
+            let svcs = ecs
+                .list_services()
+                .cluster(c.cluster_arn().unwrap())
+                .send()
+                .await
+                .unwrap();
+            if !svcs.service_arns().is_empty() {
+                let d = ecs
+                    .describe_services()
+                    .cluster(c.cluster_arn().unwrap())
+                    .set_services(Some(svcs.service_arns().to_vec()))
+                    .send()
+                    .await
+                    .unwrap();
+                left.extend(
+                    d.services()
+                        .iter()
+                        .filter(|v| v.status() == Some("ACTIVE"))
+                        .map(|v| v.service_arn().unwrap_or_default().to_string()),
+                );
+            }
+        }
+    }
+    for status in [
+        aws_sdk_ecs::types::TaskDefinitionStatus::Active,
+        aws_sdk_ecs::types::TaskDefinitionStatus::Inactive,
+    ] {
+        let tds = ecs
+            .list_task_definitions()
+            .family_prefix(&s.name)
+            .status(status)
+            .send()
+            .await
+            .unwrap();
+        left.extend(tds.task_definition_arns().iter().cloned());
+    }
+
+    let roles = iam(url)
+        .list_roles()
+        .path_prefix(format!("/archkit/{}/", s.name))
+        .send()
+        .await
+        .unwrap();
+    left.extend(roles.roles().iter().map(|r| r.role_name().to_string()));
+    let groups = logs(url)
+        .describe_log_groups()
+        .log_group_name_prefix(format!("/archkit/{}/", s.name))
+        .send()
+        .await
+        .unwrap();
+    left.extend(
+        groups
+            .log_groups()
+            .iter()
+            .filter_map(|g| g.log_group_name().map(str::to_string)),
+    );
+    left
+}
+
+#[test]
+fn fargate_service_behind_alb_applies_updates_coexists_and_destroys() {
+    let Some(url) = require_moto() else { return };
+    let a = Stack::new(&url, "fga");
+    let b = Stack::new(&url, "fgb");
+    let bp_a = a.builtin(BP);
+    let bp_b = b.builtin(BP);
+
+    // Both stacks of the same blueprint apply in one account and region.
+    let (out, secs) = timed(&a, &["apply", &bp_a, "--auto-approve", "--json", "--stats"]);
+    ok(&out);
+    let resources = a.state()["resources"].as_object().unwrap().len();
+    assert_eq!(resources, 34);
+    figures(&format!("apply of {resources} resources"), &out, secs);
+    ok(&b.run(&["apply", &bp_b, "--auto-approve"]));
+
+    rt().block_on(async {
+        let ecs = ecs(&url);
+        let elb = elb(&url);
+        let svc_arn = a.physical("service");
+        let cluster = a.physical("cluster");
+        assert_ne!(cluster, b.physical("cluster"), "each stack has its cluster");
+        let d = ecs
+            .describe_services()
+            .cluster(&cluster)
+            .services(&svc_arn)
+            .send()
+            .await
+            .unwrap();
+        let svc = &d.services()[0];
+        assert_eq!(svc.status(), Some("ACTIVE"));
+        assert_eq!(svc.desired_count(), 2);
+        assert_eq!(svc.launch_type().map(|l| l.as_str()), Some("FARGATE"));
+        // In the private subnets, without public IPs.
+        let vpc = svc
+            .network_configuration()
+            .and_then(|n| n.awsvpc_configuration())
+            .unwrap();
+        let mut subnets = vpc.subnets().to_vec();
+        subnets.sort();
+        let mut private = vec![
+            a.physical("private_subnet_one"),
+            a.physical("private_subnet_two"),
+        ];
+        private.sort();
+        assert_eq!(subnets, private);
+        assert_eq!(
+            vpc.assign_public_ip(),
+            Some(&aws_sdk_ecs::types::AssignPublicIp::Disabled)
+        );
+        assert_eq!(vpc.security_groups(), [a.physical("fargate_container_sg")]);
+        // Attached to the target group, which takes IP targets.
+        let tg_arn = a.physical("target_group");
+        assert_eq!(
+            svc.load_balancers()[0].target_group_arn(),
+            Some(tg_arn.as_str())
+        );
+        assert_eq!(svc.load_balancers()[0].container_port(), Some(80));
+        let tg = elb
+            .describe_target_groups()
+            .target_group_arns(&tg_arn)
+            .send()
+            .await
+            .unwrap();
+        let tg = &tg.target_groups()[0];
+        assert_eq!(tg.target_type().map(|t| t.as_str()), Some("ip"));
+        assert_eq!(tg.health_check_interval_seconds(), Some(6));
+        assert!(tg.target_group_name().unwrap().len() <= 32);
+        // The task definition: Fargate, awsvpc, logs to the stack's group.
+        let td = ecs
+            .describe_task_definition()
+            .task_definition(a.physical("task_definition"))
+            .send()
+            .await
+            .unwrap();
+        let td = td.task_definition().unwrap();
+        assert_eq!((td.cpu(), td.memory()), (Some("256"), Some("512")));
+        assert_eq!(td.network_mode().map(|n| n.as_str()), Some("awsvpc"));
+        let c = &td.container_definitions()[0];
+        assert_eq!(c.image(), Some("public.ecr.aws/nginx/nginx:stable"));
+        let opts = c.log_configuration().unwrap().options().unwrap();
+        assert_eq!(
+            opts.get("awslogs-group").map(String::as_str),
+            Some(a.physical("log_group").as_str())
+        );
+        assert_eq!(
+            td.execution_role_arn().unwrap().rsplit('/').next(),
+            Some(a.physical("execution_role").as_str())
+        );
+        // The ALB: internet-facing, in the public subnets, listening on 80.
+        let lb_arn = a.physical("public_load_balancer");
+        let lbs = elb
+            .describe_load_balancers()
+            .load_balancer_arns(&lb_arn)
+            .send()
+            .await
+            .unwrap();
+        let lb = &lbs.load_balancers()[0];
+        assert_eq!(lb.scheme().map(|s| s.as_str()), Some("internet-facing"));
+        let mut lb_subnets: Vec<String> = lb
+            .availability_zones()
+            .iter()
+            .filter_map(|z| z.subnet_id().map(str::to_string))
+            .collect();
+        lb_subnets.sort();
+        let mut public = vec![
+            a.physical("public_subnet_one"),
+            a.physical("public_subnet_two"),
+        ];
+        public.sort();
+        assert_eq!(lb_subnets, public);
+        let attrs = elb
+            .describe_load_balancer_attributes()
+            .load_balancer_arn(&lb_arn)
+            .send()
+            .await
+            .unwrap();
+        assert!(attrs.attributes().iter().any(
+            |a| a.key() == Some("idle_timeout.timeout_seconds") && a.value() == Some("30")
+        ));
+        let listeners = elb
+            .describe_listeners()
+            .load_balancer_arn(&lb_arn)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(listeners.listeners().len(), 1);
+        assert_eq!(listeners.listeners()[0].port(), Some(80));
+        let rules = elb
+            .describe_rules()
+            .listener_arn(a.physical("public_listener"))
+            .send()
+            .await
+            .unwrap();
+        let rule = rules
+            .rules()
+            .iter()
+            .find(|r| r.is_default() != Some(true))
+            .unwrap();
+        assert_eq!(
+            rule.actions()[0].target_group_arn(),
+            Some(tg_arn.as_str()),
+            "the rule forwards to the service's target group"
+        );
+    });
+    // The service URL is the load balancer's DNS name.
+    let again = a.run(&["apply", &bp_a, "--auto-approve", "--json"]);
+    ok(&again);
+    let outputs: serde_json::Value = again
+        .stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["event"] == "outputs")
+        .expect("an outputs event");
+    let dns = a.state()["resources"]["public_load_balancer"]["attributes"]["dns_name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(outputs["outputs"]["service_url"], format!("http://{dns}"));
+
+    // Nothing to do right after apply.
+    let (plan, secs) = timed(
+        &a,
+        &["plan", &bp_a, "--detailed-exitcode", "--json", "--stats"],
+    );
+    ok(&plan);
+    assert_eq!(stats(&plan)["write_calls"], 0);
+    figures("no-change plan", &plan, secs);
+
+    // A new image: a new task-definition revision and an in-place service
+    // update, never a new service.
+    let image = ["--var", "image=public.ecr.aws/nginx/nginx:1.27"];
+    let plan = a.run(
+        &[
+            &["plan", &bp_a, "--json", "--detailed-exitcode"][..],
+            &image[..],
+        ]
+        .concat(),
+    );
+    assert_eq!(plan.code, 2, "{}", plan.stderr);
+    let td = change(&plan, "task_definition");
+    assert_eq!(td["action"], "replace");
+    assert_eq!(td["replace_because"], serde_json::json!(["containers"]));
+    let svc = change(&plan, "service");
+    assert_eq!(svc["action"], "update");
+    assert_eq!(svc["changed"], serde_json::json!(["task_definition"]));
+    let old_td = a.physical("task_definition");
+    let (out, secs) = timed(
+        &a,
+        &[
+            &["apply", &bp_a, "--auto-approve", "--json", "--stats"][..],
+            &image[..],
+        ]
+        .concat(),
+    );
+    ok(&out);
+    figures("image change apply", &out, secs);
+    let new_td = a.physical("task_definition");
+    assert_ne!(old_td, new_td);
+    ok(&a.run(&[&["plan", &bp_a, "--detailed-exitcode"][..], &image[..]].concat()));
+    rt().block_on(async {
+        let ecs = ecs(&url);
+        let d = ecs
+            .describe_services()
+            .cluster(a.physical("cluster"))
+            .services(a.physical("service"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(d.services()[0].task_definition(), Some(new_td.as_str()));
+        // The old revision is deregistered.
+        let old = ecs
+            .describe_task_definition()
+            .task_definition(&old_td)
+            .send()
+            .await;
+        assert!(
+            old.as_ref().map_or(true, |o| o
+                .task_definition()
+                .and_then(|t| t.status())
+                .is_some_and(|s| s.as_str() != "ACTIVE")),
+            "{old:?}"
+        );
+    });
+
+    // One shared NAT gateway: the second zone's route moves to the first
+    // gateway, then the second gateway and its address go.
+    let shared = [&image[..], &["--var", "nat_gateway_per_az=false"][..]].concat();
+    let plan = a.run(&[&["plan", &bp_a, "--json"][..], &shared[..]].concat());
+    ok(&plan);
+    assert_eq!(change(&plan, "private_route_two")["action"], "update");
+    assert_eq!(change(&plan, "nat_gateway_two")["action"], "delete");
+    assert_eq!(change(&plan, "nat_two_eip")["action"], "delete");
+    let out = a.run(
+        &[
+            &["apply", &bp_a, "--auto-approve", "--json"][..],
+            &shared[..],
+        ]
+        .concat(),
+    );
+    ok(&out);
+    let order: Vec<String> = out
+        .stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["event"] == "finished")
+        .map(|v| v["id"].as_str().unwrap().to_string())
+        .collect();
+    let pos = |id: &str| order.iter().position(|o| o == id).unwrap();
+    assert!(
+        pos("private_route_two") < pos("nat_gateway_two"),
+        "{order:?}"
+    );
+    ok(&a.run(&[&["plan", &bp_a, "--detailed-exitcode"][..], &shared[..]].concat()));
+    let nat_one = a.physical("nat_gateway_one");
+    rt().block_on(async {
+        let rts = ec2(&url)
+            .describe_route_tables()
+            .route_table_ids(a.physical("private_route_table_two"))
+            .send()
+            .await
+            .unwrap();
+        let routes = rts.route_tables()[0].routes();
+        assert!(
+            routes
+                .iter()
+                .any(|r| r.nat_gateway_id() == Some(nat_one.as_str())),
+            "{routes:?}"
+        );
+    });
+
+    // Destroying one stack leaves the other untouched.
+    let (out, secs) = timed(
+        &a,
+        &[
+            &["destroy", &bp_a, "--auto-approve", "--json", "--stats"][..],
+            &shared[..],
+        ]
+        .concat(),
+    );
+    ok(&out);
+    figures("destroy", &out, secs);
+    let order: Vec<String> = out
+        .stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["event"] == "finished")
+        .map(|v| v["id"].as_str().unwrap().to_string())
+        .collect();
+    let pos = |id: &str| order.iter().position(|o| o == id).unwrap();
+    // Section A's order: the service first, then rules, listeners and
+    // target groups, the load balancer, the cluster, then the network.
+    assert!(pos("service") < pos("listener_rule"), "{order:?}");
+    assert!(pos("service") < pos("cluster"), "{order:?}");
+    assert!(pos("service") < pos("task_definition"), "{order:?}");
+    assert!(pos("listener_rule") < pos("target_group"), "{order:?}");
+    assert!(pos("listener_rule") < pos("public_listener"), "{order:?}");
+    assert!(
+        pos("public_listener") < pos("public_load_balancer"),
+        "{order:?}"
+    );
+    assert!(
+        pos("public_load_balancer") < pos("public_load_balancer_sg"),
+        "{order:?}"
+    );
+    assert!(
+        pos("public_load_balancer") < pos("gateway_attachment"),
+        "{order:?}"
+    );
+    assert!(pos("service") < pos("private_subnet_one"), "{order:?}");
+    assert!(pos("service") < pos("fargate_container_sg"), "{order:?}");
+    assert!(pos("task_definition") < pos("execution_role"), "{order:?}");
+    let left = rt().block_on(leftovers(&url, &a));
+    assert!(left.is_empty(), "left behind: {left:?}");
+    assert_eq!(a.state()["resources"], serde_json::json!({}));
+
+    let still = b.run(&["plan", &bp_b, "--detailed-exitcode"]);
+    assert_eq!(still.code, 0, "{}\n{}", still.stdout, still.stderr);
+    let b_left = rt().block_on(leftovers(&url, &b));
+    assert!(b_left.len() > 20, "stack b is intact: {b_left:?}");
+    ok(&b.run(&["destroy", &bp_b, "--auto-approve"]));
+    let left = rt().block_on(leftovers(&url, &b));
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+#[test]
+fn fargate_sizes_are_checked_before_anything_changes() {
+    let Some(url) = require_moto() else { return };
+    let s = Stack::new(&url, "fgsize");
+    let bp = s.builtin(BP);
+    let out = s.run(&["plan", &bp, "--var", "cpu=1024", "--var", "memory=512"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("archkit::plan::invalid"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("2048 to 8192 in steps of 1024"),
+        "{}",
+        out.stderr
+    );
+    let out = s.run(&[
+        "apply",
+        &bp,
+        "--auto-approve",
+        "--var",
+        "cpu=1024",
+        "--var",
+        "memory=512",
+    ]);
+    assert_eq!(out.code, 1);
+    // Nothing was created.
+    let left = rt().block_on(leftovers(&url, &s));
+    assert!(left.is_empty(), "{left:?}");
+}
