@@ -31,6 +31,16 @@ fn test_cloud() -> Option<PathBuf> {
         .map(PathBuf::from)
 }
 
+/// The kinds blueprints may use: AWS's, or the test provider's when
+/// `ARCHKIT_TEST_CLOUD` is set.
+pub fn schema_registry() -> Registry {
+    if test_cloud().is_some() {
+        Registry::with_kinds(MemoryCloud::new().kinds())
+    } else {
+        crate::aws::registry()
+    }
+}
+
 /// Where resources live.
 pub enum Backend {
     Aws {
@@ -181,11 +191,7 @@ impl Session {
     /// Validates the blueprint and its values first (no AWS call for a
     /// blueprint with errors), then connects and takes the lock.
     pub async fn open(o: Open<'_>) -> Result<Session, OpenError> {
-        let schemas = if test_cloud().is_some() {
-            Registry::with_kinds(MemoryCloud::new().kinds())
-        } else {
-            crate::aws::registry()
-        };
+        let schemas = schema_registry();
         let mut bp = blueprint::load_bytes(&o.located.display_name, &o.located.bytes, &schemas)
             .map_err(OpenError::Blueprint)?;
         bp.dir = o.located.dir.clone();

@@ -173,7 +173,7 @@ pub(crate) fn load_blueprint(arg: &str, printer: &Printer) -> Option<Blueprint> 
             return None;
         }
     };
-    match blueprint::load(&located, &crate::aws::registry()) {
+    match blueprint::load(&located, &crate::session::schema_registry()) {
         Ok(bp) => Some(bp),
         Err(d) => {
             printer.diagnostics(&d);

@@ -428,3 +428,73 @@ fn on_a_terminal_apply_asks_and_only_yes_applies() {
     assert!(text.contains("Apply complete"), "{text}");
     assert_eq!(e.cloud()["resources"].as_object().unwrap().len(), 4);
 }
+
+#[test]
+fn optional_resources_follow_their_parameter_and_release_before_deletion() {
+    let mut e = Env::new();
+    e.blueprint = fixtures().join("optional");
+    let applied = e.run(&["apply", "BP", "--auto-approve"]);
+    assert_eq!(applied.code, 0, "{}", applied.stderr);
+    let cloud = e.cloud();
+    let things = cloud["resources"].as_object().unwrap();
+    assert_eq!(things.len(), 3);
+    let state: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(e.dir.path().join(".archkit/optional.state.json")).unwrap(),
+    )
+    .unwrap();
+    let two_id = state["resources"]["two"]["physical_id"].clone();
+    assert_eq!(state["resources"]["user"]["properties"]["value"], two_id);
+
+    // Turned off: `user` moves to `one` first, then `two` is deleted.
+    let plan = e.run(&["plan", "BP", "--var", "two=false", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
+    let action = |id: &str| {
+        v["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == id)
+            .map(|c| c["action"].clone())
+    };
+    assert_eq!(action("user"), Some("update".into()));
+    assert_eq!(action("two"), Some("delete".into()));
+    let out = e.run(&[
+        "apply",
+        "BP",
+        "--var",
+        "two=false",
+        "--auto-approve",
+        "--json",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let order: Vec<String> = out
+        .stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["event"] == "finished")
+        .map(|v| v["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(order, ["user", "two"], "the user lets go before the delete");
+    assert_eq!(e.cloud()["resources"].as_object().unwrap().len(), 2);
+    let again = e.run(&["plan", "BP", "--var", "two=false", "--detailed-exitcode"]);
+    assert_eq!(again.code, 0, "{}", again.stdout);
+
+    // A reference that does not follow the condition is refused up front.
+    let bad = e.dir.path().join("bad.yaml");
+    let text = std::fs::read_to_string(fixtures().join("optional/blueprint.yaml"))
+        .unwrap()
+        .replace("\"${params.two ? two.id : one.id}\"", "${two.id}");
+    std::fs::write(&bad, text).unwrap();
+    let bad = bad.to_str().unwrap();
+    assert_eq!(e.run(&["validate", bad]).code, 0);
+    let out = e.run(&["validate", bad, "--var", "two=false"]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("archkit::blueprint::disabled_resource"),
+        "{}",
+        out.stderr
+    );
+    let out = e.run(&["plan", bad, "--var", "two=false"]);
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("disabled_resource"), "{}", out.stderr);
+}
