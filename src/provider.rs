@@ -101,6 +101,11 @@ pub struct ProviderError {
     pub code: Option<String>,
     /// Worth retrying: throttling, eventual consistency.
     pub retryable: bool,
+    /// Something AWS releases slowly is still in the way (network
+    /// interfaces of a deleted load balancer or task holding a security
+    /// group, a role not yet propagated): keep retrying for this long,
+    /// beyond the engine's usual number of attempts.
+    pub retry_within: Option<Duration>,
     /// The resource does not exist (deletes treat this as success).
     pub not_found: bool,
     /// A create failed after the resource may have been made: the id, if
@@ -118,6 +123,7 @@ impl ProviderError {
             message: message.into(),
             code: None,
             retryable: false,
+            retry_within: None,
             not_found: false,
             partial_id: None,
             outcome_unknown: false,
@@ -131,6 +137,13 @@ impl ProviderError {
 
     pub fn retryable(mut self) -> Self {
         self.retryable = true;
+        self
+    }
+
+    /// Retryable for up to `d` (see [`ProviderError::retry_within`]).
+    pub fn retry_within(mut self, d: Duration) -> Self {
+        self.retryable = true;
+        self.retry_within = Some(d);
         self
     }
 

@@ -912,9 +912,8 @@ impl ResourceKind for TargetGroup {
             .map_err(err)
         {
             Ok(_) => Ok(()),
-            Err(mut e) if e.code.as_deref() == Some("ResourceInUse") => {
-                e.retryable = true;
-                Err(e)
+            Err(e) if e.code.as_deref() == Some("ResourceInUse") => {
+                Err(e.retry_within(Duration::from_secs(5 * 60)))
             }
             Err(e) => Err(not_found(e)),
         }

@@ -1,6 +1,7 @@
 //! Mapping SDK errors to provider errors, for every AWS service.
 
 use std::fmt::Debug;
+use std::time::Duration;
 
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
@@ -45,7 +46,19 @@ where
         // A role used seconds after its creation: IAM has not yet
         // propagated it. The same codes with other messages are real
         // errors and are not retried.
-        pe.retryable |= iam_propagating(&pe.message);
+        if iam_propagating(&pe.message) {
+            pe.retry_within = Some(Duration::from_secs(120));
+            pe.retryable = true;
+        }
+        // Dependencies AWS releases in its own time: a deleted load
+        // balancer's or task's network interfaces keep a security group or
+        // subnet in use for minutes (Lambda's for 20 or more).
+        if matches!(
+            c.as_str(),
+            "DependencyViolation" | "InvalidGroup.InUse" | "ResourceInUse"
+        ) {
+            pe.retry_within = Some(Duration::from_secs(30 * 60));
+        }
         pe.not_found = c.ends_with(".NotFound")
             || matches!(
                 c.as_str(),

@@ -567,6 +567,7 @@ where
 {
     let mut delay = shared.opts.backoff;
     let mut attempt = 1;
+    let started = Instant::now();
     loop {
         let result = {
             let _permit = shared.sem.acquire().await.expect("semaphore open");
@@ -575,7 +576,8 @@ where
         match result {
             Err(e)
                 if e.retryable
-                    && attempt < shared.opts.attempts
+                    && (attempt < shared.opts.attempts
+                        || e.retry_within.is_some_and(|d| started.elapsed() < d))
                     && !shared.cancel.is_cancelled() =>
             {
                 attempt += 1;

@@ -80,6 +80,9 @@ pub enum Fault {
     Fail,
     /// Fail retryably `n` times, then succeed.
     Throttle(u32),
+    /// Fail `n` times as "still in use" (a dependency AWS releases slowly,
+    /// retried for minutes), then succeed.
+    InUse(u32),
     /// Perform the call, then never answer (a crash or lost response: the
     /// test aborts the run while it waits).
     Hang,
@@ -244,6 +247,14 @@ impl MemoryCloud {
                 faults.insert(key, Fault::Throttle(k - 1));
                 Some(Fault::Throttle(k))
             }
+            Some(Fault::InUse(0)) => {
+                faults.remove(&key);
+                None
+            }
+            Some(Fault::InUse(k)) => {
+                faults.insert(key, Fault::InUse(k - 1));
+                Some(Fault::InUse(k))
+            }
             other => other,
         }
     }
@@ -268,6 +279,9 @@ fn fail(f: Fault) -> ProviderError {
         Fault::Throttle(_) => ProviderError::new("Rate exceeded")
             .code("Throttling")
             .retryable(),
+        Fault::InUse(_) => ProviderError::new("resource has a dependent object")
+            .code("DependencyViolation")
+            .retry_within(Duration::from_secs(60)),
         _ => ProviderError::new("injected failure").code("Injected"),
     }
 }
@@ -310,7 +324,7 @@ impl ResourceKind for MemoryKind {
             .enter("create", self.schema.kind, &req.logical_id)
             .await;
         let fault = self.cloud.take_fault(&req.logical_id, Op::Create);
-        if let Some(f @ (Fault::Fail | Fault::Throttle(_))) = fault {
+        if let Some(f @ (Fault::Fail | Fault::Throttle(_) | Fault::InUse(_))) = fault {
             return Err(fail(f));
         }
         let n = self.cloud.next_id.fetch_add(1, Ordering::SeqCst);
@@ -346,7 +360,7 @@ impl ResourceKind for MemoryKind {
         let logical = self.logical(physical_id);
         let _g = self.cloud.enter("update", self.schema.kind, &logical).await;
         let fault = self.cloud.take_fault(&logical, Op::Update);
-        if let Some(f @ (Fault::Fail | Fault::Throttle(_))) = fault {
+        if let Some(f @ (Fault::Fail | Fault::Throttle(_) | Fault::InUse(_))) = fault {
             return Err(fail(f));
         }
         {
@@ -373,7 +387,7 @@ impl ResourceKind for MemoryKind {
         let logical = self.logical(physical_id);
         let _g = self.cloud.enter("delete", self.schema.kind, &logical).await;
         let fault = self.cloud.take_fault(&logical, Op::Delete);
-        if let Some(f @ (Fault::Fail | Fault::Throttle(_))) = fault {
+        if let Some(f @ (Fault::Fail | Fault::Throttle(_) | Fault::InUse(_))) = fault {
             return Err(fail(f));
         }
         let removed = self.cloud.resources.lock().unwrap().remove(physical_id);

@@ -328,6 +328,18 @@ async fn throttling_is_retried() {
     h.assert_consistent(ALL);
 }
 
+#[tokio::test]
+async fn dependencies_released_slowly_are_waited_for_beyond_the_attempt_limit() {
+    let mut h = Harness::new();
+    h.apply(DIAMOND).await;
+    // Far more failures than the engine's attempts for throttling (6).
+    h.cloud.fault("a", Op::Delete, Fault::InUse(12));
+    let before = h.cloud.calls("delete");
+    let report = h.destroy(DIAMOND).await;
+    assert!(report.ok(), "{report:?}");
+    assert_eq!(h.cloud.calls("delete") - before, ALL.len() + 12);
+}
+
 /// Kills the run (drops the apply future) while the n-th mutating call is
 /// in flight, after the cloud performed it; then reruns from the last
 /// state written. For every n the stack must converge with no duplicate

@@ -519,6 +519,45 @@ fn fargate_service_behind_alb_applies_updates_coexists_and_destroys() {
         );
     });
 
+    // A new container port replaces the target group (its port cannot
+    // change): the new group is made first, the rule and the service move
+    // to it, and only then is the old one deleted, so the service stays
+    // reachable.
+    let port = [&shared[..], &["--var", "container_port=8080"][..]].concat();
+    let plan = a.run(&[&["plan", &bp_a, "--json"][..], &port[..]].concat());
+    ok(&plan);
+    let tg = change(&plan, "target_group");
+    assert_eq!(tg["action"], "replace");
+    assert_eq!(tg["replace_because"], serde_json::json!(["port"]));
+    assert_eq!(change(&plan, "service")["action"], "update");
+    assert_eq!(change(&plan, "listener_rule")["action"], "update");
+    let old_tg = a.physical("target_group");
+    let out = a.run(&[&["apply", &bp_a, "--auto-approve", "--json"][..], &port[..]].concat());
+    ok(&out);
+    let steps: Vec<(String, String)> = out
+        .stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["event"] == "finished")
+        .map(|v| {
+            (
+                v["id"].as_str().unwrap().into(),
+                v["op"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    let at = |id: &str, op: &str| {
+        steps
+            .iter()
+            .position(|(i, o)| i == id && o == op)
+            .unwrap_or_else(|| panic!("no {op} of {id}: {steps:?}"))
+    };
+    assert!(at("target_group", "creating") < at("listener_rule", "updating"));
+    assert!(at("listener_rule", "updating") < at("target_group", "deleting"));
+    assert!(at("service", "updating") < at("target_group", "deleting"));
+    assert_ne!(a.physical("target_group"), old_tg);
+    ok(&a.run(&[&["plan", &bp_a, "--detailed-exitcode"][..], &port[..]].concat()));
+
     // Destroying one stack leaves the other untouched.
     let (out, secs) = timed(
         &a,
