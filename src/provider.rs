@@ -221,6 +221,12 @@ pub trait ResourceKind: Send + Sync {
         &[]
     }
 
+    /// What an in-place update of these properties entails beyond the
+    /// change itself, shown in the plan ("reboots the broker").
+    fn update_note(&self, _changed: &[String]) -> Option<&'static str> {
+        None
+    }
+
     /// Checks rules a schema cannot express (allowed combinations of
     /// values), on the values known at plan time, so a bad combination is
     /// refused before anything is changed. `Err((message, help))`.

@@ -25,6 +25,11 @@ pub enum Type {
     Object(&'static [Prop]),
     /// Any JSON-compatible value (policy documents, container definitions).
     Json,
+    /// A directory of function code beside the blueprint, written as a
+    /// relative path. It is packaged into a deterministic zip when the
+    /// blueprint is loaded, and the property's value becomes the zip's
+    /// base64 SHA-256 (what Lambda reports as `CodeSha256`).
+    Code,
 }
 
 impl Type {
@@ -40,6 +45,7 @@ impl Type {
             Type::StringMap => "a map of strings".into(),
             Type::Object(_) => "a mapping".into(),
             Type::Json => "any value".into(),
+            Type::Code => "a directory of code, relative to the blueprint".into(),
         }
     }
 
@@ -54,6 +60,7 @@ impl Type {
             Type::StringMap => "maps of strings".into(),
             Type::Object(_) => "mappings".into(),
             Type::Json => "values".into(),
+            Type::Code => "code directories".into(),
         }
     }
 

@@ -192,9 +192,7 @@ impl Session {
     /// blueprint with errors), then connects and takes the lock.
     pub async fn open(o: Open<'_>) -> Result<Session, OpenError> {
         let schemas = schema_registry();
-        let mut bp = blueprint::load_bytes(&o.located.display_name, &o.located.bytes, &schemas)
-            .map_err(OpenError::Blueprint)?;
-        bp.dir = o.located.dir.clone();
+        let bp = blueprint::load(o.located, &schemas).map_err(OpenError::Blueprint)?;
         let values =
             params::resolve(&bp, o.inputs, Require::All, o.prompt).map_err(OpenError::Blueprint)?;
         // Only what these values turn on is planned.

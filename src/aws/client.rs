@@ -38,6 +38,11 @@ pub struct Clients {
     pub ec2: aws_sdk_ec2::Client,
     pub ecs: aws_sdk_ecs::Client,
     pub elb: aws_sdk_elasticloadbalancingv2::Client,
+    pub mq: aws_sdk_mq::Client,
+    pub lambda: aws_sdk_lambda::Client,
+    pub events: aws_sdk_eventbridge::Client,
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub secrets: aws_sdk_secretsmanager::Client,
     pub iam: aws_sdk_iam::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
     pub region: String,
@@ -113,6 +118,20 @@ impl Clients {
                 .interceptor(Counter(stats.clone()))
                 .build(),
         );
+        macro_rules! client {
+            ($krate:ident) => {
+                $krate::Client::from_conf(
+                    $krate::config::Builder::from(&config)
+                        .interceptor(Counter(stats.clone()))
+                        .build(),
+                )
+            };
+        }
+        let mq = client!(aws_sdk_mq);
+        let lambda = client!(aws_sdk_lambda);
+        let events = client!(aws_sdk_eventbridge);
+        let dynamodb = client!(aws_sdk_dynamodb);
+        let secrets = client!(aws_sdk_secretsmanager);
         let iam = aws_sdk_iam::Client::from_conf(
             aws_sdk_iam::config::Builder::from(&config)
                 .interceptor(Counter(stats.clone()))
@@ -127,6 +146,11 @@ impl Clients {
             ec2,
             ecs,
             elb,
+            mq,
+            lambda,
+            events,
+            dynamodb,
+            secrets,
             iam,
             logs,
             region,

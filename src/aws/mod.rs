@@ -3,12 +3,17 @@
 //! [`registry`] / [`kinds`].
 
 pub mod client;
+pub mod dynamodb;
 pub mod ec2;
 pub mod ecs;
 pub mod elbv2;
 pub mod error;
+pub mod events;
 pub mod iam;
+pub mod lambda;
 pub mod logs;
+pub mod mq;
+pub mod secretsmanager;
 pub mod values;
 
 use std::sync::Arc;
@@ -23,6 +28,13 @@ pub fn schemas() -> Vec<&'static Schema> {
     s.extend([&iam::ROLE, &logs::LOG_GROUP]);
     s.extend(elbv2::schemas());
     s.extend(ecs::schemas());
+    s.extend(lambda::schemas());
+    s.extend([
+        &mq::BROKER,
+        &events::RULE,
+        &dynamodb::TABLE,
+        &secretsmanager::SECRET,
+    ]);
     s
 }
 
@@ -39,6 +51,11 @@ pub fn kinds(clients: &Clients) -> Vec<Arc<dyn ResourceKind>> {
     k.push(Arc::new(logs::LogGroup(clients.clone())));
     k.extend(elbv2::kinds(clients));
     k.extend(ecs::kinds(clients));
+    k.extend(lambda::kinds(clients));
+    k.push(Arc::new(mq::Broker(clients.clone())));
+    k.push(Arc::new(events::Rule(clients.clone())));
+    k.push(Arc::new(dynamodb::Table(clients.clone())));
+    k.push(Arc::new(secretsmanager::Secret(clients.clone())));
     k
 }
 

@@ -71,6 +71,7 @@ pub enum Code {
     SecretDefault,
     BadPattern,
     DisabledResource,
+    CodeNotFound,
 }
 
 impl Code {
@@ -101,6 +102,7 @@ impl Code {
             Code::SecretDefault => "archkit::blueprint::secret_default",
             Code::BadPattern => "archkit::blueprint::bad_pattern",
             Code::DisabledResource => "archkit::blueprint::disabled_resource",
+            Code::CodeNotFound => "archkit::blueprint::code_not_found",
         }
     }
 }

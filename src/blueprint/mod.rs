@@ -6,6 +6,7 @@
 //! validation ([`validate`]) → dependency-graph checks (cycles, in
 //! [`crate::graph`]).
 
+pub mod assets;
 pub mod diagnostic;
 pub mod expr;
 pub mod model;
@@ -73,10 +74,11 @@ pub fn load_bytes(name: &str, bytes: &[u8], registry: &Registry) -> Result<Bluep
 }
 
 /// Reads and validates a located blueprint (a directory, a file or a
-/// built-in name).
+/// built-in name), and packages its function code.
 pub fn load(located: &source::Located, registry: &Registry) -> Result<Blueprint, Diagnostics> {
     let mut bp = load_bytes(&located.display_name, &located.bytes, registry)?;
     bp.dir = located.dir.clone();
+    assets::package(&mut bp, located)?;
     Ok(bp)
 }
 

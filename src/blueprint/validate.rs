@@ -754,7 +754,7 @@ impl<'a> Validator<'a> {
                 }
                 (Expr::Ref(_), _) | (_, Type::Json) => Some(parsed),
                 (Expr::Template(_), Type::String | Type::Cidr | Type::Enum(_)) => Some(parsed),
-                (Expr::Str(s), Type::String) => Some(Expr::Str(s.clone())),
+                (Expr::Str(s), Type::String | Type::Code) => Some(Expr::Str(s.clone())),
                 (Expr::Str(s), Type::Cidr) => self.cidr(node, s),
                 (Expr::Str(s), Type::Enum(allowed)) => {
                     if allowed.contains(&s.as_str()) {
@@ -1086,7 +1086,7 @@ fn param_fits(pt: ParamType, ty: &Type) -> bool {
         Type::Cidr | Type::Enum(_) => pt == ParamType::String,
         Type::Int => pt == ParamType::Number,
         Type::Bool => pt == ParamType::Bool,
-        Type::StringMap | Type::Object(_) => false,
+        Type::StringMap | Type::Object(_) | Type::Code => false,
     }
 }
 
@@ -1168,15 +1168,16 @@ pub(crate) fn check_param_value(p: &Parameter, v: &Expr) -> Result<(), (String, 
         if let Some(re) = &p.pattern
             && !re.is_match(s)
         {
+            // A secret's value is never shown, not even in an error.
             let shown = if p.secret {
-                "the value".into()
+                String::new()
             } else {
-                format!("`{s}`")
+                format!(" (was `{s}`)")
             };
             let pat = re.as_str();
             let pat = &pat[4..pat.len() - 2];
             return Err((
-                format!("does not match its pattern (was {shown})"),
+                format!("does not match its pattern{shown}"),
                 format!("the value must match `{pat}`"),
             ));
         }

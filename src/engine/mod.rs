@@ -773,6 +773,17 @@ async fn update(shared: &Shared, kind: &dyn ResourceKind, c: &Change) -> Result<
     let stored = stored_props(&lineage, c, &props);
     write_state(shared, |st| st.begin(&c.id, &c.kind, Operation::Update))?;
     let new: Props = props.into_iter().collect();
+    // State holds only digests of secrets: a secret the plan found
+    // unchanged is given to the provider as its new value on both sides,
+    // so the provider sees it did not change.
+    let mut old = old;
+    for k in &c.sensitive {
+        if !c.changed.contains(k)
+            && let Some(v) = new.get(k)
+        {
+            old.insert(k.clone(), v.clone());
+        }
+    }
     let result = call(shared, || kind.update(&shared.ctx, &pid, &old, &new)).await;
     write_state(shared, |st| {
         if let Ok(attrs) = &result

@@ -98,6 +98,9 @@ pub struct Change {
     /// this change.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub released: Vec<String>,
+    /// What an update entails beyond the change (a broker reboot).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
     /// Attributes of the existing resource, as read live.
     #[serde(default)]
     pub attributes: BTreeMap<String, Value>,
@@ -461,6 +464,7 @@ pub fn diff(input: &Input, live: &Live) -> Result<Plan, PlanError> {
                 sensitive: sensitive.iter().cloned().collect(),
                 reason: None,
                 delete_first: false,
+                note: None,
                 released: state.resources.get(id).map_or_else(Vec::new, |r| {
                     r.depends_on
                         .iter()
@@ -537,6 +541,9 @@ pub fn diff(input: &Input, live: &Live) -> Result<Plan, PlanError> {
                 } else {
                     Action::Update
                 };
+                if change.action == Action::Update {
+                    change.note = k.update_note(&change.changed).map(str::to_string);
+                }
                 change.reason = if tainted {
                     Some(Reason::Tainted)
                 } else if kind_changed {
@@ -662,6 +669,7 @@ fn delete_change(
         delete_first: false,
         depends_on,
         released: Vec::new(),
+        note: None,
         attributes: BTreeMap::new(),
     }
 }

@@ -96,6 +96,9 @@ pub fn human(plan: &Plan) -> String {
             Action::NoOp => "no change".to_string(),
         };
         let _ = write!(head, "  {what}");
+        if let Some(note) = &c.note {
+            let _ = write!(head, " ({note})");
+        }
         if c.delete_first {
             head.push_str(" (delete first)");
         }
@@ -138,7 +141,11 @@ pub fn human(plan: &Plan) -> String {
                         }
                         (old, new) => rows.push((
                             k.clone(),
-                            old.map_or("null".to_string(), show),
+                            if c.sensitive.contains(k) {
+                                SENSITIVE.to_string()
+                            } else {
+                                old.map_or("null".to_string(), show)
+                            },
                             new.map(|v| v.as_ref().map_or(UNKNOWN.to_string(), show))
                                 .unwrap_or_else(|| "null".into()),
                             mark,
@@ -234,6 +241,10 @@ pub struct ChangeJson {
     pub after: serde_json::Map<String, Value>,
     /// Properties known only after apply.
     pub after_unknown: Vec<String>,
+    /// What an update entails beyond the change ("the broker reboots to
+    /// apply it"); absent when nothing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 pub fn json(plan: &Plan) -> PlanJson {
@@ -273,6 +284,7 @@ pub fn json(plan: &Plan) -> PlanJson {
                     .filter(|(_, v)| v.is_none())
                     .map(|(k, _)| k.clone())
                     .collect(),
+                note: c.note.clone(),
             })
             .collect(),
     }

@@ -8,5 +8,6 @@ mod deploy;
 mod engine;
 mod fargate;
 mod moto;
+mod mq;
 mod robustness;
 mod util;

@@ -70,6 +70,10 @@ impl Stack {
         }
     }
 
+    pub(crate) fn dir_path(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
     pub(crate) fn cmd(&self, args: &[&str]) -> Command {
         self.cmd_at(&self.url, args)
     }

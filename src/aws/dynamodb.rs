@@ -1,0 +1,295 @@
+//! `aws.dynamodb.table`: an on-demand DynamoDB table with a partition key
+//! (and optionally a sort key).
+//!
+//! The physical id is the table name (derived from the stack when
+//! omitted). The key schema cannot change, so changing a key replaces the
+//! table, and the plan says so: the data is lost. A read lists the table
+//! names (paginated), describes the stack's and reads their tags.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, TableStatus,
+    Tag,
+};
+use serde_json::json;
+
+use crate::aws::client::Clients;
+use crate::aws::error::err;
+use crate::aws::values::{create_tags, desired_tags, s, split_tags, unique_name};
+use crate::provider::{
+    Attrs, Context, CreateRequest, Created, Observed, Op, Props, ProviderError, ReadQuery,
+    ResourceKind,
+};
+use crate::schema::{Attr, Default, Prop, Schema, Type};
+
+const NAME_MAX: usize = 255;
+const KEY_TYPES: &[&str] = &["S", "N", "B"];
+
+pub static TABLE: Schema = Schema {
+    kind: "aws.dynamodb.table",
+    doc: "An on-demand DynamoDB table.",
+    properties: &[
+        Prop::new(
+            "name",
+            Type::String,
+            "The table name; derived from the stack and id when omitted.",
+        )
+        .replace(),
+        Prop::new("hash_key", Type::String, "The partition key attribute.")
+            .required()
+            .replace(),
+        Prop::new(
+            "hash_key_type",
+            Type::Enum(KEY_TYPES),
+            "Its type: S (string), N (number) or B (binary).",
+        )
+        .default(Default::Str("S"))
+        .replace(),
+        Prop::new("range_key", Type::String, "The sort key attribute, if any.").replace(),
+        Prop::new("range_key_type", Type::Enum(KEY_TYPES), "Its type.")
+            .default(Default::Str("S"))
+            .replace(),
+    ],
+    attributes: &[
+        Attr::new("arn", Type::String, "The table's ARN."),
+        Attr::new("name", Type::String, "Its name."),
+    ],
+    exactly_one_of: &[],
+    taggable: true,
+};
+
+/// `aws.dynamodb.table`.
+pub struct Table(pub Clients);
+
+impl Table {
+    async fn describe(
+        &self,
+        name: &str,
+    ) -> Result<Option<aws_sdk_dynamodb::types::TableDescription>, ProviderError> {
+        match self
+            .0
+            .dynamodb
+            .describe_table()
+            .table_name(name)
+            .send()
+            .await
+            .map_err(err)
+        {
+            Ok(r) => Ok(r.table().cloned()),
+            Err(e) if e.not_found => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+fn attrs(t: &aws_sdk_dynamodb::types::TableDescription) -> Attrs {
+    [
+        ("arn".to_string(), json!(t.table_arn())),
+        ("name".to_string(), json!(t.table_name())),
+    ]
+    .into()
+}
+
+#[async_trait]
+impl ResourceKind for Table {
+    fn schema(&self) -> &'static Schema {
+        &TABLE
+    }
+
+    async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>, ProviderError> {
+        let prefix = unique_name(&ctx.stack, "", NAME_MAX);
+        let mut names: BTreeSet<String> = q.known.iter().map(|(id, _)| id.clone()).collect();
+        let listed: Vec<String> = self
+            .0
+            .dynamodb
+            .list_tables()
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(err)?;
+        names.extend(listed.into_iter().filter(|n| n.starts_with(&prefix)));
+        let mut out = Vec::new();
+        for name in names {
+            let Some(t) = self.describe(&name).await? else {
+                continue;
+            };
+            if t.table_status() == Some(&TableStatus::Deleting) {
+                continue;
+            }
+            let tags = self
+                .0
+                .dynamodb
+                .list_tags_of_resource()
+                .resource_arn(t.table_arn().unwrap_or_default())
+                .send()
+                .await
+                .map_err(err)?;
+            let (user, logical) =
+                split_tags(ctx, tags.tags().iter().map(|t| (t.key(), t.value())));
+            if logical.is_none() && !q.known.iter().any(|(k, _)| *k == name) {
+                continue;
+            }
+            let key = |kt: KeyType| {
+                t.key_schema()
+                    .iter()
+                    .find(|k| k.key_type() == &kt)
+                    .map(|k| k.attribute_name().to_string())
+            };
+            let ty = |attr: &Option<String>| {
+                attr.as_ref().and_then(|a| {
+                    t.attribute_definitions()
+                        .iter()
+                        .find(|d| d.attribute_name() == a)
+                        .map(|d| d.attribute_type().as_str().to_string())
+                })
+            };
+            let (hash, range) = (key(KeyType::Hash), key(KeyType::Range));
+            let mut p = Props::new();
+            p.insert("name".into(), json!(name));
+            p.insert("hash_key_type".into(), json!(ty(&hash)));
+            p.insert("hash_key".into(), json!(hash));
+            if range.is_some() {
+                p.insert("range_key_type".into(), json!(ty(&range)));
+            }
+            p.insert("range_key".into(), json!(range));
+            p.insert("tags".into(), user);
+            out.push(Observed {
+                physical_id: name,
+                logical_id: logical,
+                properties: p,
+                attributes: attrs(&t),
+            });
+        }
+        Ok(out)
+    }
+
+    async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created, ProviderError> {
+        let p = &req.properties;
+        let name = s(p, "name").unwrap_or_else(|| unique_name(&ctx.stack, &req.logical_id, NAME_MAX));
+        let mut call = self
+            .0
+            .dynamodb
+            .create_table()
+            .table_name(&name)
+            .billing_mode(BillingMode::PayPerRequest);
+        let mut keys = vec![("hash", KeyType::Hash)];
+        if s(p, "range_key").is_some() {
+            keys.push(("range", KeyType::Range));
+        }
+        for (k, kt) in keys {
+            let attr = s(p, &format!("{k}_key")).unwrap_or_default();
+            let ty = s(p, &format!("{k}_key_type")).unwrap_or_else(|| "S".into());
+            call = call
+                .attribute_definitions(
+                    AttributeDefinition::builder()
+                        .attribute_name(&attr)
+                        .attribute_type(ScalarAttributeType::from(ty.as_str()))
+                        .build()
+                        .expect("name and type set"),
+                )
+                .key_schema(
+                    KeySchemaElement::builder()
+                        .attribute_name(&attr)
+                        .key_type(kt)
+                        .build()
+                        .expect("name and type set"),
+                );
+        }
+        let tags: Vec<Tag> = create_tags(ctx, &req.logical_id, p)
+            .into_iter()
+            .map(|(k, v)| Tag::builder().key(k).value(v).build().expect("set"))
+            .collect();
+        let r = call.set_tags(Some(tags)).send().await.map_err(err)?;
+        Ok(Created {
+            physical_id: name,
+            attributes: r.table_description().map(attrs).unwrap_or_default(),
+        })
+    }
+
+    async fn update(
+        &self,
+        _ctx: &Context,
+        name: &str,
+        old: &Props,
+        new: &Props,
+    ) -> Result<Attrs, ProviderError> {
+        let (was, want) = (desired_tags(old), desired_tags(new));
+        if was != want {
+            let arn = self
+                .describe(name)
+                .await?
+                .and_then(|t| t.table_arn().map(str::to_string))
+                .unwrap_or_default();
+            let removed: Vec<String> = was.keys().filter(|k| !want.contains_key(*k)).cloned().collect();
+            if !removed.is_empty() {
+                self.0
+                    .dynamodb
+                    .untag_resource()
+                    .resource_arn(&arn)
+                    .set_tag_keys(Some(removed))
+                    .send()
+                    .await
+                    .map_err(err)?;
+            }
+            let added: Vec<Tag> = want
+                .iter()
+                .filter(|(k, v)| was.get(*k) != Some(v))
+                .map(|(k, v)| Tag::builder().key(k).value(v).build().expect("set"))
+                .collect();
+            if !added.is_empty() {
+                self.0
+                    .dynamodb
+                    .tag_resource()
+                    .resource_arn(&arn)
+                    .set_tags(Some(added))
+                    .send()
+                    .await
+                    .map_err(err)?;
+            }
+        }
+        Ok(Attrs::new())
+    }
+
+    async fn poll_ready(&self, _ctx: &Context, name: &str) -> Result<Option<Attrs>, ProviderError> {
+        Ok(self
+            .describe(name)
+            .await?
+            .filter(|t| t.table_status() == Some(&TableStatus::Active))
+            .map(|t| attrs(&t)))
+    }
+
+    async fn delete(&self, _ctx: &Context, name: &str, _p: &Props) -> Result<(), ProviderError> {
+        self.0
+            .dynamodb
+            .delete_table()
+            .table_name(name)
+            .send()
+            .await
+            .map_err(err)?;
+        Ok(())
+    }
+
+    async fn poll_deleted(&self, _ctx: &Context, name: &str) -> Result<bool, ProviderError> {
+        Ok(self.describe(name).await?.is_none())
+    }
+
+    fn expected_duration(&self, _op: Op) -> Duration {
+        Duration::from_secs(10)
+    }
+
+    /// The name is the identity: a new key schema needs the old table gone.
+    fn delete_before_replace(&self) -> bool {
+        true
+    }
+
+    fn normalize(&self, p: &mut Props) {
+        if p.get("range_key").is_none_or(|v| v.is_null()) {
+            p.remove("range_key_type");
+        }
+    }
+}

@@ -1,0 +1,394 @@
+//! `aws.events.rule`: an EventBridge rule on a schedule, with its targets.
+//!
+//! The physical id is the rule name (derived from the stack when omitted).
+//! A read lists the stack's rules by name prefix (one call), then reads
+//! each rule's targets and tags. Deleting removes the targets first:
+//! EventBridge refuses to delete a rule that still has some.
+
+use std::collections::BTreeSet;
+
+use async_trait::async_trait;
+use aws_sdk_eventbridge::types::{RuleState, Tag, Target};
+use serde_json::{Value, json};
+
+use crate::aws::client::Clients;
+use crate::aws::error::err;
+use crate::aws::values::{create_tags, desired_tags, s, split_tags, unique_name};
+use crate::provider::{
+    Attrs, Context, CreateRequest, Created, Observed, Props, ProviderError, ReadQuery,
+    ResourceKind,
+};
+use crate::schema::{Attr, Default, Prop, Schema, Type};
+
+const NAME_MAX: usize = 64;
+
+static TARGET: &[Prop] = &[
+    Prop::new("id", Type::String, "The target's id within the rule.").required(),
+    Prop::new("arn", Type::String, "What to invoke (a function ARN).").required(),
+];
+
+pub static RULE: Schema = Schema {
+    kind: "aws.events.rule",
+    doc: "An EventBridge rule that fires on a schedule and invokes its targets.",
+    properties: &[
+        Prop::new(
+            "name",
+            Type::String,
+            "The rule name; derived from the stack and id when omitted.",
+        )
+        .replace(),
+        Prop::new(
+            "schedule_expression",
+            Type::String,
+            "`rate(5 minutes)` or `cron(...)`.",
+        )
+        .required(),
+        Prop::new("description", Type::String, "What the rule is for."),
+        Prop::new("enabled", Type::Bool, "Whether the rule fires.").default(Default::Bool(true)),
+        Prop::new(
+            "targets",
+            Type::List(&Type::Object(TARGET)),
+            "What the rule invokes.",
+        ),
+    ],
+    attributes: &[Attr::new("arn", Type::String, "The rule's ARN.")],
+    exactly_one_of: &[],
+    taggable: true,
+};
+
+/// `aws.events.rule`.
+pub struct Rule(pub Clients);
+
+fn targets(p: &Props) -> Vec<(String, String)> {
+    match p.get("targets") {
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(|t| Some((s(t.as_object()?, "id")?, s(t.as_object()?, "arn")?)))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// `rate(1 minutes)` is refused by AWS (moto accepts it): the unit must
+/// agree with the number.
+pub fn check_schedule(expr: &str) -> Result<(), (String, String)> {
+    let help = "write `rate(1 minute)`, `rate(5 minutes)`, or `cron(0 12 * * ? *)`";
+    if expr.starts_with("cron(") && expr.ends_with(')') {
+        return Ok(());
+    }
+    let Some(inner) = expr.strip_prefix("rate(").and_then(|r| r.strip_suffix(')')) else {
+        return Err((format!("`{expr}` is not a schedule expression"), help.into()));
+    };
+    let mut parts = inner.split_whitespace();
+    let (Some(n), Some(unit), None) = (parts.next(), parts.next(), parts.next()) else {
+        return Err((format!("`{expr}` is not a rate"), help.into()));
+    };
+    let Ok(n) = n.parse::<u64>() else {
+        return Err((format!("`{n}` in `{expr}` is not a whole number"), help.into()));
+    };
+    let singular = ["minute", "hour", "day"];
+    let ok = match n {
+        0 => false,
+        1 => singular.contains(&unit),
+        _ => singular.iter().any(|s| unit.strip_suffix('s') == Some(s)),
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err((format!("`{expr}` is not a valid rate"), help.into()))
+    }
+}
+
+impl Rule {
+    async fn put_rule(&self, name: &str, p: &Props, tags: Option<Vec<Tag>>) -> Result<String, ProviderError> {
+        let r = self
+            .0
+            .events
+            .put_rule()
+            .name(name)
+            .set_schedule_expression(s(p, "schedule_expression"))
+            .set_description(s(p, "description"))
+            .state(if p.get("enabled") == Some(&Value::Bool(false)) {
+                RuleState::Disabled
+            } else {
+                RuleState::Enabled
+            })
+            .set_tags(tags)
+            .send()
+            .await
+            .map_err(err)?;
+        Ok(r.rule_arn().unwrap_or_default().to_string())
+    }
+
+    async fn put_targets(&self, name: &str, t: &[(String, String)]) -> Result<(), ProviderError> {
+        if t.is_empty() {
+            return Ok(());
+        }
+        let targets = t
+            .iter()
+            .map(|(id, arn)| Target::builder().id(id).arn(arn).build().expect("id and arn set"))
+            .collect();
+        let r = self
+            .0
+            .events
+            .put_targets()
+            .rule(name)
+            .set_targets(Some(targets))
+            .send()
+            .await
+            .map_err(err)?;
+        if r.failed_entry_count() > 0 {
+            return Err(ProviderError::new(format!(
+                "EventBridge refused a target: {}",
+                r.failed_entries()
+                    .first()
+                    .and_then(|e| e.error_message())
+                    .unwrap_or("no reason given")
+            )));
+        }
+        Ok(())
+    }
+
+    async fn remove_targets(&self, name: &str, ids: Vec<String>) -> Result<(), ProviderError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        self.0
+            .events
+            .remove_targets()
+            .rule(name)
+            .set_ids(Some(ids))
+            .send()
+            .await
+            .map_err(err)?;
+        Ok(())
+    }
+
+    async fn live_target_ids(&self, name: &str) -> Result<Vec<String>, ProviderError> {
+        let r = self
+            .0
+            .events
+            .list_targets_by_rule()
+            .rule(name)
+            .send()
+            .await
+            .map_err(err)?;
+        Ok(r.targets().iter().map(|t| t.id().to_string()).collect())
+    }
+}
+
+#[async_trait]
+impl ResourceKind for Rule {
+    fn schema(&self) -> &'static Schema {
+        &RULE
+    }
+
+    async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>, ProviderError> {
+        let prefix = unique_name(&ctx.stack, "", NAME_MAX);
+        let known: BTreeSet<&str> = q.known.iter().map(|(id, _)| id.as_str()).collect();
+        let mut rules = Vec::new();
+        let mut prefixes: BTreeSet<String> = [prefix].into();
+        prefixes.extend(known.iter().map(|k| k.to_string()));
+        let mut seen = BTreeSet::new();
+        for p in prefixes {
+            let mut token = None;
+            loop {
+                let page = self
+                    .0
+                    .events
+                    .list_rules()
+                    .name_prefix(&p)
+                    .set_next_token(token.clone())
+                    .send()
+                    .await
+                    .map_err(err)?;
+                for r in page.rules() {
+                    if seen.insert(r.name().unwrap_or_default().to_string()) {
+                        rules.push(r.clone());
+                    }
+                }
+                match page.next_token() {
+                    Some(t) => token = Some(t.to_string()),
+                    None => break,
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for r in rules {
+            let name = r.name().unwrap_or_default().to_string();
+            let arn = r.arn().unwrap_or_default().to_string();
+            let tags = self
+                .0
+                .events
+                .list_tags_for_resource()
+                .resource_arn(&arn)
+                .send()
+                .await
+                .map_err(err)?;
+            let (user, logical) = split_tags(ctx, tags.tags().iter().map(|t| (t.key(), t.value())));
+            if logical.is_none() && !known.contains(name.as_str()) {
+                continue;
+            }
+            let t = self
+                .0
+                .events
+                .list_targets_by_rule()
+                .rule(&name)
+                .send()
+                .await
+                .map_err(err)?;
+            let targets: Vec<Value> = t
+                .targets()
+                .iter()
+                .map(|t| json!({"id": t.id(), "arn": t.arn()}))
+                .collect();
+            let mut p = Props::new();
+            p.insert("name".into(), json!(name));
+            p.insert("schedule_expression".into(), json!(r.schedule_expression()));
+            p.insert(
+                "description".into(),
+                json!(r.description().filter(|d| !d.is_empty())),
+            );
+            p.insert(
+                "enabled".into(),
+                json!(r.state() != Some(&RuleState::Disabled)),
+            );
+            p.insert(
+                "targets".into(),
+                if targets.is_empty() { Value::Null } else { Value::Array(targets) },
+            );
+            p.insert("tags".into(), user);
+            out.push(Observed {
+                physical_id: name,
+                logical_id: logical,
+                properties: p,
+                attributes: [("arn".to_string(), json!(arn))].into(),
+            });
+        }
+        Ok(out)
+    }
+
+    async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created, ProviderError> {
+        let p = &req.properties;
+        let name = s(p, "name").unwrap_or_else(|| unique_name(&ctx.stack, &req.logical_id, NAME_MAX));
+        let tags = create_tags(ctx, &req.logical_id, p)
+            .into_iter()
+            .map(|(k, v)| Tag::builder().key(k).value(v).build().expect("key and value set"))
+            .collect();
+        let arn = self.put_rule(&name, p, Some(tags)).await?;
+        self.put_targets(&name, &targets(p)).await.map_err(|mut e| {
+            e.partial_id = Some(name.clone());
+            e
+        })?;
+        Ok(Created {
+            physical_id: name,
+            attributes: [("arn".to_string(), json!(arn))].into(),
+        })
+    }
+
+    async fn update(
+        &self,
+        _ctx: &Context,
+        name: &str,
+        old: &Props,
+        new: &Props,
+    ) -> Result<Attrs, ProviderError> {
+        let changed = |k: &str| old.get(k) != new.get(k);
+        if changed("schedule_expression") || changed("description") || changed("enabled") {
+            // PutRule replaces every field: an omitted description is
+            // cleared, which is what the blueprint says.
+            self.put_rule(name, new, None).await?;
+        }
+        if changed("targets") {
+            let want = targets(new);
+            let stale: Vec<String> = targets(old)
+                .into_iter()
+                .filter(|(id, _)| !want.iter().any(|(w, _)| w == id))
+                .map(|(id, _)| id)
+                .collect();
+            self.remove_targets(name, stale).await?;
+            self.put_targets(name, &want).await?;
+        }
+        let (was, want) = (desired_tags(old), desired_tags(new));
+        if was != want {
+            let arn = self
+                .0
+                .events
+                .describe_rule()
+                .name(name)
+                .send()
+                .await
+                .map_err(err)?
+                .arn()
+                .unwrap_or_default()
+                .to_string();
+            let removed: Vec<String> = was.keys().filter(|k| !want.contains_key(*k)).cloned().collect();
+            if !removed.is_empty() {
+                self.0
+                    .events
+                    .untag_resource()
+                    .resource_arn(&arn)
+                    .set_tag_keys(Some(removed))
+                    .send()
+                    .await
+                    .map_err(err)?;
+            }
+            let added: Vec<Tag> = want
+                .iter()
+                .filter(|(k, v)| was.get(*k) != Some(v))
+                .map(|(k, v)| Tag::builder().key(k).value(v).build().expect("set"))
+                .collect();
+            if !added.is_empty() {
+                self.0
+                    .events
+                    .tag_resource()
+                    .resource_arn(&arn)
+                    .set_tags(Some(added))
+                    .send()
+                    .await
+                    .map_err(err)?;
+            }
+        }
+        Ok(Attrs::new())
+    }
+
+    async fn delete(&self, _ctx: &Context, name: &str, _p: &Props) -> Result<(), ProviderError> {
+        let ids = match self.live_target_ids(name).await {
+            Ok(ids) => ids,
+            Err(e) if e.not_found => return Err(e),
+            Err(e) => return Err(e),
+        };
+        self.remove_targets(name, ids).await?;
+        self.0
+            .events
+            .delete_rule()
+            .name(name)
+            .send()
+            .await
+            .map_err(err)?;
+        Ok(())
+    }
+
+    fn check(&self, p: &Props) -> Result<(), (String, String)> {
+        match s(p, "schedule_expression") {
+            Some(e) => check_schedule(&e),
+            None => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schedules_agree_in_number() {
+        assert!(check_schedule("rate(5 minutes)").is_ok());
+        assert!(check_schedule("rate(1 minute)").is_ok());
+        assert!(check_schedule("cron(0 12 * * ? *)").is_ok());
+        assert!(check_schedule("rate(5 minute)").is_err());
+        assert!(check_schedule("rate(1 minutes)").is_err());
+        assert!(check_schedule("rate(0 minutes)").is_err());
+        assert!(check_schedule("every 5 minutes").is_err());
+    }
+}

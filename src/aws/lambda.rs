@@ -1,0 +1,576 @@
+//! AWS Lambda: `aws.lambda.function` and `aws.lambda.permission`.
+//!
+//! A function's code is a directory beside the blueprint, packaged into a
+//! deterministic zip when the blueprint loads (see
+//! [`crate::blueprint::assets`]); the `code` property holds the zip's
+//! base64 SHA-256, compared with the function's `CodeSha256`, so unchanged
+//! code never shows a diff and changed code is one code update. After a
+//! create or an update the function is waited for until it is Active and
+//! its last update finished: Lambda refuses a second update while one is
+//! in progress.
+//!
+//! A permission (a statement of the function's resource policy) has no
+//! tags and no update: any change replaces it. Its physical id is
+//! `<function>|<statement id>`.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_lambda::types::{
+    Environment, FunctionCode, FunctionConfiguration, LastUpdateStatus, Runtime, State,
+};
+use serde_json::{Value, json};
+
+use crate::aws::client::Clients;
+use crate::aws::error::err;
+use crate::aws::values::{create_tags, desired_tags, i, s, split_tags, unique_name};
+use crate::provider::{
+    Attrs, Context, CreateRequest, Created, Observed, Op, Props, ProviderError, ReadQuery,
+    ResourceKind,
+};
+use crate::schema::{Attr, Default, Prop, Schema, Type};
+
+const NAME_MAX: usize = 64;
+
+/// Runtimes Lambda still lets you create functions with.
+const RUNTIMES: &[&str] = &[
+    "python3.10",
+    "python3.11",
+    "python3.12",
+    "python3.13",
+    "nodejs18.x",
+    "nodejs20.x",
+    "nodejs22.x",
+    "java17",
+    "java21",
+    "provided.al2023",
+];
+
+pub static FUNCTION: Schema = Schema {
+    kind: "aws.lambda.function",
+    doc: "A Lambda function, its code packaged from a directory beside the blueprint.",
+    properties: &[
+        Prop::new(
+            "name",
+            Type::String,
+            "The function name; derived from the stack and id when omitted.",
+        )
+        .replace(),
+        Prop::new("runtime", Type::Enum(RUNTIMES), "The runtime.").required(),
+        Prop::new("handler", Type::String, "The entry point, e.g. `handler.main`.").required(),
+        Prop::new(
+            "code",
+            Type::Code,
+            "The directory of the function's code, relative to the blueprint.",
+        )
+        .required(),
+        Prop::new("role_arn", Type::String, "The execution role.").required(),
+        Prop::new("description", Type::String, "What the function does."),
+        Prop::new("timeout", Type::Int, "Seconds before an invocation is stopped.")
+            .default(Default::Int(3)),
+        Prop::new("memory_size", Type::Int, "Memory in MiB.").default(Default::Int(128)),
+        Prop::new(
+            "environment",
+            Type::StringMap,
+            "Environment variables (not for secrets: pass a secret's ARN instead).",
+        ),
+    ],
+    attributes: &[
+        Attr::new("arn", Type::String, "The function's ARN."),
+        Attr::new("name", Type::String, "Its name."),
+    ],
+    exactly_one_of: &[],
+    taggable: true,
+};
+
+pub static PERMISSION: Schema = Schema {
+    kind: "aws.lambda.permission",
+    doc: "A statement of a function's resource policy: who may invoke it.",
+    properties: &[
+        Prop::new("function_name", Type::String, "The function.")
+            .required()
+            .replace(),
+        Prop::new("principal", Type::String, "Who, e.g. `events.amazonaws.com`.")
+            .required()
+            .replace(),
+        Prop::new("action", Type::String, "What they may do.")
+            .default(Default::Str("lambda:InvokeFunction"))
+            .replace(),
+        Prop::new(
+            "source_arn",
+            Type::String,
+            "Only on behalf of this resource (e.g. an EventBridge rule).",
+        )
+        .replace(),
+        Prop::new(
+            "statement_id",
+            Type::String,
+            "The statement's id; the logical id when omitted.",
+        )
+        .replace(),
+    ],
+    attributes: &[],
+    exactly_one_of: &[],
+    taggable: false,
+};
+
+// ---------------------------------------------------------------- function
+
+/// `aws.lambda.function`.
+pub struct Function(pub Clients);
+
+fn env_map(p: &Props) -> HashMap<String, String> {
+    match p.get("environment") {
+        Some(Value::Object(m)) => m
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+            .collect(),
+        _ => HashMap::new(),
+    }
+}
+
+fn fn_attrs(f: &FunctionConfiguration) -> Attrs {
+    let mut a = Attrs::new();
+    a.insert("arn".into(), json!(f.function_arn()));
+    a.insert("name".into(), json!(f.function_name()));
+    a
+}
+
+/// The code's zip, packaged when the blueprint was loaded.
+fn code_bytes(p: &Props) -> Result<Blob, ProviderError> {
+    let sha = s(p, "code").unwrap_or_default();
+    crate::blueprint::assets::get(&sha)
+        .map(|b| Blob::new(b.as_slice().to_vec()))
+        .ok_or_else(|| ProviderError::new(format!("no packaged code with digest {sha}")))
+}
+
+impl Function {
+    async fn config(&self, name: &str) -> Result<Option<FunctionConfiguration>, ProviderError> {
+        match self
+            .0
+            .lambda
+            .get_function_configuration()
+            .function_name(name)
+            .send()
+            .await
+            .map_err(err)
+        {
+            Ok(c) => Ok(Some(
+                FunctionConfiguration::builder()
+                    .set_function_name(c.function_name().map(str::to_string))
+                    .set_function_arn(c.function_arn().map(str::to_string))
+                    .set_state(c.state().cloned())
+                    .set_state_reason(c.state_reason().map(str::to_string))
+                    .set_last_update_status(c.last_update_status().cloned())
+                    .set_last_update_status_reason(
+                        c.last_update_status_reason().map(str::to_string),
+                    )
+                    .build(),
+            )),
+            Err(e) if e.not_found => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Waits (within the call) until an update in progress has finished:
+    /// Lambda refuses the next update until then.
+    async fn settle(&self, name: &str) -> Result<(), ProviderError> {
+        for _ in 0..120 {
+            match self.config(name).await? {
+                Some(c) if c.last_update_status() == Some(&LastUpdateStatus::InProgress) => {
+                    tokio::time::sleep(Duration::from_secs(1)).await
+                }
+                Some(c) if c.last_update_status() == Some(&LastUpdateStatus::Failed) => {
+                    return Err(ProviderError::new(format!(
+                        "the function's update failed: {}",
+                        c.last_update_status_reason().unwrap_or("no reason given")
+                    )));
+                }
+                _ => return Ok(()),
+            }
+        }
+        Err(ProviderError::new("the function's update did not finish in 2 minutes").retryable())
+    }
+}
+
+#[async_trait]
+impl ResourceKind for Function {
+    fn schema(&self) -> &'static Schema {
+        &FUNCTION
+    }
+
+    /// ListFunctions (paginated) returns every configuration; tags need
+    /// one ListTags per function of the stack.
+    async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>, ProviderError> {
+        let all: Vec<FunctionConfiguration> = self
+            .0
+            .lambda
+            .list_functions()
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(err)?;
+        let prefix = unique_name(&ctx.stack, "", NAME_MAX);
+        let known: BTreeSet<&str> = q.known.iter().map(|(id, _)| id.as_str()).collect();
+        let mut out = Vec::new();
+        for f in all {
+            let name = f.function_name().unwrap_or_default().to_string();
+            if !known.contains(name.as_str()) && !name.starts_with(&prefix) {
+                continue;
+            }
+            let tags = self
+                .0
+                .lambda
+                .list_tags()
+                .resource(f.function_arn().unwrap_or_default())
+                .send()
+                .await
+                .map_err(err)?;
+            let pairs: Vec<(&str, &str)> = tags
+                .tags()
+                .map(|t| t.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect())
+                .unwrap_or_default();
+            let (user, logical) = split_tags(ctx, pairs);
+            if logical.is_none() && !known.contains(name.as_str()) {
+                continue;
+            }
+            let env: BTreeMap<String, String> = f
+                .environment()
+                .and_then(|e| e.variables())
+                .map(|v| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                .unwrap_or_default();
+            let mut p = Props::new();
+            p.insert("name".into(), json!(name));
+            p.insert("runtime".into(), json!(f.runtime().map(|r| r.as_str())));
+            p.insert("handler".into(), json!(f.handler()));
+            p.insert("code".into(), json!(f.code_sha256()));
+            p.insert("role_arn".into(), json!(f.role()));
+            p.insert("description".into(), json!(f.description().filter(|d| !d.is_empty())));
+            p.insert("timeout".into(), json!(f.timeout()));
+            p.insert("memory_size".into(), json!(f.memory_size()));
+            p.insert(
+                "environment".into(),
+                if env.is_empty() { Value::Null } else { json!(env) },
+            );
+            p.insert("tags".into(), user);
+            out.push(Observed {
+                physical_id: name,
+                logical_id: logical,
+                properties: p,
+                attributes: fn_attrs(&f),
+            });
+        }
+        Ok(out)
+    }
+
+    async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created, ProviderError> {
+        let p = &req.properties;
+        let name = s(p, "name").unwrap_or_else(|| unique_name(&ctx.stack, &req.logical_id, NAME_MAX));
+        let env = env_map(p);
+        let r = self
+            .0
+            .lambda
+            .create_function()
+            .function_name(&name)
+            .runtime(Runtime::from(s(p, "runtime").unwrap_or_default().as_str()))
+            .set_handler(s(p, "handler"))
+            .set_role(s(p, "role_arn"))
+            .code(FunctionCode::builder().zip_file(code_bytes(p)?).build())
+            .set_description(s(p, "description"))
+            .set_timeout(i(p, "timeout"))
+            .set_memory_size(i(p, "memory_size"))
+            .set_environment(
+                (!env.is_empty()).then(|| Environment::builder().set_variables(Some(env)).build()),
+            )
+            .set_tags(Some(create_tags(ctx, &req.logical_id, p).into_iter().collect()))
+            .send()
+            .await
+            .map_err(err)?;
+        let mut a = Attrs::new();
+        a.insert("arn".into(), json!(r.function_arn()));
+        a.insert("name".into(), json!(name));
+        Ok(Created {
+            physical_id: name,
+            attributes: a,
+        })
+    }
+
+    async fn update(
+        &self,
+        _ctx: &Context,
+        name: &str,
+        old: &Props,
+        new: &Props,
+    ) -> Result<Attrs, ProviderError> {
+        let lambda = &self.0.lambda;
+        let changed = |k: &str| old.get(k) != new.get(k);
+        if changed("code") {
+            lambda
+                .update_function_code()
+                .function_name(name)
+                .zip_file(code_bytes(new)?)
+                .send()
+                .await
+                .map_err(err)?;
+            self.settle(name).await?;
+        }
+        let config = [
+            "runtime",
+            "handler",
+            "role_arn",
+            "description",
+            "timeout",
+            "memory_size",
+            "environment",
+        ];
+        if config.iter().any(|k| changed(k)) {
+            lambda
+                .update_function_configuration()
+                .function_name(name)
+                .runtime(Runtime::from(s(new, "runtime").unwrap_or_default().as_str()))
+                .set_handler(s(new, "handler"))
+                .set_role(s(new, "role_arn"))
+                .description(s(new, "description").unwrap_or_default())
+                .set_timeout(i(new, "timeout"))
+                .set_memory_size(i(new, "memory_size"))
+                .environment(Environment::builder().set_variables(Some(env_map(new))).build())
+                .send()
+                .await
+                .map_err(err)?;
+            self.settle(name).await?;
+        }
+        let (was, want) = (desired_tags(old), desired_tags(new));
+        if was != want {
+            let arn = self
+                .config(name)
+                .await?
+                .and_then(|c| c.function_arn().map(str::to_string))
+                .unwrap_or_default();
+            let removed: Vec<String> = was.keys().filter(|k| !want.contains_key(*k)).cloned().collect();
+            if !removed.is_empty() {
+                lambda
+                    .untag_resource()
+                    .resource(&arn)
+                    .set_tag_keys(Some(removed))
+                    .send()
+                    .await
+                    .map_err(err)?;
+            }
+            let added: HashMap<String, String> =
+                want.into_iter().filter(|(k, v)| was.get(k) != Some(v)).collect();
+            if !added.is_empty() {
+                lambda
+                    .tag_resource()
+                    .resource(&arn)
+                    .set_tags(Some(added))
+                    .send()
+                    .await
+                    .map_err(err)?;
+            }
+        }
+        Ok(Attrs::new())
+    }
+
+    /// Active, with no update in progress.
+    async fn poll_ready(&self, _ctx: &Context, name: &str) -> Result<Option<Attrs>, ProviderError> {
+        let Some(c) = self.config(name).await? else {
+            return Ok(None);
+        };
+        match (c.state(), c.last_update_status()) {
+            (Some(State::Failed), _) => Err(ProviderError::new(format!(
+                "the function failed to become active: {}",
+                c.state_reason().unwrap_or("no reason given")
+            ))),
+            (Some(State::Pending), _) | (_, Some(LastUpdateStatus::InProgress)) => Ok(None),
+            _ => Ok(Some(fn_attrs(&c))),
+        }
+    }
+
+    async fn delete(&self, _ctx: &Context, name: &str, _p: &Props) -> Result<(), ProviderError> {
+        self.0
+            .lambda
+            .delete_function()
+            .function_name(name)
+            .send()
+            .await
+            .map_err(err)?;
+        Ok(())
+    }
+
+    fn expected_duration(&self, op: Op) -> Duration {
+        match op {
+            Op::Create => Duration::from_secs(10),
+            _ => Duration::from_secs(5),
+        }
+    }
+
+    fn normalize(&self, p: &mut Props) {
+        if matches!(p.get("environment"), Some(Value::Object(m)) if m.is_empty()) {
+            p.insert("environment".into(), Value::Null);
+        }
+    }
+}
+
+// ---------------------------------------------------------------- permission
+
+/// `aws.lambda.permission`.
+pub struct Permission(pub Clients);
+
+fn statement_id(logical_id: &str, p: &Props) -> String {
+    s(p, "statement_id").unwrap_or_else(|| logical_id.to_string())
+}
+
+/// The function name of a function name or ARN.
+fn function_name(f: &str) -> &str {
+    if f.starts_with("arn:") {
+        f.split(':').nth(6).unwrap_or(f)
+    } else {
+        f
+    }
+}
+
+#[async_trait]
+impl ResourceKind for Permission {
+    fn schema(&self) -> &'static Schema {
+        &PERMISSION
+    }
+
+    /// One GetPolicy per function named by a recorded permission.
+    async fn read(&self, _ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>, ProviderError> {
+        let functions: BTreeSet<String> = q
+            .known
+            .iter()
+            .filter_map(|(id, _)| id.split_once('|').map(|(f, _)| f.to_string()))
+            .collect();
+        let mut out = Vec::new();
+        for f in functions {
+            let policy = match self
+                .0
+                .lambda
+                .get_policy()
+                .function_name(&f)
+                .send()
+                .await
+                .map_err(err)
+            {
+                Ok(r) => r.policy().map(str::to_string).unwrap_or_default(),
+                Err(e) if e.not_found => continue,
+                Err(e) => return Err(e),
+            };
+            let doc: Value = serde_json::from_str(&policy).unwrap_or(Value::Null);
+            for st in doc["Statement"].as_array().into_iter().flatten() {
+                let Some(sid) = st["Sid"].as_str() else {
+                    continue;
+                };
+                let id = format!("{f}|{sid}");
+                if !q.known.iter().any(|(k, _)| *k == id) {
+                    continue;
+                }
+                let principal = st["Principal"]["Service"]
+                    .as_str()
+                    .or_else(|| st["Principal"].as_str())
+                    .or_else(|| st["Principal"]["AWS"].as_str());
+                let source = st["Condition"]["ArnLike"]["AWS:SourceArn"].as_str();
+                let mut p = Props::new();
+                p.insert("function_name".into(), json!(f));
+                p.insert("principal".into(), json!(principal));
+                p.insert("action".into(), st["Action"].clone());
+                p.insert("source_arn".into(), json!(source));
+                p.insert("statement_id".into(), json!(sid));
+                out.push(Observed {
+                    physical_id: id,
+                    logical_id: None,
+                    properties: p,
+                    attributes: Attrs::new(),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    async fn create(&self, _ctx: &Context, req: &CreateRequest) -> Result<Created, ProviderError> {
+        let p = &req.properties;
+        let f = s(p, "function_name").unwrap_or_default();
+        let sid = statement_id(&req.logical_id, p);
+        self.0
+            .lambda
+            .add_permission()
+            .function_name(&f)
+            .statement_id(&sid)
+            .action(s(p, "action").unwrap_or_else(|| "lambda:InvokeFunction".into()))
+            .set_principal(s(p, "principal"))
+            .set_source_arn(s(p, "source_arn"))
+            .send()
+            .await
+            .map_err(err)?;
+        Ok(Created {
+            physical_id: format!("{}|{sid}", function_name(&f)),
+            attributes: Attrs::new(),
+        })
+    }
+
+    async fn update(
+        &self,
+        _ctx: &Context,
+        _id: &str,
+        _old: &Props,
+        _new: &Props,
+    ) -> Result<Attrs, ProviderError> {
+        // Every property forces a replacement.
+        Ok(Attrs::new())
+    }
+
+    async fn delete(&self, _ctx: &Context, id: &str, _p: &Props) -> Result<(), ProviderError> {
+        let (f, sid) = id.split_once('|').unwrap_or((id, ""));
+        self.0
+            .lambda
+            .remove_permission()
+            .function_name(f)
+            .statement_id(sid)
+            .send()
+            .await
+            .map_err(err)?;
+        Ok(())
+    }
+
+    /// A statement id is unique within the function's policy.
+    fn delete_before_replace(&self) -> bool {
+        true
+    }
+
+    fn normalize(&self, p: &mut Props) {
+        if let Some(f) = s(p, "function_name") {
+            p.insert("function_name".into(), json!(function_name(&f)));
+        }
+    }
+}
+
+/// Kinds of this module.
+pub fn schemas() -> [&'static Schema; 2] {
+    [&FUNCTION, &PERMISSION]
+}
+
+pub fn kinds(c: &Clients) -> Vec<std::sync::Arc<dyn ResourceKind>> {
+    vec![
+        std::sync::Arc::new(Function(c.clone())),
+        std::sync::Arc::new(Permission(c.clone())),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn function_names_from_arns() {
+        assert_eq!(
+            function_name("arn:aws:lambda:us-east-1:123456789012:function:dev-worker"),
+            "dev-worker"
+        );
+        assert_eq!(function_name("dev-worker"), "dev-worker");
+    }
+}

@@ -1,0 +1,217 @@
+//! `aws.secretsmanager.secret`: a secret value handed to code at run time
+//! (a function reads it by ARN) instead of through a plain environment
+//! variable.
+//!
+//! The value is sensitive: archkit stores only its digest, compares
+//! digests, and never reads the value back. Names default to
+//! `archkit/<stack>/<id>`, so one ListSecrets filtered by that prefix reads
+//! every secret of the stack with its tags. Destroy deletes without a
+//! recovery window: the stack is being torn down, and a secret pending
+//! deletion would block re-creating one with the same name for a week.
+
+use std::collections::BTreeSet;
+
+use async_trait::async_trait;
+use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType, Tag};
+use serde_json::json;
+
+use crate::aws::client::Clients;
+use crate::aws::error::err;
+use crate::aws::values::{create_tags, desired_tags, s, split_tags};
+use crate::provider::{
+    Attrs, Context, CreateRequest, Created, Observed, Props, ProviderError, ReadQuery,
+    ResourceKind,
+};
+use crate::schema::{Attr, Prop, Schema, Type};
+
+pub static SECRET: Schema = Schema {
+    kind: "aws.secretsmanager.secret",
+    doc: "A Secrets Manager secret holding one string.",
+    properties: &[
+        Prop::new(
+            "name",
+            Type::String,
+            "The secret's name; `archkit/<stack>/<id>` when omitted.",
+        )
+        .replace(),
+        Prop::new("description", Type::String, "What the secret is for."),
+        Prop::new(
+            "secret_string",
+            Type::String,
+            "The value (use a `secret: true` parameter).",
+        )
+        .required()
+        .sensitive(),
+    ],
+    attributes: &[Attr::new("arn", Type::String, "The secret's ARN.")],
+    exactly_one_of: &[],
+    taggable: true,
+};
+
+fn prefix(stack: &str) -> String {
+    format!("archkit/{stack}/")
+}
+
+/// `aws.secretsmanager.secret`. The physical id is the secret's ARN.
+pub struct Secret(pub Clients);
+
+#[async_trait]
+impl ResourceKind for Secret {
+    fn schema(&self) -> &'static Schema {
+        &SECRET
+    }
+
+    async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>, ProviderError> {
+        let mut names: BTreeSet<String> = [prefix(&ctx.stack)].into();
+        // Custom-named secrets state records are looked up by name too.
+        names.extend(
+            q.known
+                .iter()
+                .filter_map(|(_, p)| s(p, "name"))
+                .filter(|n| !n.starts_with(&prefix(&ctx.stack))),
+        );
+        let mut out = Vec::new();
+        let mut token = None;
+        loop {
+            let page = self
+                .0
+                .secrets
+                .list_secrets()
+                .filters(
+                    Filter::builder()
+                        .key(FilterNameStringType::Name)
+                        .set_values(Some(names.iter().cloned().collect()))
+                        .build(),
+                )
+                .set_next_token(token.clone())
+                .send()
+                .await
+                .map_err(err)?;
+            for sec in page.secret_list() {
+                if sec.deleted_date().is_some() {
+                    continue;
+                }
+                let arn = sec.arn().unwrap_or_default().to_string();
+                let (user, logical) = split_tags(
+                    ctx,
+                    sec.tags()
+                        .iter()
+                        .filter_map(|t| Some((t.key()?, t.value()?))),
+                );
+                if logical.is_none() && !q.known.iter().any(|(k, _)| *k == arn) {
+                    continue;
+                }
+                let mut p = Props::new();
+                p.insert("name".into(), json!(sec.name()));
+                p.insert(
+                    "description".into(),
+                    json!(sec.description().filter(|d| !d.is_empty())),
+                );
+                p.insert("tags".into(), user);
+                out.push(Observed {
+                    physical_id: arn.clone(),
+                    logical_id: logical,
+                    properties: p,
+                    attributes: [("arn".to_string(), json!(arn))].into(),
+                });
+            }
+            match page.next_token() {
+                Some(t) => token = Some(t.to_string()),
+                None => break,
+            }
+        }
+        Ok(out)
+    }
+
+    async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created, ProviderError> {
+        let p = &req.properties;
+        let name = s(p, "name").unwrap_or_else(|| format!("{}{}", prefix(&ctx.stack), req.logical_id));
+        let tags = create_tags(ctx, &req.logical_id, p)
+            .into_iter()
+            .map(|(k, v)| Tag::builder().key(k).value(v).build())
+            .collect();
+        let r = self
+            .0
+            .secrets
+            .create_secret()
+            .name(name)
+            .set_description(s(p, "description"))
+            .set_secret_string(s(p, "secret_string"))
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .map_err(err)?;
+        let arn = r.arn().unwrap_or_default().to_string();
+        Ok(Created {
+            physical_id: arn.clone(),
+            attributes: [("arn".to_string(), json!(arn))].into(),
+        })
+    }
+
+    async fn update(
+        &self,
+        _ctx: &Context,
+        arn: &str,
+        old: &Props,
+        new: &Props,
+    ) -> Result<Attrs, ProviderError> {
+        let sm = &self.0.secrets;
+        if old.get("secret_string") != new.get("secret_string") {
+            sm.put_secret_value()
+                .secret_id(arn)
+                .set_secret_string(s(new, "secret_string"))
+                .send()
+                .await
+                .map_err(err)?;
+        }
+        if old.get("description") != new.get("description") {
+            sm.update_secret()
+                .secret_id(arn)
+                .description(s(new, "description").unwrap_or_default())
+                .send()
+                .await
+                .map_err(err)?;
+        }
+        let (was, want) = (desired_tags(old), desired_tags(new));
+        let removed: Vec<String> = was.keys().filter(|k| !want.contains_key(*k)).cloned().collect();
+        if !removed.is_empty() {
+            sm.untag_resource()
+                .secret_id(arn)
+                .set_tag_keys(Some(removed))
+                .send()
+                .await
+                .map_err(err)?;
+        }
+        let added: Vec<Tag> = want
+            .iter()
+            .filter(|(k, v)| was.get(*k) != Some(v))
+            .map(|(k, v)| Tag::builder().key(k).value(v).build())
+            .collect();
+        if !added.is_empty() {
+            sm.tag_resource()
+                .secret_id(arn)
+                .set_tags(Some(added))
+                .send()
+                .await
+                .map_err(err)?;
+        }
+        Ok(Attrs::new())
+    }
+
+    async fn delete(&self, _ctx: &Context, arn: &str, _p: &Props) -> Result<(), ProviderError> {
+        self.0
+            .secrets
+            .delete_secret()
+            .secret_id(arn)
+            .force_delete_without_recovery(true)
+            .send()
+            .await
+            .map_err(err)?;
+        Ok(())
+    }
+
+    /// The name is unique: the old secret must be gone first.
+    fn delete_before_replace(&self) -> bool {
+        true
+    }
+}

@@ -1,0 +1,211 @@
+//! Function code shipped beside a blueprint (`code: ./worker`), packaged
+//! into deterministic zips: entries sorted by path, every timestamp
+//! 1980-01-01 00:00, every file mode 0644, one compression level. The same
+//! files always give the same bytes, so unchanged code never shows a diff
+//! and changed code shows exactly one: a code property's value becomes the
+//! zip's base64 SHA-256, which is what Lambda reports as `CodeSha256`.
+//!
+//! Packages are kept in a process-wide store by that digest, where the
+//! kinds that upload code find the bytes.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use base64::Engine;
+use sha2::{Digest, Sha256};
+
+use super::diagnostic::{Code, Diagnostic, Diagnostics};
+use super::expr::Expr;
+use super::model::Blueprint;
+use super::source::{self, Located};
+use crate::schema::Type;
+
+fn store() -> &'static Mutex<HashMap<String, Arc<Vec<u8>>>> {
+    static STORE: OnceLock<Mutex<HashMap<String, Arc<Vec<u8>>>>> = OnceLock::new();
+    STORE.get_or_init(Default::default)
+}
+
+/// The zip packaged under a digest, if this process made it.
+pub fn get(sha256: &str) -> Option<Arc<Vec<u8>>> {
+    store().lock().unwrap().get(sha256).cloned()
+}
+
+/// The base64 SHA-256 of bytes, as Lambda writes `CodeSha256`.
+pub fn digest(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(Sha256::digest(bytes))
+}
+
+/// Files not packaged: editor and VCS leftovers, Python caches, tests.
+fn skipped(rel: &Path) -> bool {
+    rel.components().any(|c| {
+        let s = c.as_os_str().to_string_lossy();
+        s.starts_with('.') || s == "__pycache__" || s == "node_modules" || s == "tests"
+    }) || rel.extension().is_some_and(|e| e == "pyc")
+}
+
+/// A deterministic zip of `(path, contents)` pairs.
+pub fn zip(mut files: Vec<(String, Vec<u8>)>) -> Vec<u8> {
+    use zip::write::SimpleFileOptions;
+    files.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let opts = SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .compression_level(Some(6))
+        .last_modified_time(zip::DateTime::default())
+        .unix_permissions(0o644);
+    for (name, bytes) in files {
+        w.start_file(name, opts).expect("writing to memory");
+        w.write_all(&bytes).expect("writing to memory");
+    }
+    w.finish().expect("writing to memory").into_inner()
+}
+
+/// The files of `rel` (a directory beside the blueprint), as zip entry
+/// names relative to it.
+fn files_of(located: &Located, rel: &str) -> Result<Vec<(String, Vec<u8>)>, String> {
+    let rel = rel.trim_start_matches("./").trim_end_matches('/');
+    if rel.is_empty() || Path::new(rel).is_absolute() || rel.split('/').any(|p| p == "..") {
+        return Err(format!(
+            "`{rel}` must be a directory inside the blueprint's directory"
+        ));
+    }
+    let mut out = Vec::new();
+    if let Some(dir) = &located.dir {
+        let root = dir.join(rel);
+        if !root.is_dir() {
+            return Err(format!("`{}` is not a directory", root.display()));
+        }
+        walk(&root, &root, &mut out).map_err(|e| format!("cannot read `{rel}`: {e}"))?;
+    } else if let Some(name) = &located.builtin {
+        let prefix = PathBuf::from(rel);
+        for (path, bytes) in source::builtin_files(name).unwrap_or_default() {
+            if let Ok(inner) = path.strip_prefix(&prefix)
+                && !skipped(inner)
+            {
+                out.push((entry_name(inner), bytes.to_vec()));
+            }
+        }
+    }
+    if out.is_empty() {
+        return Err(format!("`{rel}` holds no files"));
+    }
+    Ok(out)
+}
+
+fn entry_name(p: &Path) -> String {
+    p.components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) -> std::io::Result<()> {
+    for e in std::fs::read_dir(dir)? {
+        let path = e?.path();
+        let rel = path.strip_prefix(root).expect("under the root");
+        if skipped(rel) {
+            continue;
+        }
+        if path.is_dir() {
+            walk(root, &path, out)?;
+        } else {
+            out.push((entry_name(rel), std::fs::read(&path)?));
+        }
+    }
+    Ok(())
+}
+
+/// Packages every code property of the blueprint and replaces its path
+/// by the package's digest. Errors point at the resource.
+pub fn package(bp: &mut Blueprint, located: &Located) -> Result<(), Diagnostics> {
+    let mut diags = Vec::new();
+    for r in bp.resources.values_mut() {
+        for prop in r.schema.properties.iter().filter(|p| matches!(p.ty, Type::Code)) {
+            let Some(e) = r.properties.get_mut(prop.name) else {
+                continue;
+            };
+            let Expr::Str(rel) = e else {
+                diags.push(
+                    Diagnostic::new(
+                        Code::CodeNotFound,
+                        format!("`{}.{}` must be a literal path", r.id, prop.name),
+                    )
+                    .label(r.span, "this resource")
+                    .help("write the directory beside the blueprint, e.g. `code: ./worker`")
+                    .in_file(&bp.file),
+                );
+                continue;
+            };
+            match files_of(located, rel) {
+                Ok(files) => {
+                    let bytes = zip(files);
+                    let sha = digest(&bytes);
+                    store()
+                        .lock()
+                        .unwrap()
+                        .insert(sha.clone(), Arc::new(bytes));
+                    *e = Expr::Str(sha);
+                }
+                Err(msg) => diags.push(
+                    Diagnostic::new(
+                        Code::CodeNotFound,
+                        format!("the code of `{}` cannot be packaged: {msg}", r.id),
+                    )
+                    .label(r.span, "this resource")
+                    .help(format!(
+                        "`{}` names a directory of function code next to blueprint.yaml",
+                        prop.name
+                    ))
+                    .in_file(&bp.file),
+                ),
+            }
+        }
+    }
+    if diags.is_empty() {
+        Ok(())
+    } else {
+        Err(Diagnostics {
+            file: bp.file.name.clone(),
+            diagnostics: diags,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zips_are_deterministic_whatever_the_order() {
+        let a = zip(vec![
+            ("b.py".into(), b"print(2)".to_vec()),
+            ("a.py".into(), b"print(1)".to_vec()),
+        ]);
+        let b = zip(vec![
+            ("a.py".into(), b"print(1)".to_vec()),
+            ("b.py".into(), b"print(2)".to_vec()),
+        ]);
+        assert_eq!(a, b);
+        let c = zip(vec![
+            ("a.py".into(), b"print(1)".to_vec()),
+            ("b.py".into(), b"print(3)".to_vec()),
+        ]);
+        assert_ne!(digest(&a), digest(&c));
+        // Fixed timestamps and modes: the archive reads back with them.
+        let mut r = zip::ZipArchive::new(std::io::Cursor::new(a)).unwrap();
+        let f = r.by_index(0).unwrap();
+        assert_eq!(f.name().unwrap(), "a.py");
+        assert_eq!(f.unix_mode().map(|m| m & 0o777), Some(0o644));
+        assert_eq!(f.last_modified(), Some(zip::DateTime::default()));
+    }
+
+    #[test]
+    fn caches_and_tests_are_not_packaged() {
+        assert!(skipped(Path::new("__pycache__/x.pyc")));
+        assert!(skipped(Path::new("tests/test_x.py")));
+        assert!(skipped(Path::new(".DS_Store")));
+        assert!(!skipped(Path::new("handler.py")));
+    }
+}
