@@ -129,8 +129,7 @@ impl ResourceKind for Table {
                 .send()
                 .await
                 .map_err(err)?;
-            let (user, logical) =
-                split_tags(ctx, tags.tags().iter().map(|t| (t.key(), t.value())));
+            let (user, logical) = split_tags(ctx, tags.tags().iter().map(|t| (t.key(), t.value())));
             if logical.is_none() && !q.known.iter().any(|(k, _)| *k == name) {
                 continue;
             }
@@ -170,7 +169,8 @@ impl ResourceKind for Table {
 
     async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created, ProviderError> {
         let p = &req.properties;
-        let name = s(p, "name").unwrap_or_else(|| unique_name(&ctx.stack, &req.logical_id, NAME_MAX));
+        let name =
+            s(p, "name").unwrap_or_else(|| unique_name(&ctx.stack, &req.logical_id, NAME_MAX));
         let mut call = self
             .0
             .dynamodb
@@ -225,7 +225,11 @@ impl ResourceKind for Table {
                 .await?
                 .and_then(|t| t.table_arn().map(str::to_string))
                 .unwrap_or_default();
-            let removed: Vec<String> = was.keys().filter(|k| !want.contains_key(*k)).cloned().collect();
+            let removed: Vec<String> = was
+                .keys()
+                .filter(|k| !want.contains_key(*k))
+                .cloned()
+                .collect();
             if !removed.is_empty() {
                 self.0
                     .dynamodb

@@ -15,8 +15,7 @@ use crate::aws::client::Clients;
 use crate::aws::error::err;
 use crate::aws::values::{create_tags, desired_tags, s, split_tags, unique_name};
 use crate::provider::{
-    Attrs, Context, CreateRequest, Created, Observed, Props, ProviderError, ReadQuery,
-    ResourceKind,
+    Attrs, Context, CreateRequest, Created, Observed, Props, ProviderError, ReadQuery, ResourceKind,
 };
 use crate::schema::{Attr, Default, Prop, Schema, Type};
 
@@ -77,14 +76,20 @@ pub fn check_schedule(expr: &str) -> Result<(), (String, String)> {
         return Ok(());
     }
     let Some(inner) = expr.strip_prefix("rate(").and_then(|r| r.strip_suffix(')')) else {
-        return Err((format!("`{expr}` is not a schedule expression"), help.into()));
+        return Err((
+            format!("`{expr}` is not a schedule expression"),
+            help.into(),
+        ));
     };
     let mut parts = inner.split_whitespace();
     let (Some(n), Some(unit), None) = (parts.next(), parts.next(), parts.next()) else {
         return Err((format!("`{expr}` is not a rate"), help.into()));
     };
     let Ok(n) = n.parse::<u64>() else {
-        return Err((format!("`{n}` in `{expr}` is not a whole number"), help.into()));
+        return Err((
+            format!("`{n}` in `{expr}` is not a whole number"),
+            help.into(),
+        ));
     };
     let singular = ["minute", "hour", "day"];
     let ok = match n {
@@ -100,7 +105,12 @@ pub fn check_schedule(expr: &str) -> Result<(), (String, String)> {
 }
 
 impl Rule {
-    async fn put_rule(&self, name: &str, p: &Props, tags: Option<Vec<Tag>>) -> Result<String, ProviderError> {
+    async fn put_rule(
+        &self,
+        name: &str,
+        p: &Props,
+        tags: Option<Vec<Tag>>,
+    ) -> Result<String, ProviderError> {
         let r = self
             .0
             .events
@@ -126,7 +136,13 @@ impl Rule {
         }
         let targets = t
             .iter()
-            .map(|(id, arn)| Target::builder().id(id).arn(arn).build().expect("id and arn set"))
+            .map(|(id, arn)| {
+                Target::builder()
+                    .id(id)
+                    .arn(arn)
+                    .build()
+                    .expect("id and arn set")
+            })
             .collect();
         let r = self
             .0
@@ -255,7 +271,11 @@ impl ResourceKind for Rule {
             );
             p.insert(
                 "targets".into(),
-                if targets.is_empty() { Value::Null } else { Value::Array(targets) },
+                if targets.is_empty() {
+                    Value::Null
+                } else {
+                    Value::Array(targets)
+                },
             );
             p.insert("tags".into(), user);
             out.push(Observed {
@@ -270,16 +290,25 @@ impl ResourceKind for Rule {
 
     async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created, ProviderError> {
         let p = &req.properties;
-        let name = s(p, "name").unwrap_or_else(|| unique_name(&ctx.stack, &req.logical_id, NAME_MAX));
+        let name =
+            s(p, "name").unwrap_or_else(|| unique_name(&ctx.stack, &req.logical_id, NAME_MAX));
         let tags = create_tags(ctx, &req.logical_id, p)
             .into_iter()
-            .map(|(k, v)| Tag::builder().key(k).value(v).build().expect("key and value set"))
+            .map(|(k, v)| {
+                Tag::builder()
+                    .key(k)
+                    .value(v)
+                    .build()
+                    .expect("key and value set")
+            })
             .collect();
         let arn = self.put_rule(&name, p, Some(tags)).await?;
-        self.put_targets(&name, &targets(p)).await.map_err(|mut e| {
-            e.partial_id = Some(name.clone());
-            e
-        })?;
+        self.put_targets(&name, &targets(p))
+            .await
+            .map_err(|mut e| {
+                e.partial_id = Some(name.clone());
+                e
+            })?;
         Ok(Created {
             physical_id: name,
             attributes: [("arn".to_string(), json!(arn))].into(),
@@ -322,7 +351,11 @@ impl ResourceKind for Rule {
                 .arn()
                 .unwrap_or_default()
                 .to_string();
-            let removed: Vec<String> = was.keys().filter(|k| !want.contains_key(*k)).cloned().collect();
+            let removed: Vec<String> = was
+                .keys()
+                .filter(|k| !want.contains_key(*k))
+                .cloned()
+                .collect();
             if !removed.is_empty() {
                 self.0
                     .events

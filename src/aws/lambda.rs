@@ -59,7 +59,12 @@ pub static FUNCTION: Schema = Schema {
         )
         .replace(),
         Prop::new("runtime", Type::Enum(RUNTIMES), "The runtime.").required(),
-        Prop::new("handler", Type::String, "The entry point, e.g. `handler.main`.").required(),
+        Prop::new(
+            "handler",
+            Type::String,
+            "The entry point, e.g. `handler.main`.",
+        )
+        .required(),
         Prop::new(
             "code",
             Type::Code,
@@ -68,8 +73,12 @@ pub static FUNCTION: Schema = Schema {
         .required(),
         Prop::new("role_arn", Type::String, "The execution role.").required(),
         Prop::new("description", Type::String, "What the function does."),
-        Prop::new("timeout", Type::Int, "Seconds before an invocation is stopped.")
-            .default(Default::Int(3)),
+        Prop::new(
+            "timeout",
+            Type::Int,
+            "Seconds before an invocation is stopped.",
+        )
+        .default(Default::Int(3)),
         Prop::new("memory_size", Type::Int, "Memory in MiB.").default(Default::Int(128)),
         Prop::new(
             "environment",
@@ -92,9 +101,13 @@ pub static PERMISSION: Schema = Schema {
         Prop::new("function_name", Type::String, "The function.")
             .required()
             .replace(),
-        Prop::new("principal", Type::String, "Who, e.g. `events.amazonaws.com`.")
-            .required()
-            .replace(),
+        Prop::new(
+            "principal",
+            Type::String,
+            "Who, e.g. `events.amazonaws.com`.",
+        )
+        .required()
+        .replace(),
         Prop::new("action", Type::String, "What they may do.")
             .default(Default::Str("lambda:InvokeFunction"))
             .replace(),
@@ -249,12 +262,19 @@ impl ResourceKind for Function {
             p.insert("handler".into(), json!(f.handler()));
             p.insert("code".into(), json!(f.code_sha256()));
             p.insert("role_arn".into(), json!(f.role()));
-            p.insert("description".into(), json!(f.description().filter(|d| !d.is_empty())));
+            p.insert(
+                "description".into(),
+                json!(f.description().filter(|d| !d.is_empty())),
+            );
             p.insert("timeout".into(), json!(f.timeout()));
             p.insert("memory_size".into(), json!(f.memory_size()));
             p.insert(
                 "environment".into(),
-                if env.is_empty() { Value::Null } else { json!(env) },
+                if env.is_empty() {
+                    Value::Null
+                } else {
+                    json!(env)
+                },
             );
             p.insert("tags".into(), user);
             out.push(Observed {
@@ -269,7 +289,8 @@ impl ResourceKind for Function {
 
     async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created, ProviderError> {
         let p = &req.properties;
-        let name = s(p, "name").unwrap_or_else(|| unique_name(&ctx.stack, &req.logical_id, NAME_MAX));
+        let name =
+            s(p, "name").unwrap_or_else(|| unique_name(&ctx.stack, &req.logical_id, NAME_MAX));
         let env = env_map(p);
         let r = self
             .0
@@ -286,7 +307,9 @@ impl ResourceKind for Function {
             .set_environment(
                 (!env.is_empty()).then(|| Environment::builder().set_variables(Some(env)).build()),
             )
-            .set_tags(Some(create_tags(ctx, &req.logical_id, p).into_iter().collect()))
+            .set_tags(Some(
+                create_tags(ctx, &req.logical_id, p).into_iter().collect(),
+            ))
             .send()
             .await
             .map_err(err)?;
@@ -331,13 +354,19 @@ impl ResourceKind for Function {
             lambda
                 .update_function_configuration()
                 .function_name(name)
-                .runtime(Runtime::from(s(new, "runtime").unwrap_or_default().as_str()))
+                .runtime(Runtime::from(
+                    s(new, "runtime").unwrap_or_default().as_str(),
+                ))
                 .set_handler(s(new, "handler"))
                 .set_role(s(new, "role_arn"))
                 .description(s(new, "description").unwrap_or_default())
                 .set_timeout(i(new, "timeout"))
                 .set_memory_size(i(new, "memory_size"))
-                .environment(Environment::builder().set_variables(Some(env_map(new))).build())
+                .environment(
+                    Environment::builder()
+                        .set_variables(Some(env_map(new)))
+                        .build(),
+                )
                 .send()
                 .await
                 .map_err(err)?;
@@ -350,7 +379,11 @@ impl ResourceKind for Function {
                 .await?
                 .and_then(|c| c.function_arn().map(str::to_string))
                 .unwrap_or_default();
-            let removed: Vec<String> = was.keys().filter(|k| !want.contains_key(*k)).cloned().collect();
+            let removed: Vec<String> = was
+                .keys()
+                .filter(|k| !want.contains_key(*k))
+                .cloned()
+                .collect();
             if !removed.is_empty() {
                 lambda
                     .untag_resource()
@@ -360,8 +393,10 @@ impl ResourceKind for Function {
                     .await
                     .map_err(err)?;
             }
-            let added: HashMap<String, String> =
-                want.into_iter().filter(|(k, v)| was.get(k) != Some(v)).collect();
+            let added: HashMap<String, String> = want
+                .into_iter()
+                .filter(|(k, v)| was.get(k) != Some(v))
+                .collect();
             if !added.is_empty() {
                 lambda
                     .tag_resource()

@@ -20,7 +20,9 @@ use serde_json::{Value, json};
 
 use crate::aws::client::Clients;
 use crate::aws::error::err;
-use crate::aws::values::{b, create_tags, desired_tags, list, s, sort_sets, split_tags, unique_name};
+use crate::aws::values::{
+    b, create_tags, desired_tags, list, s, sort_sets, split_tags, unique_name,
+};
 use crate::provider::{
     Attrs, Context, CreateRequest, Created, Observed, Op, Props, ProviderError, ReadQuery,
     ResourceKind,
@@ -46,8 +48,12 @@ pub static BROKER: Schema = Schema {
         )
         .default(Default::Str("ACTIVEMQ"))
         .replace(),
-        Prop::new("engine_version", Type::String, "The engine version, e.g. 5.18.")
-            .required(),
+        Prop::new(
+            "engine_version",
+            Type::String,
+            "The engine version, e.g. 5.18.",
+        )
+        .required(),
         Prop::new(
             "host_instance_type",
             Type::String,
@@ -56,7 +62,11 @@ pub static BROKER: Schema = Schema {
         .default(Default::Str("mq.t3.micro")),
         Prop::new(
             "deployment_mode",
-            Type::Enum(&["SINGLE_INSTANCE", "ACTIVE_STANDBY_MULTI_AZ", "CLUSTER_MULTI_AZ"]),
+            Type::Enum(&[
+                "SINGLE_INSTANCE",
+                "ACTIVE_STANDBY_MULTI_AZ",
+                "CLUSTER_MULTI_AZ",
+            ]),
             "One instance, or an active/standby pair.",
         )
         .default(Default::Str("SINGLE_INSTANCE"))
@@ -135,9 +145,15 @@ pub fn check_password(p: &str) -> Result<(), (String, String)> {
                 without `,`, `:` or `=`";
     let distinct: BTreeSet<char> = p.chars().collect();
     let problem = if p.chars().count() < 12 {
-        Some(format!("has {} characters, fewer than 12", p.chars().count()))
+        Some(format!(
+            "has {} characters, fewer than 12",
+            p.chars().count()
+        ))
     } else if distinct.len() < 4 {
-        Some(format!("has {} distinct characters, fewer than 4", distinct.len()))
+        Some(format!(
+            "has {} distinct characters, fewer than 4",
+            distinct.len()
+        ))
     } else if p.contains([',', ':', '=']) {
         Some("contains `,`, `:` or `=`".to_string())
     } else {
@@ -179,7 +195,10 @@ fn attrs_of(d: &aws_sdk_mq::operation::describe_broker::DescribeBrokerOutput) ->
         .or_else(|| first.and_then(|i| i.endpoints().first().map(String::as_str)))
         .map(host_of);
     a.insert("stomp_host".into(), json!(host));
-    a.insert("console_url".into(), json!(first.and_then(|i| i.console_url())));
+    a.insert(
+        "console_url".into(),
+        json!(first.and_then(|i| i.console_url())),
+    );
     a
 }
 
@@ -314,8 +333,10 @@ impl ResourceKind for Broker {
 
     async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created, ProviderError> {
         let p = &req.properties;
-        let name = s(p, "name").unwrap_or_else(|| unique_name(&ctx.stack, &req.logical_id, NAME_MAX));
-        let tags: HashMap<String, String> = create_tags(ctx, &req.logical_id, p).into_iter().collect();
+        let name =
+            s(p, "name").unwrap_or_else(|| unique_name(&ctx.stack, &req.logical_id, NAME_MAX));
+        let tags: HashMap<String, String> =
+            create_tags(ctx, &req.logical_id, p).into_iter().collect();
         let subnets = list(p, "subnet_ids");
         let r = self
             .0
@@ -328,7 +349,9 @@ impl ResourceKind for Broker {
             .set_engine_version(s(p, "engine_version"))
             .set_host_instance_type(s(p, "host_instance_type"))
             .deployment_mode(DeploymentMode::from(
-                s(p, "deployment_mode").as_deref().unwrap_or("SINGLE_INSTANCE"),
+                s(p, "deployment_mode")
+                    .as_deref()
+                    .unwrap_or("SINGLE_INSTANCE"),
             ))
             .publicly_accessible(b(p, "publicly_accessible").unwrap_or(false))
             .set_subnet_ids((!subnets.is_empty()).then_some(subnets))
@@ -410,7 +433,11 @@ impl ResourceKind for Broker {
                 .await
                 .map_err(err)?;
         }
-        if NEEDS_REBOOT.iter().any(|k| *k != "security_groups" && changed(k)) || sgs_changed {
+        if NEEDS_REBOOT
+            .iter()
+            .any(|k| *k != "security_groups" && changed(k))
+            || sgs_changed
+        {
             self.reboot(id).await?;
         }
         let (was, want) = (desired_tags(old), desired_tags(new));
@@ -420,7 +447,11 @@ impl ResourceKind for Broker {
                 .await?
                 .and_then(|d| d.broker_arn().map(str::to_string))
                 .unwrap_or_default();
-            let removed: Vec<String> = was.keys().filter(|k| !want.contains_key(*k)).cloned().collect();
+            let removed: Vec<String> = was
+                .keys()
+                .filter(|k| !want.contains_key(*k))
+                .cloned()
+                .collect();
             if !removed.is_empty() {
                 mq.delete_tags()
                     .resource_arn(&arn)
@@ -518,12 +549,22 @@ mod tests {
     #[test]
     fn password_rules_never_echo_the_password() {
         assert!(check_password("correct-horse-battery").is_ok());
-        for bad in ["short1", "aaaaaaaaaaaaaaab", "has:colon-inside-it", "x=y,zzzzzzzzzzz"] {
+        for bad in [
+            "short1",
+            "aaaaaaaaaaaaaaab",
+            "has:colon-inside-it",
+            "x=y,zzzzzzzzzzz",
+        ] {
             let (msg, help) = check_password(bad).unwrap_err();
             assert!(!msg.contains(bad) && !help.contains(bad), "{msg}");
         }
         assert!(check_password("aabbccdd1122").is_ok());
-        assert!(check_password("aaabbbcccaaa").unwrap_err().0.contains("3 distinct"));
+        assert!(
+            check_password("aaabbbcccaaa")
+                .unwrap_err()
+                .0
+                .contains("3 distinct")
+        );
     }
 
     #[test]

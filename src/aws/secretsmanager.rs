@@ -19,8 +19,7 @@ use crate::aws::client::Clients;
 use crate::aws::error::err;
 use crate::aws::values::{create_tags, desired_tags, s, split_tags};
 use crate::provider::{
-    Attrs, Context, CreateRequest, Created, Observed, Props, ProviderError, ReadQuery,
-    ResourceKind,
+    Attrs, Context, CreateRequest, Created, Observed, Props, ProviderError, ReadQuery, ResourceKind,
 };
 use crate::schema::{Attr, Prop, Schema, Type};
 
@@ -125,7 +124,8 @@ impl ResourceKind for Secret {
 
     async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created, ProviderError> {
         let p = &req.properties;
-        let name = s(p, "name").unwrap_or_else(|| format!("{}{}", prefix(&ctx.stack), req.logical_id));
+        let name =
+            s(p, "name").unwrap_or_else(|| format!("{}{}", prefix(&ctx.stack), req.logical_id));
         let tags = create_tags(ctx, &req.logical_id, p)
             .into_iter()
             .map(|(k, v)| Tag::builder().key(k).value(v).build())
@@ -173,7 +173,11 @@ impl ResourceKind for Secret {
                 .map_err(err)?;
         }
         let (was, want) = (desired_tags(old), desired_tags(new));
-        let removed: Vec<String> = was.keys().filter(|k| !want.contains_key(*k)).cloned().collect();
+        let removed: Vec<String> = was
+            .keys()
+            .filter(|k| !want.contains_key(*k))
+            .cloned()
+            .collect();
         if !removed.is_empty() {
             sm.untag_resource()
                 .secret_id(arn)

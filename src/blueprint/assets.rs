@@ -122,7 +122,12 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) -> std::io::R
 pub fn package(bp: &mut Blueprint, located: &Located) -> Result<(), Diagnostics> {
     let mut diags = Vec::new();
     for r in bp.resources.values_mut() {
-        for prop in r.schema.properties.iter().filter(|p| matches!(p.ty, Type::Code)) {
+        for prop in r
+            .schema
+            .properties
+            .iter()
+            .filter(|p| matches!(p.ty, Type::Code))
+        {
             let Some(e) = r.properties.get_mut(prop.name) else {
                 continue;
             };
@@ -142,10 +147,7 @@ pub fn package(bp: &mut Blueprint, located: &Located) -> Result<(), Diagnostics>
                 Ok(files) => {
                     let bytes = zip(files);
                     let sha = digest(&bytes);
-                    store()
-                        .lock()
-                        .unwrap()
-                        .insert(sha.clone(), Arc::new(bytes));
+                    store().lock().unwrap().insert(sha.clone(), Arc::new(bytes));
                     *e = Expr::Str(sha);
                 }
                 Err(msg) => diags.push(

@@ -45,6 +45,13 @@ pub struct Plain;
 impl Events for Plain {
     fn event(&self, e: &Event) {
         let line = match e {
+            // Long operations say how long they usually take, so a CI log
+            // shows a 15-minute broker creation is expected, not stuck.
+            Event::Started { id, op, expected } if expected.as_secs() >= 60 => format!(
+                "{id}: {}... (usually ~{})",
+                verb(*op).0,
+                humantime::format_duration(Duration::from_secs(expected.as_secs()))
+            ),
             Event::Started { id, op, .. } => format!("{id}: {}...", verb(*op).0),
             Event::Waiting { id, .. } => format!("{id}: waiting until it is ready..."),
             Event::Finished { id, op, elapsed } => {
