@@ -531,17 +531,35 @@ impl ResourceKind for Permission {
         let p = &req.properties;
         let f = s(p, "function_name").unwrap_or_default();
         let sid = statement_id(&req.logical_id, p);
-        self.0
-            .lambda
-            .add_permission()
-            .function_name(&f)
-            .statement_id(&sid)
-            .action(s(p, "action").unwrap_or_else(|| "lambda:InvokeFunction".into()))
-            .set_principal(s(p, "principal"))
-            .set_source_arn(s(p, "source_arn"))
-            .send()
-            .await
-            .map_err(err)?;
+        let add = || {
+            self.0
+                .lambda
+                .add_permission()
+                .function_name(&f)
+                .statement_id(&sid)
+                .action(s(p, "action").unwrap_or_else(|| "lambda:InvokeFunction".into()))
+                .set_principal(s(p, "principal"))
+                .set_source_arn(s(p, "source_arn"))
+                .send()
+        };
+        match add().await.map_err(err) {
+            Ok(_) => {}
+            // The statement exists: a create whose answer was lost (the
+            // statement id is ours, derived from the logical id). Put it
+            // back as the blueprint says.
+            Err(e) if e.code.as_deref() == Some("ResourceConflictException") => {
+                self.0
+                    .lambda
+                    .remove_permission()
+                    .function_name(&f)
+                    .statement_id(&sid)
+                    .send()
+                    .await
+                    .map_err(err)?;
+                add().await.map_err(err)?;
+            }
+            Err(e) => return Err(e),
+        }
         Ok(Created {
             physical_id: format!("{}|{sid}", function_name(&f)),
             attributes: Attrs::new(),
