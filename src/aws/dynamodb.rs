@@ -18,7 +18,7 @@ use serde_json::json;
 
 use crate::aws::client::Clients;
 use crate::aws::error::err;
-use crate::aws::values::{create_tags, desired_tags, s, split_tags, unique_name};
+use crate::aws::values::{TagChanges, create_tags, s, split_tags, unique_name};
 use crate::provider::{
     Attrs, Context, CreateRequest, Created, Observed, Op, Props, ProviderError, ReadQuery,
     ResourceKind,
@@ -218,31 +218,26 @@ impl ResourceKind for Table {
         old: &Props,
         new: &Props,
     ) -> Result<Attrs, ProviderError> {
-        let (was, want) = (desired_tags(old), desired_tags(new));
-        if was != want {
+        let tags = TagChanges::between(old, new);
+        if !tags.is_empty() {
             let arn = self
                 .describe(name)
                 .await?
                 .and_then(|t| t.table_arn().map(str::to_string))
                 .unwrap_or_default();
-            let removed: Vec<String> = was
-                .keys()
-                .filter(|k| !want.contains_key(*k))
-                .cloned()
-                .collect();
-            if !removed.is_empty() {
+            if !tags.removed.is_empty() {
                 self.0
                     .dynamodb
                     .untag_resource()
                     .resource_arn(&arn)
-                    .set_tag_keys(Some(removed))
+                    .set_tag_keys(Some(tags.removed.clone()))
                     .send()
                     .await
                     .map_err(err)?;
             }
-            let added: Vec<Tag> = want
+            let added: Vec<Tag> = tags
+                .set
                 .iter()
-                .filter(|(k, v)| was.get(*k) != Some(v))
                 .map(|(k, v)| Tag::builder().key(k).value(v).build().expect("set"))
                 .collect();
             if !added.is_empty() {

@@ -33,7 +33,7 @@ use serde_json::{Map, Value, json};
 use crate::aws::client::Clients;
 use crate::aws::error::err;
 use crate::aws::values::{
-    b, create_tags, desired_tags, i, list, s, sort_sets, split_tags, unique_name,
+    TagChanges, b, create_tags, i, list, s, sort_sets, split_tags, unique_name,
 };
 use crate::provider::{
     Attrs, Context, CreateRequest, Created, Observed, Op, Props, ProviderError, ReadQuery,
@@ -268,24 +268,19 @@ fn ecs_tags(t: &[Tag]) -> Vec<(&str, &str)> {
 }
 
 async fn sync_tags(c: &Clients, arn: &str, old: &Props, new: &Props) -> Result<(), ProviderError> {
-    let (was, want) = (desired_tags(old), desired_tags(new));
-    let removed: Vec<String> = was
-        .keys()
-        .filter(|k| !want.contains_key(*k))
-        .cloned()
-        .collect();
-    if !removed.is_empty() {
+    let tags = TagChanges::between(old, new);
+    if !tags.removed.is_empty() {
         c.ecs
             .untag_resource()
             .resource_arn(arn)
-            .set_tag_keys(Some(removed))
+            .set_tag_keys(Some(tags.removed.clone()))
             .send()
             .await
             .map_err(err)?;
     }
-    let changed: Vec<Tag> = want
+    let changed: Vec<Tag> = tags
+        .set
         .iter()
-        .filter(|(k, v)| was.get(*k) != Some(v))
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
         .collect();
     if !changed.is_empty() {

@@ -25,9 +25,7 @@ use serde_json::{Value, json};
 
 use crate::aws::client::Clients;
 use crate::aws::error::err;
-use crate::aws::values::{
-    create_tags, desired_tags, i, list, s, sort_sets, split_tags, unique_name,
-};
+use crate::aws::values::{TagChanges, create_tags, i, list, s, sort_sets, split_tags, unique_name};
 use crate::provider::{
     Attrs, Context, CreateRequest, Created, Observed, Op, Props, ProviderError, ReadQuery,
     ResourceKind,
@@ -306,24 +304,19 @@ fn owned(
 
 /// Brings tags from `old` to `new`.
 async fn sync_tags(c: &Clients, arn: &str, old: &Props, new: &Props) -> Result<(), ProviderError> {
-    let (was, want) = (desired_tags(old), desired_tags(new));
-    let removed: Vec<String> = was
-        .keys()
-        .filter(|k| !want.contains_key(*k))
-        .cloned()
-        .collect();
-    if !removed.is_empty() {
+    let tags = TagChanges::between(old, new);
+    if !tags.removed.is_empty() {
         c.elb
             .remove_tags()
             .resource_arns(arn)
-            .set_tag_keys(Some(removed))
+            .set_tag_keys(Some(tags.removed.clone()))
             .send()
             .await
             .map_err(err)?;
     }
-    let changed: Vec<Tag> = want
+    let changed: Vec<Tag> = tags
+        .set
         .iter()
-        .filter(|(k, v)| was.get(*k) != Some(v))
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
         .collect();
     if !changed.is_empty() {

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use crate::aws::client::Clients;
 use crate::aws::error::err;
-use crate::aws::values::{create_tags, desired_tags, s, split_tags, unique_name};
+use crate::aws::values::{TagChanges, create_tags, s, split_tags, unique_name};
 use crate::provider::{
     Attrs, Context, CreateRequest, Created, Observed, Props, ProviderError, ReadQuery, ResourceKind,
 };
@@ -338,8 +338,8 @@ impl ResourceKind for Rule {
             self.remove_targets(name, stale).await?;
             self.put_targets(name, &want).await?;
         }
-        let (was, want) = (desired_tags(old), desired_tags(new));
-        if was != want {
+        let tags = TagChanges::between(old, new);
+        if !tags.is_empty() {
             let arn = self
                 .0
                 .events
@@ -351,24 +351,19 @@ impl ResourceKind for Rule {
                 .arn()
                 .unwrap_or_default()
                 .to_string();
-            let removed: Vec<String> = was
-                .keys()
-                .filter(|k| !want.contains_key(*k))
-                .cloned()
-                .collect();
-            if !removed.is_empty() {
+            if !tags.removed.is_empty() {
                 self.0
                     .events
                     .untag_resource()
                     .resource_arn(&arn)
-                    .set_tag_keys(Some(removed))
+                    .set_tag_keys(Some(tags.removed.clone()))
                     .send()
                     .await
                     .map_err(err)?;
             }
-            let added: Vec<Tag> = want
+            let added: Vec<Tag> = tags
+                .set
                 .iter()
-                .filter(|(k, v)| was.get(*k) != Some(v))
                 .map(|(k, v)| Tag::builder().key(k).value(v).build().expect("set"))
                 .collect();
             if !added.is_empty() {

@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 
 use crate::aws::client::Clients;
 use crate::aws::error::err;
+use crate::aws::values::TagChanges;
 use crate::provider::{
     Attrs, Context, CreateRequest, Created, Observed, Props, ProviderError, ReadQuery, ResourceKind,
 };
@@ -199,8 +200,8 @@ impl ResourceKind for LogGroup {
                 }
             }
         }
-        let (was, want) = (tags_of(old), tags_of(new));
-        if was != want {
+        let tags = TagChanges::between(old, new);
+        if !tags.is_empty() {
             let arn = logs
                 .describe_log_groups()
                 .log_group_name_prefix(id)
@@ -212,23 +213,15 @@ impl ResourceKind for LogGroup {
                 .find(|g| g.log_group_name() == Some(id))
                 .and_then(|g| g.arn().map(|a| a.trim_end_matches(":*").to_string()))
                 .unwrap_or_default();
-            let removed: Vec<String> = was
-                .keys()
-                .filter(|k| !want.contains_key(*k))
-                .cloned()
-                .collect();
-            if !removed.is_empty() {
+            if !tags.removed.is_empty() {
                 logs.untag_resource()
                     .resource_arn(&arn)
-                    .set_tag_keys(Some(removed))
+                    .set_tag_keys(Some(tags.removed.clone()))
                     .send()
                     .await
                     .map_err(err)?;
             }
-            let changed: HashMap<String, String> = want
-                .into_iter()
-                .filter(|(k, v)| was.get(k) != Some(v))
-                .collect();
+            let changed: HashMap<String, String> = tags.set.iter().cloned().collect();
             if !changed.is_empty() {
                 logs.tag_resource()
                     .resource_arn(&arn)

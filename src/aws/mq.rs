@@ -20,9 +20,7 @@ use serde_json::{Value, json};
 
 use crate::aws::client::Clients;
 use crate::aws::error::err;
-use crate::aws::values::{
-    b, create_tags, desired_tags, list, s, sort_sets, split_tags, unique_name,
-};
+use crate::aws::values::{TagChanges, b, create_tags, list, s, sort_sets, split_tags, unique_name};
 use crate::provider::{
     Attrs, Context, CreateRequest, Created, Observed, Op, Props, ProviderError, ReadQuery,
     ResourceKind,
@@ -440,30 +438,22 @@ impl ResourceKind for Broker {
         {
             self.reboot(id).await?;
         }
-        let (was, want) = (desired_tags(old), desired_tags(new));
-        if was != want {
+        let tags = TagChanges::between(old, new);
+        if !tags.is_empty() {
             let arn = self
                 .describe(id)
                 .await?
                 .and_then(|d| d.broker_arn().map(str::to_string))
                 .unwrap_or_default();
-            let removed: Vec<String> = was
-                .keys()
-                .filter(|k| !want.contains_key(*k))
-                .cloned()
-                .collect();
-            if !removed.is_empty() {
+            if !tags.removed.is_empty() {
                 mq.delete_tags()
                     .resource_arn(&arn)
-                    .set_tag_keys(Some(removed))
+                    .set_tag_keys(Some(tags.removed.clone()))
                     .send()
                     .await
                     .map_err(err)?;
             }
-            let added: HashMap<String, String> = want
-                .into_iter()
-                .filter(|(k, v)| was.get(k) != Some(v))
-                .collect();
+            let added: HashMap<String, String> = tags.set.iter().cloned().collect();
             if !added.is_empty() {
                 mq.create_tags()
                     .resource_arn(&arn)

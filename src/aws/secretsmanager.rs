@@ -17,7 +17,7 @@ use serde_json::json;
 
 use crate::aws::client::Clients;
 use crate::aws::error::err;
-use crate::aws::values::{create_tags, desired_tags, s, split_tags};
+use crate::aws::values::{TagChanges, create_tags, s, split_tags};
 use crate::provider::{
     Attrs, Context, CreateRequest, Created, Observed, Props, ProviderError, ReadQuery, ResourceKind,
 };
@@ -172,23 +172,18 @@ impl ResourceKind for Secret {
                 .await
                 .map_err(err)?;
         }
-        let (was, want) = (desired_tags(old), desired_tags(new));
-        let removed: Vec<String> = was
-            .keys()
-            .filter(|k| !want.contains_key(*k))
-            .cloned()
-            .collect();
-        if !removed.is_empty() {
+        let tags = TagChanges::between(old, new);
+        if !tags.removed.is_empty() {
             sm.untag_resource()
                 .secret_id(arn)
-                .set_tag_keys(Some(removed))
+                .set_tag_keys(Some(tags.removed.clone()))
                 .send()
                 .await
                 .map_err(err)?;
         }
-        let added: Vec<Tag> = want
+        let added: Vec<Tag> = tags
+            .set
             .iter()
-            .filter(|(k, v)| was.get(*k) != Some(v))
             .map(|(k, v)| Tag::builder().key(k).value(v).build())
             .collect();
         if !added.is_empty() {

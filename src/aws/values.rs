@@ -79,6 +79,36 @@ pub fn split_tags<'a>(
     (Value::Object(user), logical.filter(|_| ours))
 }
 
+/// How a resource's user tags change between two property sets: keys to
+/// remove and pairs to set (new or changed). Every service has its own tag
+/// calls; this is the part they share.
+#[derive(Debug, Default, PartialEq)]
+pub struct TagChanges {
+    pub removed: Vec<String>,
+    pub set: Vec<(String, String)>,
+}
+
+impl TagChanges {
+    pub fn between(old: &Props, new: &Props) -> TagChanges {
+        let (was, want) = (desired_tags(old), desired_tags(new));
+        TagChanges {
+            removed: was
+                .keys()
+                .filter(|k| !want.contains_key(*k))
+                .cloned()
+                .collect(),
+            set: want
+                .into_iter()
+                .filter(|(k, v)| was.get(k) != Some(v))
+                .collect(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.removed.is_empty() && self.set.is_empty()
+    }
+}
+
 /// The tags a new resource gets: the user's, `Name`, and the system tags.
 pub fn create_tags(
     ctx: &crate::provider::Context,

@@ -8,50 +8,17 @@
 //! a completed rollout): what this proves is the API calls, their order
 //! and the state archkit keeps, not AWS's timing.
 
-use crate::moto::{Stack, ec2, iam, logs, require_moto, rt, stats};
+use crate::moto::{Stack, ec2, figures, iam, logs, ok, require_moto, rt, stats};
 use crate::util::Run;
 
 const BP: &str = "fargate-public-private";
 
 fn ecs(url: &str) -> aws_sdk_ecs::Client {
-    let creds = aws_sdk_ecs::config::Credentials::new("testing", "testing", None, None, "test");
-    aws_sdk_ecs::Client::from_conf(
-        aws_sdk_ecs::Config::builder()
-            .behavior_version(aws_sdk_ecs::config::BehaviorVersion::latest())
-            .region(aws_sdk_ecs::config::Region::new("us-east-1"))
-            .endpoint_url(url)
-            .credentials_provider(creds)
-            .build(),
-    )
+    client!(aws_sdk_ecs, url)
 }
 
 fn elb(url: &str) -> aws_sdk_elasticloadbalancingv2::Client {
-    use aws_sdk_elasticloadbalancingv2 as e;
-    let creds = e::config::Credentials::new("testing", "testing", None, None, "test");
-    e::Client::from_conf(
-        e::Config::builder()
-            .behavior_version(e::config::BehaviorVersion::latest())
-            .region(e::config::Region::new("us-east-1"))
-            .endpoint_url(url)
-            .credentials_provider(creds)
-            .build(),
-    )
-}
-
-fn ok(out: &Run) {
-    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
-}
-
-/// One line of figures for the closing note.
-fn figures(what: &str, out: &Run, seconds: f64) {
-    let st = stats(out);
-    eprintln!(
-        "figures: {what}: {} calls ({} reads, {} writes), {:.2}s waiting on AWS, {seconds:.2}s wall",
-        st["total_calls"],
-        st["read_calls"],
-        st["write_calls"],
-        st["total_seconds"].as_f64().unwrap_or_default()
-    );
+    client!(aws_sdk_elasticloadbalancingv2, url)
 }
 
 fn timed(s: &Stack, args: &[&str]) -> (Run, f64) {

@@ -157,14 +157,24 @@ pub(crate) fn bp(s: &Stack) -> String {
 }
 
 pub(crate) fn ec2(url: &str) -> aws_sdk_ec2::Client {
-    let creds = aws_sdk_ec2::config::Credentials::new("testing", "testing", None, None, "test");
-    let conf = aws_sdk_ec2::Config::builder()
-        .behavior_version(aws_sdk_ec2::config::BehaviorVersion::latest())
-        .region(aws_sdk_ec2::config::Region::new("us-east-1"))
-        .endpoint_url(url)
-        .credentials_provider(creds)
-        .build();
-    aws_sdk_ec2::Client::from_conf(conf)
+    client!(aws_sdk_ec2, url)
+}
+
+/// Asserts a command succeeded, showing its output when not.
+pub(crate) fn ok(out: &Run) {
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+}
+
+/// One line of figures (from `--stats --json`) for the closing notes.
+pub(crate) fn figures(what: &str, out: &Run, seconds: f64) {
+    let st = stats(out);
+    eprintln!(
+        "figures: {what}: {} calls ({} reads, {} writes), {:.2}s waiting on AWS, {seconds:.2}s wall",
+        st["total_calls"],
+        st["read_calls"],
+        st["write_calls"],
+        st["total_seconds"].as_f64().unwrap_or_default()
+    );
 }
 
 pub(crate) fn rt() -> tokio::runtime::Runtime {
@@ -792,28 +802,11 @@ impl Drop for Proxy {
 }
 
 pub(crate) fn iam(url: &str) -> aws_sdk_iam::Client {
-    let creds = aws_sdk_iam::config::Credentials::new("testing", "testing", None, None, "test");
-    aws_sdk_iam::Client::from_conf(
-        aws_sdk_iam::Config::builder()
-            .behavior_version(aws_sdk_iam::config::BehaviorVersion::latest())
-            .region(aws_sdk_iam::config::Region::new("us-east-1"))
-            .endpoint_url(url)
-            .credentials_provider(creds)
-            .build(),
-    )
+    client!(aws_sdk_iam, url)
 }
 
 pub(crate) fn logs(url: &str) -> aws_sdk_cloudwatchlogs::Client {
-    let creds =
-        aws_sdk_cloudwatchlogs::config::Credentials::new("testing", "testing", None, None, "test");
-    aws_sdk_cloudwatchlogs::Client::from_conf(
-        aws_sdk_cloudwatchlogs::Config::builder()
-            .behavior_version(aws_sdk_cloudwatchlogs::config::BehaviorVersion::latest())
-            .region(aws_sdk_cloudwatchlogs::config::Region::new("us-east-1"))
-            .endpoint_url(url)
-            .credentials_provider(creds)
-            .build(),
-    )
+    client!(aws_sdk_cloudwatchlogs, url)
 }
 
 #[test]

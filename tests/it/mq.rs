@@ -9,42 +9,12 @@
 //! `blueprints/mq-lambda-poller/tests` (STOMP framing against a local
 //! socket, the worker against DynamoDB).
 
-use crate::moto::{Stack, iam, logs, require_moto, rt, stats};
+use crate::moto::{Stack, figures, iam, logs, ok, require_moto, rt, stats};
 use crate::util::Run;
 
 const BP: &str = "mq-lambda-poller";
 const PASSWORD: &str = "correct-horse-battery-9";
 const NEW_PASSWORD: &str = "another-staple-Battery-7";
-
-macro_rules! client {
-    ($krate:ident, $url:expr) => {{
-        use $krate as k;
-        let creds = k::config::Credentials::new("testing", "testing", None, None, "test");
-        k::Client::from_conf(
-            k::Config::builder()
-                .behavior_version(k::config::BehaviorVersion::latest())
-                .region(k::config::Region::new("us-east-1"))
-                .endpoint_url($url)
-                .credentials_provider(creds)
-                .build(),
-        )
-    }};
-}
-
-fn ok(out: &Run) {
-    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
-}
-
-fn figures(what: &str, out: &Run, seconds: f64) {
-    let st = stats(out);
-    eprintln!(
-        "figures: {what}: {} calls ({} reads, {} writes), {:.2}s waiting on AWS, {seconds:.2}s wall",
-        st["total_calls"],
-        st["read_calls"],
-        st["write_calls"],
-        st["total_seconds"].as_f64().unwrap_or_default()
-    );
-}
 
 /// Runs archkit with the broker password in the environment, as a CI job
 /// would (`ARCHKIT_VAR_broker_password`).
