@@ -302,6 +302,57 @@ fn owned(
     (known || logical.is_some()).then_some((user, logical))
 }
 
+/// One of this stack's (or state's) load balancers or target groups, with
+/// its ARN, user tags and logical id.
+struct Owned<T> {
+    item: T,
+    arn: String,
+    user: Value,
+    logical: Option<String>,
+}
+
+/// Of a listing of the account's load balancers or target groups, those
+/// state records or that carry the stack's tag. Tags are asked only for
+/// the ones state records or whose name has the stack's prefix.
+async fn owned_of<T>(
+    c: &Clients,
+    ctx: &Context,
+    q: &ReadQuery,
+    all: Vec<T>,
+    arn_of: fn(&T) -> Option<&str>,
+    name_of: fn(&T) -> Option<&str>,
+) -> Result<Vec<Owned<T>>, ProviderError> {
+    let prefix = name_prefix(&ctx.stack);
+    let candidates: Vec<T> = all
+        .into_iter()
+        .filter(|x| {
+            let arn = arn_of(x).unwrap_or_default();
+            q.known.iter().any(|(id, _)| id == arn)
+                || name_of(x).is_some_and(|n| n.starts_with(&prefix))
+        })
+        .collect();
+    let tags = tags_of(
+        c,
+        candidates
+            .iter()
+            .filter_map(|x| arn_of(x).map(str::to_string)),
+    )
+    .await?;
+    Ok(candidates
+        .into_iter()
+        .filter_map(|item| {
+            let arn = arn_of(&item).unwrap_or_default().to_string();
+            let (user, logical) = owned(ctx, q, &arn, &tags)?;
+            Some(Owned {
+                item,
+                arn,
+                user,
+                logical,
+            })
+        })
+        .collect())
+}
+
 /// Brings tags from `old` to `new`.
 async fn sync_tags(c: &Clients, arn: &str, old: &Props, new: &Props) -> Result<(), ProviderError> {
     let tags = TagChanges::between(old, new);
@@ -369,21 +420,19 @@ async fn stack_lbs(c: &Clients, ctx: &Context) -> Result<Vec<String>, ProviderEr
         .try_collect()
         .await
         .map_err(err)?;
-    let prefix = name_prefix(&ctx.stack);
-    let arns: Vec<String> = all
-        .iter()
-        .filter(|lb| {
-            lb.load_balancer_name()
-                .is_some_and(|n| n.starts_with(&prefix))
-        })
-        .filter_map(|lb| lb.load_balancer_arn().map(str::to_string))
-        .collect();
-    let tags = tags_of(c, arns.clone()).await?;
     let none = ReadQuery::default();
-    Ok(arns
-        .into_iter()
-        .filter(|a| owned(ctx, &none, a, &tags).is_some_and(|(_, l)| l.is_some()))
-        .collect())
+    Ok(owned_of(
+        c,
+        ctx,
+        &none,
+        all,
+        |lb| lb.load_balancer_arn(),
+        |lb| lb.load_balancer_name(),
+    )
+    .await?
+    .into_iter()
+    .map(|o| o.arn)
+    .collect())
 }
 
 /// Listeners of the given load balancers (gone ones are skipped).
@@ -472,30 +521,22 @@ impl ResourceKind for LoadBalancer {
             .try_collect()
             .await
             .map_err(err)?;
-        let prefix = name_prefix(&ctx.stack);
-        let candidates: Vec<_> = all
-            .into_iter()
-            .filter(|lb| {
-                let arn = lb.load_balancer_arn().unwrap_or_default();
-                q.known.iter().any(|(id, _)| id == arn)
-                    || lb
-                        .load_balancer_name()
-                        .is_some_and(|n| n.starts_with(&prefix))
-            })
-            .collect();
-        let tags = tags_of(
-            &self.0,
-            candidates
-                .iter()
-                .filter_map(|lb| lb.load_balancer_arn().map(str::to_string)),
-        )
-        .await?;
         let mut out = Vec::new();
-        for lb in candidates {
-            let arn = lb.load_balancer_arn().unwrap_or_default().to_string();
-            let Some((user, logical)) = owned(ctx, q, &arn, &tags) else {
-                continue;
-            };
+        for Owned {
+            item: lb,
+            arn,
+            user,
+            logical,
+        } in owned_of(
+            &self.0,
+            ctx,
+            q,
+            all,
+            |lb| lb.load_balancer_arn(),
+            |lb| lb.load_balancer_name(),
+        )
+        .await?
+        {
             let ty = lb.r#type().map(|t| t.as_str().to_string());
             let mut p = Props::new();
             p.insert("name".into(), json!(lb.load_balancer_name()));
@@ -745,30 +786,22 @@ impl ResourceKind for TargetGroup {
             .try_collect()
             .await
             .map_err(err)?;
-        let prefix = name_prefix(&ctx.stack);
-        let candidates: Vec<_> = all
-            .into_iter()
-            .filter(|tg| {
-                let arn = tg.target_group_arn().unwrap_or_default();
-                q.known.iter().any(|(id, _)| id == arn)
-                    || tg
-                        .target_group_name()
-                        .is_some_and(|n| n.starts_with(&prefix))
-            })
-            .collect();
-        let tags = tags_of(
-            &self.0,
-            candidates
-                .iter()
-                .filter_map(|tg| tg.target_group_arn().map(str::to_string)),
-        )
-        .await?;
         let mut out = Vec::new();
-        for tg in candidates {
-            let arn = tg.target_group_arn().unwrap_or_default().to_string();
-            let Some((user, logical)) = owned(ctx, q, &arn, &tags) else {
-                continue;
-            };
+        for Owned {
+            item: tg,
+            arn,
+            user,
+            logical,
+        } in owned_of(
+            &self.0,
+            ctx,
+            q,
+            all,
+            |tg| tg.target_group_arn(),
+            |tg| tg.target_group_name(),
+        )
+        .await?
+        {
             let mut p = Props::new();
             p.insert("name".into(), json!(tg.target_group_name()));
             p.insert("port".into(), json!(tg.port()));
