@@ -173,6 +173,10 @@ pub struct Open<'a> {
     pub lock_timeout: Duration,
     pub prompt: &'a mut dyn FnMut(&blueprint::Parameter) -> Option<String>,
     pub aws: crate::aws::Settings,
+    /// `All` for plan and apply. `Given` for destroy, which removes what
+    /// state records and needs no value: tearing a stack down never asks
+    /// for its secrets again.
+    pub require: Require,
 }
 
 /// Either blueprint diagnostics or another error.
@@ -194,9 +198,14 @@ impl Session {
         let schemas = schema_registry();
         let bp = blueprint::load(o.located, &schemas).map_err(OpenError::Blueprint)?;
         let values =
-            params::resolve(&bp, o.inputs, Require::All, o.prompt).map_err(OpenError::Blueprint)?;
-        // Only what these values turn on is planned.
-        let bp = bp.select(&values).map_err(OpenError::Blueprint)?;
+            params::resolve(&bp, o.inputs, o.require, o.prompt).map_err(OpenError::Blueprint)?;
+        // Only what these values turn on is planned (a destroy plans from
+        // state, whatever the values).
+        let bp = if o.require == Require::All {
+            bp.select(&values).map_err(OpenError::Blueprint)?
+        } else {
+            bp
+        };
         let graph = Graph::build(&bp).expect("validated blueprints have no cycle");
         let backend = Backend::connect(&o.aws).await?;
         let registry = backend.registry();

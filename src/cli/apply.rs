@@ -34,7 +34,15 @@ pub fn run(args: &ApplyCmdArgs, g: &GlobalArgs, printer: &Printer) -> ExitStatus
         .as_ref()
         .map_or(args.blueprint.clone(), |s| s.blueprint_arg.clone());
     let rt = runtime();
-    let Some(session) = open(&rt, &blueprint, g, &args.stack, "archkit apply", printer) else {
+    let Some(session) = open(
+        &rt,
+        &blueprint,
+        g,
+        &args.stack,
+        "archkit apply",
+        crate::blueprint::params::Require::All,
+        printer,
+    ) else {
         return ExitStatus::Failure;
     };
     run_session(

@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::Args;
 
 use super::{CliError, ExitStatus, GlobalArgs, prompt_secret, var_inputs};
+use crate::blueprint::params::Require;
 use crate::blueprint::source;
 use crate::engine::Cancel;
 use crate::output::Printer;
@@ -52,8 +53,11 @@ pub(crate) fn open(
     g: &GlobalArgs,
     stack: &StackArgs,
     owner: &str,
+    require: Require,
     printer: &Printer,
 ) -> Option<Session> {
+    // A destroy asks for nothing: it removes what state records.
+    let destroy = require == Require::Given;
     let located = match source::locate(blueprint) {
         Ok(l) => l,
         Err(e) => {
@@ -62,7 +66,10 @@ pub(crate) fn open(
         }
     };
     let inputs = var_inputs(g, printer)?;
-    let mut prompt = prompt_secret;
+    let mut ask = prompt_secret;
+    let mut never = |_: &crate::blueprint::Parameter| None;
+    let prompt: &mut dyn FnMut(&crate::blueprint::Parameter) -> Option<String> =
+        if destroy { &mut never } else { &mut ask };
     let opened = rt.block_on(Session::open(Open {
         located: &located,
         inputs: &inputs,
@@ -71,7 +78,8 @@ pub(crate) fn open(
         region: g.region.as_deref(),
         lock_owner: owner,
         lock_timeout: stack.lock_timeout,
-        prompt: &mut prompt,
+        prompt,
+        require,
         aws: crate::aws::Settings {
             region: g.region.clone(),
             profile: g.profile.clone(),

@@ -25,6 +25,7 @@ pub fn run(args: &DestroyArgs, g: &GlobalArgs, printer: &Printer) -> ExitStatus 
         g,
         &args.stack,
         "archkit destroy",
+        crate::blueprint::params::Require::Given,
         printer,
     ) else {
         return ExitStatus::Failure;

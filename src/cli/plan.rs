@@ -34,6 +34,11 @@ pub fn run(args: &PlanArgs, g: &GlobalArgs, printer: &Printer) -> ExitStatus {
         g,
         &args.stack,
         "archkit plan",
+        if args.destroy {
+            crate::blueprint::params::Require::Given
+        } else {
+            crate::blueprint::params::Require::All
+        },
         printer,
     ) else {
         return ExitStatus::Failure;
