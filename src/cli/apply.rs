@@ -33,6 +33,15 @@ pub fn run(args: &ApplyCmdArgs, g: &GlobalArgs, printer: &Printer) -> ExitStatus
     let blueprint = saved
         .as_ref()
         .map_or(args.blueprint.clone(), |s| s.blueprint_arg.clone());
+    // ... and its stack, unless --stack says otherwise (then the plan is
+    // refused as made for another stack).
+    let mut g = g.clone();
+    if let Some(s) = &saved
+        && g.stack.is_none()
+    {
+        g.stack = Some(s.plan.stack.clone());
+    }
+    let g = &g;
     let rt = runtime();
     let Some(session) = open(
         &rt,

@@ -61,7 +61,7 @@ pub struct Cli {
 }
 
 /// Options every command accepts.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct GlobalArgs {
     /// Stack name: one deployment of a blueprint [default: the blueprint's name]
     #[arg(long, global = true, env = "ARCHKIT_STACK", value_name = "NAME")]

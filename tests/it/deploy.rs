@@ -176,6 +176,24 @@ fn saved_plans_apply_exactly_and_go_stale() {
         stale.stderr
     );
     assert!(stale.stderr.contains("state changed"), "{}", stale.stderr);
+
+    // A plan saved for another stack applies to that stack without
+    // repeating --stack; naming a different stack is refused.
+    let other = e.dir.path().join("other.json");
+    let p = e.run(&[
+        "--stack",
+        "other",
+        "plan",
+        "BP",
+        "--out",
+        other.to_str().unwrap(),
+    ]);
+    assert_eq!(p.code, 0, "{}", p.stderr);
+    let wrong = e.run(&["--stack", "third", "apply", other.to_str().unwrap()]);
+    assert_eq!(wrong.code, 1, "{}", wrong.stderr);
+    let applied = e.run(&["apply", other.to_str().unwrap()]);
+    assert_eq!(applied.code, 0, "{}", applied.stderr);
+    assert!(e.dir.path().join(".archkit/other.state.json").exists());
 }
 
 #[test]
