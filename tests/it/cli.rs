@@ -291,3 +291,41 @@ fn state_list_shows_resources_and_refuses_corrupt_files() {
     );
     assert_eq!(std::fs::read_to_string(store.path()).unwrap(), "{ not json");
 }
+
+#[test]
+fn function_code_packages_the_same_from_the_binary_and_from_disk() {
+    use archkit::blueprint::{self, source};
+    let registry = archkit::aws::registry();
+    let embedded = blueprint::load(&source::builtin("mq-lambda-poller").unwrap(), &registry)
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    let tmp = tempfile::tempdir().unwrap();
+    let out = run(archkit(tmp.path()).args(["init", "mq-lambda-poller", "copy"]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let dir = tmp.path().join("copy");
+    let on_disk = blueprint::load(&source::locate(dir.to_str().unwrap()).unwrap(), &registry)
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    for id in ["worker", "subscriber"] {
+        let a = &embedded.resources[id].properties["code"];
+        let b = &on_disk.resources[id].properties["code"];
+        assert_eq!(
+            a, b,
+            "{id}: an initialised copy must not show a code change"
+        );
+    }
+    assert_ne!(
+        embedded.resources["worker"].properties["code"],
+        embedded.resources["subscriber"].properties["code"]
+    );
+    // An edit is a different package; a missing directory is a clear error.
+    std::fs::write(dir.join("worker/handler.py"), "# changed\n").unwrap();
+    let changed =
+        blueprint::load(&source::locate(dir.to_str().unwrap()).unwrap(), &registry).unwrap();
+    assert_ne!(
+        changed.resources["worker"].properties["code"],
+        on_disk.resources["worker"].properties["code"]
+    );
+    std::fs::remove_dir_all(dir.join("worker")).unwrap();
+    let err =
+        blueprint::load(&source::locate(dir.to_str().unwrap()).unwrap(), &registry).unwrap_err();
+    assert_eq!(err.codes(), ["archkit::blueprint::code_not_found"]);
+}
