@@ -59,14 +59,18 @@ where
         ) {
             pe.retry_within = Some(Duration::from_secs(30 * 60));
         }
-        pe.not_found = c.ends_with(".NotFound")
-            || matches!(
-                c.as_str(),
-                "NotFound" | "NoSuchEntity" | "ResourceNotFoundException"
-            );
+        pe.not_found = is_not_found(&c);
         pe.code = Some(c);
     }
     pe
+}
+
+/// Codes that mean the resource does not exist, across the services'
+/// spellings: EC2 `InvalidVpcID.NotFound`, ELB `TargetGroupNotFound`,
+/// ECS `ClusterNotFoundException`, MQ `NotFoundException`, IAM
+/// `NoSuchEntity`, Lambda `ResourceNotFoundException`.
+pub fn is_not_found(code: &str) -> bool {
+    code.ends_with("NotFound") || code.ends_with("NotFoundException") || code == "NoSuchEntity"
 }
 
 /// Messages AWS services give for a role IAM has not propagated yet
@@ -91,6 +95,30 @@ pub fn iam_propagating(message: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn not_found_codes_of_every_service() {
+        for c in [
+            "InvalidVpcID.NotFound",
+            "NotFound",
+            "LoadBalancerNotFound",
+            "TargetGroupNotFound",
+            "ClusterNotFoundException",
+            "NotFoundException",
+            "NoSuchEntity",
+            "ResourceNotFoundException",
+        ] {
+            assert!(is_not_found(c), "{c}");
+        }
+        for c in [
+            "DependencyViolation",
+            "ResourceInUse",
+            "ClientException",
+            "Throttling",
+        ] {
+            assert!(!is_not_found(c), "{c}");
+        }
+    }
 
     #[test]
     fn role_propagation_errors_are_recognised() {

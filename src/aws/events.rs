@@ -381,11 +381,8 @@ impl ResourceKind for Rule {
     }
 
     async fn delete(&self, _ctx: &Context, name: &str, _p: &Props) -> Result<(), ProviderError> {
-        let ids = match self.live_target_ids(name).await {
-            Ok(ids) => ids,
-            Err(e) if e.not_found => return Err(e),
-            Err(e) => return Err(e),
-        };
+        // EventBridge refuses to delete a rule that still has targets.
+        let ids = self.live_target_ids(name).await?;
         self.remove_targets(name, ids).await?;
         self.0
             .events
