@@ -33,7 +33,7 @@ use serde_json::{Map, Value, json};
 use crate::aws::client::Clients;
 use crate::aws::error::err;
 use crate::aws::values::{
-    TagChanges, b, create_tags, i, list, s, sort_sets, split_tags, unique_name,
+    TagChanges, b, create_tags, i, list, s, set_changed, sort_sets, split_tags, unique_name,
 };
 use crate::provider::{
     Attrs, Context, CreateRequest, Created, Observed, Op, Props, ProviderError, ReadQuery,
@@ -295,12 +295,10 @@ async fn sync_tags(c: &Clients, arn: &str, old: &Props, new: &Props) -> Result<(
     Ok(())
 }
 
-/// ECS not-found codes.
+/// A service already deleted (`ServiceNotActiveException`) is as good as
+/// gone; the other not-found codes are mapped by [`err`].
 fn not_found(mut e: ProviderError) -> ProviderError {
-    if matches!(
-        e.code.as_deref(),
-        Some("ClusterNotFoundException" | "ServiceNotFoundException" | "ServiceNotActiveException")
-    ) {
+    if e.code.as_deref() == Some("ServiceNotActiveException") {
         e.not_found = true;
     }
     e
@@ -462,7 +460,7 @@ impl ResourceKind for Cluster {
         {
             Ok(_) => Ok(()),
             // Tasks of a just-deleted service are still stopping.
-            Err(mut e)
+            Err(e)
                 if matches!(
                     e.code.as_deref(),
                     Some(
@@ -472,10 +470,9 @@ impl ResourceKind for Cluster {
                     )
                 ) =>
             {
-                e.retryable = true;
-                Err(e)
+                Err(e.retry_within(Duration::from_secs(10 * 60)))
             }
-            Err(e) => Err(not_found(e)),
+            Err(e) => Err(e),
         }
     }
 }
@@ -930,7 +927,6 @@ fn deployment(p: &Props) -> DeploymentConfiguration {
         .build()
 }
 
-const NETWORK: &[&str] = &["subnets", "security_groups", "assign_public_ip"];
 const DEPLOYMENT: &[&str] = &[
     "deployment_maximum_percent",
     "deployment_minimum_healthy_percent",
@@ -1171,7 +1167,10 @@ impl ResourceKind for Service {
             call = call.set_desired_count(i(new, "desired_count"));
             any = true;
         }
-        if differs(NETWORK) {
+        if set_changed(old, new, "subnets")
+            || set_changed(old, new, "security_groups")
+            || differs(&["assign_public_ip"])
+        {
             call = call.set_network_configuration(network(new));
             any = true;
         }

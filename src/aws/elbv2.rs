@@ -25,7 +25,9 @@ use serde_json::{Value, json};
 
 use crate::aws::client::Clients;
 use crate::aws::error::err;
-use crate::aws::values::{TagChanges, create_tags, i, list, s, sort_sets, split_tags, unique_name};
+use crate::aws::values::{
+    TagChanges, create_tags, i, list, s, set_changed, sort_sets, split_tags, unique_name,
+};
 use crate::provider::{
     Attrs, Context, CreateRequest, Created, Observed, Op, Props, ProviderError, ReadQuery,
     ResourceKind,
@@ -393,19 +395,6 @@ fn protocol(p: &Props, key: &str) -> Option<ProtocolEnum> {
     s(p, key).map(|v| ProtocolEnum::from(v.as_str()))
 }
 
-/// A `NotFound`-style code of this API (`LoadBalancerNotFound`,
-/// `TargetGroupNotFound`, `ListenerNotFound`, `RuleNotFound`).
-fn gone(e: &ProviderError) -> bool {
-    e.not_found || e.code.as_deref().is_some_and(|c| c.ends_with("NotFound"))
-}
-
-fn not_found(mut e: ProviderError) -> ProviderError {
-    if gone(&e) {
-        e.not_found = true;
-    }
-    e
-}
-
 // ---------------------------------------------------------------- load balancer
 
 /// ARNs of the stack's load balancers (named with its prefix and tagged
@@ -451,7 +440,7 @@ async fn listeners_of(
             .map_err(err)
         {
             Ok(r) => found.extend(r.listeners().iter().cloned()),
-            Err(e) if gone(&e) => {}
+            Err(e) if e.not_found => {}
             Err(e) => return Err(e),
         }
     }
@@ -614,11 +603,7 @@ impl ResourceKind for LoadBalancer {
         new: &Props,
     ) -> Result<Attrs, ProviderError> {
         let elb = &self.0.elb;
-        let mut sorted_old = old.clone();
-        let mut sorted_new = new.clone();
-        sort_sets(&mut sorted_old, &["subnets", "security_groups"]);
-        sort_sets(&mut sorted_new, &["subnets", "security_groups"]);
-        if sorted_old.get("subnets") != sorted_new.get("subnets") {
+        if set_changed(old, new, "subnets") {
             elb.set_subnets()
                 .load_balancer_arn(arn)
                 .set_subnets(Some(list(new, "subnets")))
@@ -626,7 +611,7 @@ impl ResourceKind for LoadBalancer {
                 .await
                 .map_err(err)?;
         }
-        if sorted_old.get("security_groups") != sorted_new.get("security_groups") {
+        if set_changed(old, new, "security_groups") {
             elb.set_security_groups()
                 .load_balancer_arn(arn)
                 .set_security_groups(Some(list(new, "security_groups")))
@@ -676,8 +661,7 @@ impl ResourceKind for LoadBalancer {
             .load_balancer_arn(arn)
             .send()
             .await
-            .map_err(err)
-            .map_err(not_found)?;
+            .map_err(err)?;
         Ok(())
     }
 
@@ -692,7 +676,7 @@ impl ResourceKind for LoadBalancer {
             .map_err(err)
         {
             Ok(r) => Ok(r.load_balancers().is_empty()),
-            Err(e) if gone(&e) => Ok(true),
+            Err(e) if e.not_found => Ok(true),
             Err(e) => Err(e),
         }
     }
@@ -941,7 +925,7 @@ impl ResourceKind for TargetGroup {
             Err(e) if e.code.as_deref() == Some("ResourceInUse") => {
                 Err(e.retry_within(Duration::from_secs(5 * 60)))
             }
-            Err(e) => Err(not_found(e)),
+            Err(e) => Err(e),
         }
     }
 
@@ -1135,8 +1119,7 @@ impl ResourceKind for Listener {
             .listener_arn(arn)
             .send()
             .await
-            .map_err(err)
-            .map_err(not_found)?;
+            .map_err(err)?;
         Ok(())
     }
 }
@@ -1232,7 +1215,7 @@ impl ResourceKind for ListenerRule {
                         .filter(|r| r.is_default() != Some(true))
                         .map(|r| (l.clone(), r.clone())),
                 ),
-                Err(e) if gone(&e) => {}
+                Err(e) if e.not_found => {}
                 Err(e) => return Err(e),
             }
         }
@@ -1351,8 +1334,7 @@ impl ResourceKind for ListenerRule {
             .rule_arn(arn)
             .send()
             .await
-            .map_err(err)
-            .map_err(not_found)?;
+            .map_err(err)?;
         Ok(())
     }
 

@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 
 use crate::aws::client::Clients;
 use crate::aws::error::err;
+use crate::aws::values::{TagChanges, create_tags};
 use crate::provider::{
     Attrs, Context, CreateRequest, Created, Observed, Props, ProviderError, ReadQuery,
     ResourceKind, TAG_ID, TAG_STACK,
@@ -98,22 +99,6 @@ fn managed(props: &Props) -> BTreeSet<String> {
             .filter_map(|v| v.as_str().map(str::to_string))
             .collect(),
         _ => BTreeSet::new(),
-    }
-}
-
-fn user_tags(props: &Props) -> Vec<Tag> {
-    match props.get("tags") {
-        Some(Value::Object(m)) => m
-            .iter()
-            .filter_map(|(k, v)| {
-                Tag::builder()
-                    .key(k)
-                    .value(v.as_str().unwrap_or_default())
-                    .build()
-                    .ok()
-            })
-            .collect(),
-        _ => Vec::new(),
     }
 }
 
@@ -220,12 +205,10 @@ impl ResourceKind for Role {
     async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created, ProviderError> {
         let p = &req.properties;
         let name = role_name(ctx, &req.logical_id, p);
-        let mut tags = user_tags(p);
-        for (k, v) in ctx.system_tags(&req.logical_id) {
-            if let Ok(t) = Tag::builder().key(k).value(v).build() {
-                tags.push(t);
-            }
-        }
+        let tags: Vec<Tag> = create_tags(ctx, &req.logical_id, p)
+            .into_iter()
+            .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
+            .collect();
         let out = self
             .0
             .iam
@@ -295,12 +278,8 @@ impl ResourceKind for Role {
                 .map_err(err)?;
         }
         self.sync_policies(id, old, new).await?;
-        let (was, want) = (user_tags(old), user_tags(new));
-        let removed: Vec<String> = was
-            .iter()
-            .filter(|t| !want.iter().any(|w| w.key() == t.key()))
-            .map(|t| t.key().to_string())
-            .collect();
+        let tags = TagChanges::between(old, new);
+        let removed = tags.removed;
         if !removed.is_empty() {
             iam.untag_role()
                 .role_name(id)
@@ -309,7 +288,11 @@ impl ResourceKind for Role {
                 .await
                 .map_err(err)?;
         }
-        let changed: Vec<Tag> = want.into_iter().filter(|t| !was.contains(t)).collect();
+        let changed: Vec<Tag> = tags
+            .set
+            .iter()
+            .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
+            .collect();
         if !changed.is_empty() {
             iam.tag_role()
                 .role_name(id)

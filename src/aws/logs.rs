@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use crate::aws::client::Clients;
 use crate::aws::error::err;
-use crate::aws::values::TagChanges;
+use crate::aws::values::{TagChanges, create_tags};
 use crate::provider::{
     Attrs, Context, CreateRequest, Created, Observed, Props, ProviderError, ReadQuery, ResourceKind,
 };
@@ -52,16 +52,6 @@ pub struct LogGroup(pub Clients);
 
 fn prefix(stack: &str) -> String {
     format!("/archkit/{stack}/")
-}
-
-fn tags_of(props: &Props) -> HashMap<String, String> {
-    match props.get("tags") {
-        Some(Value::Object(m)) => m
-            .iter()
-            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
-            .collect(),
-        _ => HashMap::new(),
-    }
 }
 
 fn retention(props: &Props) -> Option<i32> {
@@ -143,8 +133,8 @@ impl ResourceKind for LogGroup {
             .and_then(|v| v.as_str())
             .map(str::to_string)
             .unwrap_or_else(|| format!("{}{}", prefix(&ctx.stack), req.logical_id));
-        let mut tags = tags_of(p);
-        tags.extend(ctx.system_tags(&req.logical_id));
+        let tags: HashMap<String, String> =
+            create_tags(ctx, &req.logical_id, p).into_iter().collect();
         self.0
             .logs
             .create_log_group()

@@ -20,7 +20,9 @@ use serde_json::{Value, json};
 
 use crate::aws::client::Clients;
 use crate::aws::error::err;
-use crate::aws::values::{TagChanges, b, create_tags, list, s, sort_sets, split_tags, unique_name};
+use crate::aws::values::{
+    TagChanges, b, create_tags, list, s, set_changed, sort_sets, split_tags, unique_name,
+};
 use crate::provider::{
     Attrs, Context, CreateRequest, Created, Observed, Op, Props, ProviderError, ReadQuery,
     ResourceKind,
@@ -216,7 +218,7 @@ impl Broker {
             .map_err(err)
         {
             Ok(d) => Ok(Some(d)),
-            Err(e) if e.not_found || e.code.as_deref() == Some("NotFoundException") => Ok(None),
+            Err(e) if e.not_found => Ok(None),
             Err(e) => Err(e),
         }
     }
@@ -381,11 +383,7 @@ impl ResourceKind for Broker {
     ) -> Result<Attrs, ProviderError> {
         let mq = &self.0.mq;
         let changed = |k: &str| old.get(k) != new.get(k);
-        let mut sorted_old = old.clone();
-        let mut sorted_new = new.clone();
-        sort_sets(&mut sorted_old, &["security_groups"]);
-        sort_sets(&mut sorted_new, &["security_groups"]);
-        let sgs_changed = sorted_old.get("security_groups") != sorted_new.get("security_groups");
+        let sgs_changed = set_changed(old, new, "security_groups");
         if changed("engine_version")
             || changed("host_instance_type")
             || changed("auto_minor_version_upgrade")
@@ -481,22 +479,14 @@ impl ResourceKind for Broker {
     }
 
     async fn delete(&self, _ctx: &Context, id: &str, _p: &Props) -> Result<(), ProviderError> {
-        match self
-            .0
+        self.0
             .mq
             .delete_broker()
             .broker_id(id)
             .send()
             .await
-            .map_err(err)
-        {
-            Ok(_) => Ok(()),
-            Err(mut e) if e.code.as_deref() == Some("NotFoundException") => {
-                e.not_found = true;
-                Err(e)
-            }
-            Err(e) => Err(e),
-        }
+            .map_err(err)?;
+        Ok(())
     }
 
     /// Deletion takes minutes; the broker's network interface stays in

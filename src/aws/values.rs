@@ -163,9 +163,31 @@ pub fn sort_sets(p: &mut Props, keys: &[&str]) {
     }
 }
 
+/// Whether the string set under `key` differs between `old` and `new`,
+/// whatever the order the API or the blueprint lists it in.
+pub fn set_changed(old: &Props, new: &Props, key: &str) -> bool {
+    let sorted = |p: &Props| {
+        let mut v = list(p, key);
+        v.sort();
+        v
+    };
+    sorted(old) != sorted(new)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sets_compare_without_order() {
+        let p = |v: Value| -> Props { [("sg".to_string(), v)].into_iter().collect() };
+        let (a, b) = (
+            p(serde_json::json!(["b", "a"])),
+            p(serde_json::json!(["a", "b"])),
+        );
+        assert!(!set_changed(&a, &b, "sg"));
+        assert!(set_changed(&a, &p(serde_json::json!(["a"])), "sg"));
+    }
 
     #[test]
     fn unique_names_fit_and_stay_distinct() {

@@ -6,6 +6,7 @@ use serde_json::Value;
 use crate::provider::{Context, Props, ProviderError, TAG_STACK};
 
 pub use crate::aws::error::err;
+use crate::aws::values::TagChanges;
 pub use crate::aws::values::{b, desired_tags, i, list, props, s, str_value};
 
 /// The filter that finds every resource of a stack.
@@ -88,15 +89,15 @@ pub async fn sync_tags(
     old: &Props,
     new: &Props,
 ) -> Result<(), ProviderError> {
-    let (old, new) = (desired_tags(old), desired_tags(new));
-    let removed: Vec<Tag> = old
-        .keys()
-        .filter(|k| !new.contains_key(*k))
+    let tags = TagChanges::between(old, new);
+    let removed: Vec<Tag> = tags
+        .removed
+        .iter()
         .map(|k| Tag::builder().key(k).build())
         .collect();
-    let changed: Vec<Tag> = new
+    let changed: Vec<Tag> = tags
+        .set
         .iter()
-        .filter(|(k, v)| old.get(*k) != Some(v))
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
         .collect();
     if !removed.is_empty() {
