@@ -17,6 +17,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use aws_sdk_lambda::operation::get_function_configuration::GetFunctionConfigurationOutput;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{
     Environment, FunctionCode, FunctionConfiguration, LastUpdateStatus, Runtime, State,
@@ -144,11 +145,12 @@ fn env_map(p: &Props) -> HashMap<String, String> {
     }
 }
 
-fn fn_attrs(f: &FunctionConfiguration) -> Attrs {
-    let mut a = Attrs::new();
-    a.insert("arn".into(), json!(f.function_arn()));
-    a.insert("name".into(), json!(f.function_name()));
-    a
+fn fn_attrs(arn: Option<&str>, name: Option<&str>) -> Attrs {
+    [
+        ("arn".to_string(), json!(arn)),
+        ("name".to_string(), json!(name)),
+    ]
+    .into()
 }
 
 /// The code's zip, packaged when the blueprint was loaded.
@@ -160,7 +162,10 @@ fn code_bytes(p: &Props) -> Result<Blob, ProviderError> {
 }
 
 impl Function {
-    async fn config(&self, name: &str) -> Result<Option<FunctionConfiguration>, ProviderError> {
+    async fn config(
+        &self,
+        name: &str,
+    ) -> Result<Option<GetFunctionConfigurationOutput>, ProviderError> {
         match self
             .0
             .lambda
@@ -170,18 +175,7 @@ impl Function {
             .await
             .map_err(err)
         {
-            Ok(c) => Ok(Some(
-                FunctionConfiguration::builder()
-                    .set_function_name(c.function_name().map(str::to_string))
-                    .set_function_arn(c.function_arn().map(str::to_string))
-                    .set_state(c.state().cloned())
-                    .set_state_reason(c.state_reason().map(str::to_string))
-                    .set_last_update_status(c.last_update_status().cloned())
-                    .set_last_update_status_reason(
-                        c.last_update_status_reason().map(str::to_string),
-                    )
-                    .build(),
-            )),
+            Ok(c) => Ok(Some(c)),
             Err(e) if e.not_found => Ok(None),
             Err(e) => Err(e),
         }
@@ -281,7 +275,7 @@ impl ResourceKind for Function {
                 physical_id: name,
                 logical_id: logical,
                 properties: p,
-                attributes: fn_attrs(&f),
+                attributes: fn_attrs(f.function_arn(), f.function_name()),
             });
         }
         Ok(out)
@@ -313,12 +307,9 @@ impl ResourceKind for Function {
             .send()
             .await
             .map_err(err)?;
-        let mut a = Attrs::new();
-        a.insert("arn".into(), json!(r.function_arn()));
-        a.insert("name".into(), json!(name));
         Ok(Created {
+            attributes: fn_attrs(r.function_arn(), Some(&name)),
             physical_id: name,
-            attributes: a,
         })
     }
 
@@ -413,7 +404,7 @@ impl ResourceKind for Function {
                 c.state_reason().unwrap_or("no reason given")
             ))),
             (Some(State::Pending), _) | (_, Some(LastUpdateStatus::InProgress)) => Ok(None),
-            _ => Ok(Some(fn_attrs(&c))),
+            _ => Ok(Some(fn_attrs(c.function_arn(), c.function_name()))),
         }
     }
 

@@ -451,6 +451,7 @@ pub fn diff(input: &Input, live: &Live) -> Result<Plan, PlanError> {
                 .iter()
                 .map(|(k, v)| (k.clone(), v.known().cloned()))
                 .collect();
+            let recorded = state.resources.get(id);
             let mut change = Change {
                 id: id.to_string(),
                 kind: kind.to_string(),
@@ -465,7 +466,7 @@ pub fn diff(input: &Input, live: &Live) -> Result<Plan, PlanError> {
                 reason: None,
                 delete_first: false,
                 note: None,
-                released: state.resources.get(id).map_or_else(Vec::new, |r| {
+                released: recorded.map_or_else(Vec::new, |r| {
                     r.depends_on
                         .iter()
                         .filter(|d| !depends_on.contains(d))
@@ -475,7 +476,6 @@ pub fn diff(input: &Input, live: &Live) -> Result<Plan, PlanError> {
                 depends_on,
                 attributes: BTreeMap::new(),
             };
-            let recorded = state.resources.get(id);
             if let Some((pid, _)) = existing.get(id) {
                 let o = live.get(pid).expect("existing resources are live");
                 change.physical_id = Some(pid.clone());
