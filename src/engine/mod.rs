@@ -25,7 +25,8 @@ use crate::blueprint::params::Values;
 use crate::plan::resolve::{Env, Lookup, PlanValue};
 use crate::plan::{self, Action, Change, Plan};
 use crate::provider::{
-    Attrs, Context, CreateRequest, Op, Props, ProviderError, Registry, ResourceKind,
+    Attrs, Context, CreateRequest, Created, Op, Props, ProviderError, ReadQuery, Registry,
+    ResourceKind,
 };
 use crate::state::{Deposed, LocalStore, Operation, ResourceState, State, StateError, Status};
 pub use walk::{Cancel, Outcome};
@@ -574,8 +575,11 @@ where
             f().await
         };
         match result {
+            // A create that made its resource (`partial_id`) is never run
+            // again: that would make a second one.
             Err(e)
                 if e.retryable
+                    && e.partial_id.is_none()
                     && (attempt < shared.opts.attempts
                         || e.retry_within.is_some_and(|d| started.elapsed() < d))
                     && !shared.cancel.is_cancelled() =>
@@ -651,13 +655,34 @@ async fn create(shared: &Shared, kind: &dyn ResourceKind, c: &Change) -> Result<
         logical_id: c.id.clone(),
         properties: props.into_iter().collect(),
     };
-    let created = call(shared, || kind.create(&shared.ctx, &req)).await;
+    let created = match call(shared, || kind.create(&shared.ctx, &req)).await {
+        // The resource was made, but a later step of its create (a
+        // throttled attribute call) failed retryably: finish it as an
+        // update of what is live.
+        Err(e)
+            if e.retryable
+                && let Some(pid) = e.partial_id.clone() =>
+        {
+            finish_create(shared, kind, &pid, &req.properties)
+                .await
+                .map_err(|mut e| {
+                    e.partial_id = Some(pid);
+                    e
+                })
+        }
+        other => other,
+    };
     let created = match created {
         Ok(c) => c,
         // A create can be carried out even though its answer was lost (and
         // an SDK retry of it then fails, e.g. with a conflict). Look for
         // the resource by its tags before calling the create failed.
-        Err(_) if let Some(found) = find_created(shared, kind, c).await => found,
+        Err(e)
+            if e.partial_id.is_none()
+                && let Some(found) = find_created(shared, kind, c).await =>
+        {
+            found
+        }
         Err(e) => {
             let msg = e.to_string();
             write_state(shared, |st| {
@@ -699,16 +724,7 @@ async fn create(shared: &Shared, kind: &dyn ResourceKind, c: &Change) -> Result<
         st.end(&c.id);
     })?;
     match wait_ready(shared, kind, &c.id, &created.physical_id).await {
-        Ok(Some(attrs)) => {
-            if !attrs.is_empty() {
-                write_state(shared, |st| {
-                    if let Some(r) = st.resources.get_mut(&c.id) {
-                        r.attributes.extend(attrs);
-                    }
-                })?;
-            }
-            Ok(())
-        }
+        Ok(Some(attrs)) => record_attributes(shared, &c.id, attrs),
         // Interrupted while waiting: the resource exists and is recorded;
         // the next apply carries on from it.
         Ok(None) => Err("interrupted while waiting for it to become ready".into()),
@@ -721,6 +737,49 @@ async fn create(shared: &Shared, kind: &dyn ResourceKind, c: &Change) -> Result<
             Err(e)
         }
     }
+}
+
+/// Completes a create whose resource exists but whose later steps did
+/// not all happen: reads it, then updates it from what is live to what
+/// the blueprint wants.
+async fn finish_create(
+    shared: &Shared,
+    kind: &dyn ResourceKind,
+    pid: &str,
+    props: &Props,
+) -> Result<Created, ProviderError> {
+    let query = ReadQuery {
+        known: vec![(pid.to_string(), props.clone())],
+        discover: false,
+    };
+    let live = call(shared, || kind.read(&shared.ctx, &query))
+        .await?
+        .into_iter()
+        .find(|o| o.physical_id == pid)
+        .ok_or_else(|| ProviderError::new(format!("`{pid}` was created but cannot be read")))?;
+    let mut attributes = live.attributes;
+    attributes.extend(
+        call(shared, || {
+            kind.update(&shared.ctx, pid, &live.properties, props)
+        })
+        .await?,
+    );
+    Ok(Created {
+        physical_id: pid.to_string(),
+        attributes,
+    })
+}
+
+/// Records the attributes a resource reported once ready.
+fn record_attributes(shared: &Shared, id: &str, attrs: Attrs) -> Result<(), String> {
+    if attrs.is_empty() {
+        return Ok(());
+    }
+    write_state(shared, |st| {
+        if let Some(r) = st.resources.get_mut(id) {
+            r.attributes.extend(attrs);
+        }
+    })
 }
 
 /// A resource of this kind tagged with `c`'s logical id that state does
@@ -801,16 +860,7 @@ async fn update(shared: &Shared, kind: &dyn ResourceKind, c: &Change) -> Result<
     // rollout is reported, but the resource is not tainted: its update
     // was made, and the next plan shows what is live.
     match wait_ready(shared, kind, &c.id, &pid).await {
-        Ok(Some(attrs)) => {
-            if !attrs.is_empty() {
-                write_state(shared, |st| {
-                    if let Some(r) = st.resources.get_mut(&c.id) {
-                        r.attributes.extend(attrs);
-                    }
-                })?;
-            }
-            Ok(())
-        }
+        Ok(Some(attrs)) => record_attributes(shared, &c.id, attrs),
         Ok(None) => Err("interrupted while waiting for it to become ready".into()),
         Err(e) => Err(e),
     }

@@ -89,6 +89,10 @@ pub enum Fault {
     /// Perform the call, then answer with an error (a lost response whose
     /// retry failed).
     LoseResponse,
+    /// Perform the create without its `value` (a configuration step made
+    /// after the create call, such as a subnet attribute), then fail that
+    /// step retryably, naming the new id.
+    ThrottleAfterCreate,
 }
 
 /// The shared in-memory "cloud".
@@ -329,15 +333,26 @@ impl ResourceKind for MemoryKind {
         }
         let n = self.cloud.next_id.fetch_add(1, Ordering::SeqCst);
         let pid = format!("{}-{n:06}", self.schema.kind.trim_start_matches("test."));
+        let mut props = req.properties.clone();
+        if fault == Some(Fault::ThrottleAfterCreate) {
+            props.remove("value");
+        }
         self.cloud.resources.lock().unwrap().insert(
             pid.clone(),
             Stored {
                 kind: self.schema.kind.to_string(),
                 stack: ctx.stack.clone(),
                 logical_id: req.logical_id.clone(),
-                props: req.properties.clone(),
+                props,
             },
         );
+        if fault == Some(Fault::ThrottleAfterCreate) {
+            let mut e = ProviderError::new("Rate exceeded")
+                .code("Throttling")
+                .retryable();
+            e.partial_id = Some(pid);
+            return Err(e);
+        }
         if fault == Some(Fault::Hang) {
             std::future::pending::<()>().await;
         }

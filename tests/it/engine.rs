@@ -329,6 +329,27 @@ async fn throttling_is_retried() {
 }
 
 #[tokio::test]
+async fn a_create_throttled_after_making_its_resource_is_finished_not_repeated() {
+    let mut h = Harness::new();
+    h.cloud.fault("c", Op::Create, Fault::ThrottleAfterCreate);
+    let (_, report) = h.apply(DIAMOND).await;
+    assert!(report.ok(), "{report:?}");
+    // One create per resource: the made one is completed by an update
+    // from what is live, never created a second time.
+    assert_eq!(h.cloud.calls("create"), 6);
+    assert_eq!(h.cloud.calls("update"), 1);
+    h.assert_consistent(ALL);
+    let pid = &h.state.resources["c"].physical_id;
+    let stored = h.cloud.resources.lock().unwrap()[pid].props.clone();
+    assert!(
+        stored.get("value").is_some(),
+        "the missing step was applied: {stored:?}"
+    );
+    let (plan, _) = h.apply(DIAMOND).await;
+    assert!(!plan.has_changes(), "{}", plan::render::human(&plan));
+}
+
+#[tokio::test]
 async fn dependencies_released_slowly_are_waited_for_beyond_the_attempt_limit() {
     let mut h = Harness::new();
     h.apply(DIAMOND).await;
