@@ -429,6 +429,9 @@ pub fn diff(input: &Input, live: &Live) -> Result<Plan, PlanError> {
                 });
             }
             k.normalize(&mut known);
+            // What normalising dropped (a key that does not apply, such as
+            // a range-key type without a range key) is not compared.
+            props.retain(|name, v| v.known().is_none() || known.contains_key(name));
             for (name, v) in known {
                 props.insert(name, PlanValue::Known(v));
             }
@@ -481,7 +484,15 @@ pub fn diff(input: &Input, live: &Live) -> Result<Plan, PlanError> {
                 change.physical_id = Some(pid.clone());
                 change.before = o.properties.clone();
                 change.attributes = existing[id].1.clone();
-                let applied = recorded.map(|r| &r.properties);
+                // What was applied, in the provider's normal form (sets
+                // sorted), as the live and desired values are: compared raw,
+                // subnets listed in another order looked like drift.
+                let applied = recorded.map(|r| {
+                    let mut a = r.properties.clone();
+                    k.normalize(&mut a);
+                    a
+                });
+                let applied = applied.as_ref();
                 for (name, v) in &props {
                     // A property the provider cannot read back in its batched
                     // call (a VPC's DNS attributes) is taken as last applied.

@@ -302,6 +302,14 @@ impl ResourceKind for MemoryKind {
         self.schema
     }
 
+    /// `refs` is a set, compared in sorted order (as AWS returns subnets
+    /// and security groups in any order).
+    fn normalize(&self, props: &mut Props) {
+        if let Some(Value::Array(refs)) = props.get_mut("refs") {
+            refs.sort_by_key(|v| v.to_string());
+        }
+    }
+
     async fn read(&self, ctx: &Context, query: &ReadQuery) -> Result<Vec<Observed>, ProviderError> {
         let _g = self.cloud.enter("read", self.schema.kind, "*").await;
         let res = self.cloud.resources.lock().unwrap();

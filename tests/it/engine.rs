@@ -329,6 +329,30 @@ async fn throttling_is_retried() {
 }
 
 #[tokio::test]
+async fn sets_listed_out_of_order_are_neither_changes_nor_drift() {
+    // `refs` is a set: the provider compares it sorted. Listed here in the
+    // opposite order to the ids, it must still plan nothing after apply.
+    const SETS: &str = r#"
+name: t
+resources:
+  a:
+    type: test.thing
+  b:
+    type: test.thing
+  user:
+    type: test.thing
+    properties: {refs: ["${b.id}", "${a.id}"]}
+"#;
+    let mut h = Harness::new();
+    let (_, report) = h.apply(SETS).await;
+    assert!(report.ok(), "{report:?}");
+    let (plan, _) = h.apply(SETS).await;
+    let user = plan.change("user").unwrap();
+    assert_eq!(user.action, Action::NoOp);
+    assert!(user.drift.is_empty(), "false drift: {:?}", user.drift);
+}
+
+#[tokio::test]
 async fn a_create_throttled_after_making_its_resource_is_finished_not_repeated() {
     let mut h = Harness::new();
     h.cloud.fault("c", Op::Create, Fault::ThrottleAfterCreate);

@@ -382,6 +382,7 @@ fn fargate_service_behind_alb_applies_updates_coexists_and_destroys() {
     );
     ok(&plan);
     assert_eq!(stats(&plan)["write_calls"], 0);
+    crate::moto::assert_no_drift(&plan);
     figures("no-change plan", &plan, secs);
 
     // A new image: a new task-definition revision and an in-place service

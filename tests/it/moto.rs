@@ -165,6 +165,14 @@ pub(crate) fn ok(out: &Run) {
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
 }
 
+/// Asserts a `plan --json` reports nothing changed outside archkit.
+pub(crate) fn assert_no_drift(plan: &Run) {
+    let v: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
+    for c in v["changes"].as_array().unwrap() {
+        assert_eq!(c["drift"], serde_json::json!([]), "false drift: {c}");
+    }
+}
+
 /// One line of figures (from `--stats --json`) for the closing notes.
 pub(crate) fn figures(what: &str, out: &Run, seconds: f64) {
     let st = stats(out);

@@ -405,6 +405,7 @@ fn mq_poller_applies_keeps_the_password_secret_updates_narrowly_and_destroys() {
     );
     ok(&plan);
     assert_eq!(stats(&plan)["write_calls"], 0);
+    crate::moto::assert_no_drift(&plan);
     figures("no-change plan", &plan, secs);
 
     // New worker code: only the worker's code changes.
