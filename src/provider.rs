@@ -84,6 +84,21 @@ pub struct Created {
     pub attributes: Attrs,
 }
 
+impl Created {
+    /// A resource created under `physical_id`, with no attributes yet.
+    pub fn new(physical_id: impl Into<String>) -> Self {
+        Created {
+            physical_id: physical_id.into(),
+            attributes: Attrs::new(),
+        }
+    }
+
+    pub fn with(mut self, attributes: Attrs) -> Self {
+        self.attributes.extend(attributes);
+        self
+    }
+}
+
 /// Kinds of operation, for expected durations and progress.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Op {
@@ -151,6 +166,39 @@ impl ProviderError {
         self.not_found = true;
         self
     }
+
+    /// This error came after the resource `id` was made: the id is
+    /// recorded (tainted, or finished as an update), never lost.
+    pub fn partial(mut self, id: &str) -> Self {
+        self.partial_id = Some(id.to_string());
+        self
+    }
+
+    /// A create whose answer named no resource: an error, so state never
+    /// records an empty id (the resource, if made, is found by its tags).
+    pub fn no_id(kind: &str) -> Self {
+        let mut e = ProviderError::new(format!("{kind}: the create call answered without an id"));
+        e.outcome_unknown = true;
+        e
+    }
+}
+
+/// [`ProviderError::partial`] on results.
+pub trait Partial<T> {
+    fn partial(self, id: &str) -> Result<T, ProviderError>;
+}
+
+impl<T> Partial<T> for Result<T, ProviderError> {
+    fn partial(self, id: &str) -> Result<T, ProviderError> {
+        self.map_err(|e| e.partial(id))
+    }
+}
+
+/// The id a create answer carried, or [`ProviderError::no_id`].
+pub fn created_id(id: Option<&str>, kind: &str) -> Result<String, ProviderError> {
+    id.filter(|i| !i.is_empty())
+        .map(str::to_string)
+        .ok_or_else(|| ProviderError::no_id(kind))
 }
 
 /// One resource kind: its schema and its lifecycle.
@@ -167,13 +215,51 @@ pub trait ResourceKind: Send + Sync {
     async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created, ProviderError>;
 
     /// Changes mutable properties in place. `old` is what was applied.
+    /// The default serves kinds whose only mutable property is `tags`:
+    /// it brings the tags over and refuses any other change (the planner
+    /// replaces a resource for properties marked `replace`).
     async fn update(
         &self,
         ctx: &Context,
         physical_id: &str,
         old: &Props,
         new: &Props,
-    ) -> Result<Attrs, ProviderError>;
+    ) -> Result<Attrs, ProviderError> {
+        if let Some(name) = self
+            .schema()
+            .properties
+            .iter()
+            .filter(|p| !p.replace)
+            .map(|p| p.name)
+            .find(|n| !same_value(old.get(*n), new.get(*n)))
+        {
+            return Err(ProviderError::new(format!(
+                "{} cannot change `{name}` in place",
+                self.schema().kind
+            )));
+        }
+        self.sync_tags(ctx, physical_id, old, new).await?;
+        Ok(Attrs::new())
+    }
+
+    /// Brings the user's tags (`tags`) from `old` to `new` with the
+    /// service's tag calls. The default refuses a change: a taggable kind
+    /// implements it with its service's tag calls.
+    async fn sync_tags(
+        &self,
+        _ctx: &Context,
+        _physical_id: &str,
+        old: &Props,
+        new: &Props,
+    ) -> Result<(), ProviderError> {
+        if same_value(old.get("tags"), new.get("tags")) {
+            return Ok(());
+        }
+        Err(ProviderError::new(format!(
+            "{} cannot change tags in place",
+            self.schema().kind
+        )))
+    }
 
     /// Deletes the resource; `props` are the properties last applied.
     async fn delete(
@@ -238,6 +324,15 @@ pub trait ResourceKind: Send + Sync {
     /// blueprint writes (ordering of sets, CIDR forms), applied to both
     /// desired and live values before they are compared.
     fn normalize(&self, _props: &mut Props) {}
+}
+
+/// Equal values, an absent one and `null` being the same.
+pub fn same_value(a: Option<&Value>, b: Option<&Value>) -> bool {
+    match (a, b) {
+        (None | Some(Value::Null), None | Some(Value::Null)) => true,
+        (Some(x), Some(y)) => x == y,
+        _ => false,
+    }
 }
 
 /// Every known resource kind, by its type name (`aws.ec2.vpc`).

@@ -161,6 +161,9 @@ pub struct Schema {
     /// `Name` and the user's `tags`). Untaggable kinds are found again
     /// through their parent and content.
     pub taggable: bool,
+    /// Hand-written notes for the generated reference (behaviour a
+    /// property table cannot show: waits, delete rules, checks).
+    pub notes: &'static str,
 }
 
 /// The implicit `tags` property of every taggable kind.
@@ -230,6 +233,76 @@ pub fn did_you_mean<'a>(
         }
     }
     best.map(|(_, c)| c)
+}
+
+/// The reference of resource types in `docs/blueprints.md`, generated
+/// from the schemas so it cannot fall out of date (a test compares it).
+pub fn reference<'a>(schemas: impl IntoIterator<Item = &'a Schema>) -> String {
+    let mut out = String::new();
+    for s in schemas {
+        out.push_str(&format!("### `{}`\n\n{}", s.kind, s.doc));
+        if !s.notes.is_empty() {
+            out.push_str(&format!(" {}", s.notes));
+        }
+        if !s.taggable {
+            out.push_str(" Not taggable: found again through its parent and content.");
+        }
+        out.push_str(
+            "\n\n| property | type | default | on change | description |\n|---|---|---|---|---|\n",
+        );
+        let mut rows = Vec::new();
+        property_rows("", s.properties, &mut rows);
+        if s.taggable {
+            property_rows("", std::slice::from_ref(&TAGS), &mut rows);
+        }
+        for r in rows {
+            out.push_str(&r);
+        }
+        for group in s.exactly_one_of {
+            out.push_str(&format!("\nExactly one of {}.\n", quote_list(group)));
+        }
+        out.push_str("\nAttributes: `id`");
+        for a in s.attributes {
+            out.push_str(&format!(", `{}` ({})", a.name, a.doc.trim_end_matches('.')));
+        }
+        out.push_str(".\n\n");
+    }
+    out
+}
+
+fn property_rows(prefix: &str, props: &[Prop], rows: &mut Vec<String>) {
+    for p in props {
+        let default = match (p.default, p.required) {
+            (Some(Default::Bool(b)), _) => format!("`{b}`"),
+            (Some(Default::Int(i)), _) => format!("`{i}`"),
+            (Some(Default::Str(s)), _) => format!("`{s}`"),
+            (None, true) => "required".into(),
+            (None, false) => "".into(),
+        };
+        let ty = match p.ty {
+            Type::Enum(vals) => format!("one of {}", quote_list(vals)),
+            ty => ty.describe(),
+        };
+        let change = if p.replace { "replace" } else { "update" };
+        let doc = if p.sensitive {
+            format!("{} Secret: never shown, stored as a digest.", p.doc)
+        } else {
+            p.doc.to_string()
+        };
+        rows.push(format!(
+            "| `{prefix}{}` | {ty} | {default} | {change} | {} |\n",
+            p.name,
+            doc.replace('|', "\\|")
+        ));
+        let nested = match p.ty {
+            Type::Object(inner) => Some((format!("{prefix}{}.", p.name), inner)),
+            Type::List(Type::Object(inner)) => Some((format!("{prefix}{}[].", p.name), *inner)),
+            _ => None,
+        };
+        if let Some((prefix, inner)) = nested {
+            property_rows(&prefix, inner, rows);
+        }
+    }
 }
 
 #[cfg(test)]

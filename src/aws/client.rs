@@ -102,60 +102,47 @@ impl Clients {
             }
             None => return Err(ClientError::NoCredentials("no credentials provider".into())),
         }
+        Ok(Clients::from_config(&config, region))
+    }
+
+    /// Clients for `config`, every one counting its calls into one
+    /// [`Stats`].
+    fn from_config(config: &aws_config::SdkConfig, region: String) -> Clients {
         let stats = Arc::new(Stats::default());
-        let ec2 = aws_sdk_ec2::Client::from_conf(
-            aws_sdk_ec2::config::Builder::from(&config)
-                .interceptor(Counter(stats.clone()))
-                .build(),
-        );
-        let ecs = aws_sdk_ecs::Client::from_conf(
-            aws_sdk_ecs::config::Builder::from(&config)
-                .interceptor(Counter(stats.clone()))
-                .build(),
-        );
-        let elb = aws_sdk_elasticloadbalancingv2::Client::from_conf(
-            aws_sdk_elasticloadbalancingv2::config::Builder::from(&config)
-                .interceptor(Counter(stats.clone()))
-                .build(),
-        );
         macro_rules! client {
             ($krate:ident) => {
                 $krate::Client::from_conf(
-                    $krate::config::Builder::from(&config)
+                    $krate::config::Builder::from(config)
                         .interceptor(Counter(stats.clone()))
                         .build(),
                 )
             };
         }
-        let mq = client!(aws_sdk_mq);
-        let lambda = client!(aws_sdk_lambda);
-        let events = client!(aws_sdk_eventbridge);
-        let dynamodb = client!(aws_sdk_dynamodb);
-        let secrets = client!(aws_sdk_secretsmanager);
-        let iam = aws_sdk_iam::Client::from_conf(
-            aws_sdk_iam::config::Builder::from(&config)
-                .interceptor(Counter(stats.clone()))
-                .build(),
-        );
-        let logs = aws_sdk_cloudwatchlogs::Client::from_conf(
-            aws_sdk_cloudwatchlogs::config::Builder::from(&config)
-                .interceptor(Counter(stats.clone()))
-                .build(),
-        );
-        Ok(Clients {
-            ec2,
-            ecs,
-            elb,
-            mq,
-            lambda,
-            events,
-            dynamodb,
-            secrets,
-            iam,
-            logs,
+        Clients {
+            ec2: client!(aws_sdk_ec2),
+            ecs: client!(aws_sdk_ecs),
+            elb: client!(aws_sdk_elasticloadbalancingv2),
+            mq: client!(aws_sdk_mq),
+            lambda: client!(aws_sdk_lambda),
+            events: client!(aws_sdk_eventbridge),
+            dynamodb: client!(aws_sdk_dynamodb),
+            secrets: client!(aws_sdk_secretsmanager),
+            iam: client!(aws_sdk_iam),
+            logs: client!(aws_sdk_cloudwatchlogs),
             region,
             stats,
-        })
+        }
+    }
+
+    /// Clients that are never used to call AWS (no credentials, no
+    /// network): enough to construct every kind, as the tests of the
+    /// registration table do.
+    pub fn offline(region: &str) -> Clients {
+        let config = aws_config::SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(aws_config::Region::new(region.to_string()))
+            .build();
+        Clients::from_config(&config, region.to_string())
     }
 }
 
@@ -238,34 +225,6 @@ impl Stats {
             write_calls: total(&|o| !is_read(&o.operation)),
             operations,
         }
-    }
-
-    /// The human summary printed at the end of a command.
-    pub fn human(&self) -> String {
-        let j = self.json();
-        let mut out = format!(
-            "AWS calls: {} ({} reads, {} writes), {:.2}s waiting on AWS\n",
-            j.total_calls, j.read_calls, j.write_calls, j.total_seconds
-        );
-        let sw = j
-            .operations
-            .iter()
-            .map(|o| o.service.len())
-            .max()
-            .unwrap_or(0);
-        let ow = j
-            .operations
-            .iter()
-            .map(|o| o.operation.len())
-            .max()
-            .unwrap_or(0);
-        for o in &j.operations {
-            out.push_str(&format!(
-                "  {:<sw$}  {:<ow$} {:>5} calls {:>4} errors {:>7.2}s\n",
-                o.service, o.operation, o.stats.calls, o.stats.errors, o.stats.seconds
-            ));
-        }
-        out
     }
 }
 

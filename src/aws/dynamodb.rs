@@ -18,7 +18,9 @@ use serde_json::json;
 
 use crate::aws::client::Clients;
 use crate::aws::error::err;
-use crate::aws::values::{TagChanges, create_tags, s, split_tags, unique_name};
+use crate::aws::values::{
+    TagChanges, create_tags, props, s, split_tags, sync_tags_with, unique_name,
+};
 use crate::provider::{
     Attrs, Context, CreateRequest, Created, Observed, Op, Props, ProviderError, ReadQuery,
     ResourceKind,
@@ -59,6 +61,7 @@ pub static TABLE: Schema = Schema {
     ],
     exactly_one_of: &[],
     taggable: true,
+    notes: "On-demand capacity.",
 };
 
 /// `aws.dynamodb.table`.
@@ -69,15 +72,7 @@ impl Table {
         &self,
         name: &str,
     ) -> Result<Option<aws_sdk_dynamodb::types::TableDescription>, ProviderError> {
-        match self
-            .0
-            .dynamodb
-            .describe_table()
-            .table_name(name)
-            .send()
-            .await
-            .map_err(err)
-        {
+        match send!(self.0.dynamodb.describe_table().table_name(name)) {
             Ok(r) => Ok(r.table().cloned()),
             Err(e) if e.not_found => Ok(None),
             Err(e) => Err(e),
@@ -121,14 +116,12 @@ impl ResourceKind for Table {
             if t.table_status() == Some(&TableStatus::Deleting) {
                 continue;
             }
-            let tags = self
-                .0
-                .dynamodb
-                .list_tags_of_resource()
-                .resource_arn(t.table_arn().unwrap_or_default())
-                .send()
-                .await
-                .map_err(err)?;
+            let tags = send!(
+                self.0
+                    .dynamodb
+                    .list_tags_of_resource()
+                    .resource_arn(t.table_arn().unwrap_or_default())
+            )?;
             let (user, logical) = split_tags(ctx, tags.tags().iter().map(|t| (t.key(), t.value())));
             if logical.is_none() && !q.known.iter().any(|(k, _)| *k == name) {
                 continue;
@@ -148,15 +141,15 @@ impl ResourceKind for Table {
                 })
             };
             let (hash, range) = (key(KeyType::Hash), key(KeyType::Range));
-            let mut p = Props::new();
-            p.insert("name".into(), json!(name));
-            p.insert("hash_key_type".into(), json!(ty(&hash)));
-            p.insert("hash_key".into(), json!(hash));
+            let mut p = props([
+                ("name", json!(name)),
+                ("hash_key_type", json!(ty(&hash))),
+                ("hash_key", json!(hash)),
+            ]);
             if range.is_some() {
                 p.insert("range_key_type".into(), json!(ty(&range)));
             }
-            p.insert("range_key".into(), json!(range));
-            p.insert("tags".into(), user);
+            p.extend(props([("range_key", json!(range)), ("tags", user)]));
             out.push(Observed {
                 physical_id: name,
                 logical_id: logical,
@@ -204,7 +197,7 @@ impl ResourceKind for Table {
             .into_iter()
             .map(|(k, v)| Tag::builder().key(k).value(v).build().expect("set"))
             .collect();
-        let r = call.set_tags(Some(tags)).send().await.map_err(err)?;
+        let r = send!(call.set_tags(Some(tags)))?;
         Ok(Created {
             physical_id: name,
             attributes: r.table_description().map(attrs).unwrap_or_default(),
@@ -218,38 +211,44 @@ impl ResourceKind for Table {
         old: &Props,
         new: &Props,
     ) -> Result<Attrs, ProviderError> {
-        let tags = TagChanges::between(old, new);
-        if !tags.is_empty() {
+        if !TagChanges::between(old, new).is_empty() {
             let arn = self
                 .describe(name)
                 .await?
                 .and_then(|t| t.table_arn().map(str::to_string))
                 .unwrap_or_default();
-            if !tags.removed.is_empty() {
-                self.0
-                    .dynamodb
-                    .untag_resource()
-                    .resource_arn(&arn)
-                    .set_tag_keys(Some(tags.removed.clone()))
-                    .send()
-                    .await
-                    .map_err(err)?;
-            }
-            let added: Vec<Tag> = tags
-                .set
-                .iter()
-                .map(|(k, v)| Tag::builder().key(k).value(v).build().expect("set"))
-                .collect();
-            if !added.is_empty() {
-                self.0
-                    .dynamodb
-                    .tag_resource()
-                    .resource_arn(&arn)
-                    .set_tags(Some(added))
-                    .send()
-                    .await
-                    .map_err(err)?;
-            }
+            let arn = arn.as_str();
+            sync_tags_with(
+                old,
+                new,
+                |keys| async move {
+                    send!(
+                        self.0
+                            .dynamodb
+                            .untag_resource()
+                            .resource_arn(arn)
+                            .set_tag_keys(Some(keys))
+                    )
+                },
+                |set| async move {
+                    send!(
+                        self.0
+                            .dynamodb
+                            .tag_resource()
+                            .resource_arn(arn)
+                            .set_tags(Some(
+                                set.iter()
+                                    .map(|(k, v)| Tag::builder()
+                                        .key(k)
+                                        .value(v)
+                                        .build()
+                                        .expect("set"))
+                                    .collect()
+                            ))
+                    )
+                },
+            )
+            .await?;
         }
         Ok(Attrs::new())
     }
@@ -263,13 +262,7 @@ impl ResourceKind for Table {
     }
 
     async fn delete(&self, _ctx: &Context, name: &str, _p: &Props) -> Result<(), ProviderError> {
-        self.0
-            .dynamodb
-            .delete_table()
-            .table_name(name)
-            .send()
-            .await
-            .map_err(err)?;
+        send!(self.0.dynamodb.delete_table().table_name(name))?;
         Ok(())
     }
 

@@ -12,10 +12,12 @@ use aws_sdk_eventbridge::types::{RuleState, Tag, Target};
 use serde_json::{Value, json};
 
 use crate::aws::client::Clients;
-use crate::aws::error::err;
-use crate::aws::values::{TagChanges, create_tags, s, split_tags, unique_name};
+use crate::aws::values::{
+    TagChanges, create_tags, props, s, split_tags, sync_tags_with, unique_name,
+};
 use crate::provider::{
-    Attrs, Context, CreateRequest, Created, Observed, Props, ProviderError, ReadQuery, ResourceKind,
+    Attrs, Context, CreateRequest, Created, Observed, Partial, Props, ProviderError, ReadQuery,
+    ResourceKind,
 };
 use crate::schema::{Attr, Default, Prop, Schema, Type};
 
@@ -53,6 +55,7 @@ pub static RULE: Schema = Schema {
     attributes: &[Attr::new("arn", Type::String, "The rule's ARN.")],
     exactly_one_of: &[],
     taggable: true,
+    notes: "`schedule_expression` is checked: `rate(1 minute)`, `rate(5 minutes)`, `cron(...)`.",
 };
 
 /// `aws.events.rule`.
@@ -111,22 +114,20 @@ impl Rule {
         p: &Props,
         tags: Option<Vec<Tag>>,
     ) -> Result<String, ProviderError> {
-        let r = self
-            .0
-            .events
-            .put_rule()
-            .name(name)
-            .set_schedule_expression(s(p, "schedule_expression"))
-            .set_description(s(p, "description"))
-            .state(if p.get("enabled") == Some(&Value::Bool(false)) {
-                RuleState::Disabled
-            } else {
-                RuleState::Enabled
-            })
-            .set_tags(tags)
-            .send()
-            .await
-            .map_err(err)?;
+        let r = send!(
+            self.0
+                .events
+                .put_rule()
+                .name(name)
+                .set_schedule_expression(s(p, "schedule_expression"))
+                .set_description(s(p, "description"))
+                .state(if p.get("enabled") == Some(&Value::Bool(false)) {
+                    RuleState::Disabled
+                } else {
+                    RuleState::Enabled
+                })
+                .set_tags(tags)
+        )?;
         Ok(r.rule_arn().unwrap_or_default().to_string())
     }
 
@@ -144,15 +145,13 @@ impl Rule {
                     .expect("id and arn set")
             })
             .collect();
-        let r = self
-            .0
-            .events
-            .put_targets()
-            .rule(name)
-            .set_targets(Some(targets))
-            .send()
-            .await
-            .map_err(err)?;
+        let r = send!(
+            self.0
+                .events
+                .put_targets()
+                .rule(name)
+                .set_targets(Some(targets))
+        )?;
         if r.failed_entry_count() > 0 {
             return Err(ProviderError::new(format!(
                 "EventBridge refused a target: {}",
@@ -169,26 +168,12 @@ impl Rule {
         if ids.is_empty() {
             return Ok(());
         }
-        self.0
-            .events
-            .remove_targets()
-            .rule(name)
-            .set_ids(Some(ids))
-            .send()
-            .await
-            .map_err(err)?;
+        send!(self.0.events.remove_targets().rule(name).set_ids(Some(ids)))?;
         Ok(())
     }
 
     async fn live_target_ids(&self, name: &str) -> Result<Vec<String>, ProviderError> {
-        let r = self
-            .0
-            .events
-            .list_targets_by_rule()
-            .rule(name)
-            .send()
-            .await
-            .map_err(err)?;
+        let r = send!(self.0.events.list_targets_by_rule().rule(name))?;
         Ok(r.targets().iter().map(|t| t.id().to_string()).collect())
     }
 }
@@ -209,15 +194,13 @@ impl ResourceKind for Rule {
         for p in prefixes {
             let mut token = None;
             loop {
-                let page = self
-                    .0
-                    .events
-                    .list_rules()
-                    .name_prefix(&p)
-                    .set_next_token(token.clone())
-                    .send()
-                    .await
-                    .map_err(err)?;
+                let page = send!(
+                    self.0
+                        .events
+                        .list_rules()
+                        .name_prefix(&p)
+                        .set_next_token(token.clone())
+                )?;
                 for r in page.rules() {
                     if seen.insert(r.name().unwrap_or_default().to_string()) {
                         rules.push(r.clone());
@@ -233,51 +216,35 @@ impl ResourceKind for Rule {
         for r in rules {
             let name = r.name().unwrap_or_default().to_string();
             let arn = r.arn().unwrap_or_default().to_string();
-            let tags = self
-                .0
-                .events
-                .list_tags_for_resource()
-                .resource_arn(&arn)
-                .send()
-                .await
-                .map_err(err)?;
+            let tags = send!(self.0.events.list_tags_for_resource().resource_arn(&arn))?;
             let (user, logical) = split_tags(ctx, tags.tags().iter().map(|t| (t.key(), t.value())));
             if logical.is_none() && !known.contains(name.as_str()) {
                 continue;
             }
-            let t = self
-                .0
-                .events
-                .list_targets_by_rule()
-                .rule(&name)
-                .send()
-                .await
-                .map_err(err)?;
+            let t = send!(self.0.events.list_targets_by_rule().rule(&name))?;
             let targets: Vec<Value> = t
                 .targets()
                 .iter()
                 .map(|t| json!({"id": t.id(), "arn": t.arn()}))
                 .collect();
-            let mut p = Props::new();
-            p.insert("name".into(), json!(name));
-            p.insert("schedule_expression".into(), json!(r.schedule_expression()));
-            p.insert(
-                "description".into(),
-                json!(r.description().filter(|d| !d.is_empty())),
-            );
-            p.insert(
-                "enabled".into(),
-                json!(r.state() != Some(&RuleState::Disabled)),
-            );
-            p.insert(
-                "targets".into(),
-                if targets.is_empty() {
-                    Value::Null
-                } else {
-                    Value::Array(targets)
-                },
-            );
-            p.insert("tags".into(), user);
+            let p = props([
+                ("name", json!(name)),
+                ("schedule_expression", json!(r.schedule_expression())),
+                (
+                    "description",
+                    json!(r.description().filter(|d| !d.is_empty())),
+                ),
+                ("enabled", json!(r.state() != Some(&RuleState::Disabled))),
+                (
+                    "targets",
+                    if targets.is_empty() {
+                        Value::Null
+                    } else {
+                        Value::Array(targets)
+                    },
+                ),
+                ("tags", user),
+            ]);
             out.push(Observed {
                 physical_id: name,
                 logical_id: logical,
@@ -303,12 +270,7 @@ impl ResourceKind for Rule {
             })
             .collect();
         let arn = self.put_rule(&name, p, Some(tags)).await?;
-        self.put_targets(&name, &targets(p))
-            .await
-            .map_err(|mut e| {
-                e.partial_id = Some(name.clone());
-                e
-            })?;
+        self.put_targets(&name, &targets(p)).await.partial(&name)?;
         Ok(Created {
             physical_id: name,
             attributes: [("arn".to_string(), json!(arn))].into(),
@@ -338,44 +300,43 @@ impl ResourceKind for Rule {
             self.remove_targets(name, stale).await?;
             self.put_targets(name, &want).await?;
         }
-        let tags = TagChanges::between(old, new);
-        if !tags.is_empty() {
-            let arn = self
-                .0
-                .events
-                .describe_rule()
-                .name(name)
-                .send()
-                .await
-                .map_err(err)?
+        if !TagChanges::between(old, new).is_empty() {
+            let arn = send!(self.0.events.describe_rule().name(name))?
                 .arn()
                 .unwrap_or_default()
                 .to_string();
-            if !tags.removed.is_empty() {
-                self.0
-                    .events
-                    .untag_resource()
-                    .resource_arn(&arn)
-                    .set_tag_keys(Some(tags.removed.clone()))
-                    .send()
-                    .await
-                    .map_err(err)?;
-            }
-            let added: Vec<Tag> = tags
-                .set
-                .iter()
-                .map(|(k, v)| Tag::builder().key(k).value(v).build().expect("set"))
-                .collect();
-            if !added.is_empty() {
-                self.0
-                    .events
-                    .tag_resource()
-                    .resource_arn(&arn)
-                    .set_tags(Some(added))
-                    .send()
-                    .await
-                    .map_err(err)?;
-            }
+            let arn = arn.as_str();
+            sync_tags_with(
+                old,
+                new,
+                |keys| async move {
+                    send!(
+                        self.0
+                            .events
+                            .untag_resource()
+                            .resource_arn(arn)
+                            .set_tag_keys(Some(keys))
+                    )
+                },
+                |set| async move {
+                    send!(
+                        self.0
+                            .events
+                            .tag_resource()
+                            .resource_arn(arn)
+                            .set_tags(Some(
+                                set.iter()
+                                    .map(|(k, v)| Tag::builder()
+                                        .key(k)
+                                        .value(v)
+                                        .build()
+                                        .expect("set"))
+                                    .collect()
+                            ))
+                    )
+                },
+            )
+            .await?;
         }
         Ok(Attrs::new())
     }
@@ -384,13 +345,7 @@ impl ResourceKind for Rule {
         // EventBridge refuses to delete a rule that still has targets.
         let ids = self.live_target_ids(name).await?;
         self.remove_targets(name, ids).await?;
-        self.0
-            .events
-            .delete_rule()
-            .name(name)
-            .send()
-            .await
-            .map_err(err)?;
+        send!(self.0.events.delete_rule().name(name))?;
         Ok(())
     }
 

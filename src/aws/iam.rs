@@ -14,10 +14,9 @@ use aws_sdk_iam::types::{EntityType, Tag};
 use serde_json::{Value, json};
 
 use crate::aws::client::Clients;
-use crate::aws::error::err;
-use crate::aws::values::{TagChanges, create_tags};
+use crate::aws::values::{create_tags, props, sync_tags_with};
 use crate::provider::{
-    Attrs, Context, CreateRequest, Created, Observed, Props, ProviderError, ReadQuery,
+    Attrs, Context, CreateRequest, Created, Observed, Partial, Props, ProviderError, ReadQuery,
     ResourceKind, TAG_ID, TAG_STACK,
 };
 use crate::schema::{Attr, Prop, Schema, Type};
@@ -53,6 +52,7 @@ pub static ROLE: Schema = Schema {
     attributes: &[Attr::new("arn", Type::String, "The role's ARN.")],
     exactly_one_of: &[],
     taggable: true,
+    notes: "Created under the path `/archkit/<stack>/`.",
 };
 
 /// The IAM role kind. Its physical id is the role name.
@@ -114,15 +114,13 @@ impl ResourceKind for Role {
         let mut out = Vec::new();
         let mut marker: Option<String> = None;
         loop {
-            let page = self
-                .0
-                .iam
-                .get_account_authorization_details()
-                .filter(EntityType::Role)
-                .set_marker(marker.clone())
-                .send()
-                .await
-                .map_err(err)?;
+            let page = send!(
+                self.0
+                    .iam
+                    .get_account_authorization_details()
+                    .filter(EntityType::Role)
+                    .set_marker(marker.clone())
+            )?;
             for r in page.role_detail_list() {
                 let Some(name) = r.role_name() else { continue };
                 let ours = r.path() == Some(prefix.as_str());
@@ -157,15 +155,16 @@ impl ResourceKind for Role {
                     .filter_map(|p| p.policy_arn().map(str::to_string))
                     .collect();
                 arns.sort();
-                let mut props = Props::new();
-                props.insert("name".into(), json!(name));
-                props.insert(
-                    "assume_role_policy".into(),
-                    document(r.assume_role_policy_document()),
-                );
-                props.insert("inline_policies".into(), Value::Object(inline));
-                props.insert("managed_policy_arns".into(), json!(arns));
-                props.insert("tags".into(), Value::Object(tags));
+                let props = props([
+                    ("name", json!(name)),
+                    (
+                        "assume_role_policy",
+                        document(r.assume_role_policy_document()),
+                    ),
+                    ("inline_policies", Value::Object(inline)),
+                    ("managed_policy_arns", json!(arns)),
+                    ("tags", Value::Object(tags)),
+                ]);
                 let mut attrs = Attrs::new();
                 attrs.insert("arn".into(), json!(r.arn()));
                 out.push(Observed {
@@ -209,34 +208,29 @@ impl ResourceKind for Role {
             .into_iter()
             .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
             .collect();
-        let out = self
-            .0
-            .iam
-            .create_role()
-            .role_name(&name)
-            .path(path(&ctx.stack))
-            .assume_role_policy_document(
-                p.get("assume_role_policy")
-                    .map(Value::to_string)
-                    .unwrap_or_default(),
-            )
-            .set_description(
-                p.get("description")
-                    .and_then(|v| v.as_str())
-                    .map(str::to_string),
-            )
-            .set_tags(Some(tags))
-            .send()
-            .await
-            .map_err(err)?;
+        let out = send!(
+            self.0
+                .iam
+                .create_role()
+                .role_name(&name)
+                .path(path(&ctx.stack))
+                .assume_role_policy_document(
+                    p.get("assume_role_policy")
+                        .map(Value::to_string)
+                        .unwrap_or_default(),
+                )
+                .set_description(
+                    p.get("description")
+                        .and_then(|v| v.as_str())
+                        .map(str::to_string),
+                )
+                .set_tags(Some(tags))
+        )?;
         let arn = out.role().map(|r| r.arn().to_string()).unwrap_or_default();
         // The role exists: a failure below must not lose it.
         self.sync_policies(&name, &Props::new(), p)
             .await
-            .map_err(|mut e| {
-                e.partial_id = Some(name.clone());
-                e
-            })?;
+            .partial(&name)?;
         let mut attrs = Attrs::new();
         attrs.insert("arn".into(), json!(arn));
         Ok(Created {
@@ -254,53 +248,38 @@ impl ResourceKind for Role {
     ) -> Result<Attrs, ProviderError> {
         let iam = &self.0.iam;
         if old.get("assume_role_policy") != new.get("assume_role_policy") {
-            iam.update_assume_role_policy()
-                .role_name(id)
-                .policy_document(
-                    new.get("assume_role_policy")
-                        .map(Value::to_string)
-                        .unwrap_or_default(),
-                )
-                .send()
-                .await
-                .map_err(err)?;
+            send!(
+                iam.update_assume_role_policy()
+                    .role_name(id)
+                    .policy_document(
+                        new.get("assume_role_policy")
+                            .map(Value::to_string)
+                            .unwrap_or_default(),
+                    )
+            )?;
         }
         if old.get("description") != new.get("description") {
-            iam.update_role()
-                .role_name(id)
-                .description(
+            send!(
+                iam.update_role().role_name(id).description(
                     new.get("description")
                         .and_then(|v| v.as_str())
                         .unwrap_or_default(),
                 )
-                .send()
-                .await
-                .map_err(err)?;
+            )?;
         }
         self.sync_policies(id, old, new).await?;
-        let tags = TagChanges::between(old, new);
-        let removed = tags.removed;
-        if !removed.is_empty() {
-            iam.untag_role()
-                .role_name(id)
-                .set_tag_keys(Some(removed))
-                .send()
-                .await
-                .map_err(err)?;
-        }
-        let changed: Vec<Tag> = tags
-            .set
-            .iter()
-            .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
-            .collect();
-        if !changed.is_empty() {
-            iam.tag_role()
-                .role_name(id)
-                .set_tags(Some(changed))
-                .send()
-                .await
-                .map_err(err)?;
-        }
+        sync_tags_with(
+            old,
+            new,
+            |keys| async move { send!(iam.untag_role().role_name(id).set_tag_keys(Some(keys))) },
+            |set| async move {
+                let tags = set
+                    .iter()
+                    .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok());
+                send!(iam.tag_role().role_name(id).set_tags(Some(tags.collect())))
+            },
+        )
+        .await?;
         Ok(Attrs::new())
     }
 
@@ -308,38 +287,18 @@ impl ResourceKind for Role {
     /// role that still has any (DeleteConflict).
     async fn delete(&self, _ctx: &Context, id: &str, props: &Props) -> Result<(), ProviderError> {
         let iam = &self.0.iam;
-        let attached = iam
-            .list_attached_role_policies()
-            .role_name(id)
-            .send()
-            .await
-            .map_err(err)?;
+        let attached = send!(iam.list_attached_role_policies().role_name(id))?;
         for p in attached.attached_policies() {
             if let Some(arn) = p.policy_arn() {
-                iam.detach_role_policy()
-                    .role_name(id)
-                    .policy_arn(arn)
-                    .send()
-                    .await
-                    .map_err(err)?;
+                send!(iam.detach_role_policy().role_name(id).policy_arn(arn))?;
             }
         }
-        let inline_names = iam
-            .list_role_policies()
-            .role_name(id)
-            .send()
-            .await
-            .map_err(err)?;
+        let inline_names = send!(iam.list_role_policies().role_name(id))?;
         for n in inline_names.policy_names() {
-            iam.delete_role_policy()
-                .role_name(id)
-                .policy_name(n)
-                .send()
-                .await
-                .map_err(err)?;
+            send!(iam.delete_role_policy().role_name(id).policy_name(n))?;
         }
         let _ = props;
-        iam.delete_role().role_name(id).send().await.map_err(err)?;
+        send!(iam.delete_role().role_name(id))?;
         Ok(())
     }
 }
@@ -357,39 +316,23 @@ impl Role {
         let (was, want) = (inline(old), inline(new));
         for (policy, doc) in &want {
             if was.get(policy) != Some(doc) {
-                iam.put_role_policy()
-                    .role_name(name)
-                    .policy_name(policy)
-                    .policy_document(doc.to_string())
-                    .send()
-                    .await
-                    .map_err(err)?;
+                send!(
+                    iam.put_role_policy()
+                        .role_name(name)
+                        .policy_name(policy)
+                        .policy_document(doc.to_string())
+                )?;
             }
         }
         for policy in was.keys().filter(|k| !want.contains_key(*k)) {
-            iam.delete_role_policy()
-                .role_name(name)
-                .policy_name(policy)
-                .send()
-                .await
-                .map_err(err)?;
+            send!(iam.delete_role_policy().role_name(name).policy_name(policy))?;
         }
         let (was, want) = (managed(old), managed(new));
         for arn in want.difference(&was) {
-            iam.attach_role_policy()
-                .role_name(name)
-                .policy_arn(arn)
-                .send()
-                .await
-                .map_err(err)?;
+            send!(iam.attach_role_policy().role_name(name).policy_arn(arn))?;
         }
         for arn in was.difference(&want) {
-            iam.detach_role_policy()
-                .role_name(name)
-                .policy_arn(arn)
-                .send()
-                .await
-                .map_err(err)?;
+            send!(iam.detach_role_policy().role_name(name).policy_arn(arn))?;
         }
         Ok(())
     }

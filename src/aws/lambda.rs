@@ -26,7 +26,9 @@ use serde_json::{Value, json};
 
 use crate::aws::client::Clients;
 use crate::aws::error::err;
-use crate::aws::values::{TagChanges, create_tags, i, s, split_tags, unique_name};
+use crate::aws::values::{
+    TagChanges, create_tags, i, props, s, split_tags, sync_tags_with, unique_name,
+};
 use crate::provider::{
     Attrs, Context, CreateRequest, Created, Observed, Op, Props, ProviderError, ReadQuery,
     ResourceKind,
@@ -93,6 +95,7 @@ pub static FUNCTION: Schema = Schema {
     ],
     exactly_one_of: &[],
     taggable: true,
+    notes: "`code` is a directory beside the blueprint, packaged as a deterministic zip; the value compared is its SHA-256, as Lambda's `CodeSha256`. Waits until Active and until each update finished.",
 };
 
 pub static PERMISSION: Schema = Schema {
@@ -128,6 +131,7 @@ pub static PERMISSION: Schema = Schema {
     attributes: &[],
     exactly_one_of: &[],
     taggable: false,
+    notes: "",
 };
 
 // ---------------------------------------------------------------- function
@@ -166,15 +170,12 @@ impl Function {
         &self,
         name: &str,
     ) -> Result<Option<GetFunctionConfigurationOutput>, ProviderError> {
-        match self
-            .0
-            .lambda
-            .get_function_configuration()
-            .function_name(name)
-            .send()
-            .await
-            .map_err(err)
-        {
+        match send!(
+            self.0
+                .lambda
+                .get_function_configuration()
+                .function_name(name)
+        ) {
             Ok(c) => Ok(Some(c)),
             Err(e) if e.not_found => Ok(None),
             Err(e) => Err(e),
@@ -229,14 +230,12 @@ impl ResourceKind for Function {
             if !known.contains(name.as_str()) && !name.starts_with(&prefix) {
                 continue;
             }
-            let tags = self
-                .0
-                .lambda
-                .list_tags()
-                .resource(f.function_arn().unwrap_or_default())
-                .send()
-                .await
-                .map_err(err)?;
+            let tags = send!(
+                self.0
+                    .lambda
+                    .list_tags()
+                    .resource(f.function_arn().unwrap_or_default())
+            )?;
             let pairs: Vec<(&str, &str)> = tags
                 .tags()
                 .map(|t| t.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect())
@@ -250,27 +249,28 @@ impl ResourceKind for Function {
                 .and_then(|e| e.variables())
                 .map(|v| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
                 .unwrap_or_default();
-            let mut p = Props::new();
-            p.insert("name".into(), json!(name));
-            p.insert("runtime".into(), json!(f.runtime().map(|r| r.as_str())));
-            p.insert("handler".into(), json!(f.handler()));
-            p.insert("code".into(), json!(f.code_sha256()));
-            p.insert("role_arn".into(), json!(f.role()));
-            p.insert(
-                "description".into(),
-                json!(f.description().filter(|d| !d.is_empty())),
-            );
-            p.insert("timeout".into(), json!(f.timeout()));
-            p.insert("memory_size".into(), json!(f.memory_size()));
-            p.insert(
-                "environment".into(),
-                if env.is_empty() {
-                    Value::Null
-                } else {
-                    json!(env)
-                },
-            );
-            p.insert("tags".into(), user);
+            let p = props([
+                ("name", json!(name)),
+                ("runtime", json!(f.runtime().map(|r| r.as_str()))),
+                ("handler", json!(f.handler())),
+                ("code", json!(f.code_sha256())),
+                ("role_arn", json!(f.role())),
+                (
+                    "description",
+                    json!(f.description().filter(|d| !d.is_empty())),
+                ),
+                ("timeout", json!(f.timeout())),
+                ("memory_size", json!(f.memory_size())),
+                (
+                    "environment",
+                    if env.is_empty() {
+                        Value::Null
+                    } else {
+                        json!(env)
+                    },
+                ),
+                ("tags", user),
+            ]);
             out.push(Observed {
                 physical_id: name,
                 logical_id: logical,
@@ -286,27 +286,26 @@ impl ResourceKind for Function {
         let name =
             s(p, "name").unwrap_or_else(|| unique_name(&ctx.stack, &req.logical_id, NAME_MAX));
         let env = env_map(p);
-        let r = self
-            .0
-            .lambda
-            .create_function()
-            .function_name(&name)
-            .runtime(Runtime::from(s(p, "runtime").unwrap_or_default().as_str()))
-            .set_handler(s(p, "handler"))
-            .set_role(s(p, "role_arn"))
-            .code(FunctionCode::builder().zip_file(code_bytes(p)?).build())
-            .set_description(s(p, "description"))
-            .set_timeout(i(p, "timeout"))
-            .set_memory_size(i(p, "memory_size"))
-            .set_environment(
-                (!env.is_empty()).then(|| Environment::builder().set_variables(Some(env)).build()),
-            )
-            .set_tags(Some(
-                create_tags(ctx, &req.logical_id, p).into_iter().collect(),
-            ))
-            .send()
-            .await
-            .map_err(err)?;
+        let r = send!(
+            self.0
+                .lambda
+                .create_function()
+                .function_name(&name)
+                .runtime(Runtime::from(s(p, "runtime").unwrap_or_default().as_str()))
+                .set_handler(s(p, "handler"))
+                .set_role(s(p, "role_arn"))
+                .code(FunctionCode::builder().zip_file(code_bytes(p)?).build())
+                .set_description(s(p, "description"))
+                .set_timeout(i(p, "timeout"))
+                .set_memory_size(i(p, "memory_size"))
+                .set_environment(
+                    (!env.is_empty())
+                        .then(|| Environment::builder().set_variables(Some(env)).build()),
+                )
+                .set_tags(Some(
+                    create_tags(ctx, &req.logical_id, p).into_iter().collect(),
+                ))
+        )?;
         Ok(Created {
             attributes: fn_attrs(r.function_arn(), Some(&name)),
             physical_id: name,
@@ -323,13 +322,12 @@ impl ResourceKind for Function {
         let lambda = &self.0.lambda;
         let changed = |k: &str| old.get(k) != new.get(k);
         if changed("code") {
-            lambda
-                .update_function_code()
-                .function_name(name)
-                .zip_file(code_bytes(new)?)
-                .send()
-                .await
-                .map_err(err)?;
+            send!(
+                lambda
+                    .update_function_code()
+                    .function_name(name)
+                    .zip_file(code_bytes(new)?)
+            )?;
             self.settle(name).await?;
         }
         let config = [
@@ -342,53 +340,54 @@ impl ResourceKind for Function {
             "environment",
         ];
         if config.iter().any(|k| changed(k)) {
-            lambda
-                .update_function_configuration()
-                .function_name(name)
-                .runtime(Runtime::from(
-                    s(new, "runtime").unwrap_or_default().as_str(),
-                ))
-                .set_handler(s(new, "handler"))
-                .set_role(s(new, "role_arn"))
-                .description(s(new, "description").unwrap_or_default())
-                .set_timeout(i(new, "timeout"))
-                .set_memory_size(i(new, "memory_size"))
-                .environment(
-                    Environment::builder()
-                        .set_variables(Some(env_map(new)))
-                        .build(),
-                )
-                .send()
-                .await
-                .map_err(err)?;
+            send!(
+                lambda
+                    .update_function_configuration()
+                    .function_name(name)
+                    .runtime(Runtime::from(
+                        s(new, "runtime").unwrap_or_default().as_str(),
+                    ))
+                    .set_handler(s(new, "handler"))
+                    .set_role(s(new, "role_arn"))
+                    .description(s(new, "description").unwrap_or_default())
+                    .set_timeout(i(new, "timeout"))
+                    .set_memory_size(i(new, "memory_size"))
+                    .environment(
+                        Environment::builder()
+                            .set_variables(Some(env_map(new)))
+                            .build(),
+                    )
+            )?;
             self.settle(name).await?;
         }
-        let tags = TagChanges::between(old, new);
-        if !tags.is_empty() {
+        if !TagChanges::between(old, new).is_empty() {
             let arn = self
                 .config(name)
                 .await?
                 .and_then(|c| c.function_arn().map(str::to_string))
                 .unwrap_or_default();
-            if !tags.removed.is_empty() {
-                lambda
-                    .untag_resource()
-                    .resource(&arn)
-                    .set_tag_keys(Some(tags.removed.clone()))
-                    .send()
-                    .await
-                    .map_err(err)?;
-            }
-            let added: HashMap<String, String> = tags.set.iter().cloned().collect();
-            if !added.is_empty() {
-                lambda
-                    .tag_resource()
-                    .resource(&arn)
-                    .set_tags(Some(added))
-                    .send()
-                    .await
-                    .map_err(err)?;
-            }
+            let arn = arn.as_str();
+            sync_tags_with(
+                old,
+                new,
+                |keys| async move {
+                    send!(
+                        lambda
+                            .untag_resource()
+                            .resource(arn)
+                            .set_tag_keys(Some(keys))
+                    )
+                },
+                |set| async move {
+                    send!(
+                        lambda
+                            .tag_resource()
+                            .resource(arn)
+                            .set_tags(Some(set.into_iter().collect::<HashMap<_, _>>()))
+                    )
+                },
+            )
+            .await?;
         }
         Ok(Attrs::new())
     }
@@ -409,13 +408,7 @@ impl ResourceKind for Function {
     }
 
     async fn delete(&self, _ctx: &Context, name: &str, _p: &Props) -> Result<(), ProviderError> {
-        self.0
-            .lambda
-            .delete_function()
-            .function_name(name)
-            .send()
-            .await
-            .map_err(err)?;
+        send!(self.0.lambda.delete_function().function_name(name))?;
         Ok(())
     }
 
@@ -466,15 +459,7 @@ impl ResourceKind for Permission {
             .collect();
         let mut out = Vec::new();
         for f in functions {
-            let policy = match self
-                .0
-                .lambda
-                .get_policy()
-                .function_name(&f)
-                .send()
-                .await
-                .map_err(err)
-            {
+            let policy = match send!(self.0.lambda.get_policy().function_name(&f)) {
                 Ok(r) => r.policy().map(str::to_string).unwrap_or_default(),
                 Err(e) if e.not_found => continue,
                 Err(e) => return Err(e),
@@ -493,12 +478,13 @@ impl ResourceKind for Permission {
                     .or_else(|| st["Principal"].as_str())
                     .or_else(|| st["Principal"]["AWS"].as_str());
                 let source = st["Condition"]["ArnLike"]["AWS:SourceArn"].as_str();
-                let mut p = Props::new();
-                p.insert("function_name".into(), json!(f));
-                p.insert("principal".into(), json!(principal));
-                p.insert("action".into(), st["Action"].clone());
-                p.insert("source_arn".into(), json!(source));
-                p.insert("statement_id".into(), json!(sid));
+                let p = props([
+                    ("function_name", json!(f)),
+                    ("principal", json!(principal)),
+                    ("action", st["Action"].clone()),
+                    ("source_arn", json!(source)),
+                    ("statement_id", json!(sid)),
+                ]);
                 out.push(Observed {
                     physical_id: id,
                     logical_id: None,
@@ -531,14 +517,13 @@ impl ResourceKind for Permission {
             // statement id is ours, derived from the logical id). Put it
             // back as the blueprint says.
             Err(e) if e.code.as_deref() == Some("ResourceConflictException") => {
-                self.0
-                    .lambda
-                    .remove_permission()
-                    .function_name(&f)
-                    .statement_id(&sid)
-                    .send()
-                    .await
-                    .map_err(err)?;
+                send!(
+                    self.0
+                        .lambda
+                        .remove_permission()
+                        .function_name(&f)
+                        .statement_id(&sid)
+                )?;
                 add().await.map_err(err)?;
             }
             Err(e) => return Err(e),
@@ -549,27 +534,15 @@ impl ResourceKind for Permission {
         })
     }
 
-    async fn update(
-        &self,
-        _ctx: &Context,
-        _id: &str,
-        _old: &Props,
-        _new: &Props,
-    ) -> Result<Attrs, ProviderError> {
-        // Every property forces a replacement.
-        Ok(Attrs::new())
-    }
-
     async fn delete(&self, _ctx: &Context, id: &str, _p: &Props) -> Result<(), ProviderError> {
         let (f, sid) = id.split_once('|').unwrap_or((id, ""));
-        self.0
-            .lambda
-            .remove_permission()
-            .function_name(f)
-            .statement_id(sid)
-            .send()
-            .await
-            .map_err(err)?;
+        send!(
+            self.0
+                .lambda
+                .remove_permission()
+                .function_name(f)
+                .statement_id(sid)
+        )?;
         Ok(())
     }
 
@@ -583,18 +556,6 @@ impl ResourceKind for Permission {
             p.insert("function_name".into(), json!(function_name(&f)));
         }
     }
-}
-
-/// Kinds of this module.
-pub fn schemas() -> [&'static Schema; 2] {
-    [&FUNCTION, &PERMISSION]
-}
-
-pub fn kinds(c: &Clients) -> Vec<std::sync::Arc<dyn ResourceKind>> {
-    vec![
-        std::sync::Arc::new(Function(c.clone())),
-        std::sync::Arc::new(Permission(c.clone())),
-    ]
 }
 
 #[cfg(test)]

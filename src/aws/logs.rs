@@ -13,10 +13,10 @@ use async_trait::async_trait;
 use serde_json::{Value, json};
 
 use crate::aws::client::Clients;
-use crate::aws::error::err;
-use crate::aws::values::{TagChanges, create_tags};
+use crate::aws::values::{TagChanges, create_tags, props, sync_tags_with};
 use crate::provider::{
-    Attrs, Context, CreateRequest, Created, Observed, Props, ProviderError, ReadQuery, ResourceKind,
+    Attrs, Context, CreateRequest, Created, Observed, Partial, Props, ProviderError, ReadQuery,
+    ResourceKind,
 };
 use crate::schema::{Attr, Prop, Schema, Type};
 
@@ -45,6 +45,7 @@ pub static LOG_GROUP: Schema = Schema {
     attributes: &[Attr::new("arn", Type::String, "The group's ARN.")],
     exactly_one_of: &[],
     taggable: true,
+    notes: "",
 };
 
 /// The log group kind. Its physical id is the group name.
@@ -80,15 +81,13 @@ impl ResourceKind for LogGroup {
         for p in prefixes {
             let mut token: Option<String> = None;
             loop {
-                let page = self
-                    .0
-                    .logs
-                    .describe_log_groups()
-                    .log_group_name_prefix(&p)
-                    .set_next_token(token.clone())
-                    .send()
-                    .await
-                    .map_err(err)?;
+                let page = send!(
+                    self.0
+                        .logs
+                        .describe_log_groups()
+                        .log_group_name_prefix(&p)
+                        .set_next_token(token.clone())
+                )?;
                 for g in page.log_groups() {
                     let Some(name) = g.log_group_name() else {
                         continue;
@@ -98,13 +97,14 @@ impl ResourceKind for LogGroup {
                     if logical_id.is_none() && !known {
                         continue;
                     }
-                    let mut props = Props::new();
-                    props.insert("name".into(), json!(name));
-                    props.insert(
-                        "retention_in_days".into(),
-                        g.retention_in_days()
-                            .map_or(Value::Null, |d| json!(d.to_string())),
-                    );
+                    let props = props([
+                        ("name", json!(name)),
+                        (
+                            "retention_in_days",
+                            g.retention_in_days()
+                                .map_or(Value::Null, |d| json!(d.to_string())),
+                        ),
+                    ]);
                     let mut attrs = Attrs::new();
                     attrs.insert(
                         "arn".into(),
@@ -135,27 +135,22 @@ impl ResourceKind for LogGroup {
             .unwrap_or_else(|| format!("{}{}", prefix(&ctx.stack), req.logical_id));
         let tags: HashMap<String, String> =
             create_tags(ctx, &req.logical_id, p).into_iter().collect();
-        self.0
-            .logs
-            .create_log_group()
-            .log_group_name(&name)
-            .set_tags(Some(tags))
-            .send()
-            .await
-            .map_err(err)?;
-        if let Some(days) = retention(p) {
+        send!(
             self.0
                 .logs
-                .put_retention_policy()
+                .create_log_group()
                 .log_group_name(&name)
-                .retention_in_days(days)
-                .send()
-                .await
-                .map_err(|e| {
-                    let mut e = err(e);
-                    e.partial_id = Some(name.clone());
-                    e
-                })?;
+                .set_tags(Some(tags))
+        )?;
+        if let Some(days) = retention(p) {
+            send!(
+                self.0
+                    .logs
+                    .put_retention_policy()
+                    .log_group_name(&name)
+                    .retention_in_days(days)
+            )
+            .partial(&name)?;
         }
         Ok(Created {
             physical_id: name,
@@ -174,66 +169,51 @@ impl ResourceKind for LogGroup {
         if retention(old) != retention(new) {
             match retention(new) {
                 Some(days) => {
-                    logs.put_retention_policy()
-                        .log_group_name(id)
-                        .retention_in_days(days)
-                        .send()
-                        .await
-                        .map_err(err)?;
+                    send!(
+                        logs.put_retention_policy()
+                            .log_group_name(id)
+                            .retention_in_days(days)
+                    )?;
                 }
                 None => {
-                    logs.delete_retention_policy()
-                        .log_group_name(id)
-                        .send()
-                        .await
-                        .map_err(err)?;
+                    send!(logs.delete_retention_policy().log_group_name(id))?;
                 }
             }
         }
-        let tags = TagChanges::between(old, new);
-        if !tags.is_empty() {
-            let arn = logs
-                .describe_log_groups()
-                .log_group_name_prefix(id)
-                .send()
-                .await
-                .map_err(err)?
+        if !TagChanges::between(old, new).is_empty() {
+            let arn = send!(logs.describe_log_groups().log_group_name_prefix(id))?
                 .log_groups()
                 .iter()
                 .find(|g| g.log_group_name() == Some(id))
                 .and_then(|g| g.arn().map(|a| a.trim_end_matches(":*").to_string()))
                 .unwrap_or_default();
-            if !tags.removed.is_empty() {
-                logs.untag_resource()
-                    .resource_arn(&arn)
-                    .set_tag_keys(Some(tags.removed.clone()))
-                    .send()
-                    .await
-                    .map_err(err)?;
-            }
-            let changed: HashMap<String, String> = tags.set.iter().cloned().collect();
-            if !changed.is_empty() {
-                logs.tag_resource()
-                    .resource_arn(&arn)
-                    .set_tags(Some(changed))
-                    .send()
-                    .await
-                    .map_err(err)?;
-            }
+            let arn = arn.as_str();
+            sync_tags_with(
+                old,
+                new,
+                |keys| async move {
+                    send!(
+                        logs.untag_resource()
+                            .resource_arn(arn)
+                            .set_tag_keys(Some(keys))
+                    )
+                },
+                |set| async move {
+                    send!(
+                        logs.tag_resource()
+                            .resource_arn(arn)
+                            .set_tags(Some(set.into_iter().collect::<HashMap<_, _>>()))
+                    )
+                },
+            )
+            .await?;
         }
         Ok(Attrs::new())
     }
 
     /// Creation returns no ARN: read it once the group exists.
     async fn poll_ready(&self, _ctx: &Context, id: &str) -> Result<Option<Attrs>, ProviderError> {
-        let out = self
-            .0
-            .logs
-            .describe_log_groups()
-            .log_group_name_prefix(id)
-            .send()
-            .await
-            .map_err(err)?;
+        let out = send!(self.0.logs.describe_log_groups().log_group_name_prefix(id))?;
         Ok(out
             .log_groups()
             .iter()
@@ -249,13 +229,7 @@ impl ResourceKind for LogGroup {
     }
 
     async fn delete(&self, _ctx: &Context, id: &str, _props: &Props) -> Result<(), ProviderError> {
-        self.0
-            .logs
-            .delete_log_group()
-            .log_group_name(id)
-            .send()
-            .await
-            .map_err(err)?;
+        send!(self.0.logs.delete_log_group().log_group_name(id))?;
         Ok(())
     }
 }

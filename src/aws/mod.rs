@@ -1,6 +1,18 @@
 //! AWS resource kinds. This is the only module that names `aws_sdk_*`
 //! types; each resource family lives in one file and is registered in
-//! [`registry`] / [`kinds`].
+//! [`KINDS`]: a new kind is its own file and one row there.
+
+/// Sends an SDK request and maps its error to a [`ProviderError`]:
+/// `send!(c.ec2.delete_vpc().vpc_id(id))?`. Every AWS call goes through
+/// here, so every service's errors are classified the same way
+/// ([`error::err`]: retryable, not found, outcome unknown).
+///
+/// [`ProviderError`]: crate::provider::ProviderError
+macro_rules! send {
+    ($req:expr) => {
+        $req.send().await.map_err($crate::aws::error::err)
+    };
+}
 
 pub mod client;
 pub mod dynamodb;
@@ -22,20 +34,59 @@ use crate::provider::{Registry, ResourceKind};
 use crate::schema::Schema;
 pub use client::{Clients, Settings};
 
-/// Every AWS resource kind archkit knows.
-pub fn schemas() -> Vec<&'static Schema> {
-    let mut s = ec2::schemas();
-    s.extend([&iam::ROLE, &logs::LOG_GROUP]);
-    s.extend(elbv2::schemas());
-    s.extend(ecs::schemas());
-    s.extend(lambda::schemas());
-    s.extend([
-        &mq::BROKER,
-        &events::RULE,
-        &dynamodb::TABLE,
-        &secretsmanager::SECRET,
-    ]);
-    s
+/// One registered kind: its schema and how to make its implementation.
+/// [`KINDS`] is the only list of kinds, so the schemas blueprints are
+/// validated against and the implementations plans run on cannot differ.
+pub struct Registration {
+    pub schema: &'static Schema,
+    pub make: fn(&Clients) -> Arc<dyn ResourceKind>,
+}
+
+/// Declares [`KINDS`]: one row per kind, `path::SCHEMA => path::Type`,
+/// where `Type(Clients)` implements [`ResourceKind`] for `SCHEMA`.
+macro_rules! kinds {
+    ($($schema:path => $kind:path),* $(,)?) => {
+        /// Every AWS resource kind archkit implements.
+        pub static KINDS: &[Registration] = &[$(Registration {
+            schema: &$schema,
+            make: |c| Arc::new($kind(c.clone())),
+        }),*];
+    };
+}
+
+kinds! {
+    ec2::vpc::VPC => ec2::vpc::Vpc,
+    ec2::subnet::SUBNET => ec2::subnet::Subnet,
+    ec2::gateway::INTERNET_GATEWAY => ec2::gateway::InternetGateway,
+    ec2::gateway::INTERNET_GATEWAY_ATTACHMENT => ec2::gateway::InternetGatewayAttachment,
+    ec2::nat::EIP => ec2::nat::Eip,
+    ec2::nat::NAT_GATEWAY => ec2::nat::NatGateway,
+    ec2::route::ROUTE_TABLE => ec2::route::RouteTable,
+    ec2::route::ROUTE => ec2::route::Route,
+    ec2::route::ROUTE_TABLE_ASSOCIATION => ec2::route::RouteTableAssociation,
+    ec2::security_group::SECURITY_GROUP => ec2::security_group::SecurityGroup,
+    ec2::security_group::SECURITY_GROUP_RULE => ec2::security_group::SecurityGroupRule,
+    ec2::endpoint::VPC_ENDPOINT => ec2::endpoint::VpcEndpoint,
+    iam::ROLE => iam::Role,
+    logs::LOG_GROUP => logs::LogGroup,
+    elbv2::load_balancer::LOAD_BALANCER => elbv2::load_balancer::LoadBalancer,
+    elbv2::target_group::TARGET_GROUP => elbv2::target_group::TargetGroup,
+    elbv2::listener::LISTENER => elbv2::listener::Listener,
+    elbv2::listener_rule::LISTENER_RULE => elbv2::listener_rule::ListenerRule,
+    ecs::cluster::CLUSTER => ecs::cluster::Cluster,
+    ecs::task_definition::TASK_DEFINITION => ecs::task_definition::TaskDefinition,
+    ecs::service::SERVICE => ecs::service::Service,
+    lambda::FUNCTION => lambda::Function,
+    lambda::PERMISSION => lambda::Permission,
+    mq::BROKER => mq::Broker,
+    events::RULE => events::Rule,
+    dynamodb::TABLE => dynamodb::Table,
+    secretsmanager::SECRET => secretsmanager::Secret,
+}
+
+/// Every AWS resource kind's schema.
+pub fn schemas() -> impl Iterator<Item = &'static Schema> {
+    KINDS.iter().map(|k| k.schema)
 }
 
 /// The registry of AWS schemas: enough to validate and graph blueprints
@@ -46,17 +97,7 @@ pub fn registry() -> Registry {
 
 /// The implemented AWS kinds, talking through `clients`.
 pub fn kinds(clients: &Clients) -> Vec<Arc<dyn ResourceKind>> {
-    let mut k = ec2::kinds(clients);
-    k.push(Arc::new(iam::Role(clients.clone())));
-    k.push(Arc::new(logs::LogGroup(clients.clone())));
-    k.extend(elbv2::kinds(clients));
-    k.extend(ecs::kinds(clients));
-    k.extend(lambda::kinds(clients));
-    k.push(Arc::new(mq::Broker(clients.clone())));
-    k.push(Arc::new(events::Rule(clients.clone())));
-    k.push(Arc::new(dynamodb::Table(clients.clone())));
-    k.push(Arc::new(secretsmanager::Secret(clients.clone())));
-    k
+    KINDS.iter().map(|k| (k.make)(clients)).collect()
 }
 
 /// The availability zones of the client's region, in name order.

@@ -19,13 +19,13 @@ use aws_sdk_mq::types::{BrokerState, DeploymentMode, EngineType, User};
 use serde_json::{Value, json};
 
 use crate::aws::client::Clients;
-use crate::aws::error::err;
 use crate::aws::values::{
-    TagChanges, b, create_tags, list, s, set_changed, sort_sets, split_tags, unique_name,
+    TagChanges, b, create_tags, list, props, s, set_changed, sort_sets, split_tags, sync_tags_with,
+    unique_name,
 };
 use crate::provider::{
     Attrs, Context, CreateRequest, Created, Observed, Op, Props, ProviderError, ReadQuery,
-    ResourceKind,
+    ResourceKind, created_id,
 };
 use crate::schema::{Attr, Default, Prop, Schema, Type};
 
@@ -126,6 +126,7 @@ pub static BROKER: Schema = Schema {
     ],
     exactly_one_of: &[],
     taggable: true,
+    notes: "The password needs 12+ characters, 4+ distinct, and no `,` `:` `=` (checked at plan time). Changing the version, type, groups or user reboots the broker (the plan says so). Creation takes 10-20 minutes on AWS.",
 };
 
 /// Properties whose change takes effect only after a reboot.
@@ -194,11 +195,10 @@ fn attrs_of(d: &aws_sdk_mq::operation::describe_broker::DescribeBrokerOutput) ->
         .as_deref()
         .or_else(|| first.and_then(|i| i.endpoints().first().map(String::as_str)))
         .map(host_of);
-    a.insert("stomp_host".into(), json!(host));
-    a.insert(
-        "console_url".into(),
-        json!(first.and_then(|i| i.console_url())),
-    );
+    a.extend(props([
+        ("stomp_host", json!(host)),
+        ("console_url", json!(first.and_then(|i| i.console_url()))),
+    ]));
     a
 }
 
@@ -208,15 +208,7 @@ impl Broker {
         id: &str,
     ) -> Result<Option<aws_sdk_mq::operation::describe_broker::DescribeBrokerOutput>, ProviderError>
     {
-        match self
-            .0
-            .mq
-            .describe_broker()
-            .broker_id(id)
-            .send()
-            .await
-            .map_err(err)
-        {
+        match send!(self.0.mq.describe_broker().broker_id(id)) {
             Ok(d) => Ok(Some(d)),
             Err(e) if e.not_found => Ok(None),
             Err(e) => Err(e),
@@ -224,13 +216,7 @@ impl Broker {
     }
 
     async fn reboot(&self, id: &str) -> Result<(), ProviderError> {
-        self.0
-            .mq
-            .reboot_broker()
-            .broker_id(id)
-            .send()
-            .await
-            .map_err(err)?;
+        send!(self.0.mq.reboot_broker().broker_id(id))?;
         Ok(())
     }
 }
@@ -248,14 +234,7 @@ impl ResourceKind for Broker {
         let mut ids: BTreeSet<String> = q.known.iter().map(|(id, _)| id.clone()).collect();
         let mut token: Option<String> = None;
         loop {
-            let page = self
-                .0
-                .mq
-                .list_brokers()
-                .set_next_token(token.clone())
-                .send()
-                .await
-                .map_err(err)?;
+            let page = send!(self.0.mq.list_brokers().set_next_token(token.clone()))?;
             for b in page.broker_summaries() {
                 if b.broker_name().is_some_and(|n| n.starts_with(&prefix))
                     && let Some(id) = b.broker_id()
@@ -284,43 +263,45 @@ impl ResourceKind for Broker {
             if logical.is_none() && !q.known.iter().any(|(k, _)| *k == id) {
                 continue;
             }
-            let mut p = Props::new();
-            p.insert("name".into(), json!(d.broker_name()));
-            p.insert(
-                "engine_type".into(),
-                json!(d.engine_type().map(|e| e.as_str())),
-            );
+            let mut p = props([
+                ("name", json!(d.broker_name())),
+                ("engine_type", json!(d.engine_type().map(|e| e.as_str()))),
+            ]);
             // A pending change is what the broker will run after its
             // reboot: compare with that.
-            p.insert(
-                "engine_version".into(),
-                json!(d.pending_engine_version().or(d.engine_version())),
-            );
-            p.insert(
-                "host_instance_type".into(),
-                json!(d.pending_host_instance_type().or(d.host_instance_type())),
-            );
-            p.insert(
-                "deployment_mode".into(),
-                json!(d.deployment_mode().map(|m| m.as_str())),
-            );
-            p.insert("publicly_accessible".into(), json!(d.publicly_accessible()));
-            p.insert("subnet_ids".into(), json!(d.subnet_ids()));
+            p.extend(props([
+                (
+                    "engine_version",
+                    json!(d.pending_engine_version().or(d.engine_version())),
+                ),
+                (
+                    "host_instance_type",
+                    json!(d.pending_host_instance_type().or(d.host_instance_type())),
+                ),
+                (
+                    "deployment_mode",
+                    json!(d.deployment_mode().map(|m| m.as_str())),
+                ),
+                ("publicly_accessible", json!(d.publicly_accessible())),
+                ("subnet_ids", json!(d.subnet_ids())),
+            ]));
             let sgs = if d.pending_security_groups().is_empty() {
                 d.security_groups()
             } else {
                 d.pending_security_groups()
             };
-            p.insert("security_groups".into(), json!(sgs));
-            p.insert(
-                "auto_minor_version_upgrade".into(),
-                json!(d.auto_minor_version_upgrade()),
-            );
-            p.insert(
-                "username".into(),
-                json!(d.users().first().and_then(|u| u.username())),
-            );
-            p.insert("tags".into(), user);
+            p.extend(props([
+                ("security_groups", json!(sgs)),
+                (
+                    "auto_minor_version_upgrade",
+                    json!(d.auto_minor_version_upgrade()),
+                ),
+                (
+                    "username",
+                    json!(d.users().first().and_then(|u| u.username())),
+                ),
+                ("tags", user),
+            ]));
             out.push(Observed {
                 physical_id: id,
                 logical_id: logical,
@@ -338,38 +319,36 @@ impl ResourceKind for Broker {
         let tags: HashMap<String, String> =
             create_tags(ctx, &req.logical_id, p).into_iter().collect();
         let subnets = list(p, "subnet_ids");
-        let r = self
-            .0
-            .mq
-            .create_broker()
-            .broker_name(name)
-            .engine_type(EngineType::from(
-                s(p, "engine_type").as_deref().unwrap_or("ACTIVEMQ"),
-            ))
-            .set_engine_version(s(p, "engine_version"))
-            .set_host_instance_type(s(p, "host_instance_type"))
-            .deployment_mode(DeploymentMode::from(
-                s(p, "deployment_mode")
-                    .as_deref()
-                    .unwrap_or("SINGLE_INSTANCE"),
-            ))
-            .publicly_accessible(b(p, "publicly_accessible").unwrap_or(false))
-            .set_subnet_ids((!subnets.is_empty()).then_some(subnets))
-            .set_security_groups(Some(list(p, "security_groups")))
-            .auto_minor_version_upgrade(b(p, "auto_minor_version_upgrade").unwrap_or(true))
-            .users(
-                User::builder()
-                    .set_username(s(p, "username"))
-                    .set_password(s(p, "password"))
-                    .console_access(b(p, "console_access").unwrap_or(true))
-                    .build(),
-            )
-            .set_tags(Some(tags))
-            .send()
-            .await
-            .map_err(err)?;
+        let r = send!(
+            self.0
+                .mq
+                .create_broker()
+                .broker_name(name)
+                .engine_type(EngineType::from(
+                    s(p, "engine_type").as_deref().unwrap_or("ACTIVEMQ"),
+                ))
+                .set_engine_version(s(p, "engine_version"))
+                .set_host_instance_type(s(p, "host_instance_type"))
+                .deployment_mode(DeploymentMode::from(
+                    s(p, "deployment_mode")
+                        .as_deref()
+                        .unwrap_or("SINGLE_INSTANCE"),
+                ))
+                .publicly_accessible(b(p, "publicly_accessible").unwrap_or(false))
+                .set_subnet_ids((!subnets.is_empty()).then_some(subnets))
+                .set_security_groups(Some(list(p, "security_groups")))
+                .auto_minor_version_upgrade(b(p, "auto_minor_version_upgrade").unwrap_or(true))
+                .users(
+                    User::builder()
+                        .set_username(s(p, "username"))
+                        .set_password(s(p, "password"))
+                        .console_access(b(p, "console_access").unwrap_or(true))
+                        .build(),
+                )
+                .set_tags(Some(tags))
+        )?;
         Ok(Created {
-            physical_id: r.broker_id().unwrap_or_default().to_string(),
+            physical_id: created_id(r.broker_id(), self.schema().kind)?,
             attributes: [("arn".to_string(), json!(r.broker_arn()))].into(),
         })
     }
@@ -389,45 +368,39 @@ impl ResourceKind for Broker {
             || changed("auto_minor_version_upgrade")
             || sgs_changed
         {
-            mq.update_broker()
-                .broker_id(id)
-                .set_engine_version(s(new, "engine_version").filter(|_| changed("engine_version")))
-                .set_host_instance_type(
-                    s(new, "host_instance_type").filter(|_| changed("host_instance_type")),
-                )
-                .set_auto_minor_version_upgrade(b(new, "auto_minor_version_upgrade"))
-                .set_security_groups(sgs_changed.then(|| list(new, "security_groups")))
-                .send()
-                .await
-                .map_err(err)?;
+            send!(
+                mq.update_broker()
+                    .broker_id(id)
+                    .set_engine_version(
+                        s(new, "engine_version").filter(|_| changed("engine_version"))
+                    )
+                    .set_host_instance_type(
+                        s(new, "host_instance_type").filter(|_| changed("host_instance_type")),
+                    )
+                    .set_auto_minor_version_upgrade(b(new, "auto_minor_version_upgrade"))
+                    .set_security_groups(sgs_changed.then(|| list(new, "security_groups")))
+            )?;
         }
         if changed("username") {
             // A new user name: the new user first, then the old one goes.
-            mq.create_user()
-                .broker_id(id)
-                .set_username(s(new, "username"))
-                .set_password(s(new, "password"))
-                .console_access(b(new, "console_access").unwrap_or(true))
-                .send()
-                .await
-                .map_err(err)?;
-            if let Some(u) = s(old, "username") {
-                mq.delete_user()
+            send!(
+                mq.create_user()
                     .broker_id(id)
-                    .username(u)
-                    .send()
-                    .await
-                    .map_err(err)?;
+                    .set_username(s(new, "username"))
+                    .set_password(s(new, "password"))
+                    .console_access(b(new, "console_access").unwrap_or(true))
+            )?;
+            if let Some(u) = s(old, "username") {
+                send!(mq.delete_user().broker_id(id).username(u))?;
             }
         } else if changed("password") || changed("console_access") {
-            mq.update_user()
-                .broker_id(id)
-                .set_username(s(new, "username"))
-                .set_password(s(new, "password").filter(|_| changed("password")))
-                .console_access(b(new, "console_access").unwrap_or(true))
-                .send()
-                .await
-                .map_err(err)?;
+            send!(
+                mq.update_user()
+                    .broker_id(id)
+                    .set_username(s(new, "username"))
+                    .set_password(s(new, "password").filter(|_| changed("password")))
+                    .console_access(b(new, "console_access").unwrap_or(true))
+            )?;
         }
         if NEEDS_REBOOT
             .iter()
@@ -436,30 +409,20 @@ impl ResourceKind for Broker {
         {
             self.reboot(id).await?;
         }
-        let tags = TagChanges::between(old, new);
-        if !tags.is_empty() {
+        if !TagChanges::between(old, new).is_empty() {
             let arn = self
                 .describe(id)
                 .await?
                 .and_then(|d| d.broker_arn().map(str::to_string))
                 .unwrap_or_default();
-            if !tags.removed.is_empty() {
-                mq.delete_tags()
-                    .resource_arn(&arn)
-                    .set_tag_keys(Some(tags.removed.clone()))
-                    .send()
-                    .await
-                    .map_err(err)?;
-            }
-            let added: HashMap<String, String> = tags.set.iter().cloned().collect();
-            if !added.is_empty() {
-                mq.create_tags()
-                    .resource_arn(&arn)
-                    .set_tags(Some(added))
-                    .send()
-                    .await
-                    .map_err(err)?;
-            }
+            let arn = arn.as_str();
+            sync_tags_with(
+                old,
+                new,
+                |keys| async move { send!(mq.delete_tags().resource_arn(arn).set_tag_keys(Some(keys))) },
+                |set| async move { send!(mq.create_tags().resource_arn(arn).set_tags(Some(set.into_iter().collect::<HashMap<_, _>>()))) },
+            )
+            .await?;
         }
         Ok(Attrs::new())
     }
@@ -479,13 +442,7 @@ impl ResourceKind for Broker {
     }
 
     async fn delete(&self, _ctx: &Context, id: &str, _p: &Props) -> Result<(), ProviderError> {
-        self.0
-            .mq
-            .delete_broker()
-            .broker_id(id)
-            .send()
-            .await
-            .map_err(err)?;
+        send!(self.0.mq.delete_broker().broker_id(id))?;
         Ok(())
     }
 

@@ -16,8 +16,7 @@ use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType, Tag};
 use serde_json::json;
 
 use crate::aws::client::Clients;
-use crate::aws::error::err;
-use crate::aws::values::{TagChanges, create_tags, s, split_tags};
+use crate::aws::values::{create_tags, props, s, split_tags, sync_tags_with};
 use crate::provider::{
     Attrs, Context, CreateRequest, Created, Observed, Props, ProviderError, ReadQuery, ResourceKind,
 };
@@ -45,6 +44,7 @@ pub static SECRET: Schema = Schema {
     attributes: &[Attr::new("arn", Type::String, "The secret's ARN.")],
     exactly_one_of: &[],
     taggable: true,
+    notes: "`secret_string` is stored as a digest, never read back. Default name `archkit/<stack>/<id>`; deleted without a recovery window on destroy.",
 };
 
 fn prefix(stack: &str) -> String {
@@ -72,20 +72,18 @@ impl ResourceKind for Secret {
         let mut out = Vec::new();
         let mut token = None;
         loop {
-            let page = self
-                .0
-                .secrets
-                .list_secrets()
-                .filters(
-                    Filter::builder()
-                        .key(FilterNameStringType::Name)
-                        .set_values(Some(names.iter().cloned().collect()))
-                        .build(),
-                )
-                .set_next_token(token.clone())
-                .send()
-                .await
-                .map_err(err)?;
+            let page = send!(
+                self.0
+                    .secrets
+                    .list_secrets()
+                    .filters(
+                        Filter::builder()
+                            .key(FilterNameStringType::Name)
+                            .set_values(Some(names.iter().cloned().collect()))
+                            .build(),
+                    )
+                    .set_next_token(token.clone())
+            )?;
             for sec in page.secret_list() {
                 if sec.deleted_date().is_some() {
                     continue;
@@ -100,13 +98,14 @@ impl ResourceKind for Secret {
                 if logical.is_none() && !q.known.iter().any(|(k, _)| *k == arn) {
                     continue;
                 }
-                let mut p = Props::new();
-                p.insert("name".into(), json!(sec.name()));
-                p.insert(
-                    "description".into(),
-                    json!(sec.description().filter(|d| !d.is_empty())),
-                );
-                p.insert("tags".into(), user);
+                let p = props([
+                    ("name", json!(sec.name())),
+                    (
+                        "description",
+                        json!(sec.description().filter(|d| !d.is_empty())),
+                    ),
+                    ("tags", user),
+                ]);
                 out.push(Observed {
                     physical_id: arn.clone(),
                     logical_id: logical,
@@ -130,17 +129,15 @@ impl ResourceKind for Secret {
             .into_iter()
             .map(|(k, v)| Tag::builder().key(k).value(v).build())
             .collect();
-        let r = self
-            .0
-            .secrets
-            .create_secret()
-            .name(name)
-            .set_description(s(p, "description"))
-            .set_secret_string(s(p, "secret_string"))
-            .set_tags(Some(tags))
-            .send()
-            .await
-            .map_err(err)?;
+        let r = send!(
+            self.0
+                .secrets
+                .create_secret()
+                .name(name)
+                .set_description(s(p, "description"))
+                .set_secret_string(s(p, "secret_string"))
+                .set_tags(Some(tags))
+        )?;
         let arn = r.arn().unwrap_or_default().to_string();
         Ok(Created {
             physical_id: arn.clone(),
@@ -157,55 +154,40 @@ impl ResourceKind for Secret {
     ) -> Result<Attrs, ProviderError> {
         let sm = &self.0.secrets;
         if old.get("secret_string") != new.get("secret_string") {
-            sm.put_secret_value()
-                .secret_id(arn)
-                .set_secret_string(s(new, "secret_string"))
-                .send()
-                .await
-                .map_err(err)?;
+            send!(
+                sm.put_secret_value()
+                    .secret_id(arn)
+                    .set_secret_string(s(new, "secret_string"))
+            )?;
         }
         if old.get("description") != new.get("description") {
-            sm.update_secret()
-                .secret_id(arn)
-                .description(s(new, "description").unwrap_or_default())
-                .send()
-                .await
-                .map_err(err)?;
+            send!(
+                sm.update_secret()
+                    .secret_id(arn)
+                    .description(s(new, "description").unwrap_or_default())
+            )?;
         }
-        let tags = TagChanges::between(old, new);
-        if !tags.removed.is_empty() {
-            sm.untag_resource()
-                .secret_id(arn)
-                .set_tag_keys(Some(tags.removed.clone()))
-                .send()
-                .await
-                .map_err(err)?;
-        }
-        let added: Vec<Tag> = tags
-            .set
-            .iter()
-            .map(|(k, v)| Tag::builder().key(k).value(v).build())
-            .collect();
-        if !added.is_empty() {
-            sm.tag_resource()
-                .secret_id(arn)
-                .set_tags(Some(added))
-                .send()
-                .await
-                .map_err(err)?;
-        }
+        sync_tags_with(
+            old,
+            new,
+            |keys| async move { send!(sm.untag_resource().secret_id(arn).set_tag_keys(Some(keys))) },
+            |set| async move {
+                let tags = set.iter().map(|(k, v)| Tag::builder().key(k).value(v).build());
+                send!(sm.tag_resource().secret_id(arn).set_tags(Some(tags.collect())))
+            },
+        )
+        .await?;
         Ok(Attrs::new())
     }
 
     async fn delete(&self, _ctx: &Context, arn: &str, _p: &Props) -> Result<(), ProviderError> {
-        self.0
-            .secrets
-            .delete_secret()
-            .secret_id(arn)
-            .force_delete_without_recovery(true)
-            .send()
-            .await
-            .map_err(err)?;
+        send!(
+            self.0
+                .secrets
+                .delete_secret()
+                .secret_id(arn)
+                .force_delete_without_recovery(true)
+        )?;
         Ok(())
     }
 

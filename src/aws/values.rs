@@ -109,6 +109,29 @@ impl TagChanges {
     }
 }
 
+/// Brings a resource's user tags from `old` to `new` with a service's
+/// own calls: `untag` gets the keys to remove, `tag` the pairs to set;
+/// each is called only when it has something to do.
+pub async fn sync_tags_with<A, B, U, T>(
+    old: &Props,
+    new: &Props,
+    untag: impl FnOnce(Vec<String>) -> U,
+    tag: impl FnOnce(Vec<(String, String)>) -> T,
+) -> Result<(), crate::provider::ProviderError>
+where
+    U: std::future::Future<Output = Result<A, crate::provider::ProviderError>>,
+    T: std::future::Future<Output = Result<B, crate::provider::ProviderError>>,
+{
+    let changes = TagChanges::between(old, new);
+    if !changes.removed.is_empty() {
+        untag(changes.removed).await?;
+    }
+    if !changes.set.is_empty() {
+        tag(changes.set).await?;
+    }
+    Ok(())
+}
+
 /// The tags a new resource gets: the user's, `Name`, and the system tags.
 pub fn create_tags(
     ctx: &crate::provider::Context,

@@ -24,7 +24,6 @@ struct Entry {
 pub fn run(args: &BlueprintsArgs, printer: &Printer) -> ExitStatus {
     let entries: Vec<Entry> = if args.kinds {
         crate::aws::schemas()
-            .into_iter()
             .map(|s| Entry {
                 name: s.kind.to_string(),
                 description: s.doc.to_string(),

@@ -47,7 +47,7 @@ impl Printer {
         if self.json {
             eprintln!("{}", serde_json::json!({ "stats": stats.json() }));
         } else {
-            eprint!("{}", stats.human());
+            eprint!("{}", render_stats(&stats.json()));
         }
     }
 
@@ -95,6 +95,25 @@ impl Printer {
         }
         eprint!("{}", render(err, self.color, term_width()));
     }
+}
+
+/// The human summary of AWS calls printed at the end of a command.
+pub fn render_stats(j: &crate::aws::client::StatsJson) -> String {
+    let mut out = format!(
+        "AWS calls: {} ({} reads, {} writes), {:.2}s waiting on AWS\n",
+        j.total_calls, j.read_calls, j.write_calls, j.total_seconds
+    );
+    let width = |f: fn(&crate::aws::client::OperationJson) -> usize| {
+        j.operations.iter().map(f).max().unwrap_or(0)
+    };
+    let (sw, ow) = (width(|o| o.service.len()), width(|o| o.operation.len()));
+    for o in &j.operations {
+        out.push_str(&format!(
+            "  {:<sw$}  {:<ow$} {:>5} calls {:>4} errors {:>7.2}s\n",
+            o.service, o.operation, o.stats.calls, o.stats.errors, o.stats.seconds
+        ));
+    }
+    out
 }
 
 fn term_width() -> usize {

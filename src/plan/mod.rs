@@ -328,13 +328,7 @@ pub fn resolve_properties(
     Ok(out)
 }
 
-fn same(a: Option<&Value>, b: Option<&Value>) -> bool {
-    match (a, b) {
-        (None | Some(Value::Null), None | Some(Value::Null)) => true,
-        (Some(x), Some(y)) => x == y,
-        _ => false,
-    }
-}
+use crate::provider::same_value as same;
 
 /// Diffs the blueprint against state and live resources.
 pub fn diff(input: &Input, live: &Live) -> Result<Plan, PlanError> {

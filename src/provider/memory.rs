@@ -36,6 +36,7 @@ pub static THING: Schema = Schema {
     attributes: &[Attr::new("arn", Type::String, "A fake ARN.")],
     exactly_one_of: &[],
     taggable: true,
+    notes: "",
 };
 
 pub static SLOW: Schema = Schema {
@@ -45,6 +46,7 @@ pub static SLOW: Schema = Schema {
     attributes: &[],
     exactly_one_of: &[],
     taggable: true,
+    notes: "",
 };
 
 /// Unique names (replacement deletes first) and a destroy rule: every
@@ -56,6 +58,7 @@ pub static UNIQUE: Schema = Schema {
     attributes: &[],
     exactly_one_of: &[],
     taggable: true,
+    notes: "",
 };
 
 /// A stored resource.

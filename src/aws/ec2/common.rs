@@ -6,7 +6,7 @@ use serde_json::Value;
 use crate::provider::{Context, Props, ProviderError, TAG_STACK};
 
 pub use crate::aws::error::err;
-use crate::aws::values::TagChanges;
+use crate::aws::values::sync_tags_with;
 pub use crate::aws::values::{b, desired_tags, i, list, props, s, str_value};
 
 /// The filter that finds every resource of a stack.
@@ -89,32 +89,23 @@ pub async fn sync_tags(
     old: &Props,
     new: &Props,
 ) -> Result<(), ProviderError> {
-    let tags = TagChanges::between(old, new);
-    let removed: Vec<Tag> = tags
-        .removed
-        .iter()
-        .map(|k| Tag::builder().key(k).build())
-        .collect();
-    let changed: Vec<Tag> = tags
-        .set
-        .iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect();
-    if !removed.is_empty() {
-        ec2.delete_tags()
-            .resources(id)
-            .set_tags(Some(removed))
-            .send()
-            .await
-            .map_err(err)?;
+    fn tag(k: &str, v: Option<&str>) -> Tag {
+        Tag::builder()
+            .key(k)
+            .set_value(v.map(str::to_string))
+            .build()
     }
-    if !changed.is_empty() {
-        ec2.create_tags()
-            .resources(id)
-            .set_tags(Some(changed))
-            .send()
-            .await
-            .map_err(err)?;
-    }
-    Ok(())
+    sync_tags_with(
+        old,
+        new,
+        |keys| async move {
+            let tags = keys.iter().map(|k| tag(k, None)).collect();
+            send!(ec2.delete_tags().resources(id).set_tags(Some(tags)))
+        },
+        |set| async move {
+            let tags = set.iter().map(|(k, v)| tag(k, Some(v))).collect();
+            send!(ec2.create_tags().resources(id).set_tags(Some(tags)))
+        },
+    )
+    .await
 }

@@ -1,12 +1,12 @@
 //! `aws.ec2.vpc_endpoint`: gateway (S3, DynamoDB) and interface endpoints.
 
 use super::common::{
-    b, err, list, props, read_tags, s, str_value, sync_tags, tag_spec, tagged_or_known,
+    b, list, props, read_tags, s, str_value, sync_tags, tag_spec, tagged_or_known,
 };
 use crate::aws::client::Clients;
 use crate::provider::{
     Attrs, Context, CreateRequest, Created, Observed, Op, Props, ProviderError, ReadQuery,
-    ResourceKind,
+    ResourceKind, created_id,
 };
 use crate::schema::{Attr, Default, Prop, Schema, Type};
 use async_trait::async_trait;
@@ -69,6 +69,7 @@ pub static VPC_ENDPOINT: Schema = Schema {
     )],
     exactly_one_of: &[],
     taggable: true,
+    notes: "Gateway (`route_table_ids`) or Interface (`subnet_ids`, `security_group_ids`, `private_dns_enabled`).",
 };
 
 /// The VPC endpoint kind.
@@ -94,14 +95,7 @@ impl ResourceKind for VpcEndpoint {
             "vpc-endpoint-id",
             |x: &aws_sdk_ec2::types::VpcEndpoint| x.vpc_endpoint_id(),
             |f| async move {
-                Ok(self
-                    .0
-                    .ec2
-                    .describe_vpc_endpoints()
-                    .filters(f)
-                    .send()
-                    .await
-                    .map_err(err)?
+                Ok(send!(self.0.ec2.describe_vpc_endpoints().filters(f))?
                     .vpc_endpoints
                     .unwrap_or_default())
             },
@@ -176,29 +170,28 @@ impl ResourceKind for VpcEndpoint {
             .get("policy")
             .filter(|v| !v.is_null())
             .map(|v| v.to_string());
-        let out = self
-            .0
-            .ec2
-            .create_vpc_endpoint()
-            .set_vpc_id(s(p, "vpc_id"))
-            .set_service_name(s(p, "service_name"))
-            .vpc_endpoint_type(VpcEndpointType::from(
-                s(p, "type").unwrap_or("Gateway".into()).as_str(),
-            ))
-            .set_route_table_ids(Some(list(p, "route_table_ids")).filter(|v| !v.is_empty()))
-            .set_subnet_ids(Some(list(p, "subnet_ids")).filter(|v| !v.is_empty()))
-            .set_security_group_ids(Some(list(p, "security_group_ids")).filter(|v| !v.is_empty()))
-            .set_private_dns_enabled(b(p, "private_dns_enabled"))
-            .set_policy_document(policy)
-            .tag_specifications(tag_spec(ResourceType::VpcEndpoint, ctx, &req.logical_id, p))
-            .send()
-            .await
-            .map_err(err)?;
-        let id = out
-            .vpc_endpoint()
-            .and_then(|e| e.vpc_endpoint_id())
-            .unwrap_or_default()
-            .to_string();
+        let out = send!(
+            self.0
+                .ec2
+                .create_vpc_endpoint()
+                .set_vpc_id(s(p, "vpc_id"))
+                .set_service_name(s(p, "service_name"))
+                .vpc_endpoint_type(VpcEndpointType::from(
+                    s(p, "type").unwrap_or("Gateway".into()).as_str(),
+                ))
+                .set_route_table_ids(Some(list(p, "route_table_ids")).filter(|v| !v.is_empty()))
+                .set_subnet_ids(Some(list(p, "subnet_ids")).filter(|v| !v.is_empty()))
+                .set_security_group_ids(
+                    Some(list(p, "security_group_ids")).filter(|v| !v.is_empty())
+                )
+                .set_private_dns_enabled(b(p, "private_dns_enabled"))
+                .set_policy_document(policy)
+                .tag_specifications(tag_spec(ResourceType::VpcEndpoint, ctx, &req.logical_id, p))
+        )?;
+        let id = created_id(
+            out.vpc_endpoint().and_then(|e| e.vpc_endpoint_id()),
+            self.schema().kind,
+        )?;
         Ok(Created {
             physical_id: id,
             attributes: Attrs::new(),
@@ -252,33 +245,20 @@ impl ResourceKind for VpcEndpoint {
             if dns_changed {
                 m = m.set_private_dns_enabled(b(new, "private_dns_enabled"));
             }
-            m.send().await.map_err(err)?;
+            send!(m)?;
         }
         sync_tags(&self.0.ec2, id, old, new).await?;
         Ok(Attrs::new())
     }
 
     async fn delete(&self, _ctx: &Context, id: &str, _props: &Props) -> Result<(), ProviderError> {
-        self.0
-            .ec2
-            .delete_vpc_endpoints()
-            .vpc_endpoint_ids(id)
-            .send()
-            .await
-            .map_err(err)?;
+        send!(self.0.ec2.delete_vpc_endpoints().vpc_endpoint_ids(id))?;
         Ok(())
     }
 
     /// There is no SDK waiter for endpoints: poll their state.
     async fn poll_ready(&self, _ctx: &Context, id: &str) -> Result<Option<Attrs>, ProviderError> {
-        let out = self
-            .0
-            .ec2
-            .describe_vpc_endpoints()
-            .vpc_endpoint_ids(id)
-            .send()
-            .await
-            .map_err(err)?;
+        let out = send!(self.0.ec2.describe_vpc_endpoints().vpc_endpoint_ids(id))?;
         let Some(e) = out.vpc_endpoints().first() else {
             return Ok(None);
         };

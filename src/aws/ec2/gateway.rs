@@ -1,12 +1,10 @@
 //! `aws.ec2.internet_gateway` and its attachment to a VPC.
 
-use super::common::{
-    err, filter, props, read_tags, s, str_value, sync_tags, tag_spec, tagged_or_known,
-};
+use super::common::{filter, props, read_tags, s, str_value, sync_tags, tag_spec, tagged_or_known};
 use crate::aws::client::Clients;
 use crate::provider::{
     Attrs, Context, CreateRequest, Created, Observed, Op, Props, ProviderError, ReadQuery,
-    ResourceKind,
+    ResourceKind, created_id,
 };
 use crate::schema::{Prop, Schema, Type};
 use async_trait::async_trait;
@@ -20,6 +18,7 @@ pub static INTERNET_GATEWAY: Schema = Schema {
     attributes: &[],
     exactly_one_of: &[],
     taggable: true,
+    notes: "",
 };
 
 pub static INTERNET_GATEWAY_ATTACHMENT: Schema = Schema {
@@ -40,6 +39,7 @@ pub static INTERNET_GATEWAY_ATTACHMENT: Schema = Schema {
     attributes: &[],
     exactly_one_of: &[],
     taggable: false,
+    notes: "Found again by its gateway and VPC. Deleting the gateway waits for NAT gateways and Elastic IPs of the stack to go first.",
 };
 
 /// The internet gateway kind.
@@ -58,14 +58,7 @@ impl ResourceKind for InternetGateway {
             "internet-gateway-id",
             |x: &aws_sdk_ec2::types::InternetGateway| x.internet_gateway_id(),
             |f| async move {
-                Ok(self
-                    .0
-                    .ec2
-                    .describe_internet_gateways()
-                    .filters(f)
-                    .send()
-                    .await
-                    .map_err(err)?
+                Ok(send!(self.0.ec2.describe_internet_gateways().filters(f))?
                     .internet_gateways
                     .unwrap_or_default())
             },
@@ -86,49 +79,39 @@ impl ResourceKind for InternetGateway {
     }
 
     async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created, ProviderError> {
-        let out = self
-            .0
-            .ec2
-            .create_internet_gateway()
-            .tag_specifications(tag_spec(
-                ResourceType::InternetGateway,
-                ctx,
-                &req.logical_id,
-                &req.properties,
-            ))
-            .send()
-            .await
-            .map_err(err)?;
-        let id = out
-            .internet_gateway()
-            .and_then(|g| g.internet_gateway_id())
-            .unwrap_or_default()
-            .to_string();
+        let out = send!(
+            self.0
+                .ec2
+                .create_internet_gateway()
+                .tag_specifications(tag_spec(
+                    ResourceType::InternetGateway,
+                    ctx,
+                    &req.logical_id,
+                    &req.properties,
+                ))
+        )?;
+        let id = created_id(
+            out.internet_gateway().and_then(|g| g.internet_gateway_id()),
+            self.schema().kind,
+        )?;
         Ok(Created {
             physical_id: id,
             attributes: Attrs::new(),
         })
     }
 
-    async fn update(
+    async fn sync_tags(
         &self,
         _ctx: &Context,
         id: &str,
         old: &Props,
         new: &Props,
-    ) -> Result<Attrs, ProviderError> {
-        sync_tags(&self.0.ec2, id, old, new).await?;
-        Ok(Attrs::new())
+    ) -> Result<(), ProviderError> {
+        sync_tags(&self.0.ec2, id, old, new).await
     }
 
     async fn delete(&self, _ctx: &Context, id: &str, _props: &Props) -> Result<(), ProviderError> {
-        self.0
-            .ec2
-            .delete_internet_gateway()
-            .internet_gateway_id(id)
-            .send()
-            .await
-            .map_err(err)?;
+        send!(self.0.ec2.delete_internet_gateway().internet_gateway_id(id))?;
         Ok(())
     }
 }
@@ -154,16 +137,14 @@ impl ResourceKind for InternetGatewayAttachment {
             return Ok(Vec::new());
         }
         let gateways: Vec<String> = q.known.iter().map(|(id, _)| split(id).0).collect();
-        let found = self
-            .0
-            .ec2
-            .describe_internet_gateways()
-            .filters(filter("internet-gateway-id", gateways))
-            .send()
-            .await
-            .map_err(err)?
-            .internet_gateways
-            .unwrap_or_default();
+        let found = send!(
+            self.0
+                .ec2
+                .describe_internet_gateways()
+                .filters(filter("internet-gateway-id", gateways))
+        )?
+        .internet_gateways
+        .unwrap_or_default();
         let mut out = Vec::new();
         for g in &found {
             let Some(gid) = g.internet_gateway_id() else {
@@ -195,42 +176,28 @@ impl ResourceKind for InternetGatewayAttachment {
             s(p, "internet_gateway_id").unwrap_or_default(),
             s(p, "vpc_id").unwrap_or_default(),
         );
-        self.0
-            .ec2
-            .attach_internet_gateway()
-            .internet_gateway_id(&g)
-            .vpc_id(&v)
-            .send()
-            .await
-            .map_err(err)?;
+        send!(
+            self.0
+                .ec2
+                .attach_internet_gateway()
+                .internet_gateway_id(&g)
+                .vpc_id(&v)
+        )?;
         Ok(Created {
             physical_id: format!("{g}:{v}"),
             attributes: Attrs::new(),
         })
     }
 
-    async fn update(
-        &self,
-        _ctx: &Context,
-        _id: &str,
-        _old: &Props,
-        _new: &Props,
-    ) -> Result<Attrs, ProviderError> {
-        // Every property forces a replacement.
-        Ok(Attrs::new())
-    }
-
     async fn delete(&self, _ctx: &Context, id: &str, _props: &Props) -> Result<(), ProviderError> {
         let (g, v) = split(id);
-        let r = self
-            .0
-            .ec2
-            .detach_internet_gateway()
-            .internet_gateway_id(g)
-            .vpc_id(v)
-            .send()
-            .await
-            .map_err(err);
+        let r = send!(
+            self.0
+                .ec2
+                .detach_internet_gateway()
+                .internet_gateway_id(g)
+                .vpc_id(v)
+        );
         match r {
             Ok(_) => Ok(()),
             // Already detached.

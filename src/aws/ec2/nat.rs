@@ -1,10 +1,10 @@
 //! `aws.ec2.eip` and `aws.ec2.nat_gateway`.
 
-use super::common::{err, props, read_tags, s, str_value, sync_tags, tag_spec, tagged_or_known};
+use super::common::{props, read_tags, s, str_value, sync_tags, tag_spec, tagged_or_known};
 use crate::aws::client::Clients;
 use crate::provider::{
     Attrs, Context, CreateRequest, Created, Observed, Op, Props, ProviderError, ReadQuery,
-    ResourceKind,
+    ResourceKind, created_id,
 };
 use crate::schema::{Attr, Default, Prop, Schema, Type};
 use async_trait::async_trait;
@@ -27,6 +27,7 @@ pub static EIP: Schema = Schema {
     ],
     exactly_one_of: &[],
     taggable: true,
+    notes: "",
 };
 
 pub static NAT_GATEWAY: Schema = Schema {
@@ -61,6 +62,7 @@ pub static NAT_GATEWAY: Schema = Schema {
     )],
     exactly_one_of: &[],
     taggable: true,
+    notes: "",
 };
 
 /// The Elastic IP kind; its id is the allocation id.
@@ -68,8 +70,10 @@ pub struct Eip(pub Clients);
 
 fn eip_attrs(a: &aws_sdk_ec2::types::Address) -> Attrs {
     let mut m = Attrs::new();
-    m.insert("allocation_id".into(), str_value(a.allocation_id()));
-    m.insert("public_ip".into(), str_value(a.public_ip()));
+    m.extend(props([
+        ("allocation_id", str_value(a.allocation_id())),
+        ("public_ip", str_value(a.public_ip())),
+    ]));
     m
 }
 
@@ -86,14 +90,7 @@ impl ResourceKind for Eip {
             "allocation-id",
             |x: &aws_sdk_ec2::types::Address| x.allocation_id(),
             |f| async move {
-                Ok(self
-                    .0
-                    .ec2
-                    .describe_addresses()
-                    .filters(f)
-                    .send()
-                    .await
-                    .map_err(err)?
+                Ok(send!(self.0.ec2.describe_addresses().filters(f))?
                     .addresses
                     .unwrap_or_default())
             },
@@ -117,49 +114,42 @@ impl ResourceKind for Eip {
     }
 
     async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created, ProviderError> {
-        let out = self
-            .0
-            .ec2
-            .allocate_address()
-            .domain(DomainType::Vpc)
-            .tag_specifications(tag_spec(
-                ResourceType::ElasticIp,
-                ctx,
-                &req.logical_id,
-                &req.properties,
-            ))
-            .send()
-            .await
-            .map_err(err)?;
-        let id = out.allocation_id().unwrap_or_default().to_string();
+        let out = send!(
+            self.0
+                .ec2
+                .allocate_address()
+                .domain(DomainType::Vpc)
+                .tag_specifications(tag_spec(
+                    ResourceType::ElasticIp,
+                    ctx,
+                    &req.logical_id,
+                    &req.properties,
+                ))
+        )?;
+        let id = created_id(out.allocation_id(), self.schema().kind)?;
         let mut attrs = Attrs::new();
-        attrs.insert("allocation_id".into(), str_value(out.allocation_id()));
-        attrs.insert("public_ip".into(), str_value(out.public_ip()));
+        attrs.extend(props([
+            ("allocation_id", str_value(out.allocation_id())),
+            ("public_ip", str_value(out.public_ip())),
+        ]));
         Ok(Created {
             physical_id: id,
             attributes: attrs,
         })
     }
 
-    async fn update(
+    async fn sync_tags(
         &self,
         _ctx: &Context,
         id: &str,
         old: &Props,
         new: &Props,
-    ) -> Result<Attrs, ProviderError> {
-        sync_tags(&self.0.ec2, id, old, new).await?;
-        Ok(Attrs::new())
+    ) -> Result<(), ProviderError> {
+        sync_tags(&self.0.ec2, id, old, new).await
     }
 
     async fn delete(&self, _ctx: &Context, id: &str, _props: &Props) -> Result<(), ProviderError> {
-        self.0
-            .ec2
-            .release_address()
-            .allocation_id(id)
-            .send()
-            .await
-            .map_err(err)?;
+        send!(self.0.ec2.release_address().allocation_id(id))?;
         Ok(())
     }
 
@@ -188,14 +178,7 @@ impl ResourceKind for NatGateway {
             "nat-gateway-id",
             |x: &aws_sdk_ec2::types::NatGateway| x.nat_gateway_id(),
             |f| async move {
-                Ok(self
-                    .0
-                    .ec2
-                    .describe_nat_gateways()
-                    .filter(f)
-                    .send()
-                    .await
-                    .map_err(err)?
+                Ok(send!(self.0.ec2.describe_nat_gateways().filter(f))?
                     .nat_gateways
                     .unwrap_or_default())
             },
@@ -238,64 +221,47 @@ impl ResourceKind for NatGateway {
 
     async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created, ProviderError> {
         let p = &req.properties;
-        let out = self
-            .0
-            .ec2
-            .create_nat_gateway()
-            .set_subnet_id(s(p, "subnet_id"))
-            .set_allocation_id(s(p, "allocation_id"))
-            .connectivity_type(ConnectivityType::from(
-                s(p, "connectivity_type")
-                    .unwrap_or("public".into())
-                    .as_str(),
-            ))
-            .tag_specifications(tag_spec(ResourceType::Natgateway, ctx, &req.logical_id, p))
-            .send()
-            .await
-            .map_err(err)?;
-        let id = out
-            .nat_gateway()
-            .and_then(|n| n.nat_gateway_id())
-            .unwrap_or_default()
-            .to_string();
+        let out = send!(
+            self.0
+                .ec2
+                .create_nat_gateway()
+                .set_subnet_id(s(p, "subnet_id"))
+                .set_allocation_id(s(p, "allocation_id"))
+                .connectivity_type(ConnectivityType::from(
+                    s(p, "connectivity_type")
+                        .unwrap_or("public".into())
+                        .as_str(),
+                ))
+                .tag_specifications(tag_spec(ResourceType::Natgateway, ctx, &req.logical_id, p))
+        )?;
+        let id = created_id(
+            out.nat_gateway().and_then(|n| n.nat_gateway_id()),
+            self.schema().kind,
+        )?;
         Ok(Created {
             physical_id: id,
             attributes: Attrs::new(),
         })
     }
 
-    async fn update(
+    async fn sync_tags(
         &self,
         _ctx: &Context,
         id: &str,
         old: &Props,
         new: &Props,
-    ) -> Result<Attrs, ProviderError> {
-        sync_tags(&self.0.ec2, id, old, new).await?;
-        Ok(Attrs::new())
+    ) -> Result<(), ProviderError> {
+        sync_tags(&self.0.ec2, id, old, new).await
     }
 
     async fn delete(&self, _ctx: &Context, id: &str, _props: &Props) -> Result<(), ProviderError> {
-        self.0
-            .ec2
-            .delete_nat_gateway()
-            .nat_gateway_id(id)
-            .send()
-            .await
-            .map_err(err)?;
+        send!(self.0.ec2.delete_nat_gateway().nat_gateway_id(id))?;
         Ok(())
     }
 
     /// Pending → available takes 1–5 minutes on AWS (instant in moto).
     async fn poll_ready(&self, _ctx: &Context, id: &str) -> Result<Option<Attrs>, ProviderError> {
-        let out = self
-            .0
-            .ec2
-            .describe_nat_gateways()
-            .nat_gateway_ids(id)
-            .send()
-            .await
-            .map_err(err)?;
+        let out = send!(self.0.ec2.describe_nat_gateways().nat_gateway_ids(id))?;
         let Some(n) = out.nat_gateways().first() else {
             return Ok(None);
         };
@@ -321,14 +287,7 @@ impl ResourceKind for NatGateway {
     }
 
     async fn poll_deleted(&self, _ctx: &Context, id: &str) -> Result<bool, ProviderError> {
-        let out = self
-            .0
-            .ec2
-            .describe_nat_gateways()
-            .nat_gateway_ids(id)
-            .send()
-            .await
-            .map_err(err)?;
+        let out = send!(self.0.ec2.describe_nat_gateways().nat_gateway_ids(id))?;
         Ok(out
             .nat_gateways()
             .first()

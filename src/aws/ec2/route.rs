@@ -1,12 +1,11 @@
 //! `aws.ec2.route_table`, `aws.ec2.route` and
 //! `aws.ec2.route_table_association`.
 
-use super::common::{
-    err, filter, props, read_tags, s, str_value, sync_tags, tag_spec, tagged_or_known,
-};
+use super::common::{filter, props, read_tags, s, str_value, sync_tags, tag_spec, tagged_or_known};
 use crate::aws::client::Clients;
 use crate::provider::{
-    Attrs, Context, CreateRequest, Created, Observed, Props, ProviderError, ReadQuery, ResourceKind,
+    Attrs, Context, CreateRequest, Created, Observed, Props, ProviderError, ReadQuery,
+    ResourceKind, created_id,
 };
 use crate::schema::{Prop, Schema, Type};
 use async_trait::async_trait;
@@ -21,6 +20,7 @@ pub static ROUTE_TABLE: Schema = Schema {
     attributes: &[],
     exactly_one_of: &[],
     taggable: true,
+    notes: "",
 };
 
 pub static ROUTE: Schema = Schema {
@@ -48,6 +48,7 @@ pub static ROUTE: Schema = Schema {
     attributes: &[],
     exactly_one_of: &[&["gateway_id", "nat_gateway_id", "vpc_endpoint_id"]],
     taggable: false,
+    notes: "Found again by its table and destination.",
 };
 
 pub static ROUTE_TABLE_ASSOCIATION: Schema = Schema {
@@ -64,6 +65,7 @@ pub static ROUTE_TABLE_ASSOCIATION: Schema = Schema {
     attributes: &[],
     exactly_one_of: &[],
     taggable: false,
+    notes: "Found again by its subnet.",
 };
 
 /// The route table kind.
@@ -82,14 +84,7 @@ impl ResourceKind for RouteTable {
             "route-table-id",
             |x: &aws_sdk_ec2::types::RouteTable| x.route_table_id(),
             |f| async move {
-                Ok(self
-                    .0
-                    .ec2
-                    .describe_route_tables()
-                    .filters(f)
-                    .send()
-                    .await
-                    .map_err(err)?
+                Ok(send!(self.0.ec2.describe_route_tables().filters(f))?
                     .route_tables
                     .unwrap_or_default())
             },
@@ -111,45 +106,35 @@ impl ResourceKind for RouteTable {
 
     async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created, ProviderError> {
         let p = &req.properties;
-        let out = self
-            .0
-            .ec2
-            .create_route_table()
-            .set_vpc_id(s(p, "vpc_id"))
-            .tag_specifications(tag_spec(ResourceType::RouteTable, ctx, &req.logical_id, p))
-            .send()
-            .await
-            .map_err(err)?;
-        let id = out
-            .route_table()
-            .and_then(|t| t.route_table_id())
-            .unwrap_or_default()
-            .to_string();
+        let out = send!(
+            self.0
+                .ec2
+                .create_route_table()
+                .set_vpc_id(s(p, "vpc_id"))
+                .tag_specifications(tag_spec(ResourceType::RouteTable, ctx, &req.logical_id, p))
+        )?;
+        let id = created_id(
+            out.route_table().and_then(|t| t.route_table_id()),
+            self.schema().kind,
+        )?;
         Ok(Created {
             physical_id: id,
             attributes: Attrs::new(),
         })
     }
 
-    async fn update(
+    async fn sync_tags(
         &self,
         _ctx: &Context,
         id: &str,
         old: &Props,
         new: &Props,
-    ) -> Result<Attrs, ProviderError> {
-        sync_tags(&self.0.ec2, id, old, new).await?;
-        Ok(Attrs::new())
+    ) -> Result<(), ProviderError> {
+        sync_tags(&self.0.ec2, id, old, new).await
     }
 
     async fn delete(&self, _ctx: &Context, id: &str, _props: &Props) -> Result<(), ProviderError> {
-        self.0
-            .ec2
-            .delete_route_table()
-            .route_table_id(id)
-            .send()
-            .await
-            .map_err(err)?;
+        send!(self.0.ec2.delete_route_table().route_table_id(id))?;
         Ok(())
     }
 }
@@ -180,16 +165,14 @@ impl ResourceKind for Route {
             .collect();
         tables.sort();
         tables.dedup();
-        let found = self
-            .0
-            .ec2
-            .describe_route_tables()
-            .filters(filter("route-table-id", tables))
-            .send()
-            .await
-            .map_err(err)?
-            .route_tables
-            .unwrap_or_default();
+        let found = send!(
+            self.0
+                .ec2
+                .describe_route_tables()
+                .filters(filter("route-table-id", tables))
+        )?
+        .route_tables
+        .unwrap_or_default();
         let mut out = Vec::new();
         for t in &found {
             let Some(tid) = t.route_table_id() else {
@@ -235,18 +218,16 @@ impl ResourceKind for Route {
         let p = &req.properties;
         let table = s(p, "route_table_id").unwrap_or_default();
         let dest = s(p, "destination_cidr_block").unwrap_or_default();
-        let created = self
-            .0
-            .ec2
-            .create_route()
-            .route_table_id(&table)
-            .destination_cidr_block(&dest)
-            .set_gateway_id(s(p, "gateway_id"))
-            .set_nat_gateway_id(s(p, "nat_gateway_id"))
-            .set_vpc_endpoint_id(s(p, "vpc_endpoint_id"))
-            .send()
-            .await
-            .map_err(err);
+        let created = send!(
+            self.0
+                .ec2
+                .create_route()
+                .route_table_id(&table)
+                .destination_cidr_block(&dest)
+                .set_gateway_id(s(p, "gateway_id"))
+                .set_nat_gateway_id(s(p, "nat_gateway_id"))
+                .set_vpc_endpoint_id(s(p, "vpc_endpoint_id"))
+        );
         match created {
             Ok(_) => {}
             // Routes carry no tags: one left by a run whose response was
@@ -271,31 +252,28 @@ impl ResourceKind for Route {
         _old: &Props,
         new: &Props,
     ) -> Result<Attrs, ProviderError> {
-        self.0
-            .ec2
-            .replace_route()
-            .set_route_table_id(s(new, "route_table_id"))
-            .set_destination_cidr_block(s(new, "destination_cidr_block"))
-            .set_gateway_id(s(new, "gateway_id"))
-            .set_nat_gateway_id(s(new, "nat_gateway_id"))
-            .set_vpc_endpoint_id(s(new, "vpc_endpoint_id"))
-            .send()
-            .await
-            .map_err(err)?;
+        send!(
+            self.0
+                .ec2
+                .replace_route()
+                .set_route_table_id(s(new, "route_table_id"))
+                .set_destination_cidr_block(s(new, "destination_cidr_block"))
+                .set_gateway_id(s(new, "gateway_id"))
+                .set_nat_gateway_id(s(new, "nat_gateway_id"))
+                .set_vpc_endpoint_id(s(new, "vpc_endpoint_id"))
+        )?;
         Ok(Attrs::new())
     }
 
     async fn delete(&self, _ctx: &Context, id: &str, _props: &Props) -> Result<(), ProviderError> {
         let (table, dest) = id.split_once('|').unwrap_or((id, ""));
-        let r = self
-            .0
-            .ec2
-            .delete_route()
-            .route_table_id(table)
-            .destination_cidr_block(dest)
-            .send()
-            .await
-            .map_err(err);
+        let r = send!(
+            self.0
+                .ec2
+                .delete_route()
+                .route_table_id(table)
+                .destination_cidr_block(dest)
+        );
         match r {
             Err(e) if e.code.as_deref() == Some("InvalidRoute.NotFound") => Ok(()),
             other => other.map(|_| ()),
@@ -318,19 +296,12 @@ impl ResourceKind for RouteTableAssociation {
             return Ok(Vec::new());
         }
         let ids: Vec<String> = q.known.iter().map(|(id, _)| id.clone()).collect();
-        let found = self
-            .0
-            .ec2
-            .describe_route_tables()
-            .filters(filter(
-                "association.route-table-association-id",
-                ids.clone(),
-            ))
-            .send()
-            .await
-            .map_err(err)?
-            .route_tables
-            .unwrap_or_default();
+        let found = send!(self.0.ec2.describe_route_tables().filters(filter(
+            "association.route-table-association-id",
+            ids.clone(),
+        )))?
+        .route_tables
+        .unwrap_or_default();
         let mut out = Vec::new();
         for t in &found {
             for a in t.associations() {
@@ -356,39 +327,21 @@ impl ResourceKind for RouteTableAssociation {
 
     async fn create(&self, _ctx: &Context, req: &CreateRequest) -> Result<Created, ProviderError> {
         let p = &req.properties;
-        let out = self
-            .0
-            .ec2
-            .associate_route_table()
-            .set_subnet_id(s(p, "subnet_id"))
-            .set_route_table_id(s(p, "route_table_id"))
-            .send()
-            .await
-            .map_err(err)?;
+        let out = send!(
+            self.0
+                .ec2
+                .associate_route_table()
+                .set_subnet_id(s(p, "subnet_id"))
+                .set_route_table_id(s(p, "route_table_id"))
+        )?;
         Ok(Created {
-            physical_id: out.association_id().unwrap_or_default().to_string(),
+            physical_id: created_id(out.association_id(), self.schema().kind)?,
             attributes: Attrs::new(),
         })
     }
 
-    async fn update(
-        &self,
-        _ctx: &Context,
-        _id: &str,
-        _old: &Props,
-        _new: &Props,
-    ) -> Result<Attrs, ProviderError> {
-        Ok(Attrs::new())
-    }
-
     async fn delete(&self, _ctx: &Context, id: &str, _props: &Props) -> Result<(), ProviderError> {
-        self.0
-            .ec2
-            .disassociate_route_table()
-            .association_id(id)
-            .send()
-            .await
-            .map_err(err)?;
+        send!(self.0.ec2.disassociate_route_table().association_id(id))?;
         Ok(())
     }
 }

@@ -2,10 +2,11 @@
 //! `aws.ec2.security_group_rule`, which groups that reference each other
 //! need to avoid a dependency cycle.
 
-use super::common::{err, i, props, read_tags, s, str_value, sync_tags, tag_spec, tagged_or_known};
+use super::common::{i, props, read_tags, s, str_value, sync_tags, tag_spec, tagged_or_known};
 use crate::aws::client::Clients;
 use crate::provider::{
-    Attrs, Context, CreateRequest, Created, Observed, Props, ProviderError, ReadQuery, ResourceKind,
+    Attrs, Context, CreateRequest, Created, Observed, Partial, Props, ProviderError, ReadQuery,
+    ResourceKind, created_id,
 };
 use crate::schema::{Default, Prop, Schema, Type};
 use async_trait::async_trait;
@@ -62,6 +63,7 @@ pub static SECURITY_GROUP: Schema = Schema {
     attributes: &[],
     exactly_one_of: &[],
     taggable: true,
+    notes: "",
 };
 
 pub static SECURITY_GROUP_RULE: Schema = Schema {
@@ -99,6 +101,7 @@ pub static SECURITY_GROUP_RULE: Schema = Schema {
     attributes: &[],
     exactly_one_of: &[&["cidr_block", "source_security_group_id"]],
     taggable: true,
+    notes: "",
 };
 
 /// The security group kind. Inline rules are compared as a set of
@@ -238,14 +241,7 @@ impl ResourceKind for SecurityGroup {
             "group-id",
             |x: &aws_sdk_ec2::types::SecurityGroup| x.group_id(),
             |f| async move {
-                Ok(self
-                    .0
-                    .ec2
-                    .describe_security_groups()
-                    .filters(f)
-                    .send()
-                    .await
-                    .map_err(err)?
+                Ok(send!(self.0.ec2.describe_security_groups().filters(f))?
                     .security_groups
                     .unwrap_or_default())
             },
@@ -285,23 +281,21 @@ impl ResourceKind for SecurityGroup {
     async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created, ProviderError> {
         let p = &req.properties;
         let name = s(p, "name").unwrap_or_else(|| format!("{}-{}", ctx.stack, req.logical_id));
-        let out = self
-            .0
-            .ec2
-            .create_security_group()
-            .group_name(name)
-            .set_description(s(p, "description"))
-            .set_vpc_id(s(p, "vpc_id"))
-            .tag_specifications(tag_spec(
-                ResourceType::SecurityGroup,
-                ctx,
-                &req.logical_id,
-                p,
-            ))
-            .send()
-            .await
-            .map_err(err)?;
-        let id = out.group_id().unwrap_or_default().to_string();
+        let out = send!(
+            self.0
+                .ec2
+                .create_security_group()
+                .group_name(name)
+                .set_description(s(p, "description"))
+                .set_vpc_id(s(p, "vpc_id"))
+                .tag_specifications(tag_spec(
+                    ResourceType::SecurityGroup,
+                    ctx,
+                    &req.logical_id,
+                    p,
+                ))
+        )?;
+        let id = created_id(out.group_id(), self.schema().kind)?;
         // The group exists: rule failures must not lose it.
         let mut none = Props::new();
         if p.contains_key("egress") {
@@ -311,10 +305,7 @@ impl ResourceKind for SecurityGroup {
                 json!([{"protocol": "-1", "cidr_blocks": ["0.0.0.0/0"]}]),
             );
         }
-        self.sync_rules(&id, &none, p).await.map_err(|mut e| {
-            e.partial_id = Some(id.clone());
-            e
-        })?;
+        self.sync_rules(&id, &none, p).await.partial(&id)?;
         Ok(Created {
             physical_id: id,
             attributes: Attrs::new(),
@@ -350,13 +341,7 @@ impl ResourceKind for SecurityGroup {
                 .send()
                 .await;
         }
-        self.0
-            .ec2
-            .delete_security_group()
-            .group_id(id)
-            .send()
-            .await
-            .map_err(err)?;
+        send!(self.0.ec2.delete_security_group().group_id(id))?;
         Ok(())
     }
 }
@@ -376,37 +361,33 @@ impl SecurityGroup {
             if !revoke.is_empty() {
                 let perms = Some(permissions(&revoke));
                 if egress {
-                    ec2.revoke_security_group_egress()
-                        .group_id(id)
-                        .set_ip_permissions(perms)
-                        .send()
-                        .await
-                        .map_err(err)?;
+                    send!(
+                        ec2.revoke_security_group_egress()
+                            .group_id(id)
+                            .set_ip_permissions(perms)
+                    )?;
                 } else {
-                    ec2.revoke_security_group_ingress()
-                        .group_id(id)
-                        .set_ip_permissions(perms)
-                        .send()
-                        .await
-                        .map_err(err)?;
+                    send!(
+                        ec2.revoke_security_group_ingress()
+                            .group_id(id)
+                            .set_ip_permissions(perms)
+                    )?;
                 }
             }
             if !add.is_empty() {
                 let perms = Some(permissions(&add));
                 if egress {
-                    ec2.authorize_security_group_egress()
-                        .group_id(id)
-                        .set_ip_permissions(perms)
-                        .send()
-                        .await
-                        .map_err(err)?;
+                    send!(
+                        ec2.authorize_security_group_egress()
+                            .group_id(id)
+                            .set_ip_permissions(perms)
+                    )?;
                 } else {
-                    ec2.authorize_security_group_ingress()
-                        .group_id(id)
-                        .set_ip_permissions(perms)
-                        .send()
-                        .await
-                        .map_err(err)?;
+                    send!(
+                        ec2.authorize_security_group_ingress()
+                            .group_id(id)
+                            .set_ip_permissions(perms)
+                    )?;
                 }
             }
         }
@@ -457,16 +438,11 @@ impl ResourceKind for SecurityGroupRule {
             "security-group-rule-id",
             |x: &aws_sdk_ec2::types::SecurityGroupRule| x.security_group_rule_id(),
             |f| async move {
-                Ok(self
-                    .0
-                    .ec2
-                    .describe_security_group_rules()
-                    .filters(f)
-                    .send()
-                    .await
-                    .map_err(err)?
-                    .security_group_rules
-                    .unwrap_or_default())
+                Ok(
+                    send!(self.0.ec2.describe_security_group_rules().filters(f))?
+                        .security_group_rules
+                        .unwrap_or_default(),
+                )
             },
         )
         .await?;
@@ -489,14 +465,10 @@ impl ResourceKind for SecurityGroupRule {
                     ("tags", tags),
                 ]);
                 if !all {
-                    p.insert(
-                        "from_port".into(),
-                        r.from_port().map_or(Value::Null, |v| json!(v)),
-                    );
-                    p.insert(
-                        "to_port".into(),
-                        r.to_port().map_or(Value::Null, |v| json!(v)),
-                    );
+                    p.extend(props([
+                        ("from_port", r.from_port().map_or(Value::Null, |v| json!(v))),
+                        ("to_port", r.to_port().map_or(Value::Null, |v| json!(v))),
+                    ]));
                 }
                 if let Some(c) = r.cidr_ipv4() {
                     p.insert("cidr_block".into(), json!(c));
@@ -525,34 +497,33 @@ impl ResourceKind for SecurityGroupRule {
         let group = s(p, "security_group_id").unwrap_or_default();
         let tags = tag_spec(ResourceType::SecurityGroupRule, ctx, &req.logical_id, p);
         let rules = if s(p, "type").as_deref() == Some("egress") {
-            self.0
-                .ec2
-                .authorize_security_group_egress()
-                .group_id(&group)
-                .ip_permissions(rule_permission(p))
-                .tag_specifications(tags)
-                .send()
-                .await
-                .map_err(err)?
-                .security_group_rules
+            send!(
+                self.0
+                    .ec2
+                    .authorize_security_group_egress()
+                    .group_id(&group)
+                    .ip_permissions(rule_permission(p))
+                    .tag_specifications(tags)
+            )?
+            .security_group_rules
         } else {
-            self.0
-                .ec2
-                .authorize_security_group_ingress()
-                .group_id(&group)
-                .ip_permissions(rule_permission(p))
-                .tag_specifications(tags)
-                .send()
-                .await
-                .map_err(err)?
-                .security_group_rules
+            send!(
+                self.0
+                    .ec2
+                    .authorize_security_group_ingress()
+                    .group_id(&group)
+                    .ip_permissions(rule_permission(p))
+                    .tag_specifications(tags)
+            )?
+            .security_group_rules
         };
-        let id = rules
-            .unwrap_or_default()
-            .first()
-            .and_then(|r| r.security_group_rule_id())
-            .unwrap_or_default()
-            .to_string();
+        let id = created_id(
+            rules
+                .unwrap_or_default()
+                .first()
+                .and_then(|r| r.security_group_rule_id()),
+            self.schema().kind,
+        )?;
         Ok(Created {
             physical_id: id,
             attributes: Attrs::new(),
@@ -583,14 +554,13 @@ impl ResourceKind for SecurityGroupRule {
                         .build(),
                 )
                 .build();
-            self.0
-                .ec2
-                .modify_security_group_rules()
-                .group_id(group)
-                .security_group_rules(update)
-                .send()
-                .await
-                .map_err(err)?;
+            send!(
+                self.0
+                    .ec2
+                    .modify_security_group_rules()
+                    .group_id(group)
+                    .security_group_rules(update)
+            )?;
         }
         Ok(Attrs::new())
     }
@@ -598,23 +568,21 @@ impl ResourceKind for SecurityGroupRule {
     async fn delete(&self, _ctx: &Context, id: &str, props: &Props) -> Result<(), ProviderError> {
         let group = s(props, "security_group_id").unwrap_or_default();
         if s(props, "type").as_deref() == Some("egress") {
-            self.0
-                .ec2
-                .revoke_security_group_egress()
-                .group_id(group)
-                .security_group_rule_ids(id)
-                .send()
-                .await
-                .map_err(err)?;
+            send!(
+                self.0
+                    .ec2
+                    .revoke_security_group_egress()
+                    .group_id(group)
+                    .security_group_rule_ids(id)
+            )?;
         } else {
-            self.0
-                .ec2
-                .revoke_security_group_ingress()
-                .group_id(group)
-                .security_group_rule_ids(id)
-                .send()
-                .await
-                .map_err(err)?;
+            send!(
+                self.0
+                    .ec2
+                    .revoke_security_group_ingress()
+                    .group_id(group)
+                    .security_group_rule_ids(id)
+            )?;
         }
         Ok(())
     }

@@ -1,9 +1,10 @@
 //! `aws.ec2.subnet`: a subnet in one availability zone.
 
-use super::common::{b, err, props, read_tags, s, str_value, sync_tags, tag_spec, tagged_or_known};
+use super::common::{b, props, read_tags, s, str_value, sync_tags, tag_spec, tagged_or_known};
 use crate::aws::client::Clients;
 use crate::provider::{
-    Attrs, Context, CreateRequest, Created, Observed, Props, ProviderError, ReadQuery, ResourceKind,
+    Attrs, Context, CreateRequest, Created, Observed, Partial, Props, ProviderError, ReadQuery,
+    ResourceKind, created_id,
 };
 use crate::schema::{Attr, Default, Prop, Schema, Type};
 use async_trait::async_trait;
@@ -48,6 +49,7 @@ pub static SUBNET: Schema = Schema {
     ],
     exactly_one_of: &[],
     taggable: true,
+    notes: "",
 };
 
 /// The subnet kind.
@@ -55,11 +57,10 @@ pub struct Subnet(pub Clients);
 
 fn attrs(sn: &aws_sdk_ec2::types::Subnet) -> Attrs {
     let mut a = Attrs::new();
-    a.insert("arn".into(), str_value(sn.subnet_arn()));
-    a.insert(
-        "availability_zone_id".into(),
-        str_value(sn.availability_zone_id()),
-    );
+    a.extend(props([
+        ("arn", str_value(sn.subnet_arn())),
+        ("availability_zone_id", str_value(sn.availability_zone_id())),
+    ]));
     a
 }
 
@@ -76,14 +77,7 @@ impl ResourceKind for Subnet {
             "subnet-id",
             |x: &aws_sdk_ec2::types::Subnet| x.subnet_id(),
             |f| async move {
-                Ok(self
-                    .0
-                    .ec2
-                    .describe_subnets()
-                    .filters(f)
-                    .send()
-                    .await
-                    .map_err(err)?
+                Ok(send!(self.0.ec2.describe_subnets().filters(f))?
                     .subnets
                     .unwrap_or_default())
             },
@@ -114,26 +108,21 @@ impl ResourceKind for Subnet {
 
     async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created, ProviderError> {
         let p = &req.properties;
-        let out = self
-            .0
-            .ec2
-            .create_subnet()
-            .set_vpc_id(s(p, "vpc_id"))
-            .set_cidr_block(s(p, "cidr_block"))
-            .set_availability_zone(s(p, "availability_zone"))
-            .tag_specifications(tag_spec(ResourceType::Subnet, ctx, &req.logical_id, p))
-            .send()
-            .await
-            .map_err(err)?;
+        let out = send!(
+            self.0
+                .ec2
+                .create_subnet()
+                .set_vpc_id(s(p, "vpc_id"))
+                .set_cidr_block(s(p, "cidr_block"))
+                .set_availability_zone(s(p, "availability_zone"))
+                .tag_specifications(tag_spec(ResourceType::Subnet, ctx, &req.logical_id, p))
+        )?;
         let sn = out
             .subnet()
             .ok_or_else(|| ProviderError::new("CreateSubnet returned no subnet"))?;
-        let id = sn.subnet_id().unwrap_or_default().to_string();
+        let id = created_id(sn.subnet_id(), self.schema().kind)?;
         if b(p, "map_public_ip_on_launch") == Some(true) {
-            self.map_public(&id, true).await.map_err(|mut e| {
-                e.partial_id = Some(id.clone());
-                e
-            })?;
+            self.map_public(&id, true).await.partial(&id)?;
         }
         Ok(Created {
             attributes: attrs(sn),
@@ -157,27 +146,20 @@ impl ResourceKind for Subnet {
     }
 
     async fn delete(&self, _ctx: &Context, id: &str, _props: &Props) -> Result<(), ProviderError> {
-        self.0
-            .ec2
-            .delete_subnet()
-            .subnet_id(id)
-            .send()
-            .await
-            .map_err(err)?;
+        send!(self.0.ec2.delete_subnet().subnet_id(id))?;
         Ok(())
     }
 }
 
 impl Subnet {
     async fn map_public(&self, id: &str, on: bool) -> Result<(), ProviderError> {
-        self.0
-            .ec2
-            .modify_subnet_attribute()
-            .subnet_id(id)
-            .map_public_ip_on_launch(AttributeBooleanValue::builder().value(on).build())
-            .send()
-            .await
-            .map_err(err)?;
+        send!(
+            self.0
+                .ec2
+                .modify_subnet_attribute()
+                .subnet_id(id)
+                .map_public_ip_on_launch(AttributeBooleanValue::builder().value(on).build())
+        )?;
         Ok(())
     }
 }

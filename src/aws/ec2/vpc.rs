@@ -1,9 +1,10 @@
 //! `aws.ec2.vpc`: a VPC with its DNS attributes.
 
-use super::common::{err, props, read_tags, str_value, sync_tags, tag_spec, tagged_or_known};
+use super::common::{props, read_tags, str_value, sync_tags, tag_spec, tagged_or_known};
 use crate::aws::client::Clients;
 use crate::provider::{
-    Attrs, Context, CreateRequest, Created, Observed, Props, ProviderError, ReadQuery, ResourceKind,
+    Attrs, Context, CreateRequest, Created, Observed, Partial, Props, ProviderError, ReadQuery,
+    ResourceKind, created_id,
 };
 use crate::schema::{Attr, Default, Prop, Schema, Type};
 use async_trait::async_trait;
@@ -52,6 +53,7 @@ pub static VPC: Schema = Schema {
     ],
     exactly_one_of: &[],
     taggable: true,
+    notes: "",
 };
 
 /// The VPC kind.
@@ -74,14 +76,7 @@ impl ResourceKind for Vpc {
             "vpc-id",
             |x: &aws_sdk_ec2::types::Vpc| x.vpc_id(),
             |f| async move {
-                Ok(self
-                    .0
-                    .ec2
-                    .describe_vpcs()
-                    .filters(f)
-                    .send()
-                    .await
-                    .map_err(err)?
+                Ok(send!(self.0.ec2.describe_vpcs().filters(f))?
                     .vpcs
                     .unwrap_or_default())
             },
@@ -119,30 +114,21 @@ impl ResourceKind for Vpc {
 
     async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created, ProviderError> {
         let p = &req.properties;
-        let out = self
-            .0
-            .ec2
-            .create_vpc()
-            .set_cidr_block(super::common::s(p, "cidr_block"))
-            .instance_tenancy(Tenancy::from(
-                super::common::s(p, "instance_tenancy")
-                    .unwrap_or("default".into())
-                    .as_str(),
-            ))
-            .tag_specifications(tag_spec(ResourceType::Vpc, ctx, &req.logical_id, p))
-            .send()
-            .await
-            .map_err(err)?;
-        let id = out
-            .vpc()
-            .and_then(|v| v.vpc_id())
-            .unwrap_or_default()
-            .to_string();
+        let out = send!(
+            self.0
+                .ec2
+                .create_vpc()
+                .set_cidr_block(super::common::s(p, "cidr_block"))
+                .instance_tenancy(Tenancy::from(
+                    super::common::s(p, "instance_tenancy")
+                        .unwrap_or("default".into())
+                        .as_str(),
+                ))
+                .tag_specifications(tag_spec(ResourceType::Vpc, ctx, &req.logical_id, p))
+        )?;
+        let id = created_id(out.vpc().and_then(|v| v.vpc_id()), self.schema().kind)?;
         // The VPC exists from here on: a failure below must not lose it.
-        let attrs = self.set_dns(&id, p, &Props::new()).await.map_err(|mut e| {
-            e.partial_id = Some(id.clone());
-            e
-        })?;
+        let attrs = self.set_dns(&id, p, &Props::new()).await.partial(&id)?;
         Ok(Created {
             physical_id: id,
             attributes: attrs,
@@ -162,25 +148,12 @@ impl ResourceKind for Vpc {
     }
 
     async fn delete(&self, _ctx: &Context, id: &str, _props: &Props) -> Result<(), ProviderError> {
-        self.0
-            .ec2
-            .delete_vpc()
-            .vpc_id(id)
-            .send()
-            .await
-            .map_err(err)?;
+        send!(self.0.ec2.delete_vpc().vpc_id(id))?;
         Ok(())
     }
 
     async fn poll_ready(&self, _ctx: &Context, id: &str) -> Result<Option<Attrs>, ProviderError> {
-        let out = self
-            .0
-            .ec2
-            .describe_vpcs()
-            .vpc_ids(id)
-            .send()
-            .await
-            .map_err(err)?;
+        let out = send!(self.0.ec2.describe_vpcs().vpc_ids(id))?;
         let state = out
             .vpcs()
             .first()
@@ -233,15 +206,14 @@ impl Vpc {
         hostnames: Option<bool>,
     ) -> Result<(), ProviderError> {
         let v = |b: bool| AttributeBooleanValue::builder().value(b).build();
-        self.0
-            .ec2
-            .modify_vpc_attribute()
-            .vpc_id(id)
-            .set_enable_dns_support(support.map(v))
-            .set_enable_dns_hostnames(hostnames.map(v))
-            .send()
-            .await
-            .map_err(err)?;
+        send!(
+            self.0
+                .ec2
+                .modify_vpc_attribute()
+                .vpc_id(id)
+                .set_enable_dns_support(support.map(v))
+                .set_enable_dns_hostnames(hostnames.map(v))
+        )?;
         Ok(())
     }
 }

@@ -1,0 +1,184 @@
+//! `aws.ecs.cluster`: an ECS cluster.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_ecs::types::ClusterField;
+use serde_json::json;
+
+use crate::aws::client::Clients;
+use crate::aws::error::err;
+use crate::aws::values::{props, s, split_tags, unique_name};
+use crate::provider::{
+    Attrs, Context, CreateRequest, Created, Observed, Props, ProviderError, ReadQuery, ResourceKind,
+};
+use crate::schema::{Attr, Prop, Schema, Type};
+
+use super::common::*;
+
+pub static CLUSTER: Schema = Schema {
+    kind: "aws.ecs.cluster",
+    doc: "An ECS cluster.",
+    properties: &[Prop::new(
+        "name",
+        Type::String,
+        "The cluster name; derived from the stack and id when omitted.",
+    )
+    .replace()],
+    attributes: &[
+        Attr::new("arn", Type::String, "The cluster's ARN."),
+        Attr::new("name", Type::String, "Its name."),
+    ],
+    exactly_one_of: &[],
+    taggable: true,
+    notes: "",
+};
+
+// ---------------------------------------------------------------- cluster
+
+/// `aws.ecs.cluster`.
+pub struct Cluster(pub Clients);
+
+impl Cluster {
+    /// Active clusters among `names` (100 per call), with tags.
+    async fn describe(
+        &self,
+        names: Vec<String>,
+    ) -> Result<Vec<aws_sdk_ecs::types::Cluster>, ProviderError> {
+        let mut out = Vec::new();
+        for chunk in names.chunks(100) {
+            let r = send!(
+                self.0
+                    .ecs
+                    .describe_clusters()
+                    .set_clusters(Some(chunk.to_vec()))
+                    .include(ClusterField::Tags)
+            )?;
+            out.extend(
+                r.clusters()
+                    .iter()
+                    .filter(|c| c.status() == Some("ACTIVE"))
+                    .cloned(),
+            );
+        }
+        Ok(out)
+    }
+
+    /// The stack's clusters (those named with its prefix and tagged).
+    pub(crate) async fn of_stack(&self, ctx: &Context) -> Result<Vec<String>, ProviderError> {
+        let prefix = unique_name(&ctx.stack, "", NAME_MAX);
+        let arns: Vec<String> = self
+            .0
+            .ecs
+            .list_clusters()
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(err)?;
+        Ok(arns
+            .iter()
+            .map(|a| arn_name(a).to_string())
+            .filter(|n| n.starts_with(&prefix))
+            .collect())
+    }
+}
+
+#[async_trait]
+impl ResourceKind for Cluster {
+    fn schema(&self) -> &'static Schema {
+        &CLUSTER
+    }
+
+    async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>, ProviderError> {
+        let mut names: BTreeSet<String> = q.known.iter().map(|(id, _)| id.clone()).collect();
+        if q.discover {
+            names.extend(self.of_stack(ctx).await?);
+        }
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut out = Vec::new();
+        for c in self.describe(names.into_iter().collect()).await? {
+            let name = c.cluster_name().unwrap_or_default().to_string();
+            let (user, logical) = split_tags(ctx, ecs_tags(c.tags()));
+            if logical.is_none() && !q.known.iter().any(|(id, _)| *id == name) {
+                continue;
+            }
+            let p = props([("name", json!(name)), ("tags", user)]);
+            let mut a = Attrs::new();
+            a.extend(props([
+                ("arn", json!(c.cluster_arn())),
+                ("name", json!(name)),
+            ]));
+            out.push(Observed {
+                physical_id: name,
+                logical_id: logical,
+                properties: p,
+                attributes: a,
+            });
+        }
+        Ok(out)
+    }
+
+    async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created, ProviderError> {
+        let p = &req.properties;
+        let name =
+            s(p, "name").unwrap_or_else(|| unique_name(&ctx.stack, &req.logical_id, NAME_MAX));
+        let r = send!(
+            self.0
+                .ecs
+                .create_cluster()
+                .cluster_name(&name)
+                .set_tags(Some(tags(ctx, &req.logical_id, p)))
+        )?;
+        let mut a = Attrs::new();
+        a.extend(props([
+            ("arn", json!(r.cluster().and_then(|c| c.cluster_arn()))),
+            ("name", json!(name)),
+        ]));
+        Ok(Created {
+            physical_id: name,
+            attributes: a,
+        })
+    }
+
+    async fn update(
+        &self,
+        _ctx: &Context,
+        name: &str,
+        old: &Props,
+        new: &Props,
+    ) -> Result<Attrs, ProviderError> {
+        let arn = self
+            .describe(vec![name.to_string()])
+            .await?
+            .first()
+            .and_then(|c| c.cluster_arn().map(str::to_string))
+            .ok_or_else(|| ProviderError::new(format!("cluster {name} not found")).not_found())?;
+        sync_tags(&self.0, &arn, old, new).await?;
+        Ok(Attrs::new())
+    }
+
+    async fn delete(&self, _ctx: &Context, name: &str, _p: &Props) -> Result<(), ProviderError> {
+        match send!(self.0.ecs.delete_cluster().cluster(name)) {
+            Ok(_) => Ok(()),
+            // Tasks of a just-deleted service are still stopping.
+            Err(e)
+                if matches!(
+                    e.code.as_deref(),
+                    Some(
+                        "ClusterContainsServicesException"
+                            | "ClusterContainsTasksException"
+                            | "UpdateInProgressException"
+                    )
+                ) =>
+            {
+                Err(e.retry_within(Duration::from_secs(10 * 60)))
+            }
+            Err(e) => Err(e),
+        }
+    }
+}

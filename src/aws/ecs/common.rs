@@ -1,0 +1,68 @@
+//! Helpers shared by the ECS kinds: tags, not-found, ARN names.
+
+use aws_sdk_ecs::types::Tag;
+
+use crate::aws::client::Clients;
+use crate::aws::values::{create_tags, sync_tags_with};
+use crate::provider::{Context, Props, ProviderError};
+
+pub(crate) const NAME_MAX: usize = 255;
+
+pub(crate) fn tags(ctx: &Context, logical_id: &str, p: &Props) -> Vec<Tag> {
+    create_tags(ctx, logical_id, p)
+        .into_iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
+}
+
+pub(crate) fn ecs_tags(t: &[Tag]) -> Vec<(&str, &str)> {
+    t.iter()
+        .filter_map(|t| Some((t.key()?, t.value()?)))
+        .collect()
+}
+
+pub(crate) async fn sync_tags(
+    c: &Clients,
+    arn: &str,
+    old: &Props,
+    new: &Props,
+) -> Result<(), ProviderError> {
+    sync_tags_with(
+        old,
+        new,
+        |keys| async move {
+            send!(
+                c.ecs
+                    .untag_resource()
+                    .resource_arn(arn)
+                    .set_tag_keys(Some(keys))
+            )
+        },
+        |set| async move {
+            let tags = set
+                .iter()
+                .map(|(k, v)| Tag::builder().key(k).value(v).build());
+            send!(
+                c.ecs
+                    .tag_resource()
+                    .resource_arn(arn)
+                    .set_tags(Some(tags.collect()))
+            )
+        },
+    )
+    .await
+}
+
+/// A service already deleted (`ServiceNotActiveException`) is as good as
+/// gone; the other not-found codes are mapped by [`err`].
+pub(crate) fn not_found(mut e: ProviderError) -> ProviderError {
+    if e.code.as_deref() == Some("ServiceNotActiveException") {
+        e.not_found = true;
+    }
+    e
+}
+
+/// The last path segment of an ARN (`…:cluster/name` → `name`).
+pub(crate) fn arn_name(arn: &str) -> &str {
+    arn.rsplit('/').next().unwrap_or(arn)
+}

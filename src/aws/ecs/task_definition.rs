@@ -1,0 +1,528 @@
+//! `aws.ecs.task_definition`: one revision of a task definition.
+
+use std::collections::{BTreeSet, HashMap};
+
+use async_trait::async_trait;
+use aws_sdk_ecs::types::{
+    Compatibility, ContainerDefinition, KeyValuePair, LogConfiguration, LogDriver, NetworkMode,
+    PortMapping, Tag, TaskDefinitionField, TransportProtocol,
+};
+use serde_json::{Map, Value, json};
+
+use crate::aws::client::Clients;
+use crate::aws::error::err;
+use crate::aws::values::{i, list, props, s, split_tags, unique_name};
+use crate::provider::{
+    Attrs, Context, CreateRequest, Created, Observed, Props, ProviderError, ReadQuery,
+    ResourceKind, created_id,
+};
+use crate::schema::{Attr, Default, Prop, Schema, Type};
+
+use super::common::*;
+
+static PORT_MAPPING: &[Prop] = &[
+    Prop::new(
+        "container_port",
+        Type::Int,
+        "The port the container listens on.",
+    )
+    .required(),
+    Prop::new("protocol", Type::Enum(&["tcp", "udp"]), "The protocol.")
+        .default(Default::Str("tcp")),
+];
+
+static CONTAINER: &[Prop] = &[
+    Prop::new("name", Type::String, "The container name.").required(),
+    Prop::new("image", Type::String, "The image, e.g. `nginx:1.27`.").required(),
+    Prop::new("cpu", Type::Int, "CPU units reserved for the container.").default(Default::Int(0)),
+    Prop::new("memory", Type::Int, "Hard memory limit (MiB)."),
+    Prop::new("memory_reservation", Type::Int, "Soft memory limit (MiB)."),
+    Prop::new(
+        "essential",
+        Type::Bool,
+        "Whether the task stops when this container stops.",
+    )
+    .default(Default::Bool(true)),
+    Prop::new(
+        "port_mappings",
+        Type::List(&Type::Object(PORT_MAPPING)),
+        "Ports the container exposes.",
+    ),
+    Prop::new("environment", Type::StringMap, "Environment variables."),
+    Prop::new("command", Type::List(&Type::String), "The command to run."),
+    Prop::new(
+        "log_group",
+        Type::String,
+        "Send output to this CloudWatch Logs group (awslogs driver, stream prefix = container name).",
+    ),
+];
+
+pub static TASK_DEFINITION: Schema = Schema {
+    kind: "aws.ecs.task_definition",
+    doc: "An ECS task definition. Any change registers a new revision.",
+    properties: &[
+        Prop::new(
+            "family",
+            Type::String,
+            "The family; derived from the stack and id when omitted.",
+        )
+        .replace(),
+        Prop::new(
+            "compatibility",
+            Type::Enum(&["FARGATE", "EC2"]),
+            "Where tasks run.",
+        )
+        .default(Default::Str("FARGATE"))
+        .replace(),
+        Prop::new(
+            "network_mode",
+            Type::Enum(&["awsvpc", "bridge", "host", "none"]),
+            "Task networking; Fargate needs `awsvpc`.",
+        )
+        .default(Default::Str("awsvpc"))
+        .replace(),
+        Prop::new(
+            "cpu",
+            Type::String,
+            "Task CPU units (Fargate: 256, 512, 1024, 2048, 4096, 8192 or 16384).",
+        )
+        .replace(),
+        Prop::new(
+            "memory",
+            Type::String,
+            "Task memory in MiB (Fargate: a size allowed for the CPU).",
+        )
+        .replace(),
+        Prop::new(
+            "execution_role_arn",
+            Type::String,
+            "The role ECS uses to pull images and write logs.",
+        )
+        .replace(),
+        Prop::new(
+            "task_role_arn",
+            Type::String,
+            "The role the containers' code runs as.",
+        )
+        .replace(),
+        Prop::new(
+            "containers",
+            Type::List(&Type::Object(CONTAINER)),
+            "The containers.",
+        )
+        .required()
+        .replace(),
+    ],
+    attributes: &[
+        Attr::new("arn", Type::String, "The revision's ARN."),
+        Attr::new("revision", Type::Int, "The revision number."),
+        Attr::new("family", Type::String, "The family."),
+    ],
+    exactly_one_of: &[],
+    taggable: true,
+    notes: "A change registers a new revision; the old one is deregistered and deleted once its services moved. Fargate cpu/memory pairs are checked at plan time.",
+};
+
+// ---------------------------------------------------------------- task definition
+
+/// `aws.ecs.task_definition`.
+pub struct TaskDefinition(pub Clients);
+
+/// Fargate's allowed task sizes: CPU units → memory (MiB) range and step.
+const FARGATE_SIZES: &[(u32, u32, u32, u32)] = &[
+    (256, 512, 2048, 512),
+    (512, 1024, 4096, 1024),
+    (1024, 2048, 8192, 1024),
+    (2048, 4096, 16384, 1024),
+    (4096, 8192, 30720, 1024),
+    (8192, 16384, 61440, 4096),
+    (16384, 32768, 122880, 8192),
+];
+
+/// Checks a Fargate cpu/memory pair. `Err((message, help))`.
+pub fn check_fargate_size(cpu: &str, memory: &str) -> Result<(), (String, String)> {
+    let cpus: Vec<String> = FARGATE_SIZES.iter().map(|s| s.0.to_string()).collect();
+    let Some(&(c, lo, hi, step)) = cpu
+        .trim()
+        .parse::<u32>()
+        .ok()
+        .and_then(|c| FARGATE_SIZES.iter().find(|s| s.0 == c))
+    else {
+        return Err((
+            format!("`cpu` {cpu} is not a Fargate task size"),
+            format!("use one of {}", cpus.join(", ")),
+        ));
+    };
+    let allowed = |lo: u32, hi: u32, step: u32| -> String {
+        // 256 CPU units allow 512, 1024 and 2048 (the only uneven row).
+        if c == 256 {
+            "512, 1024 or 2048".into()
+        } else {
+            format!("{lo} to {hi} in steps of {step}")
+        }
+    };
+    let ok = match memory.trim().parse::<u32>() {
+        Ok(m) if c == 256 => matches!(m, 512 | 1024 | 2048),
+        Ok(m) => m >= lo && m <= hi && (m - lo) % step == 0,
+        Err(_) => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err((
+            format!("Fargate does not run {cpu} CPU units with {memory} MiB of memory"),
+            format!("with cpu {c}, memory must be {} MiB", allowed(lo, hi, step)),
+        ))
+    }
+}
+
+fn containers(p: &Props, region: &str) -> Vec<ContainerDefinition> {
+    let Some(Value::Array(items)) = p.get("containers") else {
+        return Vec::new();
+    };
+    items
+        .iter()
+        .filter_map(|c| c.as_object())
+        .map(|c| {
+            let mut b = ContainerDefinition::builder()
+                .set_name(s(c, "name"))
+                .set_image(s(c, "image"))
+                .set_cpu(i(c, "cpu"))
+                .set_memory(i(c, "memory"))
+                .set_memory_reservation(i(c, "memory_reservation"))
+                .set_essential(crate::aws::values::b(c, "essential"));
+            if let Some(Value::Array(ports)) = c.get("port_mappings") {
+                for pm in ports.iter().filter_map(|v| v.as_object()) {
+                    b = b.port_mappings(
+                        PortMapping::builder()
+                            .set_container_port(i(pm, "container_port"))
+                            .protocol(TransportProtocol::from(
+                                s(pm, "protocol").as_deref().unwrap_or("tcp"),
+                            ))
+                            .build(),
+                    );
+                }
+            }
+            if let Some(Value::Object(env)) = c.get("environment") {
+                for (k, v) in env {
+                    b = b.environment(
+                        KeyValuePair::builder()
+                            .name(k)
+                            .value(v.as_str().unwrap_or_default())
+                            .build(),
+                    );
+                }
+            }
+            let command = list(c, "command");
+            if !command.is_empty() {
+                b = b.set_command(Some(command));
+            }
+            if let Some(group) = s(c, "log_group") {
+                let options: HashMap<String, String> = [
+                    ("awslogs-group".to_string(), group),
+                    ("awslogs-region".to_string(), region.to_string()),
+                    (
+                        "awslogs-stream-prefix".to_string(),
+                        s(c, "name").unwrap_or_default(),
+                    ),
+                ]
+                .into();
+                b = b.log_configuration(
+                    LogConfiguration::builder()
+                        .log_driver(LogDriver::Awslogs)
+                        .set_options(Some(options))
+                        .build()
+                        .expect("log driver is set"),
+                );
+            }
+            b.build()
+        })
+        .collect()
+}
+
+/// A live container definition in the blueprint's shape.
+fn container_value(c: &ContainerDefinition) -> Value {
+    let mut m = Map::new();
+    m.extend(props([
+        ("name", json!(c.name())),
+        ("image", json!(c.image())),
+        ("cpu", json!(c.cpu())),
+        ("memory", json!(c.memory())),
+        ("memory_reservation", json!(c.memory_reservation())),
+        ("essential", json!(c.essential().unwrap_or(true))),
+        (
+            "port_mappings",
+            Value::Array(
+                c.port_mappings()
+                    .iter()
+                    .map(|pm| {
+                        json!({
+                            "container_port": pm.container_port(),
+                            "protocol": pm.protocol().map_or("tcp", |p| p.as_str()),
+                        })
+                    })
+                    .collect(),
+            ),
+        ),
+        (
+            "environment",
+            Value::Object(
+                c.environment()
+                    .iter()
+                    .filter_map(|kv| Some((kv.name()?.to_string(), json!(kv.value()?))))
+                    .collect(),
+            ),
+        ),
+        ("command", json!(c.command())),
+        (
+            "log_group",
+            json!(
+                c.log_configuration()
+                    .filter(|l| *l.log_driver() == LogDriver::Awslogs)
+                    .and_then(|l| l.options())
+                    .and_then(|o| o.get("awslogs-group"))
+            ),
+        ),
+    ]));
+    Value::Object(m)
+}
+
+/// Drops null, empty-list and empty-map fields of each container, so an
+/// unset field and the API's empty default compare equal.
+fn normalize_containers(p: &mut Props) {
+    if let Some(Value::Array(items)) = p.get_mut("containers") {
+        for c in items.iter_mut() {
+            if let Value::Object(m) = c {
+                m.retain(|_, v| match v {
+                    Value::Null => false,
+                    Value::Array(a) => !a.is_empty(),
+                    Value::Object(o) => !o.is_empty(),
+                    _ => true,
+                });
+            }
+        }
+    }
+}
+
+fn td_attrs(td: &aws_sdk_ecs::types::TaskDefinition) -> Attrs {
+    let mut a = Attrs::new();
+    a.extend(props([
+        ("arn", json!(td.task_definition_arn())),
+        ("revision", json!(td.revision())),
+        ("family", json!(td.family())),
+    ]));
+    a
+}
+
+impl TaskDefinition {
+    async fn describe(
+        &self,
+        arn: &str,
+    ) -> Result<Option<(aws_sdk_ecs::types::TaskDefinition, Vec<Tag>)>, ProviderError> {
+        match send!(
+            self.0
+                .ecs
+                .describe_task_definition()
+                .task_definition(arn)
+                .include(TaskDefinitionField::Tags)
+        ) {
+            Ok(r) => Ok(r
+                .task_definition()
+                .cloned()
+                .map(|td| (td, r.tags().to_vec()))),
+            // An unknown revision is a ClientException.
+            Err(e) if e.code.as_deref() == Some("ClientException") => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+#[async_trait]
+impl ResourceKind for TaskDefinition {
+    fn schema(&self) -> &'static Schema {
+        &TASK_DEFINITION
+    }
+
+    /// One DescribeTaskDefinition per recorded revision (the API has no
+    /// batched form); discovery lists the active revisions of the stack's
+    /// families.
+    async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>, ProviderError> {
+        let mut arns: BTreeSet<String> = q.known.iter().map(|(id, _)| id.clone()).collect();
+        if q.discover {
+            let listed: Vec<String> = self
+                .0
+                .ecs
+                .list_task_definitions()
+                .family_prefix(unique_name(&ctx.stack, "", NAME_MAX))
+                .status(aws_sdk_ecs::types::TaskDefinitionStatus::Active)
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
+                .map_err(err)?;
+            arns.extend(listed);
+        }
+        let mut out = Vec::new();
+        for arn in arns {
+            let Some((td, tags)) = self.describe(&arn).await? else {
+                continue;
+            };
+            if td.status() != Some(&aws_sdk_ecs::types::TaskDefinitionStatus::Active) {
+                continue;
+            }
+            let (user, logical) = split_tags(ctx, ecs_tags(&tags));
+            let known = q.known.iter().any(|(id, _)| *id == arn);
+            if logical.is_none() && !known {
+                continue;
+            }
+            let p = props([
+                ("family", json!(td.family())),
+                (
+                    "compatibility",
+                    json!(td.requires_compatibilities().first().map(|c| c.as_str())),
+                ),
+                ("network_mode", json!(td.network_mode().map(|n| n.as_str()))),
+                ("cpu", json!(td.cpu())),
+                ("memory", json!(td.memory())),
+                ("execution_role_arn", json!(td.execution_role_arn())),
+                ("task_role_arn", json!(td.task_role_arn())),
+                (
+                    "containers",
+                    Value::Array(
+                        td.container_definitions()
+                            .iter()
+                            .map(container_value)
+                            .collect(),
+                    ),
+                ),
+                ("tags", user),
+            ]);
+            out.push(Observed {
+                physical_id: td.task_definition_arn().unwrap_or(&arn).to_string(),
+                logical_id: logical,
+                properties: p,
+                attributes: td_attrs(&td),
+            });
+        }
+        Ok(out)
+    }
+
+    async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created, ProviderError> {
+        let p = &req.properties;
+        let family =
+            s(p, "family").unwrap_or_else(|| unique_name(&ctx.stack, &req.logical_id, NAME_MAX));
+        let r = send!(
+            self.0
+                .ecs
+                .register_task_definition()
+                .family(family)
+                .requires_compatibilities(Compatibility::from(
+                    s(p, "compatibility").as_deref().unwrap_or("FARGATE"),
+                ))
+                .network_mode(NetworkMode::from(
+                    s(p, "network_mode").as_deref().unwrap_or("awsvpc"),
+                ))
+                .set_cpu(s(p, "cpu"))
+                .set_memory(s(p, "memory"))
+                .set_execution_role_arn(s(p, "execution_role_arn"))
+                .set_task_role_arn(s(p, "task_role_arn"))
+                .set_container_definitions(Some(containers(p, &self.0.region)))
+                .set_tags(Some(tags(ctx, &req.logical_id, p)))
+        )?;
+        let td = r
+            .task_definition()
+            .ok_or_else(|| ProviderError::new("RegisterTaskDefinition returned nothing"))?;
+        Ok(Created {
+            physical_id: created_id(td.task_definition_arn(), self.schema().kind)?,
+            attributes: td_attrs(td),
+        })
+    }
+
+    /// Only tags change in place.
+    async fn update(
+        &self,
+        _ctx: &Context,
+        arn: &str,
+        old: &Props,
+        new: &Props,
+    ) -> Result<Attrs, ProviderError> {
+        sync_tags(&self.0, arn, old, new).await?;
+        Ok(Attrs::new())
+    }
+
+    /// Deregisters the revision (running tasks keep it), then asks for its
+    /// deletion so nothing of the stack stays listed.
+    async fn delete(&self, _ctx: &Context, arn: &str, _p: &Props) -> Result<(), ProviderError> {
+        match send!(self.0.ecs.deregister_task_definition().task_definition(arn)) {
+            Ok(_) => {}
+            // Already deregistered or gone.
+            Err(e) if e.code.as_deref() == Some("ClientException") => {}
+            Err(e) => return Err(e),
+        }
+        send!(self.0.ecs.delete_task_definitions().task_definitions(arn))?;
+        Ok(())
+    }
+
+    fn check(&self, p: &Props) -> Result<(), (String, String)> {
+        if s(p, "compatibility").as_deref() != Some("FARGATE") {
+            return Ok(());
+        }
+        if let Some(mode) = s(p, "network_mode")
+            && mode != "awsvpc"
+        {
+            return Err((
+                format!("Fargate tasks need `network_mode: awsvpc`, not `{mode}`"),
+                "remove `network_mode` (awsvpc is the default) or set it to awsvpc".into(),
+            ));
+        }
+        match (s(p, "cpu"), s(p, "memory")) {
+            (Some(cpu), Some(memory)) => check_fargate_size(&cpu, &memory),
+            // Unknown until apply (a reference): checked by AWS then.
+            _ if !p.contains_key("cpu") || !p.contains_key("memory") => Err((
+                "Fargate task definitions need both `cpu` and `memory`".into(),
+                "set e.g. `cpu: 256` and `memory: 512`".into(),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    fn normalize(&self, p: &mut Props) {
+        normalize_containers(p);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fargate_sizes() {
+        assert!(check_fargate_size("256", "512").is_ok());
+        assert!(check_fargate_size("256", "2048").is_ok());
+        assert!(check_fargate_size("256", "1536").is_err());
+        assert!(check_fargate_size("512", "3072").is_ok());
+        assert!(check_fargate_size("1024", "1024").is_err());
+        assert!(check_fargate_size("4096", "30720").is_ok());
+        assert!(check_fargate_size("8192", "20480").is_ok());
+        assert!(check_fargate_size("8192", "18432").is_err());
+        assert!(check_fargate_size("16384", "122880").is_ok());
+        let (msg, help) = check_fargate_size("300", "512").unwrap_err();
+        assert!(
+            msg.contains("300") && help.contains("256"),
+            "{msg} / {help}"
+        );
+        let (_, help) = check_fargate_size("1024", "512").unwrap_err();
+        assert!(help.contains("2048 to 8192 in steps of 1024"), "{help}");
+    }
+
+    #[test]
+    fn containers_compare_without_api_defaults() {
+        let mut p = props([(
+            "containers",
+            json!([{"name": "web", "image": "nginx", "environment": {}, "command": [], "memory": null}]),
+        )]);
+        normalize_containers(&mut p);
+        assert_eq!(p["containers"], json!([{"name": "web", "image": "nginx"}]));
+    }
+}

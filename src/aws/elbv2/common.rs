@@ -1,0 +1,268 @@
+//! Helpers shared by the load-balancing kinds: names, tags, ownership.
+
+use std::collections::HashMap;
+
+use aws_sdk_elasticloadbalancingv2::types::{
+    Action, ActionTypeEnum, FixedResponseActionConfig, ProtocolEnum, Tag,
+};
+use serde_json::Value;
+
+use crate::aws::client::Clients;
+use crate::aws::error::err;
+use crate::aws::values::{create_tags, s, split_tags, sync_tags_with, unique_name};
+use crate::provider::{Context, Props, ProviderError, ReadQuery};
+
+pub(crate) const NAME_MAX: usize = 32;
+
+pub(crate) const PROTOCOLS: &[&str] = &["HTTP", "HTTPS", "TCP", "TLS", "UDP", "TCP_UDP"];
+
+/// The names AWS derives for this stack start with this.
+pub(crate) fn name_prefix(stack: &str) -> String {
+    let p = unique_name(stack, "", usize::MAX);
+    p[..p.len().min(NAME_MAX - 7)].to_string()
+}
+
+/// The name to create with: the blueprint's, or one derived from the stack,
+/// the logical id and a digest of the properties that force a
+/// replacement. The digest lets a replacement be created before the old
+/// resource is deleted (its name differs), so a changed target-group port
+/// moves the service to the new group without an outage. An explicit
+/// name cannot be replaced that way: AWS refuses the duplicate.
+pub(crate) fn name_of(ctx: &Context, logical_id: &str, p: &Props, immutable: &[&str]) -> String {
+    use sha2::{Digest, Sha256};
+    if let Some(n) = s(p, "name") {
+        return n;
+    }
+    let mut h = Sha256::new();
+    for k in immutable {
+        h.update(
+            p.get(*k)
+                .map(Value::to_string)
+                .unwrap_or_default()
+                .as_bytes(),
+        );
+        h.update(b"\0");
+    }
+    let digest = hex::encode(h.finalize());
+    unique_name(
+        &ctx.stack,
+        &format!("{logical_id}-{}", &digest[..4]),
+        NAME_MAX,
+    )
+}
+
+pub(crate) fn tags(ctx: &Context, logical_id: &str, p: &Props) -> Vec<Tag> {
+    create_tags(ctx, logical_id, p)
+        .into_iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
+}
+
+/// Tags of many ARNs, 20 per call (the API's limit).
+pub(crate) async fn tags_of(
+    c: &Clients,
+    arns: impl IntoIterator<Item = String>,
+) -> Result<HashMap<String, Vec<(String, String)>>, ProviderError> {
+    let arns: Vec<String> = arns.into_iter().collect();
+    let mut out = HashMap::new();
+    for chunk in arns.chunks(20) {
+        let r = send!(
+            c.elb
+                .describe_tags()
+                .set_resource_arns(Some(chunk.to_vec()))
+        )?;
+        for d in r.tag_descriptions() {
+            let Some(arn) = d.resource_arn() else {
+                continue;
+            };
+            out.insert(
+                arn.to_string(),
+                d.tags()
+                    .iter()
+                    .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
+                    .collect(),
+            );
+        }
+    }
+    Ok(out)
+}
+
+/// The user's tags and the logical id of a resource, from a DescribeTags
+/// answer; `None` when it is neither ours nor known.
+pub(crate) fn owned(
+    ctx: &Context,
+    q: &ReadQuery,
+    arn: &str,
+    tags: &HashMap<String, Vec<(String, String)>>,
+) -> Option<(Value, Option<String>)> {
+    let pairs = tags.get(arn).map(Vec::as_slice).unwrap_or_default();
+    let (user, logical) = split_tags(ctx, pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let known = q.known.iter().any(|(id, _)| id == arn);
+    (known || logical.is_some()).then_some((user, logical))
+}
+
+/// One of this stack's (or state's) load balancers or target groups, with
+/// its ARN, user tags and logical id.
+pub(crate) struct Owned<T> {
+    pub(crate) item: T,
+    pub(crate) arn: String,
+    pub(crate) user: Value,
+    pub(crate) logical: Option<String>,
+}
+
+/// Of a listing of the account's load balancers or target groups, those
+/// state records or that carry the stack's tag. Tags are asked only for
+/// the ones state records or whose name has the stack's prefix.
+pub(crate) async fn owned_of<T>(
+    c: &Clients,
+    ctx: &Context,
+    q: &ReadQuery,
+    all: Vec<T>,
+    arn_of: fn(&T) -> Option<&str>,
+    name_of: fn(&T) -> Option<&str>,
+) -> Result<Vec<Owned<T>>, ProviderError> {
+    let prefix = name_prefix(&ctx.stack);
+    let candidates: Vec<T> = all
+        .into_iter()
+        .filter(|x| {
+            let arn = arn_of(x).unwrap_or_default();
+            q.known.iter().any(|(id, _)| id == arn)
+                || name_of(x).is_some_and(|n| n.starts_with(&prefix))
+        })
+        .collect();
+    let tags = tags_of(
+        c,
+        candidates
+            .iter()
+            .filter_map(|x| arn_of(x).map(str::to_string)),
+    )
+    .await?;
+    Ok(candidates
+        .into_iter()
+        .filter_map(|item| {
+            let arn = arn_of(&item).unwrap_or_default().to_string();
+            let (user, logical) = owned(ctx, q, &arn, &tags)?;
+            Some(Owned {
+                item,
+                arn,
+                user,
+                logical,
+            })
+        })
+        .collect())
+}
+
+/// Brings tags from `old` to `new`.
+pub(crate) async fn sync_tags(
+    c: &Clients,
+    arn: &str,
+    old: &Props,
+    new: &Props,
+) -> Result<(), ProviderError> {
+    sync_tags_with(
+        old,
+        new,
+        |keys| async move {
+            send!(
+                c.elb
+                    .remove_tags()
+                    .resource_arns(arn)
+                    .set_tag_keys(Some(keys))
+            )
+        },
+        |set| async move {
+            let tags = set
+                .iter()
+                .map(|(k, v)| Tag::builder().key(k).value(v).build());
+            send!(
+                c.elb
+                    .add_tags()
+                    .resource_arns(arn)
+                    .set_tags(Some(tags.collect()))
+            )
+        },
+    )
+    .await
+}
+
+pub(crate) fn protocol(p: &Props, key: &str) -> Option<ProtocolEnum> {
+    s(p, key).map(|v| ProtocolEnum::from(v.as_str()))
+}
+
+// ---------------------------------------------------------------- load balancer
+
+/// ARNs of the stack's load balancers (named with its prefix and tagged
+/// with it): two calls, for finding lost listeners and rules.
+pub(crate) async fn stack_lbs(c: &Clients, ctx: &Context) -> Result<Vec<String>, ProviderError> {
+    let all: Vec<_> = c
+        .elb
+        .describe_load_balancers()
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(err)?;
+    let none = ReadQuery::default();
+    Ok(owned_of(
+        c,
+        ctx,
+        &none,
+        all,
+        |lb| lb.load_balancer_arn(),
+        |lb| lb.load_balancer_name(),
+    )
+    .await?
+    .into_iter()
+    .map(|o| o.arn)
+    .collect())
+}
+
+/// Listeners of the given load balancers (gone ones are skipped).
+pub(crate) async fn listeners_of(
+    c: &Clients,
+    lbs: impl IntoIterator<Item = String>,
+) -> Result<Vec<aws_sdk_elasticloadbalancingv2::types::Listener>, ProviderError> {
+    let mut found = Vec::new();
+    for lb in lbs {
+        match send!(c.elb.describe_listeners().load_balancer_arn(&lb)) {
+            Ok(r) => found.extend(r.listeners().iter().cloned()),
+            Err(e) if e.not_found => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(found)
+}
+
+pub(crate) fn default_action(p: &Props) -> Action {
+    match s(p, "target_group_arn") {
+        Some(tg) => Action::builder()
+            .r#type(ActionTypeEnum::Forward)
+            .target_group_arn(tg)
+            .build(),
+        None => Action::builder()
+            .r#type(ActionTypeEnum::FixedResponse)
+            .fixed_response_config(
+                FixedResponseActionConfig::builder()
+                    .status_code(s(p, "fixed_response_status").unwrap_or_else(|| "404".into()))
+                    .content_type("text/plain")
+                    .build(),
+            )
+            .build(),
+    }
+}
+
+/// The forward target of an action list, whether written as
+/// `TargetGroupArn` or as a one-group `ForwardConfig`.
+pub(crate) fn forward_target(actions: &[Action]) -> Option<String> {
+    let a = actions
+        .iter()
+        .find(|a| a.r#type() == Some(&ActionTypeEnum::Forward))?;
+    a.target_group_arn()
+        .or_else(|| {
+            a.forward_config()
+                .and_then(|f| f.target_groups().first())
+                .and_then(|t| t.target_group_arn())
+        })
+        .map(str::to_string)
+}
