@@ -5,13 +5,13 @@
 //! and changed code shows exactly one: a code property's value becomes the
 //! zip's base64 SHA-256, which is what Lambda reports as `CodeSha256`.
 //!
-//! Packages are kept in a process-wide store by that digest, where the
-//! kinds that upload code find the bytes.
+//! Packages are kept in the blueprint's `assets` by that digest; each
+//! provider call gets them in its context, where the kinds that upload
+//! code find the bytes.
 
-use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 
 use base64::Engine;
 use sha2::{Digest, Sha256};
@@ -21,16 +21,6 @@ use super::expr::Expr;
 use super::model::Blueprint;
 use super::source::{self, Located};
 use crate::schema::Type;
-
-fn store() -> &'static Mutex<HashMap<String, Arc<Vec<u8>>>> {
-    static STORE: OnceLock<Mutex<HashMap<String, Arc<Vec<u8>>>>> = OnceLock::new();
-    STORE.get_or_init(Default::default)
-}
-
-/// The zip packaged under a digest, if this process made it.
-pub fn get(sha256: &str) -> Option<Arc<Vec<u8>>> {
-    store().lock().unwrap().get(sha256).cloned()
-}
 
 /// The base64 SHA-256 of bytes, as Lambda writes `CodeSha256`.
 pub fn digest(bytes: &[u8]) -> String {
@@ -147,7 +137,7 @@ pub fn package(bp: &mut Blueprint, located: &Located) -> Result<(), Diagnostics>
                 Ok(files) => {
                     let bytes = zip(files);
                     let sha = digest(&bytes);
-                    store().lock().unwrap().insert(sha.clone(), Arc::new(bytes));
+                    bp.assets.insert(sha.clone(), Arc::new(bytes));
                     *e = Expr::Str(sha);
                 }
                 Err(msg) => diags.push(

@@ -154,13 +154,6 @@ impl Expr {
             other => other.clone(),
         }
     }
-
-    /// True when the value contains no reference at all.
-    pub fn is_literal(&self) -> bool {
-        let mut any = false;
-        self.visit_refs(&mut |_| any = true);
-        !any
-    }
 }
 
 /// A reference found in a string, with its byte range in that string.

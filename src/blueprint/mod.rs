@@ -3,8 +3,8 @@
 //! file, line and column it comes from.
 //!
 //! The stages are: bytes → UTF-8 → spanned YAML tree ([`yaml`]) → schema
-//! validation ([`validate`]) → dependency-graph checks (cycles, in
-//! [`crate::graph`]).
+//! validation ([`validate`]) → dependency graph ([`crate::graph`]; its
+//! cycles become diagnostics here). A loaded blueprint carries its graph.
 
 pub mod assets;
 pub mod diagnostic;
@@ -18,6 +18,7 @@ mod yaml;
 pub use diagnostic::{Code, Diagnostic, Diagnostics, SourceFile};
 pub use model::{Blueprint, Dep, DepVia, Output, ParamType, Parameter, Resource};
 
+use crate::graph::GraphError;
 use crate::provider::Registry;
 use diagnostic::span;
 
@@ -57,10 +58,11 @@ pub fn load_bytes(name: &str, bytes: &[u8], registry: &Registry) -> Result<Bluep
         }
     };
     let mut v = validate::Validator::new(&file, registry);
-    let bp = v.blueprint(&root);
+    let mut bp = v.blueprint(&root);
     let mut diags = v.diags;
-    if let Err(cycles) = crate::graph::Graph::build(&bp) {
-        diags.extend(cycles.into_iter().map(|d| d.in_file(&file)));
+    match bp.build_graph() {
+        Ok(g) => bp.graph = g,
+        Err(errors) => diags.extend(errors.into_iter().map(|e| graph_error(e).in_file(&file))),
     }
     if diags.is_empty() {
         Ok(bp)
@@ -70,6 +72,43 @@ pub fn load_bytes(name: &str, bytes: &[u8], registry: &Registry) -> Result<Bluep
             file: file.name.clone(),
             diagnostics: diags,
         })
+    }
+}
+
+/// A graph error as a diagnostic pointing at the references involved.
+fn graph_error(e: GraphError) -> Diagnostic {
+    match e {
+        GraphError::SelfReference { id, dep } => {
+            Diagnostic::new(Code::SelfReference, format!("`{id}` depends on itself"))
+                .label(dep.span, "refers to its own resource")
+                .help(match &dep.via {
+                    DepVia::Reference { attr } => format!(
+                        "a resource cannot use its own `{attr}` before it exists; \
+                         move the value into a separate resource \
+                         (e.g. an `aws.ec2.security_group_rule` for a self-referencing group)"
+                    ),
+                    DepVia::DependsOn => "remove it from `depends_on`".into(),
+                })
+        }
+        GraphError::Cycle { path, labels } => {
+            let loop_text = format!("{} → {}", path.join(" → "), path[0]);
+            let mut d = Diagnostic::new(
+                Code::Cycle,
+                format!(
+                    "dependency cycle between {} resources: {loop_text}",
+                    path.len()
+                ),
+            )
+            .help(
+                "break the loop: remove a reference or a `depends_on` entry; rules that \
+                 reference each other's security groups belong in separate \
+                 `aws.ec2.security_group_rule` resources",
+            );
+            for (span, text) in labels {
+                d = d.label(span, text);
+            }
+            d
+        }
     }
 }
 

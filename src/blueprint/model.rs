@@ -10,7 +10,8 @@ use miette::SourceSpan;
 
 use super::diagnostic::{Code, Diagnostic, Diagnostics, SourceFile};
 use super::expr::{Condition, Expr, Ref};
-use super::params::Values;
+pub use crate::graph::{Dep, DepVia};
+use crate::graph::{Graph, GraphError};
 use crate::schema::Schema;
 
 /// A blueprint that passed validation.
@@ -28,6 +29,11 @@ pub struct Blueprint {
     /// The blueprint's directory (function code lives beside the YAML);
     /// `None` for a blueprint read from a string.
     pub dir: Option<PathBuf>,
+    /// The resources' dependency graph, built when the blueprint is
+    /// loaded (and again by [`Blueprint::select`], which drops edges).
+    pub graph: Graph,
+    /// Packaged function code, by the digest its property now holds.
+    pub assets: crate::provider::Assets,
 }
 
 /// The type of a parameter.
@@ -80,23 +86,6 @@ pub struct Parameter {
     pub span: SourceSpan,
 }
 
-/// Why a resource depends on another.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DepVia {
-    /// A `${other.attr}` reference in a property.
-    Reference { attr: String },
-    /// An entry of `depends_on`.
-    DependsOn,
-}
-
-/// One dependency edge, with the place in the file that creates it.
-#[derive(Debug, Clone)]
-pub struct Dep {
-    pub target: String,
-    pub via: DepVia,
-    pub span: SourceSpan,
-}
-
 /// A resource of the blueprint.
 #[derive(Debug, Clone)]
 pub struct Resource {
@@ -128,13 +117,24 @@ pub struct Output {
 }
 
 impl Blueprint {
+    /// The dependency graph of the resources as they are now.
+    pub fn build_graph(&self) -> Result<Graph, Vec<GraphError>> {
+        Graph::build(
+            self.resources
+                .iter()
+                .map(|(id, r)| (id.as_str(), r.deps.as_slice())),
+        )
+    }
+
     /// The blueprint for given parameter values: resources whose `when:`
     /// does not hold are left out, and every `${c ? a : b}` is replaced by
     /// the branch `c` selects, so the graph, the planner and the engine see
     /// only what will exist. A resource or output that still refers to a
     /// left-out resource is an error.
-    pub fn select(mut self, values: &Values) -> Result<Blueprint, Diagnostics> {
-        let value = |p: &str| values.get(p).map(|v| v.value.clone());
+    pub fn select(
+        mut self,
+        value: impl Fn(&str) -> Option<Expr>,
+    ) -> Result<Blueprint, Diagnostics> {
         let off: std::collections::BTreeSet<String> = self
             .resources
             .values()
@@ -187,6 +187,9 @@ impl Blueprint {
             }
         }
         if diags.is_empty() {
+            // Removing resources and branches removes edges, never adds
+            // any: the smaller graph has no cycle either.
+            self.graph = self.build_graph().expect("a subgraph of an acyclic graph");
             Ok(self)
         } else {
             Err(Diagnostics {

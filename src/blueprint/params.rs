@@ -80,6 +80,11 @@ impl Values {
     pub fn get(&self, name: &str) -> Option<&Value> {
         self.values.get(name)
     }
+
+    /// The value of `name`, if it has one.
+    pub fn value(&self, name: &str) -> Option<Expr> {
+        self.get(name).map(|v| v.value.clone())
+    }
 }
 
 /// Whether parameters without a value are an error.

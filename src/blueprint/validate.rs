@@ -11,6 +11,7 @@ use super::diagnostic::{Code, Diagnostic, SourceFile, span};
 use super::expr::{self, Condition, Expr, Ref};
 use super::model::{Blueprint, Dep, DepVia, Output, ParamType, Parameter, Resource};
 use super::yaml::{Key, Node, Value};
+use crate::graph::Graph;
 use crate::provider::Registry;
 use crate::schema::{self, Prop, Schema, Type, did_you_mean, quote_list};
 
@@ -83,6 +84,8 @@ impl<'a> Validator<'a> {
             outputs: IndexMap::new(),
             file: self.file.clone(),
             dir: None,
+            graph: Graph::default(),
+            assets: Default::default(),
         };
         let entries = match &root.value {
             Value::Map(m) => m.as_slice(),

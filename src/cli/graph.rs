@@ -3,7 +3,7 @@
 use clap::Args;
 
 use super::{ExitStatus, GlobalArgs, GraphFormat, load_blueprint};
-use crate::graph::{Graph, export};
+use crate::graph::export;
 use crate::output::Printer;
 
 #[derive(Debug, Args)]
@@ -19,15 +19,10 @@ pub fn run(args: &GraphArgs, _g: &GlobalArgs, printer: &Printer) -> ExitStatus {
     let Some(bp) = load_blueprint(&args.blueprint, printer) else {
         return ExitStatus::Failure;
     };
-    let graph = match Graph::build(&bp) {
-        Ok(g) => g,
-        // load_blueprint already reported cycles; this is unreachable in
-        // practice but must not panic.
-        Err(_) => return ExitStatus::Failure,
-    };
+    let kinds = bp.resources.iter().map(|(id, r)| (id.as_str(), r.kind()));
     let text = match args.format {
-        GraphFormat::Dot => export::dot(&bp, &graph),
-        GraphFormat::Mermaid => export::mermaid(&bp, &graph),
+        GraphFormat::Dot => export::dot(&bp.name, kinds, &bp.graph),
+        GraphFormat::Mermaid => export::mermaid(kinds, &bp.graph),
     };
     printer.out(&text);
     ExitStatus::Success

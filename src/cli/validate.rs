@@ -39,7 +39,7 @@ pub fn run(args: &ValidateArgs, g: &GlobalArgs, printer: &Printer) -> ExitStatus
         }
     };
     // `when:` and conditionals must make sense for these values too.
-    if let Err(d) = bp.clone().select(&values) {
+    if let Err(d) = bp.clone().select(|p| values.value(p)) {
         printer.diagnostics(&d);
         return ExitStatus::Failure;
     }

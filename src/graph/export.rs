@@ -6,8 +6,8 @@ use std::fmt::Write;
 
 use petgraph::visit::EdgeRef;
 
+use super::DepVia;
 use super::Graph;
-use crate::blueprint::{Blueprint, DepVia};
 
 /// Sorted edges (from, to, explicit) for stable output.
 fn edges(g: &Graph) -> Vec<(&str, &str, bool)> {
@@ -30,17 +30,22 @@ fn dot_escape(s: &str) -> String {
     s.replace('\\', "\\\\").replace('"', "\\\"")
 }
 
-pub fn dot(bp: &Blueprint, g: &Graph) -> String {
+/// DOT of the graph `g` named `name`, each node labelled with its kind.
+pub fn dot<'a>(
+    name: &str,
+    kinds: impl IntoIterator<Item = (&'a str, &'a str)>,
+    g: &Graph,
+) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "digraph \"{}\" {{", dot_escape(&bp.name));
+    let _ = writeln!(out, "digraph \"{}\" {{", dot_escape(name));
     out.push_str("  rankdir=LR;\n  node [shape=box, style=rounded, fontname=\"Helvetica\"];\n");
-    for (id, r) in &bp.resources {
+    for (id, kind) in kinds {
         let _ = writeln!(
             out,
             "  \"{}\" [label=\"{}\\n{}\"];",
             dot_escape(id),
             dot_escape(id),
-            dot_escape(r.kind())
+            dot_escape(kind)
         );
     }
     for (from, to, explicit) in edges(g) {
@@ -58,21 +63,21 @@ pub fn dot(bp: &Blueprint, g: &Graph) -> String {
 
 /// Mermaid node ids allow only a safe alphabet; ids are mapped to `n<i>`
 /// so no resource name can break the diagram.
-pub fn mermaid(bp: &Blueprint, g: &Graph) -> String {
-    let ids: std::collections::HashMap<&str, usize> = bp
-        .resources
-        .keys()
+pub fn mermaid<'a>(kinds: impl IntoIterator<Item = (&'a str, &'a str)>, g: &Graph) -> String {
+    let kinds: Vec<(&str, &str)> = kinds.into_iter().collect();
+    let ids: std::collections::HashMap<&str, usize> = kinds
+        .iter()
         .enumerate()
-        .map(|(i, k)| (k.as_str(), i))
+        .map(|(i, (k, _))| (*k, i))
         .collect();
     let mut out = String::from("flowchart LR\n");
-    for (id, r) in &bp.resources {
+    for (id, kind) in &kinds {
         let _ = writeln!(
             out,
             "  n{}[\"{}<br/><small>{}</small>\"]",
-            ids[id.as_str()],
+            ids[id],
             mermaid_escape(id),
-            mermaid_escape(r.kind())
+            mermaid_escape(kind)
         );
     }
     for (from, to, explicit) in edges(g) {

@@ -1,6 +1,7 @@
 //! The resource dependency graph: a petgraph DAG built from references and
-//! `depends_on`, with every cycle reported, and deterministic create and
-//! destroy orders for the engine.
+//! `depends_on`, with every cycle reported, and a deterministic create
+//! order for the planner. It knows nothing of blueprints: it orders ids
+//! by their [`Dep`]s (the engine derives destroy order from the plan).
 //!
 //! Edges point from a dependency to its dependent (`vpc → subnet`), so a
 //! topological order is a valid create order and its reverse a valid
@@ -10,16 +11,47 @@
 pub mod export;
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
+use std::collections::{BTreeSet, BinaryHeap, HashMap};
 
 use petgraph::algo::tarjan_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;
 
-use crate::blueprint::{Blueprint, Code, DepVia, Diagnostic};
+use miette::SourceSpan;
+
+/// Why a resource depends on another.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DepVia {
+    /// A `${other.attr}` reference in a property.
+    Reference { attr: String },
+    /// An entry of `depends_on`.
+    DependsOn,
+}
+
+/// One dependency edge, with the place in the file that creates it.
+#[derive(Debug, Clone)]
+pub struct Dep {
+    pub target: String,
+    pub via: DepVia,
+    pub span: SourceSpan,
+}
+
+/// Why a set of resources has no order: the blueprint turns these into
+/// diagnostics pointing at the references.
+#[derive(Debug, Clone)]
+pub enum GraphError {
+    /// `id` refers to itself through `dep`.
+    SelfReference { id: String, dep: Dep },
+    /// A loop of dependencies: `path[0]` depends on `path[1]`, ... and the
+    /// last on the first; `labels` are the references along it.
+    Cycle {
+        path: Vec<String>,
+        labels: Vec<(SourceSpan, String)>,
+    },
+}
 
 /// The dependency graph of a blueprint's resources.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Graph {
     /// Node weights are resource ids; edge weights describe why.
     pub inner: DiGraph<String, DepVia>,
@@ -27,39 +59,33 @@ pub struct Graph {
 }
 
 impl Graph {
-    /// Builds the graph, or reports every cycle (and self-reference).
-    pub fn build(bp: &Blueprint) -> Result<Graph, Vec<Diagnostic>> {
-        let mut inner = DiGraph::with_capacity(bp.resources.len(), bp.resources.len() * 2);
-        let mut index = HashMap::with_capacity(bp.resources.len());
-        for id in bp.resources.keys() {
-            index.insert(id.clone(), inner.add_node(id.clone()));
+    /// Builds the graph of `nodes` (each id with its dependencies), or
+    /// reports every cycle and self-reference. Dependencies on ids that
+    /// are not nodes are left out (validation reports them).
+    pub fn build<'a>(
+        nodes: impl IntoIterator<Item = (&'a str, &'a [Dep])>,
+    ) -> Result<Graph, Vec<GraphError>> {
+        let nodes: Vec<(&str, &[Dep])> = nodes.into_iter().collect();
+        let mut inner = DiGraph::with_capacity(nodes.len(), nodes.len() * 2);
+        let mut index = HashMap::with_capacity(nodes.len());
+        for (id, _) in &nodes {
+            index.insert(id.to_string(), inner.add_node(id.to_string()));
         }
-        let mut diags = Vec::new();
+        let mut errors = Vec::new();
         // (from, to) → span of the reference creating it, for cycle labels.
         let mut edge_spans = HashMap::new();
-        for (id, res) in &bp.resources {
-            let to = index[id];
+        for (id, deps) in &nodes {
+            let to = index[*id];
             let mut seen = BTreeSet::new();
-            for dep in &res.deps {
+            for dep in deps.iter() {
                 let Some(&from) = index.get(&dep.target) else {
                     continue;
                 };
                 if from == to {
-                    diags.push(
-                        Diagnostic::new(
-                            Code::SelfReference,
-                            format!("`{id}` depends on itself"),
-                        )
-                        .label(dep.span, "refers to its own resource")
-                        .help(match &dep.via {
-                            DepVia::Reference { attr } => format!(
-                                "a resource cannot use its own `{attr}` before it exists; \
-                                 move the value into a separate resource \
-                                 (e.g. an `aws.ec2.security_group_rule` for a self-referencing group)"
-                            ),
-                            DepVia::DependsOn => "remove it from `depends_on`".into(),
-                        }),
-                    );
+                    errors.push(GraphError::SelfReference {
+                        id: id.to_string(),
+                        dep: dep.clone(),
+                    });
                     continue;
                 }
                 edge_spans.entry((from, to)).or_insert(dep.span);
@@ -70,35 +96,26 @@ impl Graph {
         }
         let graph = Graph { inner, index };
         for cycle in graph.cycles() {
-            let names: Vec<&str> = cycle.iter().map(|n| graph.inner[*n].as_str()).collect();
-            let mut path = names.join(" → ");
-            path.push_str(" → ");
-            path.push_str(names[0]);
-            let mut d = Diagnostic::new(
-                Code::Cycle,
-                format!("dependency cycle between {} resources: {path}", names.len()),
-            )
-            .help(
-                "break the loop: remove a reference or a `depends_on` entry; rules that \
-                 reference each other's security groups belong in separate \
-                 `aws.ec2.security_group_rule` resources",
-            );
-            // Label each reference along the loop: `a` uses `b`, ...
-            for (i, &node) in cycle.iter().enumerate() {
-                let next = cycle[(i + 1) % cycle.len()];
-                if let Some(span) = edge_spans.get(&(next, node)) {
-                    d = d.label(
+            let path: Vec<String> = cycle.iter().map(|n| graph.inner[*n].clone()).collect();
+            // Each reference along the loop: `a` uses `b`, ...
+            let labels = cycle
+                .iter()
+                .enumerate()
+                .filter_map(|(i, &node)| {
+                    let next = cycle[(i + 1) % cycle.len()];
+                    let span = edge_spans.get(&(next, node))?;
+                    Some((
                         *span,
                         format!("`{}` depends on `{}`", graph.inner[node], graph.inner[next]),
-                    );
-                }
-            }
-            diags.push(d);
+                    ))
+                })
+                .collect();
+            errors.push(GraphError::Cycle { path, labels });
         }
-        if diags.is_empty() {
+        if errors.is_empty() {
             Ok(graph)
         } else {
-            Err(diags)
+            Err(errors)
         }
     }
 
@@ -226,86 +243,5 @@ impl Graph {
             }
         }
         order
-    }
-
-    /// The reverse of [`Graph::create_order`]: dependents before their
-    /// dependencies.
-    pub fn destroy_order(&self) -> Vec<&str> {
-        let mut order = self.create_order();
-        order.reverse();
-        order
-    }
-
-    /// Depth of each resource (longest chain of dependencies below it),
-    /// used to lay out diagrams in ranks.
-    pub fn depths(&self) -> BTreeMap<&str, usize> {
-        let mut depth: BTreeMap<&str, usize> = BTreeMap::new();
-        for id in self.create_order() {
-            let d = self
-                .dependencies(id)
-                .iter()
-                .map(|dep| depth.get(dep).copied().unwrap_or(0) + 1)
-                .max()
-                .unwrap_or(0);
-            depth.insert(id, d);
-        }
-        depth
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::blueprint::load_bytes;
-
-    fn graph(src: &str) -> (Blueprint, Graph) {
-        let bp = load_bytes("t.yaml", src.as_bytes(), &crate::aws::registry()).unwrap();
-        let g = Graph::build(&bp).unwrap();
-        (bp, g)
-    }
-
-    const NET: &str = "name: t\nresources:\n  vpc:\n    type: aws.ec2.vpc\n    properties: {cidr_block: 10.0.0.0/16}\n  b_sub:\n    type: aws.ec2.subnet\n    properties: {vpc_id: '${vpc.id}', cidr_block: 10.0.1.0/24, availability_zone: '${azs[1]}'}\n  a_sub:\n    type: aws.ec2.subnet\n    properties: {vpc_id: '${vpc.id}', cidr_block: 10.0.0.0/24, availability_zone: '${azs[0]}'}\n  igw:\n    type: aws.ec2.internet_gateway\n    depends_on: [vpc]\n  rt:\n    type: aws.ec2.route_table\n    properties: {vpc_id: '${vpc.id}', tags: {owner: '${a_sub.id}-${b_sub.id}'}}\n";
-
-    #[test]
-    fn create_order_is_topological_and_deterministic() {
-        let (_, g) = graph(NET);
-        assert_eq!(g.create_order(), ["vpc", "a_sub", "b_sub", "igw", "rt"]);
-        assert_eq!(g.destroy_order(), ["rt", "igw", "b_sub", "a_sub", "vpc"]);
-        for _ in 0..10 {
-            assert_eq!(graph(NET).1.create_order(), g.create_order());
-        }
-    }
-
-    #[test]
-    fn template_references_and_depends_on_are_edges() {
-        let (_, g) = graph(NET);
-        assert_eq!(g.dependencies("rt"), ["a_sub", "b_sub", "vpc"]);
-        assert_eq!(g.dependents("vpc"), ["a_sub", "b_sub", "igw", "rt"]);
-        assert_eq!(g.depths()["rt"], 2);
-    }
-
-    #[test]
-    fn every_node_comes_after_all_its_dependencies() {
-        let (bp, g) = graph(NET);
-        let order = g.create_order();
-        let pos = |id: &str| order.iter().position(|o| *o == id).unwrap();
-        for (id, r) in &bp.resources {
-            for d in &r.deps {
-                assert!(pos(&d.target) < pos(id), "{} before {id}", d.target);
-            }
-        }
-    }
-
-    #[test]
-    fn cycles_list_their_members_in_dependency_order() {
-        let src = "name: t\nresources:\n  c:\n    type: aws.ec2.route_table\n    properties: {vpc_id: '${a.id}'}\n  a:\n    type: aws.ec2.route_table\n    properties: {vpc_id: '${b.id}'}\n  b:\n    type: aws.ec2.route_table\n    properties: {vpc_id: '${c.id}'}\n";
-        let err = load_bytes("t.yaml", src.as_bytes(), &crate::aws::registry()).unwrap_err();
-        assert_eq!(err.diagnostics.len(), 1);
-        assert!(
-            err.diagnostics[0].message.ends_with("a → b → c → a"),
-            "{}",
-            err.diagnostics[0].message
-        );
-        assert_eq!(err.diagnostics[0].labels.len(), 3);
     }
 }

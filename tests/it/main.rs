@@ -24,6 +24,7 @@ mod corpus;
 mod deploy;
 mod engine;
 mod fargate;
+mod graph;
 mod kinds;
 mod moto;
 mod mq;
