@@ -15,7 +15,6 @@ use std::time::{Duration, Instant};
 
 use archkit::blueprint::params::{self, Inputs, Require};
 use archkit::engine::{self, Cancel, MemorySink, NoEvents, Options};
-use archkit::graph::Graph;
 use archkit::plan;
 use archkit::provider::memory::MemoryCloud;
 use archkit::provider::{Context, Registry};
@@ -65,11 +64,8 @@ fn run(src: &str, latency: Duration, parallelism: usize) -> Run {
     cloud.set_latency(latency);
     let registry = Registry::with_kinds(cloud.kinds());
     let bp = archkit::blueprint::load_bytes("bench.yaml", src.as_bytes(), &registry).unwrap();
-    let graph = Graph::build(&bp).unwrap();
     let values = params::resolve(&bp, &Inputs::default(), Require::All, &mut |_| None).unwrap();
-    let ctx = Context {
-        stack: "bench".into(),
-    };
+    let ctx = Context::new("bench");
     let state = State::new("bench", "bench");
     let azs: Vec<String> = vec![];
     let kinds: BTreeSet<String> = ["test.thing".to_string()].into();
@@ -81,7 +77,6 @@ fn run(src: &str, latency: Duration, parallelism: usize) -> Run {
         let p = plan::diff(
             &plan::Input {
                 blueprint: &bp,
-                graph: &graph,
                 params: &values,
                 stack: "bench",
                 region: "mem-1",

@@ -25,14 +25,28 @@ pub type Props = Map<String, Value>;
 /// Attributes read back from the provider (`arn`, `dns_name`, ...).
 pub type Attrs = BTreeMap<String, Value>;
 
+/// Files a blueprint ships (packaged function code), by digest.
+pub type Assets = BTreeMap<String, Arc<Vec<u8>>>;
+
 /// What every call knows about where it runs.
 #[derive(Debug, Clone)]
 pub struct Context {
     /// The stack name: the value of the `archkit:stack` tag.
     pub stack: String,
+    /// What a create or update uploads (a function's zip), by the digest
+    /// its property holds; packaged when the blueprint was loaded.
+    pub assets: Arc<Assets>,
 }
 
 impl Context {
+    /// The context of `stack`, with no assets.
+    pub fn new(stack: &str) -> Context {
+        Context {
+            stack: stack.to_string(),
+            assets: Arc::default(),
+        }
+    }
+
     /// The tags archkit puts on every taggable resource, besides `Name`
     /// and the user's: they let archkit find a resource again after a
     /// crash lost its id.
@@ -376,13 +390,6 @@ impl Registry {
 
     pub fn schema(&self, kind: &str) -> Option<&'static Schema> {
         self.schemas.get(kind).copied()
-    }
-
-    /// This registry with `other`'s kinds added.
-    pub fn merged(mut self, other: Registry) -> Registry {
-        self.schemas.extend(other.schemas);
-        self.kinds.extend(other.kinds);
-        self
     }
 
     /// The implementation of a kind, when this registry has one.

@@ -63,11 +63,6 @@ impl Type {
             Type::Code => "code directories".into(),
         }
     }
-
-    /// True when a value of this type is a list.
-    pub fn is_list(&self) -> bool {
-        matches!(self, Type::List(_))
-    }
 }
 
 /// Formats `["a", "b"]` as "`a`, `b`".

@@ -17,7 +17,6 @@ use crate::blueprint::params::{self, Inputs, Require, Values};
 use crate::blueprint::source::Located;
 use crate::blueprint::{self, Blueprint, Diagnostics};
 use crate::engine::{self, Cancel, Events, Options, Report};
-use crate::graph::Graph;
 use crate::plan::saved::SavedPlan;
 use crate::plan::{self, Plan, PlanError};
 use crate::provider::memory::MemoryCloud;
@@ -151,7 +150,6 @@ pub struct Session {
     pub backend: Backend,
     pub registry: Registry,
     pub blueprint: Blueprint,
-    pub graph: Graph,
     pub values: Values,
     pub stack: String,
     pub region: String,
@@ -202,11 +200,11 @@ impl Session {
         // Only what these values turn on is planned (a destroy plans from
         // state, whatever the values).
         let bp = if o.require == Require::All {
-            bp.select(&values).map_err(OpenError::Blueprint)?
+            bp.select(|p| values.value(p))
+                .map_err(OpenError::Blueprint)?
         } else {
             bp
         };
-        let graph = Graph::build(&bp).expect("validated blueprints have no cycle");
         let backend = Backend::connect(&o.aws).await?;
         let registry = backend.registry();
         let stack = o
@@ -237,7 +235,6 @@ impl Session {
             backend,
             registry,
             blueprint: bp,
-            graph,
             values,
             stack,
             region,
@@ -252,6 +249,7 @@ impl Session {
     pub fn context(&self) -> Context {
         Context {
             stack: self.stack.clone(),
+            assets: Arc::new(self.blueprint.assets.clone()),
         }
     }
 
@@ -267,7 +265,6 @@ impl Session {
         Ok(plan::diff(
             &plan::Input {
                 blueprint: &self.blueprint,
-                graph: &self.graph,
                 params: &self.values,
                 stack: &self.stack,
                 region: &self.region,
@@ -303,6 +300,24 @@ impl Session {
                 (o.name.clone(), value, sensitive)
             })
             .collect()
+    }
+
+    /// Whether applying `plan` has anything to do: changes, or state to
+    /// bring up to what the refresh found (pending operations, records to
+    /// forget, resources found again under another id).
+    pub fn needs_apply(&self, plan: &Plan) -> bool {
+        let moved = |c: &plan::Change| {
+            c.physical_id.as_ref().is_some_and(|pid| {
+                self.state
+                    .resources
+                    .get(&c.id)
+                    .is_none_or(|r| &r.physical_id != pid)
+            })
+        };
+        plan.has_changes()
+            || !plan.forget.is_empty()
+            || !self.state.pending.is_empty()
+            || plan.changes.iter().any(moved)
     }
 
     /// The saved form of a plan made in this session.

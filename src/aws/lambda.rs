@@ -158,9 +158,10 @@ fn fn_attrs(arn: Option<&str>, name: Option<&str>) -> Attrs {
 }
 
 /// The code's zip, packaged when the blueprint was loaded.
-fn code_bytes(p: &Props) -> Result<Blob, ProviderError> {
+fn code_bytes(ctx: &Context, p: &Props) -> Result<Blob, ProviderError> {
     let sha = s(p, "code").unwrap_or_default();
-    crate::blueprint::assets::get(&sha)
+    ctx.assets
+        .get(&sha)
         .map(|b| Blob::new(b.as_slice().to_vec()))
         .ok_or_else(|| ProviderError::new(format!("no packaged code with digest {sha}")))
 }
@@ -294,7 +295,11 @@ impl ResourceKind for Function {
                 .runtime(Runtime::from(s(p, "runtime").unwrap_or_default().as_str()))
                 .set_handler(s(p, "handler"))
                 .set_role(s(p, "role_arn"))
-                .code(FunctionCode::builder().zip_file(code_bytes(p)?).build())
+                .code(
+                    FunctionCode::builder()
+                        .zip_file(code_bytes(ctx, p)?)
+                        .build()
+                )
                 .set_description(s(p, "description"))
                 .set_timeout(i(p, "timeout"))
                 .set_memory_size(i(p, "memory_size"))
@@ -314,7 +319,7 @@ impl ResourceKind for Function {
 
     async fn update(
         &self,
-        _ctx: &Context,
+        ctx: &Context,
         name: &str,
         old: &Props,
         new: &Props,
@@ -326,7 +331,7 @@ impl ResourceKind for Function {
                 lambda
                     .update_function_code()
                     .function_name(name)
-                    .zip_file(code_bytes(new)?)
+                    .zip_file(code_bytes(ctx, new)?)
             )?;
             self.settle(name).await?;
         }

@@ -10,8 +10,11 @@ use clap::Args;
 use super::{CliError, ExitStatus, GlobalArgs, prompt_secret, var_inputs};
 use crate::blueprint::params::Require;
 use crate::blueprint::source;
-use crate::engine::Cancel;
+use crate::engine::{Cancel, Report};
 use crate::output::Printer;
+use crate::output::events::JsonEvent;
+use crate::plan::render;
+use crate::plan::saved::SavedPlan;
 use crate::session::{Open, OpenError, Session};
 
 /// Options of the commands that touch a stack.
@@ -100,6 +103,167 @@ pub(crate) fn open(
             None
         }
     }
+}
+
+/// Plans, confirms and applies (`destroy`: the removal of everything),
+/// printing the plan, progress, outputs and summary. `saved` is a plan
+/// file being applied: the fresh plan must match it.
+pub(crate) fn run_changes(
+    rt: &tokio::runtime::Runtime,
+    mut session: Session,
+    destroy: bool,
+    saved: Option<(SavedPlan, String)>,
+    args: &ApplyArgs,
+    printer: &Printer,
+) -> ExitStatus {
+    let plan = match rt.block_on(interruptible(session.plan(destroy))) {
+        None => {
+            printer.status("interrupted: nothing was changed");
+            return ExitStatus::Interrupted;
+        }
+        Some(Ok(p)) => p,
+        Some(Err(e)) => {
+            printer.error(&e);
+            return ExitStatus::Failure;
+        }
+    };
+    if let Some((saved, arg)) = &saved
+        && let Err(e) = saved.check(&session.saved(&plan, arg))
+    {
+        printer.error(&e);
+        return ExitStatus::Failure;
+    }
+    if printer.json {
+        JsonEvent::Plan {
+            plan: &render::json(&plan),
+        }
+        .emit();
+    } else {
+        printer.out(&render::human(&plan));
+    }
+    if !session.needs_apply(&plan) {
+        if !destroy {
+            print_outputs(&session, printer);
+        }
+        return finish(&session, ExitStatus::Success, printer);
+    }
+    if plan.has_changes() && saved.is_none() && !args.auto_approve {
+        let q = if destroy {
+            "Destroy every resource of this stack?"
+        } else {
+            "Apply these changes?"
+        };
+        match confirm(q, rt, printer) {
+            Ok(true) => {}
+            Ok(false) => {
+                printer.status("Nothing was changed.");
+                return finish(&session, ExitStatus::Failure, printer);
+            }
+            Err(status) => return finish(&session, status, printer),
+        }
+    }
+    let cancel = Cancel::new();
+    let events: Arc<dyn crate::engine::Events> = Arc::from(crate::output::progress::for_output(
+        printer.json,
+        printer.quiet,
+    ));
+    let opts = crate::engine::Options {
+        parallelism: args.parallelism as usize,
+        ..crate::engine::Options::default()
+    };
+    let result = rt.block_on(async {
+        on_interrupt(cancel.clone(), *printer);
+        session.apply(&plan, events, opts, cancel.clone()).await
+    });
+    match result {
+        Ok(report) => report_run(&session, &report, destroy, printer),
+        Err(e) => {
+            printer.error(&e);
+            finish(&session, ExitStatus::Failure, printer)
+        }
+    }
+}
+
+/// Prints what a run did (outputs after a successful apply, then the
+/// summary) and returns its exit status.
+fn report_run(session: &Session, report: &Report, destroy: bool, printer: &Printer) -> ExitStatus {
+    let status = if report.interrupted {
+        ExitStatus::Interrupted
+    } else if report.ok() {
+        ExitStatus::Success
+    } else {
+        ExitStatus::Failure
+    };
+    if status == ExitStatus::Success && !destroy {
+        print_outputs(session, printer);
+    }
+    if printer.json {
+        JsonEvent::Summary {
+            ok: report.ok(),
+            done: report.done(),
+            failed: report.failed(),
+            skipped: report.skipped(),
+            interrupted: report.interrupted,
+            state_serial: session.state.serial,
+        }
+        .emit();
+    } else {
+        let verb = if destroy { "Destroy" } else { "Apply" };
+        let summary = report.summary();
+        printer.status(&match status {
+            ExitStatus::Success => format!("{verb} complete: {summary}."),
+            ExitStatus::Interrupted => format!(
+                "{verb} interrupted: {summary}. State is saved; run the command again to continue."
+            ),
+            _ => format!(
+                "{verb} failed: {summary}. State is saved; fix the error and run the command again to continue."
+            ),
+        });
+    }
+    finish(session, status, printer)
+}
+
+/// The blueprint's outputs: `Outputs:` lines, or an `outputs` event with
+/// `--json`. Sensitive values are never shown.
+fn print_outputs(session: &Session, printer: &Printer) {
+    let outputs = session.outputs();
+    if outputs.is_empty() {
+        return;
+    }
+    let shown = |v: &Option<serde_json::Value>, sensitive: bool| match (v, sensitive) {
+        (_, true) => serde_json::Value::String("(sensitive)".into()),
+        (Some(v), false) => v.clone(),
+        (None, false) => serde_json::Value::Null,
+    };
+    if printer.json {
+        let outputs = outputs
+            .iter()
+            .map(|(k, v, s)| (k.clone(), shown(v, *s)))
+            .collect();
+        JsonEvent::Outputs { outputs }.emit();
+        return;
+    }
+    let width = outputs.iter().map(|o| o.0.len()).max().unwrap_or(0);
+    let mut text = String::from("\nOutputs:\n");
+    for (k, v, s) in &outputs {
+        let v = match shown(v, *s) {
+            serde_json::Value::String(s) => s,
+            serde_json::Value::Null => "(not known)".into(),
+            other => other.to_string(),
+        };
+        text.push_str(&format!("  {k:width$} = {v}\n"));
+    }
+    printer.out(&text);
+}
+
+/// Prints call statistics and persists a test cloud.
+pub(crate) fn finish(session: &Session, status: ExitStatus, printer: &Printer) -> ExitStatus {
+    printer.api_stats(session.backend.stats());
+    if let Err(e) = session.backend.finish() {
+        printer.error(&e);
+        return ExitStatus::Failure;
+    }
+    status
 }
 
 /// Asks "yes" on the terminal. Refuses, rather than hangs, without one.

@@ -30,5 +30,5 @@ pub fn run(args: &DestroyArgs, g: &GlobalArgs, printer: &Printer) -> ExitStatus 
     ) else {
         return ExitStatus::Failure;
     };
-    super::apply::run_session(&rt, session, true, None, &args.apply, printer)
+    super::deploy::run_changes(&rt, session, true, None, &args.apply, printer)
 }

@@ -93,9 +93,6 @@ pub struct GlobalArgs {
     /// Disable colours (NO_COLOR is honoured too)
     #[arg(long, global = true)]
     pub no_color: bool,
-    /// More output
-    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
-    pub verbose: u8,
     /// Less output
     #[arg(short, long, global = true)]
     pub quiet: bool,

@@ -10,9 +10,10 @@
 //! (`--parallelism`, default 10); waiting for a slow resource holds no
 //! permit.
 
+mod order;
 pub mod walk;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -29,6 +30,7 @@ use crate::provider::{
     ResourceKind,
 };
 use crate::state::{Deposed, LocalStore, Operation, ResourceState, State, StateError, Status};
+use order::{Step, op_graph};
 pub use walk::{Cancel, Outcome};
 
 /// Where state goes after every operation.
@@ -161,6 +163,21 @@ impl Report {
     pub fn ok(&self) -> bool {
         !self.interrupted && self.operations.iter().all(|o| o.2 == Outcome::Done)
     }
+
+    /// "N operations done, N failed, N skipped[, interrupted]".
+    pub fn summary(&self) -> String {
+        format!(
+            "{} operations done, {} failed, {} skipped{}",
+            self.done(),
+            self.failed(),
+            self.skipped(),
+            if self.interrupted {
+                ", interrupted"
+            } else {
+                ""
+            }
+        )
+    }
 }
 
 /// Values an operation needs to resolve its resource's properties.
@@ -171,19 +188,32 @@ pub struct Inputs<'a> {
     pub azs: &'a [String],
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Step {
-    Create,
-    Update,
-    /// Delete the resource recorded under its id.
-    Delete,
-    /// Delete the deposed old object of a replacement.
-    DeleteOld,
-}
-
-struct OpNode {
-    change: usize,
-    step: Step,
+/// Why one operation failed. Its text is what progress and the report
+/// show.
+#[derive(Debug, thiserror::Error)]
+pub enum StepError {
+    #[error("{0}")]
+    Provider(#[from] ProviderError),
+    #[error("cannot write state: {0}")]
+    State(#[from] StateError),
+    #[error("{0}")]
+    Resolve(#[from] plan::PlanError),
+    #[error("`{0}` still refers to a value that is not known")]
+    Unknown(String),
+    #[error("no implementation of {0}")]
+    NoImplementation(String),
+    #[error("`{0}` is not in state")]
+    NotInState(String),
+    #[error("no old object of `{0}` to delete")]
+    NoOldObject(String),
+    #[error("interrupted while waiting for it to become ready")]
+    InterruptedReady,
+    #[error("interrupted while waiting for deletion")]
+    InterruptedDelete,
+    #[error("not ready after {0:?}")]
+    NotReady(Duration),
+    #[error("still not deleted after {0:?}")]
+    NotDeleted(Duration),
 }
 
 /// Everything tasks share.
@@ -232,49 +262,9 @@ pub async fn apply(
         region: inputs.region.to_string(),
         azs: inputs.azs.to_vec(),
     });
-    // Reconcile first: the plan's refresh saw every pending operation's
-    // outcome. Adopted and unchanged resources are recorded.
     {
         let mut st = shared.state.lock().unwrap();
-        st.pending.clear();
-        st.blueprint = inputs.blueprint.name.clone();
-        for c in &plan.changes {
-            if c.action == Action::NoOp
-                && let Some(pid) = &c.physical_id
-            {
-                let entry = st.resources.get_mut(&c.id);
-                if let Some(r) = entry.filter(|r| r.physical_id == *pid) {
-                    r.attributes.extend(c.attributes.clone());
-                } else {
-                    let props = stored_props(&st.lineage, c, &known_after(c));
-                    st.resources.insert(
-                        c.id.clone(),
-                        ResourceState {
-                            kind: c.kind.clone(),
-                            physical_id: pid.clone(),
-                            properties: props,
-                            attributes: c.attributes.clone(),
-                            status: Status::Ready,
-                            depends_on: c.depends_on.clone(),
-                        },
-                    );
-                }
-            }
-        }
-        for id in &plan.forget {
-            st.resources.remove(id);
-        }
-        // Records whose resource vanished are dropped: their change is a
-        // create now.
-        let gone: Vec<String> = plan
-            .changes
-            .iter()
-            .filter(|c| c.reason == Some(plan::Reason::DeletedOutside))
-            .map(|c| c.id.clone())
-            .collect();
-        for id in gone {
-            st.resources.remove(&id);
-        }
+        reconcile(&mut st, plan, &inputs.blueprint.name);
         shared.sink.write(&mut st)?;
     }
 
@@ -297,13 +287,55 @@ pub async fn apply(
         })
         .await
     };
+    let report = report(&shared, &plan, &nodes, outcomes, cancel.is_cancelled());
+    let mut st = shared.state.lock().unwrap().clone();
+    shared.sink.write(&mut st)?;
+    Ok((st, report))
+}
+
+/// Brings state up to what the plan saw before anything runs: the
+/// refresh saw every pending operation's outcome, adopted and unchanged
+/// resources are recorded, and records the plan forgets are dropped.
+fn reconcile(st: &mut State, plan: &Plan, blueprint: &str) {
+    st.pending.clear();
+    st.blueprint = blueprint.to_string();
+    for c in &plan.changes {
+        let Some(pid) = c.physical_id.as_ref().filter(|_| c.action == Action::NoOp) else {
+            continue;
+        };
+        match st
+            .resources
+            .get_mut(&c.id)
+            .filter(|r| r.physical_id == *pid)
+        {
+            Some(r) => r.attributes.extend(c.attributes.clone()),
+            None => {
+                let props = stored_props(&st.lineage, c, &known_after(c));
+                let r = record(c, pid, props, Status::Ready).with(c.attributes.clone());
+                st.resources.insert(c.id.clone(), r);
+            }
+        }
+    }
+    for id in &plan.forget {
+        st.resources.remove(id);
+    }
+}
+
+/// The report of a run, announcing skipped operations.
+fn report(
+    shared: &Shared,
+    plan: &Plan,
+    nodes: &[order::OpNode],
+    outcomes: Vec<Outcome>,
+    interrupted: bool,
+) -> Report {
     let mut report = Report {
-        interrupted: cancel.is_cancelled(),
+        interrupted,
         ..Report::default()
     };
     for (i, o) in outcomes.into_iter().enumerate() {
         let c = &plan.changes[nodes[i].change];
-        let op = op_of(nodes[i].step);
+        let op = nodes[i].step.op();
         if let Outcome::Skipped { upstream } = &o {
             let up = &plan.changes[nodes[*upstream].change];
             shared.events.event(&Event::Skipped {
@@ -314,140 +346,7 @@ pub async fn apply(
         }
         report.operations.push((c.id.clone(), op, o));
     }
-    let mut st = shared.state.lock().unwrap().clone();
-    shared.sink.write(&mut st)?;
-    Ok((st, report))
-}
-
-fn op_of(step: Step) -> Op {
-    match step {
-        Step::Create => Op::Create,
-        Step::Update => Op::Update,
-        Step::Delete | Step::DeleteOld => Op::Delete,
-    }
-}
-
-/// Builds the operation graph of a plan.
-fn op_graph(plan: &Plan, registry: &Registry) -> (Vec<OpNode>, Vec<Vec<usize>>) {
-    let mut nodes = Vec::new();
-    // Per resource id: its create/update node, its delete node(s).
-    let mut up: HashMap<&str, usize> = HashMap::new();
-    let mut del: HashMap<&str, Vec<usize>> = HashMap::new();
-    let mut create_of_replace: HashMap<&str, usize> = HashMap::new();
-    for (ci, c) in plan.changes.iter().enumerate() {
-        match c.action {
-            Action::NoOp => {}
-            Action::Create => {
-                up.insert(&c.id, nodes.len());
-                nodes.push(OpNode {
-                    change: ci,
-                    step: Step::Create,
-                });
-            }
-            Action::Update => {
-                up.insert(&c.id, nodes.len());
-                nodes.push(OpNode {
-                    change: ci,
-                    step: Step::Update,
-                });
-            }
-            Action::Replace => {
-                up.insert(&c.id, nodes.len());
-                create_of_replace.insert(&c.id, nodes.len());
-                nodes.push(OpNode {
-                    change: ci,
-                    step: Step::Create,
-                });
-                del.entry(&c.id).or_default().push(nodes.len());
-                nodes.push(OpNode {
-                    change: ci,
-                    step: Step::DeleteOld,
-                });
-            }
-            Action::Delete => {
-                del.entry(&c.id).or_default().push(nodes.len());
-                nodes.push(OpNode {
-                    change: ci,
-                    step: Step::Delete,
-                });
-            }
-        }
-    }
-    let mut deps: Vec<Vec<usize>> = vec![Vec::new(); nodes.len()];
-    // Who depends on whom, among everything in the plan.
-    let mut dependents: HashMap<&str, Vec<&Change>> = HashMap::new();
-    for c in &plan.changes {
-        for d in c.depends_on.iter().chain(&c.released) {
-            dependents.entry(d.as_str()).or_default().push(c);
-        }
-    }
-    for (ni, node) in nodes.iter().enumerate() {
-        let c = &plan.changes[node.change];
-        match node.step {
-            Step::Create | Step::Update => {
-                for d in &c.depends_on {
-                    if let Some(&n) = up.get(d.as_str()) {
-                        deps[ni].push(n);
-                    }
-                }
-                // Delete-first replacement: the old object goes first.
-                if node.step == Step::Create
-                    && c.action == Action::Replace
-                    && c.delete_first
-                    && let Some(ds) = del.get(c.id.as_str())
-                {
-                    deps[ni].extend(ds.iter().copied());
-                }
-            }
-            Step::Delete | Step::DeleteOld => {
-                // Everything that depends on this resource lets go first:
-                // its dependents' deletions, and (create-before-delete) the
-                // creates and updates that move them to the new object.
-                for dep in dependents.get(c.id.as_str()).into_iter().flatten() {
-                    if let Some(ds) = del.get(dep.id.as_str()) {
-                        deps[ni].extend(ds.iter().copied());
-                    }
-                    if node.step == Step::DeleteOld
-                        && !c.delete_first
-                        && let Some(&n) = up.get(dep.id.as_str())
-                    {
-                        deps[ni].push(n);
-                    }
-                    // A resource leaving the blueprint is deleted only once
-                    // the resources that used it have moved off it.
-                    if node.step == Step::Delete
-                        && dep.released.contains(&c.id)
-                        && let Some(&n) = up.get(dep.id.as_str())
-                    {
-                        deps[ni].push(n);
-                    }
-                }
-                if node.step == Step::DeleteOld
-                    && !c.delete_first
-                    && let Some(&n) = create_of_replace.get(c.id.as_str())
-                {
-                    deps[ni].push(n);
-                }
-                // Kind rules beyond the graph (NAT gateway before its EIP).
-                if let Some(k) = registry.kind(&c.kind) {
-                    let after = k.delete_after_kinds();
-                    if !after.is_empty() {
-                        for (mi, m) in nodes.iter().enumerate() {
-                            let mc = &plan.changes[m.change];
-                            if mi != ni
-                                && matches!(m.step, Step::Delete | Step::DeleteOld)
-                                && after.contains(&mc.kind.as_str())
-                            {
-                                deps[ni].push(mi);
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        deps[ni].retain(|d| *d != ni);
-    }
-    (nodes, deps)
+    report
 }
 
 /// Values known after apply, for recording adopted resources.
@@ -494,11 +393,11 @@ impl Lookup for StateLookup<'_> {
 }
 
 async fn run_step(shared: &Arc<Shared>, c: &Change, step: Step) -> Result<(), String> {
-    let op = op_of(step);
+    let op = step.op();
     let kind = shared
         .registry
         .kind(&c.kind)
-        .ok_or_else(|| format!("no implementation of {}", c.kind))?
+        .ok_or_else(|| StepError::NoImplementation(c.kind.clone()).to_string())?
         .clone();
     let started = Instant::now();
     shared.events.event(&Event::Started {
@@ -510,7 +409,8 @@ async fn run_step(shared: &Arc<Shared>, c: &Change, step: Step) -> Result<(), St
         Step::Create => create(shared, kind.as_ref(), c).await,
         Step::Update => update(shared, kind.as_ref(), c).await,
         Step::Delete | Step::DeleteOld => delete(shared, kind.as_ref(), c, step).await,
-    };
+    }
+    .map_err(|e| e.to_string());
     match &result {
         Ok(()) => shared.events.event(&Event::Finished {
             id: c.id.clone(),
@@ -527,7 +427,7 @@ async fn run_step(shared: &Arc<Shared>, c: &Change, step: Step) -> Result<(), St
 }
 
 /// Resolves a resource's properties against the state as it is now.
-fn resolve_now(shared: &Shared, id: &str) -> Result<BTreeMap<String, Value>, String> {
+fn resolve_now(shared: &Shared, id: &str) -> Result<BTreeMap<String, Value>, StepError> {
     let st = shared.state.lock().unwrap();
     let env = Env {
         params: &shared.params,
@@ -535,8 +435,7 @@ fn resolve_now(shared: &Shared, id: &str) -> Result<BTreeMap<String, Value>, Str
         region: &shared.region,
         azs: &shared.azs,
     };
-    let props = plan::resolve_properties(&shared.bp, id, &env, &StateLookup { state: &st })
-        .map_err(|e| e.to_string())?;
+    let props = plan::resolve_properties(&shared.bp, id, &env, &StateLookup { state: &st })?;
     let mut out = BTreeMap::new();
     for (k, v) in props {
         match v {
@@ -544,20 +443,17 @@ fn resolve_now(shared: &Shared, id: &str) -> Result<BTreeMap<String, Value>, Str
                 out.insert(k, v);
             }
             PlanValue::Unknown => {
-                return Err(format!("`{k}` still refers to a value that is not known"));
+                return Err(StepError::Unknown(k));
             }
         }
     }
     Ok(out)
 }
 
-fn write_state(shared: &Shared, f: impl FnOnce(&mut State)) -> Result<(), String> {
+fn write_state(shared: &Shared, f: impl FnOnce(&mut State)) -> Result<(), StepError> {
     let mut st = shared.state.lock().unwrap();
     f(&mut st);
-    shared
-        .sink
-        .write(&mut st)
-        .map_err(|e| format!("cannot write state: {e}"))
+    Ok(shared.sink.write(&mut st)?)
 }
 
 /// Runs a provider call under an API permit, retrying retryable errors.
@@ -606,7 +502,7 @@ async fn wait_ready(
     kind: &dyn ResourceKind,
     id: &str,
     pid: &str,
-) -> Result<Option<Attrs>, String> {
+) -> Result<Option<Attrs>, StepError> {
     let deadline = Instant::now() + shared.opts.wait_timeout;
     let mut announced = false;
     loop {
@@ -614,7 +510,7 @@ async fn wait_ready(
         match polled {
             Ok(Some(attrs)) => return Ok(Some(attrs)),
             Ok(None) => {}
-            Err(e) => return Err(e.to_string()),
+            Err(e) => return Err(e.into()),
         }
         if !announced {
             shared.events.event(&Event::Waiting {
@@ -624,7 +520,7 @@ async fn wait_ready(
             announced = true;
         }
         if Instant::now() >= deadline {
-            return Err(format!("not ready after {:?}", shared.opts.wait_timeout));
+            return Err(StepError::NotReady(shared.opts.wait_timeout));
         }
         tokio::select! {
             _ = tokio::time::sleep(poll_interval(shared, kind, Op::Create)) => {}
@@ -633,7 +529,7 @@ async fn wait_ready(
     }
 }
 
-async fn create(shared: &Shared, kind: &dyn ResourceKind, c: &Change) -> Result<(), String> {
+async fn create(shared: &Shared, kind: &dyn ResourceKind, c: &Change) -> Result<(), StepError> {
     let props = resolve_now(shared, &c.id)?;
     let lineage = shared.state.lock().unwrap().lineage.clone();
     let stored = stored_props(&lineage, c, &props);
@@ -683,51 +579,19 @@ async fn create(shared: &Shared, kind: &dyn ResourceKind, c: &Change) -> Result<
         {
             found
         }
-        Err(e) => {
-            let msg = e.to_string();
-            write_state(shared, |st| {
-                if let Some(pid) = &e.partial_id {
-                    // AWS returned an id: never forget it.
-                    st.resources.insert(
-                        c.id.clone(),
-                        ResourceState {
-                            kind: c.kind.clone(),
-                            physical_id: pid.clone(),
-                            properties: stored.clone(),
-                            attributes: Default::default(),
-                            status: Status::Tainted,
-                            depends_on: c.depends_on.clone(),
-                        },
-                    );
-                    st.end(&c.id);
-                } else if !e.outcome_unknown {
-                    st.end(&c.id);
-                }
-                // Outcome unknown: the pending entry stays; the next plan
-                // looks the resource up by its tags.
-            })?;
-            return Err(msg);
-        }
+        Err(e) => return Err(create_failed(shared, c, &stored, e)),
     };
     write_state(shared, |st| {
-        st.resources.insert(
-            c.id.clone(),
-            ResourceState {
-                kind: c.kind.clone(),
-                physical_id: created.physical_id.clone(),
-                properties: stored.clone(),
-                attributes: created.attributes.clone(),
-                status: Status::Ready,
-                depends_on: c.depends_on.clone(),
-            },
-        );
+        let r = record(c, &created.physical_id, stored.clone(), Status::Ready);
+        st.resources
+            .insert(c.id.clone(), r.with(created.attributes.clone()));
         st.end(&c.id);
     })?;
     match wait_ready(shared, kind, &c.id, &created.physical_id).await {
         Ok(Some(attrs)) => record_attributes(shared, &c.id, attrs),
         // Interrupted while waiting: the resource exists and is recorded;
         // the next apply carries on from it.
-        Ok(None) => Err("interrupted while waiting for it to become ready".into()),
+        Ok(None) => Err(StepError::InterruptedReady),
         Err(e) => {
             write_state(shared, |st| {
                 if let Some(r) = st.resources.get_mut(&c.id) {
@@ -736,6 +600,37 @@ async fn create(shared: &Shared, kind: &dyn ResourceKind, c: &Change) -> Result<
             })?;
             Err(e)
         }
+    }
+}
+
+/// Records a failed create: the id AWS returned (tainted, never
+/// forgotten), or, when the outcome is unknown, the pending entry stays
+/// for the next plan to look the resource up by its tags.
+fn create_failed(shared: &Shared, c: &Change, stored: &Props, e: ProviderError) -> StepError {
+    let written = write_state(shared, |st| {
+        if let Some(pid) = &e.partial_id {
+            let r = record(c, pid, stored.clone(), Status::Tainted);
+            st.resources.insert(c.id.clone(), r);
+            st.end(&c.id);
+        } else if !e.outcome_unknown {
+            st.end(&c.id);
+        }
+    });
+    match written {
+        Ok(()) => e.into(),
+        Err(w) => w,
+    }
+}
+
+/// The state record of `c` created as `pid`.
+fn record(c: &Change, pid: &str, properties: Props, status: Status) -> ResourceState {
+    ResourceState {
+        kind: c.kind.clone(),
+        physical_id: pid.to_string(),
+        properties,
+        attributes: Default::default(),
+        status,
+        depends_on: c.depends_on.clone(),
     }
 }
 
@@ -771,7 +666,7 @@ async fn finish_create(
 }
 
 /// Records the attributes a resource reported once ready.
-fn record_attributes(shared: &Shared, id: &str, attrs: Attrs) -> Result<(), String> {
+fn record_attributes(shared: &Shared, id: &str, attrs: Attrs) -> Result<(), StepError> {
     if attrs.is_empty() {
         return Ok(());
     }
@@ -811,14 +706,14 @@ async fn find_created(
         })
 }
 
-async fn update(shared: &Shared, kind: &dyn ResourceKind, c: &Change) -> Result<(), String> {
+async fn update(shared: &Shared, kind: &dyn ResourceKind, c: &Change) -> Result<(), StepError> {
     let props = resolve_now(shared, &c.id)?;
     let (pid, old, lineage) = {
         let st = shared.state.lock().unwrap();
         let r = st
             .resources
             .get(&c.id)
-            .ok_or_else(|| format!("`{}` is not in state", c.id))?;
+            .ok_or_else(|| StepError::NotInState(c.id.clone()))?;
         // What is live, not only what was applied: an update must also
         // undo drift (a value changed outside archkit).
         let mut old = r.properties.clone();
@@ -854,14 +749,14 @@ async fn update(shared: &Shared, kind: &dyn ResourceKind, c: &Change) -> Result<
         }
         st.end(&c.id);
     })?;
-    result.map_err(|e| e.to_string())?;
+    result?;
     // An update can start a rollout (an ECS service moving to a new task
     // definition): dependents wait until it is ready again. A failed
     // rollout is reported, but the resource is not tainted: its update
     // was made, and the next plan shows what is live.
     match wait_ready(shared, kind, &c.id, &pid).await {
         Ok(Some(attrs)) => record_attributes(shared, &c.id, attrs),
-        Ok(None) => Err("interrupted while waiting for it to become ready".into()),
+        Ok(None) => Err(StepError::InterruptedReady),
         Err(e) => Err(e),
     }
 }
@@ -871,7 +766,7 @@ async fn delete(
     kind: &dyn ResourceKind,
     c: &Change,
     step: Step,
-) -> Result<(), String> {
+) -> Result<(), StepError> {
     let (pid, props) = {
         let st = shared.state.lock().unwrap();
         match step {
@@ -885,7 +780,7 @@ async fn delete(
                         .resources
                         .get(&c.id)
                         .filter(|r| Some(&r.physical_id) == c.physical_id.as_ref())
-                        .ok_or_else(|| format!("no old object of `{}` to delete", c.id))?;
+                        .ok_or_else(|| StepError::NoOldObject(c.id.clone()))?;
                     (r.physical_id.clone(), r.properties.clone())
                 }
             }
@@ -908,7 +803,7 @@ async fn delete(
     };
     if let Err(e) = result {
         write_state(shared, |st| st.end(&c.id))?;
-        return Err(e.to_string());
+        return Err(e.into());
     }
     // Wait until it is really gone, holding no permit between polls.
     let deadline = Instant::now() + shared.opts.wait_timeout;
@@ -917,17 +812,14 @@ async fn delete(
             Ok(true) => break,
             Ok(false) => {}
             Err(e) if e.not_found => break,
-            Err(e) => return Err(e.to_string()),
+            Err(e) => return Err(e.into()),
         }
         if Instant::now() >= deadline {
-            return Err(format!(
-                "still not deleted after {:?}",
-                shared.opts.wait_timeout
-            ));
+            return Err(StepError::NotDeleted(shared.opts.wait_timeout));
         }
         tokio::select! {
             _ = tokio::time::sleep(poll_interval(shared, kind, Op::Delete)) => {}
-            _ = shared.cancel.cancelled() => return Err("interrupted while waiting for deletion".into()),
+            _ = shared.cancel.cancelled() => return Err(StepError::InterruptedDelete),
         }
     }
     write_state(shared, |st| {

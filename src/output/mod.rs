@@ -2,6 +2,7 @@
 //! terminal (colour only when stderr is one and `NO_COLOR` is unset), JSON
 //! for machines with `--json`, and miette diagnostics for errors.
 
+pub mod events;
 pub mod progress;
 
 use std::io::{IsTerminal, Write};

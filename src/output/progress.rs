@@ -4,12 +4,12 @@
 //! one JSON object per line on stdout.
 
 use std::collections::HashMap;
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use super::events::JsonEvent;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use serde_json::json;
 
 use crate::engine::{Event, Events};
 use crate::provider::Op;
@@ -69,24 +69,33 @@ pub struct JsonLines;
 
 impl Events for JsonLines {
     fn event(&self, e: &Event) {
-        let v = match e {
-            Event::Started { id, op, expected } => json!({
-                "event": "started", "id": id, "op": verb(*op).0, "expected_seconds": expected.as_secs_f64()
-            }),
-            Event::Waiting { id, op } => json!({"event": "waiting", "id": id, "op": verb(*op).0}),
-            Event::Finished { id, op, elapsed } => json!({
-                "event": "finished", "id": id, "op": verb(*op).0, "elapsed_seconds": elapsed.as_secs_f64()
-            }),
-            Event::Failed { id, op, error } => {
-                json!({"event": "failed", "id": id, "op": verb(*op).0, "error": error})
-            }
-            Event::Skipped { id, op, because } => {
-                json!({"event": "skipped", "id": id, "op": verb(*op).0, "because": because})
-            }
-        };
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{v}");
-        let _ = out.flush();
+        match e {
+            Event::Started { id, op, expected } => JsonEvent::Started {
+                id,
+                op: verb(*op).0,
+                expected_seconds: expected.as_secs_f64(),
+            },
+            Event::Waiting { id, op } => JsonEvent::Waiting {
+                id,
+                op: verb(*op).0,
+            },
+            Event::Finished { id, op, elapsed } => JsonEvent::Finished {
+                id,
+                op: verb(*op).0,
+                elapsed_seconds: elapsed.as_secs_f64(),
+            },
+            Event::Failed { id, op, error } => JsonEvent::Failed {
+                id,
+                op: verb(*op).0,
+                error,
+            },
+            Event::Skipped { id, op, because } => JsonEvent::Skipped {
+                id,
+                op: verb(*op).0,
+                because,
+            },
+        }
+        .emit();
     }
 }
 

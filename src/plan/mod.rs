@@ -16,9 +16,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use crate::blueprint::Blueprint;
 use crate::blueprint::params::Values;
-use crate::blueprint::{Blueprint, DepVia};
-use crate::graph::Graph;
 use crate::provider::{Context, Observed, Props, ProviderError, ReadQuery, Registry};
 use crate::state::{State, Status};
 use resolve::{Env, Lookup, PlanValue, ResolveError};
@@ -117,8 +116,10 @@ pub struct Plan {
     pub serial: u64,
     /// Creates and updates in dependency order, then deletes.
     pub changes: Vec<Change>,
-    /// State records of resources that no longer exist and are not
-    /// wanted: dropped from state, nothing to call.
+    /// State records of resources that no longer exist, dropped from
+    /// state before anything is called: those not wanted, and those
+    /// wanted again (their change is a create). The plan alone says so;
+    /// a change's `reason` is for display only.
     #[serde(default)]
     pub forget: Vec<String>,
 }
@@ -207,7 +208,6 @@ pub async fn refresh(
 /// Everything [`diff`] needs.
 pub struct Input<'a> {
     pub blueprint: &'a Blueprint,
-    pub graph: &'a Graph,
     pub params: &'a Values,
     pub stack: &'a str,
     pub region: &'a str,
@@ -330,17 +330,22 @@ pub fn resolve_properties(
 
 use crate::provider::same_value as same;
 
-/// Diffs the blueprint against state and live resources.
-pub fn diff(input: &Input, live: &Live) -> Result<Plan, PlanError> {
-    let bp = input.blueprint;
-    let state = input.state;
-    let env = Env {
-        params: input.params,
-        stack: input.stack,
-        region: input.region,
-        azs: input.azs,
-    };
-    // Which live resources carry which logical id (tag discovery).
+/// What of the stack exists: resources matched to their live objects, by
+/// state record or (for a create whose answer was lost) by tags.
+struct Existing {
+    /// Logical id → (physical id, attributes) of every existing resource.
+    by_id: HashMap<String, (String, BTreeMap<String, Value>)>,
+    /// Found by tags though state did not record them.
+    adopted: BTreeSet<String>,
+    /// Recorded in state, but no longer live.
+    gone: BTreeSet<String>,
+    /// Live resources carrying each logical id (tag discovery), sorted.
+    tagged: BTreeMap<String, Vec<String>>,
+}
+
+/// Phase 1: match state records and tagged live resources to ids.
+fn match_existing(input: &Input, live: &Live) -> Existing {
+    let (bp, state) = (input.blueprint, input.state);
     let mut tagged: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (pid, (_, o)) in &live.by_physical {
         if let Some(l) = &o.logical_id {
@@ -355,26 +360,27 @@ pub fn diff(input: &Input, live: &Live) -> Result<Plan, PlanError> {
         .iter()
         .map(|d| d.physical_id.as_str())
         .collect();
-
-    // Existing resources: from state when still live, else adopted by tag.
-    let mut existing: HashMap<String, (String, BTreeMap<String, Value>)> = HashMap::new();
-    let mut adopted: BTreeSet<String> = BTreeSet::new();
-    let mut gone: BTreeSet<String> = BTreeSet::new();
+    let mut ex = Existing {
+        by_id: HashMap::new(),
+        adopted: BTreeSet::new(),
+        gone: BTreeSet::new(),
+        tagged: BTreeMap::new(),
+    };
     for (id, r) in &state.resources {
         match live.get(&r.physical_id) {
             Some(o) => {
                 let mut attrs = r.attributes.clone();
                 attrs.extend(o.attributes.clone());
-                existing.insert(id.clone(), (r.physical_id.clone(), attrs));
+                ex.by_id.insert(id.clone(), (r.physical_id.clone(), attrs));
             }
             None => {
-                gone.insert(id.clone());
+                ex.gone.insert(id.clone());
             }
         }
     }
     if !input.destroy {
         for id in bp.resources.keys() {
-            if existing.contains_key(id) {
+            if ex.by_id.contains_key(id) {
                 continue;
             }
             if let Some(pid) = tagged
@@ -383,261 +389,40 @@ pub fn diff(input: &Input, live: &Live) -> Result<Plan, PlanError> {
                 && let Some((kind, o)) = live.by_physical.get(pid)
                 && *kind == bp.resources[id].kind()
             {
-                existing.insert(id.clone(), (pid.clone(), o.attributes.clone()));
-                adopted.insert(id.clone());
-                gone.remove(id);
+                ex.by_id
+                    .insert(id.clone(), (pid.clone(), o.attributes.clone()));
+                ex.adopted.insert(id.clone());
+                ex.gone.remove(id);
             }
         }
     }
+    ex.tagged = tagged;
+    ex
+}
 
+/// Diffs the blueprint against state and live resources: match what
+/// exists, plan each wanted resource in create order, then the deletes.
+pub fn diff(input: &Input, live: &Live) -> Result<Plan, PlanError> {
+    let ex = match_existing(input, live);
     let mut changes = Vec::new();
-    let mut pending: BTreeSet<String> = BTreeSet::new();
-    let mut desired: HashMap<String, BTreeMap<String, PlanValue>> = HashMap::new();
-    if !input.destroy {
-        for id in input.graph.create_order() {
-            let res = &bp.resources[id];
-            let kind = res.kind();
-            let Some(k) = input.registry.kind(kind) else {
-                return Err(PlanError::Unsupported {
-                    id: id.to_string(),
-                    kind: kind.to_string(),
-                });
-            };
-            let look = PlanLookup {
-                pending: &pending,
-                existing: &existing,
-                desired: &desired,
-            };
-            let mut props = resolve_properties(bp, id, &env, &look)?;
-            // Normalise known values as the provider would report them.
-            let mut known: Props = props
-                .iter()
-                .filter_map(|(k, v)| v.known().map(|v| (k.clone(), v.clone())))
-                .collect();
-            if let Err((message, help)) = k.check(&known) {
-                return Err(PlanError::Invalid {
-                    id: id.to_string(),
-                    kind: kind.to_string(),
-                    message,
-                    help,
-                });
-            }
-            k.normalize(&mut known);
-            // What normalising dropped (a key that does not apply, such as
-            // a range-key type without a range key) is not compared.
-            props.retain(|name, v| v.known().is_none() || known.contains_key(name));
-            for (name, v) in known {
-                props.insert(name, PlanValue::Known(v));
-            }
-            let sensitive: BTreeSet<String> = res
-                .properties
-                .iter()
-                .filter(|(name, e)| {
-                    res.schema.property(name).is_some_and(|p| p.sensitive)
-                        || resolve::uses_secret(e, input.params)
-                })
-                .map(|(n, _)| n.clone())
-                .collect();
-            let depends_on: Vec<String> = input
-                .graph
-                .dependencies(id)
-                .into_iter()
-                .map(str::to_string)
-                .collect();
-            let after: BTreeMap<String, Option<Value>> = props
-                .iter()
-                .map(|(k, v)| (k.clone(), v.known().cloned()))
-                .collect();
-            let recorded = state.resources.get(id);
-            let mut change = Change {
-                id: id.to_string(),
-                kind: kind.to_string(),
-                action: Action::Create,
-                physical_id: None,
-                before: Props::new(),
-                after,
-                changed: Vec::new(),
-                replace_because: Vec::new(),
-                drift: Vec::new(),
-                sensitive: sensitive.iter().cloned().collect(),
-                reason: None,
-                delete_first: false,
-                note: None,
-                released: recorded.map_or_else(Vec::new, |r| {
-                    r.depends_on
-                        .iter()
-                        .filter(|d| !depends_on.contains(d))
-                        .cloned()
-                        .collect()
-                }),
-                depends_on,
-                attributes: BTreeMap::new(),
-            };
-            if let Some((pid, _)) = existing.get(id) {
-                let o = live.get(pid).expect("existing resources are live");
-                change.physical_id = Some(pid.clone());
-                change.before = o.properties.clone();
-                change.attributes = existing[id].1.clone();
-                // What was applied, in the provider's normal form (sets
-                // sorted), as the live and desired values are: compared raw,
-                // subnets listed in another order looked like drift.
-                let applied = recorded.map(|r| {
-                    let mut a = r.properties.clone();
-                    k.normalize(&mut a);
-                    a
-                });
-                let applied = applied.as_ref();
-                for (name, v) in &props {
-                    // A property the provider cannot read back in its batched
-                    // call (a VPC's DNS attributes) is taken as last applied.
-                    let observed = o.properties.get(name);
-                    let live_v = observed.or_else(|| applied.and_then(|a| a.get(name)));
-                    let differs = if sensitive.contains(name) {
-                        // Secrets are compared by digest against what was
-                        // applied; providers rarely return them.
-                        match (v, applied.and_then(|a| a.get(name))) {
-                            (PlanValue::Known(v), Some(stored)) => {
-                                secret_digest(&state.lineage, name, v) != *stored
-                            }
-                            _ => true,
-                        }
-                    } else {
-                        match v {
-                            PlanValue::Unknown => true,
-                            PlanValue::Known(v) => !same(Some(v), live_v),
-                        }
-                    };
-                    if differs {
-                        change.changed.push(name.clone());
-                    }
-                    if !sensitive.contains(name)
-                        && observed.is_some()
-                        && let Some(a) = applied
-                        && a.contains_key(name)
-                        && !same(a.get(name), live_v)
-                    {
-                        change.drift.push(name.clone());
-                    }
-                }
-                // Properties dropped from the blueprint since last apply.
-                if let Some(a) = applied {
-                    for (name, v) in a {
-                        if !props.contains_key(name)
-                            && !v.is_null()
-                            && o.properties.get(name).is_some_and(|l| !l.is_null())
-                        {
-                            change.changed.push(name.clone());
-                            change.after.insert(name.clone(), Some(Value::Null));
-                        }
-                    }
-                }
-                change.replace_because = change
-                    .changed
-                    .iter()
-                    .filter(|n| res.schema.property(n).is_some_and(|p| p.replace))
-                    .cloned()
-                    .collect();
-                let tainted = recorded.is_some_and(|r| r.status == Status::Tainted);
-                let kind_changed = recorded.is_some_and(|r| r.kind != kind);
-                change.action = if tainted || kind_changed || !change.replace_because.is_empty() {
-                    Action::Replace
-                } else if change.changed.is_empty() {
-                    Action::NoOp
-                } else {
-                    Action::Update
-                };
-                if change.action == Action::Update {
-                    change.note = k.update_note(&change.changed).map(str::to_string);
-                }
-                change.reason = if tainted {
-                    Some(Reason::Tainted)
-                } else if kind_changed {
-                    Some(Reason::KindChanged)
-                } else if adopted.contains(id) {
-                    Some(Reason::Adopted)
-                } else {
-                    None
-                };
-                change.delete_first = change.action == Action::Replace && k.delete_before_replace();
-            } else if gone.contains(id) {
-                change.reason = Some(Reason::DeletedOutside);
-                if let Some(r) = recorded {
-                    change.before = r.properties.clone();
-                }
-            }
-            if matches!(change.action, Action::Create | Action::Replace) {
-                pending.insert(id.to_string());
-            }
-            desired.insert(id.to_string(), props);
-            changes.push(change);
-        }
-    }
-
-    // Deletes: recorded resources no longer wanted, and orphans.
-    let mut deletes: Vec<Change> = Vec::new();
-    let mut seen_pids: BTreeSet<String> = BTreeSet::new();
     let mut forget = Vec::new();
-    for (id, r) in &state.resources {
-        seen_pids.insert(r.physical_id.clone());
-        let wanted = !input.destroy && bp.resources.contains_key(id);
-        if gone.contains(id) && !wanted {
-            forget.push(id.clone());
-        }
-        if wanted || gone.contains(id) {
-            continue;
-        }
-        deletes.push(delete_change(
-            id,
-            &r.kind,
-            &r.physical_id,
-            r.properties.clone(),
-            if input.destroy {
-                Reason::Destroy
-            } else {
-                Reason::NotInBlueprint
-            },
-            r.depends_on.clone(),
-        ));
-    }
-    for d in &state.deposed {
-        seen_pids.insert(d.physical_id.clone());
-        if live.get(&d.physical_id).is_some() {
-            deletes.push(delete_change(
-                &d.id,
-                &d.kind,
-                &d.physical_id,
-                d.properties.clone(),
-                Reason::Orphan,
-                Vec::new(),
-            ));
-        }
-    }
-    for (id, pids) in &tagged {
-        for pid in pids {
-            let adopted_here = existing.get(id).is_some_and(|(p, _)| p == pid);
-            if seen_pids.contains(pid) || adopted_here {
-                continue;
+    if !input.destroy {
+        let mut planned = Planned::default();
+        for id in input.blueprint.graph.create_order() {
+            changes.push(plan_resource(input, live, &ex, &mut planned, id)?);
+            // A record whose resource vanished is dropped before its create.
+            if ex.gone.contains(id) {
+                forget.push(id.to_string());
             }
-            let (kind, o) = &live.by_physical[pid];
-            deletes.push(delete_change(
-                id,
-                kind,
-                pid,
-                o.properties.clone(),
-                if input.destroy {
-                    Reason::Destroy
-                } else {
-                    Reason::Orphan
-                },
-                Vec::new(),
-            ));
         }
     }
-    deletes.sort_by(|a, b| a.id.cmp(&b.id).then(a.physical_id.cmp(&b.physical_id)));
+    let (deletes, dropped) = plan_deletes(input, live, &ex);
     changes.extend(deletes);
+    forget.extend(dropped);
+    let state = input.state;
     Ok(Plan {
         stack: input.stack.to_string(),
-        blueprint: bp.name.clone(),
+        blueprint: input.blueprint.name.clone(),
         // A stack never written has no lineage yet: plans against it match
         // whatever new lineage the apply creates.
         lineage: if state.serial == 0 {
@@ -651,43 +436,322 @@ pub fn diff(input: &Input, live: &Live) -> Result<Plan, PlanError> {
     })
 }
 
-fn delete_change(
+/// What earlier resources of the create order resolved to, for the
+/// references of later ones.
+#[derive(Default)]
+struct Planned {
+    /// Created or replaced: their attributes are unknown until apply.
+    pending: BTreeSet<String>,
+    desired: HashMap<String, BTreeMap<String, PlanValue>>,
+}
+
+/// A resource's desired properties, resolved, checked and in the
+/// provider's normal form; `Unknown` where they refer to what only apply
+/// will know.
+fn desired_properties(
+    input: &Input,
+    k: &dyn crate::provider::ResourceKind,
     id: &str,
-    kind: &str,
-    pid: &str,
-    before: Props,
-    reason: Reason,
-    depends_on: Vec<String>,
-) -> Change {
-    Change {
-        id: id.to_string(),
-        kind: kind.to_string(),
-        action: Action::Delete,
-        physical_id: Some(pid.to_string()),
-        before,
-        after: BTreeMap::new(),
-        changed: Vec::new(),
-        replace_because: Vec::new(),
-        drift: Vec::new(),
-        sensitive: Vec::new(),
-        reason: Some(reason),
-        delete_first: false,
+    look: &dyn Lookup,
+) -> Result<BTreeMap<String, PlanValue>, PlanError> {
+    let env = Env {
+        params: input.params,
+        stack: input.stack,
+        region: input.region,
+        azs: input.azs,
+    };
+    let mut props = resolve_properties(input.blueprint, id, &env, look)?;
+    let mut known: Props = props
+        .iter()
+        .filter_map(|(k, v)| v.known().map(|v| (k.clone(), v.clone())))
+        .collect();
+    k.check(&known)
+        .map_err(|(message, help)| PlanError::Invalid {
+            id: id.to_string(),
+            kind: k.schema().kind.to_string(),
+            message,
+            help,
+        })?;
+    k.normalize(&mut known);
+    // What normalising dropped (a key that does not apply, such as a
+    // range-key type without a range key) is not compared.
+    props.retain(|name, v| v.known().is_none() || known.contains_key(name));
+    for (name, v) in known {
+        props.insert(name, PlanValue::Known(v));
+    }
+    Ok(props)
+}
+
+/// Phase 2: the change of one wanted resource.
+fn plan_resource(
+    input: &Input,
+    live: &Live,
+    ex: &Existing,
+    planned: &mut Planned,
+    id: &str,
+) -> Result<Change, PlanError> {
+    let res = &input.blueprint.resources[id];
+    let kind = res.kind();
+    let k = input
+        .registry
+        .kind(kind)
+        .ok_or_else(|| PlanError::Unsupported {
+            id: id.to_string(),
+            kind: kind.to_string(),
+        })?;
+    let look = PlanLookup {
+        pending: &planned.pending,
+        existing: &ex.by_id,
+        desired: &planned.desired,
+    };
+    let props = desired_properties(input, k.as_ref(), id, &look)?;
+    let sensitive: BTreeSet<String> = res
+        .properties
+        .iter()
+        .filter(|(name, e)| {
+            res.schema.property(name).is_some_and(|p| p.sensitive)
+                || resolve::uses_secret(e, input.params)
+        })
+        .map(|(n, _)| n.clone())
+        .collect();
+    let depends_on: Vec<String> = input
+        .blueprint
+        .graph
+        .dependencies(id)
+        .into_iter()
+        .map(str::to_string)
+        .collect();
+    let recorded = input.state.resources.get(id);
+    let mut change = Change {
+        action: Action::Create,
+        after: props
+            .iter()
+            .map(|(k, v)| (k.clone(), v.known().cloned()))
+            .collect(),
+        sensitive: sensitive.iter().cloned().collect(),
+        released: recorded.map_or_else(Vec::new, |r| {
+            r.depends_on
+                .iter()
+                .filter(|d| !depends_on.contains(d))
+                .cloned()
+                .collect()
+        }),
         depends_on,
-        released: Vec::new(),
-        note: None,
-        attributes: BTreeMap::new(),
+        ..Change::empty(id, kind)
+    };
+    if let Some((pid, attrs)) = ex.by_id.get(id) {
+        let o = live.get(pid).expect("existing resources are live");
+        change.physical_id = Some(pid.clone());
+        change.before = o.properties.clone();
+        change.attributes = attrs.clone();
+        // What was applied, in the provider's normal form (sets sorted),
+        // as the live and desired values are: compared raw, subnets listed
+        // in another order looked like drift.
+        let applied = recorded.map(|r| {
+            let mut a = r.properties.clone();
+            k.normalize(&mut a);
+            a
+        });
+        compare(
+            &mut change,
+            &props,
+            &sensitive,
+            &o.properties,
+            applied.as_ref(),
+            &input.state.lineage,
+        );
+        choose_action(
+            &mut change,
+            res.schema,
+            k.as_ref(),
+            recorded,
+            ex.adopted.contains(id),
+        );
+    } else if ex.gone.contains(id) {
+        change.reason = Some(Reason::DeletedOutside);
+        if let Some(r) = recorded {
+            change.before = r.properties.clone();
+        }
+    }
+    // Later resources of the create order refer to these.
+    if matches!(change.action, Action::Create | Action::Replace) {
+        planned.pending.insert(id.to_string());
+    }
+    planned.desired.insert(id.to_string(), props);
+    Ok(change)
+}
+
+/// Phase 3: which properties differ from what is live (`changed`), and
+/// which changed outside archkit since the last apply (`drift`).
+fn compare(
+    change: &mut Change,
+    props: &BTreeMap<String, PlanValue>,
+    sensitive: &BTreeSet<String>,
+    live: &Props,
+    applied: Option<&Props>,
+    lineage: &str,
+) {
+    for (name, v) in props {
+        // A property the provider cannot read back in its batched call (a
+        // VPC's DNS attributes) is taken as last applied.
+        let observed = live.get(name);
+        let live_v = observed.or_else(|| applied.and_then(|a| a.get(name)));
+        let differs = if sensitive.contains(name) {
+            // Secrets are compared by digest against what was applied;
+            // providers rarely return them.
+            match (v, applied.and_then(|a| a.get(name))) {
+                (PlanValue::Known(v), Some(stored)) => secret_digest(lineage, name, v) != *stored,
+                _ => true,
+            }
+        } else {
+            match v {
+                PlanValue::Unknown => true,
+                PlanValue::Known(v) => !same(Some(v), live_v),
+            }
+        };
+        if differs {
+            change.changed.push(name.clone());
+        }
+        if !sensitive.contains(name)
+            && observed.is_some()
+            && let Some(a) = applied
+            && a.contains_key(name)
+            && !same(a.get(name), live_v)
+        {
+            change.drift.push(name.clone());
+        }
+    }
+    // Properties dropped from the blueprint since last apply.
+    for (name, v) in applied.into_iter().flatten() {
+        if !props.contains_key(name) && !v.is_null() && live.get(name).is_some_and(|l| !l.is_null())
+        {
+            change.changed.push(name.clone());
+            change.after.insert(name.clone(), Some(Value::Null));
+        }
     }
 }
 
-/// Dependencies of a resource in the blueprint, for state records.
-pub fn blueprint_deps(bp: &Blueprint, id: &str) -> Vec<String> {
-    let mut d: Vec<String> = bp.resources[id]
-        .deps
+/// Phase 4: the action for an existing resource, from what changed.
+fn choose_action(
+    change: &mut Change,
+    schema: &crate::schema::Schema,
+    k: &dyn crate::provider::ResourceKind,
+    recorded: Option<&crate::state::ResourceState>,
+    adopted: bool,
+) {
+    change.replace_because = change
+        .changed
         .iter()
-        .filter(|d| d.target != id || d.via == DepVia::DependsOn)
-        .map(|d| d.target.clone())
+        .filter(|n| schema.property(n).is_some_and(|p| p.replace))
+        .cloned()
         .collect();
-    d.sort();
-    d.dedup();
-    d
+    let tainted = recorded.is_some_and(|r| r.status == Status::Tainted);
+    let kind_changed = recorded.is_some_and(|r| r.kind != change.kind);
+    change.action = if tainted || kind_changed || !change.replace_because.is_empty() {
+        Action::Replace
+    } else if change.changed.is_empty() {
+        Action::NoOp
+    } else {
+        Action::Update
+    };
+    if change.action == Action::Update {
+        change.note = k.update_note(&change.changed).map(str::to_string);
+    }
+    change.reason = if tainted {
+        Some(Reason::Tainted)
+    } else if kind_changed {
+        Some(Reason::KindChanged)
+    } else if adopted {
+        Some(Reason::Adopted)
+    } else {
+        None
+    };
+    change.delete_first = change.action == Action::Replace && k.delete_before_replace();
+}
+
+/// Phase 5: deletes of recorded resources no longer wanted, of deposed
+/// objects still live, and of orphans tagged with the stack; and the
+/// records to drop because their resource is gone and not wanted.
+fn plan_deletes(input: &Input, live: &Live, ex: &Existing) -> (Vec<Change>, Vec<String>) {
+    let (bp, state) = (input.blueprint, input.state);
+    let mut deletes: Vec<Change> = Vec::new();
+    let mut seen_pids: BTreeSet<String> = BTreeSet::new();
+    let mut forget = Vec::new();
+    let why = |destroying: Reason| {
+        if input.destroy {
+            Reason::Destroy
+        } else {
+            destroying
+        }
+    };
+    for (id, r) in &state.resources {
+        seen_pids.insert(r.physical_id.clone());
+        let wanted = !input.destroy && bp.resources.contains_key(id);
+        if ex.gone.contains(id) && !wanted {
+            forget.push(id.clone());
+        }
+        if wanted || ex.gone.contains(id) {
+            continue;
+        }
+        let mut c = Change::delete(id, &r.kind, &r.physical_id, r.properties.clone());
+        c.reason = Some(why(Reason::NotInBlueprint));
+        c.depends_on = r.depends_on.clone();
+        deletes.push(c);
+    }
+    for d in &state.deposed {
+        seen_pids.insert(d.physical_id.clone());
+        if live.get(&d.physical_id).is_some() {
+            let mut c = Change::delete(&d.id, &d.kind, &d.physical_id, d.properties.clone());
+            c.reason = Some(Reason::Orphan);
+            deletes.push(c);
+        }
+    }
+    for (id, pids) in &ex.tagged {
+        for pid in pids {
+            let adopted_here = ex.by_id.get(id).is_some_and(|(p, _)| p == pid);
+            if seen_pids.contains(pid) || adopted_here {
+                continue;
+            }
+            let (kind, o) = &live.by_physical[pid];
+            let mut c = Change::delete(id, kind, pid, o.properties.clone());
+            c.reason = Some(why(Reason::Orphan));
+            deletes.push(c);
+        }
+    }
+    deletes.sort_by(|a, b| a.id.cmp(&b.id).then(a.physical_id.cmp(&b.physical_id)));
+    (deletes, forget)
+}
+
+impl Change {
+    /// A change of `id` with nothing decided yet.
+    fn empty(id: &str, kind: &str) -> Change {
+        Change {
+            id: id.to_string(),
+            kind: kind.to_string(),
+            action: Action::NoOp,
+            physical_id: None,
+            before: Props::new(),
+            after: BTreeMap::new(),
+            changed: Vec::new(),
+            replace_because: Vec::new(),
+            drift: Vec::new(),
+            sensitive: Vec::new(),
+            reason: None,
+            delete_first: false,
+            depends_on: Vec::new(),
+            released: Vec::new(),
+            note: None,
+            attributes: BTreeMap::new(),
+        }
+    }
+
+    /// The deletion of an existing object.
+    fn delete(id: &str, kind: &str, pid: &str, before: Props) -> Change {
+        Change {
+            action: Action::Delete,
+            physical_id: Some(pid.to_string()),
+            before,
+            ..Change::empty(id, kind)
+        }
+    }
 }

@@ -76,89 +76,8 @@ pub fn human(plan: &Plan) -> String {
         plan.stack, plan.blueprint
     );
     for c in changes {
-        let mut head = format!("{:>3} {}  {}", c.action.symbol(), c.id, c.kind);
-        if let Some(pid) = &c.physical_id {
-            let _ = write!(head, "  ({pid})");
-        }
-        let what = match c.action {
-            Action::Create => "create".to_string(),
-            Action::Update => "update in place".to_string(),
-            Action::Replace if c.replace_because.is_empty() => "replace".to_string(),
-            Action::Replace => format!(
-                "replace: {} forces replacement",
-                c.replace_because
-                    .iter()
-                    .map(|p| format!("`{p}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            Action::Delete => "delete".to_string(),
-            Action::NoOp => "no change".to_string(),
-        };
-        let _ = write!(head, "  {what}");
-        if let Some(note) = &c.note {
-            let _ = write!(head, " ({note})");
-        }
-        if c.delete_first {
-            head.push_str(" (delete first)");
-        }
-        if let Some(r) = reason_text(c) {
-            let _ = write!(head, "; {r}");
-        }
-        let _ = writeln!(out, "{head}");
-        let width = c.after.keys().map(|k| k.len()).max().unwrap_or(0);
-        match c.action {
-            Action::Create => {
-                for (k, v) in &c.after {
-                    if matches!(v, Some(Value::Null)) {
-                        continue;
-                    }
-                    let v = v.as_ref().map_or(UNKNOWN.to_string(), show);
-                    let _ = writeln!(out, "      + {k:width$} = {v}");
-                }
-            }
-            Action::Update | Action::Replace => {
-                // Nested values (container lists, load balancer
-                // attachments) show only the fields that change.
-                let mut rows = Vec::new();
-                for k in &c.changed {
-                    let mark = if c.replace_because.contains(k) {
-                        "  # forces replacement"
-                    } else {
-                        ""
-                    };
-                    let new = c.after.get(k);
-                    match (c.before.get(k), new) {
-                        (Some(old), Some(Some(new))) => {
-                            let mut leaves = Vec::new();
-                            leaf_diffs(k.clone(), old, new, &mut leaves);
-                            if leaves.is_empty() {
-                                rows.push((k.clone(), show(old), show(new), mark));
-                            }
-                            for (path, o, n) in leaves {
-                                rows.push((path, o, n, mark));
-                            }
-                        }
-                        (old, new) => rows.push((
-                            k.clone(),
-                            if c.sensitive.contains(k) {
-                                SENSITIVE.to_string()
-                            } else {
-                                old.map_or("null".to_string(), show)
-                            },
-                            new.map(|v| v.as_ref().map_or(UNKNOWN.to_string(), show))
-                                .unwrap_or_else(|| "null".into()),
-                            mark,
-                        )),
-                    }
-                }
-                let width = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
-                for (path, old, new, mark) in rows {
-                    let _ = writeln!(out, "      ~ {path:width$} = {old} → {new}{mark}");
-                }
-            }
-            _ => {}
-        }
+        let _ = writeln!(out, "{}", head(c));
+        rows(c, &mut out);
         if !c.drift.is_empty() {
             let _ = writeln!(
                 out,
@@ -169,6 +88,97 @@ pub fn human(plan: &Plan) -> String {
     }
     let _ = writeln!(out, "\n{}", summary(&plan));
     out
+}
+
+/// A change's first line: symbol, id, kind, physical id, what and why.
+fn head(c: &Change) -> String {
+    let mut head = format!("{:>3} {}  {}", c.action.symbol(), c.id, c.kind);
+    if let Some(pid) = &c.physical_id {
+        let _ = write!(head, "  ({pid})");
+    }
+    let what = match c.action {
+        Action::Create => "create".to_string(),
+        Action::Update => "update in place".to_string(),
+        Action::Replace if c.replace_because.is_empty() => "replace".to_string(),
+        Action::Replace => format!(
+            "replace: {} forces replacement",
+            c.replace_because
+                .iter()
+                .map(|p| format!("`{p}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Action::Delete => "delete".to_string(),
+        Action::NoOp => "no change".to_string(),
+    };
+    let _ = write!(head, "  {what}");
+    if let Some(note) = &c.note {
+        let _ = write!(head, " ({note})");
+    }
+    if c.delete_first {
+        head.push_str(" (delete first)");
+    }
+    if let Some(r) = reason_text(c) {
+        let _ = write!(head, "; {r}");
+    }
+    head
+}
+
+/// The property rows under a change's first line.
+fn rows(c: &Change, out: &mut String) {
+    let width = c.after.keys().map(|k| k.len()).max().unwrap_or(0);
+    match c.action {
+        Action::Create => {
+            for (k, v) in &c.after {
+                if matches!(v, Some(Value::Null)) {
+                    continue;
+                }
+                let v = v.as_ref().map_or(UNKNOWN.to_string(), show);
+                let _ = writeln!(out, "      + {k:width$} = {v}");
+            }
+        }
+        Action::Update | Action::Replace => {
+            // Nested values (container lists, load balancer
+            // attachments) show only the fields that change.
+            let mut rows = Vec::new();
+            for k in &c.changed {
+                let mark = if c.replace_because.contains(k) {
+                    "  # forces replacement"
+                } else {
+                    ""
+                };
+                let new = c.after.get(k);
+                match (c.before.get(k), new) {
+                    (Some(old), Some(Some(new))) => {
+                        let mut leaves = Vec::new();
+                        leaf_diffs(k.clone(), old, new, &mut leaves);
+                        if leaves.is_empty() {
+                            rows.push((k.clone(), show(old), show(new), mark));
+                        }
+                        for (path, o, n) in leaves {
+                            rows.push((path, o, n, mark));
+                        }
+                    }
+                    (old, new) => rows.push((
+                        k.clone(),
+                        if c.sensitive.contains(k) {
+                            SENSITIVE.to_string()
+                        } else {
+                            old.map_or("null".to_string(), show)
+                        },
+                        new.map(|v| v.as_ref().map_or(UNKNOWN.to_string(), show))
+                            .unwrap_or_else(|| "null".into()),
+                        mark,
+                    )),
+                }
+            }
+            let width = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
+            for (path, old, new, mark) in rows {
+                let _ = writeln!(out, "      ~ {path:width$} = {old} → {new}{mark}");
+            }
+        }
+        _ => {}
+    }
 }
 
 /// The paths inside two values where they differ, with both sides shown.

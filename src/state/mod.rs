@@ -110,6 +110,14 @@ pub struct ResourceState {
     pub depends_on: Vec<String>,
 }
 
+impl ResourceState {
+    /// This record with `attributes` added.
+    pub fn with(mut self, attributes: BTreeMap<String, serde_json::Value>) -> Self {
+        self.attributes.extend(attributes);
+        self
+    }
+}
+
 /// The old object of a resource being replaced.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -10,7 +10,6 @@ use std::time::Duration;
 use archkit::blueprint::params::{self, Inputs, Require, Values};
 use archkit::blueprint::{self, Blueprint};
 use archkit::engine::{self, Cancel, Event, Events, MemorySink, Options, Outcome};
-use archkit::graph::Graph;
 use archkit::plan::{self, Action, Plan, Reason};
 use archkit::provider::memory::{Fault, MemoryCloud};
 use archkit::provider::{Context, Op, Registry};
@@ -52,23 +51,20 @@ impl Harness {
         }
     }
 
-    fn load(&self, src: &str) -> (Blueprint, Graph, Values) {
+    fn load(&self, src: &str) -> (Blueprint, Values) {
         let bp = blueprint::load_bytes("t.yaml", src.as_bytes(), &self.registry)
             .unwrap_or_else(|e| panic!("{}", archkit::output::render_diagnostics(&e, false, 100)));
-        let graph = Graph::build(&bp).unwrap();
         let inputs = Inputs {
             env: self.env.clone(),
             ..Inputs::default()
         };
         let values = params::resolve(&bp, &inputs, Require::All, &mut |_| None).unwrap();
-        (bp, graph, values)
+        (bp, values)
     }
 
     async fn plan_with(&self, src: &str, destroy: bool) -> Plan {
-        let (bp, graph, values) = self.load(src);
-        let ctx = Context {
-            stack: STACK.into(),
-        };
+        let (bp, values) = self.load(src);
+        let ctx = Context::new(STACK);
         let kinds: BTreeSet<String> = bp
             .resources
             .values()
@@ -81,7 +77,6 @@ impl Harness {
         plan::diff(
             &plan::Input {
                 blueprint: &bp,
-                graph: &graph,
                 params: &values,
                 stack: STACK,
                 region: "mem-1",
@@ -107,11 +102,9 @@ impl Harness {
         sink: Arc<MemorySink>,
         cancel: Arc<Cancel>,
     ) -> (State, engine::Report) {
-        let (bp, _, values) = self.load(src);
+        let (bp, values) = self.load(src);
         let azs = vec!["zone-a".to_string(), "zone-b".to_string()];
-        let ctx = Context {
-            stack: STACK.into(),
-        };
+        let ctx = Context::new(STACK);
         engine::apply(
             &self.registry,
             &ctx,
@@ -613,7 +606,7 @@ async fn secrets_stay_out_of_state_and_output() {
 async fn a_stale_saved_plan_is_refused() {
     use archkit::plan::saved::SavedPlan;
     let mut h = Harness::new();
-    let (bp, _, values) = h.load(DIAMOND);
+    let (bp, values) = h.load(DIAMOND);
     let plan = h.plan(DIAMOND).await;
     let saved = SavedPlan::new(&plan, "t", DIAMOND.as_bytes(), &values, "mem-1");
     // Unchanged: accepted.

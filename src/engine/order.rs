@@ -1,0 +1,172 @@
+//! The order of a plan's operations: the one place that decides what runs
+//! before what, for applies and destroys alike.
+//!
+//! Each change becomes one or two operations (a replacement is a create
+//! and a delete of the old object). Creates and updates follow their
+//! dependencies; deletes wait for everything that still uses what they
+//! delete (its dependents' deletes, the changes that move off it), and for
+//! the kind rules the graph cannot see (NAT gateways before their EIPs).
+
+use std::collections::HashMap;
+
+use crate::plan::{Action, Change, Plan};
+use crate::provider::{Op, Registry};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Step {
+    Create,
+    Update,
+    /// Delete the resource recorded under its id.
+    Delete,
+    /// Delete the deposed old object of a replacement.
+    DeleteOld,
+}
+
+impl Step {
+    pub(crate) fn op(self) -> Op {
+        match self {
+            Step::Create => Op::Create,
+            Step::Update => Op::Update,
+            Step::Delete | Step::DeleteOld => Op::Delete,
+        }
+    }
+
+    fn deletes(self) -> bool {
+        matches!(self, Step::Delete | Step::DeleteOld)
+    }
+}
+
+pub(crate) struct OpNode {
+    /// Index of the change in the plan.
+    pub change: usize,
+    pub step: Step,
+}
+
+/// The operations of a plan and, for each, the operations it waits for.
+pub(crate) fn op_graph(plan: &Plan, registry: &Registry) -> (Vec<OpNode>, Vec<Vec<usize>>) {
+    let ops = Ops::of(plan);
+    let mut deps: Vec<Vec<usize>> = vec![Vec::new(); ops.nodes.len()];
+    // Who depends on whom, among everything in the plan.
+    let mut dependents: HashMap<&str, Vec<&Change>> = HashMap::new();
+    for c in &plan.changes {
+        for d in c.depends_on.iter().chain(&c.released) {
+            dependents.entry(d.as_str()).or_default().push(c);
+        }
+    }
+    for (ni, node) in ops.nodes.iter().enumerate() {
+        let c = &plan.changes[node.change];
+        if node.step.deletes() {
+            let users = dependents.get(c.id.as_str()).map_or(&[][..], |v| v);
+            ops.delete_edges(c, node.step, users, &mut deps[ni]);
+            kind_rule_edges(plan, registry, &ops.nodes, ni, &mut deps[ni]);
+        } else {
+            ops.create_edges(c, node.step, &mut deps[ni]);
+        }
+        deps[ni].retain(|d| *d != ni);
+    }
+    (ops.nodes, deps)
+}
+
+/// The operation nodes of a plan, indexed by resource id.
+struct Ops<'a> {
+    nodes: Vec<OpNode>,
+    /// Each resource's create or update node.
+    up: HashMap<&'a str, usize>,
+    /// Each resource's delete node(s).
+    del: HashMap<&'a str, Vec<usize>>,
+    /// The create node of each replacement.
+    create_of_replace: HashMap<&'a str, usize>,
+}
+
+impl<'a> Ops<'a> {
+    fn of(plan: &'a Plan) -> Ops<'a> {
+        let mut ops = Ops {
+            nodes: Vec::new(),
+            up: HashMap::new(),
+            del: HashMap::new(),
+            create_of_replace: HashMap::new(),
+        };
+        for (ci, c) in plan.changes.iter().enumerate() {
+            let steps: &[Step] = match c.action {
+                Action::NoOp => &[],
+                Action::Create => &[Step::Create],
+                Action::Update => &[Step::Update],
+                Action::Replace => &[Step::Create, Step::DeleteOld],
+                Action::Delete => &[Step::Delete],
+            };
+            for &step in steps {
+                let n = ops.nodes.len();
+                if step.deletes() {
+                    ops.del.entry(&c.id).or_default().push(n);
+                } else {
+                    ops.up.insert(&c.id, n);
+                }
+                if step == Step::Create && c.action == Action::Replace {
+                    ops.create_of_replace.insert(&c.id, n);
+                }
+                ops.nodes.push(OpNode { change: ci, step });
+            }
+        }
+        ops
+    }
+
+    /// A create or update waits for its dependencies' creates and updates,
+    /// and a delete-first replacement for the old object's deletion.
+    fn create_edges(&self, c: &Change, step: Step, deps: &mut Vec<usize>) {
+        deps.extend(c.depends_on.iter().filter_map(|d| self.up.get(d.as_str())));
+        if step == Step::Create
+            && c.action == Action::Replace
+            && c.delete_first
+            && let Some(ds) = self.del.get(c.id.as_str())
+        {
+            deps.extend(ds.iter().copied());
+        }
+    }
+
+    /// Everything that depends on the deleted object lets go first: its
+    /// dependents' deletions, and (create-before-delete) the creates and
+    /// updates that move them to the new object.
+    fn delete_edges(&self, c: &Change, step: Step, users: &[&Change], deps: &mut Vec<usize>) {
+        let moving_off = step == Step::DeleteOld && !c.delete_first;
+        for dep in users {
+            if let Some(ds) = self.del.get(dep.id.as_str()) {
+                deps.extend(ds.iter().copied());
+            }
+            // A resource leaving the blueprint is deleted only once the
+            // resources that used it have moved off it.
+            let released = step == Step::Delete && dep.released.contains(&c.id);
+            if (moving_off || released)
+                && let Some(&n) = self.up.get(dep.id.as_str())
+            {
+                deps.push(n);
+            }
+        }
+        if moving_off && let Some(&n) = self.create_of_replace.get(c.id.as_str()) {
+            deps.push(n);
+        }
+    }
+}
+
+/// Kind rules beyond the graph: a delete of a kind that must outlive
+/// other kinds of the stack (an EIP after NAT gateways) waits for their
+/// deletes.
+fn kind_rule_edges(
+    plan: &Plan,
+    registry: &Registry,
+    nodes: &[OpNode],
+    ni: usize,
+    deps: &mut Vec<usize>,
+) {
+    let c = &plan.changes[nodes[ni].change];
+    let Some(k) = registry.kind(&c.kind) else {
+        return;
+    };
+    let after = k.delete_after_kinds();
+    if after.is_empty() {
+        return;
+    }
+    deps.extend(nodes.iter().enumerate().filter_map(|(mi, m)| {
+        let mc = &plan.changes[m.change];
+        (mi != ni && m.step.deletes() && after.contains(&mc.kind.as_str())).then_some(mi)
+    }));
+}

@@ -1,0 +1,63 @@
+//! The `--json` event stream of `apply` and `destroy`: one JSON object a
+//! line on stdout, each naming itself in `event`. This enum is the whole
+//! schema (the README documents it): `plan` first, then per operation
+//! `started`, `waiting`, `finished`, `failed` or `skipped`, then `outputs`
+//! after a successful apply, and `summary` last.
+
+use std::io::Write;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+/// One line of the stream.
+#[derive(Debug, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum JsonEvent<'a> {
+    /// The plan about to be applied (the form `plan --json` prints).
+    Plan {
+        plan: &'a crate::plan::render::PlanJson,
+    },
+    Started {
+        id: &'a str,
+        op: &'static str,
+        expected_seconds: f64,
+    },
+    /// The operation was made and archkit waits for the resource.
+    Waiting { id: &'a str, op: &'static str },
+    Finished {
+        id: &'a str,
+        op: &'static str,
+        elapsed_seconds: f64,
+    },
+    Failed {
+        id: &'a str,
+        op: &'static str,
+        error: &'a str,
+    },
+    /// Not run because an operation it depends on failed.
+    Skipped {
+        id: &'a str,
+        op: &'static str,
+        because: &'a str,
+    },
+    /// The blueprint's outputs; sensitive ones read `(sensitive)`.
+    Outputs { outputs: Map<String, Value> },
+    Summary {
+        ok: bool,
+        done: usize,
+        failed: usize,
+        skipped: usize,
+        interrupted: bool,
+        state_serial: u64,
+    },
+}
+
+impl JsonEvent<'_> {
+    /// Writes the event as one line on stdout.
+    pub fn emit(&self) {
+        let line = serde_json::to_string(self).unwrap_or_else(|_| "{}".into());
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{line}");
+        let _ = out.flush();
+    }
+}
