@@ -19,6 +19,9 @@ use serde_json::{Map, Value};
 
 use crate::schema::Schema;
 
+/// The result of a provider call.
+pub type Result<T, E = ProviderError> = std::result::Result<T, E>;
+
 /// Resolved property values (references replaced by their values).
 pub type Props = Map<String, Value>;
 
@@ -82,6 +85,28 @@ pub struct Observed {
     /// Current values of the schema's properties.
     pub properties: Props,
     pub attributes: Attrs,
+}
+
+impl Observed {
+    /// A live resource: its id, its `archkit:id` tag if any, and its
+    /// properties; attributes are added with [`Observed::with`].
+    pub fn new(
+        physical_id: impl Into<String>,
+        logical_id: Option<String>,
+        properties: Props,
+    ) -> Self {
+        Observed {
+            physical_id: physical_id.into(),
+            logical_id,
+            properties,
+            attributes: Attrs::new(),
+        }
+    }
+
+    pub fn with(mut self, attributes: Attrs) -> Self {
+        self.attributes.extend(attributes);
+        self
+    }
 }
 
 /// A create request.
@@ -199,17 +224,17 @@ impl ProviderError {
 
 /// [`ProviderError::partial`] on results.
 pub trait Partial<T> {
-    fn partial(self, id: &str) -> Result<T, ProviderError>;
+    fn partial(self, id: &str) -> Result<T>;
 }
 
-impl<T> Partial<T> for Result<T, ProviderError> {
-    fn partial(self, id: &str) -> Result<T, ProviderError> {
+impl<T> Partial<T> for Result<T> {
+    fn partial(self, id: &str) -> Result<T> {
         self.map_err(|e| e.partial(id))
     }
 }
 
 /// The id a create answer carried, or [`ProviderError::no_id`].
-pub fn created_id(id: Option<&str>, kind: &str) -> Result<String, ProviderError> {
+pub fn created_id(id: Option<&str>, kind: &str) -> Result<String> {
     id.filter(|i| !i.is_empty())
         .map(str::to_string)
         .ok_or_else(|| ProviderError::no_id(kind))
@@ -224,9 +249,9 @@ pub trait ResourceKind: Send + Sync {
     /// instance tagged with the stack) in as few calls as the API allows;
     /// the number of calls must not grow with the number of instances.
     /// Instances that no longer exist are simply absent.
-    async fn read(&self, ctx: &Context, query: &ReadQuery) -> Result<Vec<Observed>, ProviderError>;
+    async fn read(&self, ctx: &Context, query: &ReadQuery) -> Result<Vec<Observed>>;
 
-    async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created, ProviderError>;
+    async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created>;
 
     /// Changes mutable properties in place. `old` is what was applied.
     /// The default serves kinds whose only mutable property is `tags`:
@@ -238,7 +263,7 @@ pub trait ResourceKind: Send + Sync {
         physical_id: &str,
         old: &Props,
         new: &Props,
-    ) -> Result<Attrs, ProviderError> {
+    ) -> Result<Attrs> {
         if let Some(name) = self
             .schema()
             .properties
@@ -265,7 +290,7 @@ pub trait ResourceKind: Send + Sync {
         _physical_id: &str,
         old: &Props,
         new: &Props,
-    ) -> Result<(), ProviderError> {
+    ) -> Result<()> {
         if same_value(old.get("tags"), new.get("tags")) {
             return Ok(());
         }
@@ -276,30 +301,17 @@ pub trait ResourceKind: Send + Sync {
     }
 
     /// Deletes the resource; `props` are the properties last applied.
-    async fn delete(
-        &self,
-        ctx: &Context,
-        physical_id: &str,
-        props: &Props,
-    ) -> Result<(), ProviderError>;
+    async fn delete(&self, ctx: &Context, physical_id: &str, props: &Props) -> Result<()>;
 
     /// Polls once: is the resource ready to be used by its dependents?
     /// Returns fresh attributes when it is. The engine calls this between
     /// sleeps without holding an API permit.
-    async fn poll_ready(
-        &self,
-        _ctx: &Context,
-        _physical_id: &str,
-    ) -> Result<Option<Attrs>, ProviderError> {
+    async fn poll_ready(&self, _ctx: &Context, _physical_id: &str) -> Result<Option<Attrs>> {
         Ok(Some(Attrs::new()))
     }
 
     /// Polls once: is the resource gone?
-    async fn poll_deleted(
-        &self,
-        _ctx: &Context,
-        _physical_id: &str,
-    ) -> Result<bool, ProviderError> {
+    async fn poll_deleted(&self, _ctx: &Context, _physical_id: &str) -> Result<bool> {
         Ok(true)
     }
 

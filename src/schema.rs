@@ -161,6 +161,20 @@ pub struct Schema {
     pub notes: &'static str,
 }
 
+impl Schema {
+    /// What every schema shares unless it says otherwise: taggable, no
+    /// groups, no notes. Kinds write `..Schema::BASE` after their fields.
+    pub const BASE: Schema = Schema {
+        kind: "",
+        doc: "",
+        properties: &[],
+        attributes: &[],
+        exactly_one_of: &[],
+        taggable: true,
+        notes: "",
+    };
+}
+
 /// The implicit `tags` property of every taggable kind.
 pub const TAGS: Prop = Prop::new(
     "tags",

@@ -6,26 +6,15 @@
 //! table, and the plan says so: the data is lost. A read lists the table
 //! names (paginated), describes the stack's and reads their tags.
 
+use crate::aws::prelude::*;
+use crate::schema::Default;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, TableStatus,
     Tag,
 };
-use serde_json::json;
-
-use crate::aws::client::Clients;
-use crate::aws::error::err;
-use crate::aws::values::{
-    TagChanges, create_tags, props, s, split_tags, sync_tags_with, unique_name,
-};
-use crate::provider::{
-    Attrs, Context, CreateRequest, Created, Observed, Op, Props, ProviderError, ReadQuery,
-    ResourceKind,
-};
-use crate::schema::{Attr, Default, Prop, Schema, Type};
 
 const NAME_MAX: usize = 255;
 const KEY_TYPES: &[&str] = &["S", "N", "B"];
@@ -59,9 +48,8 @@ pub static TABLE: Schema = Schema {
         Attr::new("arn", Type::String, "The table's ARN."),
         Attr::new("name", Type::String, "Its name."),
     ],
-    exactly_one_of: &[],
-    taggable: true,
     notes: "On-demand capacity.",
+    ..Schema::BASE
 };
 
 /// `aws.dynamodb.table`.
@@ -71,7 +59,7 @@ impl Table {
     async fn describe(
         &self,
         name: &str,
-    ) -> Result<Option<aws_sdk_dynamodb::types::TableDescription>, ProviderError> {
+    ) -> Result<Option<aws_sdk_dynamodb::types::TableDescription>> {
         match send!(self.0.dynamodb.describe_table().table_name(name)) {
             Ok(r) => Ok(r.table().cloned()),
             Err(e) if e.not_found => Ok(None),
@@ -94,19 +82,10 @@ impl ResourceKind for Table {
         &TABLE
     }
 
-    async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>, ProviderError> {
+    async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
         let prefix = unique_name(&ctx.stack, "", NAME_MAX);
         let mut names: BTreeSet<String> = q.known.iter().map(|(id, _)| id.clone()).collect();
-        let listed: Vec<String> = self
-            .0
-            .dynamodb
-            .list_tables()
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(err)?;
+        let listed: Vec<String> = paginate!(self.0.dynamodb.list_tables())?;
         names.extend(listed.into_iter().filter(|n| n.starts_with(&prefix)));
         let mut out = Vec::new();
         for name in names {
@@ -150,17 +129,12 @@ impl ResourceKind for Table {
                 p.insert("range_key_type".into(), json!(ty(&range)));
             }
             p.extend(props([("range_key", json!(range)), ("tags", user)]));
-            out.push(Observed {
-                physical_id: name,
-                logical_id: logical,
-                properties: p,
-                attributes: attrs(&t),
-            });
+            out.push(Observed::new(name, logical, p).with(attrs(&t)));
         }
         Ok(out)
     }
 
-    async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created, ProviderError> {
+    async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created> {
         let p = &req.properties;
         let name =
             s(p, "name").unwrap_or_else(|| unique_name(&ctx.stack, &req.logical_id, NAME_MAX));
@@ -198,19 +172,10 @@ impl ResourceKind for Table {
             .map(|(k, v)| Tag::builder().key(k).value(v).build().expect("set"))
             .collect();
         let r = send!(call.set_tags(Some(tags)))?;
-        Ok(Created {
-            physical_id: name,
-            attributes: r.table_description().map(attrs).unwrap_or_default(),
-        })
+        Ok(Created::new(name).with(r.table_description().map(attrs).unwrap_or_default()))
     }
 
-    async fn update(
-        &self,
-        _ctx: &Context,
-        name: &str,
-        old: &Props,
-        new: &Props,
-    ) -> Result<Attrs, ProviderError> {
+    async fn update(&self, _ctx: &Context, name: &str, old: &Props, new: &Props) -> Result<Attrs> {
         if !TagChanges::between(old, new).is_empty() {
             let arn = self
                 .describe(name)
@@ -253,7 +218,7 @@ impl ResourceKind for Table {
         Ok(Attrs::new())
     }
 
-    async fn poll_ready(&self, _ctx: &Context, name: &str) -> Result<Option<Attrs>, ProviderError> {
+    async fn poll_ready(&self, _ctx: &Context, name: &str) -> Result<Option<Attrs>> {
         Ok(self
             .describe(name)
             .await?
@@ -261,12 +226,12 @@ impl ResourceKind for Table {
             .map(|t| attrs(&t)))
     }
 
-    async fn delete(&self, _ctx: &Context, name: &str, _p: &Props) -> Result<(), ProviderError> {
+    async fn delete(&self, _ctx: &Context, name: &str, _p: &Props) -> Result<()> {
         send!(self.0.dynamodb.delete_table().table_name(name))?;
         Ok(())
     }
 
-    async fn poll_deleted(&self, _ctx: &Context, name: &str) -> Result<bool, ProviderError> {
+    async fn poll_deleted(&self, _ctx: &Context, name: &str) -> Result<bool> {
         Ok(self.describe(name).await?.is_none())
     }
 

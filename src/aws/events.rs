@@ -5,21 +5,11 @@
 //! each rule's targets and tags. Deleting removes the targets first:
 //! EventBridge refuses to delete a rule that still has some.
 
+use crate::aws::prelude::*;
+use crate::schema::Default;
 use std::collections::BTreeSet;
 
-use async_trait::async_trait;
 use aws_sdk_eventbridge::types::{RuleState, Tag, Target};
-use serde_json::{Value, json};
-
-use crate::aws::client::Clients;
-use crate::aws::values::{
-    TagChanges, create_tags, props, s, split_tags, sync_tags_with, unique_name,
-};
-use crate::provider::{
-    Attrs, Context, CreateRequest, Created, Observed, Partial, Props, ProviderError, ReadQuery,
-    ResourceKind,
-};
-use crate::schema::{Attr, Default, Prop, Schema, Type};
 
 const NAME_MAX: usize = 64;
 
@@ -53,9 +43,8 @@ pub static RULE: Schema = Schema {
         ),
     ],
     attributes: &[Attr::new("arn", Type::String, "The rule's ARN.")],
-    exactly_one_of: &[],
-    taggable: true,
     notes: "`schedule_expression` is checked: `rate(1 minute)`, `rate(5 minutes)`, `cron(...)`.",
+    ..Schema::BASE
 };
 
 /// `aws.events.rule`.
@@ -108,12 +97,7 @@ pub fn check_schedule(expr: &str) -> Result<(), (String, String)> {
 }
 
 impl Rule {
-    async fn put_rule(
-        &self,
-        name: &str,
-        p: &Props,
-        tags: Option<Vec<Tag>>,
-    ) -> Result<String, ProviderError> {
+    async fn put_rule(&self, name: &str, p: &Props, tags: Option<Vec<Tag>>) -> Result<String> {
         let r = send!(
             self.0
                 .events
@@ -131,7 +115,7 @@ impl Rule {
         Ok(r.rule_arn().unwrap_or_default().to_string())
     }
 
-    async fn put_targets(&self, name: &str, t: &[(String, String)]) -> Result<(), ProviderError> {
+    async fn put_targets(&self, name: &str, t: &[(String, String)]) -> Result<()> {
         if t.is_empty() {
             return Ok(());
         }
@@ -164,7 +148,7 @@ impl Rule {
         Ok(())
     }
 
-    async fn remove_targets(&self, name: &str, ids: Vec<String>) -> Result<(), ProviderError> {
+    async fn remove_targets(&self, name: &str, ids: Vec<String>) -> Result<()> {
         if ids.is_empty() {
             return Ok(());
         }
@@ -172,7 +156,7 @@ impl Rule {
         Ok(())
     }
 
-    async fn live_target_ids(&self, name: &str) -> Result<Vec<String>, ProviderError> {
+    async fn live_target_ids(&self, name: &str) -> Result<Vec<String>> {
         let r = send!(self.0.events.list_targets_by_rule().rule(name))?;
         Ok(r.targets().iter().map(|t| t.id().to_string()).collect())
     }
@@ -184,7 +168,7 @@ impl ResourceKind for Rule {
         &RULE
     }
 
-    async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>, ProviderError> {
+    async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
         let prefix = unique_name(&ctx.stack, "", NAME_MAX);
         let known: BTreeSet<&str> = q.known.iter().map(|(id, _)| id.as_str()).collect();
         let mut rules = Vec::new();
@@ -245,17 +229,14 @@ impl ResourceKind for Rule {
                 ),
                 ("tags", user),
             ]);
-            out.push(Observed {
-                physical_id: name,
-                logical_id: logical,
-                properties: p,
-                attributes: [("arn".to_string(), json!(arn))].into(),
-            });
+            out.push(
+                Observed::new(name, logical, p).with([("arn".to_string(), json!(arn))].into()),
+            );
         }
         Ok(out)
     }
 
-    async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created, ProviderError> {
+    async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created> {
         let p = &req.properties;
         let name =
             s(p, "name").unwrap_or_else(|| unique_name(&ctx.stack, &req.logical_id, NAME_MAX));
@@ -271,19 +252,10 @@ impl ResourceKind for Rule {
             .collect();
         let arn = self.put_rule(&name, p, Some(tags)).await?;
         self.put_targets(&name, &targets(p)).await.partial(&name)?;
-        Ok(Created {
-            physical_id: name,
-            attributes: [("arn".to_string(), json!(arn))].into(),
-        })
+        Ok(Created::new(name).with([("arn".to_string(), json!(arn))].into()))
     }
 
-    async fn update(
-        &self,
-        _ctx: &Context,
-        name: &str,
-        old: &Props,
-        new: &Props,
-    ) -> Result<Attrs, ProviderError> {
+    async fn update(&self, _ctx: &Context, name: &str, old: &Props, new: &Props) -> Result<Attrs> {
         let changed = |k: &str| old.get(k) != new.get(k);
         if changed("schedule_expression") || changed("description") || changed("enabled") {
             // PutRule replaces every field: an omitted description is
@@ -341,7 +313,7 @@ impl ResourceKind for Rule {
         Ok(Attrs::new())
     }
 
-    async fn delete(&self, _ctx: &Context, name: &str, _p: &Props) -> Result<(), ProviderError> {
+    async fn delete(&self, _ctx: &Context, name: &str, _p: &Props) -> Result<()> {
         // EventBridge refuses to delete a rule that still has targets.
         let ids = self.live_target_ids(name).await?;
         self.remove_targets(name, ids).await?;

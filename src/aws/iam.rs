@@ -7,19 +7,10 @@
 //! eventually consistent: a role used right after creation may be refused
 //! for a few seconds, which the kinds using it treat as retryable.
 
+use crate::aws::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 
-use async_trait::async_trait;
 use aws_sdk_iam::types::{EntityType, Tag};
-use serde_json::{Value, json};
-
-use crate::aws::client::Clients;
-use crate::aws::values::{create_tags, props, sync_tags_with};
-use crate::provider::{
-    Attrs, Context, CreateRequest, Created, Observed, Partial, Props, ProviderError, ReadQuery,
-    ResourceKind, TAG_ID, TAG_STACK,
-};
-use crate::schema::{Attr, Prop, Schema, Type};
 
 pub static ROLE: Schema = Schema {
     kind: "aws.iam.role",
@@ -50,9 +41,8 @@ pub static ROLE: Schema = Schema {
         ),
     ],
     attributes: &[Attr::new("arn", Type::String, "The role's ARN.")],
-    exactly_one_of: &[],
-    taggable: true,
     notes: "Created under the path `/archkit/<stack>/`.",
+    ..Schema::BASE
 };
 
 /// The IAM role kind. Its physical id is the role name.
@@ -108,7 +98,7 @@ impl ResourceKind for Role {
         &ROLE
     }
 
-    async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>, ProviderError> {
+    async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
         let prefix = path(&ctx.stack);
         let known: BTreeSet<&str> = q.known.iter().map(|(id, _)| id.as_str()).collect();
         let mut out = Vec::new();
@@ -167,12 +157,7 @@ impl ResourceKind for Role {
                 ]);
                 let mut attrs = Attrs::new();
                 attrs.insert("arn".into(), json!(r.arn()));
-                out.push(Observed {
-                    physical_id: name.to_string(),
-                    logical_id,
-                    properties: props,
-                    attributes: attrs,
-                });
+                out.push(Observed::new(name.to_string(), logical_id, props).with(attrs));
             }
             match page.marker().filter(|_| page.is_truncated()) {
                 Some(m) => marker = Some(m.to_string()),
@@ -201,7 +186,7 @@ impl ResourceKind for Role {
         }
     }
 
-    async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created, ProviderError> {
+    async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created> {
         let p = &req.properties;
         let name = role_name(ctx, &req.logical_id, p);
         let tags: Vec<Tag> = create_tags(ctx, &req.logical_id, p)
@@ -233,19 +218,10 @@ impl ResourceKind for Role {
             .partial(&name)?;
         let mut attrs = Attrs::new();
         attrs.insert("arn".into(), json!(arn));
-        Ok(Created {
-            physical_id: name,
-            attributes: attrs,
-        })
+        Ok(Created::new(name).with(attrs))
     }
 
-    async fn update(
-        &self,
-        _ctx: &Context,
-        id: &str,
-        old: &Props,
-        new: &Props,
-    ) -> Result<Attrs, ProviderError> {
+    async fn update(&self, _ctx: &Context, id: &str, old: &Props, new: &Props) -> Result<Attrs> {
         let iam = &self.0.iam;
         if old.get("assume_role_policy") != new.get("assume_role_policy") {
             send!(
@@ -285,7 +261,7 @@ impl ResourceKind for Role {
 
     /// Every policy is detached or deleted first: IAM refuses to delete a
     /// role that still has any (DeleteConflict).
-    async fn delete(&self, _ctx: &Context, id: &str, props: &Props) -> Result<(), ProviderError> {
+    async fn delete(&self, _ctx: &Context, id: &str, props: &Props) -> Result<()> {
         let iam = &self.0.iam;
         let attached = send!(iam.list_attached_role_policies().role_name(id))?;
         for p in attached.attached_policies() {
@@ -306,12 +282,7 @@ impl ResourceKind for Role {
 impl Role {
     /// Puts, deletes, attaches and detaches so the role's policies match
     /// `new`.
-    async fn sync_policies(
-        &self,
-        name: &str,
-        old: &Props,
-        new: &Props,
-    ) -> Result<(), ProviderError> {
+    async fn sync_policies(&self, name: &str, old: &Props, new: &Props) -> Result<()> {
         let iam = &self.0.iam;
         let (was, want) = (inline(old), inline(new));
         for (policy, doc) in &want {

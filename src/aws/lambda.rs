@@ -13,27 +13,16 @@
 //! tags and no update: any change replaces it. Its physical id is
 //! `<function>|<statement id>`.
 
+use crate::aws::prelude::*;
+use crate::schema::Default;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
-use async_trait::async_trait;
 use aws_sdk_lambda::operation::get_function_configuration::GetFunctionConfigurationOutput;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{
     Environment, FunctionCode, FunctionConfiguration, LastUpdateStatus, Runtime, State,
 };
-use serde_json::{Value, json};
-
-use crate::aws::client::Clients;
-use crate::aws::error::err;
-use crate::aws::values::{
-    TagChanges, create_tags, i, props, s, split_tags, sync_tags_with, unique_name,
-};
-use crate::provider::{
-    Attrs, Context, CreateRequest, Created, Observed, Op, Props, ProviderError, ReadQuery,
-    ResourceKind,
-};
-use crate::schema::{Attr, Default, Prop, Schema, Type};
 
 const NAME_MAX: usize = 64;
 
@@ -93,9 +82,8 @@ pub static FUNCTION: Schema = Schema {
         Attr::new("arn", Type::String, "The function's ARN."),
         Attr::new("name", Type::String, "Its name."),
     ],
-    exactly_one_of: &[],
-    taggable: true,
     notes: "`code` is a directory beside the blueprint, packaged as a deterministic zip; the value compared is its SHA-256, as Lambda's `CodeSha256`. Waits until Active and until each update finished.",
+    ..Schema::BASE
 };
 
 pub static PERMISSION: Schema = Schema {
@@ -128,13 +116,9 @@ pub static PERMISSION: Schema = Schema {
         )
         .replace(),
     ],
-    attributes: &[],
-    exactly_one_of: &[],
     taggable: false,
-    notes: "",
+    ..Schema::BASE
 };
-
-// ---------------------------------------------------------------- function
 
 /// `aws.lambda.function`.
 pub struct Function(pub Clients);
@@ -158,7 +142,7 @@ fn fn_attrs(arn: Option<&str>, name: Option<&str>) -> Attrs {
 }
 
 /// The code's zip, packaged when the blueprint was loaded.
-fn code_bytes(ctx: &Context, p: &Props) -> Result<Blob, ProviderError> {
+fn code_bytes(ctx: &Context, p: &Props) -> Result<Blob> {
     let sha = s(p, "code").unwrap_or_default();
     ctx.assets
         .get(&sha)
@@ -167,10 +151,7 @@ fn code_bytes(ctx: &Context, p: &Props) -> Result<Blob, ProviderError> {
 }
 
 impl Function {
-    async fn config(
-        &self,
-        name: &str,
-    ) -> Result<Option<GetFunctionConfigurationOutput>, ProviderError> {
+    async fn config(&self, name: &str) -> Result<Option<GetFunctionConfigurationOutput>> {
         match send!(
             self.0
                 .lambda
@@ -185,7 +166,7 @@ impl Function {
 
     /// Waits (within the call) until an update in progress has finished:
     /// Lambda refuses the next update until then.
-    async fn settle(&self, name: &str) -> Result<(), ProviderError> {
+    async fn settle(&self, name: &str) -> Result<()> {
         for _ in 0..120 {
             match self.config(name).await? {
                 Some(c) if c.last_update_status() == Some(&LastUpdateStatus::InProgress) => {
@@ -212,17 +193,8 @@ impl ResourceKind for Function {
 
     /// ListFunctions (paginated) returns every configuration; tags need
     /// one ListTags per function of the stack.
-    async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>, ProviderError> {
-        let all: Vec<FunctionConfiguration> = self
-            .0
-            .lambda
-            .list_functions()
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(err)?;
+    async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
+        let all: Vec<FunctionConfiguration> = paginate!(self.0.lambda.list_functions())?;
         let prefix = unique_name(&ctx.stack, "", NAME_MAX);
         let known: BTreeSet<&str> = q.known.iter().map(|(id, _)| id.as_str()).collect();
         let mut out = Vec::new();
@@ -272,17 +244,14 @@ impl ResourceKind for Function {
                 ),
                 ("tags", user),
             ]);
-            out.push(Observed {
-                physical_id: name,
-                logical_id: logical,
-                properties: p,
-                attributes: fn_attrs(f.function_arn(), f.function_name()),
-            });
+            out.push(
+                Observed::new(name, logical, p).with(fn_attrs(f.function_arn(), f.function_name())),
+            );
         }
         Ok(out)
     }
 
-    async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created, ProviderError> {
+    async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created> {
         let p = &req.properties;
         let name =
             s(p, "name").unwrap_or_else(|| unique_name(&ctx.stack, &req.logical_id, NAME_MAX));
@@ -311,19 +280,10 @@ impl ResourceKind for Function {
                     create_tags(ctx, &req.logical_id, p).into_iter().collect(),
                 ))
         )?;
-        Ok(Created {
-            attributes: fn_attrs(r.function_arn(), Some(&name)),
-            physical_id: name,
-        })
+        Ok(Created::new(name.clone()).with(fn_attrs(r.function_arn(), Some(&name))))
     }
 
-    async fn update(
-        &self,
-        ctx: &Context,
-        name: &str,
-        old: &Props,
-        new: &Props,
-    ) -> Result<Attrs, ProviderError> {
+    async fn update(&self, ctx: &Context, name: &str, old: &Props, new: &Props) -> Result<Attrs> {
         let lambda = &self.0.lambda;
         let changed = |k: &str| old.get(k) != new.get(k);
         if changed("code") {
@@ -398,7 +358,7 @@ impl ResourceKind for Function {
     }
 
     /// Active, with no update in progress.
-    async fn poll_ready(&self, _ctx: &Context, name: &str) -> Result<Option<Attrs>, ProviderError> {
+    async fn poll_ready(&self, _ctx: &Context, name: &str) -> Result<Option<Attrs>> {
         let Some(c) = self.config(name).await? else {
             return Ok(None);
         };
@@ -412,7 +372,7 @@ impl ResourceKind for Function {
         }
     }
 
-    async fn delete(&self, _ctx: &Context, name: &str, _p: &Props) -> Result<(), ProviderError> {
+    async fn delete(&self, _ctx: &Context, name: &str, _p: &Props) -> Result<()> {
         send!(self.0.lambda.delete_function().function_name(name))?;
         Ok(())
     }
@@ -430,8 +390,6 @@ impl ResourceKind for Function {
         }
     }
 }
-
-// ---------------------------------------------------------------- permission
 
 /// `aws.lambda.permission`.
 pub struct Permission(pub Clients);
@@ -456,7 +414,7 @@ impl ResourceKind for Permission {
     }
 
     /// One GetPolicy per function named by a recorded permission.
-    async fn read(&self, _ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>, ProviderError> {
+    async fn read(&self, _ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
         let functions: BTreeSet<String> = q
             .known
             .iter()
@@ -490,18 +448,13 @@ impl ResourceKind for Permission {
                     ("source_arn", json!(source)),
                     ("statement_id", json!(sid)),
                 ]);
-                out.push(Observed {
-                    physical_id: id,
-                    logical_id: None,
-                    properties: p,
-                    attributes: Attrs::new(),
-                });
+                out.push(Observed::new(id, None, p));
             }
         }
         Ok(out)
     }
 
-    async fn create(&self, _ctx: &Context, req: &CreateRequest) -> Result<Created, ProviderError> {
+    async fn create(&self, _ctx: &Context, req: &CreateRequest) -> Result<Created> {
         let p = &req.properties;
         let f = s(p, "function_name").unwrap_or_default();
         let sid = statement_id(&req.logical_id, p);
@@ -533,13 +486,10 @@ impl ResourceKind for Permission {
             }
             Err(e) => return Err(e),
         }
-        Ok(Created {
-            physical_id: format!("{}|{sid}", function_name(&f)),
-            attributes: Attrs::new(),
-        })
+        Ok(Created::new(format!("{}|{sid}", function_name(&f))))
     }
 
-    async fn delete(&self, _ctx: &Context, id: &str, _p: &Props) -> Result<(), ProviderError> {
+    async fn delete(&self, _ctx: &Context, id: &str, _p: &Props) -> Result<()> {
         let (f, sid) = id.split_once('|').unwrap_or((id, ""));
         send!(
             self.0

@@ -7,18 +7,8 @@
 //! id. Tags need a call per group to read, so they are not read back (the
 //! last applied ones are assumed).
 
+use crate::aws::prelude::*;
 use std::collections::{BTreeSet, HashMap};
-
-use async_trait::async_trait;
-use serde_json::{Value, json};
-
-use crate::aws::client::Clients;
-use crate::aws::values::{TagChanges, create_tags, props, sync_tags_with};
-use crate::provider::{
-    Attrs, Context, CreateRequest, Created, Observed, Partial, Props, ProviderError, ReadQuery,
-    ResourceKind,
-};
-use crate::schema::{Attr, Prop, Schema, Type};
 
 /// Retention periods CloudWatch Logs accepts.
 const RETENTION: &[&str] = &[
@@ -43,9 +33,7 @@ pub static LOG_GROUP: Schema = Schema {
         ),
     ],
     attributes: &[Attr::new("arn", Type::String, "The group's ARN.")],
-    exactly_one_of: &[],
-    taggable: true,
-    notes: "",
+    ..Schema::BASE
 };
 
 /// The log group kind. Its physical id is the group name.
@@ -68,7 +56,7 @@ impl ResourceKind for LogGroup {
         &LOG_GROUP
     }
 
-    async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>, ProviderError> {
+    async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
         let stack_prefix = prefix(&ctx.stack);
         // The stack's prefix, plus any custom-named group state records.
         let mut prefixes: BTreeSet<String> = [stack_prefix.clone()].into();
@@ -110,12 +98,7 @@ impl ResourceKind for LogGroup {
                         "arn".into(),
                         json!(g.arn().map(|a| a.trim_end_matches(":*"))),
                     );
-                    out.push(Observed {
-                        physical_id: name.to_string(),
-                        logical_id,
-                        properties: props,
-                        attributes: attrs,
-                    });
+                    out.push(Observed::new(name.to_string(), logical_id, props).with(attrs));
                 }
                 match page.next_token() {
                     Some(t) => token = Some(t.to_string()),
@@ -126,7 +109,7 @@ impl ResourceKind for LogGroup {
         Ok(out)
     }
 
-    async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created, ProviderError> {
+    async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created> {
         let p = &req.properties;
         let name = p
             .get("name")
@@ -152,19 +135,10 @@ impl ResourceKind for LogGroup {
             )
             .partial(&name)?;
         }
-        Ok(Created {
-            physical_id: name,
-            attributes: Attrs::new(),
-        })
+        Ok(Created::new(name))
     }
 
-    async fn update(
-        &self,
-        _ctx: &Context,
-        id: &str,
-        old: &Props,
-        new: &Props,
-    ) -> Result<Attrs, ProviderError> {
+    async fn update(&self, _ctx: &Context, id: &str, old: &Props, new: &Props) -> Result<Attrs> {
         let logs = &self.0.logs;
         if retention(old) != retention(new) {
             match retention(new) {
@@ -212,7 +186,7 @@ impl ResourceKind for LogGroup {
     }
 
     /// Creation returns no ARN: read it once the group exists.
-    async fn poll_ready(&self, _ctx: &Context, id: &str) -> Result<Option<Attrs>, ProviderError> {
+    async fn poll_ready(&self, _ctx: &Context, id: &str) -> Result<Option<Attrs>> {
         let out = send!(self.0.logs.describe_log_groups().log_group_name_prefix(id))?;
         Ok(out
             .log_groups()
@@ -228,7 +202,7 @@ impl ResourceKind for LogGroup {
             }))
     }
 
-    async fn delete(&self, _ctx: &Context, id: &str, _props: &Props) -> Result<(), ProviderError> {
+    async fn delete(&self, _ctx: &Context, id: &str, _props: &Props) -> Result<()> {
         send!(self.0.logs.delete_log_group().log_group_name(id))?;
         Ok(())
     }

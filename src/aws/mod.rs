@@ -14,6 +14,19 @@ macro_rules! send {
     };
 }
 
+/// Sends a paginated SDK request and collects every item of every page:
+/// `paginate!(c.ecs.list_clusters())?`.
+macro_rules! paginate {
+    ($req:expr) => {
+        $req.into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err($crate::aws::error::err)
+    };
+}
+
 pub mod client;
 pub mod dynamodb;
 pub mod ec2;
@@ -25,12 +38,13 @@ pub mod iam;
 pub mod lambda;
 pub mod logs;
 pub mod mq;
+pub mod prelude;
 pub mod secretsmanager;
 pub mod values;
 
 use std::sync::Arc;
 
-use crate::provider::{Registry, ResourceKind};
+use crate::provider::{Registry, ResourceKind, Result};
 use crate::schema::Schema;
 pub use client::{Clients, Settings};
 
@@ -101,16 +115,9 @@ pub fn kinds(clients: &Clients) -> Vec<Arc<dyn ResourceKind>> {
 }
 
 /// The availability zones of the client's region, in name order.
-pub async fn availability_zones(
-    clients: &Clients,
-) -> Result<Vec<String>, crate::provider::ProviderError> {
-    let out = clients
-        .ec2
-        .describe_availability_zones()
-        .filters(ec2::common::filter("state", ["available".to_string()]))
-        .send()
-        .await
-        .map_err(ec2::common::err)?;
+pub async fn availability_zones(clients: &Clients) -> Result<Vec<String>> {
+    let available = ec2::common::filter("state", ["available".to_string()]);
+    let out = send!(clients.ec2.describe_availability_zones().filters(available))?;
     let mut zones: Vec<String> = out
         .availability_zones()
         .iter()

@@ -11,23 +11,12 @@
 //! moto reports RUNNING at once and deletes instantly, so tests prove the
 //! calls, not the waits.
 
+use crate::aws::prelude::*;
+use crate::schema::Default;
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
-use async_trait::async_trait;
 use aws_sdk_mq::types::{BrokerState, DeploymentMode, EngineType, User};
-use serde_json::{Value, json};
-
-use crate::aws::client::Clients;
-use crate::aws::values::{
-    TagChanges, b, create_tags, list, props, s, set_changed, sort_sets, split_tags, sync_tags_with,
-    unique_name,
-};
-use crate::provider::{
-    Attrs, Context, CreateRequest, Created, Observed, Op, Props, ProviderError, ReadQuery,
-    ResourceKind, created_id,
-};
-use crate::schema::{Attr, Default, Prop, Schema, Type};
 
 const NAME_MAX: usize = 50;
 
@@ -124,9 +113,8 @@ pub static BROKER: Schema = Schema {
         ),
         Attr::new("console_url", Type::String, "The web console."),
     ],
-    exactly_one_of: &[],
-    taggable: true,
     notes: "The password needs 12+ characters, 4+ distinct, and no `,` `:` `=` (checked at plan time). Changing the version, type, groups or user reboots the broker (the plan says so). Creation takes 10-20 minutes on AWS.",
+    ..Schema::BASE
 };
 
 /// Properties whose change takes effect only after a reboot.
@@ -206,8 +194,7 @@ impl Broker {
     async fn describe(
         &self,
         id: &str,
-    ) -> Result<Option<aws_sdk_mq::operation::describe_broker::DescribeBrokerOutput>, ProviderError>
-    {
+    ) -> Result<Option<aws_sdk_mq::operation::describe_broker::DescribeBrokerOutput>> {
         match send!(self.0.mq.describe_broker().broker_id(id)) {
             Ok(d) => Ok(Some(d)),
             Err(e) if e.not_found => Ok(None),
@@ -215,7 +202,7 @@ impl Broker {
         }
     }
 
-    async fn reboot(&self, id: &str) -> Result<(), ProviderError> {
+    async fn reboot(&self, id: &str) -> Result<()> {
         send!(self.0.mq.reboot_broker().broker_id(id))?;
         Ok(())
     }
@@ -229,7 +216,7 @@ impl ResourceKind for Broker {
 
     /// ListBrokers (paginated) finds the stack's brokers by name; each is
     /// then described (the API has no batched describe).
-    async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>, ProviderError> {
+    async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
         let prefix = unique_name(&ctx.stack, "", NAME_MAX);
         let mut ids: BTreeSet<String> = q.known.iter().map(|(id, _)| id.clone()).collect();
         let mut token: Option<String> = None;
@@ -302,17 +289,12 @@ impl ResourceKind for Broker {
                 ),
                 ("tags", user),
             ]));
-            out.push(Observed {
-                physical_id: id,
-                logical_id: logical,
-                properties: p,
-                attributes: attrs_of(&d),
-            });
+            out.push(Observed::new(id, logical, p).with(attrs_of(&d)));
         }
         Ok(out)
     }
 
-    async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created, ProviderError> {
+    async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created> {
         let p = &req.properties;
         let name =
             s(p, "name").unwrap_or_else(|| unique_name(&ctx.stack, &req.logical_id, NAME_MAX));
@@ -347,19 +329,11 @@ impl ResourceKind for Broker {
                 )
                 .set_tags(Some(tags))
         )?;
-        Ok(Created {
-            physical_id: created_id(r.broker_id(), self.schema().kind)?,
-            attributes: [("arn".to_string(), json!(r.broker_arn()))].into(),
-        })
+        Ok(Created::new(created_id(r.broker_id(), self.schema().kind)?)
+            .with([("arn".to_string(), json!(r.broker_arn()))].into()))
     }
 
-    async fn update(
-        &self,
-        _ctx: &Context,
-        id: &str,
-        old: &Props,
-        new: &Props,
-    ) -> Result<Attrs, ProviderError> {
+    async fn update(&self, _ctx: &Context, id: &str, old: &Props, new: &Props) -> Result<Attrs> {
         let mq = &self.0.mq;
         let changed = |k: &str| old.get(k) != new.get(k);
         let sgs_changed = set_changed(old, new, "security_groups");
@@ -428,7 +402,7 @@ impl ResourceKind for Broker {
     }
 
     /// RUNNING, after a create or a reboot.
-    async fn poll_ready(&self, _ctx: &Context, id: &str) -> Result<Option<Attrs>, ProviderError> {
+    async fn poll_ready(&self, _ctx: &Context, id: &str) -> Result<Option<Attrs>> {
         let Some(d) = self.describe(id).await? else {
             return Ok(None);
         };
@@ -441,14 +415,14 @@ impl ResourceKind for Broker {
         }
     }
 
-    async fn delete(&self, _ctx: &Context, id: &str, _p: &Props) -> Result<(), ProviderError> {
+    async fn delete(&self, _ctx: &Context, id: &str, _p: &Props) -> Result<()> {
         send!(self.0.mq.delete_broker().broker_id(id))?;
         Ok(())
     }
 
     /// Deletion takes minutes; the broker's network interface stays in
     /// its subnet and security group until it is gone.
-    async fn poll_deleted(&self, _ctx: &Context, id: &str) -> Result<bool, ProviderError> {
+    async fn poll_deleted(&self, _ctx: &Context, id: &str) -> Result<bool> {
         Ok(self.describe(id).await?.is_none())
     }
 

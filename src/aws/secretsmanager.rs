@@ -9,18 +9,10 @@
 //! recovery window: the stack is being torn down, and a secret pending
 //! deletion would block re-creating one with the same name for a week.
 
+use crate::aws::prelude::*;
 use std::collections::BTreeSet;
 
-use async_trait::async_trait;
 use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType, Tag};
-use serde_json::json;
-
-use crate::aws::client::Clients;
-use crate::aws::values::{create_tags, props, s, split_tags, sync_tags_with};
-use crate::provider::{
-    Attrs, Context, CreateRequest, Created, Observed, Props, ProviderError, ReadQuery, ResourceKind,
-};
-use crate::schema::{Attr, Prop, Schema, Type};
 
 pub static SECRET: Schema = Schema {
     kind: "aws.secretsmanager.secret",
@@ -42,9 +34,8 @@ pub static SECRET: Schema = Schema {
         .sensitive(),
     ],
     attributes: &[Attr::new("arn", Type::String, "The secret's ARN.")],
-    exactly_one_of: &[],
-    taggable: true,
     notes: "`secret_string` is stored as a digest, never read back. Default name `archkit/<stack>/<id>`; deleted without a recovery window on destroy.",
+    ..Schema::BASE
 };
 
 fn prefix(stack: &str) -> String {
@@ -60,7 +51,7 @@ impl ResourceKind for Secret {
         &SECRET
     }
 
-    async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>, ProviderError> {
+    async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
         let mut names: BTreeSet<String> = [prefix(&ctx.stack)].into();
         // Custom-named secrets state records are looked up by name too.
         names.extend(
@@ -106,12 +97,10 @@ impl ResourceKind for Secret {
                     ),
                     ("tags", user),
                 ]);
-                out.push(Observed {
-                    physical_id: arn.clone(),
-                    logical_id: logical,
-                    properties: p,
-                    attributes: [("arn".to_string(), json!(arn))].into(),
-                });
+                out.push(
+                    Observed::new(arn.clone(), logical, p)
+                        .with([("arn".to_string(), json!(arn))].into()),
+                );
             }
             match page.next_token() {
                 Some(t) => token = Some(t.to_string()),
@@ -121,7 +110,7 @@ impl ResourceKind for Secret {
         Ok(out)
     }
 
-    async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created, ProviderError> {
+    async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created> {
         let p = &req.properties;
         let name =
             s(p, "name").unwrap_or_else(|| format!("{}{}", prefix(&ctx.stack), req.logical_id));
@@ -139,19 +128,10 @@ impl ResourceKind for Secret {
                 .set_tags(Some(tags))
         )?;
         let arn = r.arn().unwrap_or_default().to_string();
-        Ok(Created {
-            physical_id: arn.clone(),
-            attributes: [("arn".to_string(), json!(arn))].into(),
-        })
+        Ok(Created::new(arn.clone()).with([("arn".to_string(), json!(arn))].into()))
     }
 
-    async fn update(
-        &self,
-        _ctx: &Context,
-        arn: &str,
-        old: &Props,
-        new: &Props,
-    ) -> Result<Attrs, ProviderError> {
+    async fn update(&self, _ctx: &Context, arn: &str, old: &Props, new: &Props) -> Result<Attrs> {
         let sm = &self.0.secrets;
         if old.get("secret_string") != new.get("secret_string") {
             send!(
@@ -180,7 +160,7 @@ impl ResourceKind for Secret {
         Ok(Attrs::new())
     }
 
-    async fn delete(&self, _ctx: &Context, arn: &str, _p: &Props) -> Result<(), ProviderError> {
+    async fn delete(&self, _ctx: &Context, arn: &str, _p: &Props) -> Result<()> {
         send!(
             self.0
                 .secrets

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::provider::Props;
+use crate::provider::{Props, Result};
 
 /// The `tags` property as a map.
 pub fn desired_tags(props: &Props) -> BTreeMap<String, String> {
@@ -117,10 +117,10 @@ pub async fn sync_tags_with<A, B, U, T>(
     new: &Props,
     untag: impl FnOnce(Vec<String>) -> U,
     tag: impl FnOnce(Vec<(String, String)>) -> T,
-) -> Result<(), crate::provider::ProviderError>
+) -> Result<()>
 where
-    U: std::future::Future<Output = Result<A, crate::provider::ProviderError>>,
-    T: std::future::Future<Output = Result<B, crate::provider::ProviderError>>,
+    U: std::future::Future<Output = Result<A>>,
+    T: std::future::Future<Output = Result<B>>,
 {
     let changes = TagChanges::between(old, new);
     if !changes.removed.is_empty() {

@@ -6,6 +6,7 @@
 //! [`MemoryCloud`], which counts calls, measures peak concurrency, adds
 //! latency, and fails or "crashes" on request.
 
+use crate::provider::Result;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -34,19 +35,14 @@ pub static THING: Schema = Schema {
         Prop::new("secret", Type::String, "A sensitive value.").sensitive(),
     ],
     attributes: &[Attr::new("arn", Type::String, "A fake ARN.")],
-    exactly_one_of: &[],
-    taggable: true,
-    notes: "",
+    ..Schema::BASE
 };
 
 pub static SLOW: Schema = Schema {
     kind: "test.slow",
     doc: "An in-memory resource that takes a while to become ready.",
     properties: &[Prop::new("value", Type::String, "Mutable in place.")],
-    attributes: &[],
-    exactly_one_of: &[],
-    taggable: true,
-    notes: "",
+    ..Schema::BASE
 };
 
 /// Unique names (replacement deletes first) and a destroy rule: every
@@ -55,10 +51,7 @@ pub static UNIQUE: Schema = Schema {
     kind: "test.unique",
     doc: "An in-memory resource with a unique name.",
     properties: &[Prop::new("name", Type::String, "Unique; changing it replaces.").replace()],
-    attributes: &[],
-    exactly_one_of: &[],
-    taggable: true,
-    notes: "",
+    ..Schema::BASE
 };
 
 /// A stored resource.
@@ -313,7 +306,7 @@ impl ResourceKind for MemoryKind {
         }
     }
 
-    async fn read(&self, ctx: &Context, query: &ReadQuery) -> Result<Vec<Observed>, ProviderError> {
+    async fn read(&self, ctx: &Context, query: &ReadQuery) -> Result<Vec<Observed>> {
         let _g = self.cloud.enter("read", self.schema.kind, "*").await;
         let res = self.cloud.resources.lock().unwrap();
         let wanted: std::collections::HashSet<&str> =
@@ -333,7 +326,7 @@ impl ResourceKind for MemoryKind {
             .collect())
     }
 
-    async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created, ProviderError> {
+    async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created> {
         let _g = self
             .cloud
             .enter("create", self.schema.kind, &req.logical_id)
@@ -382,7 +375,7 @@ impl ResourceKind for MemoryKind {
         physical_id: &str,
         _old: &Props,
         new: &Props,
-    ) -> Result<Attrs, ProviderError> {
+    ) -> Result<Attrs> {
         let logical = self.logical(physical_id);
         let _g = self.cloud.enter("update", self.schema.kind, &logical).await;
         let fault = self.cloud.take_fault(&logical, Op::Update);
@@ -404,12 +397,7 @@ impl ResourceKind for MemoryKind {
         Ok(attrs(physical_id))
     }
 
-    async fn delete(
-        &self,
-        _ctx: &Context,
-        physical_id: &str,
-        _props: &Props,
-    ) -> Result<(), ProviderError> {
+    async fn delete(&self, _ctx: &Context, physical_id: &str, _props: &Props) -> Result<()> {
         let logical = self.logical(physical_id);
         let _g = self.cloud.enter("delete", self.schema.kind, &logical).await;
         let fault = self.cloud.take_fault(&logical, Op::Delete);
@@ -428,11 +416,7 @@ impl ResourceKind for MemoryKind {
         }
     }
 
-    async fn poll_ready(
-        &self,
-        _ctx: &Context,
-        physical_id: &str,
-    ) -> Result<Option<Attrs>, ProviderError> {
+    async fn poll_ready(&self, _ctx: &Context, physical_id: &str) -> Result<Option<Attrs>> {
         if self.schema.kind != SLOW.kind {
             return Ok(Some(attrs(physical_id)));
         }

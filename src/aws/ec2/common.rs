@@ -1,13 +1,9 @@
 //! Helpers shared by the EC2 kinds: errors, tags, filters, property access.
 
 use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
-use serde_json::Value;
 
-use crate::provider::{Context, Props, ProviderError, TAG_STACK};
-
-pub use crate::aws::error::err;
-use crate::aws::values::sync_tags_with;
-pub use crate::aws::values::{b, desired_tags, i, list, props, s, str_value};
+use crate::aws::prelude::*;
+use crate::provider::TAG_STACK;
 
 /// The filter that finds every resource of a stack.
 pub fn stack_filter(ctx: &Context) -> Filter {
@@ -34,9 +30,9 @@ pub async fn tagged_or_known<T, Fut>(
     id_filter: &str,
     id_of: impl Fn(&T) -> Option<&str>,
     fetch: impl Fn(Filter) -> Fut,
-) -> Result<Vec<T>, ProviderError>
+) -> Result<Vec<T>>
 where
-    Fut: std::future::Future<Output = Result<Vec<T>, ProviderError>>,
+    Fut: std::future::Future<Output = Result<Vec<T>>>,
 {
     let mut found = fetch(stack_filter(ctx)).await?;
     let missing: Vec<String> = q
@@ -88,7 +84,7 @@ pub async fn sync_tags(
     id: &str,
     old: &Props,
     new: &Props,
-) -> Result<(), ProviderError> {
+) -> Result<()> {
     fn tag(k: &str, v: Option<&str>) -> Tag {
         Tag::builder()
             .key(k)

@@ -1,17 +1,9 @@
 //! `aws.ec2.vpc_endpoint`: gateway (S3, DynamoDB) and interface endpoints.
 
-use super::common::{
-    b, list, props, read_tags, s, str_value, sync_tags, tag_spec, tagged_or_known,
-};
-use crate::aws::client::Clients;
-use crate::provider::{
-    Attrs, Context, CreateRequest, Created, Observed, Op, Props, ProviderError, ReadQuery,
-    ResourceKind, created_id,
-};
-use crate::schema::{Attr, Default, Prop, Schema, Type};
-use async_trait::async_trait;
+use super::common::{read_tags, sync_tags, tag_spec, tagged_or_known};
+use crate::aws::prelude::*;
+use crate::schema::Default;
 use aws_sdk_ec2::types::{ResourceType, VpcEndpointType};
-use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::time::Duration;
 
@@ -67,9 +59,8 @@ pub static VPC_ENDPOINT: Schema = Schema {
         Type::List(&Type::String),
         "Interface endpoints' DNS names.",
     )],
-    exactly_one_of: &[],
-    taggable: true,
     notes: "Gateway (`route_table_ids`) or Interface (`subnet_ids`, `security_group_ids`, `private_dns_enabled`).",
+    ..Schema::BASE
 };
 
 /// The VPC endpoint kind.
@@ -88,7 +79,7 @@ impl ResourceKind for VpcEndpoint {
     }
 
     /// Deleted endpoints stay listed for a while: they are ignored.
-    async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>, ProviderError> {
+    async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
         let found = tagged_or_known(
             ctx,
             q,
@@ -146,12 +137,7 @@ impl ResourceKind for VpcEndpoint {
                             .collect::<Vec<_>>()
                     ),
                 );
-                Some(Observed {
-                    physical_id: e.vpc_endpoint_id()?.to_string(),
-                    logical_id,
-                    properties: p,
-                    attributes: attrs,
-                })
+                Some(Observed::new(e.vpc_endpoint_id()?.to_string(), logical_id, p).with(attrs))
             })
             .collect())
     }
@@ -164,7 +150,7 @@ impl ResourceKind for VpcEndpoint {
         }
     }
 
-    async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created, ProviderError> {
+    async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created> {
         let p = &req.properties;
         let policy = p
             .get("policy")
@@ -192,19 +178,10 @@ impl ResourceKind for VpcEndpoint {
             out.vpc_endpoint().and_then(|e| e.vpc_endpoint_id()),
             self.schema().kind,
         )?;
-        Ok(Created {
-            physical_id: id,
-            attributes: Attrs::new(),
-        })
+        Ok(Created::new(id))
     }
 
-    async fn update(
-        &self,
-        _ctx: &Context,
-        id: &str,
-        old: &Props,
-        new: &Props,
-    ) -> Result<Attrs, ProviderError> {
+    async fn update(&self, _ctx: &Context, id: &str, old: &Props, new: &Props) -> Result<Attrs> {
         let diff = |k: &str| {
             let was: BTreeSet<String> = list(old, k).into_iter().collect();
             let want: BTreeSet<String> = list(new, k).into_iter().collect();
@@ -251,13 +228,13 @@ impl ResourceKind for VpcEndpoint {
         Ok(Attrs::new())
     }
 
-    async fn delete(&self, _ctx: &Context, id: &str, _props: &Props) -> Result<(), ProviderError> {
+    async fn delete(&self, _ctx: &Context, id: &str, _props: &Props) -> Result<()> {
         send!(self.0.ec2.delete_vpc_endpoints().vpc_endpoint_ids(id))?;
         Ok(())
     }
 
     /// There is no SDK waiter for endpoints: poll their state.
-    async fn poll_ready(&self, _ctx: &Context, id: &str) -> Result<Option<Attrs>, ProviderError> {
+    async fn poll_ready(&self, _ctx: &Context, id: &str) -> Result<Option<Attrs>> {
         let out = send!(self.0.ec2.describe_vpc_endpoints().vpc_endpoint_ids(id))?;
         let Some(e) = out.vpc_endpoints().first() else {
             return Ok(None);

@@ -1,13 +1,7 @@
 //! `aws.ec2.internet_gateway` and its attachment to a VPC.
 
-use super::common::{filter, props, read_tags, s, str_value, sync_tags, tag_spec, tagged_or_known};
-use crate::aws::client::Clients;
-use crate::provider::{
-    Attrs, Context, CreateRequest, Created, Observed, Op, Props, ProviderError, ReadQuery,
-    ResourceKind, created_id,
-};
-use crate::schema::{Prop, Schema, Type};
-use async_trait::async_trait;
+use super::common::{filter, read_tags, sync_tags, tag_spec, tagged_or_known};
+use crate::aws::prelude::*;
 use aws_sdk_ec2::types::ResourceType;
 use std::time::Duration;
 
@@ -15,10 +9,7 @@ pub static INTERNET_GATEWAY: Schema = Schema {
     kind: "aws.ec2.internet_gateway",
     doc: "An internet gateway (attach it with aws.ec2.internet_gateway_attachment).",
     properties: &[],
-    attributes: &[],
-    exactly_one_of: &[],
-    taggable: true,
-    notes: "",
+    ..Schema::BASE
 };
 
 pub static INTERNET_GATEWAY_ATTACHMENT: Schema = Schema {
@@ -36,10 +27,9 @@ pub static INTERNET_GATEWAY_ATTACHMENT: Schema = Schema {
             .required()
             .replace(),
     ],
-    attributes: &[],
-    exactly_one_of: &[],
     taggable: false,
     notes: "Found again by its gateway and VPC. Deleting the gateway waits for NAT gateways and Elastic IPs of the stack to go first.",
+    ..Schema::BASE
 };
 
 /// The internet gateway kind.
@@ -51,7 +41,7 @@ impl ResourceKind for InternetGateway {
         &INTERNET_GATEWAY
     }
 
-    async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>, ProviderError> {
+    async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
         let found = tagged_or_known(
             ctx,
             q,
@@ -68,17 +58,16 @@ impl ResourceKind for InternetGateway {
             .iter()
             .filter_map(|g| {
                 let (tags, logical_id) = read_tags(ctx, g.tags());
-                Some(Observed {
-                    physical_id: g.internet_gateway_id()?.to_string(),
+                Some(Observed::new(
+                    g.internet_gateway_id()?.to_string(),
                     logical_id,
-                    properties: props([("tags", tags)]),
-                    attributes: Attrs::new(),
-                })
+                    props([("tags", tags)]),
+                ))
             })
             .collect())
     }
 
-    async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created, ProviderError> {
+    async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created> {
         let out = send!(
             self.0
                 .ec2
@@ -94,23 +83,14 @@ impl ResourceKind for InternetGateway {
             out.internet_gateway().and_then(|g| g.internet_gateway_id()),
             self.schema().kind,
         )?;
-        Ok(Created {
-            physical_id: id,
-            attributes: Attrs::new(),
-        })
+        Ok(Created::new(id))
     }
 
-    async fn sync_tags(
-        &self,
-        _ctx: &Context,
-        id: &str,
-        old: &Props,
-        new: &Props,
-    ) -> Result<(), ProviderError> {
+    async fn sync_tags(&self, _ctx: &Context, id: &str, old: &Props, new: &Props) -> Result<()> {
         sync_tags(&self.0.ec2, id, old, new).await
     }
 
-    async fn delete(&self, _ctx: &Context, id: &str, _props: &Props) -> Result<(), ProviderError> {
+    async fn delete(&self, _ctx: &Context, id: &str, _props: &Props) -> Result<()> {
         send!(self.0.ec2.delete_internet_gateway().internet_gateway_id(id))?;
         Ok(())
     }
@@ -132,7 +112,7 @@ impl ResourceKind for InternetGatewayAttachment {
     }
 
     /// One DescribeInternetGateways for every recorded attachment's gateway.
-    async fn read(&self, _ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>, ProviderError> {
+    async fn read(&self, _ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
         if q.known.is_empty() {
             return Ok(Vec::new());
         }
@@ -155,22 +135,21 @@ impl ResourceKind for InternetGatewayAttachment {
                     .state()
                     .is_some_and(|s| matches!(s.as_str(), "available" | "attached" | "attaching"));
                 if let (true, Some(vpc)) = (attached, a.vpc_id()) {
-                    out.push(Observed {
-                        physical_id: format!("{gid}:{vpc}"),
-                        logical_id: None,
-                        properties: props([
+                    out.push(Observed::new(
+                        format!("{gid}:{vpc}"),
+                        None,
+                        props([
                             ("internet_gateway_id", str_value(Some(gid))),
                             ("vpc_id", str_value(Some(vpc))),
                         ]),
-                        attributes: Attrs::new(),
-                    });
+                    ));
                 }
             }
         }
         Ok(out)
     }
 
-    async fn create(&self, _ctx: &Context, req: &CreateRequest) -> Result<Created, ProviderError> {
+    async fn create(&self, _ctx: &Context, req: &CreateRequest) -> Result<Created> {
         let p = &req.properties;
         let (g, v) = (
             s(p, "internet_gateway_id").unwrap_or_default(),
@@ -183,13 +162,10 @@ impl ResourceKind for InternetGatewayAttachment {
                 .internet_gateway_id(&g)
                 .vpc_id(&v)
         )?;
-        Ok(Created {
-            physical_id: format!("{g}:{v}"),
-            attributes: Attrs::new(),
-        })
+        Ok(Created::new(format!("{g}:{v}")))
     }
 
-    async fn delete(&self, _ctx: &Context, id: &str, _props: &Props) -> Result<(), ProviderError> {
+    async fn delete(&self, _ctx: &Context, id: &str, _props: &Props) -> Result<()> {
         let (g, v) = split(id);
         let r = send!(
             self.0

@@ -1,13 +1,8 @@
 //! `aws.ec2.eip` and `aws.ec2.nat_gateway`.
 
-use super::common::{props, read_tags, s, str_value, sync_tags, tag_spec, tagged_or_known};
-use crate::aws::client::Clients;
-use crate::provider::{
-    Attrs, Context, CreateRequest, Created, Observed, Op, Props, ProviderError, ReadQuery,
-    ResourceKind, created_id,
-};
-use crate::schema::{Attr, Default, Prop, Schema, Type};
-use async_trait::async_trait;
+use super::common::{read_tags, sync_tags, tag_spec, tagged_or_known};
+use crate::aws::prelude::*;
+use crate::schema::Default;
 use aws_sdk_ec2::types::{ConnectivityType, DomainType, ResourceType};
 use std::time::Duration;
 
@@ -25,9 +20,7 @@ pub static EIP: Schema = Schema {
         ),
         Attr::new("public_ip", Type::String, "The address."),
     ],
-    exactly_one_of: &[],
-    taggable: true,
-    notes: "",
+    ..Schema::BASE
 };
 
 pub static NAT_GATEWAY: Schema = Schema {
@@ -60,9 +53,7 @@ pub static NAT_GATEWAY: Schema = Schema {
         Type::String,
         "The gateway's public address.",
     )],
-    exactly_one_of: &[],
-    taggable: true,
-    notes: "",
+    ..Schema::BASE
 };
 
 /// The Elastic IP kind; its id is the allocation id.
@@ -83,7 +74,7 @@ impl ResourceKind for Eip {
         &EIP
     }
 
-    async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>, ProviderError> {
+    async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
         let found = tagged_or_known(
             ctx,
             q,
@@ -100,20 +91,22 @@ impl ResourceKind for Eip {
             .iter()
             .filter_map(|a| {
                 let (tags, logical_id) = read_tags(ctx, a.tags());
-                Some(Observed {
-                    physical_id: a.allocation_id()?.to_string(),
-                    logical_id,
-                    properties: props([
-                        ("domain", str_value(a.domain().map(|d| d.as_str()))),
-                        ("tags", tags),
-                    ]),
-                    attributes: eip_attrs(a),
-                })
+                Some(
+                    Observed::new(
+                        a.allocation_id()?.to_string(),
+                        logical_id,
+                        props([
+                            ("domain", str_value(a.domain().map(|d| d.as_str()))),
+                            ("tags", tags),
+                        ]),
+                    )
+                    .with(eip_attrs(a)),
+                )
             })
             .collect())
     }
 
-    async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created, ProviderError> {
+    async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created> {
         let out = send!(
             self.0
                 .ec2
@@ -132,23 +125,14 @@ impl ResourceKind for Eip {
             ("allocation_id", str_value(out.allocation_id())),
             ("public_ip", str_value(out.public_ip())),
         ]));
-        Ok(Created {
-            physical_id: id,
-            attributes: attrs,
-        })
+        Ok(Created::new(id).with(attrs))
     }
 
-    async fn sync_tags(
-        &self,
-        _ctx: &Context,
-        id: &str,
-        old: &Props,
-        new: &Props,
-    ) -> Result<(), ProviderError> {
+    async fn sync_tags(&self, _ctx: &Context, id: &str, old: &Props, new: &Props) -> Result<()> {
         sync_tags(&self.0.ec2, id, old, new).await
     }
 
-    async fn delete(&self, _ctx: &Context, id: &str, _props: &Props) -> Result<(), ProviderError> {
+    async fn delete(&self, _ctx: &Context, id: &str, _props: &Props) -> Result<()> {
         send!(self.0.ec2.release_address().allocation_id(id))?;
         Ok(())
     }
@@ -171,7 +155,7 @@ impl ResourceKind for NatGateway {
     }
 
     /// Deleted gateways stay visible for about an hour: they are ignored.
-    async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>, ProviderError> {
+    async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
         let found = tagged_or_known(
             ctx,
             q,
@@ -198,28 +182,30 @@ impl ResourceKind for NatGateway {
                     "public_ip".into(),
                     str_value(address.and_then(|a| a.public_ip())),
                 );
-                Some(Observed {
-                    physical_id: n.nat_gateway_id()?.to_string(),
-                    logical_id,
-                    properties: props([
-                        ("subnet_id", str_value(n.subnet_id())),
-                        (
-                            "allocation_id",
-                            str_value(address.and_then(|a| a.allocation_id())),
-                        ),
-                        (
-                            "connectivity_type",
-                            str_value(n.connectivity_type().map(|c| c.as_str())),
-                        ),
-                        ("tags", tags),
-                    ]),
-                    attributes: attrs,
-                })
+                Some(
+                    Observed::new(
+                        n.nat_gateway_id()?.to_string(),
+                        logical_id,
+                        props([
+                            ("subnet_id", str_value(n.subnet_id())),
+                            (
+                                "allocation_id",
+                                str_value(address.and_then(|a| a.allocation_id())),
+                            ),
+                            (
+                                "connectivity_type",
+                                str_value(n.connectivity_type().map(|c| c.as_str())),
+                            ),
+                            ("tags", tags),
+                        ]),
+                    )
+                    .with(attrs),
+                )
             })
             .collect())
     }
 
-    async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created, ProviderError> {
+    async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created> {
         let p = &req.properties;
         let out = send!(
             self.0
@@ -238,29 +224,20 @@ impl ResourceKind for NatGateway {
             out.nat_gateway().and_then(|n| n.nat_gateway_id()),
             self.schema().kind,
         )?;
-        Ok(Created {
-            physical_id: id,
-            attributes: Attrs::new(),
-        })
+        Ok(Created::new(id))
     }
 
-    async fn sync_tags(
-        &self,
-        _ctx: &Context,
-        id: &str,
-        old: &Props,
-        new: &Props,
-    ) -> Result<(), ProviderError> {
+    async fn sync_tags(&self, _ctx: &Context, id: &str, old: &Props, new: &Props) -> Result<()> {
         sync_tags(&self.0.ec2, id, old, new).await
     }
 
-    async fn delete(&self, _ctx: &Context, id: &str, _props: &Props) -> Result<(), ProviderError> {
+    async fn delete(&self, _ctx: &Context, id: &str, _props: &Props) -> Result<()> {
         send!(self.0.ec2.delete_nat_gateway().nat_gateway_id(id))?;
         Ok(())
     }
 
     /// Pending → available takes 1–5 minutes on AWS (instant in moto).
-    async fn poll_ready(&self, _ctx: &Context, id: &str) -> Result<Option<Attrs>, ProviderError> {
+    async fn poll_ready(&self, _ctx: &Context, id: &str) -> Result<Option<Attrs>> {
         let out = send!(self.0.ec2.describe_nat_gateways().nat_gateway_ids(id))?;
         let Some(n) = out.nat_gateways().first() else {
             return Ok(None);
@@ -286,7 +263,7 @@ impl ResourceKind for NatGateway {
         }
     }
 
-    async fn poll_deleted(&self, _ctx: &Context, id: &str) -> Result<bool, ProviderError> {
+    async fn poll_deleted(&self, _ctx: &Context, id: &str) -> Result<bool> {
         let out = send!(self.0.ec2.describe_nat_gateways().nat_gateway_ids(id))?;
         Ok(out
             .nat_gateways()

@@ -1,14 +1,8 @@
 //! `aws.ec2.route_table`, `aws.ec2.route` and
 //! `aws.ec2.route_table_association`.
 
-use super::common::{filter, props, read_tags, s, str_value, sync_tags, tag_spec, tagged_or_known};
-use crate::aws::client::Clients;
-use crate::provider::{
-    Attrs, Context, CreateRequest, Created, Observed, Props, ProviderError, ReadQuery,
-    ResourceKind, created_id,
-};
-use crate::schema::{Prop, Schema, Type};
-use async_trait::async_trait;
+use super::common::{filter, read_tags, sync_tags, tag_spec, tagged_or_known};
+use crate::aws::prelude::*;
 use aws_sdk_ec2::types::ResourceType;
 
 pub static ROUTE_TABLE: Schema = Schema {
@@ -17,10 +11,7 @@ pub static ROUTE_TABLE: Schema = Schema {
     properties: &[Prop::new("vpc_id", Type::String, "The VPC.")
         .required()
         .replace()],
-    attributes: &[],
-    exactly_one_of: &[],
-    taggable: true,
-    notes: "",
+    ..Schema::BASE
 };
 
 pub static ROUTE: Schema = Schema {
@@ -45,10 +36,10 @@ pub static ROUTE: Schema = Schema {
             "A gateway-load-balancer endpoint target.",
         ),
     ],
-    attributes: &[],
     exactly_one_of: &[&["gateway_id", "nat_gateway_id", "vpc_endpoint_id"]],
     taggable: false,
     notes: "Found again by its table and destination.",
+    ..Schema::BASE
 };
 
 pub static ROUTE_TABLE_ASSOCIATION: Schema = Schema {
@@ -62,10 +53,9 @@ pub static ROUTE_TABLE_ASSOCIATION: Schema = Schema {
             .required()
             .replace(),
     ],
-    attributes: &[],
-    exactly_one_of: &[],
     taggable: false,
     notes: "Found again by its subnet.",
+    ..Schema::BASE
 };
 
 /// The route table kind.
@@ -77,7 +67,7 @@ impl ResourceKind for RouteTable {
         &ROUTE_TABLE
     }
 
-    async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>, ProviderError> {
+    async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
         let found = tagged_or_known(
             ctx,
             q,
@@ -94,17 +84,16 @@ impl ResourceKind for RouteTable {
             .iter()
             .filter_map(|t| {
                 let (tags, logical_id) = read_tags(ctx, t.tags());
-                Some(Observed {
-                    physical_id: t.route_table_id()?.to_string(),
+                Some(Observed::new(
+                    t.route_table_id()?.to_string(),
                     logical_id,
-                    properties: props([("vpc_id", str_value(t.vpc_id())), ("tags", tags)]),
-                    attributes: Attrs::new(),
-                })
+                    props([("vpc_id", str_value(t.vpc_id())), ("tags", tags)]),
+                ))
             })
             .collect())
     }
 
-    async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created, ProviderError> {
+    async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created> {
         let p = &req.properties;
         let out = send!(
             self.0
@@ -117,23 +106,14 @@ impl ResourceKind for RouteTable {
             out.route_table().and_then(|t| t.route_table_id()),
             self.schema().kind,
         )?;
-        Ok(Created {
-            physical_id: id,
-            attributes: Attrs::new(),
-        })
+        Ok(Created::new(id))
     }
 
-    async fn sync_tags(
-        &self,
-        _ctx: &Context,
-        id: &str,
-        old: &Props,
-        new: &Props,
-    ) -> Result<(), ProviderError> {
+    async fn sync_tags(&self, _ctx: &Context, id: &str, old: &Props, new: &Props) -> Result<()> {
         sync_tags(&self.0.ec2, id, old, new).await
     }
 
-    async fn delete(&self, _ctx: &Context, id: &str, _props: &Props) -> Result<(), ProviderError> {
+    async fn delete(&self, _ctx: &Context, id: &str, _props: &Props) -> Result<()> {
         send!(self.0.ec2.delete_route_table().route_table_id(id))?;
         Ok(())
     }
@@ -154,7 +134,7 @@ impl ResourceKind for Route {
     }
 
     /// One DescribeRouteTables for the tables of every recorded route.
-    async fn read(&self, _ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>, ProviderError> {
+    async fn read(&self, _ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
         if q.known.is_empty() {
             return Ok(Vec::new());
         }
@@ -203,18 +183,13 @@ impl ResourceKind for Route {
                 if let Some(e) = endpoint {
                     p.insert("vpc_endpoint_id".into(), str_value(Some(e)));
                 }
-                out.push(Observed {
-                    physical_id: id,
-                    logical_id: None,
-                    properties: p,
-                    attributes: Attrs::new(),
-                });
+                out.push(Observed::new(id, None, p));
             }
         }
         Ok(out)
     }
 
-    async fn create(&self, _ctx: &Context, req: &CreateRequest) -> Result<Created, ProviderError> {
+    async fn create(&self, _ctx: &Context, req: &CreateRequest) -> Result<Created> {
         let p = &req.properties;
         let table = s(p, "route_table_id").unwrap_or_default();
         let dest = s(p, "destination_cidr_block").unwrap_or_default();
@@ -238,20 +213,11 @@ impl ResourceKind for Route {
             }
             Err(e) => return Err(e),
         }
-        Ok(Created {
-            physical_id: route_id(&table, &dest),
-            attributes: Attrs::new(),
-        })
+        Ok(Created::new(route_id(&table, &dest)))
     }
 
     /// A new target replaces the route in place.
-    async fn update(
-        &self,
-        _ctx: &Context,
-        _id: &str,
-        _old: &Props,
-        new: &Props,
-    ) -> Result<Attrs, ProviderError> {
+    async fn update(&self, _ctx: &Context, _id: &str, _old: &Props, new: &Props) -> Result<Attrs> {
         send!(
             self.0
                 .ec2
@@ -265,7 +231,7 @@ impl ResourceKind for Route {
         Ok(Attrs::new())
     }
 
-    async fn delete(&self, _ctx: &Context, id: &str, _props: &Props) -> Result<(), ProviderError> {
+    async fn delete(&self, _ctx: &Context, id: &str, _props: &Props) -> Result<()> {
         let (table, dest) = id.split_once('|').unwrap_or((id, ""));
         let r = send!(
             self.0
@@ -291,7 +257,7 @@ impl ResourceKind for RouteTableAssociation {
         &ROUTE_TABLE_ASSOCIATION
     }
 
-    async fn read(&self, _ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>, ProviderError> {
+    async fn read(&self, _ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
         if q.known.is_empty() {
             return Ok(Vec::new());
         }
@@ -311,21 +277,20 @@ impl ResourceKind for RouteTableAssociation {
                 if !ids.iter().any(|i| i == aid) {
                     continue;
                 }
-                out.push(Observed {
-                    physical_id: aid.to_string(),
-                    logical_id: None,
-                    properties: props([
+                out.push(Observed::new(
+                    aid.to_string(),
+                    None,
+                    props([
                         ("subnet_id", str_value(a.subnet_id())),
                         ("route_table_id", str_value(t.route_table_id())),
                     ]),
-                    attributes: Attrs::new(),
-                });
+                ));
             }
         }
         Ok(out)
     }
 
-    async fn create(&self, _ctx: &Context, req: &CreateRequest) -> Result<Created, ProviderError> {
+    async fn create(&self, _ctx: &Context, req: &CreateRequest) -> Result<Created> {
         let p = &req.properties;
         let out = send!(
             self.0
@@ -334,13 +299,13 @@ impl ResourceKind for RouteTableAssociation {
                 .set_subnet_id(s(p, "subnet_id"))
                 .set_route_table_id(s(p, "route_table_id"))
         )?;
-        Ok(Created {
-            physical_id: created_id(out.association_id(), self.schema().kind)?,
-            attributes: Attrs::new(),
-        })
+        Ok(Created::new(created_id(
+            out.association_id(),
+            self.schema().kind,
+        )?))
     }
 
-    async fn delete(&self, _ctx: &Context, id: &str, _props: &Props) -> Result<(), ProviderError> {
+    async fn delete(&self, _ctx: &Context, id: &str, _props: &Props) -> Result<()> {
         send!(self.0.ec2.disassociate_route_table().association_id(id))?;
         Ok(())
     }

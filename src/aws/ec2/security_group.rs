@@ -2,16 +2,10 @@
 //! `aws.ec2.security_group_rule`, which groups that reference each other
 //! need to avoid a dependency cycle.
 
-use super::common::{i, props, read_tags, s, str_value, sync_tags, tag_spec, tagged_or_known};
-use crate::aws::client::Clients;
-use crate::provider::{
-    Attrs, Context, CreateRequest, Created, Observed, Partial, Props, ProviderError, ReadQuery,
-    ResourceKind, created_id,
-};
-use crate::schema::{Default, Prop, Schema, Type};
-use async_trait::async_trait;
+use super::common::{read_tags, sync_tags, tag_spec, tagged_or_known};
+use crate::aws::prelude::*;
+use crate::schema::Default;
 use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType, UserIdGroupPair};
-use serde_json::{Value, json};
 use std::collections::BTreeSet;
 
 /// An inline rule of a security group.
@@ -60,10 +54,7 @@ pub static SECURITY_GROUP: Schema = Schema {
         Prop::new("ingress", Type::List(&Type::Object(RULE)), "Inbound rules."),
         Prop::new("egress", Type::List(&Type::Object(RULE)), "Outbound rules."),
     ],
-    attributes: &[],
-    exactly_one_of: &[],
-    taggable: true,
-    notes: "",
+    ..Schema::BASE
 };
 
 pub static SECURITY_GROUP_RULE: Schema = Schema {
@@ -98,10 +89,8 @@ pub static SECURITY_GROUP_RULE: Schema = Schema {
         .replace(),
         Prop::new("description", Type::String, "What the rule is for."),
     ],
-    attributes: &[],
     exactly_one_of: &[&["cidr_block", "source_security_group_id"]],
-    taggable: true,
-    notes: "",
+    ..Schema::BASE
 };
 
 /// The security group kind. Inline rules are compared as a set of
@@ -207,7 +196,7 @@ fn permissions(rules: &BTreeSet<String>) -> Vec<IpPermission> {
                 .set_from_port(i(&props, "from_port"))
                 .set_to_port(i(&props, "to_port"));
             let desc = s(&props, "description");
-            for c in super::common::list(&props, "cidr_blocks") {
+            for c in list(&props, "cidr_blocks") {
                 p = p.ip_ranges(
                     IpRange::builder()
                         .cidr_ip(c)
@@ -234,7 +223,7 @@ impl ResourceKind for SecurityGroup {
         &SECURITY_GROUP
     }
 
-    async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>, ProviderError> {
+    async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
         let found = tagged_or_known(
             ctx,
             q,
@@ -251,10 +240,10 @@ impl ResourceKind for SecurityGroup {
             .iter()
             .filter_map(|g| {
                 let (tags, logical_id) = read_tags(ctx, g.tags());
-                Some(Observed {
-                    physical_id: g.group_id()?.to_string(),
+                Some(Observed::new(
+                    g.group_id()?.to_string(),
                     logical_id,
-                    properties: props([
+                    props([
                         ("name", str_value(g.group_name())),
                         ("description", str_value(g.description())),
                         ("vpc_id", str_value(g.vpc_id())),
@@ -262,8 +251,7 @@ impl ResourceKind for SecurityGroup {
                         ("egress", rules_of(g.ip_permissions_egress())),
                         ("tags", tags),
                     ]),
-                    attributes: Attrs::new(),
-                })
+                ))
             })
             .collect())
     }
@@ -278,7 +266,7 @@ impl ResourceKind for SecurityGroup {
         }
     }
 
-    async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created, ProviderError> {
+    async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created> {
         let p = &req.properties;
         let name = s(p, "name").unwrap_or_else(|| format!("{}-{}", ctx.stack, req.logical_id));
         let out = send!(
@@ -306,25 +294,16 @@ impl ResourceKind for SecurityGroup {
             );
         }
         self.sync_rules(&id, &none, p).await.partial(&id)?;
-        Ok(Created {
-            physical_id: id,
-            attributes: Attrs::new(),
-        })
+        Ok(Created::new(id))
     }
 
-    async fn update(
-        &self,
-        _ctx: &Context,
-        id: &str,
-        old: &Props,
-        new: &Props,
-    ) -> Result<Attrs, ProviderError> {
+    async fn update(&self, _ctx: &Context, id: &str, old: &Props, new: &Props) -> Result<Attrs> {
         self.sync_rules(id, old, new).await?;
         sync_tags(&self.0.ec2, id, old, new).await?;
         Ok(Attrs::new())
     }
 
-    async fn delete(&self, _ctx: &Context, id: &str, props: &Props) -> Result<(), ProviderError> {
+    async fn delete(&self, _ctx: &Context, id: &str, props: &Props) -> Result<()> {
         // Rules referencing other groups keep those groups alive: revoke
         // them first, so groups that reference each other can all go.
         let refs: BTreeSet<String> = flat_rules(props.get("ingress"))
@@ -348,7 +327,7 @@ impl ResourceKind for SecurityGroup {
 
 impl SecurityGroup {
     /// Authorizes and revokes so the group's inline rules match `new`.
-    async fn sync_rules(&self, id: &str, old: &Props, new: &Props) -> Result<(), ProviderError> {
+    async fn sync_rules(&self, id: &str, old: &Props, new: &Props) -> Result<()> {
         let ec2 = &self.0.ec2;
         for (k, egress) in [("ingress", false), ("egress", true)] {
             if !new.contains_key(k) && !old.contains_key(k) {
@@ -431,7 +410,7 @@ impl ResourceKind for SecurityGroupRule {
         &SECURITY_GROUP_RULE
     }
 
-    async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>, ProviderError> {
+    async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
         let found = tagged_or_known(
             ctx,
             q,
@@ -482,17 +461,16 @@ impl ResourceKind for SecurityGroupRule {
                 if let Some(d) = r.description() {
                     p.insert("description".into(), json!(d));
                 }
-                Some(Observed {
-                    physical_id: r.security_group_rule_id()?.to_string(),
+                Some(Observed::new(
+                    r.security_group_rule_id()?.to_string(),
                     logical_id,
-                    properties: p,
-                    attributes: Attrs::new(),
-                })
+                    p,
+                ))
             })
             .collect())
     }
 
-    async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created, ProviderError> {
+    async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created> {
         let p = &req.properties;
         let group = s(p, "security_group_id").unwrap_or_default();
         let tags = tag_spec(ResourceType::SecurityGroupRule, ctx, &req.logical_id, p);
@@ -524,20 +502,11 @@ impl ResourceKind for SecurityGroupRule {
                 .and_then(|r| r.security_group_rule_id()),
             self.schema().kind,
         )?;
-        Ok(Created {
-            physical_id: id,
-            attributes: Attrs::new(),
-        })
+        Ok(Created::new(id))
     }
 
     /// Only the description changes in place.
-    async fn update(
-        &self,
-        _ctx: &Context,
-        id: &str,
-        old: &Props,
-        new: &Props,
-    ) -> Result<Attrs, ProviderError> {
+    async fn update(&self, _ctx: &Context, id: &str, old: &Props, new: &Props) -> Result<Attrs> {
         sync_tags(&self.0.ec2, id, old, new).await?;
         if s(old, "description") != s(new, "description") {
             let group = s(new, "security_group_id").unwrap_or_default();
@@ -565,7 +534,7 @@ impl ResourceKind for SecurityGroupRule {
         Ok(Attrs::new())
     }
 
-    async fn delete(&self, _ctx: &Context, id: &str, props: &Props) -> Result<(), ProviderError> {
+    async fn delete(&self, _ctx: &Context, id: &str, props: &Props) -> Result<()> {
         let group = s(props, "security_group_id").unwrap_or_default();
         if s(props, "type").as_deref() == Some("egress") {
             send!(

@@ -1,15 +1,9 @@
 //! `aws.ec2.subnet`: a subnet in one availability zone.
 
-use super::common::{b, props, read_tags, s, str_value, sync_tags, tag_spec, tagged_or_known};
-use crate::aws::client::Clients;
-use crate::provider::{
-    Attrs, Context, CreateRequest, Created, Observed, Partial, Props, ProviderError, ReadQuery,
-    ResourceKind, created_id,
-};
-use crate::schema::{Attr, Default, Prop, Schema, Type};
-use async_trait::async_trait;
+use super::common::{read_tags, sync_tags, tag_spec, tagged_or_known};
+use crate::aws::prelude::*;
+use crate::schema::Default;
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType};
-use serde_json::Value;
 
 pub static SUBNET: Schema = Schema {
     kind: "aws.ec2.subnet",
@@ -47,9 +41,7 @@ pub static SUBNET: Schema = Schema {
             "The zone's id (e.g. use1-az1).",
         ),
     ],
-    exactly_one_of: &[],
-    taggable: true,
-    notes: "",
+    ..Schema::BASE
 };
 
 /// The subnet kind.
@@ -70,7 +62,7 @@ impl ResourceKind for Subnet {
         &SUBNET
     }
 
-    async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>, ProviderError> {
+    async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
         let found = tagged_or_known(
             ctx,
             q,
@@ -87,26 +79,28 @@ impl ResourceKind for Subnet {
             .iter()
             .filter_map(|sn| {
                 let (tags, logical_id) = read_tags(ctx, sn.tags());
-                Some(Observed {
-                    physical_id: sn.subnet_id()?.to_string(),
-                    logical_id,
-                    properties: props([
-                        ("vpc_id", str_value(sn.vpc_id())),
-                        ("cidr_block", str_value(sn.cidr_block())),
-                        ("availability_zone", str_value(sn.availability_zone())),
-                        (
-                            "map_public_ip_on_launch",
-                            Value::Bool(sn.map_public_ip_on_launch().unwrap_or(false)),
-                        ),
-                        ("tags", tags),
-                    ]),
-                    attributes: attrs(sn),
-                })
+                Some(
+                    Observed::new(
+                        sn.subnet_id()?.to_string(),
+                        logical_id,
+                        props([
+                            ("vpc_id", str_value(sn.vpc_id())),
+                            ("cidr_block", str_value(sn.cidr_block())),
+                            ("availability_zone", str_value(sn.availability_zone())),
+                            (
+                                "map_public_ip_on_launch",
+                                Value::Bool(sn.map_public_ip_on_launch().unwrap_or(false)),
+                            ),
+                            ("tags", tags),
+                        ]),
+                    )
+                    .with(attrs(sn)),
+                )
             })
             .collect())
     }
 
-    async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created, ProviderError> {
+    async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created> {
         let p = &req.properties;
         let out = send!(
             self.0
@@ -124,19 +118,10 @@ impl ResourceKind for Subnet {
         if b(p, "map_public_ip_on_launch") == Some(true) {
             self.map_public(&id, true).await.partial(&id)?;
         }
-        Ok(Created {
-            attributes: attrs(sn),
-            physical_id: id,
-        })
+        Ok(Created::new(id).with(attrs(sn)))
     }
 
-    async fn update(
-        &self,
-        _ctx: &Context,
-        id: &str,
-        old: &Props,
-        new: &Props,
-    ) -> Result<Attrs, ProviderError> {
+    async fn update(&self, _ctx: &Context, id: &str, old: &Props, new: &Props) -> Result<Attrs> {
         let want = b(new, "map_public_ip_on_launch").unwrap_or(false);
         if b(old, "map_public_ip_on_launch").unwrap_or(false) != want {
             self.map_public(id, want).await?;
@@ -145,14 +130,14 @@ impl ResourceKind for Subnet {
         Ok(Attrs::new())
     }
 
-    async fn delete(&self, _ctx: &Context, id: &str, _props: &Props) -> Result<(), ProviderError> {
+    async fn delete(&self, _ctx: &Context, id: &str, _props: &Props) -> Result<()> {
         send!(self.0.ec2.delete_subnet().subnet_id(id))?;
         Ok(())
     }
 }
 
 impl Subnet {
-    async fn map_public(&self, id: &str, on: bool) -> Result<(), ProviderError> {
+    async fn map_public(&self, id: &str, on: bool) -> Result<()> {
         send!(
             self.0
                 .ec2

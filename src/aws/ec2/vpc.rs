@@ -1,15 +1,9 @@
 //! `aws.ec2.vpc`: a VPC with its DNS attributes.
 
-use super::common::{props, read_tags, str_value, sync_tags, tag_spec, tagged_or_known};
-use crate::aws::client::Clients;
-use crate::provider::{
-    Attrs, Context, CreateRequest, Created, Observed, Partial, Props, ProviderError, ReadQuery,
-    ResourceKind, created_id,
-};
-use crate::schema::{Attr, Default, Prop, Schema, Type};
-use async_trait::async_trait;
+use super::common::{read_tags, sync_tags, tag_spec, tagged_or_known};
+use crate::aws::prelude::*;
+use crate::schema::Default;
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, Tenancy};
-use serde_json::Value;
 
 pub static VPC: Schema = Schema {
     kind: "aws.ec2.vpc",
@@ -51,9 +45,7 @@ pub static VPC: Schema = Schema {
             "The VPC's main route table.",
         ),
     ],
-    exactly_one_of: &[],
-    taggable: true,
-    notes: "",
+    ..Schema::BASE
 };
 
 /// The VPC kind.
@@ -69,7 +61,7 @@ impl ResourceKind for Vpc {
     /// tag filter missed). DNS attributes need a DescribeVpcAttribute call
     /// per VPC and attribute, so they are not read back: their drift is not
     /// detected, keeping reads constant per kind.
-    async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>, ProviderError> {
+    async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
         let vpcs = tagged_or_known(
             ctx,
             q,
@@ -87,40 +79,44 @@ impl ResourceKind for Vpc {
             .filter_map(|v| {
                 let id = v.vpc_id()?.to_string();
                 let (tags, logical_id) = read_tags(ctx, v.tags());
-                Some(Observed {
-                    logical_id,
-                    properties: props([
-                        ("cidr_block", str_value(v.cidr_block())),
-                        (
-                            "instance_tenancy",
-                            str_value(v.instance_tenancy().map(|t| t.as_str())),
-                        ),
-                        ("tags", tags),
-                    ]),
-                    attributes: [(
-                        "arn".to_string(),
-                        Value::String(format!(
-                            "arn:aws:ec2:{}:{}:vpc/{id}",
-                            self.0.region,
-                            v.owner_id().unwrap_or("")
-                        )),
-                    )]
-                    .into(),
-                    physical_id: id,
-                })
+                Some(
+                    Observed::new(
+                        id.clone(),
+                        logical_id,
+                        props([
+                            ("cidr_block", str_value(v.cidr_block())),
+                            (
+                                "instance_tenancy",
+                                str_value(v.instance_tenancy().map(|t| t.as_str())),
+                            ),
+                            ("tags", tags),
+                        ]),
+                    )
+                    .with(
+                        [(
+                            "arn".to_string(),
+                            Value::String(format!(
+                                "arn:aws:ec2:{}:{}:vpc/{id}",
+                                self.0.region,
+                                v.owner_id().unwrap_or("")
+                            )),
+                        )]
+                        .into(),
+                    ),
+                )
             })
             .collect())
     }
 
-    async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created, ProviderError> {
+    async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created> {
         let p = &req.properties;
         let out = send!(
             self.0
                 .ec2
                 .create_vpc()
-                .set_cidr_block(super::common::s(p, "cidr_block"))
+                .set_cidr_block(s(p, "cidr_block"))
                 .instance_tenancy(Tenancy::from(
-                    super::common::s(p, "instance_tenancy")
+                    s(p, "instance_tenancy")
                         .unwrap_or("default".into())
                         .as_str(),
                 ))
@@ -129,30 +125,21 @@ impl ResourceKind for Vpc {
         let id = created_id(out.vpc().and_then(|v| v.vpc_id()), self.schema().kind)?;
         // The VPC exists from here on: a failure below must not lose it.
         let attrs = self.set_dns(&id, p, &Props::new()).await.partial(&id)?;
-        Ok(Created {
-            physical_id: id,
-            attributes: attrs,
-        })
+        Ok(Created::new(id).with(attrs))
     }
 
-    async fn update(
-        &self,
-        _ctx: &Context,
-        id: &str,
-        old: &Props,
-        new: &Props,
-    ) -> Result<Attrs, ProviderError> {
+    async fn update(&self, _ctx: &Context, id: &str, old: &Props, new: &Props) -> Result<Attrs> {
         self.set_dns(id, new, old).await?;
         sync_tags(&self.0.ec2, id, old, new).await?;
         Ok(Attrs::new())
     }
 
-    async fn delete(&self, _ctx: &Context, id: &str, _props: &Props) -> Result<(), ProviderError> {
+    async fn delete(&self, _ctx: &Context, id: &str, _props: &Props) -> Result<()> {
         send!(self.0.ec2.delete_vpc().vpc_id(id))?;
         Ok(())
     }
 
-    async fn poll_ready(&self, _ctx: &Context, id: &str) -> Result<Option<Attrs>, ProviderError> {
+    async fn poll_ready(&self, _ctx: &Context, id: &str) -> Result<Option<Attrs>> {
         let out = send!(self.0.ec2.describe_vpcs().vpc_ids(id))?;
         let state = out
             .vpcs()
@@ -179,8 +166,7 @@ impl ResourceKind for Vpc {
 impl Vpc {
     /// Sets the DNS attributes that differ from `old` (one attribute per
     /// call, as the API requires), and returns the VPC's extra attributes.
-    async fn set_dns(&self, id: &str, new: &Props, old: &Props) -> Result<Attrs, ProviderError> {
-        use super::common::b;
+    async fn set_dns(&self, id: &str, new: &Props, old: &Props) -> Result<Attrs> {
         // Defaults as AWS creates them: support on, hostnames off.
         let was_support = b(old, "enable_dns_support").unwrap_or(true);
         let was_hostnames = b(old, "enable_dns_hostnames").unwrap_or(false);
@@ -199,12 +185,7 @@ impl Vpc {
         Ok(Attrs::new())
     }
 
-    async fn dns(
-        &self,
-        id: &str,
-        support: Option<bool>,
-        hostnames: Option<bool>,
-    ) -> Result<(), ProviderError> {
+    async fn dns(&self, id: &str, support: Option<bool>, hostnames: Option<bool>) -> Result<()> {
         let v = |b: bool| AttributeBooleanValue::builder().value(b).build();
         send!(
             self.0

@@ -1,19 +1,10 @@
 //! `aws.ecs.cluster`: an ECS cluster.
 
+use crate::aws::prelude::*;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use aws_sdk_ecs::types::ClusterField;
-use serde_json::json;
-
-use crate::aws::client::Clients;
-use crate::aws::error::err;
-use crate::aws::values::{props, s, split_tags, unique_name};
-use crate::provider::{
-    Attrs, Context, CreateRequest, Created, Observed, Props, ProviderError, ReadQuery, ResourceKind,
-};
-use crate::schema::{Attr, Prop, Schema, Type};
 
 use super::common::*;
 
@@ -30,22 +21,15 @@ pub static CLUSTER: Schema = Schema {
         Attr::new("arn", Type::String, "The cluster's ARN."),
         Attr::new("name", Type::String, "Its name."),
     ],
-    exactly_one_of: &[],
-    taggable: true,
-    notes: "",
+    ..Schema::BASE
 };
-
-// ---------------------------------------------------------------- cluster
 
 /// `aws.ecs.cluster`.
 pub struct Cluster(pub Clients);
 
 impl Cluster {
     /// Active clusters among `names` (100 per call), with tags.
-    async fn describe(
-        &self,
-        names: Vec<String>,
-    ) -> Result<Vec<aws_sdk_ecs::types::Cluster>, ProviderError> {
+    async fn describe(&self, names: Vec<String>) -> Result<Vec<aws_sdk_ecs::types::Cluster>> {
         let mut out = Vec::new();
         for chunk in names.chunks(100) {
             let r = send!(
@@ -66,18 +50,9 @@ impl Cluster {
     }
 
     /// The stack's clusters (those named with its prefix and tagged).
-    pub(crate) async fn of_stack(&self, ctx: &Context) -> Result<Vec<String>, ProviderError> {
+    pub(crate) async fn of_stack(&self, ctx: &Context) -> Result<Vec<String>> {
         let prefix = unique_name(&ctx.stack, "", NAME_MAX);
-        let arns: Vec<String> = self
-            .0
-            .ecs
-            .list_clusters()
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(err)?;
+        let arns: Vec<String> = paginate!(self.0.ecs.list_clusters())?;
         Ok(arns
             .iter()
             .map(|a| arn_name(a).to_string())
@@ -92,7 +67,7 @@ impl ResourceKind for Cluster {
         &CLUSTER
     }
 
-    async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>, ProviderError> {
+    async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
         let mut names: BTreeSet<String> = q.known.iter().map(|(id, _)| id.clone()).collect();
         if q.discover {
             names.extend(self.of_stack(ctx).await?);
@@ -113,17 +88,12 @@ impl ResourceKind for Cluster {
                 ("arn", json!(c.cluster_arn())),
                 ("name", json!(name)),
             ]));
-            out.push(Observed {
-                physical_id: name,
-                logical_id: logical,
-                properties: p,
-                attributes: a,
-            });
+            out.push(Observed::new(name, logical, p).with(a));
         }
         Ok(out)
     }
 
-    async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created, ProviderError> {
+    async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created> {
         let p = &req.properties;
         let name =
             s(p, "name").unwrap_or_else(|| unique_name(&ctx.stack, &req.logical_id, NAME_MAX));
@@ -139,19 +109,10 @@ impl ResourceKind for Cluster {
             ("arn", json!(r.cluster().and_then(|c| c.cluster_arn()))),
             ("name", json!(name)),
         ]));
-        Ok(Created {
-            physical_id: name,
-            attributes: a,
-        })
+        Ok(Created::new(name).with(a))
     }
 
-    async fn update(
-        &self,
-        _ctx: &Context,
-        name: &str,
-        old: &Props,
-        new: &Props,
-    ) -> Result<Attrs, ProviderError> {
+    async fn update(&self, _ctx: &Context, name: &str, old: &Props, new: &Props) -> Result<Attrs> {
         let arn = self
             .describe(vec![name.to_string()])
             .await?
@@ -162,7 +123,7 @@ impl ResourceKind for Cluster {
         Ok(Attrs::new())
     }
 
-    async fn delete(&self, _ctx: &Context, name: &str, _p: &Props) -> Result<(), ProviderError> {
+    async fn delete(&self, _ctx: &Context, name: &str, _p: &Props) -> Result<()> {
         match send!(self.0.ecs.delete_cluster().cluster(name)) {
             Ok(_) => Ok(()),
             // Tasks of a just-deleted service are still stopping.

@@ -1,10 +1,7 @@
 //! Helpers shared by the ECS kinds: tags, not-found, ARN names.
 
+use crate::aws::prelude::*;
 use aws_sdk_ecs::types::Tag;
-
-use crate::aws::client::Clients;
-use crate::aws::values::{create_tags, sync_tags_with};
-use crate::provider::{Context, Props, ProviderError};
 
 pub(crate) const NAME_MAX: usize = 255;
 
@@ -21,12 +18,7 @@ pub(crate) fn ecs_tags(t: &[Tag]) -> Vec<(&str, &str)> {
         .collect()
 }
 
-pub(crate) async fn sync_tags(
-    c: &Clients,
-    arn: &str,
-    old: &Props,
-    new: &Props,
-) -> Result<(), ProviderError> {
+pub(crate) async fn sync_tags(c: &Clients, arn: &str, old: &Props, new: &Props) -> Result<()> {
     sync_tags_with(
         old,
         new,

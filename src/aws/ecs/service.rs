@@ -1,23 +1,14 @@
 //! `aws.ecs.service`: tasks kept running, optionally behind a load balancer.
 
+use crate::aws::prelude::*;
+use crate::schema::Default;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use async_trait::async_trait;
 use aws_sdk_ecs::types::{
     AssignPublicIp, AwsVpcConfiguration, DeploymentCircuitBreaker, DeploymentConfiguration,
     DeploymentRolloutState, LaunchType, NetworkConfiguration, ServiceField,
 };
-use serde_json::{Value, json};
-
-use crate::aws::client::Clients;
-use crate::aws::error::err;
-use crate::aws::values::{b, i, list, props, s, set_changed, sort_sets, split_tags, unique_name};
-use crate::provider::{
-    Attrs, Context, CreateRequest, Created, Observed, Op, Partial, Props, ProviderError, ReadQuery,
-    ResourceKind, created_id,
-};
-use crate::schema::{Attr, Default, Prop, Schema, Type};
 
 use super::cluster::Cluster;
 use super::common::*;
@@ -110,12 +101,9 @@ pub static SERVICE: Schema = Schema {
         Attr::new("arn", Type::String, "The service's ARN."),
         Attr::new("name", Type::String, "Its name."),
     ],
-    exactly_one_of: &[],
-    taggable: true,
     notes: "Apply waits for the rollout; destroy scales to 0, deletes and waits until inactive.",
+    ..Schema::BASE
 };
-
-// ---------------------------------------------------------------- service
 
 /// `aws.ecs.service`.
 pub struct Service(pub Clients);
@@ -271,7 +259,7 @@ impl Service {
         &self,
         cluster: &str,
         services: Vec<String>,
-    ) -> Result<Vec<aws_sdk_ecs::types::Service>, ProviderError> {
+    ) -> Result<Vec<aws_sdk_ecs::types::Service>> {
         let mut out = Vec::new();
         for chunk in services.chunks(10) {
             match send!(
@@ -292,7 +280,7 @@ impl Service {
         Ok(out)
     }
 
-    async fn one(&self, arn: &str) -> Result<Option<aws_sdk_ecs::types::Service>, ProviderError> {
+    async fn one(&self, arn: &str) -> Result<Option<aws_sdk_ecs::types::Service>> {
         let cluster = cluster_of(arn).ok_or_else(|| {
             ProviderError::new(format!("`{arn}` is not a service ARN with a cluster"))
         })?;
@@ -310,7 +298,7 @@ impl ResourceKind for Service {
         &SERVICE
     }
 
-    async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>, ProviderError> {
+    async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
         let mut by_cluster: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         for (arn, p) in &q.known {
             let cluster = cluster_of(arn)
@@ -321,17 +309,7 @@ impl ResourceKind for Service {
         }
         if q.discover {
             for cluster in Cluster(self.0.clone()).of_stack(ctx).await? {
-                let arns: Vec<String> = self
-                    .0
-                    .ecs
-                    .list_services()
-                    .cluster(&cluster)
-                    .into_paginator()
-                    .items()
-                    .send()
-                    .try_collect()
-                    .await
-                    .map_err(err)?;
+                let arns: Vec<String> = paginate!(self.0.ecs.list_services().cluster(&cluster))?;
                 by_cluster.entry(cluster).or_default().extend(arns);
             }
         }
@@ -347,18 +325,16 @@ impl ResourceKind for Service {
                 if logical.is_none() && !q.known.iter().any(|(id, _)| *id == arn) {
                     continue;
                 }
-                out.push(Observed {
-                    physical_id: arn,
-                    logical_id: logical,
-                    properties: service_props(&svc, user),
-                    attributes: service_attrs(&svc),
-                });
+                out.push(
+                    Observed::new(arn, logical, service_props(&svc, user))
+                        .with(service_attrs(&svc)),
+                );
             }
         }
         Ok(out)
     }
 
-    async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created, ProviderError> {
+    async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created> {
         let p = &req.properties;
         let name =
             s(p, "name").unwrap_or_else(|| unique_name(&ctx.stack, &req.logical_id, NAME_MAX));
@@ -383,19 +359,13 @@ impl ResourceKind for Service {
         let svc = r
             .service()
             .ok_or_else(|| ProviderError::new("CreateService returned no service"))?;
-        Ok(Created {
-            physical_id: created_id(svc.service_arn(), self.schema().kind)?,
-            attributes: service_attrs(svc),
-        })
+        Ok(
+            Created::new(created_id(svc.service_arn(), self.schema().kind)?)
+                .with(service_attrs(svc)),
+        )
     }
 
-    async fn update(
-        &self,
-        _ctx: &Context,
-        arn: &str,
-        old: &Props,
-        new: &Props,
-    ) -> Result<Attrs, ProviderError> {
+    async fn update(&self, _ctx: &Context, arn: &str, old: &Props, new: &Props) -> Result<Attrs> {
         let differs = |keys: &[&str]| keys.iter().any(|k| old.get(*k) != new.get(*k));
         let mut call = self
             .0
@@ -446,7 +416,7 @@ impl ResourceKind for Service {
 
     /// Ready when the newest deployment has rolled out; a deployment the
     /// circuit breaker stopped is an error that says why.
-    async fn poll_ready(&self, _ctx: &Context, arn: &str) -> Result<Option<Attrs>, ProviderError> {
+    async fn poll_ready(&self, _ctx: &Context, arn: &str) -> Result<Option<Attrs>> {
         let Some(svc) = self.one(arn).await? else {
             return Ok(None);
         };
@@ -476,7 +446,7 @@ impl ResourceKind for Service {
 
     /// Scales to zero first, so tasks stop and deregister from their
     /// target groups, then deletes; `poll_deleted` waits for INACTIVE.
-    async fn delete(&self, _ctx: &Context, arn: &str, p: &Props) -> Result<(), ProviderError> {
+    async fn delete(&self, _ctx: &Context, arn: &str, p: &Props) -> Result<()> {
         let cluster = cluster_of(arn)
             .map(str::to_string)
             .or_else(|| s(p, "cluster"))
@@ -495,7 +465,7 @@ impl ResourceKind for Service {
         Ok(())
     }
 
-    async fn poll_deleted(&self, _ctx: &Context, arn: &str) -> Result<bool, ProviderError> {
+    async fn poll_deleted(&self, _ctx: &Context, arn: &str) -> Result<bool> {
         Ok(self
             .one(arn)
             .await?

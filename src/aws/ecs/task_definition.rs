@@ -1,22 +1,14 @@
 //! `aws.ecs.task_definition`: one revision of a task definition.
 
+use crate::aws::prelude::*;
+use crate::schema::Default;
 use std::collections::{BTreeSet, HashMap};
 
-use async_trait::async_trait;
 use aws_sdk_ecs::types::{
     Compatibility, ContainerDefinition, KeyValuePair, LogConfiguration, LogDriver, NetworkMode,
     PortMapping, Tag, TaskDefinitionField, TransportProtocol,
 };
-use serde_json::{Map, Value, json};
-
-use crate::aws::client::Clients;
-use crate::aws::error::err;
-use crate::aws::values::{i, list, props, s, split_tags, unique_name};
-use crate::provider::{
-    Attrs, Context, CreateRequest, Created, Observed, Props, ProviderError, ReadQuery,
-    ResourceKind, created_id,
-};
-use crate::schema::{Attr, Default, Prop, Schema, Type};
+use serde_json::Map;
 
 use super::common::*;
 
@@ -118,12 +110,9 @@ pub static TASK_DEFINITION: Schema = Schema {
         Attr::new("revision", Type::Int, "The revision number."),
         Attr::new("family", Type::String, "The family."),
     ],
-    exactly_one_of: &[],
-    taggable: true,
     notes: "A change registers a new revision; the old one is deregistered and deleted once its services moved. Fargate cpu/memory pairs are checked at plan time.",
+    ..Schema::BASE
 };
-
-// ---------------------------------------------------------------- task definition
 
 /// `aws.ecs.task_definition`.
 pub struct TaskDefinition(pub Clients);
@@ -318,7 +307,7 @@ impl TaskDefinition {
     async fn describe(
         &self,
         arn: &str,
-    ) -> Result<Option<(aws_sdk_ecs::types::TaskDefinition, Vec<Tag>)>, ProviderError> {
+    ) -> Result<Option<(aws_sdk_ecs::types::TaskDefinition, Vec<Tag>)>> {
         match send!(
             self.0
                 .ecs
@@ -346,21 +335,16 @@ impl ResourceKind for TaskDefinition {
     /// One DescribeTaskDefinition per recorded revision (the API has no
     /// batched form); discovery lists the active revisions of the stack's
     /// families.
-    async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>, ProviderError> {
+    async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
         let mut arns: BTreeSet<String> = q.known.iter().map(|(id, _)| id.clone()).collect();
         if q.discover {
-            let listed: Vec<String> = self
-                .0
-                .ecs
-                .list_task_definitions()
-                .family_prefix(unique_name(&ctx.stack, "", NAME_MAX))
-                .status(aws_sdk_ecs::types::TaskDefinitionStatus::Active)
-                .into_paginator()
-                .items()
-                .send()
-                .try_collect()
-                .await
-                .map_err(err)?;
+            let listed: Vec<String> = paginate!(
+                self.0
+                    .ecs
+                    .list_task_definitions()
+                    .family_prefix(unique_name(&ctx.stack, "", NAME_MAX))
+                    .status(aws_sdk_ecs::types::TaskDefinitionStatus::Active)
+            )?;
             arns.extend(listed);
         }
         let mut out = Vec::new();
@@ -398,17 +382,19 @@ impl ResourceKind for TaskDefinition {
                 ),
                 ("tags", user),
             ]);
-            out.push(Observed {
-                physical_id: td.task_definition_arn().unwrap_or(&arn).to_string(),
-                logical_id: logical,
-                properties: p,
-                attributes: td_attrs(&td),
-            });
+            out.push(
+                Observed::new(
+                    td.task_definition_arn().unwrap_or(&arn).to_string(),
+                    logical,
+                    p,
+                )
+                .with(td_attrs(&td)),
+            );
         }
         Ok(out)
     }
 
-    async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created, ProviderError> {
+    async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created> {
         let p = &req.properties;
         let family =
             s(p, "family").unwrap_or_else(|| unique_name(&ctx.stack, &req.logical_id, NAME_MAX));
@@ -433,27 +419,21 @@ impl ResourceKind for TaskDefinition {
         let td = r
             .task_definition()
             .ok_or_else(|| ProviderError::new("RegisterTaskDefinition returned nothing"))?;
-        Ok(Created {
-            physical_id: created_id(td.task_definition_arn(), self.schema().kind)?,
-            attributes: td_attrs(td),
-        })
+        Ok(
+            Created::new(created_id(td.task_definition_arn(), self.schema().kind)?)
+                .with(td_attrs(td)),
+        )
     }
 
     /// Only tags change in place.
-    async fn update(
-        &self,
-        _ctx: &Context,
-        arn: &str,
-        old: &Props,
-        new: &Props,
-    ) -> Result<Attrs, ProviderError> {
+    async fn update(&self, _ctx: &Context, arn: &str, old: &Props, new: &Props) -> Result<Attrs> {
         sync_tags(&self.0, arn, old, new).await?;
         Ok(Attrs::new())
     }
 
     /// Deregisters the revision (running tasks keep it), then asks for its
     /// deletion so nothing of the stack stays listed.
-    async fn delete(&self, _ctx: &Context, arn: &str, _p: &Props) -> Result<(), ProviderError> {
+    async fn delete(&self, _ctx: &Context, arn: &str, _p: &Props) -> Result<()> {
         match send!(self.0.ecs.deregister_task_definition().task_definition(arn)) {
             Ok(_) => {}
             // Already deregistered or gone.

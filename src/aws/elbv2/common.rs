@@ -1,16 +1,11 @@
 //! Helpers shared by the load-balancing kinds: names, tags, ownership.
 
+use crate::aws::prelude::*;
 use std::collections::HashMap;
 
 use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, FixedResponseActionConfig, ProtocolEnum, Tag,
 };
-use serde_json::Value;
-
-use crate::aws::client::Clients;
-use crate::aws::error::err;
-use crate::aws::values::{create_tags, s, split_tags, sync_tags_with, unique_name};
-use crate::provider::{Context, Props, ProviderError, ReadQuery};
 
 pub(crate) const NAME_MAX: usize = 32;
 
@@ -62,7 +57,7 @@ pub(crate) fn tags(ctx: &Context, logical_id: &str, p: &Props) -> Vec<Tag> {
 pub(crate) async fn tags_of(
     c: &Clients,
     arns: impl IntoIterator<Item = String>,
-) -> Result<HashMap<String, Vec<(String, String)>>, ProviderError> {
+) -> Result<HashMap<String, Vec<(String, String)>>> {
     let arns: Vec<String> = arns.into_iter().collect();
     let mut out = HashMap::new();
     for chunk in arns.chunks(20) {
@@ -120,7 +115,7 @@ pub(crate) async fn owned_of<T>(
     all: Vec<T>,
     arn_of: fn(&T) -> Option<&str>,
     name_of: fn(&T) -> Option<&str>,
-) -> Result<Vec<Owned<T>>, ProviderError> {
+) -> Result<Vec<Owned<T>>> {
     let prefix = name_prefix(&ctx.stack);
     let candidates: Vec<T> = all
         .into_iter()
@@ -153,12 +148,7 @@ pub(crate) async fn owned_of<T>(
 }
 
 /// Brings tags from `old` to `new`.
-pub(crate) async fn sync_tags(
-    c: &Clients,
-    arn: &str,
-    old: &Props,
-    new: &Props,
-) -> Result<(), ProviderError> {
+pub(crate) async fn sync_tags(c: &Clients, arn: &str, old: &Props, new: &Props) -> Result<()> {
     sync_tags_with(
         old,
         new,
@@ -189,20 +179,10 @@ pub(crate) fn protocol(p: &Props, key: &str) -> Option<ProtocolEnum> {
     s(p, key).map(|v| ProtocolEnum::from(v.as_str()))
 }
 
-// ---------------------------------------------------------------- load balancer
-
 /// ARNs of the stack's load balancers (named with its prefix and tagged
 /// with it): two calls, for finding lost listeners and rules.
-pub(crate) async fn stack_lbs(c: &Clients, ctx: &Context) -> Result<Vec<String>, ProviderError> {
-    let all: Vec<_> = c
-        .elb
-        .describe_load_balancers()
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(err)?;
+pub(crate) async fn stack_lbs(c: &Clients, ctx: &Context) -> Result<Vec<String>> {
+    let all: Vec<_> = paginate!(c.elb.describe_load_balancers())?;
     let none = ReadQuery::default();
     Ok(owned_of(
         c,
@@ -222,7 +202,7 @@ pub(crate) async fn stack_lbs(c: &Clients, ctx: &Context) -> Result<Vec<String>,
 pub(crate) async fn listeners_of(
     c: &Clients,
     lbs: impl IntoIterator<Item = String>,
-) -> Result<Vec<aws_sdk_elasticloadbalancingv2::types::Listener>, ProviderError> {
+) -> Result<Vec<aws_sdk_elasticloadbalancingv2::types::Listener>> {
     let mut found = Vec::new();
     for lb in lbs {
         match send!(c.elb.describe_listeners().load_balancer_arn(&lb)) {

@@ -1,16 +1,8 @@
 //! `aws.elbv2.listener`: a port and protocol a load balancer answers on.
 
+use crate::aws::prelude::*;
+use crate::schema::Default;
 use std::collections::BTreeSet;
-
-use async_trait::async_trait;
-use serde_json::json;
-
-use crate::aws::client::Clients;
-use crate::aws::values::{i, props, s};
-use crate::provider::{
-    Attrs, Context, CreateRequest, Created, Observed, Props, ProviderError, ReadQuery, ResourceKind,
-};
-use crate::schema::{Attr, Default, Prop, Schema, Type};
 
 use super::common::*;
 
@@ -41,11 +33,8 @@ pub static LISTENER: Schema = Schema {
     ],
     attributes: &[Attr::new("arn", Type::String, "The listener's ARN.")],
     exactly_one_of: &[&["target_group_arn", "fixed_response_status"]],
-    taggable: true,
-    notes: "",
+    ..Schema::BASE
 };
-
-// ---------------------------------------------------------------- listener
 
 /// `aws.elbv2.listener`.
 pub struct Listener(pub Clients);
@@ -56,7 +45,7 @@ impl ResourceKind for Listener {
         &LISTENER
     }
 
-    async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>, ProviderError> {
+    async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
         // Listeners are listed per load balancer: those state records,
         // plus, to find lost ones, the stack's load balancers.
         let mut lbs: BTreeSet<String> = q
@@ -105,17 +94,12 @@ impl ResourceKind for Listener {
             ]);
             let mut attrs = Attrs::new();
             attrs.insert("arn".into(), json!(arn));
-            out.push(Observed {
-                physical_id: arn,
-                logical_id: logical,
-                properties: p,
-                attributes: attrs,
-            });
+            out.push(Observed::new(arn, logical, p).with(attrs));
         }
         Ok(out)
     }
 
-    async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created, ProviderError> {
+    async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created> {
         let p = &req.properties;
         let certs = s(p, "certificate_arn").map(|c| {
             vec![
@@ -143,19 +127,10 @@ impl ResourceKind for Listener {
             .to_string();
         let mut attrs = Attrs::new();
         attrs.insert("arn".into(), json!(arn));
-        Ok(Created {
-            physical_id: arn,
-            attributes: attrs,
-        })
+        Ok(Created::new(arn).with(attrs))
     }
 
-    async fn update(
-        &self,
-        _ctx: &Context,
-        arn: &str,
-        old: &Props,
-        new: &Props,
-    ) -> Result<Attrs, ProviderError> {
+    async fn update(&self, _ctx: &Context, arn: &str, old: &Props, new: &Props) -> Result<Attrs> {
         let keys = [
             "port",
             "protocol",
@@ -186,7 +161,7 @@ impl ResourceKind for Listener {
         Ok(Attrs::new())
     }
 
-    async fn delete(&self, _ctx: &Context, arn: &str, _p: &Props) -> Result<(), ProviderError> {
+    async fn delete(&self, _ctx: &Context, arn: &str, _p: &Props) -> Result<()> {
         send!(self.0.elb.delete_listener().listener_arn(arn))?;
         Ok(())
     }

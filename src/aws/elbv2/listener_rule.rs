@@ -1,17 +1,9 @@
 //! `aws.elbv2.listener_rule`: a path or host condition forwarding to a target group.
 
+use crate::aws::prelude::*;
 use std::collections::BTreeSet;
 
-use async_trait::async_trait;
 use aws_sdk_elasticloadbalancingv2::types::RuleCondition;
-use serde_json::{Value, json};
-
-use crate::aws::client::Clients;
-use crate::aws::values::{i, list, props, s};
-use crate::provider::{
-    Attrs, Context, CreateRequest, Created, Observed, Props, ProviderError, ReadQuery, ResourceKind,
-};
-use crate::schema::{Attr, Prop, Schema, Type};
 
 use super::common::*;
 
@@ -41,12 +33,9 @@ pub static LISTENER_RULE: Schema = Schema {
         Prop::new("target_group_arn", Type::String, "Forward matches here.").required(),
     ],
     attributes: &[Attr::new("arn", Type::String, "The rule's ARN.")],
-    exactly_one_of: &[],
-    taggable: true,
     notes: "At least one of `path_patterns` and `host_headers`.",
+    ..Schema::BASE
 };
-
-// ---------------------------------------------------------------- listener rule
 
 /// `aws.elbv2.listener_rule`.
 pub struct ListenerRule(pub Clients);
@@ -105,7 +94,7 @@ impl ResourceKind for ListenerRule {
         &LISTENER_RULE
     }
 
-    async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>, ProviderError> {
+    async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
         let mut listeners: BTreeSet<String> = q
             .known
             .iter()
@@ -165,17 +154,12 @@ impl ResourceKind for ListenerRule {
             ]);
             let mut attrs = Attrs::new();
             attrs.insert("arn".into(), json!(arn));
-            out.push(Observed {
-                physical_id: arn,
-                logical_id: logical,
-                properties: p,
-                attributes: attrs,
-            });
+            out.push(Observed::new(arn, logical, p).with(attrs));
         }
         Ok(out)
     }
 
-    async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created, ProviderError> {
+    async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created> {
         let p = &req.properties;
         let r = send!(
             self.0
@@ -195,19 +179,10 @@ impl ResourceKind for ListenerRule {
             .to_string();
         let mut attrs = Attrs::new();
         attrs.insert("arn".into(), json!(arn));
-        Ok(Created {
-            physical_id: arn,
-            attributes: attrs,
-        })
+        Ok(Created::new(arn).with(attrs))
     }
 
-    async fn update(
-        &self,
-        _ctx: &Context,
-        arn: &str,
-        old: &Props,
-        new: &Props,
-    ) -> Result<Attrs, ProviderError> {
+    async fn update(&self, _ctx: &Context, arn: &str, old: &Props, new: &Props) -> Result<Attrs> {
         let elb = &self.0.elb;
         if ["path_patterns", "host_headers", "target_group_arn"]
             .iter()
@@ -234,7 +209,7 @@ impl ResourceKind for ListenerRule {
         Ok(Attrs::new())
     }
 
-    async fn delete(&self, _ctx: &Context, arn: &str, _p: &Props) -> Result<(), ProviderError> {
+    async fn delete(&self, _ctx: &Context, arn: &str, _p: &Props) -> Result<()> {
         send!(self.0.elb.delete_rule().rule_arn(arn))?;
         Ok(())
     }

@@ -1,21 +1,12 @@
 //! `aws.elbv2.load_balancer`: an application or network load balancer.
 
+use crate::aws::prelude::*;
+use crate::schema::Default;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use aws_sdk_elasticloadbalancingv2::types::{
     LoadBalancerAttribute, LoadBalancerSchemeEnum, LoadBalancerStateEnum, LoadBalancerTypeEnum,
 };
-use serde_json::{Value, json};
-
-use crate::aws::client::Clients;
-use crate::aws::error::err;
-use crate::aws::values::{i, list, props, s, set_changed, sort_sets};
-use crate::provider::{
-    Attrs, Context, CreateRequest, Created, Observed, Op, Partial, Props, ProviderError, ReadQuery,
-    ResourceKind, created_id,
-};
-use crate::schema::{Attr, Default, Prop, Schema, Type};
 
 use super::common::*;
 
@@ -67,9 +58,7 @@ pub static LOAD_BALANCER: Schema = Schema {
         Attr::new("zone_id", Type::String, "Its Route 53 hosted zone."),
         Attr::new("vpc_id", Type::String, "The VPC it is in."),
     ],
-    exactly_one_of: &[],
-    taggable: true,
-    notes: "",
+    ..Schema::BASE
 };
 
 /// `aws.elbv2.load_balancer`.
@@ -87,7 +76,7 @@ fn lb_attrs(lb: &aws_sdk_elasticloadbalancingv2::types::LoadBalancer) -> Attrs {
 }
 
 impl LoadBalancer {
-    async fn idle_timeout(&self, arn: &str) -> Result<Option<i64>, ProviderError> {
+    async fn idle_timeout(&self, arn: &str) -> Result<Option<i64>> {
         let r = send!(
             self.0
                 .elb
@@ -100,7 +89,7 @@ impl LoadBalancer {
             .and_then(|a| a.value()?.parse().ok()))
     }
 
-    async fn set_idle_timeout(&self, arn: &str, secs: i32) -> Result<(), ProviderError> {
+    async fn set_idle_timeout(&self, arn: &str, secs: i32) -> Result<()> {
         send!(
             self.0
                 .elb
@@ -123,17 +112,8 @@ impl ResourceKind for LoadBalancer {
         &LOAD_BALANCER
     }
 
-    async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>, ProviderError> {
-        let all: Vec<_> = self
-            .0
-            .elb
-            .describe_load_balancers()
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(err)?;
+    async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
+        let all: Vec<_> = paginate!(self.0.elb.describe_load_balancers())?;
         let mut out = Vec::new();
         for Owned {
             item: lb,
@@ -173,17 +153,12 @@ impl ResourceKind for LoadBalancer {
                 );
             }
             p.insert("tags".into(), user);
-            out.push(Observed {
-                physical_id: arn,
-                logical_id: logical,
-                properties: p,
-                attributes: lb_attrs(&lb),
-            });
+            out.push(Observed::new(arn, logical, p).with(lb_attrs(&lb)));
         }
         Ok(out)
     }
 
-    async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created, ProviderError> {
+    async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created> {
         let p = &req.properties;
         let alb = s(p, "type").as_deref() != Some("network");
         let sgs = list(p, "security_groups");
@@ -210,19 +185,10 @@ impl ResourceKind for LoadBalancer {
         if alb && let Some(secs) = i(p, "idle_timeout_seconds") {
             self.set_idle_timeout(&arn, secs).await.partial(&arn)?;
         }
-        Ok(Created {
-            physical_id: arn,
-            attributes: lb_attrs(lb),
-        })
+        Ok(Created::new(arn).with(lb_attrs(lb)))
     }
 
-    async fn update(
-        &self,
-        _ctx: &Context,
-        arn: &str,
-        old: &Props,
-        new: &Props,
-    ) -> Result<Attrs, ProviderError> {
+    async fn update(&self, _ctx: &Context, arn: &str, old: &Props, new: &Props) -> Result<Attrs> {
         let elb = &self.0.elb;
         if set_changed(old, new, "subnets") {
             send!(
@@ -249,7 +215,7 @@ impl ResourceKind for LoadBalancer {
     }
 
     /// A new load balancer is `provisioning` for a few minutes.
-    async fn poll_ready(&self, _ctx: &Context, arn: &str) -> Result<Option<Attrs>, ProviderError> {
+    async fn poll_ready(&self, _ctx: &Context, arn: &str) -> Result<Option<Attrs>> {
         let r = send!(self.0.elb.describe_load_balancers().load_balancer_arns(arn))?;
         let Some(lb) = r.load_balancers().first() else {
             return Ok(None);
@@ -266,12 +232,12 @@ impl ResourceKind for LoadBalancer {
         }
     }
 
-    async fn delete(&self, _ctx: &Context, arn: &str, _p: &Props) -> Result<(), ProviderError> {
+    async fn delete(&self, _ctx: &Context, arn: &str, _p: &Props) -> Result<()> {
         send!(self.0.elb.delete_load_balancer().load_balancer_arn(arn))?;
         Ok(())
     }
 
-    async fn poll_deleted(&self, _ctx: &Context, arn: &str) -> Result<bool, ProviderError> {
+    async fn poll_deleted(&self, _ctx: &Context, arn: &str) -> Result<bool> {
         match send!(self.0.elb.describe_load_balancers().load_balancer_arns(arn)) {
             Ok(r) => Ok(r.load_balancers().is_empty()),
             Err(e) if e.not_found => Ok(true),

@@ -1,19 +1,10 @@
 //! `aws.elbv2.target_group`: where a load balancer sends traffic.
 
+use crate::aws::prelude::*;
+use crate::schema::Default;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use aws_sdk_elasticloadbalancingv2::types::{TargetGroupAttribute, TargetTypeEnum};
-use serde_json::json;
-
-use crate::aws::client::Clients;
-use crate::aws::error::err;
-use crate::aws::values::{i, props, s};
-use crate::provider::{
-    Attrs, Context, CreateRequest, Created, Observed, Partial, Props, ProviderError, ReadQuery,
-    ResourceKind,
-};
-use crate::schema::{Attr, Default, Prop, Schema, Type};
 
 use super::common::*;
 
@@ -80,12 +71,8 @@ pub static TARGET_GROUP: Schema = Schema {
         Attr::new("arn", Type::String, "The target group's ARN."),
         Attr::new("name", Type::String, "Its name."),
     ],
-    exactly_one_of: &[],
-    taggable: true,
-    notes: "",
+    ..Schema::BASE
 };
-
-// ---------------------------------------------------------------- target group
 
 /// `aws.elbv2.target_group`.
 pub struct TargetGroup(pub Clients);
@@ -93,7 +80,7 @@ pub struct TargetGroup(pub Clients);
 const DEREGISTRATION: &str = "deregistration_delay.timeout_seconds";
 
 impl TargetGroup {
-    async fn delay(&self, arn: &str) -> Result<Option<i64>, ProviderError> {
+    async fn delay(&self, arn: &str) -> Result<Option<i64>> {
         let r = send!(
             self.0
                 .elb
@@ -106,7 +93,7 @@ impl TargetGroup {
             .and_then(|a| a.value()?.parse().ok()))
     }
 
-    async fn set_delay(&self, arn: &str, secs: i32) -> Result<(), ProviderError> {
+    async fn set_delay(&self, arn: &str, secs: i32) -> Result<()> {
         send!(
             self.0
                 .elb
@@ -141,17 +128,8 @@ impl ResourceKind for TargetGroup {
         &TARGET_GROUP
     }
 
-    async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>, ProviderError> {
-        let all: Vec<_> = self
-            .0
-            .elb
-            .describe_target_groups()
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(err)?;
+    async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
+        let all: Vec<_> = paginate!(self.0.elb.describe_target_groups())?;
         let mut out = Vec::new();
         for Owned {
             item: tg,
@@ -196,17 +174,12 @@ impl ResourceKind for TargetGroup {
                 ("arn", json!(arn)),
                 ("name", json!(tg.target_group_name())),
             ]));
-            out.push(Observed {
-                physical_id: arn,
-                logical_id: logical,
-                properties: p,
-                attributes: attrs,
-            });
+            out.push(Observed::new(arn, logical, p).with(attrs));
         }
         Ok(out)
     }
 
-    async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created, ProviderError> {
+    async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created> {
         let p = &req.properties;
         let name = name_of(
             ctx,
@@ -247,19 +220,10 @@ impl ResourceKind for TargetGroup {
         }
         let mut attrs = Attrs::new();
         attrs.extend(props([("arn", json!(arn)), ("name", json!(name))]));
-        Ok(Created {
-            physical_id: arn,
-            attributes: attrs,
-        })
+        Ok(Created::new(arn).with(attrs))
     }
 
-    async fn update(
-        &self,
-        _ctx: &Context,
-        arn: &str,
-        old: &Props,
-        new: &Props,
-    ) -> Result<Attrs, ProviderError> {
+    async fn update(&self, _ctx: &Context, arn: &str, old: &Props, new: &Props) -> Result<Attrs> {
         if HEALTH.iter().any(|k| old.get(*k) != new.get(*k)) {
             let mut call = self
                 .0
@@ -284,7 +248,7 @@ impl ResourceKind for TargetGroup {
         Ok(Attrs::new())
     }
 
-    async fn delete(&self, _ctx: &Context, arn: &str, _p: &Props) -> Result<(), ProviderError> {
+    async fn delete(&self, _ctx: &Context, arn: &str, _p: &Props) -> Result<()> {
         // `ResourceInUse` while a listener or rule still forwards here is
         // transient during a destroy (the rule is being deleted alongside).
         match send!(self.0.elb.delete_target_group().target_group_arn(arn)) {
