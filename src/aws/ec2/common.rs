@@ -105,3 +105,68 @@ pub async fn sync_tags(
     )
     .await
 }
+
+/// An EC2 item that carries an id and tags, and the Describe call that
+/// lists items of its type.
+pub trait Item: Sized + Send + Sync {
+    /// The Describe filter naming the item's id (`subnet-id`).
+    const ID_FILTER: &'static str;
+    fn id(&self) -> Option<&str>;
+    fn tags(&self) -> &[Tag];
+    fn describe(
+        ec2: &aws_sdk_ec2::Client,
+        filter: Filter,
+    ) -> impl std::future::Future<Output = Result<Vec<Self>>> + Send;
+}
+
+/// Declares [`Item`] for SDK types: `Type(id_method, "id-filter",
+/// describe_call, filter_setter, output_field)`.
+macro_rules! items {
+    ($($ty:ident($id:ident, $filter:literal, $call:ident, $set:ident, $field:ident)),* $(,)?) => {$(
+        impl Item for aws_sdk_ec2::types::$ty {
+            const ID_FILTER: &'static str = $filter;
+            fn id(&self) -> Option<&str> {
+                self.$id()
+            }
+            fn tags(&self) -> &[Tag] {
+                self.tags()
+            }
+            async fn describe(ec2: &aws_sdk_ec2::Client, filter: Filter) -> Result<Vec<Self>> {
+                Ok(send!(ec2.$call().$set(filter))?.$field.unwrap_or_default())
+            }
+        }
+    )*};
+}
+
+items! {
+    Vpc(vpc_id, "vpc-id", describe_vpcs, filters, vpcs),
+    Subnet(subnet_id, "subnet-id", describe_subnets, filters, subnets),
+    InternetGateway(internet_gateway_id, "internet-gateway-id", describe_internet_gateways, filters, internet_gateways),
+    Address(allocation_id, "allocation-id", describe_addresses, filters, addresses),
+    NatGateway(nat_gateway_id, "nat-gateway-id", describe_nat_gateways, filter, nat_gateways),
+    RouteTable(route_table_id, "route-table-id", describe_route_tables, filters, route_tables),
+    SecurityGroup(group_id, "group-id", describe_security_groups, filters, security_groups),
+    VpcEndpoint(vpc_endpoint_id, "vpc-endpoint-id", describe_vpc_endpoints, filters, vpc_endpoints),
+}
+
+/// The stack's items of type `T` (tagged, or recorded in state), each
+/// observed with its user tags, its logical id and what `observe` reads
+/// of it (its properties but `tags`, and its attributes; `None` skips an
+/// item, such as a deleted NAT gateway AWS still lists).
+pub async fn read_tagged<T: Item>(
+    ec2: &aws_sdk_ec2::Client,
+    ctx: &Context,
+    q: &crate::provider::ReadQuery,
+    observe: impl Fn(&T) -> Option<(Props, Attrs)>,
+) -> Result<Vec<Observed>> {
+    let found = tagged_or_known(ctx, q, T::ID_FILTER, T::id, |f| T::describe(ec2, f)).await?;
+    Ok(found
+        .iter()
+        .filter_map(|item| {
+            let (mut props, attrs) = observe(item)?;
+            let (tags, logical_id) = read_tags(ctx, item.tags());
+            props.insert("tags".into(), tags);
+            Some(Observed::new(item.id()?, logical_id, props).with(attrs))
+        })
+        .collect())
+}

@@ -1,6 +1,6 @@
 //! `aws.ec2.vpc_endpoint`: gateway (S3, DynamoDB) and interface endpoints.
 
-use super::common::{read_tags, sync_tags, tag_spec, tagged_or_known};
+use super::common::{read_tagged, sync_tags, tag_spec};
 use crate::aws::prelude::*;
 use crate::schema::Default;
 use aws_sdk_ec2::types::{ResourceType, VpcEndpointType};
@@ -80,30 +80,15 @@ impl ResourceKind for VpcEndpoint {
 
     /// Deleted endpoints stay listed for a while: they are ignored.
     async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
-        let found = tagged_or_known(
+        read_tagged(
+            &self.0.ec2,
             ctx,
             q,
-            "vpc-endpoint-id",
-            |x: &aws_sdk_ec2::types::VpcEndpoint| x.vpc_endpoint_id(),
-            |f| async move {
-                Ok(send!(self.0.ec2.describe_vpc_endpoints().filters(f))?
-                    .vpc_endpoints
-                    .unwrap_or_default())
-            },
-        )
-        .await?;
-        Ok(found
-            .iter()
-            .filter(|e| {
-                !e.state().is_some_and(|s| {
-                    matches!(
-                        s.as_str().to_ascii_lowercase().as_str(),
-                        "deleted" | "deleting"
-                    )
-                })
-            })
-            .filter_map(|e| {
-                let (tags, logical_id) = read_tags(ctx, e.tags());
+            |e: &aws_sdk_ec2::types::VpcEndpoint| {
+                let state = e.state().map(|s| s.as_str().to_ascii_lowercase());
+                if matches!(state.as_deref(), Some("deleted" | "deleting")) {
+                    return None;
+                }
                 let groups: Vec<String> = e
                     .groups()
                     .iter()
@@ -116,30 +101,25 @@ impl ResourceKind for VpcEndpoint {
                     ("route_table_ids", sorted(e.route_table_ids())),
                     ("subnet_ids", sorted(e.subnet_ids())),
                     ("security_group_ids", sorted(&groups)),
-                    ("tags", tags),
                 ]);
                 if let Some(d) = e.private_dns_enabled() {
                     p.insert("private_dns_enabled".into(), json!(d));
                 }
                 if let Some(doc) = e
                     .policy_document()
-                    .and_then(|d| serde_json::from_str::<Value>(d).ok())
+                    .and_then(|d| serde_json::from_str(d).ok())
                 {
                     p.insert("policy".into(), doc);
                 }
-                let mut attrs = Attrs::new();
-                attrs.insert(
-                    "dns_entries".into(),
-                    json!(
-                        e.dns_entries()
-                            .iter()
-                            .filter_map(|d| d.dns_name())
-                            .collect::<Vec<_>>()
-                    ),
-                );
-                Some(Observed::new(e.vpc_endpoint_id()?.to_string(), logical_id, p).with(attrs))
-            })
-            .collect())
+                let dns: Vec<&str> = e
+                    .dns_entries()
+                    .iter()
+                    .filter_map(|d| d.dns_name())
+                    .collect();
+                Some((p, [("dns_entries".to_string(), json!(dns))].into()))
+            },
+        )
+        .await
     }
 
     fn normalize(&self, props: &mut Props) {

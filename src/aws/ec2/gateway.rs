@@ -1,6 +1,6 @@
 //! `aws.ec2.internet_gateway` and its attachment to a VPC.
 
-use super::common::{filter, read_tags, sync_tags, tag_spec, tagged_or_known};
+use super::common::{filter, read_tagged, sync_tags, tag_spec};
 use crate::aws::prelude::*;
 use aws_sdk_ec2::types::ResourceType;
 use std::time::Duration;
@@ -42,29 +42,8 @@ impl ResourceKind for InternetGateway {
     }
 
     async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
-        let found = tagged_or_known(
-            ctx,
-            q,
-            "internet-gateway-id",
-            |x: &aws_sdk_ec2::types::InternetGateway| x.internet_gateway_id(),
-            |f| async move {
-                Ok(send!(self.0.ec2.describe_internet_gateways().filters(f))?
-                    .internet_gateways
-                    .unwrap_or_default())
-            },
-        )
-        .await?;
-        Ok(found
-            .iter()
-            .filter_map(|g| {
-                let (tags, logical_id) = read_tags(ctx, g.tags());
-                Some(Observed::new(
-                    g.internet_gateway_id()?.to_string(),
-                    logical_id,
-                    props([("tags", tags)]),
-                ))
-            })
-            .collect())
+        let nothing = |_: &aws_sdk_ec2::types::InternetGateway| Some(Default::default());
+        read_tagged(&self.0.ec2, ctx, q, nothing).await
     }
 
     async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created> {

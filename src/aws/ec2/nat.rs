@@ -1,6 +1,6 @@
 //! `aws.ec2.eip` and `aws.ec2.nat_gateway`.
 
-use super::common::{read_tags, sync_tags, tag_spec, tagged_or_known};
+use super::common::{read_tagged, sync_tags, tag_spec};
 use crate::aws::prelude::*;
 use crate::schema::Default;
 use aws_sdk_ec2::types::{ConnectivityType, DomainType, ResourceType};
@@ -75,35 +75,11 @@ impl ResourceKind for Eip {
     }
 
     async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
-        let found = tagged_or_known(
-            ctx,
-            q,
-            "allocation-id",
-            |x: &aws_sdk_ec2::types::Address| x.allocation_id(),
-            |f| async move {
-                Ok(send!(self.0.ec2.describe_addresses().filters(f))?
-                    .addresses
-                    .unwrap_or_default())
-            },
-        )
-        .await?;
-        Ok(found
-            .iter()
-            .filter_map(|a| {
-                let (tags, logical_id) = read_tags(ctx, a.tags());
-                Some(
-                    Observed::new(
-                        a.allocation_id()?.to_string(),
-                        logical_id,
-                        props([
-                            ("domain", str_value(a.domain().map(|d| d.as_str()))),
-                            ("tags", tags),
-                        ]),
-                    )
-                    .with(eip_attrs(a)),
-                )
-            })
-            .collect())
+        read_tagged(&self.0.ec2, ctx, q, |a: &aws_sdk_ec2::types::Address| {
+            let domain = a.domain().map(|d| d.as_str());
+            Some((props([("domain", str_value(domain))]), eip_attrs(a)))
+        })
+        .await
     }
 
     async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created> {
@@ -155,54 +131,29 @@ impl ResourceKind for NatGateway {
     }
 
     /// Deleted gateways stay visible for about an hour: they are ignored.
+    /// Deleted gateways stay visible for about an hour: they are ignored.
     async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
-        let found = tagged_or_known(
-            ctx,
-            q,
-            "nat-gateway-id",
-            |x: &aws_sdk_ec2::types::NatGateway| x.nat_gateway_id(),
-            |f| async move {
-                Ok(send!(self.0.ec2.describe_nat_gateways().filter(f))?
-                    .nat_gateways
-                    .unwrap_or_default())
-            },
-        )
-        .await?;
-        Ok(found
-            .iter()
-            .filter(|n| {
-                !n.state()
-                    .is_some_and(|s| matches!(s.as_str(), "deleted" | "deleting" | "failed"))
-            })
-            .filter_map(|n| {
-                let (tags, logical_id) = read_tags(ctx, n.tags());
-                let address = n.nat_gateway_addresses().first();
-                let mut attrs = Attrs::new();
-                attrs.insert(
-                    "public_ip".into(),
-                    str_value(address.and_then(|a| a.public_ip())),
-                );
-                Some(
-                    Observed::new(
-                        n.nat_gateway_id()?.to_string(),
-                        logical_id,
-                        props([
-                            ("subnet_id", str_value(n.subnet_id())),
-                            (
-                                "allocation_id",
-                                str_value(address.and_then(|a| a.allocation_id())),
-                            ),
-                            (
-                                "connectivity_type",
-                                str_value(n.connectivity_type().map(|c| c.as_str())),
-                            ),
-                            ("tags", tags),
-                        ]),
-                    )
-                    .with(attrs),
-                )
-            })
-            .collect())
+        read_tagged(&self.0.ec2, ctx, q, |n: &aws_sdk_ec2::types::NatGateway| {
+            let state = n.state().map(|s| s.as_str());
+            if matches!(state, Some("deleted" | "deleting" | "failed")) {
+                return None;
+            }
+            let address = n.nat_gateway_addresses().first();
+            let p = props([
+                ("subnet_id", str_value(n.subnet_id())),
+                (
+                    "allocation_id",
+                    str_value(address.and_then(|a| a.allocation_id())),
+                ),
+                (
+                    "connectivity_type",
+                    str_value(n.connectivity_type().map(|c| c.as_str())),
+                ),
+            ]);
+            let public_ip = str_value(address.and_then(|a| a.public_ip()));
+            Some((p, [("public_ip".to_string(), public_ip)].into()))
+        })
+        .await
     }
 
     async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created> {

@@ -1,7 +1,7 @@
 //! `aws.ec2.route_table`, `aws.ec2.route` and
 //! `aws.ec2.route_table_association`.
 
-use super::common::{filter, read_tags, sync_tags, tag_spec, tagged_or_known};
+use super::common::{filter, read_tagged, sync_tags, tag_spec};
 use crate::aws::prelude::*;
 use aws_sdk_ec2::types::ResourceType;
 
@@ -68,29 +68,10 @@ impl ResourceKind for RouteTable {
     }
 
     async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
-        let found = tagged_or_known(
-            ctx,
-            q,
-            "route-table-id",
-            |x: &aws_sdk_ec2::types::RouteTable| x.route_table_id(),
-            |f| async move {
-                Ok(send!(self.0.ec2.describe_route_tables().filters(f))?
-                    .route_tables
-                    .unwrap_or_default())
-            },
-        )
-        .await?;
-        Ok(found
-            .iter()
-            .filter_map(|t| {
-                let (tags, logical_id) = read_tags(ctx, t.tags());
-                Some(Observed::new(
-                    t.route_table_id()?.to_string(),
-                    logical_id,
-                    props([("vpc_id", str_value(t.vpc_id())), ("tags", tags)]),
-                ))
-            })
-            .collect())
+        read_tagged(&self.0.ec2, ctx, q, |t: &aws_sdk_ec2::types::RouteTable| {
+            Some((props([("vpc_id", str_value(t.vpc_id()))]), Attrs::new()))
+        })
+        .await
     }
 
     async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created> {

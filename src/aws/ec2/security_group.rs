@@ -2,7 +2,7 @@
 //! `aws.ec2.security_group_rule`, which groups that reference each other
 //! need to avoid a dependency cycle.
 
-use super::common::{read_tags, sync_tags, tag_spec, tagged_or_known};
+use super::common::{read_tagged, read_tags, sync_tags, tag_spec, tagged_or_known};
 use crate::aws::prelude::*;
 use crate::schema::Default;
 use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType, UserIdGroupPair};
@@ -224,36 +224,22 @@ impl ResourceKind for SecurityGroup {
     }
 
     async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
-        let found = tagged_or_known(
+        read_tagged(
+            &self.0.ec2,
             ctx,
             q,
-            "group-id",
-            |x: &aws_sdk_ec2::types::SecurityGroup| x.group_id(),
-            |f| async move {
-                Ok(send!(self.0.ec2.describe_security_groups().filters(f))?
-                    .security_groups
-                    .unwrap_or_default())
+            |g: &aws_sdk_ec2::types::SecurityGroup| {
+                let p = props([
+                    ("name", str_value(g.group_name())),
+                    ("description", str_value(g.description())),
+                    ("vpc_id", str_value(g.vpc_id())),
+                    ("ingress", rules_of(g.ip_permissions())),
+                    ("egress", rules_of(g.ip_permissions_egress())),
+                ]);
+                Some((p, Attrs::new()))
             },
         )
-        .await?;
-        Ok(found
-            .iter()
-            .filter_map(|g| {
-                let (tags, logical_id) = read_tags(ctx, g.tags());
-                Some(Observed::new(
-                    g.group_id()?.to_string(),
-                    logical_id,
-                    props([
-                        ("name", str_value(g.group_name())),
-                        ("description", str_value(g.description())),
-                        ("vpc_id", str_value(g.vpc_id())),
-                        ("ingress", rules_of(g.ip_permissions())),
-                        ("egress", rules_of(g.ip_permissions_egress())),
-                        ("tags", tags),
-                    ]),
-                ))
-            })
-            .collect())
+        .await
     }
 
     /// Rules compare as sets of single-source rules.

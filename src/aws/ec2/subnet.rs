@@ -1,6 +1,6 @@
 //! `aws.ec2.subnet`: a subnet in one availability zone.
 
-use super::common::{read_tags, sync_tags, tag_spec, tagged_or_known};
+use super::common::{read_tagged, sync_tags, tag_spec};
 use crate::aws::prelude::*;
 use crate::schema::Default;
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType};
@@ -63,41 +63,17 @@ impl ResourceKind for Subnet {
     }
 
     async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
-        let found = tagged_or_known(
-            ctx,
-            q,
-            "subnet-id",
-            |x: &aws_sdk_ec2::types::Subnet| x.subnet_id(),
-            |f| async move {
-                Ok(send!(self.0.ec2.describe_subnets().filters(f))?
-                    .subnets
-                    .unwrap_or_default())
-            },
-        )
-        .await?;
-        Ok(found
-            .iter()
-            .filter_map(|sn| {
-                let (tags, logical_id) = read_tags(ctx, sn.tags());
-                Some(
-                    Observed::new(
-                        sn.subnet_id()?.to_string(),
-                        logical_id,
-                        props([
-                            ("vpc_id", str_value(sn.vpc_id())),
-                            ("cidr_block", str_value(sn.cidr_block())),
-                            ("availability_zone", str_value(sn.availability_zone())),
-                            (
-                                "map_public_ip_on_launch",
-                                Value::Bool(sn.map_public_ip_on_launch().unwrap_or(false)),
-                            ),
-                            ("tags", tags),
-                        ]),
-                    )
-                    .with(attrs(sn)),
-                )
-            })
-            .collect())
+        read_tagged(&self.0.ec2, ctx, q, |sn: &aws_sdk_ec2::types::Subnet| {
+            let public = sn.map_public_ip_on_launch().unwrap_or(false);
+            let p = props([
+                ("vpc_id", str_value(sn.vpc_id())),
+                ("cidr_block", str_value(sn.cidr_block())),
+                ("availability_zone", str_value(sn.availability_zone())),
+                ("map_public_ip_on_launch", Value::Bool(public)),
+            ]);
+            Some((p, attrs(sn)))
+        })
+        .await
     }
 
     async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created> {

@@ -1,6 +1,6 @@
 //! `aws.ec2.vpc`: a VPC with its DNS attributes.
 
-use super::common::{read_tags, sync_tags, tag_spec, tagged_or_known};
+use super::common::{read_tagged, sync_tags, tag_spec};
 use crate::aws::prelude::*;
 use crate::schema::Default;
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, Tenancy};
@@ -62,50 +62,17 @@ impl ResourceKind for Vpc {
     /// per VPC and attribute, so they are not read back: their drift is not
     /// detected, keeping reads constant per kind.
     async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
-        let vpcs = tagged_or_known(
-            ctx,
-            q,
-            "vpc-id",
-            |x: &aws_sdk_ec2::types::Vpc| x.vpc_id(),
-            |f| async move {
-                Ok(send!(self.0.ec2.describe_vpcs().filters(f))?
-                    .vpcs
-                    .unwrap_or_default())
-            },
-        )
-        .await?;
-        Ok(vpcs
-            .into_iter()
-            .filter_map(|v| {
-                let id = v.vpc_id()?.to_string();
-                let (tags, logical_id) = read_tags(ctx, v.tags());
-                Some(
-                    Observed::new(
-                        id.clone(),
-                        logical_id,
-                        props([
-                            ("cidr_block", str_value(v.cidr_block())),
-                            (
-                                "instance_tenancy",
-                                str_value(v.instance_tenancy().map(|t| t.as_str())),
-                            ),
-                            ("tags", tags),
-                        ]),
-                    )
-                    .with(
-                        [(
-                            "arn".to_string(),
-                            Value::String(format!(
-                                "arn:aws:ec2:{}:{}:vpc/{id}",
-                                self.0.region,
-                                v.owner_id().unwrap_or("")
-                            )),
-                        )]
-                        .into(),
-                    ),
-                )
-            })
-            .collect())
+        read_tagged(&self.0.ec2, ctx, q, |v: &aws_sdk_ec2::types::Vpc| {
+            let p = props([
+                ("cidr_block", str_value(v.cidr_block())),
+                (
+                    "instance_tenancy",
+                    str_value(v.instance_tenancy().map(|t| t.as_str())),
+                ),
+            ]);
+            Some((p, self.arn(v)))
+        })
+        .await
     }
 
     async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created> {
@@ -149,21 +116,22 @@ impl ResourceKind for Vpc {
         if state.as_deref() != Some("available") {
             return Ok(None);
         }
-        let mut attrs = Attrs::new();
-        let v = &out.vpcs()[0];
-        attrs.insert(
-            "arn".into(),
-            Value::String(format!(
-                "arn:aws:ec2:{}:{}:vpc/{id}",
-                self.0.region,
-                v.owner_id().unwrap_or("")
-            )),
-        );
-        Ok(Some(attrs))
+        Ok(Some(self.arn(&out.vpcs()[0])))
     }
 }
 
 impl Vpc {
+    /// The VPC's ARN (DescribeVpcs does not return it).
+    fn arn(&self, v: &aws_sdk_ec2::types::Vpc) -> Attrs {
+        let arn = format!(
+            "arn:aws:ec2:{}:{}:vpc/{}",
+            self.0.region,
+            v.owner_id().unwrap_or(""),
+            v.vpc_id().unwrap_or("")
+        );
+        [("arn".to_string(), Value::String(arn))].into()
+    }
+
     /// Sets the DNS attributes that differ from `old` (one attribute per
     /// call, as the API requires), and returns the VPC's extra attributes.
     async fn set_dns(&self, id: &str, new: &Props, old: &Props) -> Result<Attrs> {
