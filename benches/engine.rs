@@ -56,10 +56,7 @@ struct Run {
 }
 
 fn run(src: &str, latency: Duration, parallelism: usize) -> Run {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     let cloud = MemoryCloud::new();
     cloud.set_latency(latency);
     let registry = Registry::with_kinds(cloud.kinds());
@@ -71,9 +68,7 @@ fn run(src: &str, latency: Duration, parallelism: usize) -> Run {
     let kinds: BTreeSet<String> = ["test.thing".to_string()].into();
     rt.block_on(async {
         let t = Instant::now();
-        let live = plan::refresh(&registry, &ctx, &state, &kinds)
-            .await
-            .unwrap();
+        let live = plan::refresh(&registry, &ctx, &state, &kinds).await.unwrap();
         let p = plan::diff(
             &plan::Input {
                 blueprint: &bp,
@@ -89,39 +84,23 @@ fn run(src: &str, latency: Duration, parallelism: usize) -> Run {
         )
         .unwrap();
         let plan_time = t.elapsed();
-        let sink = Arc::new(MemorySink {
-            count_only: true,
-            ..Default::default()
-        });
+        let sink = Arc::new(MemorySink { count_only: true, ..Default::default() });
         let t = Instant::now();
         let (_, report) = engine::apply(
             &registry,
             &ctx,
-            engine::Inputs {
-                blueprint: &bp,
-                params: &values,
-                region: "mem-1",
-                azs: &azs,
-            },
+            engine::Inputs { blueprint: &bp, params: &values, region: "mem-1", azs: &azs },
             &p,
             state.clone(),
             sink,
             Arc::new(NoEvents),
-            Options {
-                parallelism,
-                min_poll: Duration::from_millis(1),
-                ..Options::default()
-            },
+            Options { parallelism, min_poll: Duration::from_millis(1), ..Options::default() },
             Cancel::new(),
         )
         .await
         .unwrap();
         assert!(report.ok());
-        Run {
-            plan: plan_time,
-            apply: t.elapsed(),
-            creates: report.done(),
-        }
+        Run { plan: plan_time, apply: t.elapsed(), creates: report.done() }
     })
 }
 
@@ -131,18 +110,10 @@ fn main() {
     let r = run(&src, Duration::ZERO, 10);
     println!("zero latency, 10,000 resources, parallelism 10:");
     println!("  plan (refresh + diff): {:>8.3} s", r.plan.as_secs_f64());
-    println!(
-        "  apply ({} creates):  {:>8.3} s",
-        r.creates,
-        r.apply.as_secs_f64()
-    );
+    println!("  apply ({} creates):  {:>8.3} s", r.creates, r.apply.as_secs_f64());
     println!(
         "  targets (< 1 s each): {}",
-        if r.plan.as_secs_f64() < 1.0 && r.apply.as_secs_f64() < 1.0 {
-            "met"
-        } else {
-            "NOT met"
-        }
+        if r.plan.as_secs_f64() < 1.0 && r.apply.as_secs_f64() < 1.0 { "met" } else { "NOT met" }
     );
 
     let (width, layers, parallelism) = (100, 10, 50);
@@ -161,10 +132,6 @@ fn main() {
     );
     println!(
         "  makespan / bound:      {ratio:>8.3} ({})",
-        if ratio <= 1.10 {
-            "within 10 %: met"
-        } else {
-            "NOT within 10 %"
-        }
+        if ratio <= 1.10 { "within 10 %: met" } else { "NOT within 10 %" }
     );
 }

@@ -44,20 +44,14 @@ pub struct Context {
 impl Context {
     /// The context of `stack`, with no assets.
     pub fn new(stack: &str) -> Context {
-        Context {
-            stack: stack.to_string(),
-            assets: Arc::default(),
-        }
+        Context { stack: stack.to_string(), assets: Arc::default() }
     }
 
     /// The tags archkit puts on every taggable resource, besides `Name`
     /// and the user's: they let archkit find a resource again after a
     /// crash lost its id.
     pub fn system_tags(&self, logical_id: &str) -> [(String, String); 2] {
-        [
-            (TAG_STACK.to_string(), self.stack.clone()),
-            (TAG_ID.to_string(), logical_id.to_string()),
-        ]
+        [(TAG_STACK.to_string(), self.stack.clone()), (TAG_ID.to_string(), logical_id.to_string())]
     }
 }
 
@@ -126,10 +120,7 @@ pub struct Created {
 impl Created {
     /// A resource created under `physical_id`, with no attributes yet.
     pub fn new(physical_id: impl Into<String>) -> Self {
-        Created {
-            physical_id: physical_id.into(),
-            attributes: Attrs::new(),
-        }
+        Created { physical_id: physical_id.into(), attributes: Attrs::new() }
     }
 
     pub fn with(mut self, attributes: Attrs) -> Self {
@@ -235,16 +226,36 @@ impl<T> Partial<T> for Result<T> {
 
 /// The id a create answer carried, or [`ProviderError::no_id`].
 pub fn created_id(id: Option<&str>, kind: &str) -> Result<String> {
-    id.filter(|i| !i.is_empty())
-        .map(str::to_string)
-        .ok_or_else(|| ProviderError::no_id(kind))
+    id.filter(|i| !i.is_empty()).map(str::to_string).ok_or_else(|| ProviderError::no_id(kind))
+}
+
+/// What a kind declares rather than implements: its schema, and (for a
+/// service that tags by id, as EC2) how its resources' tags change. The
+/// `kind!` declarations in `src/aws/` write this.
+#[async_trait]
+pub trait Declared: Send + Sync {
+    fn schema(&self) -> &'static Schema;
+
+    /// Brings the user's tags (`tags`) from `old` to `new` with the
+    /// service's tag calls. The default refuses a change: a taggable kind
+    /// implements it with its service's tag calls.
+    async fn sync_tags(
+        &self,
+        _ctx: &Context,
+        _physical_id: &str,
+        old: &Props,
+        new: &Props,
+    ) -> Result<()> {
+        if same_value(old.get("tags"), new.get("tags")) {
+            return Ok(());
+        }
+        Err(ProviderError::new(format!("{} cannot change tags in place", self.schema().kind)))
+    }
 }
 
 /// One resource kind: its schema and its lifecycle.
 #[async_trait]
-pub trait ResourceKind: Send + Sync {
-    fn schema(&self) -> &'static Schema;
-
+pub trait ResourceKind: Declared {
     /// Reads every instance the query names (and, with `discover`, every
     /// instance tagged with the stack) in as few calls as the API allows;
     /// the number of calls must not grow with the number of instances.
@@ -279,25 +290,6 @@ pub trait ResourceKind: Send + Sync {
         }
         self.sync_tags(ctx, physical_id, old, new).await?;
         Ok(Attrs::new())
-    }
-
-    /// Brings the user's tags (`tags`) from `old` to `new` with the
-    /// service's tag calls. The default refuses a change: a taggable kind
-    /// implements it with its service's tag calls.
-    async fn sync_tags(
-        &self,
-        _ctx: &Context,
-        _physical_id: &str,
-        old: &Props,
-        new: &Props,
-    ) -> Result<()> {
-        if same_value(old.get("tags"), new.get("tags")) {
-            return Ok(());
-        }
-        Err(ProviderError::new(format!(
-            "{} cannot change tags in place",
-            self.schema().kind
-        )))
     }
 
     /// Deletes the resource; `props` are the properties last applied.
@@ -370,9 +362,7 @@ pub struct Registry {
 
 impl std::fmt::Debug for Registry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Registry")
-            .field("kinds", &self.schemas.keys().collect::<Vec<_>>())
-            .finish()
+        f.debug_struct("Registry").field("kinds", &self.schemas.keys().collect::<Vec<_>>()).finish()
     }
 }
 

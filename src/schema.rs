@@ -8,6 +8,17 @@
 
 use std::fmt;
 
+/// A table of properties or attributes, one per line:
+/// `properties: rows! { Prop::new("name", Type::String, "doc").replace(), ... }`.
+/// Braces keep rustfmt from spreading each row over several lines, so a
+/// schema reads as the table it is.
+macro_rules! rows {
+    ($($row:expr),* $(,)?) => {
+        &[$($row),*]
+    };
+}
+pub(crate) use rows;
+
 /// The type of a property value.
 #[derive(Debug, Clone, Copy)]
 pub enum Type {
@@ -67,10 +78,7 @@ impl Type {
 
 /// Formats `["a", "b"]` as "`a`, `b`".
 pub fn quote_list(vals: &[&str]) -> String {
-    vals.iter()
-        .map(|v| format!("`{v}`"))
-        .collect::<Vec<_>>()
-        .join(", ")
+    vals.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", ")
 }
 
 /// A default value for a property, applied when the blueprint omits it.
@@ -98,15 +106,7 @@ pub struct Prop {
 
 impl Prop {
     pub const fn new(name: &'static str, ty: Type, doc: &'static str) -> Prop {
-        Prop {
-            name,
-            ty,
-            required: false,
-            default: None,
-            replace: false,
-            sensitive: false,
-            doc,
-        }
+        Prop { name, ty, required: false, default: None, replace: false, sensitive: false, doc }
     }
     pub const fn required(mut self) -> Prop {
         self.required = true;
@@ -162,17 +162,46 @@ pub struct Schema {
 }
 
 impl Schema {
-    /// What every schema shares unless it says otherwise: taggable, no
-    /// groups, no notes. Kinds write `..Schema::BASE` after their fields.
-    pub const BASE: Schema = Schema {
-        kind: "",
-        doc: "",
-        properties: &[],
-        attributes: &[],
-        exactly_one_of: &[],
-        taggable: true,
-        notes: "",
-    };
+    /// A taggable kind with no properties yet; the methods below add
+    /// them, in `static` declarations (they are `const`).
+    pub const fn new(kind: &'static str, doc: &'static str) -> Schema {
+        Schema {
+            kind,
+            doc,
+            properties: &[],
+            attributes: &[],
+            exactly_one_of: &[],
+            taggable: true,
+            notes: "",
+        }
+    }
+
+    pub const fn properties(mut self, properties: &'static [Prop]) -> Schema {
+        self.properties = properties;
+        self
+    }
+
+    pub const fn attributes(mut self, attributes: &'static [Attr]) -> Schema {
+        self.attributes = attributes;
+        self
+    }
+
+    pub const fn exactly_one_of(mut self, groups: &'static [&'static [&'static str]]) -> Schema {
+        self.exactly_one_of = groups;
+        self
+    }
+
+    pub const fn notes(mut self, notes: &'static str) -> Schema {
+        self.notes = notes;
+        self
+    }
+
+    /// A kind whose resources carry no tags: found again through their
+    /// parent and content.
+    pub const fn untagged(mut self) -> Schema {
+        self.taggable = false;
+        self
+    }
 }
 
 /// The implicit `tags` property of every taggable kind.
@@ -196,10 +225,7 @@ impl Schema {
 
     /// Every property name, for "did you mean" suggestions.
     pub fn property_names(&self) -> impl Iterator<Item = &'static str> + '_ {
-        self.properties
-            .iter()
-            .map(|p| p.name)
-            .chain(self.taggable.then_some("tags"))
+        self.properties.iter().map(|p| p.name).chain(self.taggable.then_some("tags"))
     }
 
     /// An attribute (or property) that `${id.NAME}` may reference.
@@ -322,10 +348,7 @@ mod tests {
     fn suggestions_pick_the_closest_name() {
         let names = ["cidr_block", "enable_dns_support", "enable_dns_hostnames"];
         assert_eq!(did_you_mean("cidr", names), Some("cidr_block"));
-        assert_eq!(
-            did_you_mean("enable_dns_hostname", names),
-            Some("enable_dns_hostnames")
-        );
+        assert_eq!(did_you_mean("enable_dns_hostname", names), Some("enable_dns_hostnames"));
         assert_eq!(did_you_mean("zzz", names), None);
     }
 }

@@ -25,9 +25,7 @@ use crate::state::{LocalStore, LockGuard, State, StateError};
 
 /// The test cloud file, when `ARCHKIT_TEST_CLOUD` names one.
 fn test_cloud() -> Option<PathBuf> {
-    std::env::var_os("ARCHKIT_TEST_CLOUD")
-        .filter(|p| !p.is_empty())
-        .map(PathBuf::from)
+    std::env::var_os("ARCHKIT_TEST_CLOUD").filter(|p| !p.is_empty()).map(PathBuf::from)
 }
 
 /// The kinds blueprints may use: AWS's, or the test provider's when
@@ -42,14 +40,8 @@ pub fn schema_registry() -> Registry {
 
 /// Where resources live.
 pub enum Backend {
-    Aws {
-        clients: crate::aws::Clients,
-        azs: Vec<String>,
-    },
-    Memory {
-        cloud: Arc<MemoryCloud>,
-        path: PathBuf,
-    },
+    Aws { clients: crate::aws::Clients, azs: Vec<String> },
+    Memory { cloud: Arc<MemoryCloud>, path: PathBuf },
 }
 
 impl Backend {
@@ -59,9 +51,8 @@ impl Backend {
             Some(path) => {
                 let cloud =
                     MemoryCloud::load(&path).map_err(|e| SessionError::Backend(e.to_string()))?;
-                if let Some(ms) = std::env::var("ARCHKIT_TEST_LATENCY_MS")
-                    .ok()
-                    .and_then(|v| v.parse().ok())
+                if let Some(ms) =
+                    std::env::var("ARCHKIT_TEST_LATENCY_MS").ok().and_then(|v| v.parse().ok())
                 {
                     cloud.set_latency(Duration::from_millis(ms));
                 }
@@ -105,9 +96,7 @@ impl Backend {
     /// Persists a test cloud after the command.
     pub fn finish(&self) -> Result<(), SessionError> {
         if let Backend::Memory { cloud, path } = self {
-            cloud
-                .save(path)
-                .map_err(|e| SessionError::Backend(e.to_string()))?;
+            cloud.save(path).map_err(|e| SessionError::Backend(e.to_string()))?;
         }
         Ok(())
     }
@@ -138,11 +127,7 @@ pub enum SessionError {
         code(archkit::state::wrong_stack),
         help("pass the matching --stack, or another --state path")
     )]
-    WrongStack {
-        path: PathBuf,
-        found: String,
-        expected: String,
-    },
+    WrongStack { path: PathBuf, found: String, expected: String },
 }
 
 /// What a session knows once loaded.
@@ -200,25 +185,17 @@ impl Session {
         // Only what these values turn on is planned (a destroy plans from
         // state, whatever the values).
         let bp = if o.require == Require::All {
-            bp.select(|p| values.value(p))
-                .map_err(OpenError::Blueprint)?
+            bp.select(|p| values.value(p)).map_err(OpenError::Blueprint)?
         } else {
             bp
         };
         let backend = Backend::connect(&o.aws).await?;
         let registry = backend.registry();
-        let stack = o
-            .stack
-            .map(str::to_string)
-            .unwrap_or_else(|| bp.name.clone());
+        let stack = o.stack.map(str::to_string).unwrap_or_else(|| bp.name.clone());
         let (region, azs) = backend.region(o.region);
-        let store = LocalStore::new(
-            o.state_path
-                .unwrap_or_else(|| LocalStore::default_path(&stack)),
-        );
-        let lock = store
-            .lock(o.lock_owner, o.lock_timeout)
-            .map_err(SessionError::from)?;
+        let store =
+            LocalStore::new(o.state_path.unwrap_or_else(|| LocalStore::default_path(&stack)));
+        let lock = store.lock(o.lock_owner, o.lock_timeout).map_err(SessionError::from)?;
         let state = match store.load().map_err(SessionError::from)? {
             Some(s) if s.stack != stack => {
                 return Err(SessionError::WrongStack {
@@ -247,20 +224,13 @@ impl Session {
     }
 
     pub fn context(&self) -> Context {
-        Context {
-            stack: self.stack.clone(),
-            assets: Arc::new(self.blueprint.assets.clone()),
-        }
+        Context { stack: self.stack.clone(), assets: Arc::new(self.blueprint.assets.clone()) }
     }
 
     /// Refreshes and plans (`destroy` plans the removal of everything).
     pub async fn plan(&self, destroy: bool) -> Result<Plan, SessionError> {
-        let kinds: BTreeSet<String> = self
-            .blueprint
-            .resources
-            .values()
-            .map(|r| r.kind().to_string())
-            .collect();
+        let kinds: BTreeSet<String> =
+            self.blueprint.resources.values().map(|r| r.kind().to_string()).collect();
         let live = plan::refresh(&self.registry, &self.context(), &self.state, &kinds).await?;
         Ok(plan::diff(
             &plan::Input {
@@ -281,12 +251,8 @@ impl Session {
     /// for a value not known (its resource does not exist).
     pub fn outputs(&self) -> Vec<(String, Option<serde_json::Value>, bool)> {
         use crate::plan::resolve::{Env, PlanValue, resolve, uses_secret};
-        let env = Env {
-            params: &self.values,
-            stack: &self.stack,
-            region: &self.region,
-            azs: &self.azs,
-        };
+        let env =
+            Env { params: &self.values, stack: &self.stack, region: &self.region, azs: &self.azs };
         let look = engine::StateLookup { state: &self.state };
         self.blueprint
             .outputs
@@ -308,10 +274,7 @@ impl Session {
     pub fn needs_apply(&self, plan: &Plan) -> bool {
         let moved = |c: &plan::Change| {
             c.physical_id.as_ref().is_some_and(|pid| {
-                self.state
-                    .resources
-                    .get(&c.id)
-                    .is_none_or(|r| &r.physical_id != pid)
+                self.state.resources.get(&c.id).is_none_or(|r| &r.physical_id != pid)
             })
         };
         plan.has_changes()
@@ -322,13 +285,7 @@ impl Session {
 
     /// The saved form of a plan made in this session.
     pub fn saved(&self, plan: &Plan, blueprint_arg: &str) -> SavedPlan {
-        SavedPlan::new(
-            plan,
-            blueprint_arg,
-            &self.blueprint_bytes,
-            &self.values,
-            &self.region,
-        )
+        SavedPlan::new(plan, blueprint_arg, &self.blueprint_bytes, &self.values, &self.region)
     }
 
     /// Applies a plan, writing state after every operation.

@@ -183,17 +183,13 @@ pub struct OperationJson {
 
 /// Whether an API operation only reads.
 pub fn is_read(operation: &str) -> bool {
-    ["Describe", "Get", "List"]
-        .iter()
-        .any(|p| operation.starts_with(p))
+    ["Describe", "Get", "List"].iter().any(|p| operation.starts_with(p))
 }
 
 impl Stats {
     fn record(&self, service: &str, operation: &str, took: Duration, ok: bool) {
         let mut calls = self.calls.lock().unwrap();
-        let e = calls
-            .entry((service.to_string(), operation.to_string()))
-            .or_default();
+        let e = calls.entry((service.to_string(), operation.to_string())).or_default();
         e.calls += 1;
         if !ok {
             e.errors += 1;
@@ -212,11 +208,7 @@ impl Stats {
             })
             .collect();
         let total = |f: &dyn Fn(&OperationJson) -> bool| {
-            operations
-                .iter()
-                .filter(|o| f(o))
-                .map(|o| o.stats.calls)
-                .sum()
+            operations.iter().filter(|o| f(o)).map(|o| o.stats.calls).sum()
         };
         StatsJson {
             total_calls: total(&|_| true),
@@ -260,10 +252,7 @@ impl Intercept for Counter {
         _runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let took = cfg
-            .load::<Started>()
-            .map(|s| s.0.elapsed())
-            .unwrap_or_default();
+        let took = cfg.load::<Started>().map(|s| s.0.elapsed()).unwrap_or_default();
         let ok = context.output_or_error().is_some_and(|r| r.is_ok());
         if let Some(m) = cfg.load::<Metadata>() {
             self.0.record(m.service(), m.name(), took, ok);

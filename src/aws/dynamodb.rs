@@ -19,41 +19,21 @@ use aws_sdk_dynamodb::types::{
 const NAME_MAX: usize = 255;
 const KEY_TYPES: &[&str] = &["S", "N", "B"];
 
-pub static TABLE: Schema = Schema {
-    kind: "aws.dynamodb.table",
-    doc: "An on-demand DynamoDB table.",
-    properties: &[
-        Prop::new(
-            "name",
-            Type::String,
-            "The table name; derived from the stack and id when omitted.",
-        )
-        .replace(),
-        Prop::new("hash_key", Type::String, "The partition key attribute.")
-            .required()
-            .replace(),
-        Prop::new(
-            "hash_key_type",
-            Type::Enum(KEY_TYPES),
-            "Its type: S (string), N (number) or B (binary).",
-        )
-        .default(Default::Str("S"))
-        .replace(),
+pub static TABLE: Schema = Schema::new("aws.dynamodb.table", "An on-demand DynamoDB table.")
+    .properties(rows! {
+        Prop::new("name", Type::String, "The table name; derived from the stack and id when omitted.").replace(),
+        Prop::new("hash_key", Type::String, "The partition key attribute.").required().replace(),
+        Prop::new("hash_key_type", Type::Enum(KEY_TYPES), "Its type: S (string), N (number) or B (binary).").default(Default::Str("S")).replace(),
         Prop::new("range_key", Type::String, "The sort key attribute, if any.").replace(),
-        Prop::new("range_key_type", Type::Enum(KEY_TYPES), "Its type.")
-            .default(Default::Str("S"))
-            .replace(),
-    ],
-    attributes: &[
+        Prop::new("range_key_type", Type::Enum(KEY_TYPES), "Its type.").default(Default::Str("S")).replace(),
+    })
+    .attributes(rows! {
         Attr::new("arn", Type::String, "The table's ARN."),
         Attr::new("name", Type::String, "Its name."),
-    ],
-    notes: "On-demand capacity.",
-    ..Schema::BASE
-};
+    })
+    .notes("On-demand capacity.");
 
-/// `aws.dynamodb.table`.
-pub struct Table(pub Clients);
+kind! { Table, TABLE }
 
 impl Table {
     async fn describe(
@@ -69,19 +49,11 @@ impl Table {
 }
 
 fn attrs(t: &aws_sdk_dynamodb::types::TableDescription) -> Attrs {
-    [
-        ("arn".to_string(), json!(t.table_arn())),
-        ("name".to_string(), json!(t.table_name())),
-    ]
-    .into()
+    [("arn".to_string(), json!(t.table_arn())), ("name".to_string(), json!(t.table_name()))].into()
 }
 
 #[async_trait]
 impl ResourceKind for Table {
-    fn schema(&self) -> &'static Schema {
-        &TABLE
-    }
-
     async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
         let prefix = unique_name(&ctx.stack, "", NAME_MAX);
         let mut names: BTreeSet<String> = q.known.iter().map(|(id, _)| id.clone()).collect();
@@ -188,28 +160,16 @@ impl ResourceKind for Table {
                 new,
                 |keys| async move {
                     send!(
-                        self.0
-                            .dynamodb
-                            .untag_resource()
-                            .resource_arn(arn)
-                            .set_tag_keys(Some(keys))
+                        self.0.dynamodb.untag_resource().resource_arn(arn).set_tag_keys(Some(keys))
                     )
                 },
                 |set| async move {
                     send!(
-                        self.0
-                            .dynamodb
-                            .tag_resource()
-                            .resource_arn(arn)
-                            .set_tags(Some(
-                                set.iter()
-                                    .map(|(k, v)| Tag::builder()
-                                        .key(k)
-                                        .value(v)
-                                        .build()
-                                        .expect("set"))
-                                    .collect()
-                            ))
+                        self.0.dynamodb.tag_resource().resource_arn(arn).set_tags(Some(
+                            set.iter()
+                                .map(|(k, v)| Tag::builder().key(k).value(v).build().expect("set"))
+                                .collect()
+                        ))
                     )
                 },
             )

@@ -21,10 +21,7 @@ where
     let message = match (&code, e.message()) {
         (Some(c), Some(m)) => format!("{c}: {m}"),
         (Some(c), None) => c.clone(),
-        _ => format!(
-            "{}",
-            aws_smithy_types::error::display::DisplayErrorContext(&e)
-        ),
+        _ => format!("{}", aws_smithy_types::error::display::DisplayErrorContext(&e)),
     };
     let mut pe = ProviderError::new(message);
     pe.outcome_unknown = matches!(
@@ -53,10 +50,7 @@ where
         // Dependencies AWS releases in its own time: a deleted load
         // balancer's or task's network interfaces keep a security group or
         // subnet in use for minutes (Lambda's for 20 or more).
-        if matches!(
-            c.as_str(),
-            "DependencyViolation" | "InvalidGroup.InUse" | "ResourceInUse"
-        ) {
+        if matches!(c.as_str(), "DependencyViolation" | "InvalidGroup.InUse" | "ResourceInUse") {
             pe.retry_within = Some(Duration::from_secs(30 * 60));
         }
         pe.not_found = is_not_found(&c);
@@ -110,12 +104,7 @@ mod tests {
         ] {
             assert!(is_not_found(c), "{c}");
         }
-        for c in [
-            "DependencyViolation",
-            "ResourceInUse",
-            "ClientException",
-            "Throttling",
-        ] {
+        for c in ["DependencyViolation", "ResourceInUse", "ClientException", "Throttling"] {
             assert!(!is_not_found(c), "{c}");
         }
     }
@@ -128,8 +117,6 @@ mod tests {
         assert!(iam_propagating(
             "InvalidParameterException: Unable to assume role and validate the specified targetGroupArn"
         ));
-        assert!(!iam_propagating(
-            "InvalidParameterException: subnet-123 does not exist"
-        ));
+        assert!(!iam_propagating("InvalidParameterException: subnet-123 does not exist"));
     }
 }

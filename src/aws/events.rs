@@ -13,42 +13,28 @@ use aws_sdk_eventbridge::types::{RuleState, Tag, Target};
 
 const NAME_MAX: usize = 64;
 
-static TARGET: &[Prop] = &[
-    Prop::new("id", Type::String, "The target's id within the rule.").required(),
-    Prop::new("arn", Type::String, "What to invoke (a function ARN).").required(),
-];
+static TARGET: &[Prop] = rows! {
 
-pub static RULE: Schema = Schema {
-    kind: "aws.events.rule",
-    doc: "An EventBridge rule that fires on a schedule and invokes its targets.",
-    properties: &[
-        Prop::new(
-            "name",
-            Type::String,
-            "The rule name; derived from the stack and id when omitted.",
-        )
-        .replace(),
-        Prop::new(
-            "schedule_expression",
-            Type::String,
-            "`rate(5 minutes)` or `cron(...)`.",
-        )
-        .required(),
-        Prop::new("description", Type::String, "What the rule is for."),
-        Prop::new("enabled", Type::Bool, "Whether the rule fires.").default(Default::Bool(true)),
-        Prop::new(
-            "targets",
-            Type::List(&Type::Object(TARGET)),
-            "What the rule invokes.",
-        ),
-    ],
-    attributes: &[Attr::new("arn", Type::String, "The rule's ARN.")],
-    notes: "`schedule_expression` is checked: `rate(1 minute)`, `rate(5 minutes)`, `cron(...)`.",
-    ..Schema::BASE
+    Prop::new("id", Type::String, "The target's id within the rule.").required(),
+
+    Prop::new("arn", Type::String, "What to invoke (a function ARN).").required(),
+
 };
 
-/// `aws.events.rule`.
-pub struct Rule(pub Clients);
+pub static RULE: Schema = Schema::new("aws.events.rule", "An EventBridge rule that fires on a schedule and invokes its targets.")
+    .properties(rows! {
+        Prop::new("name", Type::String, "The rule name; derived from the stack and id when omitted.").replace(),
+        Prop::new("schedule_expression", Type::String, "`rate(5 minutes)` or `cron(...)`.").required(),
+        Prop::new("description", Type::String, "What the rule is for."),
+        Prop::new("enabled", Type::Bool, "Whether the rule fires.").default(Default::Bool(true)),
+        Prop::new("targets", Type::List(&Type::Object(TARGET)), "What the rule invokes."),
+    })
+    .attributes(rows! {
+        Attr::new("arn", Type::String, "The rule's ARN."),
+    })
+    .notes("`schedule_expression` is checked: `rate(1 minute)`, `rate(5 minutes)`, `cron(...)`.");
+
+kind! { Rule, RULE }
 
 fn targets(p: &Props) -> Vec<(String, String)> {
     match p.get("targets") {
@@ -68,20 +54,14 @@ pub fn check_schedule(expr: &str) -> Result<(), (String, String)> {
         return Ok(());
     }
     let Some(inner) = expr.strip_prefix("rate(").and_then(|r| r.strip_suffix(')')) else {
-        return Err((
-            format!("`{expr}` is not a schedule expression"),
-            help.into(),
-        ));
+        return Err((format!("`{expr}` is not a schedule expression"), help.into()));
     };
     let mut parts = inner.split_whitespace();
     let (Some(n), Some(unit), None) = (parts.next(), parts.next(), parts.next()) else {
         return Err((format!("`{expr}` is not a rate"), help.into()));
     };
     let Ok(n) = n.parse::<u64>() else {
-        return Err((
-            format!("`{n}` in `{expr}` is not a whole number"),
-            help.into(),
-        ));
+        return Err((format!("`{n}` in `{expr}` is not a whole number"), help.into()));
     };
     let singular = ["minute", "hour", "day"];
     let ok = match n {
@@ -89,11 +69,7 @@ pub fn check_schedule(expr: &str) -> Result<(), (String, String)> {
         1 => singular.contains(&unit),
         _ => singular.iter().any(|s| unit.strip_suffix('s') == Some(s)),
     };
-    if ok {
-        Ok(())
-    } else {
-        Err((format!("`{expr}` is not a valid rate"), help.into()))
-    }
+    if ok { Ok(()) } else { Err((format!("`{expr}` is not a valid rate"), help.into())) }
 }
 
 impl Rule {
@@ -121,21 +97,9 @@ impl Rule {
         }
         let targets = t
             .iter()
-            .map(|(id, arn)| {
-                Target::builder()
-                    .id(id)
-                    .arn(arn)
-                    .build()
-                    .expect("id and arn set")
-            })
+            .map(|(id, arn)| Target::builder().id(id).arn(arn).build().expect("id and arn set"))
             .collect();
-        let r = send!(
-            self.0
-                .events
-                .put_targets()
-                .rule(name)
-                .set_targets(Some(targets))
-        )?;
+        let r = send!(self.0.events.put_targets().rule(name).set_targets(Some(targets)))?;
         if r.failed_entry_count() > 0 {
             return Err(ProviderError::new(format!(
                 "EventBridge refused a target: {}",
@@ -164,10 +128,6 @@ impl Rule {
 
 #[async_trait]
 impl ResourceKind for Rule {
-    fn schema(&self) -> &'static Schema {
-        &RULE
-    }
-
     async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
         let prefix = unique_name(&ctx.stack, "", NAME_MAX);
         let known: BTreeSet<&str> = q.known.iter().map(|(id, _)| id.as_str()).collect();
@@ -179,11 +139,7 @@ impl ResourceKind for Rule {
             let mut token = None;
             loop {
                 let page = send!(
-                    self.0
-                        .events
-                        .list_rules()
-                        .name_prefix(&p)
-                        .set_next_token(token.clone())
+                    self.0.events.list_rules().name_prefix(&p).set_next_token(token.clone())
                 )?;
                 for r in page.rules() {
                     if seen.insert(r.name().unwrap_or_default().to_string()) {
@@ -206,27 +162,14 @@ impl ResourceKind for Rule {
                 continue;
             }
             let t = send!(self.0.events.list_targets_by_rule().rule(&name))?;
-            let targets: Vec<Value> = t
-                .targets()
-                .iter()
-                .map(|t| json!({"id": t.id(), "arn": t.arn()}))
-                .collect();
+            let targets: Vec<Value> =
+                t.targets().iter().map(|t| json!({"id": t.id(), "arn": t.arn()})).collect();
             let p = props([
                 ("name", json!(name)),
                 ("schedule_expression", json!(r.schedule_expression())),
-                (
-                    "description",
-                    json!(r.description().filter(|d| !d.is_empty())),
-                ),
+                ("description", json!(r.description().filter(|d| !d.is_empty()))),
                 ("enabled", json!(r.state() != Some(&RuleState::Disabled))),
-                (
-                    "targets",
-                    if targets.is_empty() {
-                        Value::Null
-                    } else {
-                        Value::Array(targets)
-                    },
-                ),
+                ("targets", if targets.is_empty() { Value::Null } else { Value::Array(targets) }),
                 ("tags", user),
             ]);
             out.push(
@@ -242,13 +185,7 @@ impl ResourceKind for Rule {
             s(p, "name").unwrap_or_else(|| unique_name(&ctx.stack, &req.logical_id, NAME_MAX));
         let tags = create_tags(ctx, &req.logical_id, p)
             .into_iter()
-            .map(|(k, v)| {
-                Tag::builder()
-                    .key(k)
-                    .value(v)
-                    .build()
-                    .expect("key and value set")
-            })
+            .map(|(k, v)| Tag::builder().key(k).value(v).build().expect("key and value set"))
             .collect();
         let arn = self.put_rule(&name, p, Some(tags)).await?;
         self.put_targets(&name, &targets(p)).await.partial(&name)?;
@@ -282,29 +219,15 @@ impl ResourceKind for Rule {
                 old,
                 new,
                 |keys| async move {
-                    send!(
-                        self.0
-                            .events
-                            .untag_resource()
-                            .resource_arn(arn)
-                            .set_tag_keys(Some(keys))
-                    )
+                    send!(self.0.events.untag_resource().resource_arn(arn).set_tag_keys(Some(keys)))
                 },
                 |set| async move {
                     send!(
-                        self.0
-                            .events
-                            .tag_resource()
-                            .resource_arn(arn)
-                            .set_tags(Some(
-                                set.iter()
-                                    .map(|(k, v)| Tag::builder()
-                                        .key(k)
-                                        .value(v)
-                                        .build()
-                                        .expect("set"))
-                                    .collect()
-                            ))
+                        self.0.events.tag_resource().resource_arn(arn).set_tags(Some(
+                            set.iter()
+                                .map(|(k, v)| Tag::builder().key(k).value(v).build().expect("set"))
+                                .collect()
+                        ))
                     )
                 },
             )

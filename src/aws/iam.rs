@@ -12,41 +12,23 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_iam::types::{EntityType, Tag};
 
-pub static ROLE: Schema = Schema {
-    kind: "aws.iam.role",
-    doc: "An IAM role with its trust policy and permissions.",
-    properties: &[
-        Prop::new(
-            "name",
-            Type::String,
-            "The role name; `<stack>-<id>` when omitted (64 characters at most).",
-        )
-        .replace(),
-        Prop::new(
-            "assume_role_policy",
-            Type::Json,
-            "The trust policy: who may assume the role.",
-        )
-        .required(),
+pub static ROLE: Schema = Schema::new("aws.iam.role", "An IAM role with its trust policy and permissions.")
+    .properties(rows! {
+        Prop::new("name", Type::String, "The role name; `<stack>-<id>` when omitted (64 characters at most).").replace(),
+        Prop::new("assume_role_policy", Type::Json, "The trust policy: who may assume the role.").required(),
         Prop::new("description", Type::String, "What the role is for."),
-        Prop::new(
-            "inline_policies",
-            Type::Json,
-            "Inline policies: a mapping of policy name to policy document.",
-        ),
-        Prop::new(
-            "managed_policy_arns",
-            Type::List(&Type::String),
-            "Managed policies to attach, by ARN.",
-        ),
-    ],
-    attributes: &[Attr::new("arn", Type::String, "The role's ARN.")],
-    notes: "Created under the path `/archkit/<stack>/`.",
-    ..Schema::BASE
-};
+        Prop::new("inline_policies", Type::Json, "Inline policies: a mapping of policy name to policy document."),
+        Prop::new("managed_policy_arns", Type::List(&Type::String), "Managed policies to attach, by ARN."),
+    })
+    .attributes(rows! {
+        Attr::new("arn", Type::String, "The role's ARN."),
+    })
+    .notes("Created under the path `/archkit/<stack>/`.");
 
-/// The IAM role kind. Its physical id is the role name.
-pub struct Role(pub Clients);
+kind! {
+    /// The IAM role kind. Its physical id is the role name.
+    Role, ROLE
+}
 
 /// The path all roles of a stack live under.
 fn path(stack: &str) -> String {
@@ -65,14 +47,10 @@ fn document(raw: Option<&str>) -> Value {
 }
 
 fn role_name(ctx: &Context, req_id: &str, props: &Props) -> String {
-    props
-        .get("name")
-        .and_then(|v| v.as_str())
-        .map(str::to_string)
-        .unwrap_or_else(|| {
-            let n = format!("{}-{req_id}", ctx.stack);
-            n.chars().take(64).collect()
-        })
+    props.get("name").and_then(|v| v.as_str()).map(str::to_string).unwrap_or_else(|| {
+        let n = format!("{}-{req_id}", ctx.stack);
+        n.chars().take(64).collect()
+    })
 }
 
 fn inline(props: &Props) -> BTreeMap<String, Value> {
@@ -84,20 +62,13 @@ fn inline(props: &Props) -> BTreeMap<String, Value> {
 
 fn managed(props: &Props) -> BTreeSet<String> {
     match props.get("managed_policy_arns") {
-        Some(Value::Array(a)) => a
-            .iter()
-            .filter_map(|v| v.as_str().map(str::to_string))
-            .collect(),
+        Some(Value::Array(a)) => a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect(),
         _ => BTreeSet::new(),
     }
 }
 
 #[async_trait]
 impl ResourceKind for Role {
-    fn schema(&self) -> &'static Schema {
-        &ROLE
-    }
-
     async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
         let prefix = path(&ctx.stack);
         let known: BTreeSet<&str> = q.known.iter().map(|(id, _)| id.as_str()).collect();
@@ -147,10 +118,7 @@ impl ResourceKind for Role {
                 arns.sort();
                 let props = props([
                     ("name", json!(name)),
-                    (
-                        "assume_role_policy",
-                        document(r.assume_role_policy_document()),
-                    ),
+                    ("assume_role_policy", document(r.assume_role_policy_document())),
                     ("inline_policies", Value::Object(inline)),
                     ("managed_policy_arns", json!(arns)),
                     ("tags", Value::Object(tags)),
@@ -172,9 +140,7 @@ impl ResourceKind for Role {
             a.sort_by_key(|v| v.to_string());
         }
         // An omitted map and an empty one are the same.
-        if props
-            .get("inline_policies")
-            .is_some_and(|v| v.as_object().is_some_and(|m| m.is_empty()))
+        if props.get("inline_policies").is_some_and(|v| v.as_object().is_some_and(|m| m.is_empty()))
         {
             props.remove("inline_policies");
         }
@@ -200,22 +166,14 @@ impl ResourceKind for Role {
                 .role_name(&name)
                 .path(path(&ctx.stack))
                 .assume_role_policy_document(
-                    p.get("assume_role_policy")
-                        .map(Value::to_string)
-                        .unwrap_or_default(),
+                    p.get("assume_role_policy").map(Value::to_string).unwrap_or_default(),
                 )
-                .set_description(
-                    p.get("description")
-                        .and_then(|v| v.as_str())
-                        .map(str::to_string),
-                )
+                .set_description(p.get("description").and_then(|v| v.as_str()).map(str::to_string),)
                 .set_tags(Some(tags))
         )?;
         let arn = out.role().map(|r| r.arn().to_string()).unwrap_or_default();
         // The role exists: a failure below must not lose it.
-        self.sync_policies(&name, &Props::new(), p)
-            .await
-            .partial(&name)?;
+        self.sync_policies(&name, &Props::new(), p).await.partial(&name)?;
         let mut attrs = Attrs::new();
         attrs.insert("arn".into(), json!(arn));
         Ok(Created::new(name).with(attrs))
@@ -224,22 +182,14 @@ impl ResourceKind for Role {
     async fn update(&self, _ctx: &Context, id: &str, old: &Props, new: &Props) -> Result<Attrs> {
         let iam = &self.0.iam;
         if old.get("assume_role_policy") != new.get("assume_role_policy") {
-            send!(
-                iam.update_assume_role_policy()
-                    .role_name(id)
-                    .policy_document(
-                        new.get("assume_role_policy")
-                            .map(Value::to_string)
-                            .unwrap_or_default(),
-                    )
-            )?;
+            send!(iam.update_assume_role_policy().role_name(id).policy_document(
+                new.get("assume_role_policy").map(Value::to_string).unwrap_or_default(),
+            ))?;
         }
         if old.get("description") != new.get("description") {
             send!(
                 iam.update_role().role_name(id).description(
-                    new.get("description")
-                        .and_then(|v| v.as_str())
-                        .unwrap_or_default(),
+                    new.get("description").and_then(|v| v.as_str()).unwrap_or_default(),
                 )
             )?;
         }
@@ -249,9 +199,8 @@ impl ResourceKind for Role {
             new,
             |keys| async move { send!(iam.untag_role().role_name(id).set_tag_keys(Some(keys))) },
             |set| async move {
-                let tags = set
-                    .iter()
-                    .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok());
+                let tags =
+                    set.iter().filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok());
                 send!(iam.tag_role().role_name(id).set_tags(Some(tags.collect())))
             },
         )

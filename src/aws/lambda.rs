@@ -40,105 +40,47 @@ const RUNTIMES: &[&str] = &[
     "provided.al2023",
 ];
 
-pub static FUNCTION: Schema = Schema {
-    kind: "aws.lambda.function",
-    doc: "A Lambda function, its code packaged from a directory beside the blueprint.",
-    properties: &[
-        Prop::new(
-            "name",
-            Type::String,
-            "The function name; derived from the stack and id when omitted.",
-        )
-        .replace(),
+pub static FUNCTION: Schema = Schema::new("aws.lambda.function", "A Lambda function, its code packaged from a directory beside the blueprint.")
+    .properties(rows! {
+        Prop::new("name", Type::String, "The function name; derived from the stack and id when omitted.").replace(),
         Prop::new("runtime", Type::Enum(RUNTIMES), "The runtime.").required(),
-        Prop::new(
-            "handler",
-            Type::String,
-            "The entry point, e.g. `handler.main`.",
-        )
-        .required(),
-        Prop::new(
-            "code",
-            Type::Code,
-            "The directory of the function's code, relative to the blueprint.",
-        )
-        .required(),
+        Prop::new("handler", Type::String, "The entry point, e.g. `handler.main`.").required(),
+        Prop::new("code", Type::Code, "The directory of the function's code, relative to the blueprint.").required(),
         Prop::new("role_arn", Type::String, "The execution role.").required(),
         Prop::new("description", Type::String, "What the function does."),
-        Prop::new(
-            "timeout",
-            Type::Int,
-            "Seconds before an invocation is stopped.",
-        )
-        .default(Default::Int(3)),
+        Prop::new("timeout", Type::Int, "Seconds before an invocation is stopped.").default(Default::Int(3)),
         Prop::new("memory_size", Type::Int, "Memory in MiB.").default(Default::Int(128)),
-        Prop::new(
-            "environment",
-            Type::StringMap,
-            "Environment variables (not for secrets: pass a secret's ARN instead).",
-        ),
-    ],
-    attributes: &[
+        Prop::new("environment", Type::StringMap, "Environment variables (not for secrets: pass a secret's ARN instead)."),
+    })
+    .attributes(rows! {
         Attr::new("arn", Type::String, "The function's ARN."),
         Attr::new("name", Type::String, "Its name."),
-    ],
-    notes: "`code` is a directory beside the blueprint, packaged as a deterministic zip; the value compared is its SHA-256, as Lambda's `CodeSha256`. Waits until Active and until each update finished.",
-    ..Schema::BASE
-};
+    })
+    .notes("`code` is a directory beside the blueprint, packaged as a deterministic zip; the value compared is its SHA-256, as Lambda's `CodeSha256`. Waits until Active and until each update finished.");
 
-pub static PERMISSION: Schema = Schema {
-    kind: "aws.lambda.permission",
-    doc: "A statement of a function's resource policy: who may invoke it.",
-    properties: &[
-        Prop::new("function_name", Type::String, "The function.")
-            .required()
-            .replace(),
-        Prop::new(
-            "principal",
-            Type::String,
-            "Who, e.g. `events.amazonaws.com`.",
-        )
-        .required()
-        .replace(),
-        Prop::new("action", Type::String, "What they may do.")
-            .default(Default::Str("lambda:InvokeFunction"))
-            .replace(),
-        Prop::new(
-            "source_arn",
-            Type::String,
-            "Only on behalf of this resource (e.g. an EventBridge rule).",
-        )
-        .replace(),
-        Prop::new(
-            "statement_id",
-            Type::String,
-            "The statement's id; the logical id when omitted.",
-        )
-        .replace(),
-    ],
-    taggable: false,
-    ..Schema::BASE
-};
+pub static PERMISSION: Schema = Schema::new("aws.lambda.permission", "A statement of a function's resource policy: who may invoke it.")
+    .properties(rows! {
+        Prop::new("function_name", Type::String, "The function.").required().replace(),
+        Prop::new("principal", Type::String, "Who, e.g. `events.amazonaws.com`.").required().replace(),
+        Prop::new("action", Type::String, "What they may do.").default(Default::Str("lambda:InvokeFunction")).replace(),
+        Prop::new("source_arn", Type::String, "Only on behalf of this resource (e.g. an EventBridge rule).").replace(),
+        Prop::new("statement_id", Type::String, "The statement's id; the logical id when omitted.").replace(),
+    })
+    .untagged();
 
-/// `aws.lambda.function`.
-pub struct Function(pub Clients);
+kind! { Function, FUNCTION }
 
 fn env_map(p: &Props) -> HashMap<String, String> {
     match p.get("environment") {
-        Some(Value::Object(m)) => m
-            .iter()
-            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
-            .collect(),
+        Some(Value::Object(m)) => {
+            m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect()
+        }
         _ => HashMap::new(),
     }
 }
 
 fn fn_attrs(arn: Option<&str>, name: Option<&str>) -> Attrs {
-    [
-        ("arn".to_string(), json!(arn)),
-        ("name".to_string(), json!(name)),
-    ]
-    .into()
+    [("arn".to_string(), json!(arn)), ("name".to_string(), json!(name))].into()
 }
 
 /// The code's zip, packaged when the blueprint was loaded.
@@ -152,12 +94,7 @@ fn code_bytes(ctx: &Context, p: &Props) -> Result<Blob> {
 
 impl Function {
     async fn config(&self, name: &str) -> Result<Option<GetFunctionConfigurationOutput>> {
-        match send!(
-            self.0
-                .lambda
-                .get_function_configuration()
-                .function_name(name)
-        ) {
+        match send!(self.0.lambda.get_function_configuration().function_name(name)) {
             Ok(c) => Ok(Some(c)),
             Err(e) if e.not_found => Ok(None),
             Err(e) => Err(e),
@@ -187,10 +124,6 @@ impl Function {
 
 #[async_trait]
 impl ResourceKind for Function {
-    fn schema(&self) -> &'static Schema {
-        &FUNCTION
-    }
-
     /// ListFunctions (paginated) returns every configuration; tags need
     /// one ListTags per function of the stack.
     async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
@@ -203,12 +136,8 @@ impl ResourceKind for Function {
             if !known.contains(name.as_str()) && !name.starts_with(&prefix) {
                 continue;
             }
-            let tags = send!(
-                self.0
-                    .lambda
-                    .list_tags()
-                    .resource(f.function_arn().unwrap_or_default())
-            )?;
+            let tags =
+                send!(self.0.lambda.list_tags().resource(f.function_arn().unwrap_or_default()))?;
             let pairs: Vec<(&str, &str)> = tags
                 .tags()
                 .map(|t| t.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect())
@@ -228,20 +157,10 @@ impl ResourceKind for Function {
                 ("handler", json!(f.handler())),
                 ("code", json!(f.code_sha256())),
                 ("role_arn", json!(f.role())),
-                (
-                    "description",
-                    json!(f.description().filter(|d| !d.is_empty())),
-                ),
+                ("description", json!(f.description().filter(|d| !d.is_empty()))),
                 ("timeout", json!(f.timeout())),
                 ("memory_size", json!(f.memory_size())),
-                (
-                    "environment",
-                    if env.is_empty() {
-                        Value::Null
-                    } else {
-                        json!(env)
-                    },
-                ),
+                ("environment", if env.is_empty() { Value::Null } else { json!(env) }),
                 ("tags", user),
             ]);
             out.push(
@@ -264,11 +183,7 @@ impl ResourceKind for Function {
                 .runtime(Runtime::from(s(p, "runtime").unwrap_or_default().as_str()))
                 .set_handler(s(p, "handler"))
                 .set_role(s(p, "role_arn"))
-                .code(
-                    FunctionCode::builder()
-                        .zip_file(code_bytes(ctx, p)?)
-                        .build()
-                )
+                .code(FunctionCode::builder().zip_file(code_bytes(ctx, p)?).build())
                 .set_description(s(p, "description"))
                 .set_timeout(i(p, "timeout"))
                 .set_memory_size(i(p, "memory_size"))
@@ -276,9 +191,7 @@ impl ResourceKind for Function {
                     (!env.is_empty())
                         .then(|| Environment::builder().set_variables(Some(env)).build()),
                 )
-                .set_tags(Some(
-                    create_tags(ctx, &req.logical_id, p).into_iter().collect(),
-                ))
+                .set_tags(Some(create_tags(ctx, &req.logical_id, p).into_iter().collect(),))
         )?;
         Ok(Created::new(name.clone()).with(fn_attrs(r.function_arn(), Some(&name))))
     }
@@ -288,10 +201,7 @@ impl ResourceKind for Function {
         let changed = |k: &str| old.get(k) != new.get(k);
         if changed("code") {
             send!(
-                lambda
-                    .update_function_code()
-                    .function_name(name)
-                    .zip_file(code_bytes(ctx, new)?)
+                lambda.update_function_code().function_name(name).zip_file(code_bytes(ctx, new)?)
             )?;
             self.settle(name).await?;
         }
@@ -309,19 +219,13 @@ impl ResourceKind for Function {
                 lambda
                     .update_function_configuration()
                     .function_name(name)
-                    .runtime(Runtime::from(
-                        s(new, "runtime").unwrap_or_default().as_str(),
-                    ))
+                    .runtime(Runtime::from(s(new, "runtime").unwrap_or_default().as_str(),))
                     .set_handler(s(new, "handler"))
                     .set_role(s(new, "role_arn"))
                     .description(s(new, "description").unwrap_or_default())
                     .set_timeout(i(new, "timeout"))
                     .set_memory_size(i(new, "memory_size"))
-                    .environment(
-                        Environment::builder()
-                            .set_variables(Some(env_map(new)))
-                            .build(),
-                    )
+                    .environment(Environment::builder().set_variables(Some(env_map(new))).build(),)
             )?;
             self.settle(name).await?;
         }
@@ -336,12 +240,7 @@ impl ResourceKind for Function {
                 old,
                 new,
                 |keys| async move {
-                    send!(
-                        lambda
-                            .untag_resource()
-                            .resource(arn)
-                            .set_tag_keys(Some(keys))
-                    )
+                    send!(lambda.untag_resource().resource(arn).set_tag_keys(Some(keys)))
                 },
                 |set| async move {
                     send!(
@@ -391,8 +290,7 @@ impl ResourceKind for Function {
     }
 }
 
-/// `aws.lambda.permission`.
-pub struct Permission(pub Clients);
+kind! { Permission, PERMISSION }
 
 fn statement_id(logical_id: &str, p: &Props) -> String {
     s(p, "statement_id").unwrap_or_else(|| logical_id.to_string())
@@ -400,19 +298,11 @@ fn statement_id(logical_id: &str, p: &Props) -> String {
 
 /// The function name of a function name or ARN.
 fn function_name(f: &str) -> &str {
-    if f.starts_with("arn:") {
-        f.split(':').nth(6).unwrap_or(f)
-    } else {
-        f
-    }
+    if f.starts_with("arn:") { f.split(':').nth(6).unwrap_or(f) } else { f }
 }
 
 #[async_trait]
 impl ResourceKind for Permission {
-    fn schema(&self) -> &'static Schema {
-        &PERMISSION
-    }
-
     /// One GetPolicy per function named by a recorded permission.
     async fn read(&self, _ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
         let functions: BTreeSet<String> = q
@@ -475,13 +365,7 @@ impl ResourceKind for Permission {
             // statement id is ours, derived from the logical id). Put it
             // back as the blueprint says.
             Err(e) if e.code.as_deref() == Some("ResourceConflictException") => {
-                send!(
-                    self.0
-                        .lambda
-                        .remove_permission()
-                        .function_name(&f)
-                        .statement_id(&sid)
-                )?;
+                send!(self.0.lambda.remove_permission().function_name(&f).statement_id(&sid))?;
                 add().await.map_err(err)?;
             }
             Err(e) => return Err(e),
@@ -491,13 +375,7 @@ impl ResourceKind for Permission {
 
     async fn delete(&self, _ctx: &Context, id: &str, _p: &Props) -> Result<()> {
         let (f, sid) = id.split_once('|').unwrap_or((id, ""));
-        send!(
-            self.0
-                .lambda
-                .remove_permission()
-                .function_name(f)
-                .statement_id(sid)
-        )?;
+        send!(self.0.lambda.remove_permission().function_name(f).statement_id(sid))?;
         Ok(())
     }
 

@@ -16,46 +16,30 @@ const RETENTION: &[&str] = &[
     "1096", "1827", "2192", "2557", "2922", "3288", "3653",
 ];
 
-pub static LOG_GROUP: Schema = Schema {
-    kind: "aws.logs.log_group",
-    doc: "A CloudWatch Logs log group.",
-    properties: &[
-        Prop::new(
-            "name",
-            Type::String,
-            "The group name; `/archkit/<stack>/<id>` when omitted.",
-        )
-        .replace(),
-        Prop::new(
-            "retention_in_days",
-            Type::Enum(RETENTION),
-            "How long events are kept (a value CloudWatch accepts, e.g. \"14\"); forever when omitted.",
-        ),
-    ],
-    attributes: &[Attr::new("arn", Type::String, "The group's ARN.")],
-    ..Schema::BASE
-};
+pub static LOG_GROUP: Schema = Schema::new("aws.logs.log_group", "A CloudWatch Logs log group.")
+    .properties(rows! {
+        Prop::new("name", Type::String, "The group name; `/archkit/<stack>/<id>` when omitted.").replace(),
+        Prop::new("retention_in_days", Type::Enum(RETENTION), "How long events are kept (a value CloudWatch accepts, e.g. \"14\"); forever when omitted."),
+    })
+    .attributes(rows! {
+        Attr::new("arn", Type::String, "The group's ARN."),
+    });
 
-/// The log group kind. Its physical id is the group name.
-pub struct LogGroup(pub Clients);
+kind! {
+    /// The log group kind. Its physical id is the group name.
+    LogGroup, LOG_GROUP
+}
 
 fn prefix(stack: &str) -> String {
     format!("/archkit/{stack}/")
 }
 
 fn retention(props: &Props) -> Option<i32> {
-    props
-        .get("retention_in_days")
-        .and_then(|v| v.as_str())
-        .and_then(|s| s.parse().ok())
+    props.get("retention_in_days").and_then(|v| v.as_str()).and_then(|s| s.parse().ok())
 }
 
 #[async_trait]
 impl ResourceKind for LogGroup {
-    fn schema(&self) -> &'static Schema {
-        &LOG_GROUP
-    }
-
     async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
         let stack_prefix = prefix(&ctx.stack);
         // The stack's prefix, plus any custom-named group state records.
@@ -67,43 +51,21 @@ impl ResourceKind for LogGroup {
         }
         let mut out = Vec::new();
         for p in prefixes {
-            let mut token: Option<String> = None;
-            loop {
-                let page = send!(
-                    self.0
-                        .logs
-                        .describe_log_groups()
-                        .log_group_name_prefix(&p)
-                        .set_next_token(token.clone())
-                )?;
-                for g in page.log_groups() {
-                    let Some(name) = g.log_group_name() else {
-                        continue;
-                    };
-                    let known = q.known.iter().any(|(id, _)| id == name);
-                    let logical_id = name.strip_prefix(&stack_prefix).map(str::to_string);
-                    if logical_id.is_none() && !known {
-                        continue;
-                    }
-                    let props = props([
-                        ("name", json!(name)),
-                        (
-                            "retention_in_days",
-                            g.retention_in_days()
-                                .map_or(Value::Null, |d| json!(d.to_string())),
-                        ),
-                    ]);
-                    let mut attrs = Attrs::new();
-                    attrs.insert(
-                        "arn".into(),
-                        json!(g.arn().map(|a| a.trim_end_matches(":*"))),
-                    );
-                    out.push(Observed::new(name.to_string(), logical_id, props).with(attrs));
+            let groups: Vec<_> =
+                paginate!(self.0.logs.describe_log_groups().log_group_name_prefix(&p))?;
+            for g in &groups {
+                let Some(name) = g.log_group_name() else {
+                    continue;
+                };
+                let known = q.known.iter().any(|(id, _)| id == name);
+                let logical_id = name.strip_prefix(&stack_prefix).map(str::to_string);
+                if logical_id.is_none() && !known {
+                    continue;
                 }
-                match page.next_token() {
-                    Some(t) => token = Some(t.to_string()),
-                    None => break,
-                }
+                let retention = g.retention_in_days().map_or(Value::Null, |d| json!(d.to_string()));
+                let props = props([("name", json!(name)), ("retention_in_days", retention)]);
+                let arn = json!(g.arn().map(|a| a.trim_end_matches(":*")));
+                out.push(Observed::new(name, logical_id, props).with([("arn".into(), arn)].into()));
             }
         }
         Ok(out)
@@ -118,22 +80,10 @@ impl ResourceKind for LogGroup {
             .unwrap_or_else(|| format!("{}{}", prefix(&ctx.stack), req.logical_id));
         let tags: HashMap<String, String> =
             create_tags(ctx, &req.logical_id, p).into_iter().collect();
-        send!(
-            self.0
-                .logs
-                .create_log_group()
-                .log_group_name(&name)
-                .set_tags(Some(tags))
-        )?;
+        send!(self.0.logs.create_log_group().log_group_name(&name).set_tags(Some(tags)))?;
         if let Some(days) = retention(p) {
-            send!(
-                self.0
-                    .logs
-                    .put_retention_policy()
-                    .log_group_name(&name)
-                    .retention_in_days(days)
-            )
-            .partial(&name)?;
+            send!(self.0.logs.put_retention_policy().log_group_name(&name).retention_in_days(days))
+                .partial(&name)?;
         }
         Ok(Created::new(name))
     }
@@ -143,11 +93,7 @@ impl ResourceKind for LogGroup {
         if retention(old) != retention(new) {
             match retention(new) {
                 Some(days) => {
-                    send!(
-                        logs.put_retention_policy()
-                            .log_group_name(id)
-                            .retention_in_days(days)
-                    )?;
+                    send!(logs.put_retention_policy().log_group_name(id).retention_in_days(days))?;
                 }
                 None => {
                     send!(logs.delete_retention_policy().log_group_name(id))?;
@@ -166,11 +112,7 @@ impl ResourceKind for LogGroup {
                 old,
                 new,
                 |keys| async move {
-                    send!(
-                        logs.untag_resource()
-                            .resource_arn(arn)
-                            .set_tag_keys(Some(keys))
-                    )
+                    send!(logs.untag_resource().resource_arn(arn).set_tag_keys(Some(keys)))
                 },
                 |set| async move {
                     send!(
@@ -188,18 +130,11 @@ impl ResourceKind for LogGroup {
     /// Creation returns no ARN: read it once the group exists.
     async fn poll_ready(&self, _ctx: &Context, id: &str) -> Result<Option<Attrs>> {
         let out = send!(self.0.logs.describe_log_groups().log_group_name_prefix(id))?;
-        Ok(out
-            .log_groups()
-            .iter()
-            .find(|g| g.log_group_name() == Some(id))
-            .map(|g| {
-                let mut attrs = Attrs::new();
-                attrs.insert(
-                    "arn".into(),
-                    json!(g.arn().map(|a| a.trim_end_matches(":*"))),
-                );
-                attrs
-            }))
+        Ok(out.log_groups().iter().find(|g| g.log_group_name() == Some(id)).map(|g| {
+            let mut attrs = Attrs::new();
+            attrs.insert("arn".into(), json!(g.arn().map(|a| a.trim_end_matches(":*"))));
+            attrs
+        }))
     }
 
     async fn delete(&self, _ctx: &Context, id: &str, _props: &Props) -> Result<()> {

@@ -18,12 +18,40 @@ macro_rules! send {
 /// `paginate!(c.ecs.list_clusters())?`.
 macro_rules! paginate {
     ($req:expr) => {
-        $req.into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err($crate::aws::error::err)
+        $req.into_paginator().items().send().try_collect().await.map_err($crate::aws::error::err)
+    };
+}
+
+/// Declares a kind's struct (holding the clients) and what it declares
+/// rather than implements ([`Declared`]): its schema, and with `ec2_tags`
+/// tag changes made by CreateTags / DeleteTags on its id.
+///
+/// [`Declared`]: crate::provider::Declared
+macro_rules! kind {
+    ($(#[$m:meta])* $name:ident, $schema:ident) => {
+        $(#[$m])*
+        pub struct $name(pub crate::aws::client::Clients);
+
+        impl crate::provider::Declared for $name {
+            fn schema(&self) -> &'static crate::schema::Schema {
+                &$schema
+            }
+        }
+    };
+    ($(#[$m:meta])* $name:ident, $schema:ident, ec2_tags) => {
+        $(#[$m])*
+        pub struct $name(pub crate::aws::client::Clients);
+
+        #[async_trait::async_trait]
+        impl crate::provider::Declared for $name {
+            fn schema(&self) -> &'static crate::schema::Schema {
+                &$schema
+            }
+
+            async fn sync_tags(&self, _: &Context, id: &str, old: &Props, new: &Props) -> Result<()> {
+                crate::aws::ec2::common::sync_tags(&self.0.ec2, id, old, new).await
+            }
+        }
     };
 }
 

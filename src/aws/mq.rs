@@ -20,102 +20,28 @@ use aws_sdk_mq::types::{BrokerState, DeploymentMode, EngineType, User};
 
 const NAME_MAX: usize = 50;
 
-pub static BROKER: Schema = Schema {
-    kind: "aws.mq.broker",
-    doc: "An Amazon MQ broker with one user.",
-    properties: &[
-        Prop::new(
-            "name",
-            Type::String,
-            "The broker name; derived from the stack and id when omitted.",
-        )
-        .replace(),
-        Prop::new(
-            "engine_type",
-            Type::Enum(&["ACTIVEMQ", "RABBITMQ"]),
-            "The message broker engine.",
-        )
-        .default(Default::Str("ACTIVEMQ"))
-        .replace(),
-        Prop::new(
-            "engine_version",
-            Type::String,
-            "The engine version, e.g. 5.18.",
-        )
-        .required(),
-        Prop::new(
-            "host_instance_type",
-            Type::String,
-            "The instance type, e.g. mq.t3.micro.",
-        )
-        .default(Default::Str("mq.t3.micro")),
-        Prop::new(
-            "deployment_mode",
-            Type::Enum(&[
-                "SINGLE_INSTANCE",
-                "ACTIVE_STANDBY_MULTI_AZ",
-                "CLUSTER_MULTI_AZ",
-            ]),
-            "One instance, or an active/standby pair.",
-        )
-        .default(Default::Str("SINGLE_INSTANCE"))
-        .replace(),
-        Prop::new(
-            "publicly_accessible",
-            Type::Bool,
-            "Reachable from the internet (its subnet needs an internet gateway).",
-        )
-        .default(Default::Bool(false))
-        .replace(),
-        Prop::new(
-            "subnet_ids",
-            Type::List(&Type::String),
-            "Subnets (one for a single instance).",
-        )
-        .replace(),
-        Prop::new(
-            "security_groups",
-            Type::List(&Type::String),
-            "Security groups of the broker.",
-        ),
-        Prop::new(
-            "auto_minor_version_upgrade",
-            Type::Bool,
-            "Apply minor engine versions in the maintenance window.",
-        )
-        .default(Default::Bool(true)),
+pub static BROKER: Schema = Schema::new("aws.mq.broker", "An Amazon MQ broker with one user.")
+    .properties(rows! {
+        Prop::new("name", Type::String, "The broker name; derived from the stack and id when omitted.").replace(),
+        Prop::new("engine_type", Type::Enum(&["ACTIVEMQ", "RABBITMQ"]), "The message broker engine.").default(Default::Str("ACTIVEMQ")).replace(),
+        Prop::new("engine_version", Type::String, "The engine version, e.g. 5.18.").required(),
+        Prop::new("host_instance_type", Type::String, "The instance type, e.g. mq.t3.micro.").default(Default::Str("mq.t3.micro")),
+        Prop::new("deployment_mode", Type::Enum(&["SINGLE_INSTANCE", "ACTIVE_STANDBY_MULTI_AZ", "CLUSTER_MULTI_AZ"]), "One instance, or an active/standby pair.").default(Default::Str("SINGLE_INSTANCE")).replace(),
+        Prop::new("publicly_accessible", Type::Bool, "Reachable from the internet (its subnet needs an internet gateway).").default(Default::Bool(false)).replace(),
+        Prop::new("subnet_ids", Type::List(&Type::String), "Subnets (one for a single instance).").replace(),
+        Prop::new("security_groups", Type::List(&Type::String), "Security groups of the broker."),
+        Prop::new("auto_minor_version_upgrade", Type::Bool, "Apply minor engine versions in the maintenance window.").default(Default::Bool(true)),
         Prop::new("username", Type::String, "The broker user.").required(),
-        Prop::new(
-            "password",
-            Type::String,
-            "The user's password (12+ characters, 4+ distinct, no `,` `:` `=`).",
-        )
-        .required()
-        .sensitive(),
-        Prop::new(
-            "console_access",
-            Type::Bool,
-            "Whether the user may log in to the web console.",
-        )
-        .default(Default::Bool(true)),
-    ],
-    attributes: &[
+        Prop::new("password", Type::String, "The user's password (12+ characters, 4+ distinct, no `,` `:` `=`).").required().sensitive(),
+        Prop::new("console_access", Type::Bool, "Whether the user may log in to the web console.").default(Default::Bool(true)),
+    })
+    .attributes(rows! {
         Attr::new("arn", Type::String, "The broker's ARN."),
-        Attr::new(
-            "stomp_endpoint",
-            Type::String,
-            "The STOMP+TLS endpoint, `stomp+ssl://host:61614`.",
-        ),
-        Attr::new(
-            "stomp_host",
-            Type::String,
-            "The host name of the first instance, without scheme or port.",
-        ),
+        Attr::new("stomp_endpoint", Type::String, "The STOMP+TLS endpoint, `stomp+ssl://host:61614`."),
+        Attr::new("stomp_host", Type::String, "The host name of the first instance, without scheme or port."),
         Attr::new("console_url", Type::String, "The web console."),
-    ],
-    notes: "The password needs 12+ characters, 4+ distinct, and no `,` `:` `=` (checked at plan time). Changing the version, type, groups or user reboots the broker (the plan says so). Creation takes 10-20 minutes on AWS.",
-    ..Schema::BASE
-};
+    })
+    .notes("The password needs 12+ characters, 4+ distinct, and no `,` `:` `=` (checked at plan time). Changing the version, type, groups or user reboots the broker (the plan says so). Creation takes 10-20 minutes on AWS.");
 
 /// Properties whose change takes effect only after a reboot.
 const NEEDS_REBOOT: &[&str] = &[
@@ -134,25 +60,18 @@ pub fn check_password(p: &str) -> Result<(), (String, String)> {
                 without `,`, `:` or `=`";
     let distinct: BTreeSet<char> = p.chars().collect();
     let problem = if p.chars().count() < 12 {
-        Some(format!(
-            "has {} characters, fewer than 12",
-            p.chars().count()
-        ))
+        Some(format!("has {} characters, fewer than 12", p.chars().count()))
     } else if distinct.len() < 4 {
-        Some(format!(
-            "has {} distinct characters, fewer than 4",
-            distinct.len()
-        ))
+        Some(format!("has {} distinct characters, fewer than 4", distinct.len()))
     } else if p.contains([',', ':', '=']) {
         Some("contains `,`, `:` or `=`".to_string())
     } else {
         None
     };
     match problem {
-        Some(why) => Err((
-            format!("the broker password {why}, which Amazon MQ refuses"),
-            help.into(),
-        )),
+        Some(why) => {
+            Err((format!("the broker password {why}, which Amazon MQ refuses"), help.into()))
+        }
         None => Ok(()),
     }
 }
@@ -163,19 +82,14 @@ fn host_of(endpoint: &str) -> &str {
     rest.rsplit_once(':').map_or(rest, |(h, _)| h)
 }
 
-/// `aws.mq.broker`.
-pub struct Broker(pub Clients);
+kind! { Broker, BROKER }
 
 fn attrs_of(d: &aws_sdk_mq::operation::describe_broker::DescribeBrokerOutput) -> Attrs {
     let mut a = Attrs::new();
     a.insert("arn".into(), json!(d.broker_arn()));
     let first = d.broker_instances().first();
-    let stomp = first.and_then(|i| {
-        i.endpoints()
-            .iter()
-            .find(|e| e.starts_with("stomp+ssl://"))
-            .cloned()
-    });
+    let stomp =
+        first.and_then(|i| i.endpoints().iter().find(|e| e.starts_with("stomp+ssl://")).cloned());
     a.insert("stomp_endpoint".into(), json!(stomp));
     // Every ActiveMQ broker on AWS lists a stomp+ssl endpoint; moto lists
     // only `ssl://mockmq:61617`, whose host is the same.
@@ -210,10 +124,6 @@ impl Broker {
 
 #[async_trait]
 impl ResourceKind for Broker {
-    fn schema(&self) -> &'static Schema {
-        &BROKER
-    }
-
     /// ListBrokers (paginated) finds the stack's brokers by name; each is
     /// then described (the API has no batched describe).
     async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
@@ -257,18 +167,12 @@ impl ResourceKind for Broker {
             // A pending change is what the broker will run after its
             // reboot: compare with that.
             p.extend(props([
-                (
-                    "engine_version",
-                    json!(d.pending_engine_version().or(d.engine_version())),
-                ),
+                ("engine_version", json!(d.pending_engine_version().or(d.engine_version()))),
                 (
                     "host_instance_type",
                     json!(d.pending_host_instance_type().or(d.host_instance_type())),
                 ),
-                (
-                    "deployment_mode",
-                    json!(d.deployment_mode().map(|m| m.as_str())),
-                ),
+                ("deployment_mode", json!(d.deployment_mode().map(|m| m.as_str()))),
                 ("publicly_accessible", json!(d.publicly_accessible())),
                 ("subnet_ids", json!(d.subnet_ids())),
             ]));
@@ -279,14 +183,8 @@ impl ResourceKind for Broker {
             };
             p.extend(props([
                 ("security_groups", json!(sgs)),
-                (
-                    "auto_minor_version_upgrade",
-                    json!(d.auto_minor_version_upgrade()),
-                ),
-                (
-                    "username",
-                    json!(d.users().first().and_then(|u| u.username())),
-                ),
+                ("auto_minor_version_upgrade", json!(d.auto_minor_version_upgrade())),
+                ("username", json!(d.users().first().and_then(|u| u.username()))),
                 ("tags", user),
             ]));
             out.push(Observed::new(id, logical, p).with(attrs_of(&d)));
@@ -306,15 +204,13 @@ impl ResourceKind for Broker {
                 .mq
                 .create_broker()
                 .broker_name(name)
-                .engine_type(EngineType::from(
-                    s(p, "engine_type").as_deref().unwrap_or("ACTIVEMQ"),
-                ))
+                .engine_type(
+                    EngineType::from(s(p, "engine_type").as_deref().unwrap_or("ACTIVEMQ"),)
+                )
                 .set_engine_version(s(p, "engine_version"))
                 .set_host_instance_type(s(p, "host_instance_type"))
                 .deployment_mode(DeploymentMode::from(
-                    s(p, "deployment_mode")
-                        .as_deref()
-                        .unwrap_or("SINGLE_INSTANCE"),
+                    s(p, "deployment_mode").as_deref().unwrap_or("SINGLE_INSTANCE"),
                 ))
                 .publicly_accessible(b(p, "publicly_accessible").unwrap_or(false))
                 .set_subnet_ids((!subnets.is_empty()).then_some(subnets))
@@ -376,11 +272,7 @@ impl ResourceKind for Broker {
                     .console_access(b(new, "console_access").unwrap_or(true))
             )?;
         }
-        if NEEDS_REBOOT
-            .iter()
-            .any(|k| *k != "security_groups" && changed(k))
-            || sgs_changed
-        {
+        if NEEDS_REBOOT.iter().any(|k| *k != "security_groups" && changed(k)) || sgs_changed {
             self.reboot(id).await?;
         }
         if !TagChanges::between(old, new).is_empty() {
@@ -408,9 +300,9 @@ impl ResourceKind for Broker {
         };
         match d.broker_state() {
             Some(BrokerState::Running) => Ok(Some(attrs_of(&d))),
-            Some(BrokerState::CreationFailed) => Err(ProviderError::new(
-                "the broker failed to create (CREATION_FAILED)",
-            )),
+            Some(BrokerState::CreationFailed) => {
+                Err(ProviderError::new("the broker failed to create (CREATION_FAILED)"))
+            }
             _ => Ok(None),
         }
     }
@@ -460,22 +352,12 @@ mod tests {
     #[test]
     fn password_rules_never_echo_the_password() {
         assert!(check_password("correct-horse-battery").is_ok());
-        for bad in [
-            "short1",
-            "aaaaaaaaaaaaaaab",
-            "has:colon-inside-it",
-            "x=y,zzzzzzzzzzz",
-        ] {
+        for bad in ["short1", "aaaaaaaaaaaaaaab", "has:colon-inside-it", "x=y,zzzzzzzzzzz"] {
             let (msg, help) = check_password(bad).unwrap_err();
             assert!(!msg.contains(bad) && !help.contains(bad), "{msg}");
         }
         assert!(check_password("aabbccdd1122").is_ok());
-        assert!(
-            check_password("aaabbbcccaaa")
-                .unwrap_err()
-                .0
-                .contains("3 distinct")
-        );
+        assert!(check_password("aaabbbcccaaa").unwrap_err().0.contains("3 distinct"));
     }
 
     #[test]

@@ -12,7 +12,8 @@ pub use crate::aws::values::{
     split_tags, str_value, sync_tags_with, unique_name,
 };
 pub use crate::provider::{
-    Attrs, Context, CreateRequest, Created, Observed, Op, Partial, Props, ProviderError, ReadQuery,
-    ResourceKind, Result, TAG_ID, TAG_STACK, created_id,
+    Attrs, Context, CreateRequest, Created, Declared, Observed, Op, Partial, Props, ProviderError,
+    ReadQuery, ResourceKind, Result, TAG_ID, TAG_STACK, created_id,
 };
+pub(crate) use crate::schema::rows;
 pub use crate::schema::{Attr, Prop, Schema, Type};

@@ -14,43 +14,28 @@ use std::collections::BTreeSet;
 
 use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType, Tag};
 
-pub static SECRET: Schema = Schema {
-    kind: "aws.secretsmanager.secret",
-    doc: "A Secrets Manager secret holding one string.",
-    properties: &[
-        Prop::new(
-            "name",
-            Type::String,
-            "The secret's name; `archkit/<stack>/<id>` when omitted.",
-        )
-        .replace(),
+pub static SECRET: Schema = Schema::new("aws.secretsmanager.secret", "A Secrets Manager secret holding one string.")
+    .properties(rows! {
+        Prop::new("name", Type::String, "The secret's name; `archkit/<stack>/<id>` when omitted.").replace(),
         Prop::new("description", Type::String, "What the secret is for."),
-        Prop::new(
-            "secret_string",
-            Type::String,
-            "The value (use a `secret: true` parameter).",
-        )
-        .required()
-        .sensitive(),
-    ],
-    attributes: &[Attr::new("arn", Type::String, "The secret's ARN.")],
-    notes: "`secret_string` is stored as a digest, never read back. Default name `archkit/<stack>/<id>`; deleted without a recovery window on destroy.",
-    ..Schema::BASE
-};
+        Prop::new("secret_string", Type::String, "The value (use a `secret: true` parameter).").required().sensitive(),
+    })
+    .attributes(rows! {
+        Attr::new("arn", Type::String, "The secret's ARN."),
+    })
+    .notes("`secret_string` is stored as a digest, never read back. Default name `archkit/<stack>/<id>`; deleted without a recovery window on destroy.");
 
 fn prefix(stack: &str) -> String {
     format!("archkit/{stack}/")
 }
 
-/// `aws.secretsmanager.secret`. The physical id is the secret's ARN.
-pub struct Secret(pub Clients);
+kind! {
+    /// `aws.secretsmanager.secret`. The physical id is the secret's ARN.
+    Secret, SECRET
+}
 
 #[async_trait]
 impl ResourceKind for Secret {
-    fn schema(&self) -> &'static Schema {
-        &SECRET
-    }
-
     async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
         let mut names: BTreeSet<String> = [prefix(&ctx.stack)].into();
         // Custom-named secrets state records are looked up by name too.
@@ -60,52 +45,29 @@ impl ResourceKind for Secret {
                 .filter_map(|(_, p)| s(p, "name"))
                 .filter(|n| !n.starts_with(&prefix(&ctx.stack))),
         );
+        let filter = Filter::builder()
+            .key(FilterNameStringType::Name)
+            .set_values(Some(names.iter().cloned().collect()))
+            .build();
+        // ListSecrets pages have no item path: collect the pages.
+        let pages = self.0.secrets.list_secrets().filters(filter).into_paginator().send();
+        let pages: Vec<_> = pages.try_collect().await.map_err(err)?;
         let mut out = Vec::new();
-        let mut token = None;
-        loop {
-            let page = send!(
-                self.0
-                    .secrets
-                    .list_secrets()
-                    .filters(
-                        Filter::builder()
-                            .key(FilterNameStringType::Name)
-                            .set_values(Some(names.iter().cloned().collect()))
-                            .build(),
-                    )
-                    .set_next_token(token.clone())
-            )?;
-            for sec in page.secret_list() {
-                if sec.deleted_date().is_some() {
-                    continue;
-                }
-                let arn = sec.arn().unwrap_or_default().to_string();
-                let (user, logical) = split_tags(
-                    ctx,
-                    sec.tags()
-                        .iter()
-                        .filter_map(|t| Some((t.key()?, t.value()?))),
-                );
-                if logical.is_none() && !q.known.iter().any(|(k, _)| *k == arn) {
-                    continue;
-                }
-                let p = props([
-                    ("name", json!(sec.name())),
-                    (
-                        "description",
-                        json!(sec.description().filter(|d| !d.is_empty())),
-                    ),
-                    ("tags", user),
-                ]);
-                out.push(
-                    Observed::new(arn.clone(), logical, p)
-                        .with([("arn".to_string(), json!(arn))].into()),
-                );
+        let secrets = pages.iter().flat_map(|p| p.secret_list());
+        for sec in secrets.filter(|s| s.deleted_date().is_none()) {
+            let arn = sec.arn().unwrap_or_default().to_string();
+            let (user, logical) =
+                split_tags(ctx, sec.tags().iter().filter_map(|t| Some((t.key()?, t.value()?))));
+            if logical.is_none() && !q.known.iter().any(|(k, _)| *k == arn) {
+                continue;
             }
-            match page.next_token() {
-                Some(t) => token = Some(t.to_string()),
-                None => break,
-            }
+            let p = props([
+                ("name", json!(sec.name())),
+                ("description", json!(sec.description().filter(|d| !d.is_empty()))),
+                ("tags", user),
+            ]);
+            let attrs = [("arn".to_string(), json!(arn))].into();
+            out.push(Observed::new(arn, logical, p).with(attrs));
         }
         Ok(out)
     }
@@ -134,11 +96,7 @@ impl ResourceKind for Secret {
     async fn update(&self, _ctx: &Context, arn: &str, old: &Props, new: &Props) -> Result<Attrs> {
         let sm = &self.0.secrets;
         if old.get("secret_string") != new.get("secret_string") {
-            send!(
-                sm.put_secret_value()
-                    .secret_id(arn)
-                    .set_secret_string(s(new, "secret_string"))
-            )?;
+            send!(sm.put_secret_value().secret_id(arn).set_secret_string(s(new, "secret_string")))?;
         }
         if old.get("description") != new.get("description") {
             send!(
@@ -161,13 +119,7 @@ impl ResourceKind for Secret {
     }
 
     async fn delete(&self, _ctx: &Context, arn: &str, _p: &Props) -> Result<()> {
-        send!(
-            self.0
-                .secrets
-                .delete_secret()
-                .secret_id(arn)
-                .force_delete_without_recovery(true)
-        )?;
+        send!(self.0.secrets.delete_secret().secret_id(arn).force_delete_without_recovery(true))?;
         Ok(())
     }
 

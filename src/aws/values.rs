@@ -12,12 +12,7 @@ pub fn desired_tags(props: &Props) -> BTreeMap<String, String> {
     match props.get("tags") {
         Some(Value::Object(m)) => m
             .iter()
-            .map(|(k, v)| {
-                (
-                    k.clone(),
-                    v.as_str().map_or_else(|| v.to_string(), str::to_string),
-                )
-            })
+            .map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_string)))
             .collect(),
         _ => BTreeMap::new(),
     }
@@ -37,10 +32,7 @@ pub fn i(props: &Props, key: &str) -> Option<i32> {
 
 pub fn list(props: &Props, key: &str) -> Vec<String> {
     match props.get(key) {
-        Some(Value::Array(a)) => a
-            .iter()
-            .filter_map(|v| v.as_str().map(str::to_string))
-            .collect(),
+        Some(Value::Array(a)) => a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect(),
         _ => Vec::new(),
     }
 }
@@ -92,15 +84,8 @@ impl TagChanges {
     pub fn between(old: &Props, new: &Props) -> TagChanges {
         let (was, want) = (desired_tags(old), desired_tags(new));
         TagChanges {
-            removed: was
-                .keys()
-                .filter(|k| !want.contains_key(*k))
-                .cloned()
-                .collect(),
-            set: want
-                .into_iter()
-                .filter(|(k, v)| was.get(k) != Some(v))
-                .collect(),
+            removed: was.keys().filter(|k| !want.contains_key(*k)).cloned().collect(),
+            set: want.into_iter().filter(|(k, v)| was.get(k) != Some(v)).collect(),
         }
     }
 
@@ -152,16 +137,8 @@ pub fn create_tags(
 pub fn unique_name(stack: &str, id: &str, max: usize) -> String {
     use sha2::{Digest, Sha256};
     let full = format!("{stack}-{id}");
-    let mut clean: String = full
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
+    let mut clean: String =
+        full.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '-' }).collect();
     if clean.len() > max {
         let digest = hex::encode(Sha256::digest(full.as_bytes()));
         clean.truncate(max - 7);
@@ -204,10 +181,7 @@ mod tests {
     #[test]
     fn sets_compare_without_order() {
         let p = |v: Value| -> Props { [("sg".to_string(), v)].into_iter().collect() };
-        let (a, b) = (
-            p(serde_json::json!(["b", "a"])),
-            p(serde_json::json!(["a", "b"])),
-        );
+        let (a, b) = (p(serde_json::json!(["b", "a"])), p(serde_json::json!(["a", "b"])));
         assert!(!set_changed(&a, &b, "sg"));
         assert!(set_changed(&a, &p(serde_json::json!(["a"])), "sg"));
     }

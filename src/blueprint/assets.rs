@@ -57,9 +57,7 @@ pub fn zip(mut files: Vec<(String, Vec<u8>)>) -> Vec<u8> {
 fn files_of(located: &Located, rel: &str) -> Result<Vec<(String, Vec<u8>)>, String> {
     let rel = rel.trim_start_matches("./").trim_end_matches('/');
     if rel.is_empty() || Path::new(rel).is_absolute() || rel.split('/').any(|p| p == "..") {
-        return Err(format!(
-            "`{rel}` must be a directory inside the blueprint's directory"
-        ));
+        return Err(format!("`{rel}` must be a directory inside the blueprint's directory"));
     }
     let mut out = Vec::new();
     if let Some(dir) = &located.dir {
@@ -112,12 +110,7 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) -> std::io::R
 pub fn package(bp: &mut Blueprint, located: &Located) -> Result<(), Diagnostics> {
     let mut diags = Vec::new();
     for r in bp.resources.values_mut() {
-        for prop in r
-            .schema
-            .properties
-            .iter()
-            .filter(|p| matches!(p.ty, Type::Code))
-        {
+        for prop in r.schema.properties.iter().filter(|p| matches!(p.ty, Type::Code)) {
             let Some(e) = r.properties.get_mut(prop.name) else {
                 continue;
             };
@@ -158,10 +151,7 @@ pub fn package(bp: &mut Blueprint, located: &Located) -> Result<(), Diagnostics>
     if diags.is_empty() {
         Ok(())
     } else {
-        Err(Diagnostics {
-            file: bp.file.name.clone(),
-            diagnostics: diags,
-        })
+        Err(Diagnostics { file: bp.file.name.clone(), diagnostics: diags })
     }
 }
 
@@ -171,19 +161,13 @@ mod tests {
 
     #[test]
     fn zips_are_deterministic_whatever_the_order() {
-        let a = zip(vec![
-            ("b.py".into(), b"print(2)".to_vec()),
-            ("a.py".into(), b"print(1)".to_vec()),
-        ]);
-        let b = zip(vec![
-            ("a.py".into(), b"print(1)".to_vec()),
-            ("b.py".into(), b"print(2)".to_vec()),
-        ]);
+        let a =
+            zip(vec![("b.py".into(), b"print(2)".to_vec()), ("a.py".into(), b"print(1)".to_vec())]);
+        let b =
+            zip(vec![("a.py".into(), b"print(1)".to_vec()), ("b.py".into(), b"print(2)".to_vec())]);
         assert_eq!(a, b);
-        let c = zip(vec![
-            ("a.py".into(), b"print(1)".to_vec()),
-            ("b.py".into(), b"print(3)".to_vec()),
-        ]);
+        let c =
+            zip(vec![("a.py".into(), b"print(1)".to_vec()), ("b.py".into(), b"print(3)".to_vec())]);
         assert_ne!(digest(&a), digest(&c));
         // Fixed timestamps and modes: the archive reads back with them.
         let mut r = zip::ZipArchive::new(std::io::Cursor::new(a)).unwrap();

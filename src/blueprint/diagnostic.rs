@@ -15,10 +15,7 @@ pub struct SourceFile {
 
 impl SourceFile {
     pub fn new(name: impl Into<String>, text: impl Into<Arc<str>>) -> Self {
-        SourceFile {
-            name: name.into(),
-            text: text.into(),
-        }
+        SourceFile { name: name.into(), text: text.into() }
     }
 
     fn named(&self) -> NamedSource<Arc<str>> {
@@ -185,9 +182,7 @@ impl miette::Diagnostic for Diagnostic {
         Some(Box::new(self.code))
     }
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        self.help
-            .as_ref()
-            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
+        self.help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
     }
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
         self.named.as_ref().map(|s| s as &dyn miette::SourceCode)
@@ -209,11 +204,7 @@ pub struct Diagnostics {
 }
 
 fn count(n: usize) -> String {
-    if n == 1 {
-        "1 error".into()
-    } else {
-        format!("{n} errors")
-    }
+    if n == 1 { "1 error".into() } else { format!("{n} errors") }
 }
 
 impl Diagnostics {

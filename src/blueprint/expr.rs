@@ -51,10 +51,7 @@ impl Condition {
             None => (false, s),
         };
         let param = rest.strip_prefix("params.")?;
-        is_ident(param).then(|| Condition {
-            param: param.to_string(),
-            negate,
-        })
+        is_ident(param).then(|| Condition { param: param.to_string(), negate })
     }
 
     /// Whether the condition holds for a parameter value.
@@ -121,9 +118,7 @@ impl Expr {
             }
             Expr::List(items) => items.iter().for_each(|e| e.visit_refs(f)),
             Expr::Map(m) => m.values().for_each(|e| e.visit_refs(f)),
-            Expr::Cond {
-                then, otherwise, ..
-            } => {
+            Expr::Cond { then, otherwise, .. } => {
                 then.visit_refs(f);
                 otherwise.visit_refs(f);
             }
@@ -134,11 +129,7 @@ impl Expr {
     /// Replaces every conditional by the branch its parameter selects.
     pub fn select(&self, value: &dyn Fn(&str) -> Option<Expr>) -> Expr {
         match self {
-            Expr::Cond {
-                cond,
-                then,
-                otherwise,
-            } => {
+            Expr::Cond { cond, then, otherwise } => {
                 if cond.holds(value(&cond.param).as_ref()) {
                     then.select(value)
                 } else {
@@ -146,11 +137,9 @@ impl Expr {
                 }
             }
             Expr::List(items) => Expr::List(items.iter().map(|e| e.select(value)).collect()),
-            Expr::Map(m) => Expr::Map(
-                m.iter()
-                    .map(|(k, e)| (k.clone(), e.select(value)))
-                    .collect(),
-            ),
+            Expr::Map(m) => {
+                Expr::Map(m.iter().map(|(k, e)| (k.clone(), e.select(value))).collect())
+            }
             other => other.clone(),
         }
     }
@@ -213,18 +202,11 @@ pub fn parse_string(s: &str) -> Result<(Expr, Vec<FoundRef>), TemplateError> {
                 .map(|(expr, refs)| {
                     let found = refs
                         .into_iter()
-                        .map(|reference| FoundRef {
-                            reference,
-                            range: start..end,
-                        })
+                        .map(|reference| FoundRef { reference, range: start..end })
                         .collect();
                     (expr, found)
                 })
-                .map_err(|(message, help)| TemplateError {
-                    message,
-                    help,
-                    range: start..end,
-                });
+                .map_err(|(message, help)| TemplateError { message, help, range: start..end });
         }
         let reference = parse_ref(inner.trim()).map_err(|(message, help)| TemplateError {
             message,
@@ -234,10 +216,7 @@ pub fn parse_string(s: &str) -> Result<(Expr, Vec<FoundRef>), TemplateError> {
         if !lit.is_empty() {
             parts.push(Part::Lit(std::mem::take(&mut lit)));
         }
-        found.push(FoundRef {
-            reference: reference.clone(),
-            range: start..end,
-        });
+        found.push(FoundRef { reference: reference.clone(), range: start..end });
         parts.push(Part::Ref(reference));
         rest = &after[close + 1..];
         pos = end;
@@ -269,10 +248,7 @@ fn conditional(inner: &str, whole: bool) -> Result<(Expr, Vec<Ref>), (String, St
     }
     let (cond, branches) = inner.split_once('?').expect("caller checked");
     let Some((then, otherwise)) = branches.split_once(':') else {
-        return Err((
-            "a conditional needs `:` between its two branches".into(),
-            COND_HELP.into(),
-        ));
+        return Err(("a conditional needs `:` between its two branches".into(), COND_HELP.into()));
     };
     let Some(cond) = Condition::parse(cond) else {
         return Err((
@@ -282,11 +258,7 @@ fn conditional(inner: &str, whole: bool) -> Result<(Expr, Vec<Ref>), (String, St
     };
     let then = parse_ref(then.trim())?;
     let otherwise = parse_ref(otherwise.trim())?;
-    let refs = vec![
-        Ref::Param(cond.param.clone()),
-        then.clone(),
-        otherwise.clone(),
-    ];
+    let refs = vec![Ref::Param(cond.param.clone()), then.clone(), otherwise.clone()];
     Ok((
         Expr::Cond {
             cond,
@@ -336,10 +308,7 @@ fn parse_ref(inner: &str) -> Result<Ref, (String, String)> {
     if head == "params" {
         Ok(Ref::Param(tail.to_string()))
     } else {
-        Ok(Ref::Attr {
-            resource: head.to_string(),
-            attr: tail.to_string(),
-        })
+        Ok(Ref::Attr { resource: head.to_string(), attr: tail.to_string() })
     }
 }
 
@@ -356,10 +325,7 @@ mod tests {
     use super::*;
 
     fn attr(r: &str, a: &str) -> Ref {
-        Ref::Attr {
-            resource: r.into(),
-            attr: a.into(),
-        }
+        Ref::Attr { resource: r.into(), attr: a.into() }
     }
 
     #[test]
@@ -387,10 +353,7 @@ mod tests {
 
     #[test]
     fn escapes_and_lone_dollars_are_literal() {
-        assert_eq!(
-            parse_string("$${x} costs $5").unwrap().0,
-            Expr::Str("${x} costs $5".into())
-        );
+        assert_eq!(parse_string("$${x} costs $5").unwrap().0, Expr::Str("${x} costs $5".into()));
     }
 
     #[test]

@@ -68,10 +68,7 @@ pub fn load_bytes(name: &str, bytes: &[u8], registry: &Registry) -> Result<Bluep
         Ok(bp)
     } else {
         diags.sort_by_key(|d| d.offset());
-        Err(Diagnostics {
-            file: file.name.clone(),
-            diagnostics: diags,
-        })
+        Err(Diagnostics { file: file.name.clone(), diagnostics: diags })
     }
 }
 
@@ -94,10 +91,7 @@ fn graph_error(e: GraphError) -> Diagnostic {
             let loop_text = format!("{} → {}", path.join(" → "), path[0]);
             let mut d = Diagnostic::new(
                 Code::Cycle,
-                format!(
-                    "dependency cycle between {} resources: {loop_text}",
-                    path.len()
-                ),
+                format!("dependency cycle between {} resources: {loop_text}", path.len()),
             )
             .help(
                 "break the loop: remove a reference or a `depends_on` entry; rules that \
@@ -123,9 +117,7 @@ pub fn load(located: &source::Located, registry: &Registry) -> Result<Blueprint,
 
 /// A hint for the commonest YAML mistakes.
 fn syntax_help(message: &str, text: &str, offset: usize) -> String {
-    let line_start = text[..offset.min(text.len())]
-        .rfind('\n')
-        .map_or(0, |i| i + 1);
+    let line_start = text[..offset.min(text.len())].rfind('\n').map_or(0, |i| i + 1);
     let line = text[line_start..].lines().next().unwrap_or("");
     if line.contains("${") && line.contains(" ? ") {
         "a conditional contains `: `, which YAML reads as a mapping: quote the whole value \

@@ -119,11 +119,7 @@ pub struct Output {
 impl Blueprint {
     /// The dependency graph of the resources as they are now.
     pub fn build_graph(&self) -> Result<Graph, Vec<GraphError>> {
-        Graph::build(
-            self.resources
-                .iter()
-                .map(|(id, r)| (id.as_str(), r.deps.as_slice())),
-        )
+        Graph::build(self.resources.iter().map(|(id, r)| (id.as_str(), r.deps.as_slice())))
     }
 
     /// The blueprint for given parameter values: resources whose `when:`
@@ -138,11 +134,7 @@ impl Blueprint {
         let off: std::collections::BTreeSet<String> = self
             .resources
             .values()
-            .filter(|r| {
-                r.when
-                    .as_ref()
-                    .is_some_and(|c| !c.holds(value(&c.param).as_ref()))
-            })
+            .filter(|r| r.when.as_ref().is_some_and(|c| !c.holds(value(&c.param).as_ref())))
             .map(|r| r.id.clone())
             .collect();
         let mut diags = Vec::new();
@@ -178,12 +170,7 @@ impl Blueprint {
                 }
             });
             for target in bad {
-                diags.push(disabled(
-                    &self.file,
-                    &format!("output {}", o.name),
-                    &target,
-                    o.span,
-                ));
+                diags.push(disabled(&self.file, &format!("output {}", o.name), &target, o.span));
             }
         }
         if diags.is_empty() {
@@ -192,10 +179,7 @@ impl Blueprint {
             self.graph = self.build_graph().expect("a subgraph of an acyclic graph");
             Ok(self)
         } else {
-            Err(Diagnostics {
-                file: self.file.name.clone(),
-                diagnostics: diags,
-            })
+            Err(Diagnostics { file: self.file.name.clone(), diagnostics: diags })
         }
     }
 }

@@ -134,10 +134,7 @@ pub fn resolve(
         let mut chosen: Option<(Result<Expr, String>, Origin)> =
             p.default.clone().map(|d| (Ok(d), Origin::Default));
         if let Some((_, v)) = inputs.env.iter().rev().find(|(k, _)| k == name) {
-            chosen = Some((
-                from_text(p.ty, v),
-                Origin::Env(format!("ARCHKIT_VAR_{name}")),
-            ));
+            chosen = Some((from_text(p.ty, v), Origin::Env(format!("ARCHKIT_VAR_{name}"))));
         }
         if let Some((file, _, v)) = inputs.files.iter().rev().find(|(_, k, _)| k == name) {
             chosen = Some((from_expr(p.ty, v), Origin::File(file.clone())));
@@ -190,14 +187,7 @@ pub fn resolve(
                         .help(help),
                     );
                 } else {
-                    out.values.insert(
-                        name.clone(),
-                        Value {
-                            value,
-                            secret: p.secret,
-                            origin,
-                        },
-                    );
+                    out.values.insert(name.clone(), Value { value, secret: p.secret, origin });
                 }
             }
         }
@@ -205,10 +195,7 @@ pub fn resolve(
     if diags.is_empty() {
         Ok(out)
     } else {
-        Err(Diagnostics {
-            file: bp.file.name.clone(),
-            diagnostics: diags,
-        })
+        Err(Diagnostics { file: bp.file.name.clone(), diagnostics: diags })
     }
 }
 
@@ -230,10 +217,7 @@ fn from_text(ty: ParamType, s: &str) -> Result<Expr, String> {
         ParamType::List => {
             let t = s.trim();
             // `[a, b]` or `a,b`; an empty string is an empty list.
-            let inner = t
-                .strip_prefix('[')
-                .and_then(|t| t.strip_suffix(']'))
-                .unwrap_or(t);
+            let inner = t.strip_prefix('[').and_then(|t| t.strip_suffix(']')).unwrap_or(t);
             Ok(Expr::List(
                 inner
                     .split(',')
@@ -264,9 +248,7 @@ fn from_expr(ty: ParamType, v: &Expr) -> Result<Expr, String> {
 pub fn parse_var_file(name: &str, text: &str) -> Result<Vec<(String, String, Expr)>, String> {
     let root = super::yaml::parse(text).map_err(|e| format!("{name}: {}", e.message))?;
     let Some(entries) = root.as_map() else {
-        return Err(format!(
-            "{name}: a var file is a mapping of parameter names to values"
-        ));
+        return Err(format!("{name}: a var file is a mapping of parameter names to values"));
     };
     let mut out = Vec::new();
     for (k, v) in entries {
@@ -303,10 +285,7 @@ mod tests {
         assert_eq!(from_text(ParamType::Bool, "true"), Ok(Expr::Bool(true)));
         assert_eq!(
             from_text(ParamType::List, "[a, b]"),
-            Ok(Expr::List(vec![
-                Expr::Str("a".into()),
-                Expr::Str("b".into())
-            ]))
+            Ok(Expr::List(vec![Expr::Str("a".into()), Expr::Str("b".into())]))
         );
         assert_eq!(from_text(ParamType::List, ""), Ok(Expr::List(vec![])));
     }
@@ -323,13 +302,7 @@ mod tests {
         // No terminal: the prompt gives nothing and the error says what to set.
         let err = resolve(&bp, &inputs, Require::All, &mut |_| None).unwrap_err();
         assert_eq!(err.codes(), ["archkit::blueprint::missing_parameter"]);
-        assert!(
-            err.diagnostics[0]
-                .help
-                .as_deref()
-                .unwrap()
-                .contains("ARCHKIT_VAR_pw")
-        );
+        assert!(err.diagnostics[0].help.as_deref().unwrap().contains("ARCHKIT_VAR_pw"));
         // A terminal: the prompt is asked for the secret only.
         let mut asked = Vec::new();
         let values = resolve(&bp, &inputs, Require::All, &mut |p| {
@@ -355,9 +328,7 @@ mod tests {
         assert_eq!(size(&inputs), Some(Expr::Str("small".into())));
         inputs.env.push(("size".into(), "env".into()));
         assert_eq!(size(&inputs), Some(Expr::Str("env".into())));
-        inputs
-            .files
-            .push(("f.yaml".into(), "size".into(), Expr::Str("file".into())));
+        inputs.files.push(("f.yaml".into(), "size".into(), Expr::Str("file".into())));
         assert_eq!(size(&inputs), Some(Expr::Str("file".into())));
         inputs.cli.push(("size".into(), "cli".into()));
         assert_eq!(size(&inputs), Some(Expr::Str("cli".into())));
@@ -365,11 +336,8 @@ mod tests {
 
     #[test]
     fn secret_values_do_not_debug_print() {
-        let v = Value {
-            value: Expr::Str("hunter2hunter2".into()),
-            secret: true,
-            origin: Origin::Cli,
-        };
+        let v =
+            Value { value: Expr::Str("hunter2hunter2".into()), secret: true, origin: Origin::Cli };
         assert!(!format!("{v:?}").contains("hunter2"));
     }
 }

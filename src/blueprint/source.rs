@@ -52,9 +52,7 @@ pub fn locate(arg: &str) -> Result<Located, LocateError> {
     if path.is_dir() {
         let file = path.join(FILE_NAME);
         if !file.is_file() {
-            return Err(LocateError::NoFile {
-                dir: path.to_path_buf(),
-            });
+            return Err(LocateError::NoFile { dir: path.to_path_buf() });
         }
         return read(&file, path);
     }
@@ -74,17 +72,12 @@ pub fn locate(arg: &str) -> Result<Located, LocateError> {
             names.join(", ")
         ),
     };
-    Err(LocateError::NotFound {
-        arg: arg.to_string(),
-        help,
-    })
+    Err(LocateError::NotFound { arg: arg.to_string(), help })
 }
 
 fn read(file: &Path, dir: &Path) -> Result<Located, LocateError> {
-    let bytes = std::fs::read(file).map_err(|source| LocateError::Io {
-        path: file.to_path_buf(),
-        source,
-    })?;
+    let bytes = std::fs::read(file)
+        .map_err(|source| LocateError::Io { path: file.to_path_buf(), source })?;
     Ok(Located {
         display_name: file.display().to_string(),
         bytes,

@@ -18,25 +18,10 @@ use crate::schema::{self, Prop, Schema, Type, did_you_mean, quote_list};
 /// Names that cannot be resource ids because references use them.
 const RESERVED_IDS: &[&str] = &["params", "stack", "region", "azs"];
 
-const TOP_KEYS: &[&str] = &[
-    "name",
-    "description",
-    "source",
-    "parameters",
-    "resources",
-    "outputs",
-];
+const TOP_KEYS: &[&str] = &["name", "description", "source", "parameters", "resources", "outputs"];
 const RESOURCE_KEYS: &[&str] = &["type", "properties", "depends_on", "description", "when"];
-const PARAM_KEYS: &[&str] = &[
-    "type",
-    "default",
-    "description",
-    "allowed",
-    "pattern",
-    "min_length",
-    "max_length",
-    "secret",
-];
+const PARAM_KEYS: &[&str] =
+    &["type", "default", "description", "allowed", "pattern", "min_length", "max_length", "secret"];
 const OUTPUT_KEYS: &[&str] = &["value", "description", "sensitive"];
 
 pub(crate) struct Validator<'a> {
@@ -49,12 +34,7 @@ pub(crate) struct Validator<'a> {
 
 impl<'a> Validator<'a> {
     pub fn new(file: &'a SourceFile, registry: &'a Registry) -> Self {
-        Validator {
-            file,
-            registry,
-            param_types: HashMap::new(),
-            diags: Vec::new(),
-        }
+        Validator { file, registry, param_types: HashMap::new(), diags: Vec::new() }
     }
 
     fn err(
@@ -66,10 +46,7 @@ impl<'a> Validator<'a> {
         help: Option<String>,
     ) {
         self.diags.push(
-            Diagnostic::new(code, message)
-                .in_file(self.file)
-                .label(at, label)
-                .help_opt(help),
+            Diagnostic::new(code, message).in_file(self.file).label(at, label).help_opt(help),
         );
     }
 
@@ -136,11 +113,7 @@ impl<'a> Validator<'a> {
         if let Some((_, n)) = find(entries, "parameters") {
             bp.parameters = self.parameters(n);
         }
-        self.param_types = bp
-            .parameters
-            .iter()
-            .map(|(k, p)| (k.clone(), p.ty))
-            .collect();
+        self.param_types = bp.parameters.iter().map(|(k, p)| (k.clone(), p.ty)).collect();
         let resources = match find(entries, "resources") {
             Some((_, n)) => match &n.value {
                 Value::Map(m) => m.as_slice(),
@@ -180,10 +153,7 @@ impl<'a> Validator<'a> {
             }
             kinds.insert(&key.name, self.resource_kind(body));
         }
-        let ctx = RefContext {
-            params: &bp.parameters,
-            kinds: &kinds,
-        };
+        let ctx = RefContext { params: &bp.parameters, kinds: &kinds };
         for (key, body) in resources {
             if let Some(Some(schema)) = kinds.get(key.name.as_str())
                 && let Some(r) = self.resource(key, body, schema, &ctx)
@@ -318,10 +288,7 @@ impl<'a> Validator<'a> {
         if let Some((_, n)) = find(entries, "secret") {
             p.secret = self.boolean(n, "`secret`").unwrap_or(false);
         }
-        for (name, slot) in [
-            ("min_length", &mut p.min_length),
-            ("max_length", &mut p.max_length),
-        ] {
+        for (name, slot) in [("min_length", &mut p.min_length), ("max_length", &mut p.max_length)] {
             if let Some((_, n)) = find(entries, name) {
                 match n.value {
                     Value::Int(i) if i >= 0 => *slot = Some(i as usize),
@@ -337,10 +304,7 @@ impl<'a> Validator<'a> {
                 Ok(re) => p.pattern = Some(re),
                 Err(e) => self.err(
                     Code::BadPattern,
-                    format!(
-                        "`pattern` of `{}` is not a valid regular expression",
-                        p.name
-                    ),
+                    format!("`pattern` of `{}` is not a valid regular expression", p.name),
                     n.span,
                     "invalid pattern",
                     Some(first_line(&e.to_string())),
@@ -411,11 +375,7 @@ impl<'a> Validator<'a> {
                 Expr::List(out)
             }
             _ => {
-                self.type_error(
-                    node,
-                    &format!("a value of `{name}`"),
-                    &format!("a {}", ty.name()),
-                );
+                self.type_error(node, &format!("a value of `{name}`"), &format!("a {}", ty.name()));
                 return None;
             }
         };
@@ -476,10 +436,7 @@ impl<'a> Validator<'a> {
         if let Some((_, n)) = find(entries, "when") {
             res.when = self.when(n);
         }
-        let empty = Node {
-            value: Value::Map(Vec::new()),
-            span: key.span,
-        };
+        let empty = Node { value: Value::Map(Vec::new()), span: key.span };
         let props = match find(entries, "properties") {
             Some((_, n)) if matches!(n.value, Value::Null) => &empty,
             Some((_, n)) => n,
@@ -490,11 +447,7 @@ impl<'a> Validator<'a> {
             props,
             schema.properties,
             schema,
-            Owner {
-                name: &key.name,
-                top: true,
-                anchor: key.span,
-            },
+            Owner { name: &key.name, top: true, anchor: key.span },
             &mut refs,
         ) {
             res.properties = m;
@@ -514,11 +467,7 @@ impl<'a> Validator<'a> {
                     continue;
                 };
                 if ctx.kinds.contains_key(target.as_str()) {
-                    res.deps.push(Dep {
-                        target,
-                        via: DepVia::DependsOn,
-                        span: item.span,
-                    });
+                    res.deps.push(Dep { target, via: DepVia::DependsOn, span: item.span });
                 } else {
                     self.unknown_resource(&target, item.span, ctx);
                 }
@@ -597,11 +546,7 @@ impl<'a> Validator<'a> {
         at: Owner<'_>,
         refs: &mut Vec<(Ref, SourceSpan)>,
     ) -> Option<Expr> {
-        let Owner {
-            name: owner,
-            top,
-            anchor,
-        } = at;
+        let Owner { name: owner, top, anchor } = at;
         let Some(entries) = node.as_map() else {
             self.type_error(node, &format!("properties of `{owner}`"), "a mapping");
             return None;
@@ -663,12 +608,7 @@ impl<'a> Validator<'a> {
                     ),
                     anchor,
                     format!("`{}` is required", prop.name),
-                    Some(format!(
-                        "add `{}:` ({}): {}",
-                        prop.name,
-                        prop.ty.describe(),
-                        prop.doc
-                    )),
+                    Some(format!("add `{}:` ({}): {}", prop.name, prop.ty.describe(), prop.doc)),
                 );
             } else if let Some(d) = prop.default {
                 out.insert(
@@ -683,17 +623,11 @@ impl<'a> Validator<'a> {
         }
         if top {
             for group in schema.exactly_one_of {
-                let set: Vec<&str> = group
-                    .iter()
-                    .copied()
-                    .filter(|g| out.contains_key(*g))
-                    .collect();
+                let set: Vec<&str> =
+                    group.iter().copied().filter(|g| out.contains_key(*g)).collect();
                 if set.len() != 1 {
                     let (msg, label) = if set.is_empty() {
-                        (
-                            format!("`{owner}` needs one of {}", quote_list(group)),
-                            "none given",
-                        )
+                        (format!("`{owner}` needs one of {}", quote_list(group)), "none given")
                     } else {
                         (
                             format!(
@@ -823,11 +757,7 @@ impl<'a> Validator<'a> {
                 Some(Expr::Map(out))
             }
             (Value::Map(_), Type::Object(props)) => {
-                let at = Owner {
-                    name,
-                    top: false,
-                    anchor: node.span,
-                };
+                let at = Owner { name, top: false, anchor: node.span };
                 self.object(node, props, schema, at, refs)
             }
             _ => {
@@ -846,18 +776,14 @@ impl<'a> Validator<'a> {
             (_, Type::List(_)) => Some(format!("write a list: `{name}: [a, b]`")),
             (_, Type::Bool) => Some(format!("write `{name}: true` or `{name}: false`")),
             (_, Type::Int) => Some(format!("write a whole number, e.g. `{name}: 80`")),
-            (_, Type::Object(_) | Type::StringMap) => Some(format!(
-                "write a mapping under `{name}:`, one `key: value` per line"
-            )),
+            (_, Type::Object(_) | Type::StringMap) => {
+                Some(format!("write a mapping under `{name}:`, one `key: value` per line"))
+            }
             _ => Some(format!("write {} here", ty.describe())),
         };
         self.err(
             Code::WrongType,
-            format!(
-                "`{name}` must be {}, found {}",
-                ty.describe(),
-                node.type_name()
-            ),
+            format!("`{name}` must be {}, found {}", ty.describe(), node.type_name()),
             node.span,
             format!("expected {}", ty.describe()),
             help,
@@ -875,10 +801,7 @@ impl<'a> Validator<'a> {
             Value::Str(s) => self.string_expr(node, s, refs).unwrap_or(Expr::Null),
             Value::Seq(items) => Expr::List(items.iter().map(|i| self.json(i, refs)).collect()),
             Value::Map(entries) => Expr::Map(
-                entries
-                    .iter()
-                    .map(|(k, v)| (k.name.clone(), self.json(v, refs)))
-                    .collect(),
+                entries.iter().map(|(k, v)| (k.name.clone(), self.json(v, refs))).collect(),
             ),
         }
     }
@@ -928,13 +851,7 @@ impl<'a> Validator<'a> {
                 Some(e)
             }
             Err(e) => {
-                self.err(
-                    Code::BadReference,
-                    e.message,
-                    sub(e.range),
-                    "here",
-                    Some(e.help),
-                );
+                self.err(Code::BadReference, e.message, sub(e.range), "here", Some(e.help));
                 None
             }
         }
@@ -1094,18 +1011,11 @@ fn param_fits(pt: ParamType, ty: &Type) -> bool {
 }
 
 fn owner_name(owner: &str, schema: &Schema, top: bool) -> String {
-    if top {
-        format!("`{owner}` ({})", schema.kind)
-    } else {
-        format!("`{owner}`")
-    }
+    if top { format!("`{owner}` ({})", schema.kind) } else { format!("`{owner}`") }
 }
 
 fn find<'n>(entries: &'n [(Key, Node)], name: &str) -> Option<(&'n Key, &'n Node)> {
-    entries
-        .iter()
-        .find(|(k, _)| k.name == name)
-        .map(|(k, v)| (k, v))
+    entries.iter().find(|(k, _)| k.name == name).map(|(k, v)| (k, v))
 }
 
 /// The regex crate's message is a multi-line snippet; its last line says
@@ -1136,11 +1046,7 @@ pub(crate) fn check_param_value(p: &Parameter, v: &Expr) -> Result<(), (String, 
     if !p.allowed.is_empty() && !p.allowed.contains(v) {
         let allowed: Vec<String> = p.allowed.iter().map(literal_text).collect();
         let allowed: Vec<&str> = allowed.iter().map(|s| s.as_str()).collect();
-        let shown = if p.secret {
-            "(sensitive)".into()
-        } else {
-            format!("`{}`", literal_text(v))
-        };
+        let shown = if p.secret { "(sensitive)".into() } else { format!("`{}`", literal_text(v)) };
         let help = match (p.secret, v) {
             (false, Expr::Str(s)) => match did_you_mean(s, allowed.iter().copied()) {
                 Some(m) => format!("did you mean `{m}`? allowed: {}", quote_list(&allowed)),
@@ -1172,11 +1078,7 @@ pub(crate) fn check_param_value(p: &Parameter, v: &Expr) -> Result<(), (String, 
             && !re.is_match(s)
         {
             // A secret's value is never shown, not even in an error.
-            let shown = if p.secret {
-                String::new()
-            } else {
-                format!(" (was `{s}`)")
-            };
+            let shown = if p.secret { String::new() } else { format!(" (was `{s}`)") };
             let pat = re.as_str();
             let pat = &pat[4..pat.len() - 2];
             return Err((
@@ -1196,14 +1098,9 @@ pub(crate) fn literal_text(v: &Expr) -> String {
         Expr::Float(f) => f.to_string(),
         Expr::Bool(b) => b.to_string(),
         Expr::Null => "null".into(),
-        Expr::List(items) => format!(
-            "[{}]",
-            items
-                .iter()
-                .map(literal_text)
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
+        Expr::List(items) => {
+            format!("[{}]", items.iter().map(literal_text).collect::<Vec<_>>().join(", "))
+        }
         other => format!("{other:?}"),
     }
 }

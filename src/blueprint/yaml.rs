@@ -88,10 +88,7 @@ pub fn parse(src: &str) -> Result<Node, SyntaxError> {
             .ok()
             .and_then(|h| h.join().ok())
             .unwrap_or_else(|| {
-                Err(SyntaxError {
-                    message: "the parser failed on this input".into(),
-                    offset: 0,
-                })
+                Err(SyntaxError { message: "the parser failed on this input".into(), offset: 0 })
             })
     })
 }
@@ -118,10 +115,7 @@ fn parse_here(src: &str) -> Result<Node, SyntaxError> {
         Ok(raw) => Ok(convert(raw, &index)),
         Err(e) => {
             let offset = e.location().map(|l| index.offset_of(&l)).unwrap_or(0);
-            Err(SyntaxError {
-                message: clean_message(&e.without_snippet().to_string()),
-                offset,
-            })
+            Err(SyntaxError { message: clean_message(&e.without_snippet().to_string()), offset })
         }
     }
 }
@@ -167,10 +161,7 @@ impl<'a> LineIndex<'a> {
         };
         let col = (loc.column() as usize).saturating_sub(1);
         let rest = &self.src[start..];
-        rest.char_indices()
-            .nth(col)
-            .map(|(i, _)| start + i)
-            .unwrap_or(self.src.len())
+        rest.char_indices().nth(col).map(|(i, _)| start + i).unwrap_or(self.src.len())
     }
 
     fn span_of(&self, loc: &Location) -> SourceSpan {
@@ -198,10 +189,7 @@ fn convert(raw: Spanned<Raw>, index: &LineIndex) -> Node {
             entries
                 .into_iter()
                 .map(|(k, v)| {
-                    let key = Key {
-                        span: index.span_of(&k.referenced),
-                        name: k.value,
-                    };
+                    let key = Key { span: index.span_of(&k.referenced), name: k.value };
                     (key, convert(v, index))
                 })
                 .collect(),
@@ -251,19 +239,13 @@ impl<'de> Visitor<'de> for RawVisitor {
         Ok(Raw::Int(v))
     }
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<Raw, E> {
-        i64::try_from(v)
-            .map(Raw::Int)
-            .map_err(|_| E::custom("integer is too large"))
+        i64::try_from(v).map(Raw::Int).map_err(|_| E::custom("integer is too large"))
     }
     fn visit_i128<E: de::Error>(self, v: i128) -> Result<Raw, E> {
-        i64::try_from(v)
-            .map(Raw::Int)
-            .map_err(|_| E::custom("integer is too large"))
+        i64::try_from(v).map(Raw::Int).map_err(|_| E::custom("integer is too large"))
     }
     fn visit_u128<E: de::Error>(self, v: u128) -> Result<Raw, E> {
-        i64::try_from(v)
-            .map(Raw::Int)
-            .map_err(|_| E::custom("integer is too large"))
+        i64::try_from(v).map(Raw::Int).map_err(|_| E::custom("integer is too large"))
     }
     fn visit_f64<E>(self, v: f64) -> Result<Raw, E> {
         Ok(Raw::Float(v))
@@ -290,11 +272,8 @@ impl<'de> Visitor<'de> for RawVisitor {
         let mut entries = Vec::new();
         while let Some(key) = a.next_key::<Spanned<KeyString>>()? {
             let value = a.next_value::<Spanned<Raw>>()?;
-            let key = Spanned {
-                value: key.value.0,
-                referenced: key.referenced,
-                defined: key.defined,
-            };
+            let key =
+                Spanned { value: key.value.0, referenced: key.referenced, defined: key.defined };
             entries.push((key, value));
         }
         Ok(Raw::Map(entries))
@@ -355,9 +334,7 @@ mod tests {
         assert_eq!(map[0].0.name, "a");
         assert_eq!(at(src, &map[0].1), "1");
         let inner = map[1].1.as_map().unwrap();
-        let Value::Seq(items) = &inner[0].1.value else {
-            panic!("expected a list")
-        };
+        let Value::Seq(items) = &inner[0].1.value else { panic!("expected a list") };
         assert_eq!(at(src, &items[0]), "x");
         assert_eq!(at(src, &items[1]), "\"y\"");
     }

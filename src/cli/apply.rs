@@ -29,9 +29,7 @@ pub fn run(args: &ApplyCmdArgs, g: &GlobalArgs, printer: &Printer) -> ExitStatus
             return ExitStatus::Failure;
         }
     };
-    let blueprint = saved
-        .as_ref()
-        .map_or(args.blueprint.clone(), |s| s.blueprint_arg.clone());
+    let blueprint = saved.as_ref().map_or(args.blueprint.clone(), |s| s.blueprint_arg.clone());
     // ... and its stack, unless --stack says otherwise (then the plan is
     // refused as made for another stack).
     let mut g = g.clone();
@@ -53,30 +51,16 @@ pub fn run(args: &ApplyCmdArgs, g: &GlobalArgs, printer: &Printer) -> ExitStatus
     ) else {
         return ExitStatus::Failure;
     };
-    run_changes(
-        &rt,
-        session,
-        false,
-        saved.map(|s| (s, blueprint)),
-        &args.apply,
-        printer,
-    )
+    run_changes(&rt, session, false, saved.map(|s| (s, blueprint)), &args.apply, printer)
 }
 
 /// A saved plan when `arg` is a file holding one.
 fn read_saved(arg: &str) -> Result<Option<SavedPlan>, crate::plan::saved::SavedPlanError> {
     let p = Path::new(arg);
-    if !p.is_file()
-        || p.file_name()
-            .is_some_and(|n| n == crate::blueprint::source::FILE_NAME)
-    {
+    if !p.is_file() || p.file_name().is_some_and(|n| n == crate::blueprint::source::FILE_NAME) {
         return Ok(None);
     }
     let looks_like_plan = std::fs::read_to_string(p)
         .is_ok_and(|t| t.trim_start().starts_with('{') && t.contains("\"blueprint_digest\""));
-    if looks_like_plan {
-        SavedPlan::read(p).map(Some)
-    } else {
-        Ok(None)
-    }
+    if looks_like_plan { SavedPlan::read(p).map(Some) } else { Ok(None) }
 }

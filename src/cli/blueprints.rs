@@ -24,10 +24,7 @@ struct Entry {
 pub fn run(args: &BlueprintsArgs, printer: &Printer) -> ExitStatus {
     let entries: Vec<Entry> = if args.kinds {
         crate::aws::schemas()
-            .map(|s| Entry {
-                name: s.kind.to_string(),
-                description: s.doc.to_string(),
-            })
+            .map(|s| Entry { name: s.kind.to_string(), description: s.doc.to_string() })
             .collect()
     } else {
         let registry = crate::aws::registry();
@@ -38,10 +35,7 @@ pub fn run(args: &BlueprintsArgs, printer: &Printer) -> ExitStatus {
                     .and_then(|l| crate::blueprint::load(&l, &registry).ok())
                     .map(|bp| bp.description.lines().next().unwrap_or("").to_string())
                     .unwrap_or_default();
-                Entry {
-                    name: name.to_string(),
-                    description,
-                }
+                Entry { name: name.to_string(), description }
             })
             .collect()
     };

@@ -116,16 +116,9 @@ pub(crate) fn run_changes(
     args: &ApplyArgs,
     printer: &Printer,
 ) -> ExitStatus {
-    let plan = match rt.block_on(interruptible(session.plan(destroy))) {
-        None => {
-            printer.status("interrupted: nothing was changed");
-            return ExitStatus::Interrupted;
-        }
-        Some(Ok(p)) => p,
-        Some(Err(e)) => {
-            printer.error(&e);
-            return ExitStatus::Failure;
-        }
+    let plan = match make_plan(rt, &session, destroy, printer) {
+        Ok(p) => p,
+        Err(status) => return status,
     };
     if let Some((saved, arg)) = &saved
         && let Err(e) = saved.check(&session.saved(&plan, arg))
@@ -134,10 +127,7 @@ pub(crate) fn run_changes(
         return ExitStatus::Failure;
     }
     if printer.json {
-        JsonEvent::Plan {
-            plan: &render::json(&plan),
-        }
-        .emit();
+        JsonEvent::Plan { plan: &render::json(&plan) }.emit();
     } else {
         printer.out(&render::human(&plan));
     }
@@ -148,11 +138,8 @@ pub(crate) fn run_changes(
         return finish(&session, ExitStatus::Success, printer);
     }
     if plan.has_changes() && saved.is_none() && !args.auto_approve {
-        let q = if destroy {
-            "Destroy every resource of this stack?"
-        } else {
-            "Apply these changes?"
-        };
+        let q =
+            if destroy { "Destroy every resource of this stack?" } else { "Apply these changes?" };
         match confirm(q, rt, printer) {
             Ok(true) => {}
             Ok(false) => {
@@ -163,10 +150,8 @@ pub(crate) fn run_changes(
         }
     }
     let cancel = Cancel::new();
-    let events: Arc<dyn crate::engine::Events> = Arc::from(crate::output::progress::for_output(
-        printer.json,
-        printer.quiet,
-    ));
+    let events: Arc<dyn crate::engine::Events> =
+        Arc::from(crate::output::progress::for_output(printer.json, printer.quiet));
     let opts = crate::engine::Options {
         parallelism: args.parallelism as usize,
         ..crate::engine::Options::default()
@@ -180,6 +165,28 @@ pub(crate) fn run_changes(
         Err(e) => {
             printer.error(&e);
             finish(&session, ExitStatus::Failure, printer)
+        }
+    }
+}
+
+/// Refreshes and plans; Ctrl-C abandons the reads (nothing changed yet).
+/// A failure is printed, with the calls made when `--stats` asks.
+pub(crate) fn make_plan(
+    rt: &tokio::runtime::Runtime,
+    session: &Session,
+    destroy: bool,
+    printer: &Printer,
+) -> Result<crate::plan::Plan, ExitStatus> {
+    match rt.block_on(interruptible(session.plan(destroy))) {
+        None => {
+            printer.status("interrupted: nothing was changed");
+            Err(ExitStatus::Interrupted)
+        }
+        Some(Ok(p)) => Ok(p),
+        Some(Err(e)) => {
+            printer.error(&e);
+            printer.api_stats(session.backend.stats());
+            Err(ExitStatus::Failure)
         }
     }
 }
@@ -236,10 +243,7 @@ fn print_outputs(session: &Session, printer: &Printer) {
         (None, false) => serde_json::Value::Null,
     };
     if printer.json {
-        let outputs = outputs
-            .iter()
-            .map(|(k, v, s)| (k.clone(), shown(v, *s)))
-            .collect();
+        let outputs = outputs.iter().map(|(k, v, s)| (k.clone(), shown(v, *s))).collect();
         JsonEvent::Outputs { outputs }.emit();
         return;
     }

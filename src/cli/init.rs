@@ -34,10 +34,7 @@ pub fn run(args: &InitArgs, printer: &Printer) -> ExitStatus {
         ));
         return ExitStatus::Failure;
     };
-    let dir = args
-        .dir
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(&args.name));
+    let dir = args.dir.clone().unwrap_or_else(|| PathBuf::from(&args.name));
     if !args.force {
         let clashes: Vec<String> = files
             .iter()

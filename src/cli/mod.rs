@@ -46,13 +46,7 @@ impl From<ExitStatus> for ExitCode {
 
 /// Plan, apply and tear down AWS reference architectures.
 #[derive(Debug, Parser)]
-#[command(
-    name = "archkit",
-    version,
-    about,
-    propagate_version = true,
-    max_term_width = 100
-)]
+#[command(name = "archkit", version, about, propagate_version = true, max_term_width = 100)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -181,11 +175,8 @@ pub(crate) fn load_blueprint(arg: &str, printer: &Printer) -> Option<Blueprint> 
 
 /// Collects `--var`, `--var-file` and `ARCHKIT_VAR_*` inputs.
 pub(crate) fn var_inputs(g: &GlobalArgs, printer: &Printer) -> Option<params::Inputs> {
-    let mut inputs = params::Inputs {
-        cli: g.vars.clone(),
-        files: Vec::new(),
-        env: params::Inputs::from_env(),
-    };
+    let mut inputs =
+        params::Inputs { cli: g.vars.clone(), files: Vec::new(), env: params::Inputs::from_env() };
     for f in &g.var_files {
         let name = f.display().to_string();
         let text = match std::fs::read_to_string(f) {
@@ -218,11 +209,8 @@ pub fn prompt_secret(p: &blueprint::Parameter) -> Option<String> {
     if !std::io::stdin().is_terminal() {
         return None;
     }
-    let what = if p.description.is_empty() {
-        String::new()
-    } else {
-        format!(" ({})", p.description)
-    };
+    let what =
+        if p.description.is_empty() { String::new() } else { format!(" ({})", p.description) };
     rpassword::prompt_password(format!("{}{what}: ", p.name)).ok()
 }
 
@@ -237,11 +225,7 @@ pub struct CliError {
 
 impl CliError {
     pub fn new(code: &'static str, message: impl Into<String>, help: Option<String>) -> Self {
-        CliError {
-            code,
-            message: message.into(),
-            help,
-        }
+        CliError { code, message: message.into(), help }
     }
 }
 
@@ -250,8 +234,6 @@ impl miette::Diagnostic for CliError {
         Some(Box::new(self.code))
     }
     fn help<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
-        self.help
-            .as_ref()
-            .map(|h| Box::new(h) as Box<dyn std::fmt::Display>)
+        self.help.as_ref().map(|h| Box::new(h) as Box<dyn std::fmt::Display>)
     }
 }

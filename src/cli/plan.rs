@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::deploy::{StackArgs, open, runtime};
+use super::deploy::{StackArgs, make_plan, open, runtime};
 use super::{ExitStatus, GlobalArgs};
 use crate::output::Printer;
 use crate::plan::render;
@@ -43,17 +43,9 @@ pub fn run(args: &PlanArgs, g: &GlobalArgs, printer: &Printer) -> ExitStatus {
     ) else {
         return ExitStatus::Failure;
     };
-    let plan = match rt.block_on(super::deploy::interruptible(session.plan(args.destroy))) {
-        None => {
-            printer.status("interrupted: nothing was changed");
-            return ExitStatus::Interrupted;
-        }
-        Some(Ok(p)) => p,
-        Some(Err(e)) => {
-            printer.error(&e);
-            printer.api_stats(session.backend.stats());
-            return ExitStatus::Failure;
-        }
+    let plan = match make_plan(&rt, &session, args.destroy, printer) {
+        Ok(p) => p,
+        Err(status) => return status,
     };
     if let Some(out) = &args.out
         && let Err(e) = session.saved(&plan, &args.blueprint).write(out)

@@ -57,8 +57,7 @@ pub struct MemorySink {
 impl StateSink for MemorySink {
     fn write(&self, state: &mut State) -> Result<(), StateError> {
         state.serial += 1;
-        self.count
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if !self.count_only {
             self.writes.lock().unwrap().push(state.clone());
         }
@@ -69,30 +68,11 @@ impl StateSink for MemorySink {
 /// Progress events, one per step of each operation.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
-    Started {
-        id: String,
-        op: Op,
-        expected: Duration,
-    },
-    Waiting {
-        id: String,
-        op: Op,
-    },
-    Finished {
-        id: String,
-        op: Op,
-        elapsed: Duration,
-    },
-    Failed {
-        id: String,
-        op: Op,
-        error: String,
-    },
-    Skipped {
-        id: String,
-        op: Op,
-        because: String,
-    },
+    Started { id: String, op: Op, expected: Duration },
+    Waiting { id: String, op: Op },
+    Finished { id: String, op: Op, elapsed: Duration },
+    Failed { id: String, op: Op, error: String },
+    Skipped { id: String, op: Op, because: String },
 }
 
 pub trait Events: Send + Sync {
@@ -143,22 +123,13 @@ pub struct Report {
 
 impl Report {
     pub fn failed(&self) -> usize {
-        self.operations
-            .iter()
-            .filter(|o| matches!(o.2, Outcome::Failed(_)))
-            .count()
+        self.operations.iter().filter(|o| matches!(o.2, Outcome::Failed(_))).count()
     }
     pub fn skipped(&self) -> usize {
-        self.operations
-            .iter()
-            .filter(|o| matches!(o.2, Outcome::Skipped { .. }))
-            .count()
+        self.operations.iter().filter(|o| matches!(o.2, Outcome::Skipped { .. })).count()
     }
     pub fn done(&self) -> usize {
-        self.operations
-            .iter()
-            .filter(|o| o.2 == Outcome::Done)
-            .count()
+        self.operations.iter().filter(|o| o.2 == Outcome::Done).count()
     }
     pub fn ok(&self) -> bool {
         !self.interrupted && self.operations.iter().all(|o| o.2 == Outcome::Done)
@@ -171,11 +142,7 @@ impl Report {
             self.done(),
             self.failed(),
             self.skipped(),
-            if self.interrupted {
-                ", interrupted"
-            } else {
-                ""
-            }
+            if self.interrupted { ", interrupted" } else { "" }
         )
     }
 }
@@ -303,11 +270,7 @@ fn reconcile(st: &mut State, plan: &Plan, blueprint: &str) {
         let Some(pid) = c.physical_id.as_ref().filter(|_| c.action == Action::NoOp) else {
             continue;
         };
-        match st
-            .resources
-            .get_mut(&c.id)
-            .filter(|r| r.physical_id == *pid)
-        {
+        match st.resources.get_mut(&c.id).filter(|r| r.physical_id == *pid) {
             Some(r) => r.attributes.extend(c.attributes.clone()),
             None => {
                 let props = stored_props(&st.lineage, c, &known_after(c));
@@ -329,10 +292,7 @@ fn report(
     outcomes: Vec<Outcome>,
     interrupted: bool,
 ) -> Report {
-    let mut report = Report {
-        interrupted,
-        ..Report::default()
-    };
+    let mut report = Report { interrupted, ..Report::default() };
     for (i, o) in outcomes.into_iter().enumerate() {
         let c = &plan.changes[nodes[i].change];
         let op = nodes[i].step.op();
@@ -351,10 +311,7 @@ fn report(
 
 /// Values known after apply, for recording adopted resources.
 fn known_after(c: &Change) -> BTreeMap<String, Value> {
-    c.after
-        .iter()
-        .filter_map(|(k, v)| Some((k.clone(), v.clone()?)))
-        .collect()
+    c.after.iter().filter_map(|(k, v)| Some((k.clone(), v.clone()?))).collect()
 }
 
 /// What is stored in state for a resource: its applied properties, with
@@ -385,10 +342,7 @@ impl Lookup for StateLookup<'_> {
         if attr == "id" {
             return Some(Value::String(r.physical_id.clone()));
         }
-        r.attributes
-            .get(attr)
-            .or_else(|| r.properties.get(attr))
-            .cloned()
+        r.attributes.get(attr).or_else(|| r.properties.get(attr)).cloned()
     }
 }
 
@@ -417,11 +371,7 @@ async fn run_step(shared: &Arc<Shared>, c: &Change, step: Step) -> Result<(), St
             op,
             elapsed: started.elapsed(),
         }),
-        Err(e) => shared.events.event(&Event::Failed {
-            id: c.id.clone(),
-            op,
-            error: e.clone(),
-        }),
+        Err(e) => shared.events.event(&Event::Failed { id: c.id.clone(), op, error: e.clone() }),
     }
     result
 }
@@ -490,9 +440,7 @@ where
 }
 
 fn poll_interval(shared: &Shared, kind: &dyn ResourceKind, op: Op) -> Duration {
-    (kind.expected_duration(op) / 10)
-        .max(shared.opts.min_poll)
-        .min(Duration::from_secs(15))
+    (kind.expected_duration(op) / 10).max(shared.opts.min_poll).min(Duration::from_secs(15))
 }
 
 /// Polls until ready, holding no permit between polls. `Ok(None)` when
@@ -513,10 +461,7 @@ async fn wait_ready(
             Err(e) => return Err(e.into()),
         }
         if !announced {
-            shared.events.event(&Event::Waiting {
-                id: id.to_string(),
-                op: Op::Create,
-            });
+            shared.events.event(&Event::Waiting { id: id.to_string(), op: Op::Create });
             announced = true;
         }
         if Instant::now() >= deadline {
@@ -547,10 +492,7 @@ async fn create(shared: &Shared, kind: &dyn ResourceKind, c: &Change) -> Result<
         }
         st.begin(&c.id, &c.kind, Operation::Create);
     })?;
-    let req = CreateRequest {
-        logical_id: c.id.clone(),
-        properties: props.into_iter().collect(),
-    };
+    let req = CreateRequest { logical_id: c.id.clone(), properties: props.into_iter().collect() };
     let created = match call(shared, || kind.create(&shared.ctx, &req)).await {
         // The resource was made, but a later step of its create (a
         // throttled attribute call) failed retryably: finish it as an
@@ -559,12 +501,10 @@ async fn create(shared: &Shared, kind: &dyn ResourceKind, c: &Change) -> Result<
             if e.retryable
                 && let Some(pid) = e.partial_id.clone() =>
         {
-            finish_create(shared, kind, &pid, &req.properties)
-                .await
-                .map_err(|mut e| {
-                    e.partial_id = Some(pid);
-                    e
-                })
+            finish_create(shared, kind, &pid, &req.properties).await.map_err(|mut e| {
+                e.partial_id = Some(pid);
+                e
+            })
         }
         other => other,
     };
@@ -583,8 +523,7 @@ async fn create(shared: &Shared, kind: &dyn ResourceKind, c: &Change) -> Result<
     };
     write_state(shared, |st| {
         let r = record(c, &created.physical_id, stored.clone(), Status::Ready);
-        st.resources
-            .insert(c.id.clone(), r.with(created.attributes.clone()));
+        st.resources.insert(c.id.clone(), r.with(created.attributes.clone()));
         st.end(&c.id);
     })?;
     match wait_ready(shared, kind, &c.id, &created.physical_id).await {
@@ -643,26 +582,16 @@ async fn finish_create(
     pid: &str,
     props: &Props,
 ) -> Result<Created, ProviderError> {
-    let query = ReadQuery {
-        known: vec![(pid.to_string(), props.clone())],
-        discover: false,
-    };
+    let query = ReadQuery { known: vec![(pid.to_string(), props.clone())], discover: false };
     let live = call(shared, || kind.read(&shared.ctx, &query))
         .await?
         .into_iter()
         .find(|o| o.physical_id == pid)
         .ok_or_else(|| ProviderError::new(format!("`{pid}` was created but cannot be read")))?;
     let mut attributes = live.attributes;
-    attributes.extend(
-        call(shared, || {
-            kind.update(&shared.ctx, pid, &live.properties, props)
-        })
-        .await?,
-    );
-    Ok(Created {
-        physical_id: pid.to_string(),
-        attributes,
-    })
+    attributes
+        .extend(call(shared, || kind.update(&shared.ctx, pid, &live.properties, props)).await?);
+    Ok(Created { physical_id: pid.to_string(), attributes })
 }
 
 /// Records the attributes a resource reported once ready.
@@ -687,10 +616,7 @@ async fn find_created(
     if !kind.schema().taggable {
         return None;
     }
-    let query = crate::provider::ReadQuery {
-        known: Vec::new(),
-        discover: true,
-    };
+    let query = crate::provider::ReadQuery { known: Vec::new(), discover: true };
     let found = call(shared, || kind.read(&shared.ctx, &query)).await.ok()?;
     let st = shared.state.lock().unwrap();
     let known = |pid: &str| {
@@ -700,20 +626,14 @@ async fn find_created(
     found
         .into_iter()
         .find(|o| o.logical_id.as_deref() == Some(c.id.as_str()) && !known(&o.physical_id))
-        .map(|o| crate::provider::Created {
-            physical_id: o.physical_id,
-            attributes: o.attributes,
-        })
+        .map(|o| crate::provider::Created { physical_id: o.physical_id, attributes: o.attributes })
 }
 
 async fn update(shared: &Shared, kind: &dyn ResourceKind, c: &Change) -> Result<(), StepError> {
     let props = resolve_now(shared, &c.id)?;
     let (pid, old, lineage) = {
         let st = shared.state.lock().unwrap();
-        let r = st
-            .resources
-            .get(&c.id)
-            .ok_or_else(|| StepError::NotInState(c.id.clone()))?;
+        let r = st.resources.get(&c.id).ok_or_else(|| StepError::NotInState(c.id.clone()))?;
         // What is live, not only what was applied: an update must also
         // undo drift (a value changed outside archkit).
         let mut old = r.properties.clone();
@@ -824,11 +744,7 @@ async fn delete(
     }
     write_state(shared, |st| {
         st.deposed.retain(|d| d.physical_id != pid);
-        if st
-            .resources
-            .get(&c.id)
-            .is_some_and(|r| r.physical_id == pid)
-        {
+        if st.resources.get(&c.id).is_some_and(|r| r.physical_id == pid) {
             st.resources.remove(&c.id);
         }
         st.end(&c.id);

@@ -129,10 +129,7 @@ where
             }
         }
     }
-    outcome
-        .into_iter()
-        .map(|o| o.unwrap_or(Outcome::NotRun))
-        .collect()
+    outcome.into_iter().map(|o| o.unwrap_or(Outcome::NotRun)).collect()
 }
 
 #[cfg(test)]
@@ -149,11 +146,7 @@ mod tests {
             async move {
                 tokio::task::yield_now().await;
                 o.lock().unwrap().push(i);
-                if Some(i) == fail {
-                    Err("boom".into())
-                } else {
-                    Ok(())
-                }
+                if Some(i) == fail { Err("boom".into()) } else { Ok(()) }
             }
         })
         .await;

@@ -50,12 +50,7 @@ pub fn dot<'a>(
     }
     for (from, to, explicit) in edges(g) {
         let style = if explicit { " [style=dashed]" } else { "" };
-        let _ = writeln!(
-            out,
-            "  \"{}\" -> \"{}\"{style};",
-            dot_escape(from),
-            dot_escape(to)
-        );
+        let _ = writeln!(out, "  \"{}\" -> \"{}\"{style};", dot_escape(from), dot_escape(to));
     }
     out.push_str("}\n");
     out
@@ -65,11 +60,8 @@ pub fn dot<'a>(
 /// so no resource name can break the diagram.
 pub fn mermaid<'a>(kinds: impl IntoIterator<Item = (&'a str, &'a str)>, g: &Graph) -> String {
     let kinds: Vec<(&str, &str)> = kinds.into_iter().collect();
-    let ids: std::collections::HashMap<&str, usize> = kinds
-        .iter()
-        .enumerate()
-        .map(|(i, (k, _))| (*k, i))
-        .collect();
+    let ids: std::collections::HashMap<&str, usize> =
+        kinds.iter().enumerate().map(|(i, (k, _))| (*k, i)).collect();
     let mut out = String::from("flowchart LR\n");
     for (id, kind) in &kinds {
         let _ = writeln!(
@@ -88,7 +80,5 @@ pub fn mermaid<'a>(kinds: impl IntoIterator<Item = (&'a str, &'a str)>, g: &Grap
 }
 
 fn mermaid_escape(s: &str) -> String {
-    s.replace('"', "#quot;")
-        .replace('<', "#lt;")
-        .replace('>', "#gt;")
+    s.replace('"', "#quot;").replace('<', "#lt;").replace('>', "#gt;")
 }

@@ -44,10 +44,7 @@ pub enum GraphError {
     SelfReference { id: String, dep: Dep },
     /// A loop of dependencies: `path[0]` depends on `path[1]`, ... and the
     /// last on the first; `labels` are the references along it.
-    Cycle {
-        path: Vec<String>,
-        labels: Vec<(SourceSpan, String)>,
-    },
+    Cycle { path: Vec<String>, labels: Vec<(SourceSpan, String)> },
 }
 
 /// The dependency graph of a blueprint's resources.
@@ -82,10 +79,7 @@ impl Graph {
                     continue;
                 };
                 if from == to {
-                    errors.push(GraphError::SelfReference {
-                        id: id.to_string(),
-                        dep: dep.clone(),
-                    });
+                    errors.push(GraphError::SelfReference { id: id.to_string(), dep: dep.clone() });
                     continue;
                 }
                 edge_spans.entry((from, to)).or_insert(dep.span);
@@ -112,11 +106,7 @@ impl Graph {
                 .collect();
             errors.push(GraphError::Cycle { path, labels });
         }
-        if errors.is_empty() {
-            Ok(graph)
-        } else {
-            Err(errors)
-        }
+        if errors.is_empty() { Ok(graph) } else { Err(errors) }
     }
 
     /// Every cycle, each as one loop through its strongly connected
@@ -201,11 +191,8 @@ impl Graph {
         let Some(n) = self.node(id) else {
             return Vec::new();
         };
-        let mut v: Vec<&str> = self
-            .inner
-            .neighbors_directed(n, dir)
-            .map(|m| self.inner[m].as_str())
-            .collect();
+        let mut v: Vec<&str> =
+            self.inner.neighbors_directed(n, dir).map(|m| self.inner[m].as_str()).collect();
         v.sort_unstable();
         v.dedup();
         v
@@ -217,11 +204,7 @@ impl Graph {
         let mut indegree: Vec<usize> = self
             .inner
             .node_indices()
-            .map(|n| {
-                self.inner
-                    .neighbors_directed(n, petgraph::Direction::Incoming)
-                    .count()
-            })
+            .map(|n| self.inner.neighbors_directed(n, petgraph::Direction::Incoming).count())
             .collect();
         let mut ready: BinaryHeap<Reverse<(&str, usize)>> = self
             .inner
@@ -232,9 +215,7 @@ impl Graph {
         let mut order = Vec::with_capacity(self.len());
         while let Some(Reverse((id, i))) = ready.pop() {
             order.push(id);
-            for m in self
-                .inner
-                .neighbors_directed(NodeIndex::new(i), petgraph::Direction::Outgoing)
+            for m in self.inner.neighbors_directed(NodeIndex::new(i), petgraph::Direction::Outgoing)
             {
                 indegree[m.index()] -= 1;
                 if indegree[m.index()] == 0 {

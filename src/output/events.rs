@@ -23,7 +23,10 @@ pub enum JsonEvent<'a> {
         expected_seconds: f64,
     },
     /// The operation was made and archkit waits for the resource.
-    Waiting { id: &'a str, op: &'static str },
+    Waiting {
+        id: &'a str,
+        op: &'static str,
+    },
     Finished {
         id: &'a str,
         op: &'static str,
@@ -41,7 +44,9 @@ pub enum JsonEvent<'a> {
         because: &'a str,
     },
     /// The blueprint's outputs; sensitive ones read `(sensitive)`.
-    Outputs { outputs: Map<String, Value> },
+    Outputs {
+        outputs: Map<String, Value>,
+    },
     Summary {
         ok: bool,
         done: usize,

@@ -30,12 +30,7 @@ impl Printer {
         let color = !no_color
             && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
             && std::io::stderr().is_terminal();
-        Printer {
-            json,
-            color,
-            quiet,
-            stats: false,
-        }
+        Printer { json, color, quiet, stats: false }
     }
 
     /// Prints AWS call statistics (`--stats`): a table on stderr, or with
@@ -118,22 +113,13 @@ pub fn render_stats(j: &crate::aws::client::StatsJson) -> String {
 }
 
 fn term_width() -> usize {
-    std::env::var("COLUMNS")
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(100)
+    std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()).unwrap_or(100)
 }
 
 /// Renders one diagnostic with miette's graphical handler.
 pub fn render(d: &dyn miette::Diagnostic, color: bool, width: usize) -> String {
-    let theme = if color {
-        GraphicalTheme::unicode()
-    } else {
-        GraphicalTheme::unicode_nocolor()
-    };
-    let handler = GraphicalReportHandler::new_themed(theme)
-        .with_width(width)
-        .with_links(false);
+    let theme = if color { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
+    let handler = GraphicalReportHandler::new_themed(theme).with_width(width).with_links(false);
     let mut out = String::new();
     if handler.render_report(&mut out, d).is_err() {
         out = format!("error: {d}\n");
@@ -149,10 +135,7 @@ pub fn render_diagnostics(d: &Diagnostics, color: bool, width: usize) -> String 
         out.push('\n');
     }
     if d.diagnostics.len() > MAX_SHOWN {
-        out.push_str(&format!(
-            "... and {} more not shown\n",
-            d.diagnostics.len() - MAX_SHOWN
-        ));
+        out.push_str(&format!("... and {} more not shown\n", d.diagnostics.len() - MAX_SHOWN));
     }
     out.push_str(&format!("error: {d}\n"));
     out

@@ -70,30 +70,17 @@ pub struct JsonLines;
 impl Events for JsonLines {
     fn event(&self, e: &Event) {
         match e {
-            Event::Started { id, op, expected } => JsonEvent::Started {
-                id,
-                op: verb(*op).0,
-                expected_seconds: expected.as_secs_f64(),
-            },
-            Event::Waiting { id, op } => JsonEvent::Waiting {
-                id,
-                op: verb(*op).0,
-            },
-            Event::Finished { id, op, elapsed } => JsonEvent::Finished {
-                id,
-                op: verb(*op).0,
-                elapsed_seconds: elapsed.as_secs_f64(),
-            },
-            Event::Failed { id, op, error } => JsonEvent::Failed {
-                id,
-                op: verb(*op).0,
-                error,
-            },
-            Event::Skipped { id, op, because } => JsonEvent::Skipped {
-                id,
-                op: verb(*op).0,
-                because,
-            },
+            Event::Started { id, op, expected } => {
+                JsonEvent::Started { id, op: verb(*op).0, expected_seconds: expected.as_secs_f64() }
+            }
+            Event::Waiting { id, op } => JsonEvent::Waiting { id, op: verb(*op).0 },
+            Event::Finished { id, op, elapsed } => {
+                JsonEvent::Finished { id, op: verb(*op).0, elapsed_seconds: elapsed.as_secs_f64() }
+            }
+            Event::Failed { id, op, error } => JsonEvent::Failed { id, op: verb(*op).0, error },
+            Event::Skipped { id, op, because } => {
+                JsonEvent::Skipped { id, op: verb(*op).0, because }
+            }
         }
         .emit();
     }
@@ -136,21 +123,16 @@ impl Events for Live {
                     bar.finish_and_clear();
                 }
                 let _ =
-                    self.multi
-                        .println(format!("✓ {id}: {} in {}", verb(*op).1, secs(*elapsed)));
+                    self.multi.println(format!("✓ {id}: {} in {}", verb(*op).1, secs(*elapsed)));
             }
             Event::Failed { id, op, error } => {
                 if let Some(bar) = bars.remove(id) {
                     bar.finish_and_clear();
                 }
-                let _ = self
-                    .multi
-                    .println(format!("✗ {id}: {} failed: {error}", verb(*op).0));
+                let _ = self.multi.println(format!("✗ {id}: {} failed: {error}", verb(*op).0));
             }
             Event::Skipped { id, because, .. } => {
-                let _ = self
-                    .multi
-                    .println(format!("- {id}: skipped because {because}"));
+                let _ = self.multi.println(format!("- {id}: skipped because {because}"));
             }
         }
     }

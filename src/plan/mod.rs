@@ -183,10 +183,7 @@ pub async fn refresh(
                 .filter(|d| d.kind == kind)
                 .map(|d| (d.physical_id.clone(), d.properties.clone())),
         );
-        let query = ReadQuery {
-            known,
-            discover: k.schema().taggable,
-        };
+        let query = ReadQuery { known, discover: k.schema().taggable };
         let known: std::collections::HashSet<String> =
             query.known.iter().map(|(id, _)| id.clone()).collect();
         let observed = k.read(ctx, &query).await?;
@@ -198,8 +195,7 @@ pub async fn refresh(
             .filter(|o| o.logical_id.is_some() || known.contains(&o.physical_id))
         {
             k.normalize(&mut o.properties);
-            live.by_physical
-                .insert(o.physical_id.clone(), (kind.clone(), o));
+            live.by_physical.insert(o.physical_id.clone(), (kind.clone(), o));
         }
     }
     Ok(live)
@@ -223,19 +219,10 @@ pub struct Input<'a> {
 pub enum PlanError {
     #[error("cannot plan `{id}`: {message}")]
     #[diagnostic(code(archkit::plan::resolve), help("{help}"))]
-    Resolve {
-        id: String,
-        message: String,
-        help: String,
-    },
+    Resolve { id: String, message: String, help: String },
     #[error("`{id}` ({kind}): {message}")]
     #[diagnostic(code(archkit::plan::invalid), help("{help}"))]
-    Invalid {
-        id: String,
-        kind: String,
-        message: String,
-        help: String,
-    },
+    Invalid { id: String, kind: String, message: String, help: String },
     #[error("resource type `{kind}` of `{id}` has no implementation in this build")]
     #[diagnostic(
         code(archkit::plan::unsupported_kind),
@@ -355,11 +342,7 @@ fn match_existing(input: &Input, live: &Live) -> Existing {
     for pids in tagged.values_mut() {
         pids.sort();
     }
-    let deposed: BTreeSet<&str> = state
-        .deposed
-        .iter()
-        .map(|d| d.physical_id.as_str())
-        .collect();
+    let deposed: BTreeSet<&str> = state.deposed.iter().map(|d| d.physical_id.as_str()).collect();
     let mut ex = Existing {
         by_id: HashMap::new(),
         adopted: BTreeSet::new(),
@@ -383,14 +366,12 @@ fn match_existing(input: &Input, live: &Live) -> Existing {
             if ex.by_id.contains_key(id) {
                 continue;
             }
-            if let Some(pid) = tagged
-                .get(id)
-                .and_then(|p| p.iter().find(|p| !deposed.contains(p.as_str())))
+            if let Some(pid) =
+                tagged.get(id).and_then(|p| p.iter().find(|p| !deposed.contains(p.as_str())))
                 && let Some((kind, o)) = live.by_physical.get(pid)
                 && *kind == bp.resources[id].kind()
             {
-                ex.by_id
-                    .insert(id.clone(), (pid.clone(), o.attributes.clone()));
+                ex.by_id.insert(id.clone(), (pid.clone(), o.attributes.clone()));
                 ex.adopted.insert(id.clone());
                 ex.gone.remove(id);
             }
@@ -425,11 +406,7 @@ pub fn diff(input: &Input, live: &Live) -> Result<Plan, PlanError> {
         blueprint: input.blueprint.name.clone(),
         // A stack never written has no lineage yet: plans against it match
         // whatever new lineage the apply creates.
-        lineage: if state.serial == 0 {
-            String::new()
-        } else {
-            state.lineage.clone()
-        },
+        lineage: if state.serial == 0 { String::new() } else { state.lineage.clone() },
         serial: state.serial,
         changes,
         forget,
@@ -454,24 +431,17 @@ fn desired_properties(
     id: &str,
     look: &dyn Lookup,
 ) -> Result<BTreeMap<String, PlanValue>, PlanError> {
-    let env = Env {
-        params: input.params,
-        stack: input.stack,
-        region: input.region,
-        azs: input.azs,
-    };
+    let env =
+        Env { params: input.params, stack: input.stack, region: input.region, azs: input.azs };
     let mut props = resolve_properties(input.blueprint, id, &env, look)?;
-    let mut known: Props = props
-        .iter()
-        .filter_map(|(k, v)| v.known().map(|v| (k.clone(), v.clone())))
-        .collect();
-    k.check(&known)
-        .map_err(|(message, help)| PlanError::Invalid {
-            id: id.to_string(),
-            kind: k.schema().kind.to_string(),
-            message,
-            help,
-        })?;
+    let mut known: Props =
+        props.iter().filter_map(|(k, v)| v.known().map(|v| (k.clone(), v.clone()))).collect();
+    k.check(&known).map_err(|(message, help)| PlanError::Invalid {
+        id: id.to_string(),
+        kind: k.schema().kind.to_string(),
+        message,
+        help,
+    })?;
     k.normalize(&mut known);
     // What normalising dropped (a key that does not apply, such as a
     // range-key type without a range key) is not compared.
@@ -495,15 +465,9 @@ fn plan_resource(
     let k = input
         .registry
         .kind(kind)
-        .ok_or_else(|| PlanError::Unsupported {
-            id: id.to_string(),
-            kind: kind.to_string(),
-        })?;
-    let look = PlanLookup {
-        pending: &planned.pending,
-        existing: &ex.by_id,
-        desired: &planned.desired,
-    };
+        .ok_or_else(|| PlanError::Unsupported { id: id.to_string(), kind: kind.to_string() })?;
+    let look =
+        PlanLookup { pending: &planned.pending, existing: &ex.by_id, desired: &planned.desired };
     let props = desired_properties(input, k.as_ref(), id, &look)?;
     let sensitive: BTreeSet<String> = res
         .properties
@@ -514,27 +478,15 @@ fn plan_resource(
         })
         .map(|(n, _)| n.clone())
         .collect();
-    let depends_on: Vec<String> = input
-        .blueprint
-        .graph
-        .dependencies(id)
-        .into_iter()
-        .map(str::to_string)
-        .collect();
+    let depends_on: Vec<String> =
+        input.blueprint.graph.dependencies(id).into_iter().map(str::to_string).collect();
     let recorded = input.state.resources.get(id);
     let mut change = Change {
         action: Action::Create,
-        after: props
-            .iter()
-            .map(|(k, v)| (k.clone(), v.known().cloned()))
-            .collect(),
+        after: props.iter().map(|(k, v)| (k.clone(), v.known().cloned())).collect(),
         sensitive: sensitive.iter().cloned().collect(),
         released: recorded.map_or_else(Vec::new, |r| {
-            r.depends_on
-                .iter()
-                .filter(|d| !depends_on.contains(d))
-                .cloned()
-                .collect()
+            r.depends_on.iter().filter(|d| !depends_on.contains(d)).cloned().collect()
         }),
         depends_on,
         ..Change::empty(id, kind)
@@ -560,13 +512,7 @@ fn plan_resource(
             applied.as_ref(),
             &input.state.lineage,
         );
-        choose_action(
-            &mut change,
-            res.schema,
-            k.as_ref(),
-            recorded,
-            ex.adopted.contains(id),
-        );
+        choose_action(&mut change, res.schema, k.as_ref(), recorded, ex.adopted.contains(id));
     } else if ex.gone.contains(id) {
         change.reason = Some(Reason::DeletedOutside);
         if let Some(r) = recorded {
@@ -678,11 +624,7 @@ fn plan_deletes(input: &Input, live: &Live, ex: &Existing) -> (Vec<Change>, Vec<
     let mut seen_pids: BTreeSet<String> = BTreeSet::new();
     let mut forget = Vec::new();
     let why = |destroying: Reason| {
-        if input.destroy {
-            Reason::Destroy
-        } else {
-            destroying
-        }
+        if input.destroy { Reason::Destroy } else { destroying }
     };
     for (id, r) in &state.resources {
         seen_pids.insert(r.physical_id.clone());

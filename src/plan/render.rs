@@ -26,8 +26,7 @@ pub fn redacted(plan: &Plan) -> Plan {
                 *v = Some(Value::String(SENSITIVE.into()));
             }
             if c.before.contains_key(name) {
-                c.before
-                    .insert(name.clone(), Value::String(SENSITIVE.into()));
+                c.before.insert(name.clone(), Value::String(SENSITIVE.into()));
             }
         }
     }
@@ -57,11 +56,8 @@ fn reason_text(c: &Change) -> Option<String> {
 pub fn human(plan: &Plan) -> String {
     let plan = redacted(plan);
     let mut out = String::new();
-    let changes: Vec<&Change> = plan
-        .changes
-        .iter()
-        .filter(|c| c.action != Action::NoOp || !c.drift.is_empty())
-        .collect();
+    let changes: Vec<&Change> =
+        plan.changes.iter().filter(|c| c.action != Action::NoOp || !c.drift.is_empty()).collect();
     if changes.is_empty() {
         let _ = writeln!(
             out,
@@ -102,11 +98,7 @@ fn head(c: &Change) -> String {
         Action::Replace if c.replace_because.is_empty() => "replace".to_string(),
         Action::Replace => format!(
             "replace: {} forces replacement",
-            c.replace_because
-                .iter()
-                .map(|p| format!("`{p}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            c.replace_because.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", ")
         ),
         Action::Delete => "delete".to_string(),
         Action::NoOp => "no change".to_string(),
@@ -142,11 +134,8 @@ fn rows(c: &Change, out: &mut String) {
             // attachments) show only the fields that change.
             let mut rows = Vec::new();
             for k in &c.changed {
-                let mark = if c.replace_because.contains(k) {
-                    "  # forces replacement"
-                } else {
-                    ""
-                };
+                let mark =
+                    if c.replace_because.contains(k) { "  # forces replacement" } else { "" };
                 let new = c.after.get(k);
                 match (c.before.get(k), new) {
                     (Some(old), Some(Some(new))) => {
@@ -189,10 +178,7 @@ fn leaf_diffs(path: String, old: &Value, new: &Value, out: &mut Vec<(String, Str
         (Value::Object(a), Value::Object(b)) => {
             let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
             for k in keys {
-                let (x, y) = (
-                    a.get(k).unwrap_or(&Value::Null),
-                    b.get(k).unwrap_or(&Value::Null),
-                );
+                let (x, y) = (a.get(k).unwrap_or(&Value::Null), b.get(k).unwrap_or(&Value::Null));
                 leaf_diffs(format!("{path}.{k}"), x, y, out);
             }
         }
@@ -283,11 +269,7 @@ pub fn json(plan: &Plan) -> PlanJson {
                 replace_because: c.replace_because.clone(),
                 drift: c.drift.clone(),
                 before: c.before.clone(),
-                after: c
-                    .after
-                    .iter()
-                    .filter_map(|(k, v)| Some((k.clone(), v.clone()?)))
-                    .collect(),
+                after: c.after.iter().filter_map(|(k, v)| Some((k.clone(), v.clone()?))).collect(),
                 after_unknown: c
                     .after
                     .iter()

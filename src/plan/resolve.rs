@@ -79,11 +79,7 @@ pub fn resolve(e: &Expr, env: &Env, look: &dyn Lookup) -> Result<PlanValue, Reso
             Known(Value::Object(out))
         }
         Expr::Ref(r) => reference(r, env, look)?,
-        Expr::Cond {
-            cond,
-            then,
-            otherwise,
-        } => {
+        Expr::Cond { cond, then, otherwise } => {
             let value = env.params.get(&cond.param).map(|v| &v.value);
             let branch = if cond.holds(value) { then } else { otherwise };
             resolve(branch, env, look)?

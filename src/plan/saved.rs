@@ -64,11 +64,7 @@ pub fn digest_params(values: &Values) -> String {
     for (k, v) in &values.values {
         h.update(k.as_bytes());
         h.update(b"=");
-        h.update(
-            serde_json::to_string(&v.value)
-                .unwrap_or_default()
-                .as_bytes(),
-        );
+        h.update(serde_json::to_string(&v.value).unwrap_or_default().as_bytes());
         h.update(b"\n");
     }
     hex::encode(h.finalize())
@@ -94,22 +90,16 @@ impl SavedPlan {
 
     pub fn write(&self, path: &Path) -> Result<(), SavedPlanError> {
         let text = serde_json::to_string_pretty(self).expect("plans serialise");
-        std::fs::write(path, text + "\n").map_err(|source| SavedPlanError::Io {
-            path: path.to_path_buf(),
-            source,
-        })
+        std::fs::write(path, text + "\n")
+            .map_err(|source| SavedPlanError::Io { path: path.to_path_buf(), source })
     }
 
     pub fn read(path: &Path) -> Result<SavedPlan, SavedPlanError> {
-        let text = std::fs::read_to_string(path).map_err(|source| SavedPlanError::Io {
-            path: path.to_path_buf(),
-            source,
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| SavedPlanError::Io { path: path.to_path_buf(), source })?;
+        let saved: SavedPlan = serde_json::from_str(&text).map_err(|e| {
+            SavedPlanError::Invalid { path: path.to_path_buf(), message: e.to_string() }
         })?;
-        let saved: SavedPlan =
-            serde_json::from_str(&text).map_err(|e| SavedPlanError::Invalid {
-                path: path.to_path_buf(),
-                message: e.to_string(),
-            })?;
         if saved.format_version != FORMAT_VERSION {
             return Err(SavedPlanError::Invalid {
                 path: path.to_path_buf(),

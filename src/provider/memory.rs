@@ -16,43 +16,34 @@ use async_trait::async_trait;
 use serde_json::Value;
 
 use super::{
-    Attrs, Context, CreateRequest, Created, Observed, Op, Props, ProviderError, ReadQuery,
-    ResourceKind,
+    Attrs, Context, CreateRequest, Created, Declared, Observed, Op, Props, ProviderError,
+    ReadQuery, ResourceKind,
 };
-use crate::schema::{Attr, Prop, Schema, Type};
+use crate::schema::{Attr, Prop, Schema, Type, rows};
 
-pub static THING: Schema = Schema {
-    kind: "test.thing",
-    doc: "An in-memory resource for engine tests.",
-    properties: &[
+pub static THING: Schema = Schema::new("test.thing", "An in-memory resource for engine tests.")
+    .properties(rows! {
         Prop::new("name", Type::String, "Changing it replaces the thing.").replace(),
         Prop::new("value", Type::String, "Mutable in place."),
-        Prop::new(
-            "refs",
-            Type::List(&Type::String),
-            "References to other things.",
-        ),
+        Prop::new("refs", Type::List(&Type::String), "References to other things."),
         Prop::new("secret", Type::String, "A sensitive value.").sensitive(),
-    ],
-    attributes: &[Attr::new("arn", Type::String, "A fake ARN.")],
-    ..Schema::BASE
-};
+    })
+    .attributes(rows! {
+        Attr::new("arn", Type::String, "A fake ARN."),
+    });
 
-pub static SLOW: Schema = Schema {
-    kind: "test.slow",
-    doc: "An in-memory resource that takes a while to become ready.",
-    properties: &[Prop::new("value", Type::String, "Mutable in place.")],
-    ..Schema::BASE
-};
+pub static SLOW: Schema =
+    Schema::new("test.slow", "An in-memory resource that takes a while to become ready.")
+        .properties(rows! {
+            Prop::new("value", Type::String, "Mutable in place."),
+        });
 
 /// Unique names (replacement deletes first) and a destroy rule: every
 /// `test.thing` of the stack is deleted before any `test.unique`.
-pub static UNIQUE: Schema = Schema {
-    kind: "test.unique",
-    doc: "An in-memory resource with a unique name.",
-    properties: &[Prop::new("name", Type::String, "Unique; changing it replaces.").replace()],
-    ..Schema::BASE
-};
+pub static UNIQUE: Schema = Schema::new("test.unique", "An in-memory resource with a unique name.")
+    .properties(rows! {
+        Prop::new("name", Type::String, "Unique; changing it replaces.").replace(),
+    });
 
 /// A stored resource.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -148,10 +139,7 @@ impl MemoryCloud {
     }
 
     pub fn fault(&self, logical_id: &str, op: Op, fault: Fault) {
-        self.faults
-            .lock()
-            .unwrap()
-            .insert((logical_id.to_string(), op), fault);
+        self.faults.lock().unwrap().insert((logical_id.to_string(), op), fault);
     }
 
     /// Makes the `n`-th mutating call from now (0-based) hit `fault`.
@@ -176,48 +164,29 @@ impl MemoryCloud {
         let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for (pid, r) in self.resources.lock().unwrap().iter() {
             if r.stack == stack {
-                out.entry(r.logical_id.clone())
-                    .or_default()
-                    .push(pid.clone());
+                out.entry(r.logical_id.clone()).or_default().push(pid.clone());
             }
         }
         out
     }
 
     pub fn calls(&self, what: &str) -> usize {
-        self.log
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|c| c.0 == what)
-            .count()
+        self.log.lock().unwrap().iter().filter(|c| c.0 == what).count()
     }
 
     /// Kind names of every provider this cloud backs.
     pub fn kinds(self: &Arc<Self>) -> Vec<Arc<dyn ResourceKind>> {
         vec![
-            Arc::new(MemoryKind {
-                schema: &THING,
-                cloud: self.clone(),
-            }),
-            Arc::new(MemoryKind {
-                schema: &SLOW,
-                cloud: self.clone(),
-            }),
-            Arc::new(MemoryKind {
-                schema: &UNIQUE,
-                cloud: self.clone(),
-            }),
+            Arc::new(MemoryKind { schema: &THING, cloud: self.clone() }),
+            Arc::new(MemoryKind { schema: &SLOW, cloud: self.clone() }),
+            Arc::new(MemoryKind { schema: &UNIQUE, cloud: self.clone() }),
         ]
     }
 
     async fn enter(&self, what: &str, kind: &str, logical: &str) -> Inflight<'_> {
         let now = self.inflight.fetch_add(1, Ordering::SeqCst) + 1;
         self.peak_inflight.fetch_max(now, Ordering::SeqCst);
-        self.log
-            .lock()
-            .unwrap()
-            .push((what.to_string(), kind.to_string(), logical.to_string()));
+        self.log.lock().unwrap().push((what.to_string(), kind.to_string(), logical.to_string()));
         let latency = *self.latency.lock().unwrap();
         if !latency.is_zero() {
             tokio::time::sleep(latency).await;
@@ -276,9 +245,7 @@ pub struct MemoryKind {
 
 fn fail(f: Fault) -> ProviderError {
     match f {
-        Fault::Throttle(_) => ProviderError::new("Rate exceeded")
-            .code("Throttling")
-            .retryable(),
+        Fault::Throttle(_) => ProviderError::new("Rate exceeded").code("Throttling").retryable(),
         Fault::InUse(_) => ProviderError::new("resource has a dependent object")
             .code("DependencyViolation")
             .retry_within(Duration::from_secs(60)),
@@ -292,12 +259,14 @@ fn attrs(pid: &str) -> Attrs {
     a
 }
 
-#[async_trait]
-impl ResourceKind for MemoryKind {
+impl Declared for MemoryKind {
     fn schema(&self) -> &'static Schema {
         self.schema
     }
+}
 
+#[async_trait]
+impl ResourceKind for MemoryKind {
     /// `refs` is a set, compared in sorted order (as AWS returns subnets
     /// and security groups in any order).
     fn normalize(&self, props: &mut Props) {
@@ -327,10 +296,7 @@ impl ResourceKind for MemoryKind {
     }
 
     async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created> {
-        let _g = self
-            .cloud
-            .enter("create", self.schema.kind, &req.logical_id)
-            .await;
+        let _g = self.cloud.enter("create", self.schema.kind, &req.logical_id).await;
         let fault = self.cloud.take_fault(&req.logical_id, Op::Create);
         if let Some(f @ (Fault::Fail | Fault::Throttle(_) | Fault::InUse(_))) = fault {
             return Err(fail(f));
@@ -351,9 +317,7 @@ impl ResourceKind for MemoryKind {
             },
         );
         if fault == Some(Fault::ThrottleAfterCreate) {
-            let mut e = ProviderError::new("Rate exceeded")
-                .code("Throttling")
-                .retryable();
+            let mut e = ProviderError::new("Rate exceeded").code("Throttling").retryable();
             e.partial_id = Some(pid);
             return Err(e);
         }
@@ -363,10 +327,7 @@ impl ResourceKind for MemoryKind {
         if fault == Some(Fault::LoseResponse) {
             return Err(ProviderError::new("connection reset").code("Dispatch"));
         }
-        Ok(Created {
-            attributes: attrs(&pid),
-            physical_id: pid,
-        })
+        Ok(Created { attributes: attrs(&pid), physical_id: pid })
     }
 
     async fn update(
@@ -385,9 +346,7 @@ impl ResourceKind for MemoryKind {
         {
             let mut res = self.cloud.resources.lock().unwrap();
             let Some(r) = res.get_mut(physical_id) else {
-                return Err(ProviderError::new("no such resource")
-                    .code("NotFound")
-                    .not_found());
+                return Err(ProviderError::new("no such resource").code("NotFound").not_found());
             };
             r.props = new.clone();
         }
@@ -410,9 +369,7 @@ impl ResourceKind for MemoryKind {
         }
         match removed {
             Some(_) => Ok(()),
-            None => Err(ProviderError::new("no such resource")
-                .code("NotFound")
-                .not_found()),
+            None => Err(ProviderError::new("no such resource").code("NotFound").not_found()),
         }
     }
 
@@ -434,11 +391,7 @@ impl ResourceKind for MemoryKind {
     }
 
     fn delete_after_kinds(&self) -> &'static [&'static str] {
-        if self.schema.kind == UNIQUE.kind {
-            &["test.thing"]
-        } else {
-            &[]
-        }
+        if self.schema.kind == UNIQUE.kind { &["test.thing"] } else { &[] }
     }
 
     fn expected_duration(&self, _op: Op) -> Duration {

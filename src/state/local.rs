@@ -60,11 +60,7 @@ pub enum StateError {
         .path.display(), .info.owner, .info.pid, .info.host, .info.created
     )]
     #[diagnostic(code(archkit::state::locked), help("{help}"))]
-    Locked {
-        path: PathBuf,
-        info: Box<LockInfo>,
-        help: String,
-    },
+    Locked { path: PathBuf, info: Box<LockInfo>, help: String },
 }
 
 /// A state file on local disk.
@@ -101,11 +97,7 @@ impl LocalStore {
             Ok(t) => t,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(source) => {
-                return Err(StateError::Io {
-                    action: "read",
-                    path: self.path.clone(),
-                    source,
-                });
+                return Err(StateError::Io { action: "read", path: self.path.clone(), source });
             }
         };
         parse(&self.path, &text).map(Some)
@@ -117,11 +109,7 @@ impl LocalStore {
     pub fn write(&self, state: &mut State) -> Result<(), StateError> {
         let io_err = |action: &'static str, path: &Path| {
             let path = path.to_path_buf();
-            move |source| StateError::Io {
-                action,
-                path,
-                source,
-            }
+            move |source| StateError::Io { action, path, source }
         };
         let dir = match self.path.parent() {
             Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
@@ -134,8 +122,7 @@ impl LocalStore {
         let tmp = suffixed(&self.path, &format!(".tmp.{}", std::process::id()));
         {
             let mut f = File::create(&tmp).map_err(io_err("write", &tmp))?;
-            f.write_all(text.as_bytes())
-                .map_err(io_err("write", &tmp))?;
+            f.write_all(text.as_bytes()).map_err(io_err("write", &tmp))?;
             f.sync_all().map_err(io_err("sync", &tmp))?;
         }
         // The backup is a hard link to the current file when possible (no
@@ -177,13 +164,9 @@ impl LocalStore {
             match OpenOptions::new().write(true).create_new(true).open(&path) {
                 Ok(mut f) => {
                     let text = serde_json::to_string(&info).expect("lock info serialises");
-                    f.write_all(text.as_bytes())
-                        .and_then(|_| f.sync_all())
-                        .map_err(|source| StateError::Io {
-                            action: "write the lock of",
-                            path: path.clone(),
-                            source,
-                        })?;
+                    f.write_all(text.as_bytes()).and_then(|_| f.sync_all()).map_err(|source| {
+                        StateError::Io { action: "write the lock of", path: path.clone(), source }
+                    })?;
                     return Ok(LockGuard { path });
                 }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
@@ -196,11 +179,7 @@ impl LocalStore {
                     std::thread::sleep(Duration::from_millis(100).min(timeout));
                 }
                 Err(source) => {
-                    return Err(StateError::Io {
-                        action: "lock",
-                        path,
-                        source,
-                    });
+                    return Err(StateError::Io { action: "lock", path, source });
                 }
             }
         }
@@ -209,17 +188,12 @@ impl LocalStore {
     /// Removes the lock whoever holds it (`archkit state unlock`).
     pub fn force_unlock(&self) -> Result<Option<LockInfo>, StateError> {
         let path = self.lock_path();
-        let holder = fs::read_to_string(&path)
-            .ok()
-            .and_then(|t| serde_json::from_str::<LockInfo>(&t).ok());
+        let holder =
+            fs::read_to_string(&path).ok().and_then(|t| serde_json::from_str::<LockInfo>(&t).ok());
         match fs::remove_file(&path) {
             Ok(()) => Ok(holder),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(source) => Err(StateError::Io {
-                action: "unlock",
-                path,
-                source,
-            }),
+            Err(source) => Err(StateError::Io { action: "unlock", path, source }),
         }
     }
 }
@@ -246,11 +220,7 @@ fn locked_error(state: &Path, holder: Option<LockInfo>) -> StateError {
             state.display()
         )
     };
-    StateError::Locked {
-        path: state.to_path_buf(),
-        info: Box::new(info),
-        help,
-    }
+    StateError::Locked { path: state.to_path_buf(), info: Box::new(info), help }
 }
 
 /// Releases the lock on drop.
@@ -274,17 +244,12 @@ fn suffixed(path: &Path, suffix: &str) -> PathBuf {
 fn parse(path: &Path, text: &str) -> Result<State, StateError> {
     // The version is checked before the full shape, so a newer format with
     // new fields is reported as newer, not as corrupt.
-    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| StateError::Corrupt {
-        path: path.to_path_buf(),
-        message: format!("{e}"),
-    })?;
+    let value: serde_json::Value = serde_json::from_str(text)
+        .map_err(|e| StateError::Corrupt { path: path.to_path_buf(), message: format!("{e}") })?;
     let version = value.get("format_version").and_then(|v| v.as_u64());
     match version {
         Some(v) if v > u64::from(FORMAT_VERSION) => {
-            return Err(StateError::NewerFormat {
-                path: path.to_path_buf(),
-                found: v,
-            });
+            return Err(StateError::NewerFormat { path: path.to_path_buf(), found: v });
         }
         None => {
             return Err(StateError::Corrupt {
@@ -294,10 +259,8 @@ fn parse(path: &Path, text: &str) -> Result<State, StateError> {
         }
         _ => {}
     }
-    serde_json::from_value(value).map_err(|e| StateError::Corrupt {
-        path: path.to_path_buf(),
-        message: format!("{e}"),
-    })
+    serde_json::from_value(value)
+        .map_err(|e| StateError::Corrupt { path: path.to_path_buf(), message: format!("{e}") })
 }
 
 fn hostname() -> String {
@@ -312,11 +275,7 @@ fn hostname() -> String {
 
 /// Whether a process with this pid exists on this host (Linux: /proc).
 fn process_alive(pid: u32) -> bool {
-    if cfg!(target_os = "linux") {
-        Path::new(&format!("/proc/{pid}")).exists()
-    } else {
-        true
-    }
+    if cfg!(target_os = "linux") { Path::new(&format!("/proc/{pid}")).exists() } else { true }
 }
 
 #[cfg(test)]
@@ -370,14 +329,8 @@ mod tests {
         assert!(matches!(store.load(), Err(StateError::Corrupt { .. })));
         fs::write(&path, "{\"format_version\": 7, \"future\": true}").unwrap();
         let err = store.load().unwrap_err();
-        assert!(
-            matches!(err, StateError::NewerFormat { found: 7, .. }),
-            "{err}"
-        );
-        assert_eq!(
-            fs::read_to_string(&path).unwrap(),
-            "{\"format_version\": 7, \"future\": true}"
-        );
+        assert!(matches!(err, StateError::NewerFormat { found: 7, .. }), "{err}");
+        assert_eq!(fs::read_to_string(&path).unwrap(), "{\"format_version\": 7, \"future\": true}");
     }
 
     #[test]
@@ -386,13 +339,9 @@ mod tests {
         let store = LocalStore::new(dir.path().join("x.json"));
         let guard = store.lock("archkit apply", Duration::ZERO).unwrap();
         let t = Instant::now();
-        let err = store
-            .lock("archkit plan", Duration::from_millis(300))
-            .unwrap_err();
+        let err = store.lock("archkit plan", Duration::from_millis(300)).unwrap_err();
         assert!(t.elapsed() >= Duration::from_millis(300));
-        let StateError::Locked { info, help, .. } = &err else {
-            panic!("{err}")
-        };
+        let StateError::Locked { info, help, .. } = &err else { panic!("{err}") };
         assert_eq!(info.owner, "archkit apply");
         assert_eq!(info.pid, std::process::id());
         assert!(help.contains("--lock-timeout"), "{help}");
@@ -413,9 +362,7 @@ mod tests {
         };
         fs::write(store.lock_path(), serde_json::to_string(&info).unwrap()).unwrap();
         let err = store.lock("archkit plan", Duration::ZERO).unwrap_err();
-        let StateError::Locked { help, .. } = &err else {
-            panic!("{err}")
-        };
+        let StateError::Locked { help, .. } = &err else { panic!("{err}") };
         assert!(help.contains("stale"), "{help}");
         assert!(help.contains("archkit state unlock"), "{help}");
         assert_eq!(store.force_unlock().unwrap(), Some(info));
@@ -435,8 +382,7 @@ mod tests {
         loop {
             // Large enough that a torn write would be visible.
             for i in 0..200 {
-                s.resources
-                    .insert(format!("r{i}"), s.resources["vpc"].clone());
+                s.resources.insert(format!("r{i}"), s.resources["vpc"].clone());
             }
             store.write(&mut s).unwrap();
         }
@@ -448,12 +394,7 @@ mod tests {
         let path = dir.path().join("torn.json");
         for round in 0..5 {
             let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-                .args([
-                    "--exact",
-                    "state::local::tests::writer_child",
-                    "--ignored",
-                    "--nocapture",
-                ])
+                .args(["--exact", "state::local::tests::writer_child", "--ignored", "--nocapture"])
                 .env("ARCHKIT_TEST_STATE_PATH", &path)
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::null())

@@ -7,12 +7,8 @@ fn validate_accepts_every_builtin_blueprint() {
     let out = run(archkit(&root()).args(["blueprints", "--json"]));
     assert_eq!(out.code, 0, "{}", out.stderr);
     let list: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
-    let names: Vec<&str> = list
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["name"].as_str().unwrap())
-        .collect();
+    let names: Vec<&str> =
+        list.as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
     assert!(names.contains(&"fargate-public-private"), "{names:?}");
     for name in names {
         let out = run(archkit(&root()).args(["validate", name]));
@@ -44,11 +40,7 @@ fn invalid_blueprints_exit_1_never_101() {
         }
         let out = run(archkit(&root()).args(["validate", path.to_str().unwrap()]));
         assert_eq!(out.code, 1, "{}: {}", path.display(), out.stderr);
-        assert!(
-            out.stderr.contains("archkit::blueprint::"),
-            "{}",
-            out.stderr
-        );
+        assert!(out.stderr.contains("archkit::blueprint::"), "{}", out.stderr);
         assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
     }
 }
@@ -71,31 +63,18 @@ fn validate_json_lists_errors_with_positions() {
 fn unknown_blueprint_names_get_a_suggestion() {
     let out = run(archkit(&root()).args(["validate", "fargate-public-privat"]));
     assert_eq!(out.code, 1);
-    assert!(
-        out.stderr.contains("archkit::blueprint::not_found"),
-        "{}",
-        out.stderr
-    );
-    assert!(
-        out.stderr
-            .contains("did you mean the built-in blueprint `fargate-public-private`?")
-    );
+    assert!(out.stderr.contains("archkit::blueprint::not_found"), "{}", out.stderr);
+    assert!(out.stderr.contains("did you mean the built-in blueprint `fargate-public-private`?"));
 }
 
 #[test]
 fn graph_prints_dot_and_mermaid() {
     let out = run(archkit(&root()).args(["graph", "fargate-public-private"]));
     assert_eq!(out.code, 0, "{}", out.stderr);
-    assert!(
-        out.stdout
-            .starts_with("digraph \"fargate-public-private\" {")
-    );
+    assert!(out.stdout.starts_with("digraph \"fargate-public-private\" {"));
     assert!(out.stdout.contains("\"vpc\" -> \"public_subnet_one\";"));
     // depends_on edges are dashed.
-    assert!(
-        out.stdout
-            .contains("\"gateway_attachment\" -> \"public_route\" [style=dashed];")
-    );
+    assert!(out.stdout.contains("\"gateway_attachment\" -> \"public_route\" [style=dashed];"));
     insta::assert_snapshot!("graph_dot", out.stdout);
 
     let out =
@@ -119,11 +98,7 @@ fn init_copies_a_builtin_that_then_validates() {
     // A second init refuses to overwrite the user's edits.
     let out = run(archkit(tmp.path()).args(["init", "fargate-public-private", "net"]));
     assert_eq!(out.code, 1);
-    assert!(
-        out.stderr.contains("archkit::init::exists"),
-        "{}",
-        out.stderr
-    );
+    assert!(out.stderr.contains("archkit::init::exists"), "{}", out.stderr);
     assert!(out.stderr.contains("--force"));
 }
 
@@ -140,46 +115,26 @@ fn parameter_values_are_checked() {
 
     let bad = run(archkit(tmp.path()).args(["validate", ".", "--var", "size=medium"]));
     assert_eq!(bad.code, 1);
-    assert!(
-        bad.stderr.contains("archkit::blueprint::parameter_value"),
-        "{}",
-        bad.stderr
-    );
-    assert!(
-        bad.stderr.contains("`medium`, which is not allowed"),
-        "{}",
-        bad.stderr
-    );
+    assert!(bad.stderr.contains("archkit::blueprint::parameter_value"), "{}", bad.stderr);
+    assert!(bad.stderr.contains("`medium`, which is not allowed"), "{}", bad.stderr);
 
-    let env = run(archkit(tmp.path())
-        .args(["validate", "."])
-        .env("ARCHKIT_VAR_count", "many"));
+    let env = run(archkit(tmp.path()).args(["validate", "."]).env("ARCHKIT_VAR_count", "many"));
     assert_eq!(env.code, 1);
     assert!(
-        env.stderr
-            .contains("from environment variable ARCHKIT_VAR_count is not a number"),
+        env.stderr.contains("from environment variable ARCHKIT_VAR_count is not a number"),
         "{}",
         env.stderr
     );
 
     let unknown = run(archkit(tmp.path()).args(["validate", ".", "--var", "szie=1"]));
     assert_eq!(unknown.code, 1);
-    assert!(
-        unknown.stderr.contains("did you mean `size`?"),
-        "{}",
-        unknown.stderr
-    );
+    assert!(unknown.stderr.contains("did you mean `size`?"), "{}", unknown.stderr);
 
     // A short secret is rejected without echoing it.
-    let secret = run(archkit(tmp.path())
-        .args(["validate", "."])
-        .env("ARCHKIT_VAR_password", "hunter2"));
+    let secret =
+        run(archkit(tmp.path()).args(["validate", "."]).env("ARCHKIT_VAR_password", "hunter2"));
     assert_eq!(secret.code, 1);
-    assert!(
-        secret.stderr.contains("use at least 12 characters"),
-        "{}",
-        secret.stderr
-    );
+    assert!(secret.stderr.contains("use at least 12 characters"), "{}", secret.stderr);
     assert!(!secret.stderr.contains("hunter2"), "{}", secret.stderr);
 
     let malformed = run(archkit(tmp.path()).args(["validate", ".", "--var", "novalue"]));
@@ -190,11 +145,7 @@ fn parameter_values_are_checked() {
 fn blueprints_lists_builtins_with_descriptions() {
     let out = run(archkit(&root()).arg("blueprints"));
     assert_eq!(out.code, 0);
-    let line = out
-        .stdout
-        .lines()
-        .find(|l| l.starts_with("fargate-public-private"))
-        .unwrap();
+    let line = out.stdout.lines().find(|l| l.starts_with("fargate-public-private")).unwrap();
     assert!(line.contains("Fargate tasks in private subnets"), "{line}");
     let kinds = run(archkit(&root()).args(["blueprints", "--kinds"]));
     assert!(kinds.stdout.contains("aws.ec2.nat_gateway"));
@@ -211,10 +162,7 @@ fn help_and_version_exit_0() {
 fn docs_describe_every_resource_type() {
     let docs = std::fs::read_to_string(root().join("docs/blueprints.md")).unwrap();
     for kind in archkit::aws::registry().kinds() {
-        assert!(
-            docs.contains(&format!("`{kind}`")),
-            "docs/blueprints.md does not describe {kind}"
-        );
+        assert!(docs.contains(&format!("`{kind}`")), "docs/blueprints.md does not describe {kind}");
     }
 }
 
@@ -229,35 +177,19 @@ fn state_unlock_breaks_a_left_over_lock() {
     let tmp = tempfile::tempdir().unwrap();
     let state = tmp.path().join("demo.state.json");
     let store = archkit::state::LocalStore::new(&state);
-    let guard = store
-        .lock("archkit apply", std::time::Duration::ZERO)
-        .unwrap();
+    let guard = store.lock("archkit apply", std::time::Duration::ZERO).unwrap();
     // Simulate a killed run: the guard never drops.
     std::mem::forget(guard);
-    assert!(
-        store
-            .lock("archkit plan", std::time::Duration::ZERO)
-            .is_err()
-    );
+    assert!(store.lock("archkit plan", std::time::Duration::ZERO).is_err());
     let out =
         run(archkit(tmp.path()).args(["state", "unlock", "--state", state.to_str().unwrap()]));
     assert_eq!(out.code, 0, "{}", out.stderr);
-    assert!(
-        out.stderr.contains("held by `archkit apply`"),
-        "{}",
-        out.stderr
-    );
-    store
-        .lock("archkit plan", std::time::Duration::ZERO)
-        .unwrap();
+    assert!(out.stderr.contains("held by `archkit apply`"), "{}", out.stderr);
+    store.lock("archkit plan", std::time::Duration::ZERO).unwrap();
 
     let none = run(archkit(tmp.path()).args(["state", "list"]));
     assert_eq!(none.code, 1);
-    assert!(
-        none.stderr.contains("archkit::state::which"),
-        "{}",
-        none.stderr
-    );
+    assert!(none.stderr.contains("archkit::state::which"), "{}", none.stderr);
 }
 
 #[test]
@@ -284,11 +216,7 @@ fn state_list_shows_resources_and_refuses_corrupt_files() {
     std::fs::write(store.path(), "{ not json").unwrap();
     let out = run(archkit(tmp.path()).args(["state", "list", "--stack", "demo"]));
     assert_eq!(out.code, 1);
-    assert!(
-        out.stderr.contains("archkit::state::corrupt"),
-        "{}",
-        out.stderr
-    );
+    assert!(out.stderr.contains("archkit::state::corrupt"), "{}", out.stderr);
     assert_eq!(std::fs::read_to_string(store.path()).unwrap(), "{ not json");
 }
 
@@ -307,10 +235,7 @@ fn function_code_packages_the_same_from_the_binary_and_from_disk() {
     for id in ["worker", "subscriber"] {
         let a = &embedded.resources[id].properties["code"];
         let b = &on_disk.resources[id].properties["code"];
-        assert_eq!(
-            a, b,
-            "{id}: an initialised copy must not show a code change"
-        );
+        assert_eq!(a, b, "{id}: an initialised copy must not show a code change");
     }
     assert_ne!(
         embedded.resources["worker"].properties["code"],

@@ -16,10 +16,7 @@ struct Env {
 impl Env {
     fn new() -> Env {
         let dir = tempfile::tempdir().unwrap();
-        Env {
-            blueprint: fixtures().join("memory"),
-            dir,
-        }
+        Env { blueprint: fixtures().join("memory"), dir }
     }
 
     fn cmd(&self, args: &[&str]) -> Command {
@@ -32,10 +29,8 @@ impl Env {
 
     fn run(&self, args: &[&str]) -> Run {
         let bp = self.blueprint.to_str().unwrap().to_string();
-        let args: Vec<&str> = args
-            .iter()
-            .map(|a| if *a == "BP" { bp.as_str() } else { a })
-            .collect();
+        let args: Vec<&str> =
+            args.iter().map(|a| if *a == "BP" { bp.as_str() } else { a }).collect();
         run(self.cmd(&args).stdin(std::process::Stdio::null()))
     }
 
@@ -59,46 +54,24 @@ fn plan_apply_plan_destroy_round_trip() {
     let e = Env::new();
     let plan = e.run(&["plan", "BP", "--detailed-exitcode"]);
     assert_eq!(plan.code, 2, "{}", plan.stderr);
-    assert!(
-        plan.stdout.contains("+ base  test.thing"),
-        "{}",
-        plan.stdout
-    );
-    assert!(
-        plan.stdout
-            .contains("Plan: 4 to add, 0 to change, 0 to replace, 0 to destroy.")
-    );
+    assert!(plan.stdout.contains("+ base  test.thing"), "{}", plan.stdout);
+    assert!(plan.stdout.contains("Plan: 4 to add, 0 to change, 0 to replace, 0 to destroy."));
     assert!(plan.stdout.contains("(sensitive)"));
     assert!(!plan.stdout.contains("a-long-secret"));
 
     // No terminal and no --auto-approve: refuse, change nothing.
     let refused = e.run(&["apply", "BP"]);
     assert_eq!(refused.code, 1);
-    assert!(
-        refused.stderr.contains("archkit::confirm::no_terminal"),
-        "{}",
-        refused.stderr
-    );
+    assert!(refused.stderr.contains("archkit::confirm::no_terminal"), "{}", refused.stderr);
     assert_eq!(e.cloud()["resources"].as_object().unwrap().len(), 0);
 
     let applied = e.run(&["apply", "BP", "--auto-approve"]);
     assert_eq!(applied.code, 0, "{}{}", applied.stdout, applied.stderr);
-    assert!(
-        applied.stderr.contains("Apply complete"),
-        "{}",
-        applied.stderr
-    );
-    assert!(
-        applied.stderr.contains("base: created in"),
-        "{}",
-        applied.stderr
-    );
+    assert!(applied.stderr.contains("Apply complete"), "{}", applied.stderr);
+    assert!(applied.stderr.contains("base: created in"), "{}", applied.stderr);
     assert_eq!(e.cloud()["resources"].as_object().unwrap().len(), 4);
     let state = std::fs::read_to_string(e.state_path()).unwrap();
-    assert!(
-        !state.contains("a-long-secret"),
-        "the secret leaked into state"
-    );
+    assert!(!state.contains("a-long-secret"), "the secret leaked into state");
 
     let again = e.run(&["plan", "BP", "--detailed-exitcode"]);
     assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
@@ -106,25 +79,13 @@ fn plan_apply_plan_destroy_round_trip() {
     let serial = e.state()["serial"].clone();
     let noop = e.run(&["apply", "BP", "--auto-approve"]);
     assert_eq!(noop.code, 0);
-    assert_eq!(
-        e.state()["serial"],
-        serial,
-        "a no-change apply must not touch state"
-    );
+    assert_eq!(e.state()["serial"], serial, "a no-change apply must not touch state");
 
     // A changed parameter is an in-place update.
     let update = e.run(&["plan", "BP", "--var", "value=two", "--detailed-exitcode"]);
     assert_eq!(update.code, 2);
-    assert!(
-        update.stdout.contains("~ base  test.thing"),
-        "{}",
-        update.stdout
-    );
-    assert!(
-        update.stdout.contains("\"one\" → \"two\""),
-        "{}",
-        update.stdout
-    );
+    assert!(update.stdout.contains("~ base  test.thing"), "{}", update.stdout);
+    assert!(update.stdout.contains("\"one\" → \"two\""), "{}", update.stdout);
 
     let destroyed = e.run(&["destroy", "BP", "--auto-approve"]);
     assert_eq!(destroyed.code, 0, "{}", destroyed.stderr);
@@ -140,10 +101,7 @@ fn saved_plans_apply_exactly_and_go_stale() {
     let plan = e.run(&["plan", "BP", "--out", out.to_str().unwrap()]);
     assert_eq!(plan.code, 0, "{}", plan.stderr);
     let saved = std::fs::read_to_string(&out).unwrap();
-    assert!(
-        !saved.contains("a-long-secret"),
-        "the secret leaked into the plan file"
-    );
+    assert!(!saved.contains("a-long-secret"), "the secret leaked into the plan file");
     // A saved plan needs no confirmation: it was reviewed.
     let applied = e.run(&["apply", out.to_str().unwrap()]);
     assert_eq!(applied.code, 0, "{}", applied.stderr);
@@ -152,42 +110,19 @@ fn saved_plans_apply_exactly_and_go_stale() {
     // Plan a change, then let the state move on: the saved plan is refused.
     let out2 = e.dir.path().join("plan2.json");
     assert_eq!(
-        e.run(&[
-            "plan",
-            "BP",
-            "--var",
-            "value=two",
-            "--out",
-            out2.to_str().unwrap()
-        ])
-        .code,
+        e.run(&["plan", "BP", "--var", "value=two", "--out", out2.to_str().unwrap()]).code,
         0
     );
-    assert_eq!(
-        e.run(&["apply", "BP", "--var", "value=three", "--auto-approve"])
-            .code,
-        0
-    );
+    assert_eq!(e.run(&["apply", "BP", "--var", "value=three", "--auto-approve"]).code, 0);
     let stale = e.run(&["apply", out2.to_str().unwrap(), "--var", "value=two"]);
     assert_eq!(stale.code, 1);
-    assert!(
-        stale.stderr.contains("archkit::plan::stale"),
-        "{}",
-        stale.stderr
-    );
+    assert!(stale.stderr.contains("archkit::plan::stale"), "{}", stale.stderr);
     assert!(stale.stderr.contains("state changed"), "{}", stale.stderr);
 
     // A plan saved for another stack applies to that stack without
     // repeating --stack; naming a different stack is refused.
     let other = e.dir.path().join("other.json");
-    let p = e.run(&[
-        "--stack",
-        "other",
-        "plan",
-        "BP",
-        "--out",
-        other.to_str().unwrap(),
-    ]);
+    let p = e.run(&["--stack", "other", "plan", "BP", "--out", other.to_str().unwrap()]);
     assert_eq!(p.code, 0, "{}", p.stderr);
     let wrong = e.run(&["--stack", "third", "apply", other.to_str().unwrap()]);
     assert_eq!(wrong.code, 1, "{}", wrong.stderr);
@@ -205,29 +140,16 @@ fn plan_json_is_machine_readable() {
     assert_eq!(v["format_version"], 1);
     assert_eq!(v["has_changes"], true);
     assert_eq!(v["summary"]["add"], 4);
-    let base = v["changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["id"] == "base")
-        .unwrap();
+    let base = v["changes"].as_array().unwrap().iter().find(|c| c["id"] == "base").unwrap();
     assert_eq!(base["action"], "create");
     assert_eq!(base["after"]["secret"], "(sensitive)");
-    let middle = v["changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["id"] == "middle")
-        .unwrap();
+    let middle = v["changes"].as_array().unwrap().iter().find(|c| c["id"] == "middle").unwrap();
     assert_eq!(middle["after_unknown"], serde_json::json!(["value"]));
 
     let applied = e.run(&["apply", "BP", "--auto-approve", "--json"]);
     assert_eq!(applied.code, 0, "{}", applied.stderr);
-    let lines: Vec<serde_json::Value> = applied
-        .stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines: Vec<serde_json::Value> =
+        applied.stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(lines[0]["event"], "plan");
     assert_eq!(lines.last().unwrap()["event"], "summary");
     assert_eq!(lines.last().unwrap()["ok"], true);
@@ -238,21 +160,11 @@ fn plan_json_is_machine_readable() {
 fn a_locked_state_is_reported_with_its_holder() {
     let e = Env::new();
     let store = archkit::state::LocalStore::new(e.state_path());
-    let _guard = store
-        .lock("archkit apply (another run)", Duration::ZERO)
-        .unwrap();
+    let _guard = store.lock("archkit apply (another run)", Duration::ZERO).unwrap();
     let out = e.run(&["plan", "BP", "--lock-timeout", "200ms"]);
     assert_eq!(out.code, 1);
-    assert!(
-        out.stderr.contains("archkit::state::locked"),
-        "{}",
-        out.stderr
-    );
-    assert!(
-        out.stderr.contains("archkit apply (another run)"),
-        "{}",
-        out.stderr
-    );
+    assert!(out.stderr.contains("archkit::state::locked"), "{}", out.stderr);
+    assert!(out.stderr.contains("archkit apply (another run)"), "{}", out.stderr);
 }
 
 #[test]
@@ -263,16 +175,8 @@ fn a_missing_secret_without_a_terminal_names_the_variable() {
         .env_remove("ARCHKIT_VAR_password")
         .stdin(std::process::Stdio::null()));
     assert_eq!(out.code, 1);
-    assert!(
-        out.stderr.contains("archkit::blueprint::missing_parameter"),
-        "{}",
-        out.stderr
-    );
-    assert!(
-        out.stderr.contains("ARCHKIT_VAR_password"),
-        "{}",
-        out.stderr
-    );
+    assert!(out.stderr.contains("archkit::blueprint::missing_parameter"), "{}", out.stderr);
+    assert!(out.stderr.contains("ARCHKIT_VAR_password"), "{}", out.stderr);
 }
 
 #[cfg(unix)]
@@ -280,13 +184,7 @@ fn a_missing_secret_without_a_terminal_names_the_variable() {
 fn sigint_stops_saves_state_releases_the_lock_and_exits_130() {
     let e = Env::new();
     let mut child = e
-        .cmd(&[
-            "apply",
-            e.blueprint.to_str().unwrap(),
-            "--auto-approve",
-            "--parallelism",
-            "1",
-        ])
+        .cmd(&["apply", e.blueprint.to_str().unwrap(), "--auto-approve", "--parallelism", "1"])
         .env("ARCHKIT_TEST_LATENCY_MS", "300")
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
@@ -296,21 +194,13 @@ fn sigint_stops_saves_state_releases_the_lock_and_exits_130() {
     // Let it refresh and start creating, then interrupt.
     std::thread::sleep(Duration::from_millis(1200));
     let sent = Instant::now();
-    let status = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
+    let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
     assert!(status.success());
     let exit = child.wait().unwrap();
     let took = sent.elapsed();
     let mut stderr = String::new();
     use std::io::Read;
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
     assert_eq!(exit.code(), Some(130), "{stderr}");
     assert!(took < Duration::from_secs(3), "took {took:?} to stop");
     assert!(stderr.contains("interrupted"), "{stderr}");
@@ -321,10 +211,7 @@ fn sigint_stops_saves_state_releases_the_lock_and_exits_130() {
     let state = e.state();
     assert!(state["pending"].as_array().unwrap().is_empty(), "{state}");
     let created = state["resources"].as_object().unwrap().len();
-    assert!(
-        (1..4).contains(&created),
-        "{created} created before the interrupt"
-    );
+    assert!((1..4).contains(&created), "{created} created before the interrupt");
     // Running again continues where it stopped.
     let rerun = e.run(&["apply", "BP", "--auto-approve"]);
     assert_eq!(rerun.code, 0, "{}", rerun.stderr);
@@ -346,10 +233,7 @@ fn sigint_during_plan_exits_130_and_releases_the_lock() {
     std::thread::sleep(Duration::from_millis(600));
     let lock = PathBuf::from(format!("{}.lock", e.state_path().display()));
     assert!(lock.exists(), "the plan holds the lock while it reads");
-    Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
+    Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
     let exit = child.wait().unwrap();
     assert_eq!(exit.code(), Some(130));
     assert!(!lock.exists(), "the lock was not released");
@@ -363,11 +247,7 @@ fn plan_output_snapshots() {
     let create = e.run(&["plan", "BP", "--stack", "snap"]);
     assert_eq!(create.code, 0, "{}", create.stderr);
     insta::assert_snapshot!("plan_create", create.stdout);
-    assert_eq!(
-        e.run(&["apply", "BP", "--stack", "snap", "--auto-approve"])
-            .code,
-        0
-    );
+    assert_eq!(e.run(&["apply", "BP", "--stack", "snap", "--auto-approve"]).code, 0);
     let edited = e.dir.path().join("edited");
     std::fs::create_dir_all(&edited).unwrap();
     let text = std::fs::read_to_string(e.blueprint.join("blueprint.yaml"))
@@ -378,18 +258,10 @@ fn plan_output_snapshots() {
             "",
         );
     std::fs::write(edited.join("blueprint.yaml"), text).unwrap();
-    let out = e.run(&[
-        "plan",
-        edited.to_str().unwrap(),
-        "--stack",
-        "snap",
-        "--var",
-        "value=two",
-    ]);
+    let out = e.run(&["plan", edited.to_str().unwrap(), "--stack", "snap", "--var", "value=two"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
-    let filtered = regex::Regex::new(r"(thing|slow|unique)-\d{6}")
-        .unwrap()
-        .replace_all(&out.stdout, "[ID]");
+    let filtered =
+        regex::Regex::new(r"(thing|slow|unique)-\d{6}").unwrap().replace_all(&out.stdout, "[ID]");
     insta::assert_snapshot!("plan_changes", filtered);
 }
 
@@ -420,12 +292,7 @@ fn apply_on_a_terminal(e: &Env, answer: &str) -> (i32, String) {
         .expect("util-linux `script` runs");
     // Answer once the prompt is up.
     std::thread::sleep(Duration::from_millis(800));
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{answer}\n").as_bytes())
-        .unwrap();
+    child.stdin.take().unwrap().write_all(format!("{answer}\n").as_bytes()).unwrap();
     let out = child.wait_with_output().unwrap();
     let text =
         String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
@@ -467,23 +334,11 @@ fn optional_resources_follow_their_parameter_and_release_before_deletion() {
     let plan = e.run(&["plan", "BP", "--var", "two=false", "--json"]);
     let v: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
     let action = |id: &str| {
-        v["changes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["id"] == id)
-            .map(|c| c["action"].clone())
+        v["changes"].as_array().unwrap().iter().find(|c| c["id"] == id).map(|c| c["action"].clone())
     };
     assert_eq!(action("user"), Some("update".into()));
     assert_eq!(action("two"), Some("delete".into()));
-    let out = e.run(&[
-        "apply",
-        "BP",
-        "--var",
-        "two=false",
-        "--auto-approve",
-        "--json",
-    ]);
+    let out = e.run(&["apply", "BP", "--var", "two=false", "--auto-approve", "--json"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let order: Vec<String> = out
         .stdout
@@ -507,11 +362,7 @@ fn optional_resources_follow_their_parameter_and_release_before_deletion() {
     assert_eq!(e.run(&["validate", bad]).code, 0);
     let out = e.run(&["validate", bad, "--var", "two=false"]);
     assert_eq!(out.code, 1);
-    assert!(
-        out.stderr.contains("archkit::blueprint::disabled_resource"),
-        "{}",
-        out.stderr
-    );
+    assert!(out.stderr.contains("archkit::blueprint::disabled_resource"), "{}", out.stderr);
     let out = e.run(&["plan", bad, "--var", "two=false"]);
     assert_eq!(out.code, 1);
     assert!(out.stderr.contains("disabled_resource"), "{}", out.stderr);

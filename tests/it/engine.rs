@@ -54,10 +54,7 @@ impl Harness {
     fn load(&self, src: &str) -> (Blueprint, Values) {
         let bp = blueprint::load_bytes("t.yaml", src.as_bytes(), &self.registry)
             .unwrap_or_else(|e| panic!("{}", archkit::output::render_diagnostics(&e, false, 100)));
-        let inputs = Inputs {
-            env: self.env.clone(),
-            ..Inputs::default()
-        };
+        let inputs = Inputs { env: self.env.clone(), ..Inputs::default() };
         let values = params::resolve(&bp, &inputs, Require::All, &mut |_| None).unwrap();
         (bp, values)
     }
@@ -65,14 +62,8 @@ impl Harness {
     async fn plan_with(&self, src: &str, destroy: bool) -> Plan {
         let (bp, values) = self.load(src);
         let ctx = Context::new(STACK);
-        let kinds: BTreeSet<String> = bp
-            .resources
-            .values()
-            .map(|r| r.kind().to_string())
-            .collect();
-        let live = plan::refresh(&self.registry, &ctx, &self.state, &kinds)
-            .await
-            .unwrap();
+        let kinds: BTreeSet<String> = bp.resources.values().map(|r| r.kind().to_string()).collect();
+        let live = plan::refresh(&self.registry, &ctx, &self.state, &kinds).await.unwrap();
         let azs = vec!["zone-a".to_string(), "zone-b".to_string()];
         plan::diff(
             &plan::Input {
@@ -108,12 +99,7 @@ impl Harness {
         engine::apply(
             &self.registry,
             &ctx,
-            engine::Inputs {
-                blueprint: &bp,
-                params: &values,
-                region: "mem-1",
-                azs: &azs,
-            },
+            engine::Inputs { blueprint: &bp, params: &values, region: "mem-1", azs: &azs },
             plan,
             self.state.clone(),
             sink,
@@ -207,9 +193,7 @@ fn position(log: &[(String, String, String)], what: &str, id: &str) -> usize {
 #[tokio::test]
 async fn apply_creates_in_dependency_order_and_converges() {
     let mut h = Harness::new();
-    h.cloud
-        .slow_polls
-        .store(3, std::sync::atomic::Ordering::SeqCst);
+    h.cloud.slow_polls.store(3, std::sync::atomic::Ordering::SeqCst);
     let (plan, report) = h.apply(DIAMOND).await;
     assert_eq!(plan.count(Action::Create), 6);
     assert!(report.ok(), "{report:?}");
@@ -221,18 +205,12 @@ async fn apply_creates_in_dependency_order_and_converges() {
         );
     }
     // f waited until e was ready (three polls), not just created.
-    let e_ready = log
-        .iter()
-        .rposition(|(w, _, l)| w == "poll" && l == "e")
-        .unwrap();
+    let e_ready = log.iter().rposition(|(w, _, l)| w == "poll" && l == "e").unwrap();
     assert!(e_ready < position(&log, "create", "f"));
     h.assert_consistent(ALL);
     // References were resolved to real values at apply time.
     let b = &h.state.resources["b"];
-    assert_eq!(
-        b.properties["value"],
-        h.state.resources["a"].physical_id.as_str()
-    );
+    assert_eq!(b.properties["value"], h.state.resources["a"].physical_id.as_str());
 
     // Idempotent: the next plan is empty and a second apply writes nothing.
     let plan = h.plan(DIAMOND).await;
@@ -240,20 +218,14 @@ async fn apply_creates_in_dependency_order_and_converges() {
     let before = h.cloud.mutation_count();
     let (_, report) = h.apply(DIAMOND).await;
     assert!(report.operations.is_empty());
-    assert_eq!(
-        h.cloud.mutation_count(),
-        before,
-        "a no-change apply made a write call"
-    );
+    assert_eq!(h.cloud.mutation_count(), before, "a no-change apply made a write call");
 }
 
 #[tokio::test]
 async fn concurrency_never_exceeds_parallelism() {
     let mut src = String::from("name: t\nresources:\n");
     for i in 0..40 {
-        src.push_str(&format!(
-            "  r{i}:\n    type: test.thing\n    properties: {{value: v{i}}}\n"
-        ));
+        src.push_str(&format!("  r{i}:\n    type: test.thing\n    properties: {{value: v{i}}}\n"));
     }
     for parallelism in [1, 4, 10] {
         let mut h = Harness::new();
@@ -261,10 +233,7 @@ async fn concurrency_never_exceeds_parallelism() {
         h.opts.parallelism = parallelism;
         let (_, report) = h.apply(&src).await;
         assert!(report.ok());
-        let peak = h
-            .cloud
-            .peak_inflight
-            .load(std::sync::atomic::Ordering::SeqCst);
+        let peak = h.cloud.peak_inflight.load(std::sync::atomic::Ordering::SeqCst);
         assert!(peak <= parallelism, "peak {peak} > {parallelism}");
         assert_eq!(
             peak, parallelism,
@@ -278,15 +247,7 @@ async fn a_failure_skips_exactly_its_dependents_and_a_rerun_finishes() {
     let mut h = Harness::new();
     h.cloud.fault("b", Op::Create, Fault::Fail);
     let (_, report) = h.apply(DIAMOND).await;
-    let outcome = |id: &str| {
-        report
-            .operations
-            .iter()
-            .find(|o| o.0 == id)
-            .unwrap()
-            .2
-            .clone()
-    };
+    let outcome = |id: &str| report.operations.iter().find(|o| o.0 == id).unwrap().2.clone();
     assert_eq!(outcome("a"), Outcome::Done);
     assert!(matches!(outcome("b"), Outcome::Failed(_)));
     assert!(matches!(outcome("c"), Outcome::Skipped { .. }));
@@ -295,18 +256,10 @@ async fn a_failure_skips_exactly_its_dependents_and_a_rerun_finishes() {
     assert_eq!(outcome("e"), Outcome::Done);
     assert_eq!(report.failed(), 1);
     assert_eq!(report.skipped(), 2);
-    assert!(
-        h.state.pending.is_empty(),
-        "a clean failure leaves nothing pending"
-    );
+    assert!(h.state.pending.is_empty(), "a clean failure leaves nothing pending");
     h.cloud.clear_faults();
     let (plan, report) = h.apply(DIAMOND).await;
-    assert_eq!(
-        plan.count(Action::Create),
-        3,
-        "{}",
-        plan::render::human(&plan)
-    );
+    assert_eq!(plan.count(Action::Create), 3, "{}", plan::render::human(&plan));
     assert!(report.ok());
     h.assert_consistent(ALL);
 }
@@ -358,10 +311,7 @@ async fn a_create_throttled_after_making_its_resource_is_finished_not_repeated()
     h.assert_consistent(ALL);
     let pid = &h.state.resources["c"].physical_id;
     let stored = h.cloud.resources.lock().unwrap()[pid].props.clone();
-    assert!(
-        stored.get("value").is_some(),
-        "the missing step was applied: {stored:?}"
-    );
+    assert!(stored.get("value").is_some(), "the missing step was applied: {stored:?}");
     let (plan, _) = h.apply(DIAMOND).await;
     assert!(!plan.has_changes(), "{}", plan::render::human(&plan));
 }
@@ -405,29 +355,19 @@ async fn crash_at_every_step(setup: Option<&str>, target: &str, destroy: bool, e
             let plan = h.plan_with(target, destroy).await;
             let run = h.run(target, &plan, sink.clone(), Cancel::new());
             let r = tokio::time::timeout(Duration::from_millis(200), run).await;
-            assert!(
-                r.is_err(),
-                "step {n}: the run should hang at the injected call"
-            );
+            assert!(r.is_err(), "step {n}: the run should hang at the injected call");
         }
         // Whatever was last written is what a crashed process leaves.
         if let Some(last) = sink.writes.lock().unwrap().last() {
             h.state = last.clone();
         }
-        assert!(
-            !h.state.pending.is_empty(),
-            "step {n}: the in-flight operation was journaled"
-        );
+        assert!(!h.state.pending.is_empty(), "step {n}: the in-flight operation was journaled");
         h.cloud.clear_faults();
         let (_, report, _) = h.apply_with(target, destroy, Cancel::new()).await;
         assert!(report.ok(), "step {n}: {report:?}");
         h.assert_consistent(expected);
         let plan = h.plan_with(target, destroy).await;
-        assert!(
-            !plan.has_changes(),
-            "step {n}: {}",
-            plan::render::human(&plan)
-        );
+        assert!(!plan.has_changes(), "step {n}: {}", plan::render::human(&plan));
     }
 }
 
@@ -443,10 +383,8 @@ async fn a_crash_during_destroy_at_any_step_converges() {
 
 #[tokio::test]
 async fn a_crash_during_replacement_at_any_step_converges() {
-    let replaced = DIAMOND.replace(
-        "properties: {value: \"1\"}",
-        "properties: {value: \"1\", name: renamed}",
-    );
+    let replaced =
+        DIAMOND.replace("properties: {value: \"1\"}", "properties: {value: \"1\", name: renamed}");
     crash_at_every_step(Some(DIAMOND), &replaced, false, ALL).await;
 }
 
@@ -457,10 +395,7 @@ async fn updates_in_place_and_replacements_are_planned_and_applied() {
     let old_a = h.state.resources["a"].physical_id.clone();
     let changed = DIAMOND
         .replace("properties: {value: x}", "properties: {value: y}")
-        .replace(
-            "properties: {value: \"1\"}",
-            "properties: {value: \"1\", name: renamed}",
-        );
+        .replace("properties: {value: \"1\"}", "properties: {value: \"1\", name: renamed}");
     let plan = h.plan(&changed).await;
     let e = plan.change("e").unwrap();
     assert_eq!(e.action, Action::Update);
@@ -473,10 +408,7 @@ async fn updates_in_place_and_replacements_are_planned_and_applied() {
     assert_eq!(plan.change("b").unwrap().after["value"], None);
     let text = plan::render::human(&plan);
     assert!(text.contains("-/+ a  test.thing"), "{text}");
-    assert!(
-        text.contains("replace: `name` forces replacement"),
-        "{text}"
-    );
+    assert!(text.contains("replace: `name` forces replacement"), "{text}");
     assert!(text.contains("(known after apply)"), "{text}");
     let (_, report) = h.apply(&changed).await;
     assert!(report.ok(), "{report:?}");
@@ -506,10 +438,7 @@ async fn removed_resources_are_deleted_dependents_first() {
     let only_e = "name: t\nresources:\n  e:\n    type: test.slow\n    properties: {value: x}\n";
     let plan = h.plan(only_e).await;
     assert_eq!(plan.count(Action::Delete), 5);
-    assert_eq!(
-        plan.change("c").unwrap().reason,
-        Some(Reason::NotInBlueprint)
-    );
+    assert_eq!(plan.change("c").unwrap().reason, Some(Reason::NotInBlueprint));
     h.apply(only_e).await;
     let log = h.cloud.log.lock().unwrap().clone();
     for (first, then) in [("c", "b"), ("b", "a"), ("d", "a"), ("f", "b")] {
@@ -529,10 +458,7 @@ async fn out_of_band_changes_show_as_drift_or_recreation() {
     let pid_d = h.state.resources["d"].physical_id.clone();
     {
         let mut res = h.cloud.resources.lock().unwrap();
-        res.get_mut(&pid_e)
-            .unwrap()
-            .props
-            .insert("value".into(), "tampered".into());
+        res.get_mut(&pid_e).unwrap().props.insert("value".into(), "tampered".into());
         res.remove(&pid_d);
     }
     let plan = h.plan(DIAMOND).await;
@@ -562,11 +488,7 @@ async fn resources_tagged_with_the_stack_but_untracked_are_adopted_or_removed() 
         "{}",
         plan::render::human(&plan)
     );
-    assert!(
-        plan.changes
-            .iter()
-            .all(|c| c.reason == Some(Reason::Adopted))
-    );
+    assert!(plan.changes.iter().all(|c| c.reason == Some(Reason::Adopted)));
     h.apply(DIAMOND).await;
     h.assert_consistent(ALL);
     assert!(!h.plan(DIAMOND).await.has_changes());
@@ -591,15 +513,9 @@ async fn secrets_stay_out_of_state_and_output() {
     h.env = vec![("pw".into(), "another-long-password".into())];
     let plan = h.plan(src).await;
     let s = plan.change("s").unwrap();
-    assert_eq!(
-        (s.action, s.changed.clone()),
-        (Action::Update, vec!["secret".to_string()])
-    );
+    assert_eq!((s.action, s.changed.clone()), (Action::Update, vec!["secret".to_string()]));
     let text = plan::render::human(&plan);
-    assert!(
-        !text.contains("another-long") && !text.contains("correct-horse"),
-        "{text}"
-    );
+    assert!(!text.contains("another-long") && !text.contains("correct-horse"), "{text}");
 }
 
 #[tokio::test]
@@ -610,39 +526,15 @@ async fn a_stale_saved_plan_is_refused() {
     let plan = h.plan(DIAMOND).await;
     let saved = SavedPlan::new(&plan, "t", DIAMOND.as_bytes(), &values, "mem-1");
     // Unchanged: accepted.
-    let again = SavedPlan::new(
-        &h.plan(DIAMOND).await,
-        "t",
-        DIAMOND.as_bytes(),
-        &values,
-        "mem-1",
-    );
+    let again = SavedPlan::new(&h.plan(DIAMOND).await, "t", DIAMOND.as_bytes(), &values, "mem-1");
     saved.check(&again).unwrap();
     // The blueprint changed.
     let other = DIAMOND.replace("value: x", "value: z");
-    let now = SavedPlan::new(
-        &h.plan(&other).await,
-        "t",
-        other.as_bytes(),
-        &values,
-        "mem-1",
-    );
-    assert!(
-        saved
-            .check(&now)
-            .unwrap_err()
-            .to_string()
-            .contains("blueprint changed")
-    );
+    let now = SavedPlan::new(&h.plan(&other).await, "t", other.as_bytes(), &values, "mem-1");
+    assert!(saved.check(&now).unwrap_err().to_string().contains("blueprint changed"));
     // The state moved on.
     h.apply(DIAMOND).await;
-    let now = SavedPlan::new(
-        &h.plan(DIAMOND).await,
-        "t",
-        DIAMOND.as_bytes(),
-        &values,
-        "mem-1",
-    );
+    let now = SavedPlan::new(&h.plan(DIAMOND).await, "t", DIAMOND.as_bytes(), &values, "mem-1");
     let err = saved.check(&now).unwrap_err().to_string();
     assert!(err.contains("state changed"), "{err}");
     let _ = bp;
@@ -662,10 +554,7 @@ async fn cancelling_stops_new_work_and_a_rerun_finishes() {
     let (_, report, _) = h.apply_with(DIAMOND, false, cancel).await;
     assert!(report.interrupted);
     assert!(report.operations.iter().any(|o| o.2 == Outcome::NotRun));
-    assert!(
-        h.state.pending.is_empty(),
-        "in-flight work finished and was recorded"
-    );
+    assert!(h.state.pending.is_empty(), "in-flight work finished and was recorded");
     let created = h.cloud_ids().len();
     assert!((1..6).contains(&created), "{created}");
     let (_, report) = h.apply(DIAMOND).await;
@@ -679,11 +568,7 @@ async fn destroy_removes_everything_dependents_first_and_empties_state() {
     h.apply(DIAMOND).await;
     let plan = h.plan_with(DIAMOND, true).await;
     assert_eq!(plan.count(Action::Delete), 6);
-    assert!(
-        plan.changes
-            .iter()
-            .all(|c| c.reason == Some(Reason::Destroy))
-    );
+    assert!(plan.changes.iter().all(|c| c.reason == Some(Reason::Destroy)));
     let report = h.destroy(DIAMOND).await;
     assert!(report.ok(), "{report:?}");
     let log = h.cloud.log.lock().unwrap().clone();
@@ -726,14 +611,8 @@ async fn kinds_with_unique_names_are_replaced_delete_first() {
     assert!(report.ok(), "{report:?}");
     let log = h.cloud.log.lock().unwrap().clone();
     let delete = position(&log, "delete", "anchor");
-    let last_create = log
-        .iter()
-        .rposition(|c| c.0 == "create" && c.2 == "anchor")
-        .unwrap();
-    assert!(
-        delete < last_create,
-        "the old object goes before the new one is made"
-    );
+    let last_create = log.iter().rposition(|c| c.0 == "create" && c.2 == "anchor").unwrap();
+    assert!(delete < last_create, "the old object goes before the new one is made");
     h.assert_consistent(&["a", "anchor", "b"]);
 }
 

@@ -49,62 +49,21 @@ async fn leftovers(url: &str, s: &Stack) -> Vec<String> {
     let vpcs = ec2.describe_vpcs().filters(f()).send().await.unwrap();
     left.extend(vpcs.vpcs().iter().map(|v| format!("{:?}", v.vpc_id())));
     let subnets = ec2.describe_subnets().filters(f()).send().await.unwrap();
-    left.extend(
-        subnets
-            .subnets()
-            .iter()
-            .map(|v| format!("{:?}", v.subnet_id())),
-    );
-    let sgs = ec2
-        .describe_security_groups()
-        .filters(f())
-        .send()
-        .await
-        .unwrap();
-    left.extend(
-        sgs.security_groups()
-            .iter()
-            .map(|v| format!("{:?}", v.group_id())),
-    );
+    left.extend(subnets.subnets().iter().map(|v| format!("{:?}", v.subnet_id())));
+    let sgs = ec2.describe_security_groups().filters(f()).send().await.unwrap();
+    left.extend(sgs.security_groups().iter().map(|v| format!("{:?}", v.group_id())));
     let eips = ec2.describe_addresses().filters(f()).send().await.unwrap();
-    left.extend(
-        eips.addresses()
-            .iter()
-            .map(|v| format!("{:?}", v.allocation_id())),
-    );
-    let rts = ec2
-        .describe_route_tables()
-        .filters(f())
-        .send()
-        .await
-        .unwrap();
-    left.extend(
-        rts.route_tables()
-            .iter()
-            .map(|v| format!("{:?}", v.route_table_id())),
-    );
-    let igws = ec2
-        .describe_internet_gateways()
-        .filters(f())
-        .send()
-        .await
-        .unwrap();
-    left.extend(
-        igws.internet_gateways()
-            .iter()
-            .map(|v| format!("{:?}", v.internet_gateway_id())),
-    );
+    left.extend(eips.addresses().iter().map(|v| format!("{:?}", v.allocation_id())));
+    let rts = ec2.describe_route_tables().filters(f()).send().await.unwrap();
+    left.extend(rts.route_tables().iter().map(|v| format!("{:?}", v.route_table_id())));
+    let igws = ec2.describe_internet_gateways().filters(f()).send().await.unwrap();
+    left.extend(igws.internet_gateways().iter().map(|v| format!("{:?}", v.internet_gateway_id())));
     let nats = ec2.describe_nat_gateways().send().await.unwrap();
     left.extend(
         nats.nat_gateways()
             .iter()
             .filter(|n| crate::moto::tags(n.tags()).get("archkit:stack") == Some(&s.name))
-            .filter(|n| {
-                !matches!(
-                    n.state(),
-                    Some(aws_sdk_ec2::types::NatGatewayState::Deleted)
-                )
-            })
+            .filter(|n| !matches!(n.state(), Some(aws_sdk_ec2::types::NatGatewayState::Deleted)))
             .map(|n| format!("{:?}", n.nat_gateway_id())),
     );
 
@@ -115,19 +74,10 @@ async fn leftovers(url: &str, s: &Stack) -> Vec<String> {
         .load_balancers()
         .iter()
         .filter_map(|l| l.load_balancer_arn().map(str::to_string))
-        .chain(
-            tgs.target_groups()
-                .iter()
-                .filter_map(|t| t.target_group_arn().map(str::to_string)),
-        )
+        .chain(tgs.target_groups().iter().filter_map(|t| t.target_group_arn().map(str::to_string)))
         .collect();
     for chunk in arns.chunks(20) {
-        let t = elb
-            .describe_tags()
-            .set_resource_arns(Some(chunk.to_vec()))
-            .send()
-            .await
-            .unwrap();
+        let t = elb.describe_tags().set_resource_arns(Some(chunk.to_vec())).send().await.unwrap();
         for d in t.tag_descriptions() {
             if d.tags()
                 .iter()
@@ -148,20 +98,13 @@ async fn leftovers(url: &str, s: &Stack) -> Vec<String> {
         .await
         .unwrap();
     for c in described.clusters() {
-        let ours = c
-            .tags()
-            .iter()
-            .any(|t| t.key() == Some("archkit:stack") && t.value() == Some(&s.name));
+        let ours =
+            c.tags().iter().any(|t| t.key() == Some("archkit:stack") && t.value() == Some(&s.name));
         if ours && c.status() == Some("ACTIVE") {
             left.push(c.cluster_arn().unwrap_or_default().to_string());
         }
         if ours {
-            let svcs = ecs
-                .list_services()
-                .cluster(c.cluster_arn().unwrap())
-                .send()
-                .await
-                .unwrap();
+            let svcs = ecs.list_services().cluster(c.cluster_arn().unwrap()).send().await.unwrap();
             if !svcs.service_arns().is_empty() {
                 let d = ecs
                     .describe_services()
@@ -183,22 +126,13 @@ async fn leftovers(url: &str, s: &Stack) -> Vec<String> {
         aws_sdk_ecs::types::TaskDefinitionStatus::Active,
         aws_sdk_ecs::types::TaskDefinitionStatus::Inactive,
     ] {
-        let tds = ecs
-            .list_task_definitions()
-            .family_prefix(&s.name)
-            .status(status)
-            .send()
-            .await
-            .unwrap();
+        let tds =
+            ecs.list_task_definitions().family_prefix(&s.name).status(status).send().await.unwrap();
         left.extend(tds.task_definition_arns().iter().cloned());
     }
 
-    let roles = iam(url)
-        .list_roles()
-        .path_prefix(format!("/archkit/{}/", s.name))
-        .send()
-        .await
-        .unwrap();
+    let roles =
+        iam(url).list_roles().path_prefix(format!("/archkit/{}/", s.name)).send().await.unwrap();
     left.extend(roles.roles().iter().map(|r| r.role_name().to_string()));
     let groups = logs(url)
         .describe_log_groups()
@@ -206,12 +140,7 @@ async fn leftovers(url: &str, s: &Stack) -> Vec<String> {
         .send()
         .await
         .unwrap();
-    left.extend(
-        groups
-            .log_groups()
-            .iter()
-            .filter_map(|g| g.log_group_name().map(str::to_string)),
-    );
+    left.extend(groups.log_groups().iter().filter_map(|g| g.log_group_name().map(str::to_string)));
     left
 }
 
@@ -237,48 +166,25 @@ fn fargate_service_behind_alb_applies_updates_coexists_and_destroys() {
         let svc_arn = a.physical("service");
         let cluster = a.physical("cluster");
         assert_ne!(cluster, b.physical("cluster"), "each stack has its cluster");
-        let d = ecs
-            .describe_services()
-            .cluster(&cluster)
-            .services(&svc_arn)
-            .send()
-            .await
-            .unwrap();
+        let d = ecs.describe_services().cluster(&cluster).services(&svc_arn).send().await.unwrap();
         let svc = &d.services()[0];
         assert_eq!(svc.status(), Some("ACTIVE"));
         assert_eq!(svc.desired_count(), 2);
         assert_eq!(svc.launch_type().map(|l| l.as_str()), Some("FARGATE"));
         // In the private subnets, without public IPs.
-        let vpc = svc
-            .network_configuration()
-            .and_then(|n| n.awsvpc_configuration())
-            .unwrap();
+        let vpc = svc.network_configuration().and_then(|n| n.awsvpc_configuration()).unwrap();
         let mut subnets = vpc.subnets().to_vec();
         subnets.sort();
-        let mut private = vec![
-            a.physical("private_subnet_one"),
-            a.physical("private_subnet_two"),
-        ];
+        let mut private = vec![a.physical("private_subnet_one"), a.physical("private_subnet_two")];
         private.sort();
         assert_eq!(subnets, private);
-        assert_eq!(
-            vpc.assign_public_ip(),
-            Some(&aws_sdk_ecs::types::AssignPublicIp::Disabled)
-        );
+        assert_eq!(vpc.assign_public_ip(), Some(&aws_sdk_ecs::types::AssignPublicIp::Disabled));
         assert_eq!(vpc.security_groups(), [a.physical("fargate_container_sg")]);
         // Attached to the target group, which takes IP targets.
         let tg_arn = a.physical("target_group");
-        assert_eq!(
-            svc.load_balancers()[0].target_group_arn(),
-            Some(tg_arn.as_str())
-        );
+        assert_eq!(svc.load_balancers()[0].target_group_arn(), Some(tg_arn.as_str()));
         assert_eq!(svc.load_balancers()[0].container_port(), Some(80));
-        let tg = elb
-            .describe_target_groups()
-            .target_group_arns(&tg_arn)
-            .send()
-            .await
-            .unwrap();
+        let tg = elb.describe_target_groups().target_group_arns(&tg_arn).send().await.unwrap();
         let tg = &tg.target_groups()[0];
         assert_eq!(tg.target_type().map(|t| t.as_str()), Some("ip"));
         assert_eq!(tg.health_check_interval_seconds(), Some(6));
@@ -306,12 +212,7 @@ fn fargate_service_behind_alb_applies_updates_coexists_and_destroys() {
         );
         // The ALB: internet-facing, in the public subnets, listening on 80.
         let lb_arn = a.physical("public_load_balancer");
-        let lbs = elb
-            .describe_load_balancers()
-            .load_balancer_arns(&lb_arn)
-            .send()
-            .await
-            .unwrap();
+        let lbs = elb.describe_load_balancers().load_balancer_arns(&lb_arn).send().await.unwrap();
         let lb = &lbs.load_balancers()[0];
         assert_eq!(lb.scheme().map(|s| s.as_str()), Some("internet-facing"));
         let mut lb_subnets: Vec<String> = lb
@@ -320,10 +221,7 @@ fn fargate_service_behind_alb_applies_updates_coexists_and_destroys() {
             .filter_map(|z| z.subnet_id().map(str::to_string))
             .collect();
         lb_subnets.sort();
-        let mut public = vec![
-            a.physical("public_subnet_one"),
-            a.physical("public_subnet_two"),
-        ];
+        let mut public = vec![a.physical("public_subnet_one"), a.physical("public_subnet_two")];
         public.sort();
         assert_eq!(lb_subnets, public);
         let attrs = elb
@@ -335,25 +233,12 @@ fn fargate_service_behind_alb_applies_updates_coexists_and_destroys() {
         assert!(attrs.attributes().iter().any(
             |a| a.key() == Some("idle_timeout.timeout_seconds") && a.value() == Some("30")
         ));
-        let listeners = elb
-            .describe_listeners()
-            .load_balancer_arn(&lb_arn)
-            .send()
-            .await
-            .unwrap();
+        let listeners = elb.describe_listeners().load_balancer_arn(&lb_arn).send().await.unwrap();
         assert_eq!(listeners.listeners().len(), 1);
         assert_eq!(listeners.listeners()[0].port(), Some(80));
-        let rules = elb
-            .describe_rules()
-            .listener_arn(a.physical("public_listener"))
-            .send()
-            .await
-            .unwrap();
-        let rule = rules
-            .rules()
-            .iter()
-            .find(|r| r.is_default() != Some(true))
-            .unwrap();
+        let rules =
+            elb.describe_rules().listener_arn(a.physical("public_listener")).send().await.unwrap();
+        let rule = rules.rules().iter().find(|r| r.is_default() != Some(true)).unwrap();
         assert_eq!(
             rule.actions()[0].target_group_arn(),
             Some(tg_arn.as_str()),
@@ -376,10 +261,7 @@ fn fargate_service_behind_alb_applies_updates_coexists_and_destroys() {
     assert_eq!(outputs["outputs"]["service_url"], format!("http://{dns}"));
 
     // Nothing to do right after apply.
-    let (plan, secs) = timed(
-        &a,
-        &["plan", &bp_a, "--detailed-exitcode", "--json", "--stats"],
-    );
+    let (plan, secs) = timed(&a, &["plan", &bp_a, "--detailed-exitcode", "--json", "--stats"]);
     ok(&plan);
     assert_eq!(stats(&plan)["write_calls"], 0);
     crate::moto::assert_no_drift(&plan);
@@ -388,13 +270,7 @@ fn fargate_service_behind_alb_applies_updates_coexists_and_destroys() {
     // A new image: a new task-definition revision and an in-place service
     // update, never a new service.
     let image = ["--var", "image=public.ecr.aws/nginx/nginx:1.27"];
-    let plan = a.run(
-        &[
-            &["plan", &bp_a, "--json", "--detailed-exitcode"][..],
-            &image[..],
-        ]
-        .concat(),
-    );
+    let plan = a.run(&[&["plan", &bp_a, "--json", "--detailed-exitcode"][..], &image[..]].concat());
     assert_eq!(plan.code, 2, "{}", plan.stderr);
     let td = change(&plan, "task_definition");
     assert_eq!(td["action"], "replace");
@@ -405,11 +281,7 @@ fn fargate_service_behind_alb_applies_updates_coexists_and_destroys() {
     let old_td = a.physical("task_definition");
     let (out, secs) = timed(
         &a,
-        &[
-            &["apply", &bp_a, "--auto-approve", "--json", "--stats"][..],
-            &image[..],
-        ]
-        .concat(),
+        &[&["apply", &bp_a, "--auto-approve", "--json", "--stats"][..], &image[..]].concat(),
     );
     ok(&out);
     figures("image change apply", &out, secs);
@@ -427,11 +299,7 @@ fn fargate_service_behind_alb_applies_updates_coexists_and_destroys() {
             .unwrap();
         assert_eq!(d.services()[0].task_definition(), Some(new_td.as_str()));
         // The old revision is deregistered.
-        let old = ecs
-            .describe_task_definition()
-            .task_definition(&old_td)
-            .send()
-            .await;
+        let old = ecs.describe_task_definition().task_definition(&old_td).send().await;
         assert!(
             old.as_ref().map_or(true, |o| o
                 .task_definition()
@@ -449,13 +317,7 @@ fn fargate_service_behind_alb_applies_updates_coexists_and_destroys() {
     assert_eq!(change(&plan, "private_route_two")["action"], "update");
     assert_eq!(change(&plan, "nat_gateway_two")["action"], "delete");
     assert_eq!(change(&plan, "nat_two_eip")["action"], "delete");
-    let out = a.run(
-        &[
-            &["apply", &bp_a, "--auto-approve", "--json"][..],
-            &shared[..],
-        ]
-        .concat(),
-    );
+    let out = a.run(&[&["apply", &bp_a, "--auto-approve", "--json"][..], &shared[..]].concat());
     ok(&out);
     let order: Vec<String> = out
         .stdout
@@ -465,10 +327,7 @@ fn fargate_service_behind_alb_applies_updates_coexists_and_destroys() {
         .map(|v| v["id"].as_str().unwrap().to_string())
         .collect();
     let pos = |id: &str| order.iter().position(|o| o == id).unwrap();
-    assert!(
-        pos("private_route_two") < pos("nat_gateway_two"),
-        "{order:?}"
-    );
+    assert!(pos("private_route_two") < pos("nat_gateway_two"), "{order:?}");
     ok(&a.run(&[&["plan", &bp_a, "--detailed-exitcode"][..], &shared[..]].concat()));
     let nat_one = a.physical("nat_gateway_one");
     rt().block_on(async {
@@ -479,12 +338,7 @@ fn fargate_service_behind_alb_applies_updates_coexists_and_destroys() {
             .await
             .unwrap();
         let routes = rts.route_tables()[0].routes();
-        assert!(
-            routes
-                .iter()
-                .any(|r| r.nat_gateway_id() == Some(nat_one.as_str())),
-            "{routes:?}"
-        );
+        assert!(routes.iter().any(|r| r.nat_gateway_id() == Some(nat_one.as_str())), "{routes:?}");
     });
 
     // A new container port replaces the target group (its port cannot
@@ -507,12 +361,7 @@ fn fargate_service_behind_alb_applies_updates_coexists_and_destroys() {
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
         .filter(|v| v["event"] == "finished")
-        .map(|v| {
-            (
-                v["id"].as_str().unwrap().into(),
-                v["op"].as_str().unwrap().into(),
-            )
-        })
+        .map(|v| (v["id"].as_str().unwrap().into(), v["op"].as_str().unwrap().into()))
         .collect();
     let at = |id: &str, op: &str| {
         steps
@@ -529,11 +378,7 @@ fn fargate_service_behind_alb_applies_updates_coexists_and_destroys() {
     // Destroying one stack leaves the other untouched.
     let (out, secs) = timed(
         &a,
-        &[
-            &["destroy", &bp_a, "--auto-approve", "--json", "--stats"][..],
-            &shared[..],
-        ]
-        .concat(),
+        &[&["destroy", &bp_a, "--auto-approve", "--json", "--stats"][..], &shared[..]].concat(),
     );
     ok(&out);
     figures("destroy", &out, secs);
@@ -552,18 +397,9 @@ fn fargate_service_behind_alb_applies_updates_coexists_and_destroys() {
     assert!(pos("service") < pos("task_definition"), "{order:?}");
     assert!(pos("listener_rule") < pos("target_group"), "{order:?}");
     assert!(pos("listener_rule") < pos("public_listener"), "{order:?}");
-    assert!(
-        pos("public_listener") < pos("public_load_balancer"),
-        "{order:?}"
-    );
-    assert!(
-        pos("public_load_balancer") < pos("public_load_balancer_sg"),
-        "{order:?}"
-    );
-    assert!(
-        pos("public_load_balancer") < pos("gateway_attachment"),
-        "{order:?}"
-    );
+    assert!(pos("public_listener") < pos("public_load_balancer"), "{order:?}");
+    assert!(pos("public_load_balancer") < pos("public_load_balancer_sg"), "{order:?}");
+    assert!(pos("public_load_balancer") < pos("gateway_attachment"), "{order:?}");
     assert!(pos("service") < pos("private_subnet_one"), "{order:?}");
     assert!(pos("service") < pos("fargate_container_sg"), "{order:?}");
     assert!(pos("task_definition") < pos("execution_role"), "{order:?}");
@@ -587,25 +423,9 @@ fn fargate_sizes_are_checked_before_anything_changes() {
     let bp = s.builtin(BP);
     let out = s.run(&["plan", &bp, "--var", "cpu=1024", "--var", "memory=512"]);
     assert_eq!(out.code, 1, "{}", out.stderr);
-    assert!(
-        out.stderr.contains("archkit::plan::invalid"),
-        "{}",
-        out.stderr
-    );
-    assert!(
-        out.stderr.contains("2048 to 8192 in steps of 1024"),
-        "{}",
-        out.stderr
-    );
-    let out = s.run(&[
-        "apply",
-        &bp,
-        "--auto-approve",
-        "--var",
-        "cpu=1024",
-        "--var",
-        "memory=512",
-    ]);
+    assert!(out.stderr.contains("archkit::plan::invalid"), "{}", out.stderr);
+    assert!(out.stderr.contains("2048 to 8192 in steps of 1024"), "{}", out.stderr);
+    let out = s.run(&["apply", &bp, "--auto-approve", "--var", "cpu=1024", "--var", "memory=512"]);
     assert_eq!(out.code, 1);
     // Nothing was created.
     let left = rt().block_on(leftovers(&url, &s));

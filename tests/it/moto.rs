@@ -58,11 +58,9 @@ pub(crate) struct Stack {
 impl Stack {
     pub(crate) fn new(url: &str, name: &str) -> Stack {
         // Unique per run, so reruns against one server never collide.
-        let nonce = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-            % 1_000_000_000;
+        let nonce =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+                % 1_000_000_000;
         Stack {
             name: format!("{name}-{nonce}"),
             url: url.to_string(),
@@ -130,25 +128,16 @@ impl Stack {
     }
 
     pub(crate) fn state(&self) -> serde_json::Value {
-        let p = self
-            .dir
-            .path()
-            .join(format!(".archkit/{}.state.json", self.name));
+        let p = self.dir.path().join(format!(".archkit/{}.state.json", self.name));
         serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
     }
 
     pub(crate) fn physical(&self, id: &str) -> String {
-        self.state()["resources"][id]["physical_id"]
-            .as_str()
-            .unwrap()
-            .to_string()
+        self.state()["resources"][id]["physical_id"].as_str().unwrap().to_string()
     }
 
     pub(crate) fn tag_filter(&self) -> Filter {
-        Filter::builder()
-            .name("tag:archkit:stack")
-            .values(&self.name)
-            .build()
+        Filter::builder().name("tag:archkit:stack").values(&self.name).build()
     }
 }
 
@@ -201,10 +190,7 @@ pub(crate) fn stats(out: &Run) -> serde_json::Value {
 pub(crate) fn tags(t: &[aws_sdk_ec2::types::Tag]) -> std::collections::BTreeMap<String, String> {
     t.iter()
         .map(|t| {
-            (
-                t.key().unwrap_or_default().to_string(),
-                t.value().unwrap_or_default().to_string(),
-            )
+            (t.key().unwrap_or_default().to_string(), t.value().unwrap_or_default().to_string())
         })
         .collect()
 }
@@ -221,12 +207,7 @@ fn network_applies_reads_back_converges_and_destroys_cleanly() {
     let client = ec2(&url);
     rt().block_on(async {
         let vpc_id = s.physical("vpc");
-        let vpcs = client
-            .describe_vpcs()
-            .vpc_ids(&vpc_id)
-            .send()
-            .await
-            .unwrap();
+        let vpcs = client.describe_vpcs().vpc_ids(&vpc_id).send().await.unwrap();
         let vpc = &vpcs.vpcs()[0];
         assert_eq!(vpc.cidr_block(), Some("10.0.0.0/16"));
         let t = tags(vpc.tags());
@@ -240,41 +221,22 @@ fn network_applies_reads_back_converges_and_destroys_cleanly() {
             .send()
             .await
             .unwrap();
-        assert_eq!(
-            dns.enable_dns_hostnames().and_then(|v| v.value()),
-            Some(true)
-        );
+        assert_eq!(dns.enable_dns_hostnames().and_then(|v| v.value()), Some(true));
 
-        let subnets = client
-            .describe_subnets()
-            .filters(s.tag_filter())
-            .send()
-            .await
-            .unwrap();
+        let subnets = client.describe_subnets().filters(s.tag_filter()).send().await.unwrap();
         assert_eq!(subnets.subnets().len(), 4);
         for sn in subnets.subnets() {
             let id = tags(sn.tags())["archkit:id"].clone();
             assert_eq!(sn.vpc_id(), Some(vpc_id.as_str()));
             let public = id.starts_with("public");
             assert_eq!(sn.map_public_ip_on_launch(), Some(public), "{id}");
-            let zone = if id.ends_with("one") {
-                "us-east-1a"
-            } else {
-                "us-east-1b"
-            };
+            let zone = if id.ends_with("one") { "us-east-1a" } else { "us-east-1b" };
             assert_eq!(sn.availability_zone(), Some(zone), "{id}");
         }
 
-        let igws = client
-            .describe_internet_gateways()
-            .filters(s.tag_filter())
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(
-            igws.internet_gateways()[0].attachments()[0].vpc_id(),
-            Some(vpc_id.as_str())
-        );
+        let igws =
+            client.describe_internet_gateways().filters(s.tag_filter()).send().await.unwrap();
+        assert_eq!(igws.internet_gateways()[0].attachments()[0].vpc_id(), Some(vpc_id.as_str()));
 
         // moto ignores the tag filter of DescribeNatGateways: check tags here.
         let nats = client.describe_nat_gateways().send().await.unwrap();
@@ -282,38 +244,17 @@ fn network_applies_reads_back_converges_and_destroys_cleanly() {
             tags(n.tags()).get("archkit:stack") == Some(&s.name)
         };
         assert_eq!(nats.nat_gateways().iter().filter(ours).count(), 2);
-        let addresses = client
-            .describe_addresses()
-            .filters(s.tag_filter())
-            .send()
-            .await
-            .unwrap();
+        let addresses = client.describe_addresses().filters(s.tag_filter()).send().await.unwrap();
         assert_eq!(addresses.addresses().len(), 2);
 
         let public_rt = s.physical("public_route_table");
-        let tables = client
-            .describe_route_tables()
-            .route_table_ids(&public_rt)
-            .send()
-            .await
-            .unwrap();
+        let tables =
+            client.describe_route_tables().route_table_ids(&public_rt).send().await.unwrap();
         let t = &tables.route_tables()[0];
-        let default = t
-            .routes()
-            .iter()
-            .find(|r| r.destination_cidr_block() == Some("0.0.0.0/0"))
-            .unwrap();
-        assert_eq!(
-            default.gateway_id(),
-            Some(s.physical("internet_gateway").as_str())
-        );
-        assert_eq!(
-            t.associations()
-                .iter()
-                .filter(|a| a.subnet_id().is_some())
-                .count(),
-            2
-        );
+        let default =
+            t.routes().iter().find(|r| r.destination_cidr_block() == Some("0.0.0.0/0")).unwrap();
+        assert_eq!(default.gateway_id(), Some(s.physical("internet_gateway").as_str()));
+        assert_eq!(t.associations().iter().filter(|a| a.subnet_id().is_some()).count(), 2);
         let private = client
             .describe_route_tables()
             .route_table_ids(s.physical("private_route_table_one"))
@@ -326,10 +267,7 @@ fn network_applies_reads_back_converges_and_destroys_cleanly() {
             .find(|r| r.destination_cidr_block() == Some("0.0.0.0/0"))
             .unwrap()
             .clone();
-        assert_eq!(
-            r.nat_gateway_id(),
-            Some(s.physical("nat_gateway_one").as_str())
-        );
+        assert_eq!(r.nat_gateway_id(), Some(s.physical("nat_gateway_one").as_str()));
 
         let sgs = client
             .describe_security_groups()
@@ -357,19 +295,11 @@ fn network_applies_reads_back_converges_and_destroys_cleanly() {
             .iter()
             .filter(|r| !r.is_egress().unwrap_or(false))
             .filter_map(|r| {
-                r.referenced_group_info()
-                    .and_then(|g| g.group_id())
-                    .map(str::to_string)
+                r.referenced_group_info().and_then(|g| g.group_id()).map(str::to_string)
             })
             .collect();
-        assert!(
-            sources.contains(&s.physical("public_load_balancer_sg")),
-            "{sources:?}"
-        );
-        assert!(
-            sources.contains(&s.physical("fargate_container_sg")),
-            "{sources:?}"
-        );
+        assert!(sources.contains(&s.physical("public_load_balancer_sg")), "{sources:?}");
+        assert!(sources.contains(&s.physical("fargate_container_sg")), "{sources:?}");
     });
 
     // No changes after apply; at most one read call per resource kind.
@@ -379,10 +309,7 @@ fn network_applies_reads_back_converges_and_destroys_cleanly() {
     let kinds = 12;
     let reads = plan_stats["read_calls"].as_u64().unwrap();
     // + DescribeAvailabilityZones for `${azs[N]}`.
-    assert!(
-        reads <= kinds + 1,
-        "{reads} read calls for {kinds} kinds: {plan_stats}"
-    );
+    assert!(reads <= kinds + 1, "{reads} read calls for {kinds} kinds: {plan_stats}");
     assert_eq!(plan_stats["write_calls"], 0);
 
     // A second apply makes no write call.
@@ -405,12 +332,8 @@ fn network_applies_reads_back_converges_and_destroys_cleanly() {
         .filter(|v| v["event"] == "finished")
         .map(|v| v["id"].as_str().unwrap().to_string())
         .collect();
-    let pos = |id: &str| {
-        order
-            .iter()
-            .position(|o| o == id)
-            .unwrap_or_else(|| panic!("{id} not deleted"))
-    };
+    let pos =
+        |id: &str| order.iter().position(|o| o == id).unwrap_or_else(|| panic!("{id} not deleted"));
     // NAT gateways gone before their EIPs are released, and both before the
     // gateway is detached (AWS refuses otherwise; moto does not check).
     assert!(pos("nat_gateway_one") < pos("nat_one_eip"));
@@ -422,26 +345,8 @@ fn network_applies_reads_back_converges_and_destroys_cleanly() {
     assert!(pos("private_subnet_one") < pos("vpc"));
     rt().block_on(async {
         let f = || s.tag_filter();
-        assert!(
-            client
-                .describe_vpcs()
-                .filters(f())
-                .send()
-                .await
-                .unwrap()
-                .vpcs()
-                .is_empty()
-        );
-        assert!(
-            client
-                .describe_subnets()
-                .filters(f())
-                .send()
-                .await
-                .unwrap()
-                .subnets()
-                .is_empty()
-        );
+        assert!(client.describe_vpcs().filters(f()).send().await.unwrap().vpcs().is_empty());
+        assert!(client.describe_subnets().filters(f()).send().await.unwrap().subnets().is_empty());
         assert!(
             client
                 .describe_internet_gateways()
@@ -453,14 +358,7 @@ fn network_applies_reads_back_converges_and_destroys_cleanly() {
                 .is_empty()
         );
         assert!(
-            client
-                .describe_addresses()
-                .filters(f())
-                .send()
-                .await
-                .unwrap()
-                .addresses()
-                .is_empty()
+            client.describe_addresses().filters(f()).send().await.unwrap().addresses().is_empty()
         );
         assert!(
             client
@@ -529,37 +427,18 @@ fn mutable_changes_update_in_place_and_immutable_ones_replace() {
     let plan = s.run(&["plan", &b, "--json"]);
     assert_eq!(plan.code, 0, "{}", plan.stderr);
     let v: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
-    let change = |id: &str| {
-        v["changes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["id"] == id)
-            .unwrap()
-            .clone()
-    };
+    let change =
+        |id: &str| v["changes"].as_array().unwrap().iter().find(|c| c["id"] == id).unwrap().clone();
     let one = change("private_subnet_one");
     assert_eq!(one["action"], "update");
-    assert_eq!(
-        one["changed"],
-        serde_json::json!(["map_public_ip_on_launch", "tags"])
-    );
+    assert_eq!(one["changed"], serde_json::json!(["map_public_ip_on_launch", "tags"]));
     let two = change("private_subnet_two");
     assert_eq!(two["action"], "replace");
     assert_eq!(two["replace_because"], serde_json::json!(["cidr_block"]));
     // Its association follows the new subnet.
-    assert_eq!(
-        change("private_subnet_two_association")["action"],
-        "replace"
-    );
+    assert_eq!(change("private_subnet_two_association")["action"], "replace");
     let human = s.run(&["plan", &b]);
-    assert!(
-        human
-            .stdout
-            .contains("replace: `cidr_block` forces replacement"),
-        "{}",
-        human.stdout
-    );
+    assert!(human.stdout.contains("replace: `cidr_block` forces replacement"), "{}", human.stdout);
 
     let out = s.run(&["apply", &b, "--auto-approve"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
@@ -578,12 +457,7 @@ fn mutable_changes_update_in_place_and_immutable_ones_replace() {
         assert_eq!(tags(sn.subnets()[0].tags())["tier"], "private");
         let gone = client
             .describe_subnets()
-            .filters(
-                Filter::builder()
-                    .name("subnet-id")
-                    .values(&old_subnet)
-                    .build(),
-            )
+            .filters(Filter::builder().name("subnet-id").values(&old_subnet).build())
             .send()
             .await
             .unwrap();
@@ -611,9 +485,7 @@ fn out_of_band_deletion_and_modification_are_planned() {
             .modify_subnet_attribute()
             .subnet_id(s.physical("public_subnet_one"))
             .map_public_ip_on_launch(
-                aws_sdk_ec2::types::AttributeBooleanValue::builder()
-                    .value(false)
-                    .build(),
+                aws_sdk_ec2::types::AttributeBooleanValue::builder().value(false).build(),
             )
             .send()
             .await
@@ -621,15 +493,8 @@ fn out_of_band_deletion_and_modification_are_planned() {
     });
     let plan = s.run(&["plan", &b, "--json"]);
     let v: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
-    let change = |id: &str| {
-        v["changes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["id"] == id)
-            .unwrap()
-            .clone()
-    };
+    let change =
+        |id: &str| v["changes"].as_array().unwrap().iter().find(|c| c["id"] == id).unwrap().clone();
     let rule = change("ecs_ingress_from_self");
     assert_eq!(
         (rule["action"].clone(), rule["reason"].clone()),
@@ -639,16 +504,8 @@ fn out_of_band_deletion_and_modification_are_planned() {
     assert_eq!(sn["action"], "update");
     assert_eq!(sn["drift"], serde_json::json!(["map_public_ip_on_launch"]));
     let human = s.run(&["plan", &b]);
-    assert!(
-        human.stdout.contains("changed outside archkit"),
-        "{}",
-        human.stdout
-    );
-    assert!(
-        human.stdout.contains("deleted outside archkit"),
-        "{}",
-        human.stdout
-    );
+    assert!(human.stdout.contains("changed outside archkit"), "{}", human.stdout);
+    assert!(human.stdout.contains("deleted outside archkit"), "{}", human.stdout);
     let out = s.run(&["apply", &b, "--auto-approve"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let after = s.run(&["plan", &b, "--detailed-exitcode"]);
@@ -725,23 +582,11 @@ fn missing_region_or_credentials_is_one_clear_error() {
         .env_remove("AWS_REGION")
         .current_dir(home.path()));
     assert_eq!(no_region.code, 1, "{}", no_region.stderr);
-    assert!(
-        no_region.stderr.contains("archkit::aws::no_region"),
-        "{}",
-        no_region.stderr
-    );
-    assert!(
-        no_region.stderr.contains("--region"),
-        "{}",
-        no_region.stderr
-    );
+    assert!(no_region.stderr.contains("archkit::aws::no_region"), "{}", no_region.stderr);
+    assert!(no_region.stderr.contains("--region"), "{}", no_region.stderr);
     let no_creds = run(base.args(["plan", "fargate-public-private", "--region", "eu-west-1"]));
     assert_eq!(no_creds.code, 1, "{}", no_creds.stderr);
-    assert!(
-        no_creds.stderr.contains("archkit::aws::no_credentials"),
-        "{}",
-        no_creds.stderr
-    );
+    assert!(no_creds.stderr.contains("archkit::aws::no_credentials"), "{}", no_creds.stderr);
     assert!(!no_creds.stderr.contains("panicked"));
 }
 
@@ -753,18 +598,11 @@ fn apply_converges_when_a_third_of_calls_are_throttled() {
     // The whole architecture: EC2, ELB, ECS, IAM and Logs each throttle in
     // their own protocol.
     let b = s.builtin("fargate-public-private");
-    let out = run(&mut s.cmd_at(
-        &proxy.url,
-        &["apply", &b, "--auto-approve", "--json", "--stats"],
-    ));
+    let out = run(&mut s.cmd_at(&proxy.url, &["apply", &b, "--auto-approve", "--json", "--stats"]));
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     let st = stats(&out);
-    let errors: u64 = st["operations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|o| o["errors"].as_u64().unwrap())
-        .sum();
+    let errors: u64 =
+        st["operations"].as_array().unwrap().iter().map(|o| o["errors"].as_u64().unwrap()).sum();
     eprintln!(
         "figures: throttled apply made {} calls with {errors} failed attempts recorded",
         st["total_calls"]
@@ -792,13 +630,8 @@ impl Proxy {
             .spawn()
             .expect("python3 runs the throttling proxy");
         let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        Proxy {
-            child,
-            url: line.trim().to_string(),
-        }
+        std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        Proxy { child, url: line.trim().to_string() }
     }
 }
 
@@ -840,35 +673,17 @@ fn iam_roles_and_log_groups_apply_update_and_destroy() {
             .collect::<std::collections::BTreeMap<_, _>>();
         assert_eq!(t["archkit:stack"], s.name);
         assert_eq!(t["team"], "platform");
-        let attached = iam
-            .list_attached_role_policies()
-            .role_name(&role)
-            .send()
-            .await
-            .unwrap();
+        let attached = iam.list_attached_role_policies().role_name(&role).send().await.unwrap();
         assert_eq!(
             attached.attached_policies()[0].policy_name(),
             Some("AmazonECSTaskExecutionRolePolicy")
         );
-        let inline = iam
-            .get_role_policy()
-            .role_name(&role)
-            .policy_name("write-logs")
-            .send()
-            .await
-            .unwrap();
+        let inline =
+            iam.get_role_policy().role_name(&role).policy_name("write-logs").send().await.unwrap();
         // The reference to the log group's ARN was resolved before use.
-        assert!(
-            inline.policy_document().contains("log-group"),
-            "{}",
-            inline.policy_document()
-        );
-        let l = logs(&url)
-            .describe_log_groups()
-            .log_group_name_prefix(&group)
-            .send()
-            .await
-            .unwrap();
+        assert!(inline.policy_document().contains("log-group"), "{}", inline.policy_document());
+        let l =
+            logs(&url).describe_log_groups().log_group_name_prefix(&group).send().await.unwrap();
         assert_eq!(l.log_groups()[0].retention_in_days(), Some(14));
     });
     let plan = s.run(&["plan", b, "--detailed-exitcode", "--json", "--stats"]);
@@ -879,39 +694,21 @@ fn iam_roles_and_log_groups_apply_update_and_destroy() {
     // Retention is changed in place.
     let out = s.run(&["plan", b, "--var", "retention=30", "--json"]);
     let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
-    let c = v["changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["id"] == "logs")
-        .unwrap()
-        .clone();
+    let c = v["changes"].as_array().unwrap().iter().find(|c| c["id"] == "logs").unwrap().clone();
     assert_eq!(
         (c["action"].as_str(), c["changed"].clone()),
         (Some("update"), serde_json::json!(["retention_in_days"]))
     );
-    assert_eq!(
-        s.run(&["apply", b, "--var", "retention=30", "--auto-approve"])
-            .code,
-        0
-    );
-    assert_eq!(
-        s.run(&["plan", b, "--var", "retention=30", "--detailed-exitcode"])
-            .code,
-        0
-    );
+    assert_eq!(s.run(&["apply", b, "--var", "retention=30", "--auto-approve"]).code, 0);
+    assert_eq!(s.run(&["plan", b, "--var", "retention=30", "--detailed-exitcode"]).code, 0);
 
     let out = s.run(&["destroy", b, "--auto-approve"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     rt().block_on(async {
         let gone = iam(&url).get_role().role_name(&role).send().await;
         assert!(gone.is_err(), "the role is deleted");
-        let l = logs(&url)
-            .describe_log_groups()
-            .log_group_name_prefix(&group)
-            .send()
-            .await
-            .unwrap();
+        let l =
+            logs(&url).describe_log_groups().log_group_name_prefix(&group).send().await.unwrap();
         assert!(l.log_groups().is_empty(), "the log group is deleted");
     });
 }

@@ -47,21 +47,10 @@ fn changes(plan: &Run) -> Vec<(String, String, serde_json::Value)> {
 /// The statements of a role's inline policies.
 async fn inline_statements(url: &str, role: &str) -> Vec<serde_json::Value> {
     let iam = iam(url);
-    let names = iam
-        .list_role_policies()
-        .role_name(role)
-        .send()
-        .await
-        .unwrap();
+    let names = iam.list_role_policies().role_name(role).send().await.unwrap();
     let mut out = Vec::new();
     for name in names.policy_names() {
-        let p = iam
-            .get_role_policy()
-            .role_name(role)
-            .policy_name(name)
-            .send()
-            .await
-            .unwrap();
+        let p = iam.get_role_policy().role_name(role).policy_name(name).send().await.unwrap();
         let raw = p.policy_document();
         let doc: serde_json::Value = serde_json::from_str(raw)
             .or_else(|_| {
@@ -93,16 +82,8 @@ async fn leftovers(url: &str, s: &Stack, state: &serde_json::Value) -> Vec<Strin
     let mq = client!(aws_sdk_mq, url);
     let brokers = mq.list_brokers().send().await.unwrap();
     for b in brokers.broker_summaries() {
-        let d = mq
-            .describe_broker()
-            .broker_id(b.broker_id().unwrap())
-            .send()
-            .await
-            .unwrap();
-        if d.tags()
-            .and_then(|t| t.get("archkit:stack"))
-            .is_some_and(|v| *v == s.name)
-        {
+        let d = mq.describe_broker().broker_id(b.broker_id().unwrap()).send().await.unwrap();
+        if d.tags().and_then(|t| t.get("archkit:stack")).is_some_and(|v| *v == s.name) {
             left.push(format!("broker {:?}", b.broker_id()));
         }
     }
@@ -116,12 +97,7 @@ async fn leftovers(url: &str, s: &Stack, state: &serde_json::Value) -> Vec<Strin
             .map(|n| format!("function {n}")),
     );
     let events = client!(aws_sdk_eventbridge, url);
-    let rules = events
-        .list_rules()
-        .name_prefix(&s.name)
-        .send()
-        .await
-        .unwrap();
+    let rules = events.list_rules().name_prefix(&s.name).send().await.unwrap();
     left.extend(rules.rules().iter().map(|r| format!("rule {:?}", r.name())));
     let ddb = client!(aws_sdk_dynamodb, url);
     let tables = ddb.list_tables().send().await.unwrap();
@@ -145,58 +121,25 @@ async fn leftovers(url: &str, s: &Stack, state: &serde_json::Value) -> Vec<Strin
             })
             .map(|x| format!("secret {:?}", x.name())),
     );
-    let roles = iam(url)
-        .list_roles()
-        .path_prefix(format!("/archkit/{}/", s.name))
-        .send()
-        .await
-        .unwrap();
-    left.extend(
-        roles
-            .roles()
-            .iter()
-            .map(|r| format!("role {}", r.role_name())),
-    );
+    let roles =
+        iam(url).list_roles().path_prefix(format!("/archkit/{}/", s.name)).send().await.unwrap();
+    left.extend(roles.roles().iter().map(|r| format!("role {}", r.role_name())));
     let groups = logs(url)
         .describe_log_groups()
         .log_group_name_prefix(format!("/aws/lambda/{}-", s.name))
         .send()
         .await
         .unwrap();
-    left.extend(
-        groups
-            .log_groups()
-            .iter()
-            .map(|g| format!("log group {:?}", g.log_group_name())),
-    );
+    left.extend(groups.log_groups().iter().map(|g| format!("log group {:?}", g.log_group_name())));
     let ec2 = crate::moto::ec2(url);
-    let vpcs = ec2
-        .describe_vpcs()
-        .filters(s.tag_filter())
-        .send()
-        .await
-        .unwrap();
+    let vpcs = ec2.describe_vpcs().filters(s.tag_filter()).send().await.unwrap();
     left.extend(vpcs.vpcs().iter().map(|v| format!("vpc {:?}", v.vpc_id())));
-    let sgs = ec2
-        .describe_security_groups()
-        .filters(s.tag_filter())
-        .send()
-        .await
-        .unwrap();
-    left.extend(
-        sgs.security_groups()
-            .iter()
-            .map(|g| format!("sg {:?}", g.group_id())),
-    );
+    let sgs = ec2.describe_security_groups().filters(s.tag_filter()).send().await.unwrap();
+    left.extend(sgs.security_groups().iter().map(|g| format!("sg {:?}", g.group_id())));
     // Everything the state recorded is gone too.
     for (id, r) in state["resources"].as_object().unwrap() {
         if r["kind"] == "aws.lambda.permission" {
-            let f = r["physical_id"]
-                .as_str()
-                .unwrap()
-                .split('|')
-                .next()
-                .unwrap();
+            let f = r["physical_id"].as_str().unwrap().split('|').next().unwrap();
             if lambda.get_policy().function_name(f).send().await.is_ok() {
                 left.push(format!("permission {id}"));
             }
@@ -218,11 +161,7 @@ fn mq_poller_applies_keeps_the_password_secret_updates_narrowly_and_destroys() {
     ok(&human);
     assert!(human.stdout.contains("(sensitive)"), "{}", human.stdout);
 
-    let (apply, secs) = run(
-        &s,
-        PASSWORD,
-        &["apply", &bp, "--auto-approve", "--json", "--stats"],
-    );
+    let (apply, secs) = run(&s, PASSWORD, &["apply", &bp, "--auto-approve", "--json", "--stats"]);
     ok(&apply);
     let state = s.state();
     let count = state["resources"].as_object().unwrap().len();
@@ -250,17 +189,9 @@ fn mq_poller_applies_keeps_the_password_secret_updates_narrowly_and_destroys() {
 
         // The broker: ActiveMQ, one public instance in the stack's subnet
         // and security group.
-        let b = mq
-            .describe_broker()
-            .broker_id(phys("broker"))
-            .send()
-            .await
-            .unwrap();
+        let b = mq.describe_broker().broker_id(phys("broker")).send().await.unwrap();
         assert_eq!(b.engine_type().map(|e| e.as_str()), Some("ACTIVEMQ"));
-        assert_eq!(
-            b.deployment_mode().map(|d| d.as_str()),
-            Some("SINGLE_INSTANCE")
-        );
+        assert_eq!(b.deployment_mode().map(|d| d.as_str()), Some("SINGLE_INSTANCE"));
         assert_eq!(b.publicly_accessible(), Some(true));
         assert_eq!(b.subnet_ids(), [phys("subnet")]);
         assert_eq!(b.security_groups(), [phys("broker_sg")]);
@@ -284,24 +215,13 @@ fn mq_poller_applies_keeps_the_password_secret_updates_narrowly_and_destroys() {
             .filter(|r| r.is_egress() == Some(false))
             .map(|r| (r.from_port(), r.cidr_ipv4()))
             .collect();
-        assert!(
-            ingress.contains(&(Some(8162), Some("203.0.113.7/32"))),
-            "{ingress:?}"
-        );
-        assert!(
-            ingress.contains(&(Some(61614), Some("0.0.0.0/0"))),
-            "{ingress:?}"
-        );
+        assert!(ingress.contains(&(Some(8162), Some("203.0.113.7/32"))), "{ingress:?}");
+        assert!(ingress.contains(&(Some(61614), Some("0.0.0.0/0"))), "{ingress:?}");
         assert_eq!(ingress.len(), 2, "{ingress:?}");
 
         // The secret holds the password; the function gets only its ARN.
         let secret_arn = phys("broker_secret");
-        let v = sm
-            .get_secret_value()
-            .secret_id(&secret_arn)
-            .send()
-            .await
-            .unwrap();
+        let v = sm.get_secret_value().secret_id(&secret_arn).send().await.unwrap();
         assert_eq!(v.secret_string(), Some(PASSWORD));
         let sub = lambda
             .get_function_configuration()
@@ -326,51 +246,24 @@ fn mq_poller_applies_keeps_the_password_secret_updates_narrowly_and_destroys() {
         );
 
         // The schedule fires the subscriber, which EventBridge may invoke.
-        let rule = events
-            .describe_rule()
-            .name(phys("schedule"))
-            .send()
-            .await
-            .unwrap();
+        let rule = events.describe_rule().name(phys("schedule")).send().await.unwrap();
         assert_eq!(rule.schedule_expression(), Some("rate(5 minutes)"));
-        let targets = events
-            .list_targets_by_rule()
-            .rule(phys("schedule"))
-            .send()
-            .await
-            .unwrap();
+        let targets = events.list_targets_by_rule().rule(phys("schedule")).send().await.unwrap();
         assert_eq!(targets.targets().len(), 1);
         assert_eq!(Some(targets.targets()[0].arn()), sub.function_arn());
-        let policy = lambda
-            .get_policy()
-            .function_name(phys("subscriber"))
-            .send()
-            .await
-            .unwrap();
+        let policy = lambda.get_policy().function_name(phys("subscriber")).send().await.unwrap();
         let doc: serde_json::Value = serde_json::from_str(policy.policy().unwrap()).unwrap();
         let st = &doc["Statement"][0];
         assert_eq!(st["Principal"]["Service"], "events.amazonaws.com");
         assert_eq!(st["Action"], "lambda:InvokeFunction");
-        assert_eq!(
-            st["Condition"]["ArnLike"]["AWS:SourceArn"].as_str(),
-            rule.arn()
-        );
+        assert_eq!(st["Condition"]["ArnLike"]["AWS:SourceArn"].as_str(), rule.arn());
 
         // The table: on demand, keyed by uuid.
-        let t = ddb
-            .describe_table()
-            .table_name(phys("messages_table"))
-            .send()
-            .await
-            .unwrap();
+        let t = ddb.describe_table().table_name(phys("messages_table")).send().await.unwrap();
         let t = t.table().unwrap();
         assert_eq!(t.key_schema()[0].attribute_name(), "uuid");
-        let worker = lambda
-            .get_function_configuration()
-            .function_name(phys("worker"))
-            .send()
-            .await
-            .unwrap();
+        let worker =
+            lambda.get_function_configuration().function_name(phys("worker")).send().await.unwrap();
         assert_eq!(
             worker.environment().and_then(|e| e.variables()).unwrap()["TABLE_NAME"],
             phys("messages_table")
@@ -398,11 +291,8 @@ fn mq_poller_applies_keeps_the_password_secret_updates_narrowly_and_destroys() {
     });
 
     // Nothing to do right after apply.
-    let (plan, secs) = run(
-        &s,
-        PASSWORD,
-        &["plan", &bp, "--detailed-exitcode", "--json", "--stats"],
-    );
+    let (plan, secs) =
+        run(&s, PASSWORD, &["plan", &bp, "--detailed-exitcode", "--json", "--stats"]);
     ok(&plan);
     assert_eq!(stats(&plan)["write_calls"], 0);
     crate::moto::assert_no_drift(&plan);
@@ -413,39 +303,23 @@ fn mq_poller_applies_keeps_the_password_secret_updates_narrowly_and_destroys() {
     let code = std::fs::read_to_string(&handler).unwrap();
     std::fs::write(
         &handler,
-        code.replace(
-            "\"uuid\": str(uuid.uuid4())",
-            "\"uuid\": str(uuid.uuid4()),  # v2\n       ",
-        ),
+        code.replace("\"uuid\": str(uuid.uuid4())", "\"uuid\": str(uuid.uuid4()),  # v2\n       "),
     )
     .unwrap();
     let (plan, _) = run(&s, PASSWORD, &["plan", &bp, "--json"]);
     ok(&plan);
     assert_eq!(
         changes(&plan),
-        [(
-            "worker".to_string(),
-            "update".to_string(),
-            serde_json::json!(["code"])
-        )]
+        [("worker".to_string(), "update".to_string(), serde_json::json!(["code"]))]
     );
-    let (out, secs) = run(
-        &s,
-        PASSWORD,
-        &["apply", &bp, "--auto-approve", "--json", "--stats"],
-    );
+    let (out, secs) = run(&s, PASSWORD, &["apply", &bp, "--auto-approve", "--json", "--stats"]);
     ok(&out);
     figures("worker code update", &out, secs);
     let writes: Vec<String> = stats(&out)["operations"]
         .as_array()
         .unwrap()
         .iter()
-        .filter(|o| {
-            !o["operation"]
-                .as_str()
-                .unwrap()
-                .starts_with(['G', 'L', 'D'])
-        })
+        .filter(|o| !o["operation"].as_str().unwrap().starts_with(['G', 'L', 'D']))
         .map(|o| o["operation"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(writes, ["UpdateFunctionCode"], "only the code is uploaded");
@@ -453,11 +327,8 @@ fn mq_poller_applies_keeps_the_password_secret_updates_narrowly_and_destroys() {
     ok(&again);
 
     // A new schedule: only the rule changes.
-    let (plan, _) = run(
-        &s,
-        PASSWORD,
-        &["plan", &bp, "--json", "--var", "schedule=rate(10 minutes)"],
-    );
+    let (plan, _) =
+        run(&s, PASSWORD, &["plan", &bp, "--json", "--var", "schedule=rate(10 minutes)"]);
     ok(&plan);
     assert_eq!(
         changes(&plan),
@@ -468,41 +339,24 @@ fn mq_poller_applies_keeps_the_password_secret_updates_narrowly_and_destroys() {
         )]
     );
     let sched = ["--var", "schedule=rate(10 minutes)"];
-    let (out, _) = run(
-        &s,
-        PASSWORD,
-        &[&["apply", &bp, "--auto-approve"][..], &sched[..]].concat(),
-    );
+    let (out, _) = run(&s, PASSWORD, &[&["apply", &bp, "--auto-approve"][..], &sched[..]].concat());
     ok(&out);
     rt().block_on(async {
         let events = client!(aws_sdk_eventbridge, &url);
-        let rule = events
-            .describe_rule()
-            .name(s.physical("schedule"))
-            .send()
-            .await
-            .unwrap();
+        let rule = events.describe_rule().name(s.physical("schedule")).send().await.unwrap();
         assert_eq!(rule.schedule_expression(), Some("rate(10 minutes)"));
     });
 
     // A new password: the secret and the broker user change (with a
     // reboot), and neither value is printed.
-    let (plan, _) = run(
-        &s,
-        NEW_PASSWORD,
-        &[&["plan", &bp, "--json"][..], &sched[..]].concat(),
-    );
+    let (plan, _) = run(&s, NEW_PASSWORD, &[&["plan", &bp, "--json"][..], &sched[..]].concat());
     ok(&plan);
     let mut c = changes(&plan);
     c.sort_by(|a, b| a.0.cmp(&b.0));
     assert_eq!(
         c,
         [
-            (
-                "broker".to_string(),
-                "update".to_string(),
-                serde_json::json!(["password"])
-            ),
+            ("broker".to_string(), "update".to_string(), serde_json::json!(["password"])),
             (
                 "broker_secret".to_string(),
                 "update".to_string(),
@@ -511,19 +365,11 @@ fn mq_poller_applies_keeps_the_password_secret_updates_narrowly_and_destroys() {
         ]
     );
     let (human, _) = run(&s, NEW_PASSWORD, &[&["plan", &bp][..], &sched[..]].concat());
-    assert!(
-        human.stdout.contains("the broker reboots"),
-        "{}",
-        human.stdout
-    );
+    assert!(human.stdout.contains("the broker reboots"), "{}", human.stdout);
     let (out, _) = run(
         &s,
         NEW_PASSWORD,
-        &[
-            &["apply", &bp, "--auto-approve", "--json", "--stats"][..],
-            &sched[..],
-        ]
-        .concat(),
+        &[&["apply", &bp, "--auto-approve", "--json", "--stats"][..], &sched[..]].concat(),
     );
     ok(&out);
     let ops: Vec<String> = stats(&out)["operations"]
@@ -542,19 +388,11 @@ fn mq_poller_applies_keeps_the_password_secret_updates_narrowly_and_destroys() {
     assert!(!state_text.contains(NEW_PASSWORD));
     rt().block_on(async {
         let sm = client!(aws_sdk_secretsmanager, &url);
-        let v = sm
-            .get_secret_value()
-            .secret_id(s.physical("broker_secret"))
-            .send()
-            .await
-            .unwrap();
+        let v = sm.get_secret_value().secret_id(s.physical("broker_secret")).send().await.unwrap();
         assert_eq!(v.secret_string(), Some(NEW_PASSWORD));
     });
-    let (again, _) = run(
-        &s,
-        NEW_PASSWORD,
-        &[&["plan", &bp, "--detailed-exitcode"][..], &sched[..]].concat(),
-    );
+    let (again, _) =
+        run(&s, NEW_PASSWORD, &[&["plan", &bp, "--detailed-exitcode"][..], &sched[..]].concat());
     ok(&again);
 
     // Destroy leaves nothing, service by service.
@@ -589,10 +427,7 @@ fn a_weak_broker_password_is_refused_before_anything_changes() {
         let (out, _) = run(&s, pw, &["apply", &bp, "--auto-approve"]);
         assert_eq!(out.code, 1, "{}", out.stderr);
         assert!(out.stderr.contains(why), "{pw}: {}", out.stderr);
-        assert!(
-            !out.stderr.contains(pw) && !out.stdout.contains(pw),
-            "{pw} was printed"
-        );
+        assert!(!out.stderr.contains(pw) && !out.stdout.contains(pw), "{pw} was printed");
     }
     let state = s.dir_path().join(format!(".archkit/{}.state.json", s.name));
     let created = std::fs::read_to_string(state)

@@ -7,17 +7,11 @@ use crate::provider::TAG_STACK;
 
 /// The filter that finds every resource of a stack.
 pub fn stack_filter(ctx: &Context) -> Filter {
-    Filter::builder()
-        .name(format!("tag:{TAG_STACK}"))
-        .values(ctx.stack.clone())
-        .build()
+    Filter::builder().name(format!("tag:{TAG_STACK}")).values(ctx.stack.clone()).build()
 }
 
 pub fn filter(name: &str, values: impl IntoIterator<Item = String>) -> Filter {
-    Filter::builder()
-        .name(name)
-        .set_values(Some(values.into_iter().collect()))
-        .build()
+    Filter::builder().name(name).set_values(Some(values.into_iter().collect())).build()
 }
 
 /// The resources a batched read returns: everything tagged with the stack
@@ -72,10 +66,7 @@ pub fn tag_spec(
 /// moto ignores it on DescribeNatGateways) did not apply must never make
 /// another stack's resource look like ours.
 pub fn read_tags(ctx: &Context, tags: &[Tag]) -> (Value, Option<String>) {
-    crate::aws::values::split_tags(
-        ctx,
-        tags.iter().filter_map(|t| Some((t.key()?, t.value()?))),
-    )
+    crate::aws::values::split_tags(ctx, tags.iter().filter_map(|t| Some((t.key()?, t.value()?))))
 }
 
 /// Brings a resource's tags from `old` to `new` (`tags` property only).
@@ -86,10 +77,7 @@ pub async fn sync_tags(
     new: &Props,
 ) -> Result<()> {
     fn tag(k: &str, v: Option<&str>) -> Tag {
-        Tag::builder()
-            .key(k)
-            .set_value(v.map(str::to_string))
-            .build()
+        Tag::builder().key(k).set_value(v.map(str::to_string)).build()
     }
     sync_tags_with(
         old,

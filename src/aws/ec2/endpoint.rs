@@ -7,64 +7,23 @@ use aws_sdk_ec2::types::{ResourceType, VpcEndpointType};
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-pub static VPC_ENDPOINT: Schema = Schema {
-    kind: "aws.ec2.vpc_endpoint",
-    doc: "A VPC endpoint for an AWS service or an endpoint service.",
-    properties: &[
-        Prop::new("vpc_id", Type::String, "The VPC.")
-            .required()
-            .replace(),
-        Prop::new(
-            "service_name",
-            Type::String,
-            "e.g. `com.amazonaws.${region}.dynamodb`.",
-        )
-        .required()
-        .replace(),
-        Prop::new(
-            "type",
-            Type::Enum(&["Gateway", "Interface"]),
-            "Gateway (route-table based) or Interface (ENIs in subnets).",
-        )
-        .default(Default::Str("Gateway"))
-        .replace(),
-        Prop::new(
-            "route_table_ids",
-            Type::List(&Type::String),
-            "Gateway endpoints: the tables.",
-        ),
-        Prop::new(
-            "subnet_ids",
-            Type::List(&Type::String),
-            "Interface endpoints: the subnets.",
-        ),
-        Prop::new(
-            "security_group_ids",
-            Type::List(&Type::String),
-            "Interface endpoints: the groups.",
-        ),
-        Prop::new(
-            "private_dns_enabled",
-            Type::Bool,
-            "Interface endpoints: private DNS.",
-        ),
-        Prop::new(
-            "policy",
-            Type::Json,
-            "An IAM policy document limiting the endpoint.",
-        ),
-    ],
-    attributes: &[Attr::new(
-        "dns_entries",
-        Type::List(&Type::String),
-        "Interface endpoints' DNS names.",
-    )],
-    notes: "Gateway (`route_table_ids`) or Interface (`subnet_ids`, `security_group_ids`, `private_dns_enabled`).",
-    ..Schema::BASE
-};
+pub static VPC_ENDPOINT: Schema = Schema::new("aws.ec2.vpc_endpoint", "A VPC endpoint for an AWS service or an endpoint service.")
+    .properties(rows! {
+        Prop::new("vpc_id", Type::String, "The VPC.").required().replace(),
+        Prop::new("service_name", Type::String, "e.g. `com.amazonaws.${region}.dynamodb`.").required().replace(),
+        Prop::new("type", Type::Enum(&["Gateway", "Interface"]), "Gateway (route-table based) or Interface (ENIs in subnets).").default(Default::Str("Gateway")).replace(),
+        Prop::new("route_table_ids", Type::List(&Type::String), "Gateway endpoints: the tables."),
+        Prop::new("subnet_ids", Type::List(&Type::String), "Interface endpoints: the subnets."),
+        Prop::new("security_group_ids", Type::List(&Type::String), "Interface endpoints: the groups."),
+        Prop::new("private_dns_enabled", Type::Bool, "Interface endpoints: private DNS."),
+        Prop::new("policy", Type::Json, "An IAM policy document limiting the endpoint."),
+    })
+    .attributes(rows! {
+        Attr::new("dns_entries", Type::List(&Type::String), "Interface endpoints' DNS names."),
+    })
+    .notes("Gateway (`route_table_ids`) or Interface (`subnet_ids`, `security_group_ids`, `private_dns_enabled`).");
 
-/// The VPC endpoint kind.
-pub struct VpcEndpoint(pub Clients);
+kind! { VpcEndpoint, VPC_ENDPOINT }
 
 fn sorted(v: &[String]) -> Value {
     let mut v = v.to_vec();
@@ -74,51 +33,32 @@ fn sorted(v: &[String]) -> Value {
 
 #[async_trait]
 impl ResourceKind for VpcEndpoint {
-    fn schema(&self) -> &'static Schema {
-        &VPC_ENDPOINT
-    }
-
     /// Deleted endpoints stay listed for a while: they are ignored.
     async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
-        read_tagged(
-            &self.0.ec2,
-            ctx,
-            q,
-            |e: &aws_sdk_ec2::types::VpcEndpoint| {
-                let state = e.state().map(|s| s.as_str().to_ascii_lowercase());
-                if matches!(state.as_deref(), Some("deleted" | "deleting")) {
-                    return None;
-                }
-                let groups: Vec<String> = e
-                    .groups()
-                    .iter()
-                    .filter_map(|g| g.group_id().map(str::to_string))
-                    .collect();
-                let mut p = props([
-                    ("vpc_id", str_value(e.vpc_id())),
-                    ("service_name", str_value(e.service_name())),
-                    ("type", str_value(e.vpc_endpoint_type().map(|t| t.as_str()))),
-                    ("route_table_ids", sorted(e.route_table_ids())),
-                    ("subnet_ids", sorted(e.subnet_ids())),
-                    ("security_group_ids", sorted(&groups)),
-                ]);
-                if let Some(d) = e.private_dns_enabled() {
-                    p.insert("private_dns_enabled".into(), json!(d));
-                }
-                if let Some(doc) = e
-                    .policy_document()
-                    .and_then(|d| serde_json::from_str(d).ok())
-                {
-                    p.insert("policy".into(), doc);
-                }
-                let dns: Vec<&str> = e
-                    .dns_entries()
-                    .iter()
-                    .filter_map(|d| d.dns_name())
-                    .collect();
-                Some((p, [("dns_entries".to_string(), json!(dns))].into()))
-            },
-        )
+        read_tagged(&self.0.ec2, ctx, q, |e: &aws_sdk_ec2::types::VpcEndpoint| {
+            let state = e.state().map(|s| s.as_str().to_ascii_lowercase());
+            if matches!(state.as_deref(), Some("deleted" | "deleting")) {
+                return None;
+            }
+            let groups: Vec<String> =
+                e.groups().iter().filter_map(|g| g.group_id().map(str::to_string)).collect();
+            let mut p = props([
+                ("vpc_id", str_value(e.vpc_id())),
+                ("service_name", str_value(e.service_name())),
+                ("type", str_value(e.vpc_endpoint_type().map(|t| t.as_str()))),
+                ("route_table_ids", sorted(e.route_table_ids())),
+                ("subnet_ids", sorted(e.subnet_ids())),
+                ("security_group_ids", sorted(&groups)),
+            ]);
+            if let Some(d) = e.private_dns_enabled() {
+                p.insert("private_dns_enabled".into(), json!(d));
+            }
+            if let Some(doc) = e.policy_document().and_then(|d| serde_json::from_str(d).ok()) {
+                p.insert("policy".into(), doc);
+            }
+            let dns: Vec<&str> = e.dns_entries().iter().filter_map(|d| d.dns_name()).collect();
+            Some((p, [("dns_entries".to_string(), json!(dns))].into()))
+        })
         .await
     }
 
@@ -132,10 +72,7 @@ impl ResourceKind for VpcEndpoint {
 
     async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created> {
         let p = &req.properties;
-        let policy = p
-            .get("policy")
-            .filter(|v| !v.is_null())
-            .map(|v| v.to_string());
+        let policy = p.get("policy").filter(|v| !v.is_null()).map(|v| v.to_string());
         let out = send!(
             self.0
                 .ec2
@@ -154,10 +91,8 @@ impl ResourceKind for VpcEndpoint {
                 .set_policy_document(policy)
                 .tag_specifications(tag_spec(ResourceType::VpcEndpoint, ctx, &req.logical_id, p))
         )?;
-        let id = created_id(
-            out.vpc_endpoint().and_then(|e| e.vpc_endpoint_id()),
-            self.schema().kind,
-        )?;
+        let id =
+            created_id(out.vpc_endpoint().and_then(|e| e.vpc_endpoint_id()), self.schema().kind)?;
         Ok(Created::new(id))
     }
 
@@ -176,9 +111,7 @@ impl ResourceKind for VpcEndpoint {
         let policy_changed = old.get("policy") != new.get("policy");
         let dns_changed = b(old, "private_dns_enabled") != b(new, "private_dns_enabled");
         let nonempty = |v: Vec<String>| Some(v).filter(|v| !v.is_empty());
-        if [&add_rt, &rm_rt, &add_sn, &rm_sn, &add_sg, &rm_sg]
-            .iter()
-            .any(|v| !v.is_empty())
+        if [&add_rt, &rm_rt, &add_sn, &rm_sn, &add_sg, &rm_sg].iter().any(|v| !v.is_empty())
             || policy_changed
             || dns_changed
         {
@@ -224,12 +157,7 @@ impl ResourceKind for VpcEndpoint {
                 let mut attrs = Attrs::new();
                 attrs.insert(
                     "dns_entries".into(),
-                    json!(
-                        e.dns_entries()
-                            .iter()
-                            .filter_map(|d| d.dns_name())
-                            .collect::<Vec<_>>()
-                    ),
+                    json!(e.dns_entries().iter().filter_map(|d| d.dns_name()).collect::<Vec<_>>()),
                 );
                 Ok(Some(attrs))
             }

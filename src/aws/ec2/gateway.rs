@@ -1,72 +1,45 @@
 //! `aws.ec2.internet_gateway` and its attachment to a VPC.
 
-use super::common::{filter, read_tagged, sync_tags, tag_spec};
+use super::common::{filter, read_tagged, tag_spec};
 use crate::aws::prelude::*;
 use aws_sdk_ec2::types::ResourceType;
 use std::time::Duration;
 
-pub static INTERNET_GATEWAY: Schema = Schema {
-    kind: "aws.ec2.internet_gateway",
-    doc: "An internet gateway (attach it with aws.ec2.internet_gateway_attachment).",
-    properties: &[],
-    ..Schema::BASE
-};
+pub static INTERNET_GATEWAY: Schema = Schema::new(
+    "aws.ec2.internet_gateway",
+    "An internet gateway (attach it with aws.ec2.internet_gateway_attachment).",
+)
+.properties(&[]);
 
-pub static INTERNET_GATEWAY_ATTACHMENT: Schema = Schema {
-    kind: "aws.ec2.internet_gateway_attachment",
-    doc: "Attaches an internet gateway to a VPC. Not taggable: found by gateway and VPC.",
-    properties: &[
-        Prop::new(
-            "internet_gateway_id",
-            Type::String,
-            "The gateway to attach.",
-        )
-        .required()
-        .replace(),
-        Prop::new("vpc_id", Type::String, "The VPC to attach it to.")
-            .required()
-            .replace(),
-    ],
-    taggable: false,
-    notes: "Found again by its gateway and VPC. Deleting the gateway waits for NAT gateways and Elastic IPs of the stack to go first.",
-    ..Schema::BASE
-};
+pub static INTERNET_GATEWAY_ATTACHMENT: Schema = Schema::new("aws.ec2.internet_gateway_attachment", "Attaches an internet gateway to a VPC. Not taggable: found by gateway and VPC.")
+    .properties(rows! {
+        Prop::new("internet_gateway_id", Type::String, "The gateway to attach.").required().replace(),
+        Prop::new("vpc_id", Type::String, "The VPC to attach it to.").required().replace(),
+    })
+    .notes("Found again by its gateway and VPC. Deleting the gateway waits for NAT gateways and Elastic IPs of the stack to go first.")
+    .untagged();
 
-/// The internet gateway kind.
-pub struct InternetGateway(pub Clients);
+kind! { InternetGateway, INTERNET_GATEWAY, ec2_tags }
 
 #[async_trait]
 impl ResourceKind for InternetGateway {
-    fn schema(&self) -> &'static Schema {
-        &INTERNET_GATEWAY
-    }
-
     async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
         let nothing = |_: &aws_sdk_ec2::types::InternetGateway| Some(Default::default());
         read_tagged(&self.0.ec2, ctx, q, nothing).await
     }
 
     async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created> {
-        let out = send!(
-            self.0
-                .ec2
-                .create_internet_gateway()
-                .tag_specifications(tag_spec(
-                    ResourceType::InternetGateway,
-                    ctx,
-                    &req.logical_id,
-                    &req.properties,
-                ))
-        )?;
+        let out = send!(self.0.ec2.create_internet_gateway().tag_specifications(tag_spec(
+            ResourceType::InternetGateway,
+            ctx,
+            &req.logical_id,
+            &req.properties,
+        )))?;
         let id = created_id(
             out.internet_gateway().and_then(|g| g.internet_gateway_id()),
             self.schema().kind,
         )?;
         Ok(Created::new(id))
-    }
-
-    async fn sync_tags(&self, _ctx: &Context, id: &str, old: &Props, new: &Props) -> Result<()> {
-        sync_tags(&self.0.ec2, id, old, new).await
     }
 
     async fn delete(&self, _ctx: &Context, id: &str, _props: &Props) -> Result<()> {
@@ -75,9 +48,11 @@ impl ResourceKind for InternetGateway {
     }
 }
 
-/// The attachment of a gateway to a VPC. Not taggable: its id is
-/// `<igw-id>:<vpc-id>` and it is read through its gateway.
-pub struct InternetGatewayAttachment(pub Clients);
+kind! {
+    /// The attachment of a gateway to a VPC. Not taggable: its id is
+    /// `<igw-id>:<vpc-id>` and it is read through its gateway.
+    InternetGatewayAttachment, INTERNET_GATEWAY_ATTACHMENT
+}
 
 fn split(id: &str) -> (String, String) {
     let (g, v) = id.split_once(':').unwrap_or((id, ""));
@@ -86,10 +61,6 @@ fn split(id: &str) -> (String, String) {
 
 #[async_trait]
 impl ResourceKind for InternetGatewayAttachment {
-    fn schema(&self) -> &'static Schema {
-        &INTERNET_GATEWAY_ATTACHMENT
-    }
-
     /// One DescribeInternetGateways for every recorded attachment's gateway.
     async fn read(&self, _ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
         if q.known.is_empty() {
@@ -130,29 +101,15 @@ impl ResourceKind for InternetGatewayAttachment {
 
     async fn create(&self, _ctx: &Context, req: &CreateRequest) -> Result<Created> {
         let p = &req.properties;
-        let (g, v) = (
-            s(p, "internet_gateway_id").unwrap_or_default(),
-            s(p, "vpc_id").unwrap_or_default(),
-        );
-        send!(
-            self.0
-                .ec2
-                .attach_internet_gateway()
-                .internet_gateway_id(&g)
-                .vpc_id(&v)
-        )?;
+        let (g, v) =
+            (s(p, "internet_gateway_id").unwrap_or_default(), s(p, "vpc_id").unwrap_or_default());
+        send!(self.0.ec2.attach_internet_gateway().internet_gateway_id(&g).vpc_id(&v))?;
         Ok(Created::new(format!("{g}:{v}")))
     }
 
     async fn delete(&self, _ctx: &Context, id: &str, _props: &Props) -> Result<()> {
         let (g, v) = split(id);
-        let r = send!(
-            self.0
-                .ec2
-                .detach_internet_gateway()
-                .internet_gateway_id(g)
-                .vpc_id(v)
-        );
+        let r = send!(self.0.ec2.detach_internet_gateway().internet_gateway_id(g).vpc_id(v));
         match r {
             Ok(_) => Ok(()),
             // Already detached.

@@ -1,63 +1,34 @@
 //! `aws.ec2.eip` and `aws.ec2.nat_gateway`.
 
-use super::common::{read_tagged, sync_tags, tag_spec};
+use super::common::{read_tagged, tag_spec};
 use crate::aws::prelude::*;
 use crate::schema::Default;
 use aws_sdk_ec2::types::{ConnectivityType, DomainType, ResourceType};
 use std::time::Duration;
 
-pub static EIP: Schema = Schema {
-    kind: "aws.ec2.eip",
-    doc: "An Elastic IP address (allocation).",
-    properties: &[Prop::new("domain", Type::Enum(&["vpc"]), "Always `vpc`.")
-        .default(Default::Str("vpc"))
-        .replace()],
-    attributes: &[
-        Attr::new(
-            "allocation_id",
-            Type::String,
-            "The allocation id (eipalloc-...).",
-        ),
+pub static EIP: Schema = Schema::new("aws.ec2.eip", "An Elastic IP address (allocation).")
+    .properties(rows! {
+        Prop::new("domain", Type::Enum(&["vpc"]), "Always `vpc`.").default(Default::Str("vpc")).replace(),
+    })
+    .attributes(rows! {
+        Attr::new("allocation_id", Type::String, "The allocation id (eipalloc-...)."),
         Attr::new("public_ip", Type::String, "The address."),
-    ],
-    ..Schema::BASE
-};
+    });
 
-pub static NAT_GATEWAY: Schema = Schema {
-    kind: "aws.ec2.nat_gateway",
-    doc: "A NAT gateway giving private subnets outbound internet access.",
-    properties: &[
-        Prop::new(
-            "subnet_id",
-            Type::String,
-            "The public subnet the gateway lives in.",
-        )
-        .required()
-        .replace(),
-        Prop::new(
-            "allocation_id",
-            Type::String,
-            "The Elastic IP allocation (required for public gateways).",
-        )
-        .replace(),
-        Prop::new(
-            "connectivity_type",
-            Type::Enum(&["public", "private"]),
-            "`public` (through an internet gateway) or `private`.",
-        )
-        .default(Default::Str("public"))
-        .replace(),
-    ],
-    attributes: &[Attr::new(
-        "public_ip",
-        Type::String,
-        "The gateway's public address.",
-    )],
-    ..Schema::BASE
-};
+pub static NAT_GATEWAY: Schema = Schema::new("aws.ec2.nat_gateway", "A NAT gateway giving private subnets outbound internet access.")
+    .properties(rows! {
+        Prop::new("subnet_id", Type::String, "The public subnet the gateway lives in.").required().replace(),
+        Prop::new("allocation_id", Type::String, "The Elastic IP allocation (required for public gateways).").replace(),
+        Prop::new("connectivity_type", Type::Enum(&["public", "private"]), "`public` (through an internet gateway) or `private`.").default(Default::Str("public")).replace(),
+    })
+    .attributes(rows! {
+        Attr::new("public_ip", Type::String, "The gateway's public address."),
+    });
 
-/// The Elastic IP kind; its id is the allocation id.
-pub struct Eip(pub Clients);
+kind! {
+    /// The Elastic IP kind; its id is the allocation id.
+    Eip, EIP, ec2_tags
+}
 
 fn eip_attrs(a: &aws_sdk_ec2::types::Address) -> Attrs {
     let mut m = Attrs::new();
@@ -70,10 +41,6 @@ fn eip_attrs(a: &aws_sdk_ec2::types::Address) -> Attrs {
 
 #[async_trait]
 impl ResourceKind for Eip {
-    fn schema(&self) -> &'static Schema {
-        &EIP
-    }
-
     async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
         read_tagged(&self.0.ec2, ctx, q, |a: &aws_sdk_ec2::types::Address| {
             let domain = a.domain().map(|d| d.as_str());
@@ -83,18 +50,9 @@ impl ResourceKind for Eip {
     }
 
     async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created> {
-        let out = send!(
-            self.0
-                .ec2
-                .allocate_address()
-                .domain(DomainType::Vpc)
-                .tag_specifications(tag_spec(
-                    ResourceType::ElasticIp,
-                    ctx,
-                    &req.logical_id,
-                    &req.properties,
-                ))
-        )?;
+        let out = send!(self.0.ec2.allocate_address().domain(DomainType::Vpc).tag_specifications(
+            tag_spec(ResourceType::ElasticIp, ctx, &req.logical_id, &req.properties,)
+        ))?;
         let id = created_id(out.allocation_id(), self.schema().kind)?;
         let mut attrs = Attrs::new();
         attrs.extend(props([
@@ -102,10 +60,6 @@ impl ResourceKind for Eip {
             ("public_ip", str_value(out.public_ip())),
         ]));
         Ok(Created::new(id).with(attrs))
-    }
-
-    async fn sync_tags(&self, _ctx: &Context, id: &str, old: &Props, new: &Props) -> Result<()> {
-        sync_tags(&self.0.ec2, id, old, new).await
     }
 
     async fn delete(&self, _ctx: &Context, id: &str, _props: &Props) -> Result<()> {
@@ -121,15 +75,10 @@ impl ResourceKind for Eip {
     }
 }
 
-/// The NAT gateway kind.
-pub struct NatGateway(pub Clients);
+kind! { NatGateway, NAT_GATEWAY, ec2_tags }
 
 #[async_trait]
 impl ResourceKind for NatGateway {
-    fn schema(&self) -> &'static Schema {
-        &NAT_GATEWAY
-    }
-
     /// Deleted gateways stay visible for about an hour: they are ignored.
     /// Deleted gateways stay visible for about an hour: they are ignored.
     async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
@@ -141,14 +90,8 @@ impl ResourceKind for NatGateway {
             let address = n.nat_gateway_addresses().first();
             let p = props([
                 ("subnet_id", str_value(n.subnet_id())),
-                (
-                    "allocation_id",
-                    str_value(address.and_then(|a| a.allocation_id())),
-                ),
-                (
-                    "connectivity_type",
-                    str_value(n.connectivity_type().map(|c| c.as_str())),
-                ),
+                ("allocation_id", str_value(address.and_then(|a| a.allocation_id()))),
+                ("connectivity_type", str_value(n.connectivity_type().map(|c| c.as_str()))),
             ]);
             let public_ip = str_value(address.and_then(|a| a.public_ip()));
             Some((p, [("public_ip".to_string(), public_ip)].into()))
@@ -165,21 +108,13 @@ impl ResourceKind for NatGateway {
                 .set_subnet_id(s(p, "subnet_id"))
                 .set_allocation_id(s(p, "allocation_id"))
                 .connectivity_type(ConnectivityType::from(
-                    s(p, "connectivity_type")
-                        .unwrap_or("public".into())
-                        .as_str(),
+                    s(p, "connectivity_type").unwrap_or("public".into()).as_str(),
                 ))
                 .tag_specifications(tag_spec(ResourceType::Natgateway, ctx, &req.logical_id, p))
         )?;
-        let id = created_id(
-            out.nat_gateway().and_then(|n| n.nat_gateway_id()),
-            self.schema().kind,
-        )?;
+        let id =
+            created_id(out.nat_gateway().and_then(|n| n.nat_gateway_id()), self.schema().kind)?;
         Ok(Created::new(id))
-    }
-
-    async fn sync_tags(&self, _ctx: &Context, id: &str, old: &Props, new: &Props) -> Result<()> {
-        sync_tags(&self.0.ec2, id, old, new).await
     }
 
     async fn delete(&self, _ctx: &Context, id: &str, _props: &Props) -> Result<()> {
@@ -198,11 +133,7 @@ impl ResourceKind for NatGateway {
                 let mut attrs = Attrs::new();
                 attrs.insert(
                     "public_ip".into(),
-                    str_value(
-                        n.nat_gateway_addresses()
-                            .first()
-                            .and_then(|a| a.public_ip()),
-                    ),
+                    str_value(n.nat_gateway_addresses().first().and_then(|a| a.public_ip())),
                 );
                 Ok(Some(attrs))
             }

@@ -1,72 +1,45 @@
 //! `aws.ec2.route_table`, `aws.ec2.route` and
 //! `aws.ec2.route_table_association`.
 
-use super::common::{filter, read_tagged, sync_tags, tag_spec};
+use super::common::{filter, read_tagged, tag_spec};
 use crate::aws::prelude::*;
 use aws_sdk_ec2::types::ResourceType;
 
-pub static ROUTE_TABLE: Schema = Schema {
-    kind: "aws.ec2.route_table",
-    doc: "A route table of a VPC.",
-    properties: &[Prop::new("vpc_id", Type::String, "The VPC.")
-        .required()
-        .replace()],
-    ..Schema::BASE
-};
+pub static ROUTE_TABLE: Schema = Schema::new("aws.ec2.route_table", "A route table of a VPC.")
+    .properties(rows! {
+        Prop::new("vpc_id", Type::String, "The VPC.").required().replace(),
+    });
 
-pub static ROUTE: Schema = Schema {
-    kind: "aws.ec2.route",
-    doc: "One route of a route table. Not taggable: found by table and destination.",
-    properties: &[
-        Prop::new("route_table_id", Type::String, "The table.")
-            .required()
-            .replace(),
-        Prop::new(
-            "destination_cidr_block",
-            Type::Cidr,
-            "Where the route leads.",
-        )
-        .required()
-        .replace(),
-        Prop::new("gateway_id", Type::String, "An internet gateway target."),
-        Prop::new("nat_gateway_id", Type::String, "A NAT gateway target."),
-        Prop::new(
-            "vpc_endpoint_id",
-            Type::String,
-            "A gateway-load-balancer endpoint target.",
-        ),
-    ],
-    exactly_one_of: &[&["gateway_id", "nat_gateway_id", "vpc_endpoint_id"]],
-    taggable: false,
-    notes: "Found again by its table and destination.",
-    ..Schema::BASE
-};
+pub static ROUTE: Schema = Schema::new(
+    "aws.ec2.route",
+    "One route of a route table. Not taggable: found by table and destination.",
+)
+.properties(rows! {
+    Prop::new("route_table_id", Type::String, "The table.").required().replace(),
+    Prop::new("destination_cidr_block", Type::Cidr, "Where the route leads.").required().replace(),
+    Prop::new("gateway_id", Type::String, "An internet gateway target."),
+    Prop::new("nat_gateway_id", Type::String, "A NAT gateway target."),
+    Prop::new("vpc_endpoint_id", Type::String, "A gateway-load-balancer endpoint target."),
+})
+.exactly_one_of(&[&["gateway_id", "nat_gateway_id", "vpc_endpoint_id"]])
+.notes("Found again by its table and destination.")
+.untagged();
 
-pub static ROUTE_TABLE_ASSOCIATION: Schema = Schema {
-    kind: "aws.ec2.route_table_association",
-    doc: "Associates a subnet with a route table. Not taggable: found by subnet.",
-    properties: &[
-        Prop::new("subnet_id", Type::String, "The subnet.")
-            .required()
-            .replace(),
-        Prop::new("route_table_id", Type::String, "The table.")
-            .required()
-            .replace(),
-    ],
-    taggable: false,
-    notes: "Found again by its subnet.",
-    ..Schema::BASE
-};
+pub static ROUTE_TABLE_ASSOCIATION: Schema = Schema::new(
+    "aws.ec2.route_table_association",
+    "Associates a subnet with a route table. Not taggable: found by subnet.",
+)
+.properties(rows! {
+    Prop::new("subnet_id", Type::String, "The subnet.").required().replace(),
+    Prop::new("route_table_id", Type::String, "The table.").required().replace(),
+})
+.notes("Found again by its subnet.")
+.untagged();
 
-/// The route table kind.
-pub struct RouteTable(pub Clients);
+kind! { RouteTable, ROUTE_TABLE, ec2_tags }
 
 #[async_trait]
 impl ResourceKind for RouteTable {
-    fn schema(&self) -> &'static Schema {
-        &ROUTE_TABLE
-    }
-
     async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
         read_tagged(&self.0.ec2, ctx, q, |t: &aws_sdk_ec2::types::RouteTable| {
             Some((props([("vpc_id", str_value(t.vpc_id()))]), Attrs::new()))
@@ -76,22 +49,15 @@ impl ResourceKind for RouteTable {
 
     async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created> {
         let p = &req.properties;
-        let out = send!(
-            self.0
-                .ec2
-                .create_route_table()
-                .set_vpc_id(s(p, "vpc_id"))
-                .tag_specifications(tag_spec(ResourceType::RouteTable, ctx, &req.logical_id, p))
-        )?;
-        let id = created_id(
-            out.route_table().and_then(|t| t.route_table_id()),
-            self.schema().kind,
-        )?;
+        let out =
+            send!(
+                self.0.ec2.create_route_table().set_vpc_id(s(p, "vpc_id")).tag_specifications(
+                    tag_spec(ResourceType::RouteTable, ctx, &req.logical_id, p)
+                )
+            )?;
+        let id =
+            created_id(out.route_table().and_then(|t| t.route_table_id()), self.schema().kind)?;
         Ok(Created::new(id))
-    }
-
-    async fn sync_tags(&self, _ctx: &Context, id: &str, old: &Props, new: &Props) -> Result<()> {
-        sync_tags(&self.0.ec2, id, old, new).await
     }
 
     async fn delete(&self, _ctx: &Context, id: &str, _props: &Props) -> Result<()> {
@@ -100,9 +66,11 @@ impl ResourceKind for RouteTable {
     }
 }
 
-/// One route. Not taggable: its id is `<table>|<destination>` and it is
-/// read through its table.
-pub struct Route(pub Clients);
+kind! {
+    /// One route. Not taggable: its id is `<table>|<destination>` and it is
+    /// read through its table.
+    Route, ROUTE
+}
 
 fn route_id(table: &str, dest: &str) -> String {
     format!("{table}|{dest}")
@@ -110,10 +78,6 @@ fn route_id(table: &str, dest: &str) -> String {
 
 #[async_trait]
 impl ResourceKind for Route {
-    fn schema(&self) -> &'static Schema {
-        &ROUTE
-    }
-
     /// One DescribeRouteTables for the tables of every recorded route.
     async fn read(&self, _ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
         if q.known.is_empty() {
@@ -126,14 +90,10 @@ impl ResourceKind for Route {
             .collect();
         tables.sort();
         tables.dedup();
-        let found = send!(
-            self.0
-                .ec2
-                .describe_route_tables()
-                .filters(filter("route-table-id", tables))
-        )?
-        .route_tables
-        .unwrap_or_default();
+        let found =
+            send!(self.0.ec2.describe_route_tables().filters(filter("route-table-id", tables)))?
+                .route_tables
+                .unwrap_or_default();
         let mut out = Vec::new();
         for t in &found {
             let Some(tid) = t.route_table_id() else {
@@ -147,9 +107,7 @@ impl ResourceKind for Route {
                 if !q.known.iter().any(|(k, _)| *k == id) {
                     continue;
                 }
-                let gw = r
-                    .gateway_id()
-                    .filter(|g| !g.starts_with("vpce-") && *g != "local");
+                let gw = r.gateway_id().filter(|g| !g.starts_with("vpce-") && *g != "local");
                 let endpoint = r.gateway_id().filter(|g| g.starts_with("vpce-"));
                 let mut p = props([
                     ("route_table_id", str_value(Some(tid))),
@@ -214,13 +172,7 @@ impl ResourceKind for Route {
 
     async fn delete(&self, _ctx: &Context, id: &str, _props: &Props) -> Result<()> {
         let (table, dest) = id.split_once('|').unwrap_or((id, ""));
-        let r = send!(
-            self.0
-                .ec2
-                .delete_route()
-                .route_table_id(table)
-                .destination_cidr_block(dest)
-        );
+        let r = send!(self.0.ec2.delete_route().route_table_id(table).destination_cidr_block(dest));
         match r {
             Err(e) if e.code.as_deref() == Some("InvalidRoute.NotFound") => Ok(()),
             other => other.map(|_| ()),
@@ -228,25 +180,25 @@ impl ResourceKind for Route {
     }
 }
 
-/// A subnet's association with a route table; its id is the association
-/// id, read through the association filter.
-pub struct RouteTableAssociation(pub Clients);
+kind! {
+    /// A subnet's association with a route table; its id is the association
+    /// id, read through the association filter.
+    RouteTableAssociation, ROUTE_TABLE_ASSOCIATION
+}
 
 #[async_trait]
 impl ResourceKind for RouteTableAssociation {
-    fn schema(&self) -> &'static Schema {
-        &ROUTE_TABLE_ASSOCIATION
-    }
-
     async fn read(&self, _ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
         if q.known.is_empty() {
             return Ok(Vec::new());
         }
         let ids: Vec<String> = q.known.iter().map(|(id, _)| id.clone()).collect();
-        let found = send!(self.0.ec2.describe_route_tables().filters(filter(
-            "association.route-table-association-id",
-            ids.clone(),
-        )))?
+        let found = send!(
+            self.0
+                .ec2
+                .describe_route_tables()
+                .filters(filter("association.route-table-association-id", ids.clone(),))
+        )?
         .route_tables
         .unwrap_or_default();
         let mut out = Vec::new();
@@ -280,10 +232,7 @@ impl ResourceKind for RouteTableAssociation {
                 .set_subnet_id(s(p, "subnet_id"))
                 .set_route_table_id(s(p, "route_table_id"))
         )?;
-        Ok(Created::new(created_id(
-            out.association_id(),
-            self.schema().kind,
-        )?))
+        Ok(Created::new(created_id(out.association_id(), self.schema().kind)?))
     }
 
     async fn delete(&self, _ctx: &Context, id: &str, _props: &Props) -> Result<()> {

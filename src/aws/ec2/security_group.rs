@@ -9,94 +9,50 @@ use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType, UserIdGroupPair};
 use std::collections::BTreeSet;
 
 /// An inline rule of a security group.
-static RULE: &[Prop] = &[
-    Prop::new(
-        "protocol",
-        Type::String,
-        "`tcp`, `udp`, `icmp` or `-1` for all.",
-    )
-    .required(),
-    Prop::new("from_port", Type::Int, "First port (omit for all)."),
-    Prop::new("to_port", Type::Int, "Last port (omit for all)."),
-    Prop::new(
-        "cidr_blocks",
-        Type::List(&Type::Cidr),
-        "IPv4 sources or destinations.",
-    ),
-    Prop::new(
-        "source_security_group_id",
-        Type::String,
-        "Another security group as the source or destination.",
-    ),
-    Prop::new("description", Type::String, "What the rule is for."),
-];
+static RULE: &[Prop] = rows! {
 
-pub static SECURITY_GROUP: Schema = Schema {
-    kind: "aws.ec2.security_group",
-    doc: "A security group. Without `egress`, all outbound traffic is allowed (AWS's default).",
-    properties: &[
-        Prop::new(
-            "name",
-            Type::String,
-            "The group name; derived from the stack and id when omitted.",
-        )
-        .replace(),
-        Prop::new(
-            "description",
-            Type::String,
-            "The group's description (AWS cannot change it).",
-        )
-        .required()
-        .replace(),
-        Prop::new("vpc_id", Type::String, "The VPC.")
-            .required()
-            .replace(),
-        Prop::new("ingress", Type::List(&Type::Object(RULE)), "Inbound rules."),
-        Prop::new("egress", Type::List(&Type::Object(RULE)), "Outbound rules."),
-    ],
-    ..Schema::BASE
+    Prop::new("protocol", Type::String, "`tcp`, `udp`, `icmp` or `-1` for all.").required(),
+
+    Prop::new("from_port", Type::Int, "First port (omit for all)."),
+
+    Prop::new("to_port", Type::Int, "Last port (omit for all)."),
+
+    Prop::new("cidr_blocks", Type::List(&Type::Cidr), "IPv4 sources or destinations."),
+
+    Prop::new("source_security_group_id", Type::String, "Another security group as the source or destination."),
+
+    Prop::new("description", Type::String, "What the rule is for."),
+
 };
 
-pub static SECURITY_GROUP_RULE: Schema = Schema {
-    kind: "aws.ec2.security_group_rule",
-    doc: "One ingress or egress rule of a security group.",
-    properties: &[
-        Prop::new(
-            "security_group_id",
-            Type::String,
-            "The group the rule belongs to.",
-        )
-        .required()
-        .replace(),
-        Prop::new("type", Type::Enum(&["ingress", "egress"]), "Direction.")
-            .required()
-            .replace(),
-        Prop::new(
-            "protocol",
-            Type::String,
-            "`tcp`, `udp`, `icmp` or `-1` for all.",
-        )
-        .default(Default::Str("-1"))
-        .replace(),
+pub static SECURITY_GROUP: Schema = Schema::new("aws.ec2.security_group", "A security group. Without `egress`, all outbound traffic is allowed (AWS's default).")
+    .properties(rows! {
+        Prop::new("name", Type::String, "The group name; derived from the stack and id when omitted.").replace(),
+        Prop::new("description", Type::String, "The group's description (AWS cannot change it).").required().replace(),
+        Prop::new("vpc_id", Type::String, "The VPC.").required().replace(),
+        Prop::new("ingress", Type::List(&Type::Object(RULE)), "Inbound rules."),
+        Prop::new("egress", Type::List(&Type::Object(RULE)), "Outbound rules."),
+    });
+
+pub static SECURITY_GROUP_RULE: Schema = Schema::new("aws.ec2.security_group_rule", "One ingress or egress rule of a security group.")
+    .properties(rows! {
+        Prop::new("security_group_id", Type::String, "The group the rule belongs to.").required().replace(),
+        Prop::new("type", Type::Enum(&["ingress", "egress"]), "Direction.").required().replace(),
+        Prop::new("protocol", Type::String, "`tcp`, `udp`, `icmp` or `-1` for all.").default(Default::Str("-1")).replace(),
         Prop::new("from_port", Type::Int, "First port (omit for all).").replace(),
         Prop::new("to_port", Type::Int, "Last port (omit for all).").replace(),
         Prop::new("cidr_block", Type::Cidr, "An IPv4 source or destination.").replace(),
-        Prop::new(
-            "source_security_group_id",
-            Type::String,
-            "A security group as the source or destination (may be the rule's own group).",
-        )
-        .replace(),
+        Prop::new("source_security_group_id", Type::String, "A security group as the source or destination (may be the rule's own group).").replace(),
         Prop::new("description", Type::String, "What the rule is for."),
-    ],
-    exactly_one_of: &[&["cidr_block", "source_security_group_id"]],
-    ..Schema::BASE
-};
+    })
+    .exactly_one_of(&[&["cidr_block", "source_security_group_id"]]);
 
-/// The security group kind. Inline rules are compared as a set of
-/// single-source rules; rules owned by `aws.ec2.security_group_rule`
-/// resources are not compared here, so a group should use one style only.
-pub struct SecurityGroup(pub Clients);
+kind! {
+    /// The security group kind. Inline rules are compared as a set of
+    /// single-source rules; rules owned by `aws.ec2.security_group_rule`
+    /// resources are not compared here, so a group should use one style only.
+    SecurityGroup, SECURITY_GROUP
+}
 
 /// One rule with one source, in a canonical form.
 fn flat_rules(v: Option<&Value>) -> BTreeSet<String> {
@@ -144,11 +100,7 @@ fn flat_rules(v: Option<&Value>) -> BTreeSet<String> {
 }
 
 fn canonical(set: &BTreeSet<String>) -> Value {
-    Value::Array(
-        set.iter()
-            .filter_map(|r| serde_json::from_str(r).ok())
-            .collect(),
-    )
+    Value::Array(set.iter().filter_map(|r| serde_json::from_str(r).ok()).collect())
 }
 
 fn rules_of(perms: &[IpPermission]) -> Value {
@@ -173,11 +125,7 @@ fn rules_of(perms: &[IpPermission]) -> Value {
             rules.push(base("cidr_blocks", json!([r.cidr_ip()]), r.description()));
         }
         for g in p.user_id_group_pairs() {
-            rules.push(base(
-                "source_security_group_id",
-                str_value(g.group_id()),
-                g.description(),
-            ));
+            rules.push(base("source_security_group_id", str_value(g.group_id()), g.description()));
         }
     }
     Value::Array(rules)
@@ -197,19 +145,12 @@ fn permissions(rules: &BTreeSet<String>) -> Vec<IpPermission> {
                 .set_to_port(i(&props, "to_port"));
             let desc = s(&props, "description");
             for c in list(&props, "cidr_blocks") {
-                p = p.ip_ranges(
-                    IpRange::builder()
-                        .cidr_ip(c)
-                        .set_description(desc.clone())
-                        .build(),
-                );
+                p = p
+                    .ip_ranges(IpRange::builder().cidr_ip(c).set_description(desc.clone()).build());
             }
             if let Some(g) = s(&props, "source_security_group_id") {
                 p = p.user_id_group_pairs(
-                    UserIdGroupPair::builder()
-                        .group_id(g)
-                        .set_description(desc.clone())
-                        .build(),
+                    UserIdGroupPair::builder().group_id(g).set_description(desc.clone()).build(),
                 );
             }
             p.build()
@@ -219,26 +160,17 @@ fn permissions(rules: &BTreeSet<String>) -> Vec<IpPermission> {
 
 #[async_trait]
 impl ResourceKind for SecurityGroup {
-    fn schema(&self) -> &'static Schema {
-        &SECURITY_GROUP
-    }
-
     async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
-        read_tagged(
-            &self.0.ec2,
-            ctx,
-            q,
-            |g: &aws_sdk_ec2::types::SecurityGroup| {
-                let p = props([
-                    ("name", str_value(g.group_name())),
-                    ("description", str_value(g.description())),
-                    ("vpc_id", str_value(g.vpc_id())),
-                    ("ingress", rules_of(g.ip_permissions())),
-                    ("egress", rules_of(g.ip_permissions_egress())),
-                ]);
-                Some((p, Attrs::new()))
-            },
-        )
+        read_tagged(&self.0.ec2, ctx, q, |g: &aws_sdk_ec2::types::SecurityGroup| {
+            let p = props([
+                ("name", str_value(g.group_name())),
+                ("description", str_value(g.description())),
+                ("vpc_id", str_value(g.vpc_id())),
+                ("ingress", rules_of(g.ip_permissions())),
+                ("egress", rules_of(g.ip_permissions_egress())),
+            ]);
+            Some((p, Attrs::new()))
+        })
         .await
     }
 
@@ -262,22 +194,16 @@ impl ResourceKind for SecurityGroup {
                 .group_name(name)
                 .set_description(s(p, "description"))
                 .set_vpc_id(s(p, "vpc_id"))
-                .tag_specifications(tag_spec(
-                    ResourceType::SecurityGroup,
-                    ctx,
-                    &req.logical_id,
-                    p,
-                ))
+                .tag_specifications(
+                    tag_spec(ResourceType::SecurityGroup, ctx, &req.logical_id, p,)
+                )
         )?;
         let id = created_id(out.group_id(), self.schema().kind)?;
         // The group exists: rule failures must not lose it.
         let mut none = Props::new();
         if p.contains_key("egress") {
             // An explicit egress list replaces AWS's default allow-all rule.
-            none.insert(
-                "egress".into(),
-                json!([{"protocol": "-1", "cidr_blocks": ["0.0.0.0/0"]}]),
-            );
+            none.insert("egress".into(), json!([{"protocol": "-1", "cidr_blocks": ["0.0.0.0/0"]}]));
         }
         self.sync_rules(&id, &none, p).await.partial(&id)?;
         Ok(Created::new(id))
@@ -327,15 +253,11 @@ impl SecurityGroup {
                 let perms = Some(permissions(&revoke));
                 if egress {
                     send!(
-                        ec2.revoke_security_group_egress()
-                            .group_id(id)
-                            .set_ip_permissions(perms)
+                        ec2.revoke_security_group_egress().group_id(id).set_ip_permissions(perms)
                     )?;
                 } else {
                     send!(
-                        ec2.revoke_security_group_ingress()
-                            .group_id(id)
-                            .set_ip_permissions(perms)
+                        ec2.revoke_security_group_ingress().group_id(id).set_ip_permissions(perms)
                     )?;
                 }
             }
@@ -360,8 +282,10 @@ impl SecurityGroup {
     }
 }
 
-/// One rule as its own resource (an `sgr-` id), tagged like any other.
-pub struct SecurityGroupRule(pub Clients);
+kind! {
+    /// One rule as its own resource (an `sgr-` id), tagged like any other.
+    SecurityGroupRule, SECURITY_GROUP_RULE
+}
 
 fn rule_permission(p: &Props) -> IpPermission {
     let proto = s(p, "protocol").unwrap_or("-1".into());
@@ -372,19 +296,11 @@ fn rule_permission(p: &Props) -> IpPermission {
         .set_from_port(if all { None } else { i(p, "from_port") })
         .set_to_port(if all { None } else { i(p, "to_port") });
     if let Some(c) = s(p, "cidr_block") {
-        b = b.ip_ranges(
-            IpRange::builder()
-                .cidr_ip(c)
-                .set_description(desc.clone())
-                .build(),
-        );
+        b = b.ip_ranges(IpRange::builder().cidr_ip(c).set_description(desc.clone()).build());
     }
     if let Some(g) = s(p, "source_security_group_id") {
         b = b.user_id_group_pairs(
-            UserIdGroupPair::builder()
-                .group_id(g)
-                .set_description(desc)
-                .build(),
+            UserIdGroupPair::builder().group_id(g).set_description(desc).build(),
         );
     }
     b.build()
@@ -392,10 +308,6 @@ fn rule_permission(p: &Props) -> IpPermission {
 
 #[async_trait]
 impl ResourceKind for SecurityGroupRule {
-    fn schema(&self) -> &'static Schema {
-        &SECURITY_GROUP_RULE
-    }
-
     async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
         let found = tagged_or_known(
             ctx,
@@ -403,11 +315,9 @@ impl ResourceKind for SecurityGroupRule {
             "security-group-rule-id",
             |x: &aws_sdk_ec2::types::SecurityGroupRule| x.security_group_rule_id(),
             |f| async move {
-                Ok(
-                    send!(self.0.ec2.describe_security_group_rules().filters(f))?
-                        .security_group_rules
-                        .unwrap_or_default(),
-                )
+                Ok(send!(self.0.ec2.describe_security_group_rules().filters(f))?
+                    .security_group_rules
+                    .unwrap_or_default())
             },
         )
         .await?;
@@ -420,11 +330,7 @@ impl ResourceKind for SecurityGroupRule {
                     ("security_group_id", str_value(r.group_id())),
                     (
                         "type",
-                        json!(if r.is_egress().unwrap_or(false) {
-                            "egress"
-                        } else {
-                            "ingress"
-                        }),
+                        json!(if r.is_egress().unwrap_or(false) { "egress" } else { "ingress" }),
                     ),
                     ("protocol", str_value(r.ip_protocol())),
                     ("tags", tags),
@@ -447,11 +353,7 @@ impl ResourceKind for SecurityGroupRule {
                 if let Some(d) = r.description() {
                     p.insert("description".into(), json!(d));
                 }
-                Some(Observed::new(
-                    r.security_group_rule_id()?.to_string(),
-                    logical_id,
-                    p,
-                ))
+                Some(Observed::new(r.security_group_rule_id()?.to_string(), logical_id, p))
             })
             .collect())
     }
@@ -482,10 +384,7 @@ impl ResourceKind for SecurityGroupRule {
             .security_group_rules
         };
         let id = created_id(
-            rules
-                .unwrap_or_default()
-                .first()
-                .and_then(|r| r.security_group_rule_id()),
+            rules.unwrap_or_default().first().and_then(|r| r.security_group_rule_id()),
             self.schema().kind,
         )?;
         Ok(Created::new(id))

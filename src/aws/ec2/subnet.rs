@@ -5,47 +5,19 @@ use crate::aws::prelude::*;
 use crate::schema::Default;
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType};
 
-pub static SUBNET: Schema = Schema {
-    kind: "aws.ec2.subnet",
-    doc: "A subnet of a VPC in one availability zone.",
-    properties: &[
-        Prop::new("vpc_id", Type::String, "The VPC the subnet belongs to.")
-            .required()
-            .replace(),
-        Prop::new(
-            "cidr_block",
-            Type::Cidr,
-            "The subnet's IPv4 range, inside the VPC's.",
-        )
-        .required()
-        .replace(),
-        Prop::new(
-            "availability_zone",
-            Type::String,
-            "The zone, usually `${azs[N]}` so it is chosen per region.",
-        )
-        .required()
-        .replace(),
-        Prop::new(
-            "map_public_ip_on_launch",
-            Type::Bool,
-            "Give instances launched here a public IPv4 address.",
-        )
-        .default(Default::Bool(false)),
-    ],
-    attributes: &[
+pub static SUBNET: Schema = Schema::new("aws.ec2.subnet", "A subnet of a VPC in one availability zone.")
+    .properties(rows! {
+        Prop::new("vpc_id", Type::String, "The VPC the subnet belongs to.").required().replace(),
+        Prop::new("cidr_block", Type::Cidr, "The subnet's IPv4 range, inside the VPC's.").required().replace(),
+        Prop::new("availability_zone", Type::String, "The zone, usually `${azs[N]}` so it is chosen per region.").required().replace(),
+        Prop::new("map_public_ip_on_launch", Type::Bool, "Give instances launched here a public IPv4 address.").default(Default::Bool(false)),
+    })
+    .attributes(rows! {
         Attr::new("arn", Type::String, "The subnet's ARN."),
-        Attr::new(
-            "availability_zone_id",
-            Type::String,
-            "The zone's id (e.g. use1-az1).",
-        ),
-    ],
-    ..Schema::BASE
-};
+        Attr::new("availability_zone_id", Type::String, "The zone's id (e.g. use1-az1)."),
+    });
 
-/// The subnet kind.
-pub struct Subnet(pub Clients);
+kind! { Subnet, SUBNET }
 
 fn attrs(sn: &aws_sdk_ec2::types::Subnet) -> Attrs {
     let mut a = Attrs::new();
@@ -58,10 +30,6 @@ fn attrs(sn: &aws_sdk_ec2::types::Subnet) -> Attrs {
 
 #[async_trait]
 impl ResourceKind for Subnet {
-    fn schema(&self) -> &'static Schema {
-        &SUBNET
-    }
-
     async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
         read_tagged(&self.0.ec2, ctx, q, |sn: &aws_sdk_ec2::types::Subnet| {
             let public = sn.map_public_ip_on_launch().unwrap_or(false);
@@ -87,9 +55,8 @@ impl ResourceKind for Subnet {
                 .set_availability_zone(s(p, "availability_zone"))
                 .tag_specifications(tag_spec(ResourceType::Subnet, ctx, &req.logical_id, p))
         )?;
-        let sn = out
-            .subnet()
-            .ok_or_else(|| ProviderError::new("CreateSubnet returned no subnet"))?;
+        let sn =
+            out.subnet().ok_or_else(|| ProviderError::new("CreateSubnet returned no subnet"))?;
         let id = created_id(sn.subnet_id(), self.schema().kind)?;
         if b(p, "map_public_ip_on_launch") == Some(true) {
             self.map_public(&id, true).await.partial(&id)?;

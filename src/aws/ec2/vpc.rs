@@ -5,58 +5,23 @@ use crate::aws::prelude::*;
 use crate::schema::Default;
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, Tenancy};
 
-pub static VPC: Schema = Schema {
-    kind: "aws.ec2.vpc",
-    doc: "A virtual private cloud.",
-    properties: &[
-        Prop::new("cidr_block", Type::Cidr, "The VPC's IPv4 range.")
-            .required()
-            .replace(),
-        Prop::new(
-            "enable_dns_support",
-            Type::Bool,
-            "Resolve DNS through the Amazon resolver.",
-        )
-        .default(Default::Bool(true)),
-        Prop::new(
-            "enable_dns_hostnames",
-            Type::Bool,
-            "Give instances public DNS hostnames.",
-        )
-        .default(Default::Bool(false)),
-        Prop::new(
-            "instance_tenancy",
-            Type::Enum(&["default", "dedicated"]),
-            "Tenancy of instances launched in the VPC.",
-        )
-        .default(Default::Str("default"))
-        .replace(),
-    ],
-    attributes: &[
+pub static VPC: Schema = Schema::new("aws.ec2.vpc", "A virtual private cloud.")
+    .properties(rows! {
+        Prop::new("cidr_block", Type::Cidr, "The VPC's IPv4 range.").required().replace(),
+        Prop::new("enable_dns_support", Type::Bool, "Resolve DNS through the Amazon resolver.").default(Default::Bool(true)),
+        Prop::new("enable_dns_hostnames", Type::Bool, "Give instances public DNS hostnames.").default(Default::Bool(false)),
+        Prop::new("instance_tenancy", Type::Enum(&["default", "dedicated"]), "Tenancy of instances launched in the VPC.").default(Default::Str("default")).replace(),
+    })
+    .attributes(rows! {
         Attr::new("arn", Type::String, "The VPC's ARN."),
-        Attr::new(
-            "default_security_group_id",
-            Type::String,
-            "The security group AWS created with the VPC.",
-        ),
-        Attr::new(
-            "main_route_table_id",
-            Type::String,
-            "The VPC's main route table.",
-        ),
-    ],
-    ..Schema::BASE
-};
+        Attr::new("default_security_group_id", Type::String, "The security group AWS created with the VPC."),
+        Attr::new("main_route_table_id", Type::String, "The VPC's main route table."),
+    });
 
-/// The VPC kind.
-pub struct Vpc(pub Clients);
+kind! { Vpc, VPC }
 
 #[async_trait]
 impl ResourceKind for Vpc {
-    fn schema(&self) -> &'static Schema {
-        &VPC
-    }
-
     /// One DescribeVpcs by stack tag (plus one by id for recorded VPCs the
     /// tag filter missed). DNS attributes need a DescribeVpcAttribute call
     /// per VPC and attribute, so they are not read back: their drift is not
@@ -65,10 +30,7 @@ impl ResourceKind for Vpc {
         read_tagged(&self.0.ec2, ctx, q, |v: &aws_sdk_ec2::types::Vpc| {
             let p = props([
                 ("cidr_block", str_value(v.cidr_block())),
-                (
-                    "instance_tenancy",
-                    str_value(v.instance_tenancy().map(|t| t.as_str())),
-                ),
+                ("instance_tenancy", str_value(v.instance_tenancy().map(|t| t.as_str()))),
             ]);
             Some((p, self.arn(v)))
         })
@@ -83,9 +45,7 @@ impl ResourceKind for Vpc {
                 .create_vpc()
                 .set_cidr_block(s(p, "cidr_block"))
                 .instance_tenancy(Tenancy::from(
-                    s(p, "instance_tenancy")
-                        .unwrap_or("default".into())
-                        .as_str(),
+                    s(p, "instance_tenancy").unwrap_or("default".into()).as_str(),
                 ))
                 .tag_specifications(tag_spec(ResourceType::Vpc, ctx, &req.logical_id, p))
         )?;
@@ -108,11 +68,7 @@ impl ResourceKind for Vpc {
 
     async fn poll_ready(&self, _ctx: &Context, id: &str) -> Result<Option<Attrs>> {
         let out = send!(self.0.ec2.describe_vpcs().vpc_ids(id))?;
-        let state = out
-            .vpcs()
-            .first()
-            .and_then(|v| v.state())
-            .map(|s| s.as_str().to_string());
+        let state = out.vpcs().first().and_then(|v| v.state()).map(|s| s.as_str().to_string());
         if state.as_deref() != Some("available") {
             return Ok(None);
         }

@@ -8,24 +8,16 @@ use aws_sdk_ecs::types::ClusterField;
 
 use super::common::*;
 
-pub static CLUSTER: Schema = Schema {
-    kind: "aws.ecs.cluster",
-    doc: "An ECS cluster.",
-    properties: &[Prop::new(
-        "name",
-        Type::String,
-        "The cluster name; derived from the stack and id when omitted.",
-    )
-    .replace()],
-    attributes: &[
+pub static CLUSTER: Schema = Schema::new("aws.ecs.cluster", "An ECS cluster.")
+    .properties(rows! {
+        Prop::new("name", Type::String, "The cluster name; derived from the stack and id when omitted.").replace(),
+    })
+    .attributes(rows! {
         Attr::new("arn", Type::String, "The cluster's ARN."),
         Attr::new("name", Type::String, "Its name."),
-    ],
-    ..Schema::BASE
-};
+    });
 
-/// `aws.ecs.cluster`.
-pub struct Cluster(pub Clients);
+kind! { Cluster, CLUSTER }
 
 impl Cluster {
     /// Active clusters among `names` (100 per call), with tags.
@@ -39,12 +31,7 @@ impl Cluster {
                     .set_clusters(Some(chunk.to_vec()))
                     .include(ClusterField::Tags)
             )?;
-            out.extend(
-                r.clusters()
-                    .iter()
-                    .filter(|c| c.status() == Some("ACTIVE"))
-                    .cloned(),
-            );
+            out.extend(r.clusters().iter().filter(|c| c.status() == Some("ACTIVE")).cloned());
         }
         Ok(out)
     }
@@ -63,10 +50,6 @@ impl Cluster {
 
 #[async_trait]
 impl ResourceKind for Cluster {
-    fn schema(&self) -> &'static Schema {
-        &CLUSTER
-    }
-
     async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
         let mut names: BTreeSet<String> = q.known.iter().map(|(id, _)| id.clone()).collect();
         if q.discover {
@@ -84,10 +67,7 @@ impl ResourceKind for Cluster {
             }
             let p = props([("name", json!(name)), ("tags", user)]);
             let mut a = Attrs::new();
-            a.extend(props([
-                ("arn", json!(c.cluster_arn())),
-                ("name", json!(name)),
-            ]));
+            a.extend(props([("arn", json!(c.cluster_arn())), ("name", json!(name))]));
             out.push(Observed::new(name, logical, p).with(a));
         }
         Ok(out)
@@ -97,13 +77,11 @@ impl ResourceKind for Cluster {
         let p = &req.properties;
         let name =
             s(p, "name").unwrap_or_else(|| unique_name(&ctx.stack, &req.logical_id, NAME_MAX));
-        let r = send!(
-            self.0
-                .ecs
-                .create_cluster()
-                .cluster_name(&name)
-                .set_tags(Some(tags(ctx, &req.logical_id, p)))
-        )?;
+        let r = send!(self.0.ecs.create_cluster().cluster_name(&name).set_tags(Some(tags(
+            ctx,
+            &req.logical_id,
+            p
+        ))))?;
         let mut a = Attrs::new();
         a.extend(props([
             ("arn", json!(r.cluster().and_then(|c| c.cluster_arn()))),

@@ -13,9 +13,7 @@ pub(crate) fn tags(ctx: &Context, logical_id: &str, p: &Props) -> Vec<Tag> {
 }
 
 pub(crate) fn ecs_tags(t: &[Tag]) -> Vec<(&str, &str)> {
-    t.iter()
-        .filter_map(|t| Some((t.key()?, t.value()?)))
-        .collect()
+    t.iter().filter_map(|t| Some((t.key()?, t.value()?))).collect()
 }
 
 pub(crate) async fn sync_tags(c: &Clients, arn: &str, old: &Props, new: &Props) -> Result<()> {

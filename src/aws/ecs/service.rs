@@ -13,100 +13,40 @@ use aws_sdk_ecs::types::{
 use super::cluster::Cluster;
 use super::common::*;
 
-static LOAD_BALANCER: &[Prop] = &[
-    Prop::new("target_group_arn", Type::String, "The target group.").required(),
-    Prop::new(
-        "container_name",
-        Type::String,
-        "The container to send traffic to.",
-    )
-    .required(),
-    Prop::new("container_port", Type::Int, "Its port.").required(),
-];
+static LOAD_BALANCER: &[Prop] = rows! {
 
-pub static SERVICE: Schema = Schema {
-    kind: "aws.ecs.service",
-    doc: "An ECS service: keeps tasks of a task definition running.",
-    properties: &[
-        Prop::new("cluster", Type::String, "The cluster name.")
-            .required()
-            .replace(),
-        Prop::new(
-            "name",
-            Type::String,
-            "The service name; derived from the stack and id when omitted.",
-        )
-        .replace(),
-        Prop::new("task_definition", Type::String, "The task definition ARN.").required(),
-        Prop::new("desired_count", Type::Int, "How many tasks to run.").default(Default::Int(1)),
-        Prop::new(
-            "launch_type",
-            Type::Enum(&["FARGATE", "EC2"]),
-            "Where tasks run.",
-        )
-        .default(Default::Str("FARGATE"))
-        .replace(),
-        Prop::new(
-            "subnets",
-            Type::List(&Type::String),
-            "Subnets of the tasks (awsvpc).",
-        ),
-        Prop::new(
-            "security_groups",
-            Type::List(&Type::String),
-            "Security groups of the tasks (awsvpc).",
-        ),
-        Prop::new(
-            "assign_public_ip",
-            Type::Bool,
-            "Give tasks public IPs (only for public subnets without NAT).",
-        )
-        .default(Default::Bool(false)),
-        Prop::new(
-            "load_balancers",
-            Type::List(&Type::Object(LOAD_BALANCER)),
-            "Target groups to register tasks with.",
-        ),
-        Prop::new(
-            "health_check_grace_period_seconds",
-            Type::Int,
-            "Seconds to ignore load balancer health checks after a task starts.",
-        ),
-        Prop::new(
-            "deployment_maximum_percent",
-            Type::Int,
-            "Upper limit of running tasks during a deployment, in % of desired.",
-        )
-        .default(Default::Int(200)),
-        Prop::new(
-            "deployment_minimum_healthy_percent",
-            Type::Int,
-            "Lower limit of healthy tasks during a deployment, in % of desired.",
-        )
-        .default(Default::Int(100)),
-        Prop::new(
-            "circuit_breaker",
-            Type::Bool,
-            "Stop a deployment whose tasks keep failing.",
-        )
-        .default(Default::Bool(true)),
-        Prop::new(
-            "circuit_breaker_rollback",
-            Type::Bool,
-            "Roll a stopped deployment back to the last working one.",
-        )
-        .default(Default::Bool(true)),
-    ],
-    attributes: &[
-        Attr::new("arn", Type::String, "The service's ARN."),
-        Attr::new("name", Type::String, "Its name."),
-    ],
-    notes: "Apply waits for the rollout; destroy scales to 0, deletes and waits until inactive.",
-    ..Schema::BASE
+    Prop::new("target_group_arn", Type::String, "The target group.").required(),
+
+    Prop::new("container_name", Type::String, "The container to send traffic to.").required(),
+
+    Prop::new("container_port", Type::Int, "Its port.").required(),
+
 };
 
-/// `aws.ecs.service`.
-pub struct Service(pub Clients);
+pub static SERVICE: Schema = Schema::new("aws.ecs.service", "An ECS service: keeps tasks of a task definition running.")
+    .properties(rows! {
+        Prop::new("cluster", Type::String, "The cluster name.").required().replace(),
+        Prop::new("name", Type::String, "The service name; derived from the stack and id when omitted.").replace(),
+        Prop::new("task_definition", Type::String, "The task definition ARN.").required(),
+        Prop::new("desired_count", Type::Int, "How many tasks to run.").default(Default::Int(1)),
+        Prop::new("launch_type", Type::Enum(&["FARGATE", "EC2"]), "Where tasks run.").default(Default::Str("FARGATE")).replace(),
+        Prop::new("subnets", Type::List(&Type::String), "Subnets of the tasks (awsvpc)."),
+        Prop::new("security_groups", Type::List(&Type::String), "Security groups of the tasks (awsvpc)."),
+        Prop::new("assign_public_ip", Type::Bool, "Give tasks public IPs (only for public subnets without NAT).").default(Default::Bool(false)),
+        Prop::new("load_balancers", Type::List(&Type::Object(LOAD_BALANCER)), "Target groups to register tasks with."),
+        Prop::new("health_check_grace_period_seconds", Type::Int, "Seconds to ignore load balancer health checks after a task starts."),
+        Prop::new("deployment_maximum_percent", Type::Int, "Upper limit of running tasks during a deployment, in % of desired.").default(Default::Int(200)),
+        Prop::new("deployment_minimum_healthy_percent", Type::Int, "Lower limit of healthy tasks during a deployment, in % of desired.").default(Default::Int(100)),
+        Prop::new("circuit_breaker", Type::Bool, "Stop a deployment whose tasks keep failing.").default(Default::Bool(true)),
+        Prop::new("circuit_breaker_rollback", Type::Bool, "Roll a stopped deployment back to the last working one.").default(Default::Bool(true)),
+    })
+    .attributes(rows! {
+        Attr::new("arn", Type::String, "The service's ARN."),
+        Attr::new("name", Type::String, "Its name."),
+    })
+    .notes("Apply waits for the rollout; destroy scales to 0, deletes and waits until inactive.");
+
+kind! { Service, SERVICE }
 
 /// The cluster name in a service ARN
 /// (`arn:aws:ecs:<region>:<account>:service/<cluster>/<name>`).
@@ -130,11 +70,7 @@ fn network(p: &Props) -> Option<NetworkConfiguration> {
         })
         .build()
         .expect("subnets are set");
-    Some(
-        NetworkConfiguration::builder()
-            .awsvpc_configuration(vpc)
-            .build(),
-    )
+    Some(NetworkConfiguration::builder().awsvpc_configuration(vpc).build())
 }
 
 fn load_balancers(p: &Props) -> Vec<aws_sdk_ecs::types::LoadBalancer> {
@@ -182,9 +118,7 @@ fn service_props(svc: &aws_sdk_ecs::types::Service, user_tags: Value) -> Props {
         ("desired_count", json!(svc.desired_count())),
         ("launch_type", json!(svc.launch_type().map(|l| l.as_str()))),
     ]);
-    let vpc = svc
-        .network_configuration()
-        .and_then(|n| n.awsvpc_configuration());
+    let vpc = svc.network_configuration().and_then(|n| n.awsvpc_configuration());
     p.extend(props([
         ("subnets", json!(vpc.map(|v| v.subnets()))),
         ("security_groups", json!(vpc.map(|v| v.security_groups()))),
@@ -209,18 +143,8 @@ fn service_props(svc: &aws_sdk_ecs::types::Service, user_tags: Value) -> Props {
         })
         .collect();
     p.extend(props([
-        (
-            "load_balancers",
-            if lbs.is_empty() {
-                Value::Null
-            } else {
-                Value::Array(lbs)
-            },
-        ),
-        (
-            "health_check_grace_period_seconds",
-            json!(svc.health_check_grace_period_seconds()),
-        ),
+        ("load_balancers", if lbs.is_empty() { Value::Null } else { Value::Array(lbs) }),
+        ("health_check_grace_period_seconds", json!(svc.health_check_grace_period_seconds())),
     ]));
     // Left out when the API returns no deployment configuration (moto
     // never does), so the values last applied stand in for them instead
@@ -228,10 +152,7 @@ fn service_props(svc: &aws_sdk_ecs::types::Service, user_tags: Value) -> Props {
     if let Some(dc) = svc.deployment_configuration() {
         p.extend(props([
             ("deployment_maximum_percent", json!(dc.maximum_percent())),
-            (
-                "deployment_minimum_healthy_percent",
-                json!(dc.minimum_healthy_percent()),
-            ),
+            ("deployment_minimum_healthy_percent", json!(dc.minimum_healthy_percent())),
         ]));
         if let Some(cb) = dc.deployment_circuit_breaker() {
             p.extend(props([
@@ -246,10 +167,7 @@ fn service_props(svc: &aws_sdk_ecs::types::Service, user_tags: Value) -> Props {
 
 fn service_attrs(svc: &aws_sdk_ecs::types::Service) -> Attrs {
     let mut a = Attrs::new();
-    a.extend(props([
-        ("arn", json!(svc.service_arn())),
-        ("name", json!(svc.service_name())),
-    ]));
+    a.extend(props([("arn", json!(svc.service_arn())), ("name", json!(svc.service_name()))]));
     a
 }
 
@@ -284,27 +202,17 @@ impl Service {
         let cluster = cluster_of(arn).ok_or_else(|| {
             ProviderError::new(format!("`{arn}` is not a service ARN with a cluster"))
         })?;
-        Ok(self
-            .describe(cluster, vec![arn.to_string()])
-            .await?
-            .into_iter()
-            .next())
+        Ok(self.describe(cluster, vec![arn.to_string()]).await?.into_iter().next())
     }
 }
 
 #[async_trait]
 impl ResourceKind for Service {
-    fn schema(&self) -> &'static Schema {
-        &SERVICE
-    }
-
     async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
         let mut by_cluster: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         for (arn, p) in &q.known {
-            let cluster = cluster_of(arn)
-                .map(str::to_string)
-                .or_else(|| s(p, "cluster"))
-                .unwrap_or_default();
+            let cluster =
+                cluster_of(arn).map(str::to_string).or_else(|| s(p, "cluster")).unwrap_or_default();
             by_cluster.entry(cluster).or_default().insert(arn.clone());
         }
         if q.discover {
@@ -347,22 +255,17 @@ impl ResourceKind for Service {
                 .service_name(&name)
                 .set_task_definition(s(p, "task_definition"))
                 .desired_count(i(p, "desired_count").unwrap_or(1))
-                .launch_type(LaunchType::from(
-                    s(p, "launch_type").as_deref().unwrap_or("FARGATE"),
-                ))
+                .launch_type(LaunchType::from(s(p, "launch_type").as_deref().unwrap_or("FARGATE"),))
                 .set_network_configuration(network(p))
                 .set_load_balancers((!lbs.is_empty()).then_some(lbs))
                 .set_health_check_grace_period_seconds(i(p, "health_check_grace_period_seconds"))
                 .deployment_configuration(deployment(p))
                 .set_tags(Some(tags(ctx, &req.logical_id, p)))
         )?;
-        let svc = r
-            .service()
-            .ok_or_else(|| ProviderError::new("CreateService returned no service"))?;
-        Ok(
-            Created::new(created_id(svc.service_arn(), self.schema().kind)?)
-                .with(service_attrs(svc)),
-        )
+        let svc =
+            r.service().ok_or_else(|| ProviderError::new("CreateService returned no service"))?;
+        Ok(Created::new(created_id(svc.service_arn(), self.schema().kind)?)
+            .with(service_attrs(svc)))
     }
 
     async fn update(&self, _ctx: &Context, arn: &str, old: &Props, new: &Props) -> Result<Attrs> {
@@ -420,20 +323,14 @@ impl ResourceKind for Service {
         let Some(svc) = self.one(arn).await? else {
             return Ok(None);
         };
-        let Some(primary) = svc
-            .deployments()
-            .iter()
-            .find(|d| d.status() == Some("PRIMARY"))
-        else {
+        let Some(primary) = svc.deployments().iter().find(|d| d.status() == Some("PRIMARY")) else {
             return Ok(None);
         };
         match primary.rollout_state() {
             Some(DeploymentRolloutState::Completed) => Ok(Some(service_attrs(&svc))),
             Some(DeploymentRolloutState::Failed) => Err(ProviderError::new(format!(
                 "the deployment failed: {}",
-                primary
-                    .rollout_state_reason()
-                    .unwrap_or("its tasks did not become healthy")
+                primary.rollout_state_reason().unwrap_or("its tasks did not become healthy")
             ))),
             Some(_) => Ok(None),
             // No rollout state (other deployment controllers): steady
@@ -447,29 +344,17 @@ impl ResourceKind for Service {
     /// Scales to zero first, so tasks stop and deregister from their
     /// target groups, then deletes; `poll_deleted` waits for INACTIVE.
     async fn delete(&self, _ctx: &Context, arn: &str, p: &Props) -> Result<()> {
-        let cluster = cluster_of(arn)
-            .map(str::to_string)
-            .or_else(|| s(p, "cluster"))
-            .unwrap_or_default();
-        send!(
-            self.0
-                .ecs
-                .update_service()
-                .cluster(&cluster)
-                .service(arn)
-                .desired_count(0)
-        )
-        .map_err(not_found)
-        .partial(arn)?;
+        let cluster =
+            cluster_of(arn).map(str::to_string).or_else(|| s(p, "cluster")).unwrap_or_default();
+        send!(self.0.ecs.update_service().cluster(&cluster).service(arn).desired_count(0))
+            .map_err(not_found)
+            .partial(arn)?;
         send!(self.0.ecs.delete_service().cluster(&cluster).service(arn)).map_err(not_found)?;
         Ok(())
     }
 
     async fn poll_deleted(&self, _ctx: &Context, arn: &str) -> Result<bool> {
-        Ok(self
-            .one(arn)
-            .await?
-            .is_none_or(|s| s.status() == Some("INACTIVE")))
+        Ok(self.one(arn).await?.is_none_or(|s| s.status() == Some("INACTIVE")))
     }
 
     fn expected_duration(&self, op: Op) -> Duration {

@@ -12,110 +12,57 @@ use serde_json::Map;
 
 use super::common::*;
 
-static PORT_MAPPING: &[Prop] = &[
-    Prop::new(
-        "container_port",
-        Type::Int,
-        "The port the container listens on.",
-    )
-    .required(),
-    Prop::new("protocol", Type::Enum(&["tcp", "udp"]), "The protocol.")
-        .default(Default::Str("tcp")),
-];
+static PORT_MAPPING: &[Prop] = rows! {
 
-static CONTAINER: &[Prop] = &[
+    Prop::new("container_port", Type::Int, "The port the container listens on.").required(),
+
+    Prop::new("protocol", Type::Enum(&["tcp", "udp"]), "The protocol.").default(Default::Str("tcp")),
+
+};
+
+static CONTAINER: &[Prop] = rows! {
+
     Prop::new("name", Type::String, "The container name.").required(),
-    Prop::new("image", Type::String, "The image, e.g. `nginx:1.27`.").required(),
-    Prop::new("cpu", Type::Int, "CPU units reserved for the container.").default(Default::Int(0)),
-    Prop::new("memory", Type::Int, "Hard memory limit (MiB)."),
-    Prop::new("memory_reservation", Type::Int, "Soft memory limit (MiB)."),
-    Prop::new(
-        "essential",
-        Type::Bool,
-        "Whether the task stops when this container stops.",
-    )
-    .default(Default::Bool(true)),
-    Prop::new(
-        "port_mappings",
-        Type::List(&Type::Object(PORT_MAPPING)),
-        "Ports the container exposes.",
-    ),
-    Prop::new("environment", Type::StringMap, "Environment variables."),
-    Prop::new("command", Type::List(&Type::String), "The command to run."),
-    Prop::new(
-        "log_group",
-        Type::String,
-        "Send output to this CloudWatch Logs group (awslogs driver, stream prefix = container name).",
-    ),
-];
 
-pub static TASK_DEFINITION: Schema = Schema {
-    kind: "aws.ecs.task_definition",
-    doc: "An ECS task definition. Any change registers a new revision.",
-    properties: &[
-        Prop::new(
-            "family",
-            Type::String,
-            "The family; derived from the stack and id when omitted.",
-        )
-        .replace(),
-        Prop::new(
-            "compatibility",
-            Type::Enum(&["FARGATE", "EC2"]),
-            "Where tasks run.",
-        )
-        .default(Default::Str("FARGATE"))
-        .replace(),
-        Prop::new(
-            "network_mode",
-            Type::Enum(&["awsvpc", "bridge", "host", "none"]),
-            "Task networking; Fargate needs `awsvpc`.",
-        )
-        .default(Default::Str("awsvpc"))
-        .replace(),
-        Prop::new(
-            "cpu",
-            Type::String,
-            "Task CPU units (Fargate: 256, 512, 1024, 2048, 4096, 8192 or 16384).",
-        )
-        .replace(),
-        Prop::new(
-            "memory",
-            Type::String,
-            "Task memory in MiB (Fargate: a size allowed for the CPU).",
-        )
-        .replace(),
-        Prop::new(
-            "execution_role_arn",
-            Type::String,
-            "The role ECS uses to pull images and write logs.",
-        )
-        .replace(),
-        Prop::new(
-            "task_role_arn",
-            Type::String,
-            "The role the containers' code runs as.",
-        )
-        .replace(),
-        Prop::new(
-            "containers",
-            Type::List(&Type::Object(CONTAINER)),
-            "The containers.",
-        )
-        .required()
-        .replace(),
-    ],
-    attributes: &[
+    Prop::new("image", Type::String, "The image, e.g. `nginx:1.27`.").required(),
+
+    Prop::new("cpu", Type::Int, "CPU units reserved for the container.").default(Default::Int(0)),
+
+    Prop::new("memory", Type::Int, "Hard memory limit (MiB)."),
+
+    Prop::new("memory_reservation", Type::Int, "Soft memory limit (MiB)."),
+
+    Prop::new("essential", Type::Bool, "Whether the task stops when this container stops.").default(Default::Bool(true)),
+
+    Prop::new("port_mappings", Type::List(&Type::Object(PORT_MAPPING)), "Ports the container exposes."),
+
+    Prop::new("environment", Type::StringMap, "Environment variables."),
+
+    Prop::new("command", Type::List(&Type::String), "The command to run."),
+
+    Prop::new("log_group", Type::String, "Send output to this CloudWatch Logs group (awslogs driver, stream prefix = container name)."),
+
+};
+
+pub static TASK_DEFINITION: Schema = Schema::new("aws.ecs.task_definition", "An ECS task definition. Any change registers a new revision.")
+    .properties(rows! {
+        Prop::new("family", Type::String, "The family; derived from the stack and id when omitted.").replace(),
+        Prop::new("compatibility", Type::Enum(&["FARGATE", "EC2"]), "Where tasks run.").default(Default::Str("FARGATE")).replace(),
+        Prop::new("network_mode", Type::Enum(&["awsvpc", "bridge", "host", "none"]), "Task networking; Fargate needs `awsvpc`.").default(Default::Str("awsvpc")).replace(),
+        Prop::new("cpu", Type::String, "Task CPU units (Fargate: 256, 512, 1024, 2048, 4096, 8192 or 16384).").replace(),
+        Prop::new("memory", Type::String, "Task memory in MiB (Fargate: a size allowed for the CPU).").replace(),
+        Prop::new("execution_role_arn", Type::String, "The role ECS uses to pull images and write logs.").replace(),
+        Prop::new("task_role_arn", Type::String, "The role the containers' code runs as.").replace(),
+        Prop::new("containers", Type::List(&Type::Object(CONTAINER)), "The containers.").required().replace(),
+    })
+    .attributes(rows! {
         Attr::new("arn", Type::String, "The revision's ARN."),
         Attr::new("revision", Type::Int, "The revision number."),
         Attr::new("family", Type::String, "The family."),
-    ],
-    notes: "A change registers a new revision; the old one is deregistered and deleted once its services moved. Fargate cpu/memory pairs are checked at plan time.",
-    ..Schema::BASE
-};
+    })
+    .notes("A change registers a new revision; the old one is deregistered and deleted once its services moved. Fargate cpu/memory pairs are checked at plan time.");
 
-/// `aws.ecs.task_definition`.
-pub struct TaskDefinition(pub Clients);
+kind! { TaskDefinition, TASK_DEFINITION }
 
 /// Fargate's allowed task sizes: CPU units → memory (MiB) range and step.
 const FARGATE_SIZES: &[(u32, u32, u32, u32)] = &[
@@ -131,11 +78,8 @@ const FARGATE_SIZES: &[(u32, u32, u32, u32)] = &[
 /// Checks a Fargate cpu/memory pair. `Err((message, help))`.
 pub fn check_fargate_size(cpu: &str, memory: &str) -> Result<(), (String, String)> {
     let cpus: Vec<String> = FARGATE_SIZES.iter().map(|s| s.0.to_string()).collect();
-    let Some(&(c, lo, hi, step)) = cpu
-        .trim()
-        .parse::<u32>()
-        .ok()
-        .and_then(|c| FARGATE_SIZES.iter().find(|s| s.0 == c))
+    let Some(&(c, lo, hi, step)) =
+        cpu.trim().parse::<u32>().ok().and_then(|c| FARGATE_SIZES.iter().find(|s| s.0 == c))
     else {
         return Err((
             format!("`cpu` {cpu} is not a Fargate task size"),
@@ -210,10 +154,7 @@ fn containers(p: &Props, region: &str) -> Vec<ContainerDefinition> {
                 let options: HashMap<String, String> = [
                     ("awslogs-group".to_string(), group),
                     ("awslogs-region".to_string(), region.to_string()),
-                    (
-                        "awslogs-stream-prefix".to_string(),
-                        s(c, "name").unwrap_or_default(),
-                    ),
+                    ("awslogs-stream-prefix".to_string(), s(c, "name").unwrap_or_default()),
                 ]
                 .into();
                 b = b.log_configuration(
@@ -315,10 +256,7 @@ impl TaskDefinition {
                 .task_definition(arn)
                 .include(TaskDefinitionField::Tags)
         ) {
-            Ok(r) => Ok(r
-                .task_definition()
-                .cloned()
-                .map(|td| (td, r.tags().to_vec()))),
+            Ok(r) => Ok(r.task_definition().cloned().map(|td| (td, r.tags().to_vec()))),
             // An unknown revision is a ClientException.
             Err(e) if e.code.as_deref() == Some("ClientException") => Ok(None),
             Err(e) => Err(e),
@@ -328,10 +266,6 @@ impl TaskDefinition {
 
 #[async_trait]
 impl ResourceKind for TaskDefinition {
-    fn schema(&self) -> &'static Schema {
-        &TASK_DEFINITION
-    }
-
     /// One DescribeTaskDefinition per recorded revision (the API has no
     /// batched form); discovery lists the active revisions of the stack's
     /// families.
@@ -362,10 +296,7 @@ impl ResourceKind for TaskDefinition {
             }
             let p = props([
                 ("family", json!(td.family())),
-                (
-                    "compatibility",
-                    json!(td.requires_compatibilities().first().map(|c| c.as_str())),
-                ),
+                ("compatibility", json!(td.requires_compatibilities().first().map(|c| c.as_str()))),
                 ("network_mode", json!(td.network_mode().map(|n| n.as_str()))),
                 ("cpu", json!(td.cpu())),
                 ("memory", json!(td.memory())),
@@ -373,22 +304,13 @@ impl ResourceKind for TaskDefinition {
                 ("task_role_arn", json!(td.task_role_arn())),
                 (
                     "containers",
-                    Value::Array(
-                        td.container_definitions()
-                            .iter()
-                            .map(container_value)
-                            .collect(),
-                    ),
+                    Value::Array(td.container_definitions().iter().map(container_value).collect()),
                 ),
                 ("tags", user),
             ]);
             out.push(
-                Observed::new(
-                    td.task_definition_arn().unwrap_or(&arn).to_string(),
-                    logical,
-                    p,
-                )
-                .with(td_attrs(&td)),
+                Observed::new(td.task_definition_arn().unwrap_or(&arn).to_string(), logical, p)
+                    .with(td_attrs(&td)),
             );
         }
         Ok(out)
@@ -419,10 +341,8 @@ impl ResourceKind for TaskDefinition {
         let td = r
             .task_definition()
             .ok_or_else(|| ProviderError::new("RegisterTaskDefinition returned nothing"))?;
-        Ok(
-            Created::new(created_id(td.task_definition_arn(), self.schema().kind)?)
-                .with(td_attrs(td)),
-        )
+        Ok(Created::new(created_id(td.task_definition_arn(), self.schema().kind)?)
+            .with(td_attrs(td)))
     }
 
     /// Only tags change in place.
@@ -488,10 +408,7 @@ mod tests {
         assert!(check_fargate_size("8192", "18432").is_err());
         assert!(check_fargate_size("16384", "122880").is_ok());
         let (msg, help) = check_fargate_size("300", "512").unwrap_err();
-        assert!(
-            msg.contains("300") && help.contains("256"),
-            "{msg} / {help}"
-        );
+        assert!(msg.contains("300") && help.contains("256"), "{msg} / {help}");
         let (_, help) = check_fargate_size("1024", "512").unwrap_err();
         assert!(help.contains("2048 to 8192 in steps of 1024"), "{help}");
     }

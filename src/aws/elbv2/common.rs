@@ -30,20 +30,11 @@ pub(crate) fn name_of(ctx: &Context, logical_id: &str, p: &Props, immutable: &[&
     }
     let mut h = Sha256::new();
     for k in immutable {
-        h.update(
-            p.get(*k)
-                .map(Value::to_string)
-                .unwrap_or_default()
-                .as_bytes(),
-        );
+        h.update(p.get(*k).map(Value::to_string).unwrap_or_default().as_bytes());
         h.update(b"\0");
     }
     let digest = hex::encode(h.finalize());
-    unique_name(
-        &ctx.stack,
-        &format!("{logical_id}-{}", &digest[..4]),
-        NAME_MAX,
-    )
+    unique_name(&ctx.stack, &format!("{logical_id}-{}", &digest[..4]), NAME_MAX)
 }
 
 pub(crate) fn tags(ctx: &Context, logical_id: &str, p: &Props) -> Vec<Tag> {
@@ -61,11 +52,7 @@ pub(crate) async fn tags_of(
     let arns: Vec<String> = arns.into_iter().collect();
     let mut out = HashMap::new();
     for chunk in arns.chunks(20) {
-        let r = send!(
-            c.elb
-                .describe_tags()
-                .set_resource_arns(Some(chunk.to_vec()))
-        )?;
+        let r = send!(c.elb.describe_tags().set_resource_arns(Some(chunk.to_vec())))?;
         for d in r.tag_descriptions() {
             let Some(arn) = d.resource_arn() else {
                 continue;
@@ -125,24 +112,13 @@ pub(crate) async fn owned_of<T>(
                 || name_of(x).is_some_and(|n| n.starts_with(&prefix))
         })
         .collect();
-    let tags = tags_of(
-        c,
-        candidates
-            .iter()
-            .filter_map(|x| arn_of(x).map(str::to_string)),
-    )
-    .await?;
+    let tags = tags_of(c, candidates.iter().filter_map(|x| arn_of(x).map(str::to_string))).await?;
     Ok(candidates
         .into_iter()
         .filter_map(|item| {
             let arn = arn_of(&item).unwrap_or_default().to_string();
             let (user, logical) = owned(ctx, q, &arn, &tags)?;
-            Some(Owned {
-                item,
-                arn,
-                user,
-                logical,
-            })
+            Some(Owned { item, arn, user, logical })
         })
         .collect())
 }
@@ -184,18 +160,11 @@ pub(crate) fn protocol(p: &Props, key: &str) -> Option<ProtocolEnum> {
 pub(crate) async fn stack_lbs(c: &Clients, ctx: &Context) -> Result<Vec<String>> {
     let all: Vec<_> = paginate!(c.elb.describe_load_balancers())?;
     let none = ReadQuery::default();
-    Ok(owned_of(
-        c,
-        ctx,
-        &none,
-        all,
-        |lb| lb.load_balancer_arn(),
-        |lb| lb.load_balancer_name(),
-    )
-    .await?
-    .into_iter()
-    .map(|o| o.arn)
-    .collect())
+    Ok(owned_of(c, ctx, &none, all, |lb| lb.load_balancer_arn(), |lb| lb.load_balancer_name())
+        .await?
+        .into_iter()
+        .map(|o| o.arn)
+        .collect())
 }
 
 /// Listeners of the given load balancers (gone ones are skipped).
@@ -216,10 +185,7 @@ pub(crate) async fn listeners_of(
 
 pub(crate) fn default_action(p: &Props) -> Action {
     match s(p, "target_group_arn") {
-        Some(tg) => Action::builder()
-            .r#type(ActionTypeEnum::Forward)
-            .target_group_arn(tg)
-            .build(),
+        Some(tg) => Action::builder().r#type(ActionTypeEnum::Forward).target_group_arn(tg).build(),
         None => Action::builder()
             .r#type(ActionTypeEnum::FixedResponse)
             .fixed_response_config(
@@ -235,9 +201,7 @@ pub(crate) fn default_action(p: &Props) -> Action {
 /// The forward target of an action list, whether written as
 /// `TargetGroupArn` or as a one-group `ForwardConfig`.
 pub(crate) fn forward_target(actions: &[Action]) -> Option<String> {
-    let a = actions
-        .iter()
-        .find(|a| a.r#type() == Some(&ActionTypeEnum::Forward))?;
+    let a = actions.iter().find(|a| a.r#type() == Some(&ActionTypeEnum::Forward))?;
     a.target_group_arn()
         .or_else(|| {
             a.forward_config()

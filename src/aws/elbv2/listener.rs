@@ -6,64 +6,36 @@ use std::collections::BTreeSet;
 
 use super::common::*;
 
-pub static LISTENER: Schema = Schema {
-    kind: "aws.elbv2.listener",
-    doc: "A listener: a port on a load balancer and its default action.",
-    properties: &[
-        Prop::new("load_balancer_arn", Type::String, "The load balancer.")
-            .required()
-            .replace(),
+pub static LISTENER: Schema = Schema::new("aws.elbv2.listener", "A listener: a port on a load balancer and its default action.")
+    .properties(rows! {
+        Prop::new("load_balancer_arn", Type::String, "The load balancer.").required().replace(),
         Prop::new("port", Type::Int, "The port to listen on.").required(),
         Prop::new("protocol", Type::Enum(PROTOCOLS), "The protocol.").default(Default::Str("HTTP")),
-        Prop::new(
-            "certificate_arn",
-            Type::String,
-            "The server certificate, for HTTPS and TLS.",
-        ),
-        Prop::new(
-            "target_group_arn",
-            Type::String,
-            "Default action: forward to this target group.",
-        ),
-        Prop::new(
-            "fixed_response_status",
-            Type::String,
-            "Default action: answer with this status code (e.g. \"404\").",
-        ),
-    ],
-    attributes: &[Attr::new("arn", Type::String, "The listener's ARN.")],
-    exactly_one_of: &[&["target_group_arn", "fixed_response_status"]],
-    ..Schema::BASE
-};
+        Prop::new("certificate_arn", Type::String, "The server certificate, for HTTPS and TLS."),
+        Prop::new("target_group_arn", Type::String, "Default action: forward to this target group."),
+        Prop::new("fixed_response_status", Type::String, "Default action: answer with this status code (e.g. \"404\")."),
+    })
+    .attributes(rows! {
+        Attr::new("arn", Type::String, "The listener's ARN."),
+    })
+    .exactly_one_of(&[&["target_group_arn", "fixed_response_status"]]);
 
-/// `aws.elbv2.listener`.
-pub struct Listener(pub Clients);
+kind! { Listener, LISTENER }
 
 #[async_trait]
 impl ResourceKind for Listener {
-    fn schema(&self) -> &'static Schema {
-        &LISTENER
-    }
-
     async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
         // Listeners are listed per load balancer: those state records,
         // plus, to find lost ones, the stack's load balancers.
-        let mut lbs: BTreeSet<String> = q
-            .known
-            .iter()
-            .filter_map(|(_, p)| s(p, "load_balancer_arn"))
-            .collect();
+        let mut lbs: BTreeSet<String> =
+            q.known.iter().filter_map(|(_, p)| s(p, "load_balancer_arn")).collect();
         if q.discover {
             lbs.extend(stack_lbs(&self.0, ctx).await?);
         }
         let found = listeners_of(&self.0, lbs).await?;
-        let tags = tags_of(
-            &self.0,
-            found
-                .iter()
-                .filter_map(|l| l.listener_arn().map(str::to_string)),
-        )
-        .await?;
+        let tags =
+            tags_of(&self.0, found.iter().filter_map(|l| l.listener_arn().map(str::to_string)))
+                .await?;
         let mut out = Vec::new();
         for l in found {
             let arn = l.listener_arn().unwrap_or_default().to_string();
@@ -78,10 +50,7 @@ impl ResourceKind for Listener {
                     "certificate_arn",
                     json!(l.certificates().first().and_then(|c| c.certificate_arn())),
                 ),
-                (
-                    "target_group_arn",
-                    json!(forward_target(l.default_actions())),
-                ),
+                ("target_group_arn", json!(forward_target(l.default_actions()))),
                 (
                     "fixed_response_status",
                     json!(
@@ -131,13 +100,8 @@ impl ResourceKind for Listener {
     }
 
     async fn update(&self, _ctx: &Context, arn: &str, old: &Props, new: &Props) -> Result<Attrs> {
-        let keys = [
-            "port",
-            "protocol",
-            "certificate_arn",
-            "target_group_arn",
-            "fixed_response_status",
-        ];
+        let keys =
+            ["port", "protocol", "certificate_arn", "target_group_arn", "fixed_response_status"];
         if keys.iter().any(|k| old.get(*k) != new.get(*k)) {
             let certs = s(new, "certificate_arn").map(|c| {
                 vec![

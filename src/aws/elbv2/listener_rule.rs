@@ -7,53 +7,30 @@ use aws_sdk_elasticloadbalancingv2::types::RuleCondition;
 
 use super::common::*;
 
-pub static LISTENER_RULE: Schema = Schema {
-    kind: "aws.elbv2.listener_rule",
-    doc: "A listener rule: requests matching its conditions go to a target group.",
-    properties: &[
-        Prop::new("listener_arn", Type::String, "The listener.")
-            .required()
-            .replace(),
-        Prop::new(
-            "priority",
-            Type::Int,
-            "Evaluation order (1-50000, unique per listener).",
-        )
-        .required(),
-        Prop::new(
-            "path_patterns",
-            Type::List(&Type::String),
-            "Match these URL paths (`*` wildcards).",
-        ),
-        Prop::new(
-            "host_headers",
-            Type::List(&Type::String),
-            "Match these host names.",
-        ),
-        Prop::new("target_group_arn", Type::String, "Forward matches here.").required(),
-    ],
-    attributes: &[Attr::new("arn", Type::String, "The rule's ARN.")],
-    notes: "At least one of `path_patterns` and `host_headers`.",
-    ..Schema::BASE
-};
+pub static LISTENER_RULE: Schema = Schema::new(
+    "aws.elbv2.listener_rule",
+    "A listener rule: requests matching its conditions go to a target group.",
+)
+.properties(rows! {
+    Prop::new("listener_arn", Type::String, "The listener.").required().replace(),
+    Prop::new("priority", Type::Int, "Evaluation order (1-50000, unique per listener).").required(),
+    Prop::new("path_patterns", Type::List(&Type::String), "Match these URL paths (`*` wildcards)."),
+    Prop::new("host_headers", Type::List(&Type::String), "Match these host names."),
+    Prop::new("target_group_arn", Type::String, "Forward matches here.").required(),
+})
+.attributes(rows! {
+    Attr::new("arn", Type::String, "The rule's ARN."),
+})
+.notes("At least one of `path_patterns` and `host_headers`.");
 
-/// `aws.elbv2.listener_rule`.
-pub struct ListenerRule(pub Clients);
+kind! { ListenerRule, LISTENER_RULE }
 
 fn conditions(p: &Props) -> Vec<RuleCondition> {
     let mut out = Vec::new();
-    for (key, field) in [
-        ("path_patterns", "path-pattern"),
-        ("host_headers", "host-header"),
-    ] {
+    for (key, field) in [("path_patterns", "path-pattern"), ("host_headers", "host-header")] {
         let values = list(p, key);
         if !values.is_empty() {
-            out.push(
-                RuleCondition::builder()
-                    .field(field)
-                    .set_values(Some(values))
-                    .build(),
-            );
+            out.push(RuleCondition::builder().field(field).set_values(Some(values)).build());
         }
     }
     out
@@ -67,39 +44,24 @@ fn condition_values(c: &[RuleCondition], field: &str) -> Value {
             let v = c.values();
             if v.is_empty() {
                 match field {
-                    "path-pattern" => c
-                        .path_pattern_config()
-                        .map(|x| x.values().to_vec())
-                        .unwrap_or_default(),
-                    _ => c
-                        .host_header_config()
-                        .map(|x| x.values().to_vec())
-                        .unwrap_or_default(),
+                    "path-pattern" => {
+                        c.path_pattern_config().map(|x| x.values().to_vec()).unwrap_or_default()
+                    }
+                    _ => c.host_header_config().map(|x| x.values().to_vec()).unwrap_or_default(),
                 }
             } else {
                 v.to_vec()
             }
         })
         .collect();
-    if values.is_empty() {
-        Value::Null
-    } else {
-        json!(values)
-    }
+    if values.is_empty() { Value::Null } else { json!(values) }
 }
 
 #[async_trait]
 impl ResourceKind for ListenerRule {
-    fn schema(&self) -> &'static Schema {
-        &LISTENER_RULE
-    }
-
     async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
-        let mut listeners: BTreeSet<String> = q
-            .known
-            .iter()
-            .filter_map(|(_, p)| s(p, "listener_arn"))
-            .collect();
+        let mut listeners: BTreeSet<String> =
+            q.known.iter().filter_map(|(_, p)| s(p, "listener_arn")).collect();
         if q.discover {
             let lbs = stack_lbs(&self.0, ctx).await?;
             listeners.extend(
@@ -122,13 +84,9 @@ impl ResourceKind for ListenerRule {
                 Err(e) => return Err(e),
             }
         }
-        let tags = tags_of(
-            &self.0,
-            found
-                .iter()
-                .filter_map(|(_, r)| r.rule_arn().map(str::to_string)),
-        )
-        .await?;
+        let tags =
+            tags_of(&self.0, found.iter().filter_map(|(_, r)| r.rule_arn().map(str::to_string)))
+                .await?;
         let mut out = Vec::new();
         for (listener, r) in found {
             let arn = r.rule_arn().unwrap_or_default().to_string();
@@ -137,18 +95,9 @@ impl ResourceKind for ListenerRule {
             };
             let p = props([
                 ("listener_arn", json!(listener)),
-                (
-                    "priority",
-                    json!(r.priority().and_then(|v| v.parse::<i64>().ok())),
-                ),
-                (
-                    "path_patterns",
-                    condition_values(r.conditions(), "path-pattern"),
-                ),
-                (
-                    "host_headers",
-                    condition_values(r.conditions(), "host-header"),
-                ),
+                ("priority", json!(r.priority().and_then(|v| v.parse::<i64>().ok()))),
+                ("path_patterns", condition_values(r.conditions(), "path-pattern")),
+                ("host_headers", condition_values(r.conditions(), "host-header")),
                 ("target_group_arn", json!(forward_target(r.actions()))),
                 ("tags", user),
             ]);

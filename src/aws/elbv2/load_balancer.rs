@@ -10,59 +10,23 @@ use aws_sdk_elasticloadbalancingv2::types::{
 
 use super::common::*;
 
-pub static LOAD_BALANCER: Schema = Schema {
-    kind: "aws.elbv2.load_balancer",
-    doc: "An Application or Network Load Balancer.",
-    properties: &[
-        Prop::new(
-            "name",
-            Type::String,
-            "The name (32 characters at most); derived from the stack and id when omitted.",
-        )
-        .replace(),
-        Prop::new(
-            "type",
-            Type::Enum(&["application", "network"]),
-            "The kind of load balancer.",
-        )
-        .default(Default::Str("application"))
-        .replace(),
-        Prop::new(
-            "scheme",
-            Type::Enum(&["internet-facing", "internal"]),
-            "Reachable from the internet, or only inside the VPC.",
-        )
-        .default(Default::Str("internet-facing"))
-        .replace(),
-        Prop::new(
-            "subnets",
-            Type::List(&Type::String),
-            "Subnets, at least two in different zones for an ALB.",
-        )
-        .required(),
-        Prop::new(
-            "security_groups",
-            Type::List(&Type::String),
-            "Security groups of an ALB.",
-        ),
-        Prop::new(
-            "idle_timeout_seconds",
-            Type::Int,
-            "Idle connection timeout of an ALB (1-4000 s).",
-        )
-        .default(Default::Int(60)),
-    ],
-    attributes: &[
+pub static LOAD_BALANCER: Schema = Schema::new("aws.elbv2.load_balancer", "An Application or Network Load Balancer.")
+    .properties(rows! {
+        Prop::new("name", Type::String, "The name (32 characters at most); derived from the stack and id when omitted.").replace(),
+        Prop::new("type", Type::Enum(&["application", "network"]), "The kind of load balancer.").default(Default::Str("application")).replace(),
+        Prop::new("scheme", Type::Enum(&["internet-facing", "internal"]), "Reachable from the internet, or only inside the VPC.").default(Default::Str("internet-facing")).replace(),
+        Prop::new("subnets", Type::List(&Type::String), "Subnets, at least two in different zones for an ALB.").required(),
+        Prop::new("security_groups", Type::List(&Type::String), "Security groups of an ALB."),
+        Prop::new("idle_timeout_seconds", Type::Int, "Idle connection timeout of an ALB (1-4000 s).").default(Default::Int(60)),
+    })
+    .attributes(rows! {
         Attr::new("arn", Type::String, "The load balancer's ARN."),
         Attr::new("dns_name", Type::String, "Its public DNS name."),
         Attr::new("zone_id", Type::String, "Its Route 53 hosted zone."),
         Attr::new("vpc_id", Type::String, "The VPC it is in."),
-    ],
-    ..Schema::BASE
-};
+    });
 
-/// `aws.elbv2.load_balancer`.
-pub struct LoadBalancer(pub Clients);
+kind! { LoadBalancer, LOAD_BALANCER }
 
 fn lb_attrs(lb: &aws_sdk_elasticloadbalancingv2::types::LoadBalancer) -> Attrs {
     let mut a = Attrs::new();
@@ -77,12 +41,7 @@ fn lb_attrs(lb: &aws_sdk_elasticloadbalancingv2::types::LoadBalancer) -> Attrs {
 
 impl LoadBalancer {
     async fn idle_timeout(&self, arn: &str) -> Result<Option<i64>> {
-        let r = send!(
-            self.0
-                .elb
-                .describe_load_balancer_attributes()
-                .load_balancer_arn(arn)
-        )?;
+        let r = send!(self.0.elb.describe_load_balancer_attributes().load_balancer_arn(arn))?;
         Ok(r.attributes()
             .iter()
             .find(|a| a.key() == Some("idle_timeout.timeout_seconds"))
@@ -91,16 +50,12 @@ impl LoadBalancer {
 
     async fn set_idle_timeout(&self, arn: &str, secs: i32) -> Result<()> {
         send!(
-            self.0
-                .elb
-                .modify_load_balancer_attributes()
-                .load_balancer_arn(arn)
-                .attributes(
-                    LoadBalancerAttribute::builder()
-                        .key("idle_timeout.timeout_seconds")
-                        .value(secs.to_string())
-                        .build(),
-                )
+            self.0.elb.modify_load_balancer_attributes().load_balancer_arn(arn).attributes(
+                LoadBalancerAttribute::builder()
+                    .key("idle_timeout.timeout_seconds")
+                    .value(secs.to_string())
+                    .build(),
+            )
         )?;
         Ok(())
     }
@@ -108,19 +63,10 @@ impl LoadBalancer {
 
 #[async_trait]
 impl ResourceKind for LoadBalancer {
-    fn schema(&self) -> &'static Schema {
-        &LOAD_BALANCER
-    }
-
     async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
         let all: Vec<_> = paginate!(self.0.elb.describe_load_balancers())?;
         let mut out = Vec::new();
-        for Owned {
-            item: lb,
-            arn,
-            user,
-            logical,
-        } in owned_of(
+        for Owned { item: lb, arn, user, logical } in owned_of(
             &self.0,
             ctx,
             q,
@@ -147,10 +93,7 @@ impl ResourceKind for LoadBalancer {
                 ("security_groups", json!(lb.security_groups())),
             ]);
             if ty.as_deref() == Some("application") {
-                p.insert(
-                    "idle_timeout_seconds".into(),
-                    json!(self.idle_timeout(&arn).await?),
-                );
+                p.insert("idle_timeout_seconds".into(), json!(self.idle_timeout(&arn).await?));
             }
             p.insert("tags".into(), user);
             out.push(Observed::new(arn, logical, p).with(lb_attrs(&lb)));
@@ -192,9 +135,7 @@ impl ResourceKind for LoadBalancer {
         let elb = &self.0.elb;
         if set_changed(old, new, "subnets") {
             send!(
-                elb.set_subnets()
-                    .load_balancer_arn(arn)
-                    .set_subnets(Some(list(new, "subnets")))
+                elb.set_subnets().load_balancer_arn(arn).set_subnets(Some(list(new, "subnets")))
             )?;
         }
         if set_changed(old, new, "security_groups") {
@@ -224,9 +165,7 @@ impl ResourceKind for LoadBalancer {
             Some(LoadBalancerStateEnum::Active) => Ok(Some(lb_attrs(lb))),
             Some(LoadBalancerStateEnum::Failed) => Err(ProviderError::new(format!(
                 "load balancer failed to provision: {}",
-                lb.state()
-                    .and_then(|s| s.reason())
-                    .unwrap_or("no reason given")
+                lb.state().and_then(|s| s.reason()).unwrap_or("no reason given")
             ))),
             _ => Ok(None),
         }

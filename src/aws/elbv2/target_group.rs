@@ -8,85 +8,32 @@ use aws_sdk_elasticloadbalancingv2::types::{TargetGroupAttribute, TargetTypeEnum
 
 use super::common::*;
 
-pub static TARGET_GROUP: Schema = Schema {
-    kind: "aws.elbv2.target_group",
-    doc: "A target group: where a listener sends traffic, with its health check.",
-    properties: &[
-        Prop::new(
-            "name",
-            Type::String,
-            "The name (32 characters at most); derived from the stack and id when omitted.",
-        )
-        .replace(),
-        Prop::new("port", Type::Int, "The port targets receive traffic on.")
-            .required()
-            .replace(),
-        Prop::new("protocol", Type::Enum(PROTOCOLS), "The protocol to targets.")
-            .default(Default::Str("HTTP"))
-            .replace(),
-        Prop::new(
-            "target_type",
-            Type::Enum(&["instance", "ip", "lambda", "alb"]),
-            "What targets are; `ip` for Fargate (awsvpc) tasks.",
-        )
-        .default(Default::Str("instance"))
-        .replace(),
-        Prop::new("vpc_id", Type::String, "The VPC of the targets.")
-            .required()
-            .replace(),
-        Prop::new("health_check_path", Type::String, "HTTP health check path.")
-            .default(Default::Str("/")),
-        Prop::new(
-            "health_check_interval_seconds",
-            Type::Int,
-            "Seconds between health checks.",
-        )
-        .default(Default::Int(30)),
-        Prop::new(
-            "health_check_timeout_seconds",
-            Type::Int,
-            "Seconds before a check counts as failed.",
-        )
-        .default(Default::Int(5)),
-        Prop::new(
-            "healthy_threshold",
-            Type::Int,
-            "Passing checks before a target is healthy.",
-        )
-        .default(Default::Int(5)),
-        Prop::new(
-            "unhealthy_threshold",
-            Type::Int,
-            "Failing checks before a target is unhealthy.",
-        )
-        .default(Default::Int(2)),
-        Prop::new(
-            "deregistration_delay_seconds",
-            Type::Int,
-            "How long a leaving target drains (AWS default 300; lower it to speed up deploys and destroys).",
-        )
-        .default(Default::Int(300)),
-    ],
-    attributes: &[
+pub static TARGET_GROUP: Schema = Schema::new("aws.elbv2.target_group", "A target group: where a listener sends traffic, with its health check.")
+    .properties(rows! {
+        Prop::new("name", Type::String, "The name (32 characters at most); derived from the stack and id when omitted.").replace(),
+        Prop::new("port", Type::Int, "The port targets receive traffic on.").required().replace(),
+        Prop::new("protocol", Type::Enum(PROTOCOLS), "The protocol to targets.").default(Default::Str("HTTP")).replace(),
+        Prop::new("target_type", Type::Enum(&["instance", "ip", "lambda", "alb"]), "What targets are; `ip` for Fargate (awsvpc) tasks.").default(Default::Str("instance")).replace(),
+        Prop::new("vpc_id", Type::String, "The VPC of the targets.").required().replace(),
+        Prop::new("health_check_path", Type::String, "HTTP health check path.").default(Default::Str("/")),
+        Prop::new("health_check_interval_seconds", Type::Int, "Seconds between health checks.").default(Default::Int(30)),
+        Prop::new("health_check_timeout_seconds", Type::Int, "Seconds before a check counts as failed.").default(Default::Int(5)),
+        Prop::new("healthy_threshold", Type::Int, "Passing checks before a target is healthy.").default(Default::Int(5)),
+        Prop::new("unhealthy_threshold", Type::Int, "Failing checks before a target is unhealthy.").default(Default::Int(2)),
+        Prop::new("deregistration_delay_seconds", Type::Int, "How long a leaving target drains (AWS default 300; lower it to speed up deploys and destroys).").default(Default::Int(300)),
+    })
+    .attributes(rows! {
         Attr::new("arn", Type::String, "The target group's ARN."),
         Attr::new("name", Type::String, "Its name."),
-    ],
-    ..Schema::BASE
-};
+    });
 
-/// `aws.elbv2.target_group`.
-pub struct TargetGroup(pub Clients);
+kind! { TargetGroup, TARGET_GROUP }
 
 const DEREGISTRATION: &str = "deregistration_delay.timeout_seconds";
 
 impl TargetGroup {
     async fn delay(&self, arn: &str) -> Result<Option<i64>> {
-        let r = send!(
-            self.0
-                .elb
-                .describe_target_group_attributes()
-                .target_group_arn(arn)
-        )?;
+        let r = send!(self.0.elb.describe_target_group_attributes().target_group_arn(arn))?;
         Ok(r.attributes()
             .iter()
             .find(|a| a.key() == Some(DEREGISTRATION))
@@ -94,18 +41,9 @@ impl TargetGroup {
     }
 
     async fn set_delay(&self, arn: &str, secs: i32) -> Result<()> {
-        send!(
-            self.0
-                .elb
-                .modify_target_group_attributes()
-                .target_group_arn(arn)
-                .attributes(
-                    TargetGroupAttribute::builder()
-                        .key(DEREGISTRATION)
-                        .value(secs.to_string())
-                        .build(),
-                )
-        )?;
+        send!(self.0.elb.modify_target_group_attributes().target_group_arn(arn).attributes(
+            TargetGroupAttribute::builder().key(DEREGISTRATION).value(secs.to_string()).build(),
+        ))?;
         Ok(())
     }
 }
@@ -124,27 +62,12 @@ fn http(p: &Props) -> bool {
 
 #[async_trait]
 impl ResourceKind for TargetGroup {
-    fn schema(&self) -> &'static Schema {
-        &TARGET_GROUP
-    }
-
     async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
         let all: Vec<_> = paginate!(self.0.elb.describe_target_groups())?;
         let mut out = Vec::new();
-        for Owned {
-            item: tg,
-            arn,
-            user,
-            logical,
-        } in owned_of(
-            &self.0,
-            ctx,
-            q,
-            all,
-            |tg| tg.target_group_arn(),
-            |tg| tg.target_group_name(),
-        )
-        .await?
+        for Owned { item: tg, arn, user, logical } in
+            owned_of(&self.0, ctx, q, all, |tg| tg.target_group_arn(), |tg| tg.target_group_name())
+                .await?
         {
             let p = props([
                 ("name", json!(tg.target_group_name())),
@@ -153,27 +76,15 @@ impl ResourceKind for TargetGroup {
                 ("target_type", json!(tg.target_type().map(|v| v.as_str()))),
                 ("vpc_id", json!(tg.vpc_id())),
                 ("health_check_path", json!(tg.health_check_path())),
-                (
-                    "health_check_interval_seconds",
-                    json!(tg.health_check_interval_seconds()),
-                ),
-                (
-                    "health_check_timeout_seconds",
-                    json!(tg.health_check_timeout_seconds()),
-                ),
+                ("health_check_interval_seconds", json!(tg.health_check_interval_seconds())),
+                ("health_check_timeout_seconds", json!(tg.health_check_timeout_seconds())),
                 ("healthy_threshold", json!(tg.healthy_threshold_count())),
                 ("unhealthy_threshold", json!(tg.unhealthy_threshold_count())),
-                (
-                    "deregistration_delay_seconds",
-                    json!(self.delay(&arn).await?),
-                ),
+                ("deregistration_delay_seconds", json!(self.delay(&arn).await?)),
                 ("tags", user),
             ]);
             let mut attrs = Attrs::new();
-            attrs.extend(props([
-                ("arn", json!(arn)),
-                ("name", json!(tg.target_group_name())),
-            ]));
+            attrs.extend(props([("arn", json!(arn)), ("name", json!(tg.target_group_name()))]));
             out.push(Observed::new(arn, logical, p).with(attrs));
         }
         Ok(out)
@@ -181,12 +92,7 @@ impl ResourceKind for TargetGroup {
 
     async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created> {
         let p = &req.properties;
-        let name = name_of(
-            ctx,
-            &req.logical_id,
-            p,
-            &["port", "protocol", "target_type", "vpc_id"],
-        );
+        let name = name_of(ctx, &req.logical_id, p, &["port", "protocol", "target_type", "vpc_id"]);
         let mut call = self
             .0
             .elb
@@ -194,9 +100,7 @@ impl ResourceKind for TargetGroup {
             .name(&name)
             .port(i(p, "port").unwrap_or(80))
             .set_protocol(protocol(p, "protocol"))
-            .target_type(TargetTypeEnum::from(
-                s(p, "target_type").as_deref().unwrap_or("instance"),
-            ))
+            .target_type(TargetTypeEnum::from(s(p, "target_type").as_deref().unwrap_or("instance")))
             .vpc_id(s(p, "vpc_id").unwrap_or_default())
             .set_health_check_interval_seconds(i(p, "health_check_interval_seconds"))
             .set_health_check_timeout_seconds(i(p, "health_check_timeout_seconds"))
