@@ -408,3 +408,69 @@ impl Registry {
         self.schemas.values().copied()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::{Prop, Type};
+
+    static THING: Schema = Schema::new("t.thing", "A test kind.").properties(&[
+        Prop::new("size", Type::Int, "Changes in place.").required(),
+        Prop::new("zone", Type::String, "Forces a replacement.").replace(),
+    ]);
+
+    /// A kind that relies on every default: tag-only updates.
+    struct Thing;
+
+    impl Declared for Thing {
+        fn schema(&self) -> &'static Schema {
+            &THING
+        }
+    }
+
+    #[async_trait]
+    impl ResourceKind for Thing {
+        async fn read(&self, _: &Context, _: &ReadQuery) -> Result<Vec<Observed>> {
+            Ok(Vec::new())
+        }
+        async fn create(&self, _: &Context, req: &CreateRequest) -> Result<Created> {
+            Ok(Created::new(req.logical_id.clone()))
+        }
+        async fn delete(&self, _: &Context, _: &str, _: &Props) -> Result<()> {
+            Ok(())
+        }
+    }
+
+    fn props(v: Value) -> Props {
+        v.as_object().unwrap().clone()
+    }
+
+    #[tokio::test]
+    async fn the_default_update_refuses_what_it_cannot_change() {
+        let ctx = Context::new("s");
+        let old = props(serde_json::json!({"size": 1, "zone": "a"}));
+        // Nothing but a replace-only property differs: nothing to call.
+        let new = props(serde_json::json!({"size": 1, "zone": "b"}));
+        assert!(Thing.update(&ctx, "x", &old, &new).await.is_ok());
+        // A mutable property without an update of its own is refused, not
+        // silently dropped.
+        let new = props(serde_json::json!({"size": 2, "zone": "a"}));
+        let e = Thing.update(&ctx, "x", &old, &new).await.unwrap_err();
+        assert!(e.message.contains("cannot change `size` in place"), "{e}");
+        // So is a tag change of a kind that declares no tag calls.
+        let new = props(serde_json::json!({"size": 1, "zone": "a", "tags": {"k": "v"}}));
+        let e = Thing.update(&ctx, "x", &old, &new).await.unwrap_err();
+        assert!(e.message.contains("cannot change tags"), "{e}");
+    }
+
+    #[test]
+    fn a_create_answer_without_an_id_is_an_error_never_an_empty_id() {
+        assert_eq!(created_id(Some("vpc-1"), "aws.ec2.vpc").unwrap(), "vpc-1");
+        for missing in [None, Some("")] {
+            let e = created_id(missing, "aws.ec2.vpc").unwrap_err();
+            assert!(e.message.contains("aws.ec2.vpc") && e.message.contains("without an id"));
+            // The resource may exist: the next plan looks it up by tags.
+            assert!(e.outcome_unknown);
+        }
+    }
+}

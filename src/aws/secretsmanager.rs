@@ -89,7 +89,7 @@ impl ResourceKind for Secret {
                 .set_secret_string(s(p, "secret_string"))
                 .set_tags(Some(tags))
         )?;
-        let arn = r.arn().unwrap_or_default().to_string();
+        let arn = created_id(r.arn(), self.schema().kind)?;
         Ok(Created::new(arn.clone()).with([("arn".to_string(), json!(arn))].into()))
     }
 

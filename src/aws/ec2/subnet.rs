@@ -55,8 +55,7 @@ impl ResourceKind for Subnet {
                 .set_availability_zone(s(p, "availability_zone"))
                 .tag_specifications(tag_spec(ResourceType::Subnet, ctx, &req.logical_id, p))
         )?;
-        let sn =
-            out.subnet().ok_or_else(|| ProviderError::new("CreateSubnet returned no subnet"))?;
+        let sn = out.subnet().ok_or_else(|| ProviderError::no_id(self.schema().kind))?;
         let id = created_id(sn.subnet_id(), self.schema().kind)?;
         if b(p, "map_public_ip_on_launch") == Some(true) {
             self.map_public(&id, true).await.partial(&id)?;

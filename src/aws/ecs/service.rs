@@ -262,8 +262,7 @@ impl ResourceKind for Service {
                 .deployment_configuration(deployment(p))
                 .set_tags(Some(tags(ctx, &req.logical_id, p)))
         )?;
-        let svc =
-            r.service().ok_or_else(|| ProviderError::new("CreateService returned no service"))?;
+        let svc = r.service().ok_or_else(|| ProviderError::no_id(self.schema().kind))?;
         Ok(Created::new(created_id(svc.service_arn(), self.schema().kind)?)
             .with(service_attrs(svc)))
     }

@@ -92,7 +92,7 @@ impl ResourceKind for Listener {
             .listeners()
             .first()
             .and_then(|l| l.listener_arn())
-            .ok_or_else(|| ProviderError::new("CreateListener returned no listener"))?
+            .ok_or_else(|| ProviderError::no_id(self.schema().kind))?
             .to_string();
         let mut attrs = Attrs::new();
         attrs.insert("arn".into(), json!(arn));

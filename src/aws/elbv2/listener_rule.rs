@@ -124,7 +124,7 @@ impl ResourceKind for ListenerRule {
             .rules()
             .first()
             .and_then(|r| r.rule_arn())
-            .ok_or_else(|| ProviderError::new("CreateRule returned no rule"))?
+            .ok_or_else(|| ProviderError::no_id(self.schema().kind))?
             .to_string();
         let mut attrs = Attrs::new();
         attrs.insert("arn".into(), json!(arn));

@@ -120,10 +120,8 @@ impl ResourceKind for LoadBalancer {
                 .set_security_groups((!sgs.is_empty()).then_some(sgs))
                 .set_tags(Some(tags(ctx, &req.logical_id, p)))
         )?;
-        let lb = r
-            .load_balancers()
-            .first()
-            .ok_or_else(|| ProviderError::new("CreateLoadBalancer returned no load balancer"))?;
+        let lb =
+            r.load_balancers().first().ok_or_else(|| ProviderError::no_id(self.schema().kind))?;
         let arn = created_id(lb.load_balancer_arn(), self.schema().kind)?;
         if alb && let Some(secs) = i(p, "idle_timeout_seconds") {
             self.set_idle_timeout(&arn, secs).await.partial(&arn)?;

@@ -115,7 +115,7 @@ impl ResourceKind for TargetGroup {
             .target_groups()
             .first()
             .and_then(|t| t.target_group_arn())
-            .ok_or_else(|| ProviderError::new("CreateTargetGroup returned no target group"))?
+            .ok_or_else(|| ProviderError::no_id(self.schema().kind))?
             .to_string();
         if let Some(secs) = i(p, "deregistration_delay_seconds")
             && secs != 300
