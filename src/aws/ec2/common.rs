@@ -108,23 +108,28 @@ pub trait Item: Sized + Send + Sync {
 }
 
 /// Declares [`Item`] for SDK types: `Type(id_method, "id-filter",
-/// describe_call, filter_setter, output_field)`.
+/// describe_call, filter_setter, output_field)`. A kind file may declare
+/// its own types with it.
 macro_rules! items {
     ($($ty:ident($id:ident, $filter:literal, $call:ident, $set:ident, $field:ident)),* $(,)?) => {$(
-        impl Item for aws_sdk_ec2::types::$ty {
+        impl $crate::aws::ec2::common::Item for aws_sdk_ec2::types::$ty {
             const ID_FILTER: &'static str = $filter;
             fn id(&self) -> Option<&str> {
                 self.$id()
             }
-            fn tags(&self) -> &[Tag] {
+            fn tags(&self) -> &[aws_sdk_ec2::types::Tag] {
                 self.tags()
             }
-            async fn describe(ec2: &aws_sdk_ec2::Client, filter: Filter) -> Result<Vec<Self>> {
+            async fn describe(
+                ec2: &aws_sdk_ec2::Client,
+                filter: aws_sdk_ec2::types::Filter,
+            ) -> $crate::provider::Result<Vec<Self>> {
                 Ok(send!(ec2.$call().$set(filter))?.$field.unwrap_or_default())
             }
         }
     )*};
 }
+pub(crate) use items;
 
 items! {
     Vpc(vpc_id, "vpc-id", describe_vpcs, filters, vpcs),
