@@ -22,6 +22,7 @@ macro_rules! client {
 mod cli;
 mod corpus;
 mod deploy;
+mod endpoint_service;
 mod engine;
 mod fargate;
 mod graph;

@@ -1,0 +1,163 @@
+//! `aws.ec2.vpc_endpoint_service`: your own service, behind Network Load
+//! Balancers, offered to other VPCs over PrivateLink.
+//!
+//! Allowed principals need one DescribeVpcEndpointServicePermissions call
+//! per service, so they are not read back: the last applied ones are
+//! assumed (their drift is not detected), keeping reads constant per kind.
+
+use std::collections::BTreeSet;
+
+use aws_sdk_ec2::types::{ResourceType, ServiceConfiguration};
+
+use super::common::{items, read_tagged, sync_tags, tag_spec};
+use crate::aws::prelude::*;
+use crate::schema::Default;
+
+pub static VPC_ENDPOINT_SERVICE: Schema =
+    Schema::new("aws.ec2.vpc_endpoint_service", "A VPC endpoint service (PrivateLink) for Network Load Balancers.")
+        .properties(rows! {
+            Prop::new("network_load_balancer_arns", Type::List(&Type::String), "The Network Load Balancers behind the service.").required(),
+            Prop::new("acceptance_required", Type::Bool, "Connections wait for the provider to accept them.").default(Default::Bool(true)),
+            Prop::new("allowed_principals", Type::List(&Type::String), "Principals (`arn:aws:iam::<account>:root`) allowed to connect."),
+        })
+        .attributes(rows! {
+            Attr::new("service_name", Type::String, "The name consumers connect to (`com.amazonaws.vpce.<region>.vpce-svc-...`)."),
+        })
+        .notes("Deleted before its load balancers (it references them); AWS refuses to delete it while connections are available or pending.");
+
+kind! { VpcEndpointService, VPC_ENDPOINT_SERVICE }
+
+items! {
+    ServiceConfiguration(service_id, "service-id", describe_vpc_endpoint_service_configurations, filters, service_configurations),
+}
+
+/// What a list property gains and loses between two property sets.
+fn added_removed(old: &Props, new: &Props, key: &str) -> (Vec<String>, Vec<String>) {
+    let was: BTreeSet<String> = list(old, key).into_iter().collect();
+    let want: BTreeSet<String> = list(new, key).into_iter().collect();
+    (want.difference(&was).cloned().collect(), was.difference(&want).cloned().collect())
+}
+
+fn name_attr(c: &ServiceConfiguration) -> Attrs {
+    [("service_name".to_string(), str_value(c.service_name()))].into()
+}
+
+#[async_trait]
+impl ResourceKind for VpcEndpointService {
+    async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
+        read_tagged(&self.0.ec2, ctx, q, |c: &ServiceConfiguration| {
+            let state = c.service_state().map(|s| s.as_str().to_ascii_lowercase());
+            if matches!(state.as_deref(), Some("deleted" | "deleting")) {
+                return None;
+            }
+            let mut nlbs = c.network_load_balancer_arns().to_vec();
+            nlbs.sort();
+            let p = props([
+                ("network_load_balancer_arns", json!(nlbs)),
+                ("acceptance_required", json!(c.acceptance_required())),
+            ]);
+            Some((p, name_attr(c)))
+        })
+        .await
+    }
+
+    async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created> {
+        let p = &req.properties;
+        let out = send!(
+            self.0
+                .ec2
+                .create_vpc_endpoint_service_configuration()
+                .set_network_load_balancer_arns(Some(list(p, "network_load_balancer_arns")))
+                .acceptance_required(b(p, "acceptance_required").unwrap_or(true))
+                // The same token makes an SDK retry of a lost answer a no-op.
+                .client_token(format!("{}-{}", ctx.stack, req.logical_id))
+                .tag_specifications(tag_spec(
+                    ResourceType::VpcEndpointService,
+                    ctx,
+                    &req.logical_id,
+                    p
+                ))
+        )?;
+        let c = out.service_configuration();
+        let id = created_id(c.and_then(|c| c.service_id()), self.schema().kind)?;
+        self.set_principals(&id, &Props::new(), p).await.partial(&id)?;
+        Ok(Created::new(id).with(c.map(name_attr).unwrap_or_default()))
+    }
+
+    async fn update(&self, _ctx: &Context, id: &str, old: &Props, new: &Props) -> Result<Attrs> {
+        let (add, remove) = added_removed(old, new, "network_load_balancer_arns");
+        let acceptance = b(new, "acceptance_required").unwrap_or(true);
+        if !add.is_empty()
+            || !remove.is_empty()
+            || b(old, "acceptance_required") != Some(acceptance)
+        {
+            send!(
+                self.0
+                    .ec2
+                    .modify_vpc_endpoint_service_configuration()
+                    .service_id(id)
+                    .acceptance_required(acceptance)
+                    .set_add_network_load_balancer_arns(Some(add).filter(|a| !a.is_empty()))
+                    .set_remove_network_load_balancer_arns(Some(remove).filter(|r| !r.is_empty()))
+            )?;
+        }
+        self.set_principals(id, old, new).await?;
+        sync_tags(&self.0.ec2, id, old, new).await?;
+        Ok(Attrs::new())
+    }
+
+    /// The call answers "unsuccessful" items instead of failing: an item
+    /// for this service is its error (a gone service is not found).
+    async fn delete(&self, _ctx: &Context, id: &str, _props: &Props) -> Result<()> {
+        let out = send!(self.0.ec2.delete_vpc_endpoint_service_configurations().service_ids(id))?;
+        match out.unsuccessful().iter().find_map(|u| u.error()) {
+            None => Ok(()),
+            Some(e) => {
+                let code = e.code().unwrap_or("Unknown");
+                let err = ProviderError::new(format!("{code}: {}", e.message().unwrap_or("")));
+                Err(if code.contains("NotFound") {
+                    err.code(code).not_found()
+                } else {
+                    err.code(code)
+                })
+            }
+        }
+    }
+
+    /// Services are usually available at once; poll their state.
+    async fn poll_ready(&self, _ctx: &Context, id: &str) -> Result<Option<Attrs>> {
+        let out = send!(self.0.ec2.describe_vpc_endpoint_service_configurations().service_ids(id))?;
+        let Some(c) = out.service_configurations().first() else {
+            return Ok(None);
+        };
+        let state = c.service_state().map(|s| s.as_str().to_ascii_lowercase());
+        match state.as_deref() {
+            Some("failed") => Err(ProviderError::new(format!("endpoint service {id} failed"))),
+            Some("available") | None => Ok(Some(name_attr(c))),
+            _ => Ok(None),
+        }
+    }
+
+    fn normalize(&self, p: &mut Props) {
+        sort_sets(p, &["network_load_balancer_arns", "allowed_principals"]);
+    }
+}
+
+impl VpcEndpointService {
+    /// Brings the allowed principals from `old` to `new`.
+    async fn set_principals(&self, id: &str, old: &Props, new: &Props) -> Result<()> {
+        let (add, remove) = added_removed(old, new, "allowed_principals");
+        if add.is_empty() && remove.is_empty() {
+            return Ok(());
+        }
+        send!(
+            self.0
+                .ec2
+                .modify_vpc_endpoint_service_permissions()
+                .service_id(id)
+                .set_add_allowed_principals(Some(add).filter(|a| !a.is_empty()))
+                .set_remove_allowed_principals(Some(remove).filter(|r| !r.is_empty()))
+        )?;
+        Ok(())
+    }
+}
