@@ -149,31 +149,12 @@ impl ResourceKind for Table {
 
     async fn update(&self, _ctx: &Context, name: &str, old: &Props, new: &Props) -> Result<Attrs> {
         if !TagChanges::between(old, new).is_empty() {
-            let arn = self
-                .describe(name)
-                .await?
-                .and_then(|t| t.table_arn().map(str::to_string))
-                .unwrap_or_default();
+            let arn = known_arn(
+                self.describe(name).await?.and_then(|t| t.table_arn().map(str::to_string)),
+                name,
+            )?;
             let arn = arn.as_str();
-            sync_tags_with(
-                old,
-                new,
-                |keys| async move {
-                    send!(
-                        self.0.dynamodb.untag_resource().resource_arn(arn).set_tag_keys(Some(keys))
-                    )
-                },
-                |set| async move {
-                    send!(
-                        self.0.dynamodb.tag_resource().resource_arn(arn).set_tags(Some(
-                            set.iter()
-                                .map(|(k, v)| Tag::builder().key(k).value(v).build().expect("set"))
-                                .collect()
-                        ))
-                    )
-                },
-            )
-            .await?;
+            tag_calls! { old, new, self.0.dynamodb.untag_resource().resource_arn(arn), self.0.dynamodb.tag_resource().resource_arn(arn), |set| set.iter().map(|(k, v)| Tag::builder().key(k).value(v).build().expect("set")).collect() }
         }
         Ok(Attrs::new())
     }

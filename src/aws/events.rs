@@ -172,9 +172,7 @@ impl ResourceKind for Rule {
                 ("targets", if targets.is_empty() { Value::Null } else { Value::Array(targets) }),
                 ("tags", user),
             ]);
-            out.push(
-                Observed::new(name, logical, p).with([("arn".to_string(), json!(arn))].into()),
-            );
+            out.push(Observed::new(name, logical, p).with(attrs([("arn", json!(arn))])));
         }
         Ok(out)
     }
@@ -189,7 +187,7 @@ impl ResourceKind for Rule {
             .collect();
         let arn = self.put_rule(&name, p, Some(tags)).await?;
         self.put_targets(&name, &targets(p)).await.partial(&name)?;
-        Ok(Created::new(name).with([("arn".to_string(), json!(arn))].into()))
+        Ok(Created::new(name).with(attrs([("arn", json!(arn))])))
     }
 
     async fn update(&self, _ctx: &Context, name: &str, old: &Props, new: &Props) -> Result<Attrs> {
@@ -210,28 +208,12 @@ impl ResourceKind for Rule {
             self.put_targets(name, &want).await?;
         }
         if !TagChanges::between(old, new).is_empty() {
-            let arn = send!(self.0.events.describe_rule().name(name))?
-                .arn()
-                .unwrap_or_default()
-                .to_string();
+            let arn = known_arn(
+                send!(self.0.events.describe_rule().name(name))?.arn().map(str::to_string),
+                name,
+            )?;
             let arn = arn.as_str();
-            sync_tags_with(
-                old,
-                new,
-                |keys| async move {
-                    send!(self.0.events.untag_resource().resource_arn(arn).set_tag_keys(Some(keys)))
-                },
-                |set| async move {
-                    send!(
-                        self.0.events.tag_resource().resource_arn(arn).set_tags(Some(
-                            set.iter()
-                                .map(|(k, v)| Tag::builder().key(k).value(v).build().expect("set"))
-                                .collect()
-                        ))
-                    )
-                },
-            )
-            .await?;
+            tag_calls! { old, new, self.0.events.untag_resource().resource_arn(arn), self.0.events.tag_resource().resource_arn(arn), |set| set.iter().map(|(k, v)| Tag::builder().key(k).value(v).build().expect("set")).collect() }
         }
         Ok(Attrs::new())
     }

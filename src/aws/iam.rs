@@ -123,8 +123,7 @@ impl ResourceKind for Role {
                     ("managed_policy_arns", json!(arns)),
                     ("tags", Value::Object(tags)),
                 ]);
-                let mut attrs = Attrs::new();
-                attrs.insert("arn".into(), json!(r.arn()));
+                let attrs = attrs([("arn", json!(r.arn()))]);
                 out.push(Observed::new(name.to_string(), logical_id, props).with(attrs));
             }
             match page.marker().filter(|_| page.is_truncated()) {
@@ -174,8 +173,7 @@ impl ResourceKind for Role {
         let arn = out.role().map(|r| r.arn().to_string()).unwrap_or_default();
         // The role exists: a failure below must not lose it.
         self.sync_policies(&name, &Props::new(), p).await.partial(&name)?;
-        let mut attrs = Attrs::new();
-        attrs.insert("arn".into(), json!(arn));
+        let attrs = attrs([("arn", json!(arn))]);
         Ok(Created::new(name).with(attrs))
     }
 
@@ -194,17 +192,12 @@ impl ResourceKind for Role {
             )?;
         }
         self.sync_policies(id, old, new).await?;
-        sync_tags_with(
-            old,
-            new,
-            |keys| async move { send!(iam.untag_role().role_name(id).set_tag_keys(Some(keys))) },
-            |set| async move {
-                let tags =
-                    set.iter().filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok());
-                send!(iam.tag_role().role_name(id).set_tags(Some(tags.collect())))
-            },
-        )
-        .await?;
+        let tags = |set: Vec<(String, String)>| {
+            set.into_iter()
+                .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
+                .collect()
+        };
+        tag_calls! { old, new, iam.untag_role().role_name(id), iam.tag_role().role_name(id), |set| tags(set) }
         Ok(Attrs::new())
     }
 

@@ -230,28 +230,12 @@ impl ResourceKind for Function {
             self.settle(name).await?;
         }
         if !TagChanges::between(old, new).is_empty() {
-            let arn = self
-                .config(name)
-                .await?
-                .and_then(|c| c.function_arn().map(str::to_string))
-                .unwrap_or_default();
+            let arn = known_arn(
+                self.config(name).await?.and_then(|c| c.function_arn().map(str::to_string)),
+                name,
+            )?;
             let arn = arn.as_str();
-            sync_tags_with(
-                old,
-                new,
-                |keys| async move {
-                    send!(lambda.untag_resource().resource(arn).set_tag_keys(Some(keys)))
-                },
-                |set| async move {
-                    send!(
-                        lambda
-                            .tag_resource()
-                            .resource(arn)
-                            .set_tags(Some(set.into_iter().collect::<HashMap<_, _>>()))
-                    )
-                },
-            )
-            .await?;
+            tag_calls! { old, new, lambda.untag_resource().resource(arn), lambda.tag_resource().resource(arn), |set| set.into_iter().collect::<HashMap<_, _>>() }
         }
         Ok(Attrs::new())
     }

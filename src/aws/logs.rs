@@ -101,28 +101,16 @@ impl ResourceKind for LogGroup {
             }
         }
         if !TagChanges::between(old, new).is_empty() {
-            let arn = send!(logs.describe_log_groups().log_group_name_prefix(id))?
-                .log_groups()
-                .iter()
-                .find(|g| g.log_group_name() == Some(id))
-                .and_then(|g| g.arn().map(|a| a.trim_end_matches(":*").to_string()))
-                .unwrap_or_default();
+            let arn = known_arn(
+                send!(logs.describe_log_groups().log_group_name_prefix(id))?
+                    .log_groups()
+                    .iter()
+                    .find(|g| g.log_group_name() == Some(id))
+                    .and_then(|g| g.arn().map(|a| a.trim_end_matches(":*").to_string())),
+                id,
+            )?;
             let arn = arn.as_str();
-            sync_tags_with(
-                old,
-                new,
-                |keys| async move {
-                    send!(logs.untag_resource().resource_arn(arn).set_tag_keys(Some(keys)))
-                },
-                |set| async move {
-                    send!(
-                        logs.tag_resource()
-                            .resource_arn(arn)
-                            .set_tags(Some(set.into_iter().collect::<HashMap<_, _>>()))
-                    )
-                },
-            )
-            .await?;
+            tag_calls! { old, new, logs.untag_resource().resource_arn(arn), logs.tag_resource().resource_arn(arn), |set| set.into_iter().collect::<HashMap<_, _>>() }
         }
         Ok(Attrs::new())
     }
@@ -130,11 +118,8 @@ impl ResourceKind for LogGroup {
     /// Creation returns no ARN: read it once the group exists.
     async fn poll_ready(&self, _ctx: &Context, id: &str) -> Result<Option<Attrs>> {
         let out = send!(self.0.logs.describe_log_groups().log_group_name_prefix(id))?;
-        Ok(out.log_groups().iter().find(|g| g.log_group_name() == Some(id)).map(|g| {
-            let mut attrs = Attrs::new();
-            attrs.insert("arn".into(), json!(g.arn().map(|a| a.trim_end_matches(":*"))));
-            attrs
-        }))
+        let group = out.log_groups().iter().find(|g| g.log_group_name() == Some(id));
+        Ok(group.map(|g| attrs([("arn", json!(g.arn().map(|a| a.trim_end_matches(":*"))))])))
     }
 
     async fn delete(&self, _ctx: &Context, id: &str, _props: &Props) -> Result<()> {

@@ -55,6 +55,23 @@ macro_rules! kind {
     };
 }
 
+/// Brings a resource's user tags from `old` to `new` with its service's
+/// untag and tag requests, each written up to where the keys or tags go,
+/// and returns early on an error: `tag_calls! { old, new,
+/// ecs.untag_resource().resource_arn(arn), ecs.tag_resource().resource_arn(arn),
+/// |set| tags_from(set) }`. Braces keep a call to one line per service.
+macro_rules! tag_calls {
+    ($old:expr, $new:expr, $untag:expr, $tag:expr, |$set:ident| $tags:expr) => {{
+        $crate::aws::values::sync_tags_with(
+            $old,
+            $new,
+            |keys| async move { send!($untag.set_tag_keys(Some(keys))) },
+            |$set| async move { send!($tag.set_tags(Some($tags))) },
+        )
+        .await?;
+    }};
+}
+
 pub mod client;
 pub mod dynamodb;
 pub mod ec2;

@@ -85,8 +85,7 @@ fn host_of(endpoint: &str) -> &str {
 kind! { Broker, BROKER }
 
 fn attrs_of(d: &aws_sdk_mq::operation::describe_broker::DescribeBrokerOutput) -> Attrs {
-    let mut a = Attrs::new();
-    a.insert("arn".into(), json!(d.broker_arn()));
+    let mut a = attrs([("arn", json!(d.broker_arn()))]);
     let first = d.broker_instances().first();
     let stomp =
         first.and_then(|i| i.endpoints().iter().find(|e| e.starts_with("stomp+ssl://")).cloned());
@@ -276,19 +275,12 @@ impl ResourceKind for Broker {
             self.reboot(id).await?;
         }
         if !TagChanges::between(old, new).is_empty() {
-            let arn = self
-                .describe(id)
-                .await?
-                .and_then(|d| d.broker_arn().map(str::to_string))
-                .unwrap_or_default();
+            let arn = known_arn(
+                self.describe(id).await?.and_then(|d| d.broker_arn().map(str::to_string)),
+                id,
+            )?;
             let arn = arn.as_str();
-            sync_tags_with(
-                old,
-                new,
-                |keys| async move { send!(mq.delete_tags().resource_arn(arn).set_tag_keys(Some(keys))) },
-                |set| async move { send!(mq.create_tags().resource_arn(arn).set_tags(Some(set.into_iter().collect::<HashMap<_, _>>()))) },
-            )
-            .await?;
+            tag_calls! { old, new, mq.delete_tags().resource_arn(arn), mq.create_tags().resource_arn(arn), |set| set.into_iter().collect::<HashMap<_, _>>() }
         }
         Ok(Attrs::new())
     }

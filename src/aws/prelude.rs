@@ -8,8 +8,8 @@ pub use serde_json::{Value, json};
 pub use crate::aws::client::Clients;
 pub use crate::aws::error::err;
 pub use crate::aws::values::{
-    TagChanges, b, create_tags, desired_tags, i, list, props, s, set_changed, sort_sets,
-    split_tags, str_value, sync_tags_with, unique_name,
+    TagChanges, arn_attrs, attrs, b, create_tags, desired_tags, i, known_arn, list, props, s,
+    set_changed, sort_sets, split_tags, str_value, sync_tags_with, unique_name,
 };
 pub use crate::provider::{
     Attrs, Context, CreateRequest, Created, Declared, Observed, Op, Partial, Props, ProviderError,

@@ -66,8 +66,7 @@ impl ResourceKind for Secret {
                 ("description", json!(sec.description().filter(|d| !d.is_empty()))),
                 ("tags", user),
             ]);
-            let attrs = [("arn".to_string(), json!(arn))].into();
-            out.push(Observed::new(arn, logical, p).with(attrs));
+            out.push(Observed::new(arn.clone(), logical, p).with(arn_attrs(&arn)));
         }
         Ok(out)
     }
@@ -90,7 +89,7 @@ impl ResourceKind for Secret {
                 .set_tags(Some(tags))
         )?;
         let arn = created_id(r.arn(), self.schema().kind)?;
-        Ok(Created::new(arn.clone()).with([("arn".to_string(), json!(arn))].into()))
+        Ok(Created::new(arn.clone()).with(arn_attrs(&arn)))
     }
 
     async fn update(&self, _ctx: &Context, arn: &str, old: &Props, new: &Props) -> Result<Attrs> {
@@ -105,16 +104,10 @@ impl ResourceKind for Secret {
                     .description(s(new, "description").unwrap_or_default())
             )?;
         }
-        sync_tags_with(
-            old,
-            new,
-            |keys| async move { send!(sm.untag_resource().secret_id(arn).set_tag_keys(Some(keys))) },
-            |set| async move {
-                let tags = set.iter().map(|(k, v)| Tag::builder().key(k).value(v).build());
-                send!(sm.tag_resource().secret_id(arn).set_tags(Some(tags.collect())))
-            },
-        )
-        .await?;
+        let tags = |set: Vec<(String, String)>| {
+            set.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
+        };
+        tag_calls! { old, new, sm.untag_resource().secret_id(arn), sm.tag_resource().secret_id(arn), |set| tags(set) }
         Ok(Attrs::new())
     }
 

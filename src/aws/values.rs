@@ -46,6 +46,16 @@ pub fn props<const N: usize>(pairs: [(&str, Value); N]) -> Props {
     pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
 }
 
+/// Builds attributes from pairs.
+pub fn attrs<const N: usize>(pairs: [(&str, Value); N]) -> crate::provider::Attrs {
+    pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+}
+
+/// The `arn` attribute of a resource whose id is its ARN.
+pub fn arn_attrs(arn: &str) -> crate::provider::Attrs {
+    attrs([("arn", Value::String(arn.to_string()))])
+}
+
 /// Splits live tags into the user-visible `tags` (everything but
 /// `archkit:*`) and the logical id, returned only when the `archkit:stack`
 /// tag names this stack: a filter an API (or an emulator) did not apply
@@ -115,6 +125,14 @@ where
         tag(changes.set).await?;
     }
     Ok(())
+}
+
+/// The ARN a lookup found, or a not-found error naming `what` (its tags
+/// cannot change if it is gone).
+pub fn known_arn(arn: Option<String>, what: &str) -> Result<String> {
+    arn.ok_or_else(|| {
+        crate::provider::ProviderError::new(format!("{what} no longer exists")).not_found()
+    })
 }
 
 /// The tags a new resource gets: the user's, `Name`, and the system tags.

@@ -13,7 +13,10 @@ fn blueprint() -> String {
     fixtures().join("endpoint-service").to_str().unwrap().to_string()
 }
 
-/// The stack's endpoint services, read with the SDK.
+/// The stack's endpoint services, read with the SDK. moto ignores the tag
+/// filter of DescribeVpcEndpointServiceConfigurations (it returns every
+/// stack's services), so the tags are checked here too, as archkit's own
+/// reads check them.
 fn services(url: &str, s: &Stack) -> Vec<aws_sdk_ec2::types::ServiceConfiguration> {
     rt().block_on(async {
         let filter = Filter::builder().name("tag:archkit:stack").values(&s.name).build();
@@ -23,7 +26,10 @@ fn services(url: &str, s: &Stack) -> Vec<aws_sdk_ec2::types::ServiceConfiguratio
             .send()
             .await
             .unwrap();
-        out.service_configurations().to_vec()
+        let ours = |c: &&aws_sdk_ec2::types::ServiceConfiguration| {
+            tags(c.tags()).get("archkit:stack") == Some(&s.name)
+        };
+        out.service_configurations().iter().filter(ours).cloned().collect()
     })
 }
 

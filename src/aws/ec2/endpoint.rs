@@ -154,11 +154,10 @@ impl ResourceKind for VpcEndpoint {
         };
         match e.state().map(|s| s.as_str().to_ascii_lowercase()) {
             Some(s) if s == "available" || s == "pendingacceptance" => {
-                let mut attrs = Attrs::new();
-                attrs.insert(
-                    "dns_entries".into(),
+                let attrs = attrs([(
+                    "dns_entries",
                     json!(e.dns_entries().iter().filter_map(|d| d.dns_name()).collect::<Vec<_>>()),
-                );
+                )]);
                 Ok(Some(attrs))
             }
             Some(s) if s == "failed" || s == "rejected" => {

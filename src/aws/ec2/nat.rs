@@ -31,12 +31,10 @@ kind! {
 }
 
 fn eip_attrs(a: &aws_sdk_ec2::types::Address) -> Attrs {
-    let mut m = Attrs::new();
-    m.extend(props([
+    attrs([
         ("allocation_id", str_value(a.allocation_id())),
         ("public_ip", str_value(a.public_ip())),
-    ]));
-    m
+    ])
 }
 
 #[async_trait]
@@ -130,11 +128,10 @@ impl ResourceKind for NatGateway {
         };
         match n.state().map(|s| s.as_str()) {
             Some("available") => {
-                let mut attrs = Attrs::new();
-                attrs.insert(
-                    "public_ip".into(),
+                let attrs = attrs([(
+                    "public_ip",
                     str_value(n.nat_gateway_addresses().first().and_then(|a| a.public_ip())),
-                );
+                )]);
                 Ok(Some(attrs))
             }
             Some("failed") => Err(ProviderError::new(format!(

@@ -19,13 +19,11 @@ pub static SUBNET: Schema = Schema::new("aws.ec2.subnet", "A subnet of a VPC in 
 
 kind! { Subnet, SUBNET }
 
-fn attrs(sn: &aws_sdk_ec2::types::Subnet) -> Attrs {
-    let mut a = Attrs::new();
-    a.extend(props([
+fn subnet_attrs(sn: &aws_sdk_ec2::types::Subnet) -> Attrs {
+    attrs([
         ("arn", str_value(sn.subnet_arn())),
         ("availability_zone_id", str_value(sn.availability_zone_id())),
-    ]));
-    a
+    ])
 }
 
 #[async_trait]
@@ -39,7 +37,7 @@ impl ResourceKind for Subnet {
                 ("availability_zone", str_value(sn.availability_zone())),
                 ("map_public_ip_on_launch", Value::Bool(public)),
             ]);
-            Some((p, attrs(sn)))
+            Some((p, subnet_attrs(sn)))
         })
         .await
     }
@@ -60,7 +58,7 @@ impl ResourceKind for Subnet {
         if b(p, "map_public_ip_on_launch") == Some(true) {
             self.map_public(&id, true).await.partial(&id)?;
         }
-        Ok(Created::new(id).with(attrs(sn)))
+        Ok(Created::new(id).with(subnet_attrs(sn)))
     }
 
     async fn update(&self, _ctx: &Context, id: &str, old: &Props, new: &Props) -> Result<Attrs> {

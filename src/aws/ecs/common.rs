@@ -17,30 +17,12 @@ pub(crate) fn ecs_tags(t: &[Tag]) -> Vec<(&str, &str)> {
 }
 
 pub(crate) async fn sync_tags(c: &Clients, arn: &str, old: &Props, new: &Props) -> Result<()> {
-    sync_tags_with(
-        old,
-        new,
-        |keys| async move {
-            send!(
-                c.ecs
-                    .untag_resource()
-                    .resource_arn(arn)
-                    .set_tag_keys(Some(keys))
-            )
-        },
-        |set| async move {
-            let tags = set
-                .iter()
-                .map(|(k, v)| Tag::builder().key(k).value(v).build());
-            send!(
-                c.ecs
-                    .tag_resource()
-                    .resource_arn(arn)
-                    .set_tags(Some(tags.collect()))
-            )
-        },
-    )
-    .await
+    let tags = |set: Vec<(String, String)>| {
+        set.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
+    };
+    tag_calls! { old, new, c.ecs.untag_resource().resource_arn(arn), c.ecs.tag_resource().resource_arn(arn), |set| tags(set) }
+
+    Ok(())
 }
 
 /// A service already deleted (`ServiceNotActiveException`) is as good as

@@ -166,9 +166,7 @@ fn service_props(svc: &aws_sdk_ecs::types::Service, user_tags: Value) -> Props {
 }
 
 fn service_attrs(svc: &aws_sdk_ecs::types::Service) -> Attrs {
-    let mut a = Attrs::new();
-    a.extend(props([("arn", json!(svc.service_arn())), ("name", json!(svc.service_name()))]));
-    a
+    attrs([("arn", json!(svc.service_arn())), ("name", json!(svc.service_name()))])
 }
 
 impl Service {

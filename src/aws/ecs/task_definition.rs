@@ -235,13 +235,11 @@ fn normalize_containers(p: &mut Props) {
 }
 
 fn td_attrs(td: &aws_sdk_ecs::types::TaskDefinition) -> Attrs {
-    let mut a = Attrs::new();
-    a.extend(props([
+    attrs([
         ("arn", json!(td.task_definition_arn())),
         ("revision", json!(td.revision())),
         ("family", json!(td.family())),
-    ]));
-    a
+    ])
 }
 
 impl TaskDefinition {

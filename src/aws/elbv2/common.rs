@@ -125,30 +125,12 @@ pub(crate) async fn owned_of<T>(
 
 /// Brings tags from `old` to `new`.
 pub(crate) async fn sync_tags(c: &Clients, arn: &str, old: &Props, new: &Props) -> Result<()> {
-    sync_tags_with(
-        old,
-        new,
-        |keys| async move {
-            send!(
-                c.elb
-                    .remove_tags()
-                    .resource_arns(arn)
-                    .set_tag_keys(Some(keys))
-            )
-        },
-        |set| async move {
-            let tags = set
-                .iter()
-                .map(|(k, v)| Tag::builder().key(k).value(v).build());
-            send!(
-                c.elb
-                    .add_tags()
-                    .resource_arns(arn)
-                    .set_tags(Some(tags.collect()))
-            )
-        },
-    )
-    .await
+    let tags = |set: Vec<(String, String)>| {
+        set.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
+    };
+    tag_calls! { old, new, c.elb.remove_tags().resource_arns(arn), c.elb.add_tags().resource_arns(arn), |set| tags(set) }
+
+    Ok(())
 }
 
 pub(crate) fn protocol(p: &Props, key: &str) -> Option<ProtocolEnum> {

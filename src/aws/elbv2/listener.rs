@@ -61,9 +61,7 @@ impl ResourceKind for Listener {
                 ),
                 ("tags", user),
             ]);
-            let mut attrs = Attrs::new();
-            attrs.insert("arn".into(), json!(arn));
-            out.push(Observed::new(arn, logical, p).with(attrs));
+            out.push(Observed::new(arn.clone(), logical, p).with(arn_attrs(&arn)));
         }
         Ok(out)
     }
@@ -88,15 +86,9 @@ impl ResourceKind for Listener {
                 .default_actions(default_action(p))
                 .set_tags(Some(tags(ctx, &req.logical_id, p)))
         )?;
-        let arn = r
-            .listeners()
-            .first()
-            .and_then(|l| l.listener_arn())
-            .ok_or_else(|| ProviderError::no_id(self.schema().kind))?
-            .to_string();
-        let mut attrs = Attrs::new();
-        attrs.insert("arn".into(), json!(arn));
-        Ok(Created::new(arn).with(attrs))
+        let arn =
+            created_id(r.listeners().first().and_then(|l| l.listener_arn()), self.schema().kind)?;
+        Ok(Created::new(arn.clone()).with(arn_attrs(&arn)))
     }
 
     async fn update(&self, _ctx: &Context, arn: &str, old: &Props, new: &Props) -> Result<Attrs> {

@@ -101,9 +101,7 @@ impl ResourceKind for ListenerRule {
                 ("target_group_arn", json!(forward_target(r.actions()))),
                 ("tags", user),
             ]);
-            let mut attrs = Attrs::new();
-            attrs.insert("arn".into(), json!(arn));
-            out.push(Observed::new(arn, logical, p).with(attrs));
+            out.push(Observed::new(arn.clone(), logical, p).with(arn_attrs(&arn)));
         }
         Ok(out)
     }
@@ -120,15 +118,8 @@ impl ResourceKind for ListenerRule {
                 .actions(default_action(p))
                 .set_tags(Some(tags(ctx, &req.logical_id, p)))
         )?;
-        let arn = r
-            .rules()
-            .first()
-            .and_then(|r| r.rule_arn())
-            .ok_or_else(|| ProviderError::no_id(self.schema().kind))?
-            .to_string();
-        let mut attrs = Attrs::new();
-        attrs.insert("arn".into(), json!(arn));
-        Ok(Created::new(arn).with(attrs))
+        let arn = created_id(r.rules().first().and_then(|r| r.rule_arn()), self.schema().kind)?;
+        Ok(Created::new(arn.clone()).with(arn_attrs(&arn)))
     }
 
     async fn update(&self, _ctx: &Context, arn: &str, old: &Props, new: &Props) -> Result<Attrs> {

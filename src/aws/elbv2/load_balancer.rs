@@ -29,14 +29,12 @@ pub static LOAD_BALANCER: Schema = Schema::new("aws.elbv2.load_balancer", "An Ap
 kind! { LoadBalancer, LOAD_BALANCER }
 
 fn lb_attrs(lb: &aws_sdk_elasticloadbalancingv2::types::LoadBalancer) -> Attrs {
-    let mut a = Attrs::new();
-    a.extend(props([
+    attrs([
         ("arn", json!(lb.load_balancer_arn())),
         ("dns_name", json!(lb.dns_name())),
         ("zone_id", json!(lb.canonical_hosted_zone_id())),
         ("vpc_id", json!(lb.vpc_id())),
-    ]));
-    a
+    ])
 }
 
 impl LoadBalancer {

@@ -111,12 +111,10 @@ impl ResourceKind for TargetGroup {
             call = call.set_health_check_path(s(p, "health_check_path"));
         }
         let r = send!(call)?;
-        let arn = r
-            .target_groups()
-            .first()
-            .and_then(|t| t.target_group_arn())
-            .ok_or_else(|| ProviderError::no_id(self.schema().kind))?
-            .to_string();
+        let arn = created_id(
+            r.target_groups().first().and_then(|t| t.target_group_arn()),
+            self.schema().kind,
+        )?;
         if let Some(secs) = i(p, "deregistration_delay_seconds")
             && secs != 300
         {
