@@ -119,6 +119,16 @@ pub enum SessionError {
     #[error("test backend: {0}")]
     #[diagnostic(code(archkit::backend))]
     Backend(String),
+    #[error("`{name}` is not a valid stack name{origin}: {reason}")]
+    #[diagnostic(
+        code(archkit::stack::invalid_name),
+        help(
+            "a stack name has 1 to 32 letters, digits and `-`, starts with a letter and does \
+             not end with `-`: it goes into every resource's name and tags and into the \
+             state file's name; pass another with --stack"
+        )
+    )]
+    InvalidStack { name: String, origin: &'static str, reason: &'static str },
     #[error(
         "state {} belongs to stack `{found}`, not `{expected}`",
         .path.display()
@@ -128,6 +138,27 @@ pub enum SessionError {
         help("pass the matching --stack, or another --state path")
     )]
     WrongStack { path: PathBuf, found: String, expected: String },
+}
+
+/// The longest stack name: the shortest names derived from it (load
+/// balancers, target groups: 32 characters) still carry a readable part.
+pub const STACK_NAME_MAX: usize = 32;
+
+/// Why `name` cannot be a stack name, if it cannot.
+pub fn stack_name_error(name: &str) -> Option<&'static str> {
+    if name.is_empty() {
+        Some("it is empty")
+    } else if name.len() > STACK_NAME_MAX {
+        Some("it is longer than 32 characters")
+    } else if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+        Some("only letters, digits and `-` are allowed")
+    } else if !name.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        Some("it must start with a letter")
+    } else if name.ends_with('-') {
+        Some("it must not end with `-`")
+    } else {
+        None
+    }
 }
 
 /// What a session knows once loaded.
@@ -189,9 +220,13 @@ impl Session {
         } else {
             bp
         };
+        let stack = o.stack.map(str::to_string).unwrap_or_else(|| bp.name.clone());
+        if let Some(reason) = stack_name_error(&stack) {
+            let origin = if o.stack.is_some() { "" } else { " (the blueprint's name)" };
+            return Err(SessionError::InvalidStack { name: stack, origin, reason }.into());
+        }
         let backend = Backend::connect(&o.aws).await?;
         let registry = backend.registry();
-        let stack = o.stack.map(str::to_string).unwrap_or_else(|| bp.name.clone());
         let (region, azs) = backend.region(o.region);
         let store =
             LocalStore::new(o.state_path.unwrap_or_else(|| LocalStore::default_path(&stack)));

@@ -6,6 +6,7 @@ use clap::Args;
 
 use super::deploy::{ApplyArgs, StackArgs, open, run_changes, runtime};
 use super::{ExitStatus, GlobalArgs};
+use crate::blueprint::params::Require;
 use crate::output::Printer;
 use crate::plan::saved::SavedPlan;
 
@@ -39,19 +40,16 @@ pub fn run(args: &ApplyCmdArgs, g: &GlobalArgs, printer: &Printer) -> ExitStatus
         g.stack = Some(s.plan.stack.clone());
     }
     let g = &g;
+    // A saved destroy plan is applied as the destroy it was planned as
+    // (which, like `destroy`, needs no parameter values).
+    let destroy = saved.as_ref().is_some_and(|s| s.plan.destroy);
+    let require = if destroy { Require::Given } else { Require::All };
     let rt = runtime();
-    let Some(session) = open(
-        &rt,
-        &blueprint,
-        g,
-        &args.stack,
-        "archkit apply",
-        crate::blueprint::params::Require::All,
-        printer,
-    ) else {
+    let Some(session) = open(&rt, &blueprint, g, &args.stack, "archkit apply", require, printer)
+    else {
         return ExitStatus::Failure;
     };
-    run_changes(&rt, session, false, saved.map(|s| (s, blueprint)), &args.apply, printer)
+    run_changes(&rt, session, destroy, saved.map(|s| (s, blueprint)), &args.apply, printer)
 }
 
 /// A saved plan when `arg` is a file holding one.

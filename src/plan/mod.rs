@@ -114,6 +114,10 @@ pub struct Plan {
     /// it has moved on.
     pub lineage: String,
     pub serial: u64,
+    /// A plan of the destruction of everything (`plan --destroy`): a saved
+    /// one is applied as a destroy.
+    #[serde(default)]
+    pub destroy: bool,
     /// Creates and updates in dependency order, then deletes.
     pub changes: Vec<Change>,
     /// State records of resources that no longer exist, dropped from
@@ -408,6 +412,7 @@ pub fn diff(input: &Input, live: &Live) -> Result<Plan, PlanError> {
         // whatever new lineage the apply creates.
         lineage: if state.serial == 0 { String::new() } else { state.lineage.clone() },
         serial: state.serial,
+        destroy: input.destroy,
         changes,
         forget,
     })

@@ -367,3 +367,56 @@ fn optional_resources_follow_their_parameter_and_release_before_deletion() {
     assert_eq!(out.code, 1);
     assert!(out.stderr.contains("disabled_resource"), "{}", out.stderr);
 }
+
+/// Issue 13 (5): a stack name is part of every resource name and of the
+/// state file's path, so it is checked before anything is written.
+#[test]
+fn stack_names_are_checked_before_anything_is_written() {
+    let e = Env::new();
+    let escape = std::env::temp_dir().join(format!("archkit-escape-{}", std::process::id()));
+    let escape_arg = format!("../../../../../../..{}", escape.display());
+    let long = "x".repeat(33);
+    for bad in
+        [escape_arg.as_str(), "a/b", "", "-leading", "trailing-", "with space", "dot.ted", &long]
+    {
+        let flag = format!("--stack={bad}");
+        let out = e.run(&[&flag, "plan", "BP"]);
+        assert_eq!(out.code, 1, "{bad:?}: {}", out.stderr);
+        assert!(out.stderr.contains("archkit::stack::invalid_name"), "{bad:?}: {}", out.stderr);
+        assert!(out.stderr.contains("letters, digits and `-`"), "{}", out.stderr);
+    }
+    for f in ["", ".state.json", ".state.json.lock"] {
+        let p = format!("{}{f}", escape.display());
+        assert!(!std::path::Path::new(&p).exists(), "{p} was written");
+    }
+    assert!(!e.dir.path().join(".archkit").exists(), "nothing was written for a bad name");
+    // Good names of every allowed shape.
+    for good in ["a", "dev-2", "Team-Blue-42", &"y".repeat(32)] {
+        assert_eq!(e.run(&["--stack", good, "plan", "BP"]).code, 0, "{good}");
+    }
+    // A saved plan whose stack was edited to a bad name is refused too.
+    let saved = e.dir.path().join("p.json");
+    assert_eq!(e.run(&["plan", "BP", "--out", saved.to_str().unwrap()]).code, 0);
+    let text = std::fs::read_to_string(&saved).unwrap();
+    std::fs::write(&saved, text.replace("\"stack\": \"memory\"", "\"stack\": \"../evil\""))
+        .unwrap();
+    let out = e.run(&["apply", saved.to_str().unwrap()]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("archkit::stack::invalid_name"), "{}", out.stderr);
+}
+
+/// Issue 13 (7): a saved destroy plan records that it is one, so applying
+/// it destroys instead of being refused as stale.
+#[test]
+fn a_saved_destroy_plan_applies() {
+    let e = Env::new();
+    assert_eq!(e.run(&["apply", "BP", "--auto-approve"]).code, 0);
+    let saved = e.dir.path().join("destroy.json");
+    let plan = e.run(&["plan", "BP", "--destroy", "--out", saved.to_str().unwrap()]);
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    let out = e.run(&["apply", saved.to_str().unwrap()]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("Destroy complete"), "{}", out.stderr);
+    assert_eq!(e.cloud()["resources"].as_object().unwrap().len(), 0);
+    assert_eq!(e.state()["resources"], serde_json::json!({}));
+}
