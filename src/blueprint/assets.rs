@@ -9,6 +9,7 @@
 //! provider call gets them in its context, where the kinds that upload
 //! code find the bytes.
 
+use std::collections::HashSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -65,7 +66,9 @@ fn files_of(located: &Located, rel: &str) -> Result<Vec<(String, Vec<u8>)>, Stri
         if !root.is_dir() {
             return Err(format!("`{}` is not a directory", root.display()));
         }
-        walk(&root, &root, &mut out).map_err(|e| format!("cannot read `{rel}`: {e}"))?;
+        let inside = dir.canonicalize().map_err(|e| format!("cannot read `{rel}`: {e}"))?;
+        let mut walk = Walk { inside, seen: HashSet::new(), out: &mut out };
+        walk.dir(&root, Path::new(""))?;
     } else if let Some(name) = &located.builtin {
         let prefix = PathBuf::from(rel);
         for (path, bytes) in source::builtin_files(name).unwrap_or_default() {
@@ -89,20 +92,68 @@ fn entry_name(p: &Path) -> String {
         .join("/")
 }
 
-fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) -> std::io::Result<()> {
-    for e in std::fs::read_dir(dir)? {
-        let path = e?.path();
-        let rel = path.strip_prefix(root).expect("under the root");
-        if skipped(rel) {
-            continue;
+/// A walk of a code directory that follows links only while they stay
+/// inside the blueprint's directory, and never twice into one directory
+/// (a link loop would be walked forever).
+struct Walk<'a> {
+    /// The blueprint's directory, resolved.
+    inside: PathBuf,
+    /// Directories entered, resolved.
+    seen: HashSet<PathBuf>,
+    out: &'a mut Vec<(String, Vec<u8>)>,
+}
+
+impl Walk<'_> {
+    /// Packs the files of `dir`, shown as `rel` (the path inside the code
+    /// directory) in errors and zip entries.
+    fn dir(&mut self, dir: &Path, rel: &Path) -> Result<(), String> {
+        let real = self.resolve(dir, rel)?;
+        if !self.seen.insert(real) {
+            return Err(format!(
+                "`{}` is a link loop: it leads back to a directory already packed",
+                rel.display()
+            ));
         }
-        if path.is_dir() {
-            walk(root, &path, out)?;
-        } else {
-            out.push((entry_name(rel), std::fs::read(&path)?));
+        let io = |e: std::io::Error| format!("cannot read `{}`: {e}", rel.display());
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map_err(io)?
+            .map(|e| e.map(|e| e.path()))
+            .collect::<Result<_, _>>()
+            .map_err(io)?;
+        entries.sort();
+        for path in entries {
+            let name = rel.join(path.file_name().expect("a directory entry has a name"));
+            if skipped(&name) {
+                continue;
+            }
+            let real = self.resolve(&path, &name)?;
+            if real.is_dir() {
+                self.dir(&path, &name)?;
+            } else {
+                let bytes = std::fs::read(&real)
+                    .map_err(|e| format!("cannot read `{}`: {e}", name.display()))?;
+                self.out.push((entry_name(&name), bytes));
+            }
         }
+        Ok(())
     }
-    Ok(())
+
+    /// Where `path` really is; an error when a link takes it outside the
+    /// blueprint's directory (a file such as `/etc/shadow` must never be
+    /// uploaded with the function) or cannot be resolved.
+    fn resolve(&self, path: &Path, rel: &Path) -> Result<PathBuf, String> {
+        let real = path.canonicalize().map_err(|e| {
+            format!("`{}` cannot be resolved (a broken link or a link loop?): {e}", rel.display())
+        })?;
+        if !real.starts_with(&self.inside) {
+            return Err(format!(
+                "`{}` links to `{}`, outside the blueprint's directory",
+                rel.display(),
+                real.display()
+            ));
+        }
+        Ok(real)
+    }
 }
 
 /// Packages every code property of the blueprint and replaces its path

@@ -254,3 +254,49 @@ fn function_code_packages_the_same_from_the_binary_and_from_disk() {
         blueprint::load(&source::locate(dir.to_str().unwrap()).unwrap(), &registry).unwrap_err();
     assert_eq!(err.codes(), ["archkit::blueprint::code_not_found"]);
 }
+
+/// Issue 13 (6): function code never takes files from outside the
+/// blueprint's directory through a link, and a link loop is an error, not
+/// an endless walk. Links that stay inside are followed.
+#[cfg(unix)]
+#[test]
+fn function_code_refuses_links_out_of_the_blueprint_and_link_loops() {
+    use archkit::blueprint::{self, source};
+    use std::os::unix::fs::symlink;
+    let registry = archkit::aws::registry();
+    let tmp = tempfile::tempdir().unwrap();
+    assert_eq!(run(archkit(tmp.path()).args(["init", "mq-lambda-poller", "bp"])).code, 0);
+    let dir = tmp.path().join("bp");
+    let load = || blueprint::load(&source::locate(dir.to_str().unwrap()).unwrap(), &registry);
+    let secret = tmp.path().join("outside.txt");
+    std::fs::write(&secret, "not for lambda").unwrap();
+
+    // A link inside the blueprint is packaged like the file it names.
+    std::fs::write(dir.join("shared.txt"), "shared").unwrap();
+    symlink(dir.join("shared.txt"), dir.join("worker/shared.txt")).unwrap();
+    assert!(load().is_ok());
+
+    symlink(&secret, dir.join("worker/shadow.txt")).unwrap();
+    let Err(err) = load() else { panic!("a link out of the blueprint was packaged") };
+    assert_eq!(err.codes(), ["archkit::blueprint::code_not_found"]);
+    let text = format!("{:?}", err.diagnostics[0].message);
+    assert!(text.contains("shadow.txt") && text.contains("outside"), "{text}");
+    std::fs::remove_file(dir.join("worker/shadow.txt")).unwrap();
+
+    // A directory linked to its own parent would be walked forever.
+    symlink(dir.join("worker"), dir.join("worker/again")).unwrap();
+    let Err(err) = load() else { panic!("a link loop was packaged") };
+    let text = format!("{:?}", err.diagnostics[0].message);
+    assert!(text.contains("again") && text.contains("loop"), "{text}");
+}
+
+/// Issue 13 (10): a panic is reported as a bug with exit code 1, never
+/// Rust's 101.
+#[test]
+fn a_panic_is_a_bug_report_with_exit_1() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = run(archkit(tmp.path()).env("ARCHKIT_TEST_PANIC", "1").args(["blueprints"]));
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("archkit hit a bug"), "{}", out.stderr);
+    assert!(out.stderr.contains("please report"), "{}", out.stderr);
+}
