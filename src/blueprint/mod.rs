@@ -131,6 +131,10 @@ fn syntax_help(message: &str, text: &str, offset: usize) -> String {
         "YAML indents with spaces only; replace the tabs with spaces".into()
     } else if message.contains("duplicate") {
         "each key may appear once per mapping; remove or rename one of them".into()
+    } else if message.contains("alias") {
+        "the document expands too many aliases (`*name`) to be a blueprint: write the values \
+         out, or refer to fewer anchors"
+            .into()
     } else if message.contains("budget")
         || message.contains("depth")
         || message.contains("recursion")

@@ -105,6 +105,11 @@ fn parse_here(src: &str) -> Result<Node, SyntaxError> {
     budget.flow_nesting_limit = 64;
     let mut options = serde_saphyr::options::Options::default();
     options.budget = Some(budget);
+    // Aliases are replayed into the tree: a "billion laughs" document of a
+    // few hundred bytes would grow to gigabytes. Real blueprints replay a
+    // few hundred events at most; past this the document is refused
+    // (scripts/bench-yaml-bomb measures the bound: time and peak memory).
+    options.alias_limits.max_total_replayed_events = 20_000;
     // Only `true`/`false` are booleans: `yes`, `on`, `no` stay strings, as
     // in YAML 1.2 (the Norway problem).
     options.strict_booleans = true;

@@ -138,6 +138,10 @@ pub fn main() -> ExitCode {
     };
     let mut printer = Printer::new(cli.global.json, cli.global.no_color, cli.global.quiet);
     printer.stats = cli.global.stats;
+    // Lets the tests prove what a panic looks like to a user.
+    if std::env::var_os("ARCHKIT_TEST_PANIC").is_some() {
+        panic!("ARCHKIT_TEST_PANIC is set");
+    }
     run(cli, &printer).into()
 }
 

@@ -84,27 +84,35 @@ where
     let mut ready: std::collections::BTreeSet<usize> =
         (0..n).filter(|i| waiting[*i] == 0).collect();
     let mut tasks = JoinSet::new();
+    // Which node each task runs, so a panicking one fails its own node.
+    let mut node_of = std::collections::HashMap::new();
     loop {
         if !cancel.is_cancelled() {
             while let Some(i) = ready.pop_first() {
                 let fut = run(i);
-                tasks.spawn(async move { (i, fut.await) });
+                node_of.insert(tasks.spawn(fut).id(), i);
             }
         }
-        let Some(joined) = tasks.join_next().await else {
+        let Some(joined) = tasks.join_next_with_id().await else {
             break;
         };
         let (i, result) = match joined {
-            Ok(r) => r,
-            // A panicking task is a bug; it fails its node, not the run.
+            Ok((id, r)) => (node_of[&id], r),
+            // A panic is a bug in archkit: it fails its node (and skips its
+            // dependents), not the whole run.
             Err(e) => {
-                let msg = format!("internal error: {e}");
-                (usize::MAX, Err(msg))
+                let node = node_of[&e.id()];
+                let why = match e.try_into_panic() {
+                    Ok(p) => p
+                        .downcast_ref::<&str>()
+                        .map(|s| s.to_string())
+                        .or_else(|| p.downcast_ref::<String>().cloned())
+                        .unwrap_or_default(),
+                    Err(e) => e.to_string(),
+                };
+                (node, Err(format!("internal error (a bug in archkit, please report it): {why}")))
             }
         };
-        if i == usize::MAX {
-            continue;
-        }
         match result {
             Ok(()) => {
                 outcome[i] = Some(Outcome::Done);
@@ -152,6 +160,32 @@ mod tests {
         .await;
         let order = order.lock().unwrap().clone();
         (out, order)
+    }
+
+    /// Issue 13 (10): a panic in one operation is that operation's failure
+    /// (a bug to report), and only its dependents are skipped.
+    #[tokio::test]
+    async fn a_panicking_node_fails_and_skips_its_dependents() {
+        // 0 → 1 → 2; 3 independent.
+        let deps = vec![vec![], vec![0], vec![1], vec![]];
+        let cancel = Cancel::new();
+        let out = walk(&deps, &cancel, |i| async move {
+            tokio::task::yield_now().await;
+            if i == 1 {
+                panic!("a bug in the step");
+            }
+            Ok(())
+        })
+        .await;
+        assert_eq!(out[0], Outcome::Done);
+        match &out[1] {
+            Outcome::Failed(m) => {
+                assert!(m.contains("bug") && m.contains("a bug in the step"), "{m}")
+            }
+            other => panic!("the panicking node is {other:?}"),
+        }
+        assert_eq!(out[2], Outcome::Skipped { upstream: 1 });
+        assert_eq!(out[3], Outcome::Done);
     }
 
     #[tokio::test]

@@ -44,3 +44,24 @@ proptest! {
         load(&src);
     }
 }
+
+/// Issue 13 (10): a "billion laughs" document (aliases of aliases, a few
+/// hundred bytes expanding to 10^10 nodes) is refused as a syntax error
+/// instead of growing to gigabytes. Its time and peak memory are measured
+/// by scripts/bench-yaml-bomb, not here.
+#[test]
+fn an_alias_bomb_is_refused() {
+    let mut text =
+        String::from("name: bomb\na0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+    for i in 1..10 {
+        let refs = vec![format!("*a{}", i - 1); 10].join(", ");
+        text.push_str(&format!("a{i}: &a{i} [{refs}]\n"));
+    }
+    text.push_str("resources: *a9\n");
+    let err =
+        blueprint::load_bytes("bomb.yaml", text.as_bytes(), &archkit::aws::registry()).unwrap_err();
+    assert_eq!(err.codes(), ["archkit::blueprint::syntax"]);
+    let d = &err.diagnostics[0];
+    assert!(d.message.contains("alias"), "{}", d.message);
+    assert!(d.help.as_deref().is_some_and(|h| h.contains("aliases")), "{:?}", d.help);
+}
