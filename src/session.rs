@@ -258,6 +258,12 @@ impl Session {
         })
     }
 
+    /// The stale lock this session's replaced (its holder died on this
+    /// host), to tell the user.
+    pub fn took_over_lock(&self) -> Option<&crate::state::LockInfo> {
+        self._lock.took_over.as_ref()
+    }
+
     pub fn context(&self) -> Context {
         Context { stack: self.stack.clone(), assets: Arc::new(self.blueprint.assets.clone()) }
     }

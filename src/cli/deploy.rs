@@ -93,7 +93,15 @@ pub(crate) fn open(
         },
     }));
     match opened {
-        Ok(s) => Some(s),
+        Ok(s) => {
+            if let Some(l) = s.took_over_lock() {
+                printer.status(&format!(
+                    "took over the lock left by `{}` (pid {}, since {}): that process is no longer running",
+                    l.owner, l.pid, l.created
+                ));
+            }
+            Some(s)
+        }
         Err(OpenError::Blueprint(d)) => {
             printer.diagnostics(&d);
             None

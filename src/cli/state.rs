@@ -18,8 +18,13 @@ pub struct StateArgs {
 pub enum StateCommand {
     /// List the resources recorded in a stack's state
     List,
-    /// Remove a stack's lock, e.g. one left by a killed run
-    Unlock,
+    /// Remove a stack's lock, e.g. one left by a killed run (a lock whose
+    /// holder still runs on this host is refused without --force)
+    Unlock {
+        /// Remove the lock even though its holder is still running
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 /// The state file named by `--state`, or the default for `--stack`.
@@ -46,7 +51,7 @@ pub fn run(args: &StateArgs, g: &GlobalArgs, printer: &Printer) -> ExitStatus {
         return ExitStatus::Failure;
     };
     match args.command {
-        StateCommand::Unlock => match store.force_unlock() {
+        StateCommand::Unlock { force } => match store.unlock(force) {
             Ok(Some(info)) => {
                 printer.status(&format!(
                     "removed the lock of {} held by `{}` (pid {} on {}, since {})",

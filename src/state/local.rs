@@ -61,6 +61,18 @@ pub enum StateError {
     )]
     #[diagnostic(code(archkit::state::locked), help("{help}"))]
     Locked { path: PathBuf, info: Box<LockInfo>, help: String },
+    #[error(
+        "state {} is locked by `{}`, still running (pid {} on {}, since {}): not unlocked",
+        .path.display(), .info.owner, .info.pid, .info.host, .info.created
+    )]
+    #[diagnostic(
+        code(archkit::state::lock_held),
+        help(
+            "breaking a live lock lets two runs write one state: wait for it to finish \
+             (or stop it); `archkit state unlock --force` removes the lock anyway"
+        )
+    )]
+    LockHeld { path: PathBuf, info: Box<LockInfo> },
 }
 
 /// A state file on local disk.
@@ -160,6 +172,7 @@ impl LocalStore {
             created: super::now(),
         };
         let start = Instant::now();
+        let mut stale = None;
         loop {
             match OpenOptions::new().write(true).create_new(true).open(&path) {
                 Ok(mut f) => {
@@ -167,12 +180,19 @@ impl LocalStore {
                     f.write_all(text.as_bytes()).and_then(|_| f.sync_all()).map_err(|source| {
                         StateError::Io { action: "write the lock of", path: path.clone(), source }
                     })?;
-                    return Ok(LockGuard { path });
+                    return Ok(LockGuard { path, took_over: stale });
                 }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                     let holder = fs::read_to_string(&path)
                         .ok()
                         .and_then(|t| serde_json::from_str::<LockInfo>(&t).ok());
+                    // Left by a run that died on this host (a kill -9): its
+                    // holder can never release it, so it is taken over.
+                    if let Some(h) = holder.as_ref().filter(|h| h.is_stale()) {
+                        let _ = fs::remove_file(&path);
+                        stale = Some(h.clone());
+                        continue;
+                    }
                     if start.elapsed() >= timeout {
                         return Err(locked_error(&self.path, holder));
                     }
@@ -185,11 +205,19 @@ impl LocalStore {
         }
     }
 
-    /// Removes the lock whoever holds it (`archkit state unlock`).
-    pub fn force_unlock(&self) -> Result<Option<LockInfo>, StateError> {
+    /// Removes the lock (`archkit state unlock`). A lock whose holder is
+    /// still running on this host is refused unless `force`: breaking it
+    /// would let two runs write one state.
+    pub fn unlock(&self, force: bool) -> Result<Option<LockInfo>, StateError> {
         let path = self.lock_path();
         let holder =
             fs::read_to_string(&path).ok().and_then(|t| serde_json::from_str::<LockInfo>(&t).ok());
+        if let Some(h) = holder.as_ref().filter(|h| !force && h.is_running_here()) {
+            return Err(StateError::LockHeld {
+                path: self.path.clone(),
+                info: Box::new(h.clone()),
+            });
+        }
         match fs::remove_file(&path) {
             Ok(()) => Ok(holder),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
@@ -205,8 +233,7 @@ fn locked_error(state: &Path, holder: Option<LockInfo>) -> StateError {
         host: "unknown".into(),
         created: "unknown".into(),
     });
-    let stale = info.host == hostname() && info.pid != 0 && !process_alive(info.pid);
-    let help = if stale {
+    let help = if info.is_stale() {
         format!(
             "process {} is no longer running, so the lock is stale: \
              break it with `archkit state unlock --state {}`",
@@ -223,10 +250,24 @@ fn locked_error(state: &Path, holder: Option<LockInfo>) -> StateError {
     StateError::Locked { path: state.to_path_buf(), info: Box::new(info), help }
 }
 
+impl LockInfo {
+    /// Held by a process that is still running on this host.
+    pub fn is_running_here(&self) -> bool {
+        self.host == hostname() && self.pid != 0 && process_alive(self.pid)
+    }
+
+    /// Held by a process of this host that no longer runs.
+    pub fn is_stale(&self) -> bool {
+        self.host == hostname() && self.pid != 0 && !process_alive(self.pid)
+    }
+}
+
 /// Releases the lock on drop.
 #[derive(Debug)]
 pub struct LockGuard {
     path: PathBuf,
+    /// The stale lock this one replaced, to tell the user.
+    pub took_over: Option<LockInfo>,
 }
 
 impl Drop for LockGuard {
@@ -349,8 +390,10 @@ mod tests {
         store.lock("archkit plan", Duration::ZERO).unwrap();
     }
 
+    /// Issue 13 (8): a lock left by a process that died on this host (kill
+    /// -9) is taken over by the next run, which says so.
     #[test]
-    fn a_lock_left_by_a_dead_process_is_reported_stale() {
+    fn a_lock_left_by_a_dead_process_is_taken_over() {
         let dir = tempfile::tempdir().unwrap();
         let store = LocalStore::new(dir.path().join("x.json"));
         // A pid that cannot exist (above the kernel's pid_max).
@@ -361,12 +404,26 @@ mod tests {
             created: super::super::now(),
         };
         fs::write(store.lock_path(), serde_json::to_string(&info).unwrap()).unwrap();
-        let err = store.lock("archkit plan", Duration::ZERO).unwrap_err();
-        let StateError::Locked { help, .. } = &err else { panic!("{err}") };
-        assert!(help.contains("stale"), "{help}");
-        assert!(help.contains("archkit state unlock"), "{help}");
-        assert_eq!(store.force_unlock().unwrap(), Some(info));
-        store.lock("archkit plan", Duration::ZERO).unwrap();
+        let guard = store.lock("archkit plan", Duration::ZERO).unwrap();
+        assert_eq!(guard.took_over, Some(info));
+        let held: LockInfo =
+            serde_json::from_str(&fs::read_to_string(store.lock_path()).unwrap()).unwrap();
+        assert_eq!((held.owner.as_str(), held.pid), ("archkit plan", std::process::id()));
+    }
+
+    /// Issue 13 (8): `state unlock` refuses a lock whose holder still runs
+    /// on this host; `--force` removes it.
+    #[test]
+    fn unlock_refuses_a_live_lock_without_force() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(dir.path().join("x.json"));
+        let guard = store.lock("archkit apply", Duration::ZERO).unwrap();
+        let err = store.unlock(false).unwrap_err();
+        assert!(matches!(err, StateError::LockHeld { .. }), "{err}");
+        assert!(store.lock_path().exists());
+        assert_eq!(store.unlock(true).unwrap().map(|i| i.pid), Some(std::process::id()));
+        assert!(!store.lock_path().exists());
+        drop(guard);
     }
 
     /// Run as a child by the test below: writes ever-changing states in a

@@ -420,3 +420,38 @@ fn a_saved_destroy_plan_applies() {
     assert_eq!(e.cloud()["resources"].as_object().unwrap().len(), 0);
     assert_eq!(e.state()["resources"], serde_json::json!({}));
 }
+
+/// Issue 13 (8), as a user meets it: `state unlock` will not break the lock
+/// of a run that is still going, and the lock of a run killed with
+/// SIGKILL is taken over by the next run, which says so.
+#[test]
+fn unlock_refuses_a_live_holder_and_a_killed_holder_is_taken_over() {
+    let e = Env::new();
+    assert_eq!(e.run(&["apply", "BP", "--auto-approve"]).code, 0);
+    // A live holder: a real archkit process waiting at a lock of its own
+    // is too racy; a process that sleeps holds a lock file naming it.
+    let mut sleeper = Command::new("sleep").arg("30").spawn().unwrap();
+    let lock = e.state_path().with_extension("json.lock");
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap().trim().to_string();
+    let info = |pid: u32| {
+        serde_json::json!({"owner": "archkit apply", "pid": pid, "host": host, "created": "2026-12-01T00:00:00Z"})
+            .to_string()
+    };
+    std::fs::write(&lock, info(sleeper.id())).unwrap();
+    let out = e.run(&["--stack", "memory", "state", "unlock"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("archkit::state::lock_held"), "{}", out.stderr);
+    assert!(lock.exists(), "a live lock was broken");
+    let out = e.run(&["--stack", "memory", "state", "unlock", "--force"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(!lock.exists());
+
+    // The same holder killed with SIGKILL: the next run takes over.
+    std::fs::write(&lock, info(sleeper.id())).unwrap();
+    sleeper.kill().unwrap();
+    sleeper.wait().unwrap();
+    let out = e.run(&["plan", "BP", "--detailed-exitcode"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("took over the lock left by `archkit apply`"), "{}", out.stderr);
+    assert!(!lock.exists(), "the run released the lock it took over");
+}
