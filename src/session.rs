@@ -119,6 +119,15 @@ pub enum SessionError {
     #[error("test backend: {0}")]
     #[diagnostic(code(archkit::backend))]
     Backend(String),
+    #[error("state records `{id}` of type `{kind}`, which this archkit does not know")]
+    #[diagnostic(
+        code(archkit::state::unknown_kind),
+        help(
+            "the state was written by an archkit that knows `{kind}`: use that version; \
+             nothing was changed"
+        )
+    )]
+    UnknownKind { id: String, kind: String },
     #[error("`{name}` is not a valid stack name{origin}: {reason}")]
     #[diagnostic(
         code(archkit::stack::invalid_name),
@@ -270,6 +279,15 @@ impl Session {
 
     /// Refreshes and plans (`destroy` plans the removal of everything).
     pub async fn plan(&self, destroy: bool) -> Result<Plan, SessionError> {
+        // A record of a kind this build cannot read would look deleted and
+        // be dropped from state: refuse instead, changing nothing.
+        let records = self.state.resources.iter().map(|(id, r)| (id, &r.kind));
+        let deposed = self.state.deposed.iter().map(|d| (&d.id, &d.kind));
+        if let Some((id, kind)) =
+            records.chain(deposed).find(|(_, k)| self.registry.kind(k).is_none())
+        {
+            return Err(SessionError::UnknownKind { id: id.clone(), kind: kind.clone() });
+        }
         let kinds: BTreeSet<String> =
             self.blueprint.resources.values().map(|r| r.kind().to_string()).collect();
         let live = plan::refresh(&self.registry, &self.context(), &self.state, &kinds).await?;
@@ -327,6 +345,12 @@ impl Session {
     /// The saved form of a plan made in this session.
     pub fn saved(&self, plan: &Plan, blueprint_arg: &str) -> SavedPlan {
         SavedPlan::new(plan, blueprint_arg, &self.blueprint_bytes, &self.values, &self.region)
+    }
+
+    /// A plan made in this session in the form of `saved`, to check that
+    /// applying it now would do exactly what was saved.
+    pub fn saved_again(&self, plan: &Plan, saved: &SavedPlan) -> SavedPlan {
+        saved.again(plan, &self.blueprint_bytes, &self.values, &self.region)
     }
 
     /// Applies a plan, writing state after every operation.

@@ -128,8 +128,8 @@ pub(crate) fn run_changes(
         Ok(p) => p,
         Err(status) => return status,
     };
-    if let Some((saved, arg)) = &saved
-        && let Err(e) = saved.check(&session.saved(&plan, arg))
+    if let Some((saved, _)) = &saved
+        && let Err(e) = saved.check(&session.saved_again(&plan, saved))
     {
         printer.error(&e);
         return ExitStatus::Failure;

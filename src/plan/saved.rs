@@ -23,6 +23,10 @@ pub struct SavedPlan {
     /// The BLUEPRINT argument the plan was made from.
     pub blueprint_arg: String,
     pub blueprint_digest: String,
+    /// Random bytes (hex) the parameter digest is salted with, so the
+    /// digest of a weak secret cannot be looked up or guessed offline.
+    #[serde(default)]
+    pub params_salt: String,
     pub params_digest: String,
     pub region: String,
     pub plan: Plan,
@@ -58,9 +62,12 @@ pub fn digest_bytes(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-/// A digest of the parameter values (secret values included, hashed).
-pub fn digest_params(values: &Values) -> String {
+/// A digest of the parameter values (secret values included, hashed),
+/// salted with this plan's own random `salt`.
+pub fn digest_params(values: &Values, salt: &str) -> String {
     let mut h = Sha256::new();
+    h.update(salt.as_bytes());
+    h.update(b"\0");
     for (k, v) in &values.values {
         h.update(k.as_bytes());
         h.update(b"=");
@@ -78,11 +85,37 @@ impl SavedPlan {
         values: &Values,
         region: &str,
     ) -> Self {
+        let salt = uuid::Uuid::new_v4().simple().to_string();
+        SavedPlan::salted(plan, blueprint_arg, blueprint_bytes, values, region, salt)
+    }
+
+    /// The plan made now in the form of this saved one (same salt), for
+    /// [`SavedPlan::check`].
+    pub fn again(
+        &self,
+        plan: &Plan,
+        blueprint_bytes: &[u8],
+        values: &Values,
+        region: &str,
+    ) -> Self {
+        let salt = self.params_salt.clone();
+        SavedPlan::salted(plan, &self.blueprint_arg, blueprint_bytes, values, region, salt)
+    }
+
+    fn salted(
+        plan: &Plan,
+        blueprint_arg: &str,
+        blueprint_bytes: &[u8],
+        values: &Values,
+        region: &str,
+        salt: String,
+    ) -> Self {
         SavedPlan {
             format_version: FORMAT_VERSION,
             blueprint_arg: blueprint_arg.to_string(),
             blueprint_digest: digest_bytes(blueprint_bytes),
-            params_digest: digest_params(values),
+            params_digest: digest_params(values, &salt),
+            params_salt: salt,
             region: region.to_string(),
             plan: redacted(plan),
         }

@@ -455,3 +455,27 @@ fn unlock_refuses_a_live_holder_and_a_killed_holder_is_taken_over() {
     assert!(out.stderr.contains("took over the lock left by `archkit apply`"), "{}", out.stderr);
     assert!(!lock.exists(), "the run released the lock it took over");
 }
+
+/// Issue 13 (10): a state record of a kind this build does not know is
+/// refused, not silently dropped from the state.
+#[test]
+fn a_state_record_of_an_unknown_kind_is_refused_and_kept() {
+    let e = Env::new();
+    assert_eq!(e.run(&["apply", "BP", "--auto-approve"]).code, 0);
+    let mut state = e.state();
+    let id = state["resources"].as_object().unwrap().keys().next().unwrap().clone();
+    state["resources"][&id]["kind"] = serde_json::json!("test.from_the_future");
+    let text = serde_json::to_string_pretty(&state).unwrap();
+    std::fs::write(e.state_path(), &text).unwrap();
+    for cmd in [
+        &["plan", "BP"][..],
+        &["apply", "BP", "--auto-approve"],
+        &["destroy", "BP", "--auto-approve"],
+    ] {
+        let out = e.run(cmd);
+        assert_eq!(out.code, 1, "{cmd:?}: {}", out.stderr);
+        assert!(out.stderr.contains("archkit::state::unknown_kind"), "{}", out.stderr);
+        assert!(out.stderr.contains("test.from_the_future"), "{}", out.stderr);
+    }
+    assert_eq!(std::fs::read_to_string(e.state_path()).unwrap(), text, "the state was rewritten");
+}

@@ -526,17 +526,25 @@ async fn a_stale_saved_plan_is_refused() {
     let plan = h.plan(DIAMOND).await;
     let saved = SavedPlan::new(&plan, "t", DIAMOND.as_bytes(), &values, "mem-1");
     // Unchanged: accepted.
-    let again = SavedPlan::new(&h.plan(DIAMOND).await, "t", DIAMOND.as_bytes(), &values, "mem-1");
+    let again = saved.again(&h.plan(DIAMOND).await, DIAMOND.as_bytes(), &values, "mem-1");
     saved.check(&again).unwrap();
     // The blueprint changed.
     let other = DIAMOND.replace("value: x", "value: z");
-    let now = SavedPlan::new(&h.plan(&other).await, "t", other.as_bytes(), &values, "mem-1");
+    let now = saved.again(&h.plan(&other).await, other.as_bytes(), &values, "mem-1");
     assert!(saved.check(&now).unwrap_err().to_string().contains("blueprint changed"));
     // The state moved on.
     h.apply(DIAMOND).await;
-    let now = SavedPlan::new(&h.plan(DIAMOND).await, "t", DIAMOND.as_bytes(), &values, "mem-1");
+    let now = saved.again(&h.plan(DIAMOND).await, DIAMOND.as_bytes(), &values, "mem-1");
     let err = saved.check(&now).unwrap_err().to_string();
     assert!(err.contains("state changed"), "{err}");
+    // Issue 13 (10): the parameter digest is salted per plan: two plans of
+    // the same values share no digest (a weak secret's digest cannot be
+    // looked up), while each still checks against itself.
+    let second = SavedPlan::new(&plan, "t", DIAMOND.as_bytes(), &values, "mem-1");
+    assert_ne!(saved.params_salt, second.params_salt);
+    assert_ne!(saved.params_digest, second.params_digest);
+    let unsalted = archkit::plan::saved::digest_params(&values, "");
+    assert_ne!(saved.params_digest, unsalted);
     let _ = bp;
 }
 
