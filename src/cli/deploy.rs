@@ -293,16 +293,28 @@ pub(crate) fn confirm(
         ));
         return Err(ExitStatus::Failure);
     }
+    // Listening before the question is shown: a Ctrl-C typed at once is an
+    // interrupt, not the default SIGINT death.
+    let mut interrupts = {
+        let _in_runtime = rt.enter();
+        Interrupts::listen()
+    };
     eprint!("{question} Only 'yes' is accepted: ");
     let _ = std::io::stderr().flush();
-    // Spawned inside the runtime: a blocking read raced against Ctrl-C.
+    // The read runs on a thread of its own, raced against Ctrl-C inside the
+    // runtime. Not on the runtime's blocking pool: dropping the runtime
+    // waits for those, so an interrupted prompt hung until Enter.
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = std::io::stdin().lock().read_line(&mut line);
+        let _ = tx.send(line);
+    });
     let answer = rt.block_on(async {
-        interruptible(tokio::task::spawn_blocking(|| {
-            let mut line = String::new();
-            let _ = std::io::stdin().lock().read_line(&mut line);
-            line
-        }))
-        .await
+        tokio::select! {
+            line = rx => Some(line),
+            _ = interrupts.recv() => None,
+        }
     });
     match answer {
         None => {
@@ -313,28 +325,62 @@ pub(crate) fn confirm(
     }
 }
 
+/// Ctrl-C (SIGINT) and SIGTERM, listened for from the moment this is made
+/// (in the runtime's context): a signal that arrives before anything waits
+/// for it is still seen, instead of killing the process.
+pub(crate) struct Interrupts {
+    #[cfg(unix)]
+    int: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    term: Option<tokio::signal::unix::Signal>,
+}
+
+impl Interrupts {
+    pub(crate) fn listen() -> Interrupts {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Interrupts {
+                int: signal(SignalKind::interrupt()).ok(),
+                term: signal(SignalKind::terminate()).ok(),
+            }
+        }
+        #[cfg(not(unix))]
+        Interrupts {}
+    }
+
+    /// Resolves at the first interrupt.
+    pub(crate) async fn recv(&mut self) {
+        #[cfg(unix)]
+        {
+            async fn next(s: &mut Option<tokio::signal::unix::Signal>) {
+                match s {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending().await,
+                }
+            }
+            tokio::select! {
+                _ = next(&mut self.int) => {}
+                _ = next(&mut self.term) => {}
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
 /// Runs `fut` unless Ctrl-C or SIGTERM comes first (`None`): a plan that
 /// only reads is simply abandoned, and the caller returns normally so the
 /// state lock is released.
 pub(crate) async fn interruptible<T>(fut: impl std::future::Future<Output = T>) -> Option<T> {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let Ok(mut term) = signal(SignalKind::terminate()) else {
-            return Some(fut.await);
-        };
-        tokio::select! {
-            v = fut => Some(v),
-            _ = tokio::signal::ctrl_c() => None,
-            _ = term.recv() => None,
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        tokio::select! {
-            v = fut => Some(v),
-            _ = tokio::signal::ctrl_c() => None,
-        }
+    let mut interrupts = Interrupts::listen();
+    tokio::select! {
+        v = fut => Some(v),
+        _ = interrupts.recv() => None,
     }
 }
 

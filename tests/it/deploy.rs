@@ -479,3 +479,67 @@ fn a_state_record_of_an_unknown_kind_is_refused_and_kept() {
     }
     assert_eq!(std::fs::read_to_string(e.state_path()).unwrap(), text, "the state was rewritten");
 }
+
+/// Issue 13 (4): Ctrl-C typed at the confirmation prompt of a real
+/// terminal exits 130 at once (it used to wait for Enter), changing
+/// nothing. `script` gives archkit a pseudo-terminal; the ^C byte goes
+/// through its line discipline, which sends SIGINT, as a keyboard does.
+#[test]
+fn ctrl_c_at_the_prompt_exits_130_at_once() {
+    use std::io::{Read, Write};
+    let e = Env::new();
+    let exe = env!("CARGO_BIN_EXE_archkit");
+    let cmdline = format!("{exe} apply {}", e.blueprint.display());
+    let mut child = e
+        .cmd(&[])
+        .get_envs()
+        .fold(Command::new("script"), |mut c, (k, v)| {
+            match v {
+                Some(v) => c.env(k, v),
+                None => c.env_remove(k),
+            };
+            c
+        })
+        .args(["-qec", &cmdline, "/dev/null"])
+        .current_dir(e.dir.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("util-linux `script` runs");
+    // Wait for the question, then type ^C.
+    let mut stdout = child.stdout.take().unwrap();
+    let mut seen = Vec::new();
+    let start = Instant::now();
+    while !String::from_utf8_lossy(&seen).contains("Only 'yes' is accepted") {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "no prompt: {}",
+            String::from_utf8_lossy(&seen)
+        );
+        let mut buf = [0u8; 4096];
+        let n = stdout.read(&mut buf).unwrap();
+        assert!(n > 0, "archkit ended before asking: {}", String::from_utf8_lossy(&seen));
+        seen.extend_from_slice(&buf[..n]);
+    }
+    let typed = Instant::now();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"\x03").unwrap();
+    stdin.flush().unwrap();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if typed.elapsed() > Duration::from_secs(5) {
+            let _ = child.kill();
+            panic!("still waiting at the prompt {:?} after ^C", typed.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let took = typed.elapsed();
+    eprintln!("figures: ^C at the prompt: exit after {:.3}s", took.as_secs_f64());
+    assert_eq!(status.code(), Some(130), "{status:?}");
+    assert!(took < Duration::from_secs(2), "{took:?}");
+    assert_eq!(e.cloud()["resources"].as_object().unwrap().len(), 0, "nothing was created");
+    assert!(!e.state_path().with_extension("json.lock").exists(), "the lock was released");
+}
