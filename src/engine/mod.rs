@@ -266,21 +266,29 @@ pub async fn apply(
 fn reconcile(st: &mut State, plan: &Plan, blueprint: &str) {
     st.pending.clear();
     st.blueprint = blueprint.to_string();
+    for id in &plan.forget {
+        st.resources.remove(id);
+    }
     for c in &plan.changes {
-        let Some(pid) = c.physical_id.as_ref().filter(|_| c.action == Action::NoOp) else {
+        let Some(pid) = &c.physical_id else {
             continue;
         };
-        match st.resources.get_mut(&c.id).filter(|r| r.physical_id == *pid) {
-            Some(r) => r.attributes.extend(c.attributes.clone()),
-            None => {
+        let recorded = st.resources.contains_key(&c.id);
+        match (c.action, st.resources.get_mut(&c.id).filter(|r| r.physical_id == *pid)) {
+            (Action::NoOp, Some(r)) => r.attributes.extend(c.attributes.clone()),
+            (Action::NoOp, None) => {
                 let props = stored_props(&st.lineage, c, &known_after(c));
                 let r = record(c, pid, props, Status::Ready).with(c.attributes.clone());
                 st.resources.insert(c.id.clone(), r);
             }
+            // Found by its tags and to be changed: recorded as it is live,
+            // so the update (or the replacement's deposing) finds it.
+            (Action::Update | Action::Replace, None) if !recorded => {
+                let r = record(c, pid, c.before.clone(), Status::Ready).with(c.attributes.clone());
+                st.resources.insert(c.id.clone(), r);
+            }
+            _ => {}
         }
-    }
-    for id in &plan.forget {
-        st.resources.remove(id);
     }
 }
 

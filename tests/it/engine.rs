@@ -650,3 +650,23 @@ async fn a_create_whose_answer_was_lost_is_found_by_its_tags() {
     h.assert_consistent(ALL);
     assert!(!h.plan(DIAMOND).await.has_changes());
 }
+
+/// Issue 13 (1): a resource found by its tags (state lost its record, as a
+/// SIGKILL between a create and its state write does) that also needs an
+/// update is recorded before it is updated; it used to fail every rerun
+/// with "`x` is not in state".
+#[tokio::test]
+async fn an_adopted_resource_that_needs_an_update_is_recorded_then_updated() {
+    let mut h = Harness::new();
+    h.apply(DIAMOND).await;
+    h.state.resources.remove("e");
+    let changed = DIAMOND.replace("properties: {value: x}", "properties: {value: y}");
+    let plan = h.plan(&changed).await;
+    let e = plan.change("e").unwrap();
+    assert_eq!((e.action, e.reason.clone()), (Action::Update, Some(Reason::Adopted)), "{e:?}");
+    let (_, report) = h.apply(&changed).await;
+    assert!(report.ok(), "{report:?}");
+    assert_eq!(h.state.resources["e"].physical_id, e.physical_id.clone().unwrap());
+    assert!(!h.plan(&changed).await.has_changes());
+    h.assert_consistent(ALL);
+}
