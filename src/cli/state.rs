@@ -87,6 +87,7 @@ pub fn run(args: &StateArgs, g: &GlobalArgs, printer: &Printer) -> ExitStatus {
                     let status = match r.status {
                         crate::state::Status::Ready => "",
                         crate::state::Status::Tainted => "  (tainted)",
+                        crate::state::Status::Creating => "  (not ready yet)",
                     };
                     text.push_str(&format!("{id}  {}  {}{status}\n", r.kind, r.physical_id));
                 }

@@ -529,15 +529,16 @@ async fn create(shared: &Shared, kind: &dyn ResourceKind, c: &Change) -> Result<
         }
         Err(e) => return Err(create_failed(shared, c, &stored, e)),
     };
+    // Recorded as created but not ready: a run that stops during the wait
+    // (a crash, Ctrl-C) leaves it `creating`, and the next apply waits
+    // again instead of taking it as ready.
     write_state(shared, |st| {
-        let r = record(c, &created.physical_id, stored.clone(), Status::Ready);
+        let r = record(c, &created.physical_id, stored.clone(), Status::Creating);
         st.resources.insert(c.id.clone(), r.with(created.attributes.clone()));
         st.end(&c.id);
     })?;
     match wait_ready(shared, kind, &c.id, &created.physical_id).await {
-        Ok(Some(attrs)) => record_attributes(shared, &c.id, attrs),
-        // Interrupted while waiting: the resource exists and is recorded;
-        // the next apply carries on from it.
+        Ok(Some(attrs)) => record_ready(shared, &c.id, attrs),
         Ok(None) => Err(StepError::InterruptedReady),
         Err(e) => {
             write_state(shared, |st| {
@@ -602,14 +603,19 @@ async fn finish_create(
     Ok(Created { physical_id: pid.to_string(), attributes })
 }
 
-/// Records the attributes a resource reported once ready.
-fn record_attributes(shared: &Shared, id: &str, attrs: Attrs) -> Result<(), StepError> {
-    if attrs.is_empty() {
+/// Records that a resource is ready, with the attributes it reported.
+fn record_ready(shared: &Shared, id: &str, attrs: Attrs) -> Result<(), StepError> {
+    let st = shared.state.lock().unwrap();
+    let unchanged =
+        attrs.is_empty() && st.resources.get(id).is_none_or(|r| r.status == Status::Ready);
+    drop(st);
+    if unchanged {
         return Ok(());
     }
     write_state(shared, |st| {
         if let Some(r) = st.resources.get_mut(id) {
             r.attributes.extend(attrs);
+            r.status = Status::Ready;
         }
     })
 }
@@ -666,7 +672,12 @@ async fn update(shared: &Shared, kind: &dyn ResourceKind, c: &Change) -> Result<
             old.insert(k.clone(), v.clone());
         }
     }
-    let result = call(shared, || kind.update(&shared.ctx, &pid, &old, &new)).await;
+    // Nothing to change: the update only resumes a wait for readiness.
+    let result = if c.changed.is_empty() {
+        Ok(Attrs::new())
+    } else {
+        call(shared, || kind.update(&shared.ctx, &pid, &old, &new)).await
+    };
     write_state(shared, |st| {
         if let Ok(attrs) = &result
             && let Some(r) = st.resources.get_mut(&c.id)
@@ -683,7 +694,7 @@ async fn update(shared: &Shared, kind: &dyn ResourceKind, c: &Change) -> Result<
     // rollout is reported, but the resource is not tainted: its update
     // was made, and the next plan shows what is live.
     match wait_ready(shared, kind, &c.id, &pid).await {
-        Ok(Some(attrs)) => record_attributes(shared, &c.id, attrs),
+        Ok(Some(attrs)) => record_ready(shared, &c.id, attrs),
         Ok(None) => Err(StepError::InterruptedReady),
         Err(e) => Err(e),
     }

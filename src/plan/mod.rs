@@ -65,6 +65,9 @@ pub enum Reason {
     KindChanged,
     /// `destroy` was asked for.
     Destroy,
+    /// Created, but a wait for it to become ready did not finish: the
+    /// update only waits again.
+    NotReady,
 }
 
 /// The planned change of one resource.
@@ -597,10 +600,11 @@ fn choose_action(
         .cloned()
         .collect();
     let tainted = recorded.is_some_and(|r| r.status == Status::Tainted);
+    let not_ready = recorded.is_some_and(|r| r.status == Status::Creating);
     let kind_changed = recorded.is_some_and(|r| r.kind != change.kind);
     change.action = if tainted || kind_changed || !change.replace_because.is_empty() {
         Action::Replace
-    } else if change.changed.is_empty() {
+    } else if change.changed.is_empty() && !not_ready {
         Action::NoOp
     } else {
         Action::Update
@@ -614,6 +618,8 @@ fn choose_action(
         Some(Reason::KindChanged)
     } else if adopted {
         Some(Reason::Adopted)
+    } else if not_ready && change.changed.is_empty() {
+        Some(Reason::NotReady)
     } else {
         None
     };

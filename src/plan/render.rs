@@ -48,6 +48,7 @@ fn reason_text(c: &Change) -> Option<String> {
         Reason::NotInBlueprint => "no longer in the blueprint".into(),
         Reason::Orphan => "tagged with this stack but not tracked".into(),
         Reason::KindChanged => "its type changed".into(),
+        Reason::NotReady => "not ready yet: a wait for it did not finish".into(),
         Reason::Destroy => return None,
     })
 }

@@ -129,6 +129,7 @@ impl LocalStore {
         };
         fs::create_dir_all(&dir).map_err(io_err("create the directory of", &self.path))?;
         state.serial += 1;
+        state.format_version = FORMAT_VERSION;
         let mut text = serde_json::to_string_pretty(state).expect("state serialises");
         text.push('\n');
         let tmp = suffixed(&self.path, &format!(".tmp.{}", std::process::id()));

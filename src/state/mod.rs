@@ -18,7 +18,8 @@ pub use local::{LocalStore, LockGuard, LockInfo, StateError};
 
 /// The state format this build reads and writes. A newer file is refused,
 /// never overwritten.
-pub const FORMAT_VERSION: u32 = 1;
+/// Version 2 added the `creating` status; version 1 files are read as is.
+pub const FORMAT_VERSION: u32 = 2;
 
 /// The state of one stack.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -85,6 +86,10 @@ impl State {
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Ready,
+    /// Created, and archkit was waiting for it to become ready when the run
+    /// stopped (a crash or Ctrl-C during a NAT gateway's or broker's
+    /// minutes): the next apply waits again before its dependents go on.
+    Creating,
     /// Created, but its creation did not finish cleanly (it failed after
     /// AWS returned an id, or its wait failed): it is replaced next apply.
     Tainted,

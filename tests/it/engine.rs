@@ -670,3 +670,24 @@ async fn an_adopted_resource_that_needs_an_update_is_recorded_then_updated() {
     assert!(!h.plan(&changed).await.has_changes());
     h.assert_consistent(ALL);
 }
+
+/// Issue 13 (10): a resource is recorded `creating` until its readiness
+/// wait ends, so a run that stops during the wait (a crash, Ctrl-C) is
+/// resumed by the next apply, which waits again before its dependents.
+#[tokio::test]
+async fn a_wait_cut_short_is_resumed_by_the_next_apply() {
+    let mut h = Harness::new();
+    h.apply(DIAMOND).await;
+    assert!(h.state.resources.values().all(|r| r.status == archkit::state::Status::Ready));
+    // As a crash during e's wait leaves it.
+    h.state.resources.get_mut("e").unwrap().status = archkit::state::Status::Creating;
+    let plan = h.plan(DIAMOND).await;
+    let e = plan.change("e").unwrap();
+    assert_eq!((e.action, e.reason.clone()), (Action::Update, Some(Reason::NotReady)), "{e:?}");
+    assert!(e.changed.is_empty(), "{e:?}");
+    let (_, report) = h.apply(DIAMOND).await;
+    assert!(report.ok(), "{report:?}");
+    assert_eq!(h.state.resources["e"].status, archkit::state::Status::Ready);
+    assert!(!h.plan(DIAMOND).await.has_changes());
+    h.assert_consistent(ALL);
+}
