@@ -712,3 +712,33 @@ fn iam_roles_and_log_groups_apply_update_and_destroy() {
         assert!(l.log_groups().is_empty(), "the log group is deleted");
     });
 }
+
+/// Issue 13 (2): the internet gateway's attachment record lost (a crash
+/// between the attach call and its state write; attachments carry no
+/// tags to find them by) no longer strands the gateway at destroy: its
+/// delete detaches it from whatever it is attached to. moto refuses to
+/// delete an attached gateway (DependencyViolation), as AWS does.
+#[test]
+fn a_gateway_whose_attachment_record_was_lost_is_detached_and_deleted() {
+    let Some(url) = require_moto() else { return };
+    let s = Stack::new(&url, "igw-lost");
+    ok(&s.run(&["apply", &bp(&s), "--auto-approve"]));
+    let igw = s.physical("internet_gateway");
+    // Drop the attachment's record, as the crash would have.
+    let p = s.dir_path().join(format!(".archkit/{}.state.json", s.name));
+    let mut state = s.state();
+    state["resources"].as_object_mut().unwrap().remove("gateway_attachment");
+    std::fs::write(&p, serde_json::to_string_pretty(&state).unwrap()).unwrap();
+
+    let started = std::time::Instant::now();
+    let out = s.run(&["destroy", &bp(&s), "--auto-approve"]);
+    ok(&out);
+    assert!(started.elapsed() < std::time::Duration::from_secs(60), "{:?}", started.elapsed());
+    rt().block_on(async {
+        let left =
+            ec2(&url).describe_internet_gateways().filters(s.tag_filter()).send().await.unwrap();
+        assert!(left.internet_gateways().is_empty(), "the gateway {igw} is left");
+        let vpcs = ec2(&url).describe_vpcs().filters(s.tag_filter()).send().await.unwrap();
+        assert!(vpcs.vpcs().is_empty(), "the VPC is left");
+    });
+}

@@ -42,8 +42,21 @@ impl ResourceKind for InternetGateway {
         Ok(Created::new(id))
     }
 
+    /// Detaches the gateway from whatever it is still attached to first:
+    /// an attachment whose record a crash lost would otherwise keep the
+    /// gateway (DependencyViolation) and its VPC forever.
     async fn delete(&self, _ctx: &Context, id: &str, _props: &Props) -> Result<()> {
-        send!(self.0.ec2.delete_internet_gateway().internet_gateway_id(id))?;
+        let ec2 = &self.0.ec2;
+        let out = send!(ec2.describe_internet_gateways().internet_gateway_ids(id))?;
+        let vpcs =
+            out.internet_gateways().iter().flat_map(|g| g.attachments()).filter_map(|a| a.vpc_id());
+        for vpc in vpcs {
+            match send!(ec2.detach_internet_gateway().internet_gateway_id(id).vpc_id(vpc)) {
+                Err(e) if e.code.as_deref() != Some("Gateway.NotAttached") => return Err(e),
+                _ => {}
+            }
+        }
+        send!(ec2.delete_internet_gateway().internet_gateway_id(id))?;
         Ok(())
     }
 }
