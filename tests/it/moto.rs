@@ -742,3 +742,26 @@ fn a_gateway_whose_attachment_record_was_lost_is_detached_and_deleted() {
         assert!(vpcs.vpcs().is_empty(), "the VPC is left");
     });
 }
+
+/// Issue 13 (2): an untaggable resource whose create answer was lost (the
+/// gateway attached, the record not written) is found again by its
+/// parent and content on the rerun instead of failing every time with
+/// `Resource.AlreadyAssociated`.
+#[test]
+fn a_lost_gateway_attachment_is_found_again_on_the_rerun() {
+    let Some(url) = require_moto() else { return };
+    let s = Stack::new(&url, "igw-rerun");
+    ok(&s.run(&["apply", &bp(&s), "--auto-approve"]));
+    let attachment = s.physical("gateway_attachment");
+    let p = s.dir_path().join(format!(".archkit/{}.state.json", s.name));
+    let mut state = s.state();
+    state["resources"].as_object_mut().unwrap().remove("gateway_attachment");
+    std::fs::write(&p, serde_json::to_string_pretty(&state).unwrap()).unwrap();
+
+    let out = s.run(&["apply", &bp(&s), "--auto-approve"]);
+    ok(&out);
+    assert_eq!(s.physical("gateway_attachment"), attachment);
+    let plan = s.run(&["plan", &bp(&s), "--detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "{}", plan.stdout);
+    ok(&s.run(&["destroy", &bp(&s), "--auto-approve"]));
+}

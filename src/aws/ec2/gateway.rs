@@ -116,7 +116,21 @@ impl ResourceKind for InternetGatewayAttachment {
         let p = &req.properties;
         let (g, v) =
             (s(p, "internet_gateway_id").unwrap_or_default(), s(p, "vpc_id").unwrap_or_default());
-        send!(self.0.ec2.attach_internet_gateway().internet_gateway_id(&g).vpc_id(&v))?;
+        match send!(self.0.ec2.attach_internet_gateway().internet_gateway_id(&g).vpc_id(&v)) {
+            // Already attached: a create whose record a crash lost (an
+            // attachment has no tags to find it by). Attached to this VPC,
+            // it is the attachment wanted.
+            Err(e) if e.code.as_deref() == Some("Resource.AlreadyAssociated") => {
+                let out = send!(self.0.ec2.describe_internet_gateways().internet_gateway_ids(&g))?;
+                let attached = out.internet_gateways().iter().flat_map(|x| x.attachments());
+                if !attached.filter_map(|a| a.vpc_id()).any(|a| a == v) {
+                    return Err(e);
+                }
+            }
+            other => {
+                other?;
+            }
+        }
         Ok(Created::new(format!("{g}:{v}")))
     }
 

@@ -225,13 +225,33 @@ impl ResourceKind for RouteTableAssociation {
 
     async fn create(&self, _ctx: &Context, req: &CreateRequest) -> Result<Created> {
         let p = &req.properties;
-        let out = send!(
+        let (subnet, table) = (s(p, "subnet_id"), s(p, "route_table_id"));
+        let asked = send!(
             self.0
                 .ec2
                 .associate_route_table()
-                .set_subnet_id(s(p, "subnet_id"))
-                .set_route_table_id(s(p, "route_table_id"))
-        )?;
+                .set_subnet_id(subnet.clone())
+                .set_route_table_id(table.clone())
+        );
+        let out = match asked {
+            // The subnet is associated already: a create whose record a
+            // crash lost (associations have no tags). With this table, it
+            // is the association wanted. (moto answers a second association
+            // with the existing id instead, so this path is AWS's alone.)
+            Err(e) if e.code.as_deref() == Some("Resource.AlreadyAssociated") => {
+                let subnets = filter("association.subnet-id", subnet.clone());
+                let found = send!(self.0.ec2.describe_route_tables().filters(subnets))?;
+                let existing = found
+                    .route_tables()
+                    .iter()
+                    .filter(|t| t.route_table_id() == table.as_deref())
+                    .flat_map(|t| t.associations())
+                    .find(|a| a.subnet_id() == subnet.as_deref())
+                    .and_then(|a| a.route_table_association_id().map(str::to_string));
+                return existing.map(Created::new).ok_or(e);
+            }
+            other => other?,
+        };
         Ok(Created::new(created_id(out.association_id(), self.schema().kind)?))
     }
 
