@@ -57,7 +57,8 @@ pub(crate) fn op_graph(plan: &Plan, registry: &Registry) -> (Vec<OpNode>, Vec<Ve
         let c = &plan.changes[node.change];
         if node.step.deletes() {
             let users = dependents.get(c.id.as_str()).map_or(&[][..], |v| v);
-            ops.delete_edges(c, node.step, users, &mut deps[ni]);
+            let delete_first = registry.kind(&c.kind).is_some_and(|k| k.delete_before_replace());
+            ops.delete_edges(c, node.step, users, delete_first, &mut deps[ni]);
             kind_rule_edges(plan, registry, &ops.nodes, ni, &mut deps[ni]);
         } else {
             ops.create_edges(c, node.step, &mut deps[ni]);
@@ -126,8 +127,21 @@ impl<'a> Ops<'a> {
     /// Everything that depends on the deleted object lets go first: its
     /// dependents' deletions, and (create-before-delete) the creates and
     /// updates that move them to the new object.
-    fn delete_edges(&self, c: &Change, step: Step, users: &[&Change], deps: &mut Vec<usize>) {
-        let moving_off = step == Step::DeleteOld && !c.delete_first;
+    fn delete_edges(
+        &self,
+        c: &Change,
+        step: Step,
+        users: &[&Change],
+        delete_first: bool,
+        deps: &mut Vec<usize>,
+    ) {
+        // The old object of a replacement, or a deposed one whose id is
+        // being created again (a replacement whose create failed last
+        // time): its users move to the new object first (unless the kind
+        // must delete before it creates: unique names).
+        let recreated =
+            step == Step::Delete && !delete_first && self.up.contains_key(c.id.as_str());
+        let moving_off = (step == Step::DeleteOld && !c.delete_first) || recreated;
         for dep in users {
             if let Some(ds) = self.del.get(dep.id.as_str()) {
                 deps.extend(ds.iter().copied());
@@ -141,7 +155,12 @@ impl<'a> Ops<'a> {
                 deps.push(n);
             }
         }
-        if moving_off && let Some(&n) = self.create_of_replace.get(c.id.as_str()) {
+        let replacement = if recreated {
+            self.up.get(c.id.as_str())
+        } else {
+            self.create_of_replace.get(c.id.as_str())
+        };
+        if moving_off && let Some(&n) = replacement {
             deps.push(n);
         }
     }

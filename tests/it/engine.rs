@@ -691,3 +691,36 @@ async fn a_wait_cut_short_is_resumed_by_the_next_apply() {
     assert!(!h.plan(DIAMOND).await.has_changes());
     h.assert_consistent(ALL);
 }
+
+/// Issue 13 (10): after a create-before-delete replacement whose create
+/// failed, the deposed old object is deleted only once its replacement
+/// exists and the resources using it have moved to the new one, as in the
+/// replacement itself (it used to be deleted with no ordering at all).
+#[tokio::test]
+async fn after_a_failed_replacement_the_old_object_goes_last() {
+    use archkit::provider::memory::Fault;
+    let mut h = Harness::new();
+    let one =
+        DIAMOND.replace(r#"properties: {value: "1"}"#, r#"properties: {name: one, value: "1"}"#);
+    let two = one.replace("name: one", "name: two");
+    h.apply(&one).await;
+    let old = h.state.resources["a"].physical_id.clone();
+    // The replacement's create fails: the old object stays, deposed.
+    h.cloud.fault_nth_mutation(0, Fault::Fail);
+    let (plan, report) = h.apply(&two).await;
+    assert_eq!(plan.change("a").unwrap().action, Action::Replace);
+    assert!(!report.ok());
+    assert!(h.state.deposed.iter().any(|d| d.physical_id == old), "{:?}", h.state.deposed);
+    h.cloud.clear_faults();
+    h.cloud.log.lock().unwrap().clear();
+    let (_, report) = h.apply(&two).await;
+    assert!(report.ok(), "{report:?}");
+    let log = h.cloud.log.lock().unwrap().clone();
+    let deleted = position(&log, "delete", "a");
+    assert!(position(&log, "create", "a") < deleted, "{log:?}");
+    for user in ["b", "d"] {
+        assert!(position(&log, "update", user) < deleted, "{user} moved off first: {log:?}");
+    }
+    assert!(h.state.deposed.is_empty());
+    assert!(!h.plan(&two).await.has_changes());
+}
