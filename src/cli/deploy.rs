@@ -387,24 +387,18 @@ pub(crate) async fn interruptible<T>(fut: impl std::future::Future<Output = T>) 
 /// Cancels `cancel` on Ctrl-C or SIGTERM, so in-flight work finishes, state
 /// is written and the lock released before exiting 130.
 pub(crate) fn on_interrupt(cancel: Arc<Cancel>, printer: Printer) {
+    let mut interrupts = Interrupts::listen();
     tokio::spawn(async move {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{SignalKind, signal};
-            let mut term = match signal(SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => return,
-            };
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-        }
-        #[cfg(not(unix))]
-        {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-        printer.status("interrupted: finishing operations in flight and saving state...");
+        interrupts.recv().await;
+        printer.status(
+            "interrupted: finishing operations in flight and saving state (interrupt again to stop at once)...",
+        );
         cancel.cancel();
+        // A second interrupt (CI runners send SIGTERM seconds after
+        // SIGINT) exits at once: state was written after the last
+        // operation, and one in flight is reconciled by the next plan.
+        interrupts.recv().await;
+        printer.status("interrupted again: exiting now");
+        std::process::exit(130);
     });
 }

@@ -439,7 +439,12 @@ where
                     && !shared.cancel.is_cancelled() =>
             {
                 attempt += 1;
-                tokio::time::sleep(delay).await;
+                // An interrupt ends the backoff at once with the last
+                // error: the run stops, saves state and exits.
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => {}
+                    _ = shared.cancel.cancelled() => return Err(e),
+                }
                 delay = delay.saturating_mul(2).min(Duration::from_secs(30));
             }
             other => return other,

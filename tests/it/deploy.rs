@@ -543,3 +543,54 @@ fn ctrl_c_at_the_prompt_exits_130_at_once() {
     assert_eq!(e.cloud()["resources"].as_object().unwrap().len(), 0, "nothing was created");
     assert!(!e.state_path().with_extension("json.lock").exists(), "the lock was released");
 }
+
+/// Issue 13 (3): CI runners send SIGINT, then SIGTERM seconds later: the
+/// second signal exits at once (130) instead of waiting for the call in
+/// flight, and the rerun converges (the stale lock is taken over).
+#[test]
+fn a_second_interrupt_exits_at_once_and_the_rerun_converges() {
+    use std::io::BufRead;
+    let e = Env::new();
+    let mut child = e
+        .cmd(&["apply", e.blueprint.to_str().unwrap(), "--auto-approve", "--parallelism", "1"])
+        .env("ARCHKIT_TEST_LATENCY_MS", "3000")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the first create call is in flight (it takes 3 s).
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut seen = Vec::new();
+    while !seen.iter().any(|l: &String| l.contains("creating")) {
+        seen.push(rx.recv_timeout(Duration::from_secs(60)).expect("apply starts creating"));
+    }
+    let kill = |sig: &str| {
+        assert!(
+            Command::new("kill").args([sig, &child.id().to_string()]).status().unwrap().success()
+        )
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    kill("-INT");
+    std::thread::sleep(Duration::from_millis(300));
+    let sent = Instant::now();
+    kill("-TERM");
+    let exit = child.wait().unwrap();
+    let took = sent.elapsed();
+    seen.extend(rx.try_iter());
+    let stderr = seen.join("\n");
+    eprintln!("figures: second interrupt: exit after {:.3}s", took.as_secs_f64());
+    assert_eq!(exit.code(), Some(130), "{stderr}");
+    assert!(took < Duration::from_secs(1), "took {took:?} after the second signal");
+    assert!(stderr.contains("interrupted again"), "{stderr}");
+    let rerun = e.run(&["apply", "BP", "--auto-approve"]);
+    assert_eq!(rerun.code, 0, "{}", rerun.stderr);
+    assert_eq!(e.cloud()["resources"].as_object().unwrap().len(), 4);
+    assert_eq!(e.run(&["plan", "BP", "--detailed-exitcode"]).code, 0);
+}

@@ -724,3 +724,25 @@ async fn after_a_failed_replacement_the_old_object_goes_last() {
     assert!(h.state.deposed.is_empty());
     assert!(!h.plan(&two).await.has_changes());
 }
+
+/// Issue 13 (3): an interrupt stops a retry at once: an operation waiting
+/// out a backoff (a dependency AWS releases slowly, retried for minutes)
+/// ends when the run is cancelled, instead of sleeping on.
+#[tokio::test]
+async fn an_interrupt_ends_a_retry_backoff_at_once() {
+    use archkit::provider::memory::Fault;
+    let mut h = Harness::new();
+    h.opts.backoff = Duration::from_secs(20);
+    h.cloud.fault_nth_mutation(0, Fault::InUse(1_000));
+    let cancel = Cancel::new();
+    let stop = cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        stop.cancel();
+    });
+    let started = std::time::Instant::now();
+    let (_, report, _) = h.apply_with(DIAMOND, false, cancel).await;
+    let took = started.elapsed();
+    assert!(report.interrupted, "{report:?}");
+    assert!(took < Duration::from_secs(2), "the interrupt waited out the backoff: {took:?}");
+}
