@@ -267,13 +267,13 @@ fn plan_output_snapshots() {
 
 /// Runs `archkit apply` on a pseudo-terminal (util-linux `script`) and
 /// answers the confirmation prompt.
+/// `archkit apply` of the test blueprint on a pseudo-terminal (util-linux
+/// `script`): what is written to the child's stdin is typed at it.
 #[cfg(unix)]
-fn apply_on_a_terminal(e: &Env, answer: &str) -> (i32, String) {
-    use std::io::Write;
+fn spawn_on_a_terminal(e: &Env) -> std::process::Child {
     let exe = env!("CARGO_BIN_EXE_archkit");
     let cmdline = format!("{exe} apply {}", e.blueprint.display());
-    let mut child = e
-        .cmd(&[])
+    e.cmd(&[])
         .env_remove("ARCHKIT_STACK")
         .get_envs()
         .fold(Command::new("script"), |mut c, (k, v)| {
@@ -289,7 +289,13 @@ fn apply_on_a_terminal(e: &Env, answer: &str) -> (i32, String) {
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
-        .expect("util-linux `script` runs");
+        .expect("util-linux `script` runs")
+}
+
+#[cfg(unix)]
+fn apply_on_a_terminal(e: &Env, answer: &str) -> (i32, String) {
+    use std::io::Write;
+    let mut child = spawn_on_a_terminal(e);
     // Answer once the prompt is up.
     std::thread::sleep(Duration::from_millis(800));
     child.stdin.take().unwrap().write_all(format!("{answer}\n").as_bytes()).unwrap();
@@ -484,29 +490,12 @@ fn a_state_record_of_an_unknown_kind_is_refused_and_kept() {
 /// terminal exits 130 at once (it used to wait for Enter), changing
 /// nothing. `script` gives archkit a pseudo-terminal; the ^C byte goes
 /// through its line discipline, which sends SIGINT, as a keyboard does.
+#[cfg(unix)]
 #[test]
 fn ctrl_c_at_the_prompt_exits_130_at_once() {
     use std::io::{Read, Write};
     let e = Env::new();
-    let exe = env!("CARGO_BIN_EXE_archkit");
-    let cmdline = format!("{exe} apply {}", e.blueprint.display());
-    let mut child = e
-        .cmd(&[])
-        .get_envs()
-        .fold(Command::new("script"), |mut c, (k, v)| {
-            match v {
-                Some(v) => c.env(k, v),
-                None => c.env_remove(k),
-            };
-            c
-        })
-        .args(["-qec", &cmdline, "/dev/null"])
-        .current_dir(e.dir.path())
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("util-linux `script` runs");
+    let mut child = spawn_on_a_terminal(&e);
     // Wait for the question, then type ^C.
     let mut stdout = child.stdout.take().unwrap();
     let mut seen = Vec::new();
