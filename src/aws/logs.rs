@@ -38,6 +38,16 @@ fn retention(props: &Props) -> Option<i32> {
     props.get("retention_in_days").and_then(|v| v.as_str()).and_then(|s| s.parse().ok())
 }
 
+impl LogGroup {
+    /// Whether the group `name` carries this stack's tags for `logical_id`.
+    async fn tagged_as(&self, ctx: &Context, name: &str, logical_id: &str) -> Result<bool> {
+        #[allow(deprecated)] // ListTagsLogGroup takes the name; its successor an ARN.
+        let out = send!(self.0.logs.list_tags_log_group().log_group_name(name))?;
+        let pairs = out.tags().into_iter().flatten().map(|(k, v)| (k.as_str(), v.as_str()));
+        Ok(split_tags(ctx, pairs).1.as_deref() == Some(logical_id))
+    }
+}
+
 #[async_trait]
 impl ResourceKind for LogGroup {
     async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
@@ -80,7 +90,19 @@ impl ResourceKind for LogGroup {
             .unwrap_or_else(|| format!("{}{}", prefix(&ctx.stack), req.logical_id));
         let tags: HashMap<String, String> =
             create_tags(ctx, &req.logical_id, p).into_iter().collect();
-        send!(self.0.logs.create_log_group().log_group_name(&name).set_tags(Some(tags)))?;
+        match send!(self.0.logs.create_log_group().log_group_name(&name).set_tags(Some(tags))) {
+            // It exists: the group of a create whose answer was lost (a
+            // custom name is outside the stack's prefix, so no read finds
+            // it). Ours only when its tags say this stack and this id.
+            Err(e) if e.code.as_deref() == Some("ResourceAlreadyExistsException") => {
+                if !self.tagged_as(ctx, &name, &req.logical_id).await? {
+                    return Err(e);
+                }
+            }
+            other => {
+                other?;
+            }
+        }
         if let Some(days) = retention(p) {
             send!(self.0.logs.put_retention_policy().log_group_name(&name).retention_in_days(days))
                 .partial(&name)?;

@@ -765,3 +765,54 @@ fn a_lost_gateway_attachment_is_found_again_on_the_rerun() {
     assert_eq!(plan.code, 0, "{}", plan.stdout);
     ok(&s.run(&["destroy", &bp(&s), "--auto-approve"]));
 }
+
+/// Issue 13 (1): a log group with a custom name whose create answer was
+/// lost (the group made, the record not written) is outside the stack's
+/// `/archkit/<stack>/` prefix, so no read finds it; the rerun's create
+/// recognises it by its tags instead of failing every time with
+/// `ResourceAlreadyExistsException`. Another stack's group of the same
+/// name is never taken.
+#[test]
+fn a_custom_named_log_group_whose_create_was_lost_is_recognised() {
+    let Some(url) = require_moto() else { return };
+    let s = Stack::new(&url, "logs-lost");
+    let dir = s.dir_path().join("bp");
+    std::fs::create_dir_all(&dir).unwrap();
+    let name = format!("/custom/{}/app", s.name);
+    std::fs::write(
+        dir.join("blueprint.yaml"),
+        format!("name: logs-lost\nresources:\n  app:\n    type: aws.logs.log_group\n    properties: {{name: \"{name}\"}}\n"),
+    )
+    .unwrap();
+    let b = dir.to_str().unwrap();
+    let make = |stack: &str| {
+        rt().block_on(async {
+            logs(&url)
+                .create_log_group()
+                .log_group_name(&name)
+                .tags("archkit:stack", stack)
+                .tags("archkit:id", "app")
+                .send()
+                .await
+                .unwrap();
+        })
+    };
+    // Another stack's group of that name: refused, not adopted.
+    make("someone-else");
+    let out = s.run(&["apply", b, "--auto-approve"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("ResourceAlreadyExists"), "{}", out.stderr);
+    rt().block_on(async {
+        logs(&url).delete_log_group().log_group_name(&name).send().await.unwrap()
+    });
+    // This stack's own group, as the lost create left it: recognised.
+    make(&s.name);
+    ok(&s.run(&["apply", b, "--auto-approve"]));
+    assert_eq!(s.physical("app"), name);
+    assert_eq!(s.run(&["plan", b, "--detailed-exitcode"]).code, 0);
+    ok(&s.run(&["destroy", b, "--auto-approve"]));
+    let left = rt().block_on(async {
+        logs(&url).describe_log_groups().log_group_name_prefix(&name).send().await.unwrap()
+    });
+    assert!(left.log_groups().is_empty(), "the group is deleted");
+}
