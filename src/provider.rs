@@ -36,6 +36,13 @@ pub type Assets = BTreeMap<String, Arc<Vec<u8>>>;
 pub struct Context {
     /// The stack name: the value of the `archkit:stack` tag.
     pub stack: String,
+    /// The state's lineage: the value of the `archkit:lineage` tag, which
+    /// tells two state files of one stack name apart ("" in tests: none).
+    pub lineage: String,
+    /// What reads saw of the stack that another state manages: logical id
+    /// → that state's lineage. Such resources are never taken as this
+    /// state's; the planner refuses to go on while any exists.
+    pub foreign: Arc<std::sync::Mutex<BTreeMap<String, String>>>,
     /// What a create or update uploads (a function's zip), by the digest
     /// its property holds; packaged when the blueprint was loaded.
     pub assets: Arc<Assets>,
@@ -44,19 +51,32 @@ pub struct Context {
 impl Context {
     /// The context of `stack`, with no assets.
     pub fn new(stack: &str) -> Context {
-        Context { stack: stack.to_string(), assets: Arc::default() }
+        Context {
+            stack: stack.to_string(),
+            lineage: String::new(),
+            foreign: Arc::default(),
+            assets: Arc::default(),
+        }
     }
 
     /// The tags archkit puts on every taggable resource, besides `Name`
     /// and the user's: they let archkit find a resource again after a
     /// crash lost its id.
-    pub fn system_tags(&self, logical_id: &str) -> [(String, String); 2] {
-        [(TAG_STACK.to_string(), self.stack.clone()), (TAG_ID.to_string(), logical_id.to_string())]
+    pub fn system_tags(&self, logical_id: &str) -> Vec<(String, String)> {
+        let mut tags = vec![
+            (TAG_STACK.to_string(), self.stack.clone()),
+            (TAG_ID.to_string(), logical_id.to_string()),
+        ];
+        if !self.lineage.is_empty() {
+            tags.push((TAG_LINEAGE.to_string(), self.lineage.clone()));
+        }
+        tags
     }
 }
 
 pub const TAG_STACK: &str = "archkit:stack";
 pub const TAG_ID: &str = "archkit:id";
+pub const TAG_LINEAGE: &str = "archkit:lineage";
 
 /// Which instances a batched read should return.
 #[derive(Debug, Clone, Default)]

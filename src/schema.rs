@@ -208,7 +208,7 @@ impl Schema {
 pub const TAGS: Prop = Prop::new(
     "tags",
     Type::StringMap,
-    "Extra tags. archkit adds `archkit:stack`, `archkit:id` and `Name`.",
+    "Extra tags. archkit adds `archkit:stack`, `archkit:id`, `archkit:lineage` and `Name`.",
 );
 
 /// The implicit `id` attribute of every kind.

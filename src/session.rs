@@ -119,6 +119,17 @@ pub enum SessionError {
     #[error("test backend: {0}")]
     #[diagnostic(code(archkit::backend))]
     Backend(String),
+    #[error(
+        "stack `{stack}` has resources (`{ids}`) that another state file manages (lineage {lineage})"
+    )]
+    #[diagnostic(
+        code(archkit::plan::other_state),
+        help(
+            "two state files use one stack name in this account and region; nothing was \
+             changed: use that state (`--state PATH`), or give this one another `--stack` name"
+        )
+    )]
+    OtherState { stack: String, lineage: String, ids: String },
     #[error("state records `{id}` of type `{kind}`, which this archkit does not know")]
     #[diagnostic(
         code(archkit::state::unknown_kind),
@@ -274,7 +285,12 @@ impl Session {
     }
 
     pub fn context(&self) -> Context {
-        Context { stack: self.stack.clone(), assets: Arc::new(self.blueprint.assets.clone()) }
+        Context {
+            stack: self.stack.clone(),
+            lineage: self.state.lineage.clone(),
+            foreign: Arc::default(),
+            assets: Arc::new(self.blueprint.assets.clone()),
+        }
     }
 
     /// Refreshes and plans (`destroy` plans the removal of everything).
@@ -290,7 +306,17 @@ impl Session {
         }
         let kinds: BTreeSet<String> =
             self.blueprint.resources.values().map(|r| r.kind().to_string()).collect();
-        let live = plan::refresh(&self.registry, &self.context(), &self.state, &kinds).await?;
+        let ctx = self.context();
+        let live = plan::refresh(&self.registry, &ctx, &self.state, &kinds).await?;
+        let foreign = ctx.foreign.lock().unwrap().clone();
+        if let Some(lineage) = foreign.values().next() {
+            let ids: Vec<String> = foreign.keys().cloned().collect();
+            return Err(SessionError::OtherState {
+                stack: self.stack.clone(),
+                lineage: lineage.clone(),
+                ids: ids.join("`, `"),
+            });
+        }
         Ok(plan::diff(
             &plan::Input {
                 blueprint: &self.blueprint,

@@ -88,21 +88,8 @@ impl ResourceKind for Role {
                 if !ours && !known.contains(name) {
                     continue;
                 }
-                let mut tags = serde_json::Map::new();
-                let mut logical_id = None;
-                let mut stack = None;
-                for t in r.tags() {
-                    match t.key() {
-                        TAG_ID => logical_id = Some(t.value().to_string()),
-                        TAG_STACK => stack = Some(t.value().to_string()),
-                        k if k.starts_with("archkit:") => {}
-                        k => {
-                            tags.insert(k.to_string(), json!(t.value()));
-                        }
-                    }
-                }
-                let logical_id =
-                    logical_id.filter(|_| stack.as_deref() == Some(ctx.stack.as_str()));
+                let (tags, logical_id) =
+                    split_tags(ctx, r.tags().iter().map(|t| (t.key(), t.value())));
                 let inline: serde_json::Map<String, Value> = r
                     .role_policy_list()
                     .iter()
@@ -121,7 +108,7 @@ impl ResourceKind for Role {
                     ("assume_role_policy", document(r.assume_role_policy_document())),
                     ("inline_policies", Value::Object(inline)),
                     ("managed_policy_arns", json!(arns)),
-                    ("tags", Value::Object(tags)),
+                    ("tags", tags),
                 ]);
                 let attrs = attrs([("arn", json!(r.arn()))]);
                 out.push(Observed::new(name.to_string(), logical_id, props).with(attrs));

@@ -64,20 +64,31 @@ pub fn split_tags<'a>(
     ctx: &crate::provider::Context,
     tags: impl IntoIterator<Item = (&'a str, &'a str)>,
 ) -> (Value, Option<String>) {
-    use crate::provider::{TAG_ID, TAG_STACK};
+    use crate::provider::{TAG_ID, TAG_LINEAGE, TAG_STACK};
     let mut user = serde_json::Map::new();
-    let mut logical = None;
-    let mut stack = None;
+    let (mut logical, mut stack, mut lineage) = (None, None, None);
     for (k, v) in tags {
         if k == TAG_ID {
             logical = Some(v.to_string());
         } else if k == TAG_STACK {
             stack = Some(v.to_string());
+        } else if k == TAG_LINEAGE {
+            lineage = Some(v.to_string());
         } else if !k.starts_with("archkit:") {
             user.insert(k.to_string(), Value::String(v.to_string()));
         }
     }
-    let ours = stack.as_deref() == Some(ctx.stack.as_str());
+    let mut ours = stack.as_deref() == Some(ctx.stack.as_str());
+    // The same stack name, managed by another state file (another person's
+    // checkout): noted, and never taken as this state's. Resources from
+    // before lineage tags carry none and stay this stack's.
+    if let (true, Some(other), Some(id)) = (ours, &lineage, &logical)
+        && !ctx.lineage.is_empty()
+        && *other != ctx.lineage
+    {
+        ctx.foreign.lock().unwrap().insert(id.clone(), other.clone());
+        ours = false;
+    }
     (Value::Object(user), logical.filter(|_| ours))
 }
 

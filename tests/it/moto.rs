@@ -816,3 +816,36 @@ fn a_custom_named_log_group_whose_create_was_lost_is_recognised() {
     });
     assert!(left.log_groups().is_empty(), "the group is deleted");
 }
+
+/// Issue 13 (9): two state files, one stack name, one account (two people
+/// running `archkit apply` of one blueprint from two checkouts): every
+/// resource carries its state's lineage, so the second state neither
+/// adopts, changes nor deletes the first one's resources; it refuses with
+/// the other lineage named, and the first state still owns its stack.
+#[test]
+fn a_second_state_of_the_same_stack_name_is_refused() {
+    let Some(url) = require_moto() else { return };
+    let s = Stack::new(&url, "two-states");
+    ok(&s.run(&["apply", &bp(&s), "--auto-approve"]));
+    let lineage = s.state()["lineage"].as_str().unwrap().to_string();
+    let vpc = s.physical("vpc");
+    let t = rt().block_on(async {
+        let out = ec2(&url).describe_vpcs().vpc_ids(&vpc).send().await.unwrap();
+        tags(out.vpcs()[0].tags())
+    });
+    assert_eq!(t.get("archkit:lineage"), Some(&lineage), "{t:?}");
+
+    let other = s.dir_path().join("other.state.json");
+    let other = other.to_str().unwrap();
+    for cmd in [&["plan", &bp(&s)][..], &["apply", &bp(&s), "--auto-approve"]] {
+        let out = s.run(&[&["--state", other][..], cmd].concat());
+        assert_eq!(out.code, 1, "{cmd:?}: {}", out.stderr);
+        assert!(out.stderr.contains("archkit::plan::other_state"), "{}", out.stderr);
+        assert!(out.stderr.contains(&lineage), "{}", out.stderr);
+    }
+    let out = s.run(&["--state", other, "destroy", &bp(&s), "--auto-approve"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    // Nothing of the first state's was touched.
+    assert_eq!(s.run(&["plan", &bp(&s), "--detailed-exitcode"]).code, 0);
+    ok(&s.run(&["destroy", &bp(&s), "--auto-approve"]));
+}
