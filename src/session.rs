@@ -245,12 +245,14 @@ impl Session {
             let origin = if o.stack.is_some() { "" } else { " (the blueprint's name)" };
             return Err(SessionError::InvalidStack { name: stack, origin, reason }.into());
         }
-        let backend = Backend::connect(&o.aws).await?;
-        let registry = backend.registry();
-        let (region, azs) = backend.region(o.region);
+        // The lock first: everything the session reads (the state, and
+        // the cloud it refreshes) is read while no other run can change it.
         let store =
             LocalStore::new(o.state_path.unwrap_or_else(|| LocalStore::default_path(&stack)));
         let lock = store.lock(o.lock_owner, o.lock_timeout).map_err(SessionError::from)?;
+        let backend = Backend::connect(&o.aws).await?;
+        let registry = backend.registry();
+        let (region, azs) = backend.region(o.region);
         let state = match store.load().map_err(SessionError::from)? {
             Some(s) if s.stack != stack => {
                 return Err(SessionError::WrongStack {

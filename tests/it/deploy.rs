@@ -583,3 +583,46 @@ fn a_second_interrupt_exits_at_once_and_the_rerun_converges() {
     assert_eq!(e.cloud()["resources"].as_object().unwrap().len(), 4);
     assert_eq!(e.run(&["plan", "BP", "--detailed-exitcode"]).code, 0);
 }
+
+/// Issue 13: two real `archkit apply` processes on one stack at once: one
+/// proceeds, the other fails clearly on the lock (or, with
+/// `--lock-timeout`, waits and then finds nothing left to do); the state
+/// is never torn.
+#[test]
+fn two_applies_at_once_one_proceeds_the_other_is_refused_or_waits() {
+    let e = Env::new();
+    let bp = e.blueprint.to_str().unwrap().to_string();
+    let spawn = |extra: &[&str]| {
+        e.cmd(&[&["apply", bp.as_str(), "--auto-approve"][..], extra].concat())
+            .env("ARCHKIT_TEST_LATENCY_MS", "200")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let first = spawn(&[]);
+    std::thread::sleep(Duration::from_millis(300));
+    let second = spawn(&[]);
+    let (a, b) = (first.wait_with_output().unwrap(), second.wait_with_output().unwrap());
+    let err = |o: &std::process::Output| String::from_utf8_lossy(&o.stderr).to_string();
+    assert_eq!(a.status.code(), Some(0), "{}", err(&a));
+    assert_eq!(b.status.code(), Some(1), "{}", err(&b));
+    assert!(err(&b).contains("archkit::state::locked"), "{}", err(&b));
+    assert_eq!(e.state()["resources"].as_object().unwrap().len(), 4);
+
+    // With a lock timeout the second waits its turn, then has nothing to do.
+    let out = e.run(&["destroy", "BP", "--auto-approve"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let first = spawn(&[]);
+    std::thread::sleep(Duration::from_millis(300));
+    let second = spawn(&["--lock-timeout", "60s"]);
+    let (a, b) = (first.wait_with_output().unwrap(), second.wait_with_output().unwrap());
+    assert_eq!((a.status.code(), b.status.code()), (Some(0), Some(0)), "{}\n{}", err(&a), err(&b));
+    // The waiting run planned after the first finished: nothing to create
+    // (the test cloud used to be read before the lock was taken, so the
+    // waiting run made it all again).
+    assert!(!err(&b).contains("creating"), "{}", err(&b));
+    assert_eq!(e.cloud()["resources"].as_object().unwrap().len(), 4, "no duplicate");
+    assert_eq!(e.run(&["plan", "BP", "--detailed-exitcode"]).code, 0);
+}
