@@ -68,7 +68,8 @@ fn files_of(located: &Located, rel: &str) -> Result<Vec<(String, Vec<u8>)>, Stri
         }
         let inside = dir.canonicalize().map_err(|e| format!("cannot read `{rel}`: {e}"))?;
         let mut walk = Walk { inside, seen: HashSet::new(), out: &mut out };
-        walk.dir(&root, Path::new(""))?;
+        let real = walk.resolve(&root, Path::new(rel))?;
+        walk.dir(real, Path::new(""))?;
     } else if let Some(name) = &located.builtin {
         let prefix = PathBuf::from(rel);
         for (path, bytes) in source::builtin_files(name).unwrap_or_default() {
@@ -104,18 +105,18 @@ struct Walk<'a> {
 }
 
 impl Walk<'_> {
-    /// Packs the files of `dir`, shown as `rel` (the path inside the code
-    /// directory) in errors and zip entries.
-    fn dir(&mut self, dir: &Path, rel: &Path) -> Result<(), String> {
-        let real = self.resolve(dir, rel)?;
-        if !self.seen.insert(real) {
+    /// Packs the files of the directory `real` (already resolved), shown
+    /// as `rel` (the path inside the code directory) in errors and zip
+    /// entries.
+    fn dir(&mut self, real: PathBuf, rel: &Path) -> Result<(), String> {
+        if !self.seen.insert(real.clone()) {
             return Err(format!(
                 "`{}` is a link loop: it leads back to a directory already packed",
                 rel.display()
             ));
         }
         let io = |e: std::io::Error| format!("cannot read `{}`: {e}", rel.display());
-        let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(&real)
             .map_err(io)?
             .map(|e| e.map(|e| e.path()))
             .collect::<Result<_, _>>()
@@ -128,7 +129,7 @@ impl Walk<'_> {
             }
             let real = self.resolve(&path, &name)?;
             if real.is_dir() {
-                self.dir(&path, &name)?;
+                self.dir(real, &name)?;
             } else {
                 let bytes = std::fs::read(&real)
                     .map_err(|e| format!("cannot read `{}`: {e}", name.display()))?;
