@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::util::{Run, archkit, fixtures, run};
+use crate::util::{Run, archkit, finished_ids, fixtures, run};
 
 struct Env {
     dir: tempfile::TempDir,
@@ -346,13 +346,7 @@ fn optional_resources_follow_their_parameter_and_release_before_deletion() {
     assert_eq!(action("two"), Some("delete".into()));
     let out = e.run(&["apply", "BP", "--var", "two=false", "--auto-approve", "--json"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
-    let order: Vec<String> = out
-        .stdout
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|v| v["event"] == "finished")
-        .map(|v| v["id"].as_str().unwrap().to_string())
-        .collect();
+    let order = finished_ids(&out.stdout);
     assert_eq!(order, ["user", "two"], "the user lets go before the delete");
     assert_eq!(e.cloud()["resources"].as_object().unwrap().len(), 2);
     let again = e.run(&["plan", "BP", "--var", "two=false", "--detailed-exitcode"]);

@@ -7,7 +7,7 @@
 use aws_sdk_ec2::types::Filter;
 
 use crate::moto::{Stack, ec2, ok, require_moto, rt, tags};
-use crate::util::fixtures;
+use crate::util::{finished_ids, fixtures};
 
 fn blueprint() -> String {
     fixtures().join("endpoint-service").to_str().unwrap().to_string()
@@ -104,13 +104,7 @@ fn endpoint_services_apply_update_in_place_and_go_before_their_load_balancer() {
     // Destroy: the service goes before the load balancer it references.
     let out = s.run(&["destroy", &b, "--auto-approve", "--json"]);
     ok(&out);
-    let finished: Vec<String> = out
-        .stdout
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|e| e["event"] == "finished")
-        .map(|e| e["id"].as_str().unwrap().to_string())
-        .collect();
+    let finished = finished_ids(&out.stdout);
     let pos = |id: &str| finished.iter().position(|f| f == id).unwrap();
     assert!(pos("service") < pos("nlb"), "{finished:?}");
     assert!(services(&url, &s).is_empty(), "the endpoint service is deleted");

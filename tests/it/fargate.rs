@@ -10,6 +10,7 @@
 
 use crate::moto::{Stack, ec2, figures, iam, logs, ok, require_moto, rt, stats};
 use crate::util::Run;
+use crate::util::finished_ids;
 
 const BP: &str = "fargate-public-private";
 
@@ -319,13 +320,7 @@ fn fargate_service_behind_alb_applies_updates_coexists_and_destroys() {
     assert_eq!(change(&plan, "nat_two_eip")["action"], "delete");
     let out = a.run(&[&["apply", &bp_a, "--auto-approve", "--json"][..], &shared[..]].concat());
     ok(&out);
-    let order: Vec<String> = out
-        .stdout
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|v| v["event"] == "finished")
-        .map(|v| v["id"].as_str().unwrap().to_string())
-        .collect();
+    let order = finished_ids(&out.stdout);
     let pos = |id: &str| order.iter().position(|o| o == id).unwrap();
     assert!(pos("private_route_two") < pos("nat_gateway_two"), "{order:?}");
     ok(&a.run(&[&["plan", &bp_a, "--detailed-exitcode"][..], &shared[..]].concat()));
@@ -382,13 +377,7 @@ fn fargate_service_behind_alb_applies_updates_coexists_and_destroys() {
     );
     ok(&out);
     figures("destroy", &out, secs);
-    let order: Vec<String> = out
-        .stdout
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|v| v["event"] == "finished")
-        .map(|v| v["id"].as_str().unwrap().to_string())
-        .collect();
+    let order = finished_ids(&out.stdout);
     let pos = |id: &str| order.iter().position(|o| o == id).unwrap();
     // Section A's order: the service first, then rules, listeners and
     // target groups, the load balancer, the cluster, then the network.

@@ -18,7 +18,7 @@ use std::process::Command;
 
 use aws_sdk_ec2::types::Filter;
 
-use crate::util::{Run, archkit, root, run};
+use crate::util::{Run, archkit, finished_ids, root, run};
 
 fn moto_url() -> Option<String> {
     if let Ok(u) = std::env::var("ARCHKIT_MOTO_URL")
@@ -130,6 +130,15 @@ impl Stack {
     pub(crate) fn state(&self) -> serde_json::Value {
         let p = self.dir.path().join(format!(".archkit/{}.state.json", self.name));
         serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+    }
+
+    /// Drops `id`'s record from the state file, as a crash between an API
+    /// call and its state write would have lost it.
+    pub(crate) fn forget(&self, id: &str) {
+        let p = self.dir.path().join(format!(".archkit/{}.state.json", self.name));
+        let mut state = self.state();
+        state["resources"].as_object_mut().unwrap().remove(id).expect("the record exists");
+        std::fs::write(p, serde_json::to_string_pretty(&state).unwrap()).unwrap();
     }
 
     pub(crate) fn physical(&self, id: &str) -> String {
@@ -325,13 +334,7 @@ fn network_applies_reads_back_converges_and_destroys_cleanly() {
     // tagging API does not list EIPs or endpoints), and the state is empty.
     let out = s.run(&["destroy", &b, "--auto-approve", "--json"]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
-    let order: Vec<String> = out
-        .stdout
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|v| v["event"] == "finished")
-        .map(|v| v["id"].as_str().unwrap().to_string())
-        .collect();
+    let order = finished_ids(&out.stdout);
     let pos =
         |id: &str| order.iter().position(|o| o == id).unwrap_or_else(|| panic!("{id} not deleted"));
     // NAT gateways gone before their EIPs are released, and both before the
@@ -724,11 +727,7 @@ fn a_gateway_whose_attachment_record_was_lost_is_detached_and_deleted() {
     let s = Stack::new(&url, "igw-lost");
     ok(&s.run(&["apply", &bp(&s), "--auto-approve"]));
     let igw = s.physical("internet_gateway");
-    // Drop the attachment's record, as the crash would have.
-    let p = s.dir_path().join(format!(".archkit/{}.state.json", s.name));
-    let mut state = s.state();
-    state["resources"].as_object_mut().unwrap().remove("gateway_attachment");
-    std::fs::write(&p, serde_json::to_string_pretty(&state).unwrap()).unwrap();
+    s.forget("gateway_attachment");
 
     let started = std::time::Instant::now();
     let out = s.run(&["destroy", &bp(&s), "--auto-approve"]);
@@ -753,10 +752,7 @@ fn a_lost_gateway_attachment_is_found_again_on_the_rerun() {
     let s = Stack::new(&url, "igw-rerun");
     ok(&s.run(&["apply", &bp(&s), "--auto-approve"]));
     let attachment = s.physical("gateway_attachment");
-    let p = s.dir_path().join(format!(".archkit/{}.state.json", s.name));
-    let mut state = s.state();
-    state["resources"].as_object_mut().unwrap().remove("gateway_attachment");
-    std::fs::write(&p, serde_json::to_string_pretty(&state).unwrap()).unwrap();
+    s.forget("gateway_attachment");
 
     let out = s.run(&["apply", &bp(&s), "--auto-approve"]);
     ok(&out);

@@ -42,3 +42,14 @@ pub fn run(cmd: &mut Command) -> Run {
         stderr: String::from_utf8_lossy(&stderr).into_owned(),
     }
 }
+
+/// The resource ids of the `finished` events of a `--json` apply or
+/// destroy, in the order the operations finished.
+pub fn finished_ids(stdout: &str) -> Vec<String> {
+    stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["event"] == "finished")
+        .map(|v| v["id"].as_str().unwrap().to_string())
+        .collect()
+}
