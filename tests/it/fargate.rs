@@ -43,7 +43,7 @@ fn change(plan: &Run, id: &str) -> serde_json::Value {
 /// Everything of a stack that still exists, service by service (moto's
 /// tagging API does not list IAM roles or EIPs, and keeps deleted NAT
 /// gateways and inactive ECS objects).
-async fn leftovers(url: &str, s: &Stack) -> Vec<String> {
+pub(crate) async fn leftovers(url: &str, s: &Stack) -> Vec<String> {
     let mut left = Vec::new();
     let ec2 = ec2(url);
     let f = || s.tag_filter();

@@ -25,6 +25,7 @@ mod deploy;
 mod endpoint_service;
 mod engine;
 mod fargate;
+mod faults;
 mod graph;
 mod kinds;
 mod moto;

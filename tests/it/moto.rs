@@ -18,6 +18,7 @@ use std::process::Command;
 
 use aws_sdk_ec2::types::Filter;
 
+use crate::faults::Proxy;
 use crate::util::{Run, archkit, finished_ids, root, run};
 
 fn moto_url() -> Option<String> {
@@ -62,7 +63,7 @@ impl Stack {
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
                 % 1_000_000_000;
         Stack {
-            name: format!("{name}-{nonce}"),
+            name: format!("{name}-{nonce:09}"),
             url: url.to_string(),
             dir: tempfile::tempdir().unwrap(),
         }
@@ -596,7 +597,7 @@ fn missing_region_or_credentials_is_one_clear_error() {
 #[test]
 fn apply_converges_when_a_third_of_calls_are_throttled() {
     let Some(url) = require_moto() else { return };
-    let proxy = Proxy::start(&url, 3);
+    let proxy = Proxy::new(&url).throttle_every(3).start();
     let s = Stack::new(&url, "throttle");
     // The whole architecture: EC2, ELB, ECS, IAM and Logs each throttle in
     // their own protocol.
@@ -613,36 +614,6 @@ fn apply_converges_when_a_third_of_calls_are_throttled() {
     let plan = run(&mut s.cmd_at(&proxy.url, &["plan", &b, "--detailed-exitcode"]));
     assert_eq!(plan.code, 0, "{}\n{}", plan.stdout, plan.stderr);
     assert_eq!(s.run(&["destroy", &b, "--auto-approve"]).code, 0);
-}
-
-/// `scripts/throttle-proxy.py`, killed on drop.
-struct Proxy {
-    child: std::process::Child,
-    url: String,
-}
-
-impl Proxy {
-    fn start(target: &str, every: u32) -> Proxy {
-        use std::io::BufRead;
-        let script = root().join("scripts/throttle-proxy.py");
-        let mut child = Command::new("python3")
-            .arg(&script)
-            .arg(target)
-            .arg(every.to_string())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .expect("python3 runs the throttling proxy");
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        Proxy { child, url: line.trim().to_string() }
-    }
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 pub(crate) fn iam(url: &str) -> aws_sdk_iam::Client {

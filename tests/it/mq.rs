@@ -77,7 +77,7 @@ async fn managed(url: &str, role: &str) -> Vec<String> {
 
 /// What is left of a stack, service by service (moto's tagging API lists
 /// neither MQ brokers, EventBridge rules nor IAM roles).
-async fn leftovers(url: &str, s: &Stack, state: &serde_json::Value) -> Vec<String> {
+pub(crate) async fn leftovers(url: &str, s: &Stack, state: &serde_json::Value) -> Vec<String> {
     let mut left = Vec::new();
     let mq = client!(aws_sdk_mq, url);
     let brokers = mq.list_brokers().send().await.unwrap();

@@ -395,13 +395,18 @@ impl ResourceKind for SecurityGroupRule {
         sync_tags(&self.0.ec2, id, old, new).await?;
         if s(old, "description") != s(new, "description") {
             let group = s(new, "security_group_id").unwrap_or_default();
+            // A rule for all protocols has ports -1 to -1 (as
+            // DescribeSecurityGroupRules reports it); without them the
+            // request is refused ("must specify both from and to ports").
+            let all = s(new, "protocol").is_none_or(|p| p == "-1");
+            let port = |k| if all { Some(-1) } else { i(new, k) };
             let update = aws_sdk_ec2::types::SecurityGroupRuleUpdate::builder()
                 .security_group_rule_id(id)
                 .security_group_rule(
                     aws_sdk_ec2::types::SecurityGroupRuleRequest::builder()
                         .set_ip_protocol(s(new, "protocol"))
-                        .set_from_port(i(new, "from_port"))
-                        .set_to_port(i(new, "to_port"))
+                        .set_from_port(port("from_port"))
+                        .set_to_port(port("to_port"))
                         .set_cidr_ipv4(s(new, "cidr_block"))
                         .set_referenced_group_id(s(new, "source_security_group_id"))
                         .set_description(s(new, "description"))

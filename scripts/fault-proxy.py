@@ -1,0 +1,197 @@
+#!/usr/bin/env python3
+"""A fault-injecting HTTP proxy for archkit's tests. It forwards requests to
+TARGET (moto) and, as asked, injects the faults AWS users meet:
+
+  --throttle-every N   answer every Nth request with the throttling error of
+                       its protocol, as AWS does: EC2 (503
+                       RequestLimitExceeded), the other query APIs such as
+                       IAM and ELB (400 Throttling), the JSON APIs such as
+                       ECS and Logs (400 ThrottlingException) and the
+                       REST-JSON APIs such as Lambda and MQ (429
+                       TooManyRequestsException).
+  --drop-every-write N forward every Nth write (any call but Describe*,
+                       List*, Get*) and then close the connection without
+                       answering: the call was carried out, its answer lost.
+  --kill-at K          on the Kth request, SIGKILL the process whose pid is
+                       in --pid-file (archkit's own), then close the
+                       connection. With --kill-after-forward the request is
+                       first carried out by TARGET (a crash between an AWS
+                       call and the state write); without, it never reaches
+                       TARGET.
+  --stats FILE         after every request, write JSON: calls, writes,
+                       throttled, dropped, killed_at, and the operations in
+                       the order they arrived.
+
+Prints the URL it listens on (a free loopback port), then serves until
+killed. Only loopback addresses are used.
+"""
+import argparse
+import http.server
+import json
+import os
+import signal
+import sys
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+p = argparse.ArgumentParser()
+p.add_argument("target")
+p.add_argument("--throttle-every", type=int, default=0)
+p.add_argument("--drop-every-write", type=int, default=0)
+p.add_argument("--kill-at", type=int, default=0)
+p.add_argument("--kill-after-forward", action="store_true")
+p.add_argument("--pid-file")
+p.add_argument("--stats")
+ARGS = p.parse_args()
+TARGET = ARGS.target.rstrip("/")
+LOCK = threading.Lock()
+STATS = {"calls": 0, "writes": 0, "throttled": 0, "dropped": 0, "killed_at": None, "ops": []}
+
+EC2_THROTTLED = (
+    b'<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error>'
+    b"<Code>RequestLimitExceeded</Code><Message>Request limit exceeded.</Message>"
+    b"</Error></Errors><RequestID>fault-proxy</RequestID></Response>"
+)
+QUERY_THROTTLED = (
+    b"<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code>"
+    b"<Message>Rate exceeded</Message></Error><RequestId>fault-proxy</RequestId></ErrorResponse>"
+)
+JSON_THROTTLED = b'{"__type": "ThrottlingException", "message": "Rate exceeded"}'
+REST_THROTTLED = b'{"message": "Rate exceeded"}'
+
+
+def operation(method, path, headers, body):
+    """The call's name: the JSON target, the query Action, or the REST
+    method and path."""
+    target = headers.get("X-Amz-Target")
+    if target:
+        return target.rsplit(".", 1)[-1]
+    ctype = headers.get("Content-Type") or ""
+    if "x-www-form-urlencoded" in ctype and body:
+        action = urllib.parse.parse_qs(body.decode("utf-8", "replace")).get("Action")
+        if action:
+            return action[0]
+    return f"{method} {urllib.parse.urlsplit(path).path}"
+
+
+def is_write(op):
+    if " " in op:
+        return not op.startswith(("GET ", "HEAD "))
+    return not op.startswith(("Describe", "List", "Get"))
+
+
+def throttled(headers, body):
+    """The throttling answer in the protocol of the request."""
+    if headers.get("X-Amz-Target"):
+        return 400, {"Content-Type": "application/x-amz-json-1.1"}, JSON_THROTTLED
+    if "x-www-form-urlencoded" in (headers.get("Content-Type") or ""):
+        if b"Version=2016-11-15" in body:
+            return 503, {"Content-Type": "text/xml"}, EC2_THROTTLED
+        return 400, {"Content-Type": "text/xml"}, QUERY_THROTTLED
+    return 429, {"Content-Type": "application/json", "x-amzn-ErrorType": "TooManyRequestsException"}, REST_THROTTLED
+
+
+def save_stats():
+    if ARGS.stats:
+        tmp = ARGS.stats + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(STATS, f)
+        os.replace(tmp, ARGS.stats)
+
+
+def kill_archkit():
+    # The pid file is written by the test right after it spawns archkit;
+    # wait for it rather than race it.
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        try:
+            pid = int(open(ARGS.pid_file).read().strip())
+            os.kill(pid, signal.SIGKILL)
+            return
+        except (FileNotFoundError, ValueError):
+            time.sleep(0.01)
+        except ProcessLookupError:
+            return
+    print("fault-proxy: no pid to kill", file=sys.stderr)
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def forward(self, body):
+        skip = ("host", "content-length", "connection")
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in skip}
+        req = urllib.request.Request(TARGET + self.path, data=body, headers=headers, method=self.command)
+        try:
+            with urllib.request.urlopen(req, timeout=60) as resp:
+                return resp.status, resp.headers, resp.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.headers, e.read()
+
+    def answer(self, status, headers, data):
+        self.send_response(status)
+        for k, v in headers.items():
+            if k.lower() not in ("content-length", "connection", "transfer-encoding", "server", "date"):
+                self.send_header(k, v)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def hang_up(self):
+        self.close_connection = True
+
+    def _serve(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        op = operation(self.command, self.path, self.headers, body)
+        write = is_write(op)
+        with LOCK:
+            STATS["calls"] += 1
+            n = STATS["calls"]
+            STATS["ops"].append(op)
+            if write:
+                STATS["writes"] += 1
+            w = STATS["writes"]
+            throttle = ARGS.throttle_every and n % ARGS.throttle_every == 0
+            drop = write and ARGS.drop_every_write and w % ARGS.drop_every_write == 0
+            kill = ARGS.kill_at and n == ARGS.kill_at
+            if throttle:
+                STATS["throttled"] += 1
+            elif drop:
+                STATS["dropped"] += 1
+            if kill:
+                STATS["killed_at"] = n
+            save_stats()
+        if kill:
+            if ARGS.kill_after_forward:
+                self.forward(body or None)
+            kill_archkit()
+            return self.hang_up()
+        if throttle:
+            return self.answer(*throttled(self.headers, body))
+        status, headers, data = self.forward(body or None)
+        if drop:
+            return self.hang_up()
+        self.answer(status, headers, data)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = _serve
+
+
+class Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        # A client killed or hung up on mid-answer is what the faults are
+        # for, not an error.
+        pass
+
+
+server = Server(("127.0.0.1", 0), Handler)
+print(f"http://127.0.0.1:{server.server_address[1]}", flush=True)
+server.serve_forever()

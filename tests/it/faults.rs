@@ -1,0 +1,315 @@
+//! Faults as users meet them, against moto through `scripts/fault-proxy.py`:
+//! a real SIGKILL of the archkit process after the k-th AWS call, answers
+//! lost after AWS carried a write out, and throttling in every protocol.
+//! After each fault a rerun must converge: the inventory, read with the
+//! SDK rather than with archkit, equals a clean apply's, the plan then
+//! shows no changes, and destroy leaves nothing.
+//!
+//! What moto cannot prove: its states are instant, so a kill never lands
+//! inside a real readiness wait of minutes (the engine tests cover waits
+//! that resume), and moto's calls take milliseconds, so the kill points
+//! are counted in calls, not in time.
+
+use std::collections::BTreeMap;
+use std::io::BufRead;
+use std::os::unix::process::ExitStatusExt;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+use crate::moto::{Stack, require_moto, rt};
+use crate::util::{Run, root};
+
+/// `scripts/fault-proxy.py` in front of moto, killed on drop.
+pub(crate) struct Proxy {
+    child: Child,
+    pub(crate) url: String,
+    stats: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+pub(crate) struct ProxyBuilder {
+    target: String,
+    args: Vec<String>,
+}
+
+impl Proxy {
+    pub(crate) fn new(target: &str) -> ProxyBuilder {
+        ProxyBuilder { target: target.to_string(), args: Vec::new() }
+    }
+
+    /// What the proxy saw: calls, writes, throttled, dropped, killed_at,
+    /// ops.
+    pub(crate) fn stats(&self) -> serde_json::Value {
+        std::fs::read_to_string(&self.stats)
+            .map(|t| serde_json::from_str(&t).unwrap())
+            .unwrap_or_else(|_| serde_json::json!({"calls": 0, "ops": []}))
+    }
+
+    pub(crate) fn calls(&self) -> u64 {
+        self.stats()["calls"].as_u64().unwrap()
+    }
+}
+
+impl ProxyBuilder {
+    fn arg(mut self, flag: &str, value: impl ToString) -> Self {
+        self.args.push(flag.to_string());
+        self.args.push(value.to_string());
+        self
+    }
+
+    pub(crate) fn throttle_every(self, n: u32) -> Self {
+        self.arg("--throttle-every", n)
+    }
+
+    pub(crate) fn drop_every_write(self, n: u32) -> Self {
+        self.arg("--drop-every-write", n)
+    }
+
+    /// SIGKILLs the process whose pid `Proxy::spawn` writes, on the k-th
+    /// call: after carrying the call out when `after_forward`.
+    pub(crate) fn kill_at(mut self, k: u64, after_forward: bool) -> Self {
+        if after_forward {
+            self.args.push("--kill-after-forward".into());
+        }
+        self.arg("--kill-at", k)
+    }
+
+    pub(crate) fn start(self) -> Proxy {
+        let dir = tempfile::tempdir().unwrap();
+        let stats = dir.path().join("stats.json");
+        let mut child = Command::new("python3")
+            .arg(root().join("scripts/fault-proxy.py"))
+            .arg(&self.target)
+            .args(&self.args)
+            .arg("--stats")
+            .arg(&stats)
+            .arg("--pid-file")
+            .arg(dir.path().join("pid"))
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3 runs the fault proxy");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        Proxy { child, url: line.trim().to_string(), stats, _dir: dir }
+    }
+}
+
+impl Proxy {
+    /// Spawns `cmd` (archkit itself, not a shell around it) and tells the
+    /// proxy its pid, then waits for it.
+    pub(crate) fn spawn(&self, cmd: &mut Command) -> (Run, Option<i32>) {
+        let child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let pid_file = self.stats.with_file_name("pid");
+        std::fs::write(pid_file.with_extension("tmp"), child.id().to_string()).unwrap();
+        std::fs::rename(pid_file.with_extension("tmp"), &pid_file).unwrap();
+        let out = child.wait_with_output().unwrap();
+        let run = Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        };
+        (run, out.status.signal())
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A blueprint under test: how to run archkit on it, and how to list
+/// what of a stack exists, read with the SDK.
+struct Subject {
+    blueprint: &'static str,
+    env: &'static [(&'static str, &'static str)],
+    leftovers: fn(&str, &Stack) -> Vec<String>,
+}
+
+const FARGATE: Subject = Subject {
+    blueprint: "fargate-public-private",
+    env: &[],
+    leftovers: |url, s| rt().block_on(crate::fargate::leftovers(url, s)),
+};
+
+const MQ: Subject = Subject {
+    blueprint: "mq-lambda-poller",
+    env: &[
+        ("ARCHKIT_VAR_broker_password", "correct-horse-battery-9"),
+        ("ARCHKIT_VAR_console_cidr", "203.0.113.7/32"),
+    ],
+    leftovers: |url, s| {
+        let state = s.state();
+        rt().block_on(crate::mq::leftovers(url, s, &state))
+    },
+};
+
+impl Subject {
+    fn cmd(&self, s: &Stack, url: &str, args: &[&str]) -> Command {
+        let b = s.builtin(self.blueprint);
+        let mut all = vec![args[0], b.as_str()];
+        all.extend(&args[1..]);
+        let mut c = s.cmd_at(url, &all);
+        c.envs(self.env.iter().copied());
+        c
+    }
+
+    fn run(&self, s: &Stack, url: &str, args: &[&str]) -> Run {
+        crate::util::run(&mut self.cmd(s, url, args))
+    }
+
+    /// What of the stack exists, by kind: ids and names with the stack
+    /// name and generated parts taken out, counted, so two stacks compare
+    /// and a duplicate shows.
+    fn inventory(&self, url: &str, s: &Stack) -> BTreeMap<String, usize> {
+        let mut inv = BTreeMap::new();
+        for item in (self.leftovers)(url, s) {
+            *inv.entry(shape(&item.replace(&s.name, "STACK"))).or_default() += 1;
+        }
+        inv
+    }
+}
+
+/// `item` with every generated token (an id, a digest, an account
+/// number: letters and digits mixed, five or more) replaced by `#`.
+fn shape(item: &str) -> String {
+    let mut out = String::new();
+    let mut token = String::new();
+    let flush = |token: &mut String, out: &mut String| {
+        if token.len() >= 5 && token.chars().any(|c| c.is_ascii_digit()) {
+            out.push('#');
+        } else {
+            out.push_str(token);
+        }
+        token.clear();
+    };
+    for c in item.chars() {
+        if c.is_ascii_alphanumeric() {
+            token.push(c);
+        } else {
+            flush(&mut token, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut token, &mut out);
+    out
+}
+
+/// `n` points spread over calls 1..=total.
+fn points(total: u64, n: u64) -> Vec<u64> {
+    let mut p: Vec<u64> = (0..n).map(|i| 1 + i * (total - 1) / (n - 1)).collect();
+    p.dedup();
+    p
+}
+
+/// Runs `args` through a proxy that SIGKILLs archkit at call `k`, and
+/// asserts it was killed.
+fn killed(subject: &Subject, url: &str, s: &Stack, args: &[&str], k: u64, after_forward: bool) {
+    let proxy = Proxy::new(url).kill_at(k, after_forward).start();
+    let (out, signal) = proxy.spawn(&mut subject.cmd(s, &proxy.url, args));
+    assert_eq!(
+        signal,
+        Some(9),
+        "`{}` at call {k} was not killed (exit {}): {}",
+        args[0],
+        out.code,
+        out.stderr
+    );
+    // The killed run's lock: its holder is dead, so unlock takes it.
+    let unlock = s.run(&["state", "unlock"]);
+    assert!(unlock.code == 0, "unlock after a kill: {}", unlock.stderr);
+}
+
+/// Kill points × apply and destroy for one blueprint; fails with every
+/// point that did not converge.
+fn crash_everywhere(subject: &Subject, name: &str) {
+    let Some(url) = require_moto() else { return };
+    // A clean apply and destroy, counted: the reference inventory and the
+    // number of calls to spread the kill points over.
+    // Names of one length: names cut to fit AWS limits then compare.
+    let reference = Stack::new(&url, &format!("{name}-r000"));
+    let counter = Proxy::new(&url).start();
+    let out = subject.run(&reference, &counter.url, &["apply", "--auto-approve"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let apply_calls = counter.calls();
+    let want = subject.inventory(&url, &reference);
+    assert!(!want.is_empty());
+    drop(counter);
+    let counter = Proxy::new(&url).start();
+    let out = subject.run(&reference, &counter.url, &["destroy", "--auto-approve"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let destroy_calls = counter.calls();
+    assert_eq!((subject.leftovers)(&url, &reference), Vec::<String>::new());
+
+    let apply_points = points(apply_calls, 12);
+    let destroy_points = points(destroy_calls, apply_points.len() as u64);
+    let mut failures = Vec::new();
+    let started = std::time::Instant::now();
+    for (i, (&ka, &kd)) in apply_points.iter().zip(&destroy_points).enumerate() {
+        // Odd points: the call is carried out and its answer never read;
+        // even points: the call never reaches AWS.
+        let after_forward = i % 2 == 1;
+        let s = Stack::new(&url, &format!("{name}-k{ka:03}"));
+        killed(subject, &url, &s, &["apply", "--auto-approve"], ka, after_forward);
+        let rerun = subject.run(&s, &url, &["apply", "--auto-approve"]);
+        if rerun.code != 0 {
+            failures.push(format!("apply killed at {ka}: rerun failed: {}", rerun.stderr));
+            continue;
+        }
+        let plan = subject.run(&s, &url, &["plan", "--detailed-exitcode"]);
+        if plan.code != 0 {
+            failures.push(format!("apply killed at {ka}: plan not empty: {}", plan.stdout));
+        }
+        let got = subject.inventory(&url, &s);
+        if got != want {
+            failures.push(format!("apply killed at {ka}: inventory {got:?}, want {want:?}"));
+        }
+        killed(subject, &url, &s, &["destroy", "--auto-approve"], kd, after_forward);
+        let mut reruns = 0;
+        loop {
+            reruns += 1;
+            let out = subject.run(&s, &url, &["destroy", "--auto-approve"]);
+            if out.code == 0 {
+                break;
+            }
+            if reruns == 3 {
+                failures.push(format!("destroy killed at {kd}: 3 reruns failed: {}", out.stderr));
+                break;
+            }
+        }
+        let left = (subject.leftovers)(&url, &s);
+        if !left.is_empty() {
+            failures.push(format!("destroy killed at {kd}: left {left:?}"));
+        }
+    }
+    eprintln!(
+        "figures: crash everywhere, {}: {} apply kill points over {apply_calls} calls, \
+         {} destroy kill points over {destroy_calls} calls, {} failures, {:.0}s",
+        subject.blueprint,
+        apply_points.len(),
+        destroy_points.len(),
+        failures.len(),
+        started.elapsed().as_secs_f64()
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn fargate_converges_after_a_sigkill_at_any_call_of_apply_or_destroy() {
+    crash_everywhere(&FARGATE, "crash-fg");
+}
+
+#[test]
+fn mq_poller_converges_after_a_sigkill_at_any_call_of_apply_or_destroy() {
+    crash_everywhere(&MQ, "crash-mq");
+}
+
+#[test]
+fn inventory_shapes_hide_generated_parts_only() {
+    assert_eq!(shape("Some(\"vpc-0a1b2c3d4e5f67890\")"), "Some(\"vpc-#\")");
+    assert_eq!(shape("/archkit/STACK/web"), "/archkit/STACK/web");
+    assert_eq!(points(66, 12).len(), 12);
+    assert_eq!(points(66, 12)[0], 1);
+    assert_eq!(*points(66, 12).last().unwrap(), 66);
+}
