@@ -15,11 +15,15 @@ use aws_credential_types::provider::ProvideCredentials;
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::{
-    BeforeSerializationInterceptorContextRef, FinalizerInterceptorContextRef,
+    BeforeSerializationInterceptorContextRef, FinalizerInterceptorContextMut,
+    FinalizerInterceptorContextRef,
 };
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::orchestrator::OrchestratorError;
+use aws_smithy_runtime_api::client::result::ConnectorError;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
+use aws_smithy_types::retry::ErrorKind;
 use serde::Serialize;
 
 /// Where and how to reach AWS.
@@ -114,6 +118,7 @@ impl Clients {
                 $krate::Client::from_conf(
                     $krate::config::Builder::from(config)
                         .interceptor(Counter(stats.clone()))
+                        .interceptor(NoBlindRetry)
                         .build(),
                 )
             };
@@ -259,4 +264,57 @@ impl Intercept for Counter {
         }
         Ok(())
     }
+}
+
+/// Stops the SDK from retrying a write whose answer was lost (a dropped
+/// connection, a timeout, a broken response): AWS may have carried it
+/// out, and a blind retry of `CreateVpc`, `AllocateAddress` or
+/// `RegisterTaskDefinition` makes a second one. The error reaches the
+/// engine as an unknown outcome instead, which looks the resource up by
+/// its tags before it creates again. Reads are still retried.
+#[derive(Debug)]
+struct NoBlindRetry;
+
+/// The write's answer was lost; whether AWS carried it out is unknown.
+#[derive(Debug, thiserror::Error)]
+#[error("the answer to {0} was lost (the connection failed after the request was sent)")]
+pub struct AnswerLost(String);
+
+impl Intercept for NoBlindRetry {
+    fn name(&self) -> &'static str {
+        "archkit-no-blind-retry"
+    }
+
+    fn modify_before_attempt_completion(
+        &self,
+        context: &mut FinalizerInterceptorContextMut<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let Some(op) = cfg.load::<Metadata>().map(|m| m.name().to_string()) else {
+            return Ok(());
+        };
+        if is_read(&op) {
+            return Ok(());
+        }
+        if let Some(Err(e)) = context.output_or_error_mut()
+            && answer_lost(e)
+        {
+            // `other` without a retry kind: no classifier retries it.
+            *e =
+                OrchestratorError::connector(ConnectorError::other(Box::new(AnswerLost(op)), None));
+        }
+        Ok(())
+    }
+}
+
+/// Errors after which a request may have been carried out.
+fn answer_lost<E>(e: &OrchestratorError<E>) -> bool {
+    e.is_timeout_error()
+        || e.is_response_error()
+        || e.as_connector_error().is_some_and(|c| {
+            // A connection closed before the whole answer came is `other`
+            // with a transient kind (hyper's IncompleteMessage).
+            c.is_io() || c.is_timeout() || c.as_other() == Some(ErrorKind::TransientError)
+        })
 }

@@ -506,12 +506,12 @@ async fn create(shared: &Shared, kind: &dyn ResourceKind, c: &Change) -> Result<
         st.begin(&c.id, &c.kind, Operation::Create);
     })?;
     let req = CreateRequest { logical_id: c.id.clone(), properties: props.into_iter().collect() };
-    let created = match call(shared, || kind.create(&shared.ctx, &req)).await {
+    let created = match create_once(shared, kind, c, &req).await {
         // The resource was made, but a later step of its create (a
-        // throttled attribute call) failed retryably: finish it as an
-        // update of what is live.
+        // throttled attribute call, or one whose answer was lost) failed
+        // retryably: finish it as an update of what is live.
         Err(e)
-            if e.retryable
+            if (e.retryable || e.outcome_unknown)
                 && let Some(pid) = e.partial_id.clone() =>
         {
             finish_create(shared, kind, &pid, &req.properties).await.map_err(|mut e| {
@@ -523,15 +523,6 @@ async fn create(shared: &Shared, kind: &dyn ResourceKind, c: &Change) -> Result<
     };
     let created = match created {
         Ok(c) => c,
-        // A create can be carried out even though its answer was lost (and
-        // an SDK retry of it then fails, e.g. with a conflict). Look for
-        // the resource by its tags before calling the create failed.
-        Err(e)
-            if e.partial_id.is_none()
-                && let Some(found) = find_created(shared, kind, c).await =>
-        {
-            found
-        }
         Err(e) => return Err(create_failed(shared, c, &stored, e)),
     };
     // Recorded as created but not ready: a run that stops during the wait
@@ -552,6 +543,44 @@ async fn create(shared: &Shared, kind: &dyn ResourceKind, c: &Change) -> Result<
                 }
             })?;
             Err(e)
+        }
+    }
+}
+
+/// Creates `c` once, even when answers are lost: a create whose outcome
+/// is unknown (its answer lost; the SDK does not retry it) is looked up
+/// by its tags and only made again when it is not there. A create that
+/// fails after a lost answer (an SDK-retried one that conflicts with what
+/// the first made) is looked up the same way. Untaggable kinds recognise
+/// their own lost creates (a gateway already attached, a route that
+/// exists).
+async fn create_once(
+    shared: &Shared,
+    kind: &dyn ResourceKind,
+    c: &Change,
+    req: &CreateRequest,
+) -> Result<Created, ProviderError> {
+    let mut lost = 0;
+    loop {
+        match call(shared, || kind.create(&shared.ctx, req)).await {
+            Ok(created) => return Ok(created),
+            Err(e) if e.partial_id.is_some() => return Err(e),
+            Err(e) => {
+                // Found: its create may have stopped before its later
+                // steps (attributes, rules), so finish it from what is live.
+                if let Some(found) = find_created(shared, kind, c).await {
+                    return finish_create(shared, kind, &found.physical_id, &req.properties)
+                        .await
+                        .map_err(|e| e.partial(&found.physical_id));
+                }
+                if !e.outcome_unknown
+                    || lost >= shared.opts.attempts
+                    || shared.cancel.is_cancelled()
+                {
+                    return Err(e);
+                }
+                lost += 1;
+            }
         }
     }
 }
@@ -589,8 +618,29 @@ fn record(c: &Change, pid: &str, properties: Props, status: Status) -> ResourceS
 
 /// Completes a create whose resource exists but whose later steps did
 /// not all happen: reads it, then updates it from what is live to what
-/// the blueprint wants.
+/// the blueprint wants; again from what is live while answers are lost.
 async fn finish_create(
+    shared: &Shared,
+    kind: &dyn ResourceKind,
+    pid: &str,
+    props: &Props,
+) -> Result<Created, ProviderError> {
+    let mut lost = 0;
+    loop {
+        match update_from_live(shared, kind, pid, props).await {
+            Err(e)
+                if e.outcome_unknown
+                    && lost < shared.opts.attempts
+                    && !shared.cancel.is_cancelled() =>
+            {
+                lost += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+async fn update_from_live(
     shared: &Shared,
     kind: &dyn ResourceKind,
     pid: &str,
@@ -681,7 +731,14 @@ async fn update(shared: &Shared, kind: &dyn ResourceKind, c: &Change) -> Result<
     let result = if c.changed.is_empty() {
         Ok(Attrs::new())
     } else {
-        call(shared, || kind.update(&shared.ctx, &pid, &old, &new)).await
+        match call(shared, || kind.update(&shared.ctx, &pid, &old, &new)).await {
+            // Its answer was lost: part of it may be done. Update again
+            // from what is live now.
+            Err(e) if e.outcome_unknown => {
+                finish_create(shared, kind, &pid, &new).await.map(|c| c.attributes)
+            }
+            other => other,
+        }
     };
     write_state(shared, |st| {
         if let Ok(attrs) = &result
@@ -740,7 +797,24 @@ async fn delete(
         }
     };
     write_state(shared, |st| st.begin(&c.id, &c.kind, Operation::Delete))?;
-    let result = call(shared, || kind.delete(&shared.ctx, &pid, &props)).await;
+    let mut result = call(shared, || kind.delete(&shared.ctx, &pid, &props)).await;
+    // Its answer was lost: if it can still be read, delete again.
+    // Asking first, rather than deleting again at once, also spares
+    // services that answer a second delete with an error (moto's MQ
+    // answers 500).
+    let mut lost = 0;
+    while let Err(e) = &result
+        && e.outcome_unknown
+        && lost < shared.opts.attempts
+        && !shared.cancel.is_cancelled()
+    {
+        lost += 1;
+        let query = ReadQuery { known: vec![(pid.clone(), props.clone())], discover: false };
+        result = match call(shared, || kind.read(&shared.ctx, &query)).await {
+            Ok(live) if !live.iter().any(|o| o.physical_id == pid) => Ok(()),
+            _ => call(shared, || kind.delete(&shared.ctx, &pid, &props)).await,
+        };
+    }
     let result = match result {
         Err(e) if e.not_found => Ok(()),
         other => other,

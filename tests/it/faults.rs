@@ -33,7 +33,7 @@ pub(crate) struct ProxyBuilder {
 }
 
 impl Proxy {
-    pub(crate) fn new(target: &str) -> ProxyBuilder {
+    pub(crate) fn builder(target: &str) -> ProxyBuilder {
         ProxyBuilder { target: target.to_string(), args: Vec::new() }
     }
 
@@ -206,7 +206,7 @@ fn points(total: u64, n: u64) -> Vec<u64> {
 /// Runs `args` through a proxy that SIGKILLs archkit at call `k`, and
 /// asserts it was killed.
 fn killed(subject: &Subject, url: &str, s: &Stack, args: &[&str], k: u64, after_forward: bool) {
-    let proxy = Proxy::new(url).kill_at(k, after_forward).start();
+    let proxy = Proxy::builder(url).kill_at(k, after_forward).start();
     let (out, signal) = proxy.spawn(&mut subject.cmd(s, &proxy.url, args));
     assert_eq!(
         signal,
@@ -229,14 +229,14 @@ fn crash_everywhere(subject: &Subject, name: &str) {
     // number of calls to spread the kill points over.
     // Names of one length: names cut to fit AWS limits then compare.
     let reference = Stack::new(&url, &format!("{name}-r000"));
-    let counter = Proxy::new(&url).start();
+    let counter = Proxy::builder(&url).start();
     let out = subject.run(&reference, &counter.url, &["apply", "--auto-approve"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let apply_calls = counter.calls();
     let want = subject.inventory(&url, &reference);
     assert!(!want.is_empty());
     drop(counter);
-    let counter = Proxy::new(&url).start();
+    let counter = Proxy::builder(&url).start();
     let out = subject.run(&reference, &counter.url, &["destroy", "--auto-approve"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let destroy_calls = counter.calls();
@@ -312,4 +312,45 @@ fn inventory_shapes_hide_generated_parts_only() {
     assert_eq!(points(66, 12).len(), 12);
     assert_eq!(points(66, 12)[0], 1);
     assert_eq!(*points(66, 12).last().unwrap(), 66);
+}
+
+/// Apply and destroy through a proxy that carries out every `every`-th
+/// write and then hangs up: the run must finish with no duplicate.
+fn lost_answers(subject: &Subject, name: &str, every: u32) {
+    let Some(url) = require_moto() else { return };
+    let reference = Stack::new(&url, &format!("{name}-r000"));
+    assert_eq!(subject.run(&reference, &url, &["apply", "--auto-approve"]).code, 0);
+    let want = subject.inventory(&url, &reference);
+    assert_eq!(subject.run(&reference, &url, &["destroy", "--auto-approve"]).code, 0);
+
+    let s = Stack::new(&url, &format!("{name}-l000"));
+    let proxy = Proxy::builder(&url).drop_every_write(every).start();
+    let out = subject.run(&s, &proxy.url, &["apply", "--auto-approve"]);
+    let dropped = proxy.stats()["dropped"].as_u64().unwrap();
+    assert!(dropped > 0, "the proxy dropped no answer");
+    assert_eq!(out.code, 0, "apply with {dropped} answers lost: {}", out.stderr);
+    assert_eq!(subject.inventory(&url, &s), want, "a lost answer made a duplicate");
+    let plan = subject.run(&s, &proxy.url, &["plan", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "{}\n{}", plan.stdout, plan.stderr);
+    let before = proxy.stats()["dropped"].as_u64().unwrap();
+    let out = subject.run(&s, &proxy.url, &["destroy", "--auto-approve"]);
+    let dropped_destroy = proxy.stats()["dropped"].as_u64().unwrap() - before;
+    assert!(dropped_destroy > 0, "the proxy dropped no answer of destroy");
+    assert_eq!(out.code, 0, "destroy with {dropped_destroy} answers lost: {}", out.stderr);
+    assert_eq!((subject.leftovers)(&url, &s), Vec::<String>::new());
+    eprintln!(
+        "figures: lost answers, {}: every {every}th write's answer dropped: {dropped} in apply, \
+         {dropped_destroy} in destroy; converged with no duplicate",
+        subject.blueprint
+    );
+}
+
+#[test]
+fn fargate_apply_and_destroy_survive_lost_answers_without_duplicates() {
+    lost_answers(&FARGATE, "lost-fg", 3);
+}
+
+#[test]
+fn mq_poller_apply_and_destroy_survive_lost_answers_without_duplicates() {
+    lost_answers(&MQ, "lost-mq", 3);
 }

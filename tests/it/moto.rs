@@ -597,7 +597,7 @@ fn missing_region_or_credentials_is_one_clear_error() {
 #[test]
 fn apply_converges_when_a_third_of_calls_are_throttled() {
     let Some(url) = require_moto() else { return };
-    let proxy = Proxy::new(&url).throttle_every(3).start();
+    let proxy = Proxy::builder(&url).throttle_every(3).start();
     let s = Stack::new(&url, "throttle");
     // The whole architecture: EC2, ELB, ECS, IAM and Logs each throttle in
     // their own protocol.
