@@ -19,8 +19,9 @@ TARGET (moto) and, as asked, injects the faults AWS users meet:
                        call and the state write); without, it never reaches
                        TARGET.
   --stats FILE         after every request, write JSON: calls, writes,
-                       throttled, dropped, killed_at, and the operations in
-                       the order they arrived.
+                       throttled, dropped, killed_at, the operations in the
+                       order they arrived, and those that carried a client
+                       (idempotency) token.
 
 Prints the URL it listens on (a free loopback port), then serves until
 killed. Only loopback addresses are used.
@@ -48,7 +49,9 @@ p.add_argument("--stats")
 ARGS = p.parse_args()
 TARGET = ARGS.target.rstrip("/")
 LOCK = threading.Lock()
-STATS = {"calls": 0, "writes": 0, "throttled": 0, "dropped": 0, "killed_at": None, "ops": []}
+STATS = {"calls": 0, "writes": 0, "throttled": 0, "dropped": 0, "killed_at": None, "ops": [], "tokens": []}
+# Idempotency-token parameters, in every protocol's spelling.
+TOKENS = (b"ClientToken=", b'"clientToken"', b'"creatorRequestId"', b'"ClientToken"')
 
 EC2_THROTTLED = (
     b'<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error>'
@@ -155,6 +158,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             STATS["calls"] += 1
             n = STATS["calls"]
             STATS["ops"].append(op)
+            if any(t in body for t in TOKENS):
+                STATS["tokens"].append(op)
             if write:
                 STATS["writes"] += 1
             w = STATS["writes"]

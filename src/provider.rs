@@ -128,6 +128,10 @@ impl Observed {
 pub struct CreateRequest {
     pub logical_id: String,
     pub properties: Props,
+    /// Unique to this create and the same across its retries: the client
+    /// token (idempotency token) where the API has one, so a retry after
+    /// a lost answer returns the first resource instead of a second.
+    pub token: String,
 }
 
 /// The outcome of a successful create.

@@ -202,6 +202,7 @@ impl ResourceKind for Broker {
             self.0
                 .mq
                 .create_broker()
+                .creator_request_id(&req.token)
                 .broker_name(name)
                 .engine_type(
                     EngineType::from(s(p, "engine_type").as_deref().unwrap_or("ACTIVEMQ"),)

@@ -505,7 +505,11 @@ async fn create(shared: &Shared, kind: &dyn ResourceKind, c: &Change) -> Result<
         }
         st.begin(&c.id, &c.kind, Operation::Create);
     })?;
-    let req = CreateRequest { logical_id: c.id.clone(), properties: props.into_iter().collect() };
+    let req = CreateRequest {
+        logical_id: c.id.clone(),
+        properties: props.into_iter().collect(),
+        token: uuid::Uuid::new_v4().to_string(),
+    };
     let created = match create_once(shared, kind, c, &req).await {
         // The resource was made, but a later step of its create (a
         // throttled attribute call, or one whose answer was lost) failed

@@ -124,12 +124,15 @@ impl Drop for Proxy {
 struct Subject {
     blueprint: &'static str,
     env: &'static [(&'static str, &'static str)],
+    /// Creates that must carry a client token.
+    tokens: &'static [&'static str],
     leftovers: fn(&str, &Stack) -> Vec<String>,
 }
 
 const FARGATE: Subject = Subject {
     blueprint: "fargate-public-private",
     env: &[],
+    tokens: &["CreateNatGateway", "CreateService"],
     leftovers: |url, s| rt().block_on(crate::fargate::leftovers(url, s)),
 };
 
@@ -139,6 +142,7 @@ const MQ: Subject = Subject {
         ("ARCHKIT_VAR_broker_password", "correct-horse-battery-9"),
         ("ARCHKIT_VAR_console_cidr", "203.0.113.7/32"),
     ],
+    tokens: &["POST /v1/brokers"],
     leftovers: |url, s| {
         let state = s.state();
         rt().block_on(crate::mq::leftovers(url, s, &state))
@@ -330,6 +334,11 @@ fn lost_answers(subject: &Subject, name: &str, every: u32) {
     assert!(dropped > 0, "the proxy dropped no answer");
     assert_eq!(out.code, 0, "apply with {dropped} answers lost: {}", out.stderr);
     assert_eq!(subject.inventory(&url, &s), want, "a lost answer made a duplicate");
+    // Creates whose API has an idempotency token carry one.
+    let tokens = proxy.stats()["tokens"].clone();
+    for op in subject.tokens {
+        assert!(tokens.as_array().unwrap().iter().any(|t| t == op), "{op} had no token: {tokens}");
+    }
     let plan = subject.run(&s, &proxy.url, &["plan", "--detailed-exitcode"]);
     assert_eq!(plan.code, 0, "{}\n{}", plan.stdout, plan.stderr);
     let before = proxy.stats()["dropped"].as_u64().unwrap();

@@ -77,6 +77,7 @@ impl ResourceKind for VpcEndpoint {
             self.0
                 .ec2
                 .create_vpc_endpoint()
+                .client_token(&req.token)
                 .set_vpc_id(s(p, "vpc_id"))
                 .set_service_name(s(p, "service_name"))
                 .vpc_endpoint_type(VpcEndpointType::from(

@@ -70,7 +70,7 @@ impl ResourceKind for VpcEndpointService {
                 .set_network_load_balancer_arns(Some(list(p, "network_load_balancer_arns")))
                 .acceptance_required(b(p, "acceptance_required").unwrap_or(true))
                 // The same token makes an SDK retry of a lost answer a no-op.
-                .client_token(format!("{}-{}", ctx.stack, req.logical_id))
+                .client_token(&req.token)
                 .tag_specifications(tag_spec(
                     ResourceType::VpcEndpointService,
                     ctx,

@@ -103,6 +103,7 @@ impl ResourceKind for NatGateway {
             self.0
                 .ec2
                 .create_nat_gateway()
+                .client_token(&req.token)
                 .set_subnet_id(s(p, "subnet_id"))
                 .set_allocation_id(s(p, "allocation_id"))
                 .connectivity_type(ConnectivityType::from(

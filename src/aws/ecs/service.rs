@@ -249,6 +249,7 @@ impl ResourceKind for Service {
             self.0
                 .ecs
                 .create_service()
+                .client_token(&req.token)
                 .cluster(s(p, "cluster").unwrap_or_default())
                 .service_name(&name)
                 .set_task_definition(s(p, "task_definition"))
