@@ -9,6 +9,9 @@ TARGET (moto) and, as asked, injects the faults AWS users meet:
                        ECS and Logs (400 ThrottlingException) and the
                        REST-JSON APIs such as Lambda and MQ (429
                        TooManyRequestsException).
+  --throttle-burst B   with --throttle-every: throttle B calls in a row from
+                       each Nth on (1 by default). A burst as long as the
+                       SDK's attempts reaches archkit's own retries.
   --drop-every-write N forward every Nth write (any call but Describe*,
                        List*, Get*) and then close the connection without
                        answering: the call was carried out, its answer lost.
@@ -41,6 +44,7 @@ import urllib.request
 p = argparse.ArgumentParser()
 p.add_argument("target")
 p.add_argument("--throttle-every", type=int, default=0)
+p.add_argument("--throttle-burst", type=int, default=1)
 p.add_argument("--drop-every-write", type=int, default=0)
 p.add_argument("--kill-at", type=int, default=0)
 p.add_argument("--kill-after-forward", action="store_true")
@@ -49,7 +53,7 @@ p.add_argument("--stats")
 ARGS = p.parse_args()
 TARGET = ARGS.target.rstrip("/")
 LOCK = threading.Lock()
-STATS = {"calls": 0, "writes": 0, "throttled": 0, "dropped": 0, "killed_at": None, "ops": [], "tokens": []}
+STATS = {"calls": 0, "writes": 0, "throttled": 0, "dropped": 0, "killed_at": None, "ops": [], "tokens": [], "throttled_protocols": {}}
 # Idempotency-token parameters, in every protocol's spelling.
 TOKENS = (b"ClientToken=", b'"clientToken"', b'"creatorRequestId"', b'"ClientToken"')
 
@@ -86,15 +90,24 @@ def is_write(op):
     return not op.startswith(("Describe", "List", "Get"))
 
 
-def throttled(headers, body):
-    """The throttling answer in the protocol of the request."""
+def protocol(headers, body):
     if headers.get("X-Amz-Target"):
-        return 400, {"Content-Type": "application/x-amz-json-1.1"}, JSON_THROTTLED
+        return "json"
     if "x-www-form-urlencoded" in (headers.get("Content-Type") or ""):
-        if b"Version=2016-11-15" in body:
-            return 503, {"Content-Type": "text/xml"}, EC2_THROTTLED
-        return 400, {"Content-Type": "text/xml"}, QUERY_THROTTLED
-    return 429, {"Content-Type": "application/json", "x-amzn-ErrorType": "TooManyRequestsException"}, REST_THROTTLED
+        return "ec2" if b"Version=2016-11-15" in body else "query"
+    return "rest-json"
+
+
+ANSWERS = {
+    "json": (400, {"Content-Type": "application/x-amz-json-1.1"}, JSON_THROTTLED),
+    "ec2": (503, {"Content-Type": "text/xml"}, EC2_THROTTLED),
+    "query": (400, {"Content-Type": "text/xml"}, QUERY_THROTTLED),
+    "rest-json": (
+        429,
+        {"Content-Type": "application/json", "x-amzn-ErrorType": "TooManyRequestsException"},
+        REST_THROTTLED,
+    ),
+}
 
 
 def save_stats():
@@ -163,11 +176,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if write:
                 STATS["writes"] += 1
             w = STATS["writes"]
-            throttle = ARGS.throttle_every and n % ARGS.throttle_every == 0
+            throttle = ARGS.throttle_every and n % ARGS.throttle_every < ARGS.throttle_burst
             drop = write and ARGS.drop_every_write and w % ARGS.drop_every_write == 0
             kill = ARGS.kill_at and n == ARGS.kill_at
+            proto = protocol(self.headers, body)
             if throttle:
                 STATS["throttled"] += 1
+                counts = STATS["throttled_protocols"]
+                counts[proto] = counts.get(proto, 0) + 1
             elif drop:
                 STATS["dropped"] += 1
             if kill:
@@ -179,7 +195,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             kill_archkit()
             return self.hang_up()
         if throttle:
-            return self.answer(*throttled(self.headers, body))
+            return self.answer(*ANSWERS[proto])
         status, headers, data = self.forward(body or None)
         if drop:
             return self.hang_up()

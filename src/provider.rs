@@ -9,6 +9,7 @@
 //! interface and graph walker split it).
 
 pub mod memory;
+pub mod retry;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

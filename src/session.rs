@@ -60,7 +60,9 @@ impl Backend {
             }
             _ => {
                 let clients = crate::aws::Clients::load(settings).await?;
-                let azs = crate::aws::availability_zones(&clients).await?;
+                let azs =
+                    crate::provider::retry::retrying(|| crate::aws::availability_zones(&clients))
+                        .await?;
                 Ok(Backend::Aws { clients, azs })
             }
         }

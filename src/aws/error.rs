@@ -29,17 +29,17 @@ where
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_)
     );
     if let Some(c) = code {
-        pe.retryable = matches!(
-            c.as_str(),
-            "Throttling"
-                | "ThrottlingException"
-                | "RequestLimitExceeded"
-                | "DependencyViolation"
-                | "IncorrectState"
-                | "InvalidGroup.InUse"
-                | "ConcurrentModification"
-                | "OperationAbortedException"
-        );
+        pe.retryable = THROTTLING.contains(&c.as_str())
+            || matches!(
+                c.as_str(),
+                "DependencyViolation"
+                    | "IncorrectState"
+                    | "InvalidGroup.InUse"
+                    | "ConcurrentModification"
+                    | "OperationAbortedException"
+                    | "RequestTimeout"
+                    | "RequestTimeoutException"
+            );
         // A role used seconds after its creation: IAM has not yet
         // propagated it. The same codes with other messages are real
         // errors and are not retried.
@@ -58,6 +58,26 @@ where
     }
     pe
 }
+
+/// Throttling in every service's spelling: the SDK's own list
+/// (`aws_runtime::retries::classifiers::THROTTLING_ERRORS`), so what the
+/// SDK retries the engine retries too once the SDK's attempts are spent.
+const THROTTLING: &[&str] = &[
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestThrottledException",
+    "TooManyRequestsException",
+    "ProvisionedThroughputExceededException",
+    "TransactionInProgressException",
+    "RequestLimitExceeded",
+    "BandwidthLimitExceeded",
+    "LimitExceededException",
+    "RequestThrottled",
+    "SlowDown",
+    "PriorRequestNotComplete",
+    "EC2ThrottledException",
+];
 
 /// Codes that mean the resource does not exist, across the services'
 /// spellings: EC2 `InvalidVpcID.NotFound`, ELB `TargetGroupNotFound`,

@@ -25,6 +25,7 @@ use crate::blueprint::Blueprint;
 use crate::blueprint::params::Values;
 use crate::plan::resolve::{Env, Lookup, PlanValue};
 use crate::plan::{self, Action, Change, Plan};
+use crate::provider::retry;
 use crate::provider::{
     Attrs, Context, CreateRequest, Created, Op, Props, ProviderError, ReadQuery, Registry,
     ResourceKind,
@@ -105,8 +106,8 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             parallelism: 10,
-            attempts: 6,
-            backoff: Duration::from_millis(500),
+            attempts: retry::ATTEMPTS,
+            backoff: retry::BACKOFF,
             min_poll: Duration::from_secs(1),
             wait_timeout: Duration::from_secs(45 * 60),
         }
@@ -429,13 +430,8 @@ where
             f().await
         };
         match result {
-            // A create that made its resource (`partial_id`) is never run
-            // again: that would make a second one.
             Err(e)
-                if e.retryable
-                    && e.partial_id.is_none()
-                    && (attempt < shared.opts.attempts
-                        || e.retry_within.is_some_and(|d| started.elapsed() < d))
+                if retry::again(&e, attempt, shared.opts.attempts, started)
                     && !shared.cancel.is_cancelled() =>
             {
                 attempt += 1;
@@ -445,7 +441,7 @@ where
                     _ = tokio::time::sleep(delay) => {}
                     _ = shared.cancel.cancelled() => return Err(e),
                 }
-                delay = delay.saturating_mul(2).min(Duration::from_secs(30));
+                delay = retry::next(delay);
             }
             other => return other,
         }

@@ -18,6 +18,7 @@ use sha2::{Digest, Sha256};
 
 use crate::blueprint::Blueprint;
 use crate::blueprint::params::Values;
+use crate::provider::retry::retrying;
 use crate::provider::{Context, Observed, Props, ProviderError, ReadQuery, Registry};
 use crate::state::{State, Status};
 use resolve::{Env, Lookup, PlanValue, ResolveError};
@@ -193,7 +194,9 @@ pub async fn refresh(
         let query = ReadQuery { known, discover: k.schema().taggable };
         let known: std::collections::HashSet<String> =
             query.known.iter().map(|(id, _)| id.clone()).collect();
-        let observed = k.read(ctx, &query).await?;
+        // Throttling and eventual consistency are retried here as in
+        // apply: a plan must not fail where an apply would go on.
+        let observed = retrying(|| k.read(ctx, &query)).await?;
         live.reads += 1;
         // Only what state records or what is tagged with this stack: a
         // provider's filter is not trusted to have been applied.

@@ -16,7 +16,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
-use crate::moto::{Stack, require_moto, rt};
+use crate::moto::{Stack, require_moto, rt, stats};
 use crate::util::{Run, root};
 
 /// `scripts/fault-proxy.py` in front of moto, killed on drop.
@@ -57,8 +57,9 @@ impl ProxyBuilder {
         self
     }
 
-    pub(crate) fn throttle_every(self, n: u32) -> Self {
-        self.arg("--throttle-every", n)
+    /// `n` calls in a row from every `every`-th on.
+    pub(crate) fn throttle_bursts(self, every: u32, n: u32) -> Self {
+        self.arg("--throttle-every", every).arg("--throttle-burst", n)
     }
 
     pub(crate) fn drop_every_write(self, n: u32) -> Self {
@@ -362,4 +363,63 @@ fn fargate_apply_and_destroy_survive_lost_answers_without_duplicates() {
 #[test]
 fn mq_poller_apply_and_destroy_survive_lost_answers_without_duplicates() {
     lost_answers(&MQ, "lost-mq", 3);
+}
+
+/// Apply, plan and destroy through a proxy that throttles bursts of three
+/// calls in a row, every ten calls: the SDK's three attempts of the first
+/// call of a burst all fail, so archkit's own retry path must carry the
+/// run (asserted: `--stats` counts calls that failed after the SDK's
+/// retries). Each run must converge, and each protocol in `protocols`
+/// must have been throttled.
+fn throttled(subject: &Subject, name: &str, protocols: &[&str]) {
+    let Some(url) = require_moto() else { return };
+    let s = Stack::new(&url, name);
+    let proxy = Proxy::builder(&url).throttle_bursts(10, 3).start();
+    let run = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--json", "--stats"]);
+        let before = proxy.stats()["throttled"].as_u64().unwrap_or(0);
+        let out = subject.run(&s, &proxy.url, &all);
+        let failed: u64 = stats(&out)["operations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["errors"].as_u64().unwrap())
+            .sum();
+        (out, proxy.stats()["throttled"].as_u64().unwrap() - before, failed)
+    };
+    let (apply, n_apply, e_apply) = run(&["apply", "--auto-approve"]);
+    assert_eq!(apply.code, 0, "apply with {n_apply} calls throttled: {}", apply.stderr);
+    let (plan, n_plan, e_plan) = run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "plan with {n_plan} calls throttled: {}{}", plan.stdout, plan.stderr);
+    let (destroy, n_destroy, e_destroy) = run(&["destroy", "--auto-approve"]);
+    assert_eq!(destroy.code, 0, "destroy with {n_destroy} calls throttled: {}", destroy.stderr);
+    assert!(n_apply > 0 && n_plan > 0 && n_destroy > 0, "{n_apply} {n_plan} {n_destroy}");
+    assert!(e_apply > 0 && e_destroy > 0, "archkit's retries never ran: {e_apply} {e_destroy}");
+    assert_eq!((subject.leftovers)(&url, &s), Vec::<String>::new());
+    let by_protocol = proxy.stats()["throttled_protocols"].clone();
+    for p in protocols {
+        assert!(
+            by_protocol[p].as_u64().unwrap_or(0) > 0,
+            "no {p} call was throttled: {by_protocol}"
+        );
+    }
+    eprintln!(
+        "figures: throttled, {}: bursts of 3 every 10 calls: {n_apply} throttles in apply \
+         ({e_apply} calls failed past the SDK's retries and were retried by archkit), {n_plan} in \
+         plan ({e_plan}), {n_destroy} in destroy ({e_destroy}), by protocol {by_protocol}; converged",
+        subject.blueprint
+    );
+}
+
+#[test]
+fn fargate_converges_when_calls_are_throttled_in_every_protocol() {
+    // EC2 query, query (ELB, IAM), JSON (ECS, Logs).
+    throttled(&FARGATE, "throttle-fg", &["ec2", "query", "json"]);
+}
+
+#[test]
+fn mq_poller_converges_when_calls_are_throttled_in_every_protocol() {
+    // REST-JSON (MQ, Lambda), JSON (DynamoDB, Secrets Manager, EventBridge).
+    throttled(&MQ, "throttle-mq", &["ec2", "query", "json", "rest-json"]);
 }

@@ -18,7 +18,6 @@ use std::process::Command;
 
 use aws_sdk_ec2::types::Filter;
 
-use crate::faults::Proxy;
 use crate::util::{Run, archkit, finished_ids, root, run};
 
 fn moto_url() -> Option<String> {
@@ -592,28 +591,6 @@ fn missing_region_or_credentials_is_one_clear_error() {
     assert_eq!(no_creds.code, 1, "{}", no_creds.stderr);
     assert!(no_creds.stderr.contains("archkit::aws::no_credentials"), "{}", no_creds.stderr);
     assert!(!no_creds.stderr.contains("panicked"));
-}
-
-#[test]
-fn apply_converges_when_a_third_of_calls_are_throttled() {
-    let Some(url) = require_moto() else { return };
-    let proxy = Proxy::builder(&url).throttle_every(3).start();
-    let s = Stack::new(&url, "throttle");
-    // The whole architecture: EC2, ELB, ECS, IAM and Logs each throttle in
-    // their own protocol.
-    let b = s.builtin("fargate-public-private");
-    let out = run(&mut s.cmd_at(&proxy.url, &["apply", &b, "--auto-approve", "--json", "--stats"]));
-    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
-    let st = stats(&out);
-    let errors: u64 =
-        st["operations"].as_array().unwrap().iter().map(|o| o["errors"].as_u64().unwrap()).sum();
-    eprintln!(
-        "figures: throttled apply made {} calls with {errors} failed attempts recorded",
-        st["total_calls"]
-    );
-    let plan = run(&mut s.cmd_at(&proxy.url, &["plan", &b, "--detailed-exitcode"]));
-    assert_eq!(plan.code, 0, "{}\n{}", plan.stdout, plan.stderr);
-    assert_eq!(s.run(&["destroy", &b, "--auto-approve"]).code, 0);
 }
 
 pub(crate) fn iam(url: &str) -> aws_sdk_iam::Client {
