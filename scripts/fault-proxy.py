@@ -12,6 +12,8 @@ TARGET (moto) and, as asked, injects the faults AWS users meet:
   --throttle-burst B   with --throttle-every: throttle B calls in a row from
                        each Nth on (1 by default). A burst as long as the
                        SDK's attempts reaches archkit's own retries.
+  --throttle-writes    throttle every write (reads pass): a run that stays in
+                       its retries, to be interrupted there.
   --drop-every-write N forward every Nth write (any call but Describe*,
                        List*, Get*) and then close the connection without
                        answering: the call was carried out, its answer lost.
@@ -45,6 +47,7 @@ p = argparse.ArgumentParser()
 p.add_argument("target")
 p.add_argument("--throttle-every", type=int, default=0)
 p.add_argument("--throttle-burst", type=int, default=1)
+p.add_argument("--throttle-writes", action="store_true")
 p.add_argument("--drop-every-write", type=int, default=0)
 p.add_argument("--kill-at", type=int, default=0)
 p.add_argument("--kill-after-forward", action="store_true")
@@ -176,7 +179,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if write:
                 STATS["writes"] += 1
             w = STATS["writes"]
-            throttle = ARGS.throttle_every and n % ARGS.throttle_every < ARGS.throttle_burst
+            throttle = (ARGS.throttle_every and n % ARGS.throttle_every < ARGS.throttle_burst) or (
+                ARGS.throttle_writes and write
+            )
             drop = write and ARGS.drop_every_write and w % ARGS.drop_every_write == 0
             kill = ARGS.kill_at and n == ARGS.kill_at
             proto = protocol(self.headers, body)

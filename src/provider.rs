@@ -229,6 +229,13 @@ impl ProviderError {
         self
     }
 
+    /// A call abandoned at an interrupt before AWS answered.
+    pub fn abandoned() -> Self {
+        let mut e = ProviderError::new("interrupted before AWS answered");
+        e.outcome_unknown = true;
+        e
+    }
+
     /// A create whose answer named no resource: an error, so state never
     /// records an empty id (the resource, if made, is found by its tags).
     pub fn no_id(kind: &str) -> Self {

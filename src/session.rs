@@ -56,6 +56,13 @@ impl Backend {
                 {
                     cloud.set_latency(Duration::from_millis(ms));
                 }
+                // How many polls a `test.slow` resource needs: a readiness
+                // wait as long as a test needs to interrupt it.
+                if let Some(n) =
+                    std::env::var("ARCHKIT_TEST_SLOW_POLLS").ok().and_then(|v| v.parse().ok())
+                {
+                    cloud.slow_polls.store(n, std::sync::atomic::Ordering::SeqCst);
+                }
                 Ok(Backend::Memory { cloud, path })
             }
             _ => {

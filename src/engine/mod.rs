@@ -416,6 +416,9 @@ fn write_state(shared: &Shared, f: impl FnOnce(&mut State)) -> Result<(), StepEr
 }
 
 /// Runs a provider call under an API permit, retrying retryable errors.
+/// How long a call in flight at an interrupt may still take.
+const INTERRUPT_GRACE: Duration = Duration::from_millis(800);
+
 async fn call<T, F, Fut>(shared: &Shared, mut f: F) -> Result<T, ProviderError>
 where
     F: FnMut() -> Fut,
@@ -427,7 +430,17 @@ where
     loop {
         let result = {
             let _permit = shared.sem.acquire().await.expect("semaphore open");
-            f().await
+            // After an interrupt a call already sent gets a moment to
+            // answer; one still inside the SDK's own retries after that is
+            // abandoned (its outcome unknown: a create stays pending, to
+            // be looked up by its tags), so the run stops within 2 s.
+            tokio::select! {
+                r = f() => r,
+                _ = async {
+                    shared.cancel.cancelled().await;
+                    tokio::time::sleep(INTERRUPT_GRACE).await;
+                } => Err(ProviderError::abandoned()),
+            }
         };
         match result {
             Err(e)
@@ -565,6 +578,7 @@ async fn create_once(
         match call(shared, || kind.create(&shared.ctx, req)).await {
             Ok(created) => return Ok(created),
             Err(e) if e.partial_id.is_some() => return Err(e),
+            Err(e) if shared.cancel.is_cancelled() => return Err(e),
             Err(e) => {
                 // Found: its create may have stopped before its later
                 // steps (attributes, rules), so finish it from what is live.

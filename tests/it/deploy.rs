@@ -578,6 +578,76 @@ fn a_second_interrupt_exits_at_once_and_the_rerun_converges() {
     assert_eq!(e.run(&["plan", "BP", "--detailed-exitcode"]).code, 0);
 }
 
+/// Spawns `cmd`, waits for a line of its stderr containing `marker`, then
+/// sends `signal` after `delay`: its exit code, the seconds from the
+/// signal to the exit, and its stderr.
+pub(crate) fn interrupt_at(
+    cmd: &mut Command,
+    marker: &str,
+    delay: Duration,
+    signal: &str,
+) -> (Option<i32>, f64, String) {
+    use std::io::BufRead;
+    let mut child = cmd
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut seen = Vec::new();
+    while !seen.iter().any(|l: &String| l.contains(marker)) {
+        match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(l) => seen.push(l),
+            Err(_) => panic!("no `{marker}` in: {}", seen.join("\n")),
+        }
+    }
+    std::thread::sleep(delay);
+    let sent = Instant::now();
+    let pid = child.id().to_string();
+    assert!(Command::new("kill").args([signal, &pid]).status().unwrap().success());
+    let exit = child.wait().unwrap();
+    let took = sent.elapsed().as_secs_f64();
+    std::thread::sleep(Duration::from_millis(50));
+    seen.extend(rx.try_iter());
+    (exit.code(), took, seen.join("\n"))
+}
+
+/// Issue 13: SIGINT and SIGTERM during a readiness wait (a `test.slow`
+/// resource that never becomes ready) stop the run within 2 s: exit 130,
+/// the lock released, the resource recorded as still being created, and
+/// the rerun waits again and converges.
+#[test]
+fn an_interrupt_during_a_readiness_wait_stops_at_once_and_the_rerun_waits_again() {
+    for signal in ["-INT", "-TERM"] {
+        let e = Env::new();
+        let mut cmd = e.cmd(&["apply", e.blueprint.to_str().unwrap(), "--auto-approve"]);
+        cmd.env("ARCHKIT_TEST_SLOW_POLLS", "1000000");
+        let (code, took, stderr) = interrupt_at(
+            &mut cmd,
+            "top: waiting until it is ready",
+            Duration::from_millis(500),
+            signal,
+        );
+        eprintln!("figures: {signal} during a readiness wait: exit after {took:.3}s");
+        assert_eq!(code, Some(130), "{stderr}");
+        assert!(took < 2.0, "took {took}s to stop");
+        assert!(!Path::new(&format!("{}.lock", e.state_path().display())).exists());
+        let state = e.state();
+        assert_eq!(state["resources"]["top"]["status"], "creating", "{state}");
+        let rerun = e.run(&["apply", "BP", "--auto-approve"]);
+        assert_eq!(rerun.code, 0, "{}", rerun.stderr);
+        assert_eq!(e.state()["resources"]["top"]["status"], "ready");
+        assert_eq!(e.run(&["plan", "BP", "--detailed-exitcode"]).code, 0);
+    }
+}
+
 /// Issue 13: two real `archkit apply` processes on one stack at once: one
 /// proceeds, the other fails clearly on the lock (or, with
 /// `--lock-timeout`, waits and then finds nothing left to do); the state

@@ -62,6 +62,11 @@ impl ProxyBuilder {
         self.arg("--throttle-every", every).arg("--throttle-burst", n)
     }
 
+    pub(crate) fn throttle_writes(mut self) -> Self {
+        self.args.push("--throttle-writes".into());
+        self
+    }
+
     pub(crate) fn drop_every_write(self, n: u32) -> Self {
         self.arg("--drop-every-write", n)
     }
@@ -422,4 +427,39 @@ fn fargate_converges_when_calls_are_throttled_in_every_protocol() {
 fn mq_poller_converges_when_calls_are_throttled_in_every_protocol() {
     // REST-JSON (MQ, Lambda), JSON (DynamoDB, Secrets Manager, EventBridge).
     throttled(&MQ, "throttle-mq", &["ec2", "query", "json", "rest-json"]);
+}
+
+/// SIGINT during apply's retries and SIGTERM during destroy's (every write
+/// throttled, so the run sits in archkit's backoff): each exits 130 within
+/// 2 s with the lock released, and the rerun without faults converges.
+#[test]
+fn interrupts_during_retries_of_apply_and_destroy_stop_within_two_seconds() {
+    use crate::deploy::interrupt_at;
+    use std::time::Duration;
+    let Some(url) = require_moto() else { return };
+    let s = Stack::new(&url, "interrupt");
+    let b = crate::moto::bp(&s);
+    let lock = s.dir_path().join(format!(".archkit/{}.state.json.lock", s.name));
+    let proxy = Proxy::builder(&url).throttle_writes().start();
+    let mut apply = s.cmd_at(&proxy.url, &["apply", &b, "--auto-approve"]);
+    let (code, took, stderr) = interrupt_at(&mut apply, "creating", Duration::from_secs(2), "-INT");
+    eprintln!("figures: SIGINT during apply's retries: exit after {took:.3}s");
+    assert_eq!(code, Some(130), "{stderr}");
+    assert!(took < 2.0, "took {took}s to stop");
+    assert!(!lock.exists(), "the lock was not released");
+    assert!(proxy.stats()["throttled"].as_u64().unwrap() > 0);
+    let rerun = s.run(&["apply", &b, "--auto-approve"]);
+    assert_eq!(rerun.code, 0, "{}", rerun.stderr);
+    assert_eq!(s.run(&["plan", &b, "--detailed-exitcode"]).code, 0);
+
+    let mut destroy = s.cmd_at(&proxy.url, &["destroy", &b, "--auto-approve"]);
+    let (code, took, stderr) =
+        interrupt_at(&mut destroy, "deleting", Duration::from_secs(2), "-TERM");
+    eprintln!("figures: SIGTERM during destroy's retries: exit after {took:.3}s");
+    assert_eq!(code, Some(130), "{stderr}");
+    assert!(took < 2.0, "took {took}s to stop");
+    assert!(!lock.exists(), "the lock was not released");
+    let rerun = s.run(&["destroy", &b, "--auto-approve"]);
+    assert_eq!(rerun.code, 0, "{}", rerun.stderr);
+    assert_eq!(rt().block_on(crate::fargate::leftovers(&url, &s)), Vec::<String>::new());
 }
