@@ -129,6 +129,14 @@ fn syntax_help(message: &str, text: &str, offset: usize) -> String {
             .into()
     } else if message.contains("tab") || line.starts_with('\t') {
         "YAML indents with spaces only; replace the tabs with spaces".into()
+    } else if message.contains("more than one YAML document") {
+        "a blueprint is one document: remove the `---` line and what follows, or put each \
+         blueprint in its own directory"
+            .into()
+    } else if message.contains("tag") {
+        "blueprints use no YAML tags such as `!Ref`: write references as \
+         `${params.name}` or `${vpc.id}`"
+            .into()
     } else if message.contains("duplicate") {
         "each key may appear once per mapping; remove or rename one of them".into()
     } else if message.contains("alias") {

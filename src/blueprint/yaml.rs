@@ -115,6 +115,9 @@ fn parse_here(src: &str) -> Result<Node, SyntaxError> {
     options.strict_booleans = true;
     // `012` is the string "012", not octal or a float.
     options.leading_zero_numbers_as_strings = true;
+    // `!Ref x` or `!!python/object` would otherwise be dropped silently
+    // and the bare value used: refuse tags instead.
+    options.reject_unsupported_tags = true;
     let index = LineIndex::new(src);
     match serde_saphyr::from_str_with_options::<Spanned<Raw>>(src, options) {
         Ok(raw) => Ok(convert(raw, &index)),
@@ -134,6 +137,9 @@ fn clean_message(msg: &str) -> String {
         None => msg,
     };
     let msg = msg.trim_start_matches("error: ");
+    if msg.starts_with("multiple YAML documents detected") {
+        return "more than one YAML document (a `---` line starts another)".into();
+    }
     msg.replace(", set DuplicateKeyPolicy in Options if acceptable", "")
 }
 
