@@ -246,9 +246,19 @@ fn from_expr(ty: ParamType, v: &Expr) -> Result<Expr, String> {
 
 /// Parses a var file: a YAML (or JSON) mapping of names to values.
 pub fn parse_var_file(name: &str, text: &str) -> Result<Vec<(String, String, Expr)>, String> {
-    let root = super::yaml::parse(text).map_err(|e| format!("{name}: {}", e.message))?;
+    // `file:line:column`, as compilers print it.
+    let at = |offset: usize| {
+        let before = &text[..offset.min(text.len())];
+        let line = before.matches('\n').count() + 1;
+        let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        format!("{name}:{line}:{col}")
+    };
+    let root = super::yaml::parse(text).map_err(|e| format!("{}: {}", at(e.offset), e.message))?;
     let Some(entries) = root.as_map() else {
-        return Err(format!("{name}: a var file is a mapping of parameter names to values"));
+        return Err(format!(
+            "{}: a var file is a mapping of parameter names to values",
+            at(root.span.offset())
+        ));
     };
     let mut out = Vec::new();
     for (k, v) in entries {
@@ -267,7 +277,13 @@ pub fn parse_var_file(name: &str, text: &str) -> Result<Vec<(String, String, Exp
                     })
                     .collect(),
             ),
-            _ => return Err(format!("{name}: `{}` must be a scalar or a list", k.name)),
+            _ => {
+                return Err(format!(
+                    "{}: `{}` must be a scalar or a list",
+                    at(v.span.offset()),
+                    k.name
+                ));
+            }
         };
         out.push((name.to_string(), k.name.clone(), value));
     }

@@ -58,7 +58,10 @@ fn read_saved(arg: &str) -> Result<Option<SavedPlan>, crate::plan::saved::SavedP
     if !p.is_file() || p.file_name().is_some_and(|n| n == crate::blueprint::source::FILE_NAME) {
         return Ok(None);
     }
-    let looks_like_plan = std::fs::read_to_string(p)
-        .is_ok_and(|t| t.trim_start().starts_with('{') && t.contains("\"blueprint_digest\""));
+    // Named like one (`plan --out x.plan`), or holding one: a damaged
+    // plan file is then reported as a plan file, not read as a blueprint.
+    let looks_like_plan = p.extension().is_some_and(|e| e == "plan")
+        || std::fs::read_to_string(p)
+            .is_ok_and(|t| t.trim_start().starts_with('{') && t.contains("\"blueprint_digest\""));
     if looks_like_plan { SavedPlan::read(p).map(Some) } else { Ok(None) }
 }

@@ -183,21 +183,25 @@ pub(crate) fn var_inputs(g: &GlobalArgs, printer: &Printer) -> Option<params::In
         params::Inputs { cli: g.vars.clone(), files: Vec::new(), env: params::Inputs::from_env() };
     for f in &g.var_files {
         let name = f.display().to_string();
-        let text = match std::fs::read_to_string(f) {
-            Ok(t) => t,
+        const HELP: &str = "a var file is YAML or JSON text: one `name: value` line per \
+                            parameter (a value may be a list), e.g. `image: nginx:1.27`";
+        let text = match std::fs::read(f).map(String::from_utf8) {
+            Ok(Ok(t)) => t,
+            Ok(Err(_)) => {
+                let msg = format!("var file {name} is not UTF-8 text");
+                printer.error(&CliError::new("archkit::var_file", msg, Some(HELP.into())));
+                return None;
+            }
             Err(e) => {
-                printer.error(&CliError::new(
-                    "archkit::var_file",
-                    format!("cannot read var file {name}: {e}"),
-                    None,
-                ));
+                let msg = format!("cannot read var file {name}: {e}");
+                printer.error(&CliError::new("archkit::var_file", msg, None));
                 return None;
             }
         };
         match params::parse_var_file(&name, &text) {
             Ok(v) => inputs.files.extend(v),
             Err(msg) => {
-                printer.error(&CliError::new("archkit::var_file", msg, None));
+                printer.error(&CliError::new("archkit::var_file", msg, Some(HELP.into())));
                 return None;
             }
         }

@@ -47,6 +47,14 @@ pub enum SavedPlanError {
         help("create one with `archkit plan --out FILE`")
     )]
     Invalid { path: PathBuf, message: String },
+    #[error("{} is a plan file of format version {found}; this archkit reads version {FORMAT_VERSION}", .path.display())]
+    #[diagnostic(
+        code(archkit::plan::saved_version),
+        help(
+            "plan again with this archkit (`archkit plan --out FILE`), or apply it with the archkit that made it"
+        )
+    )]
+    Version { path: PathBuf, found: u32 },
     #[error("the saved plan is stale: {what}")]
     #[diagnostic(
         code(archkit::plan::stale),
@@ -128,18 +136,35 @@ impl SavedPlan {
     }
 
     pub fn read(path: &Path) -> Result<SavedPlan, SavedPlanError> {
-        let text = std::fs::read_to_string(path)
+        let bytes = std::fs::read(path)
             .map_err(|source| SavedPlanError::Io { path: path.to_path_buf(), source })?;
-        let saved: SavedPlan = serde_json::from_str(&text).map_err(|e| {
-            SavedPlanError::Invalid { path: path.to_path_buf(), message: e.to_string() }
+        let text = String::from_utf8(bytes).map_err(|_| SavedPlanError::Invalid {
+            path: path.to_path_buf(),
+            message: "it is not UTF-8 text".into(),
         })?;
-        if saved.format_version != FORMAT_VERSION {
-            return Err(SavedPlanError::Invalid {
-                path: path.to_path_buf(),
-                message: format!("format version {} is not supported", saved.format_version),
-            });
+        let invalid = |e: serde_json::Error| SavedPlanError::Invalid {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        };
+        // The version first: another version's shape is reported as that
+        // version, not as a damaged file.
+        let value: serde_json::Value = serde_json::from_str(&text).map_err(invalid)?;
+        match value.get("format_version").and_then(|v| v.as_u64()) {
+            Some(v) if v == u64::from(FORMAT_VERSION) => {}
+            Some(v) => {
+                return Err(SavedPlanError::Version {
+                    path: path.to_path_buf(),
+                    found: u32::try_from(v).unwrap_or(u32::MAX),
+                });
+            }
+            None => {
+                return Err(SavedPlanError::Invalid {
+                    path: path.to_path_buf(),
+                    message: "it has no format_version".into(),
+                });
+            }
         }
-        Ok(saved)
+        serde_json::from_value(value).map_err(invalid)
     }
 
     /// Checks that applying now would do exactly what was saved.

@@ -105,13 +105,19 @@ impl LocalStore {
 
     /// Reads the state; `None` when the stack has none yet.
     pub fn load(&self) -> Result<Option<State>, StateError> {
-        let text = match fs::read_to_string(&self.path) {
+        let bytes = match fs::read(&self.path) {
             Ok(t) => t,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(source) => {
                 return Err(StateError::Io { action: "read", path: self.path.clone(), source });
             }
         };
+        // Bytes that are not text are a corrupt file (restore the backup),
+        // not an I/O failure.
+        let text = String::from_utf8(bytes).map_err(|_| StateError::Corrupt {
+            path: self.path.clone(),
+            message: "it is not UTF-8 text".into(),
+        })?;
         parse(&self.path, &text).map(Some)
     }
 

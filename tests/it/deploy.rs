@@ -693,3 +693,87 @@ fn two_applies_at_once_one_proceeds_the_other_is_refused_or_waits() {
     assert_eq!(e.cloud()["resources"].as_object().unwrap().len(), 4, "no duplicate");
     assert_eq!(e.run(&["plan", "BP", "--detailed-exitcode"]).code, 0);
 }
+
+/// Issue 13's hostile-input corpus, for the files archkit reads besides
+/// blueprints: a damaged or newer state file and a damaged or newer saved
+/// plan, for plan, apply and destroy, are each a clear error (code and
+/// help) and leave the state file byte for byte as it was; var files of
+/// the wrong shape or type point at the file, line and column.
+#[test]
+fn damaged_state_plan_and_var_files_are_clear_errors_and_nothing_is_overwritten() {
+    let e = Env::new();
+    assert_eq!(e.run(&["apply", "BP", "--auto-approve"]).code, 0);
+    let good = std::fs::read(e.state_path()).unwrap();
+    let newer = {
+        let mut v: serde_json::Value = serde_json::from_slice(&good).unwrap();
+        v["format_version"] = 99.into();
+        v["a_field_from_the_future"] = true.into();
+        serde_json::to_vec(&v).unwrap()
+    };
+    let states: [(&str, Vec<u8>, &str); 4] = [
+        ("truncated", good[..good.len() / 2].to_vec(), "archkit::state::corrupt"),
+        ("not UTF-8", b"\x00\xff{\"format_version\": 2}".to_vec(), "archkit::state::corrupt"),
+        ("empty", Vec::new(), "archkit::state::corrupt"),
+        ("newer", newer, "archkit::state::newer_format"),
+    ];
+    for (what, bytes, code) in &states {
+        for cmd in [
+            &["plan", "BP"][..],
+            &["apply", "BP", "--auto-approve"],
+            &["destroy", "BP", "--auto-approve"],
+        ] {
+            std::fs::write(e.state_path(), bytes).unwrap();
+            let out = e.run(cmd);
+            assert_eq!(out.code, 1, "{what} state, {}: {}", cmd[0], out.stderr);
+            assert!(out.stderr.contains(code), "{what} state, {}: {}", cmd[0], out.stderr);
+            assert!(out.stderr.contains("help:"), "{what} state, {}: {}", cmd[0], out.stderr);
+            assert!(!out.stderr.contains("panicked"));
+            assert_eq!(
+                &std::fs::read(e.state_path()).unwrap(),
+                bytes,
+                "{what} state was overwritten"
+            );
+        }
+    }
+    std::fs::write(e.state_path(), &good).unwrap();
+
+    let plan_file = e.dir.path().join("change.plan");
+    let made = e.run(&["plan", "BP", "--var", "value=two", "--out", plan_file.to_str().unwrap()]);
+    assert_eq!(made.code, 0, "{}", made.stderr);
+    let saved = std::fs::read(&plan_file).unwrap();
+    let newer_plan = {
+        let mut v: serde_json::Value = serde_json::from_slice(&saved).unwrap();
+        v["format_version"] = 99.into();
+        serde_json::to_vec(&v).unwrap()
+    };
+    let plans: [(&str, Vec<u8>, &str); 4] = [
+        ("truncated", saved[..saved.len() / 2].to_vec(), "archkit::plan::saved_invalid"),
+        ("not UTF-8", b"\x00\xff".to_vec(), "archkit::plan::saved_invalid"),
+        ("empty", Vec::new(), "archkit::plan::saved_invalid"),
+        ("newer", newer_plan, "archkit::plan::saved_version"),
+    ];
+    for (what, bytes, code) in &plans {
+        std::fs::write(&plan_file, bytes).unwrap();
+        let out = e.run(&["apply", plan_file.to_str().unwrap()]);
+        assert_eq!(out.code, 1, "{what} plan: {}", out.stderr);
+        assert!(out.stderr.contains(code), "{what} plan: {}", out.stderr);
+        assert!(out.stderr.contains("help:"), "{what} plan: {}", out.stderr);
+        assert_eq!(std::fs::read(e.state_path()).unwrap(), good, "{what} plan changed the state");
+    }
+    assert_eq!(e.cloud()["resources"].as_object().unwrap().len(), 4);
+
+    let vars: [(&str, &[u8], &str); 4] = [
+        ("tfvars syntax", b"value = 3\n", "v.vars:1:1: a var file is a mapping"),
+        ("nested mapping", b"value:\n  a: 1\n", "v.vars:2:3: `value` must be a scalar or a list"),
+        ("not UTF-8", b"value: caf\xe9\n", "var file v.vars is not UTF-8 text"),
+        ("a list for a string", b"value: [1, 2]\n", "is not a string"),
+    ];
+    for (what, bytes, message) in vars {
+        std::fs::write(e.dir.path().join("v.vars"), bytes).unwrap();
+        let out = e.run(&["plan", "BP", "--var-file", "v.vars"]);
+        assert_eq!(out.code, 1, "{what}: {}", out.stderr);
+        assert!(out.stderr.contains(message), "{what}: {}", out.stderr);
+        assert!(out.stderr.contains("help:"), "{what}: {}", out.stderr);
+    }
+    assert_eq!(std::fs::read(e.state_path()).unwrap(), good);
+}
