@@ -159,6 +159,23 @@ pub struct Schema {
     /// Hand-written notes for the generated reference (behaviour a
     /// property table cannot show: waits, delete rules, checks).
     pub notes: &'static str,
+    /// What a referenced resource must be for a setting of this one to
+    /// work, checked by `validate` (an endpoint's private DNS needs a VPC
+    /// with DNS support and hostnames).
+    pub requires: &'static [Requires],
+}
+
+/// When `when` is set to `value` and `via` refers to a resource of kind
+/// `kind`, that resource's boolean properties `props` must all be true
+/// (their schema default when omitted).
+#[derive(Debug)]
+pub struct Requires {
+    pub when: &'static str,
+    pub value: bool,
+    pub via: &'static str,
+    pub kind: &'static str,
+    pub props: &'static [&'static str],
+    pub help: &'static str,
 }
 
 impl Schema {
@@ -173,6 +190,7 @@ impl Schema {
             exactly_one_of: &[],
             taggable: true,
             notes: "",
+            requires: &[],
         }
     }
 
@@ -193,6 +211,11 @@ impl Schema {
 
     pub const fn notes(mut self, notes: &'static str) -> Schema {
         self.notes = notes;
+        self
+    }
+
+    pub const fn requires(mut self, requires: &'static [Requires]) -> Schema {
+        self.requires = requires;
         self
     }
 

@@ -127,6 +127,7 @@ kinds! {
     ec2::security_group::SECURITY_GROUP_RULE => ec2::security_group::SecurityGroupRule,
     ec2::endpoint::VPC_ENDPOINT => ec2::endpoint::VpcEndpoint,
     ec2::endpoint_service::VPC_ENDPOINT_SERVICE => ec2::endpoint_service::VpcEndpointService,
+    ec2::endpoint_connection::VPC_ENDPOINT_CONNECTION => ec2::endpoint_connection::VpcEndpointConnection,
     iam::ROLE => iam::Role,
     logs::LOG_GROUP => logs::LogGroup,
     elbv2::load_balancer::LOAD_BALANCER => elbv2::load_balancer::LoadBalancer,

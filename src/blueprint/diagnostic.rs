@@ -69,6 +69,7 @@ pub enum Code {
     BadPattern,
     DisabledResource,
     CodeNotFound,
+    ForEach,
 }
 
 impl Code {
@@ -100,6 +101,7 @@ impl Code {
             Code::BadPattern => "archkit::blueprint::bad_pattern",
             Code::DisabledResource => "archkit::blueprint::disabled_resource",
             Code::CodeNotFound => "archkit::blueprint::code_not_found",
+            Code::ForEach => "archkit::blueprint::for_each",
         }
     }
 }

@@ -82,6 +82,9 @@ pub enum Ref {
     Stack,
     /// `${region}`: the region the stack is deployed to.
     Region,
+    /// `${each.value}`: inside a resource with `for_each`, the list item
+    /// this instance is made for (replaced when values are known).
+    Each,
 }
 
 impl fmt::Display for Ref {
@@ -92,6 +95,7 @@ impl fmt::Display for Ref {
             Ref::Az(i) => write!(f, "${{azs[{i}]}}"),
             Ref::Stack => f.write_str("${stack}"),
             Ref::Region => f.write_str("${region}"),
+            Ref::Each => f.write_str("${each.value}"),
         }
     }
 }
@@ -123,6 +127,32 @@ impl Expr {
                 otherwise.visit_refs(f);
             }
             _ => {}
+        }
+    }
+
+    /// This value for the `for_each` item `item`: `${each.value}` replaced.
+    pub fn with_each(&self, item: &str) -> Expr {
+        match self {
+            Expr::Ref(Ref::Each) => Expr::Str(item.to_string()),
+            Expr::Template(parts) => Expr::Template(
+                parts
+                    .iter()
+                    .map(|p| match p {
+                        Part::Ref(Ref::Each) => Part::Lit(item.to_string()),
+                        other => other.clone(),
+                    })
+                    .collect(),
+            ),
+            Expr::List(items) => Expr::List(items.iter().map(|e| e.with_each(item)).collect()),
+            Expr::Map(m) => {
+                Expr::Map(m.iter().map(|(k, e)| (k.clone(), e.with_each(item))).collect())
+            }
+            Expr::Cond { cond, then, otherwise } => Expr::Cond {
+                cond: cond.clone(),
+                then: Box::new(then.with_each(item)),
+                otherwise: Box::new(otherwise.with_each(item)),
+            },
+            other => other.clone(),
         }
     }
 
@@ -280,6 +310,7 @@ fn parse_ref(inner: &str) -> Result<Ref, (String, String)> {
     match inner {
         "stack" => return Ok(Ref::Stack),
         "region" => return Ok(Ref::Region),
+        "each.value" => return Ok(Ref::Each),
         _ => {}
     }
     if let Some(idx) = inner.strip_prefix("azs[").and_then(|r| r.strip_suffix(']')) {

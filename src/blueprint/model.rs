@@ -98,6 +98,15 @@ pub struct Resource {
     pub span: SourceSpan,
     /// `when:`: the resource exists only while this holds.
     pub when: Option<Condition>,
+    /// `for_each: ${params.list}`: one instance per item, `id[item]`.
+    pub for_each: Option<ForEach>,
+}
+
+/// The list parameter a `for_each` resource is made once per item of.
+#[derive(Debug, Clone)]
+pub struct ForEach {
+    pub param: String,
+    pub span: SourceSpan,
 }
 
 impl Resource {
@@ -173,13 +182,77 @@ impl Blueprint {
                 diags.push(disabled(&self.file, &format!("output {}", o.name), &target, o.span));
             }
         }
+        self.expand_for_each(&value, &mut diags);
         if diags.is_empty() {
             // Removing resources and branches removes edges, never adds
-            // any: the smaller graph has no cycle either.
+            // any; instances of a `for_each` resource have its edges and
+            // nothing refers to them: the graph has no cycle either.
             self.graph = self.build_graph().expect("a subgraph of an acyclic graph");
             Ok(self)
         } else {
             Err(Diagnostics { file: self.file.name.clone(), diagnostics: diags })
+        }
+    }
+}
+
+impl Blueprint {
+    /// Replaces each `for_each` resource by one instance per item of its
+    /// list parameter, `id[item]`, with `${each.value}` the item.
+    fn expand_for_each(
+        &mut self,
+        value: &impl Fn(&str) -> Option<Expr>,
+        diags: &mut Vec<Diagnostic>,
+    ) {
+        let multi: Vec<String> = self
+            .resources
+            .values()
+            .filter(|r| r.for_each.is_some())
+            .map(|r| r.id.clone())
+            .collect();
+        for id in multi {
+            let r = self.resources.shift_remove(&id).expect("listed above");
+            let fe = r.for_each.clone().expect("filtered above");
+            let items = match value(&fe.param) {
+                Some(Expr::List(items)) => items,
+                _ => Vec::new(),
+            };
+            let mut seen = std::collections::BTreeSet::new();
+            for item in items {
+                let item = match item {
+                    Expr::Str(s) => s,
+                    Expr::Int(i) => i.to_string(),
+                    other => {
+                        diags.push(
+                            Diagnostic::new(
+                                Code::ForEach,
+                                format!(
+                                    "`{id}`: a `for_each` item must be a string, not {other:?}"
+                                ),
+                            )
+                            .label(fe.span, "one instance per item")
+                            .help(format!("give `{}` a list of strings", fe.param))
+                            .in_file(&self.file),
+                        );
+                        continue;
+                    }
+                };
+                if !seen.insert(item.clone()) {
+                    diags.push(
+                        Diagnostic::new(Code::ForEach, format!("`{id}`: `{item}` is listed twice"))
+                            .label(fe.span, "one instance per item")
+                            .help(format!("list each item of `{}` once", fe.param))
+                            .in_file(&self.file),
+                    );
+                    continue;
+                }
+                let mut one = r.clone();
+                one.id = format!("{id}[{item}]");
+                one.for_each = None;
+                for e in one.properties.values_mut() {
+                    *e = e.with_each(&item);
+                }
+                self.resources.insert(one.id.clone(), one);
+            }
         }
     }
 }

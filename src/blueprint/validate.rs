@@ -9,7 +9,7 @@ use miette::SourceSpan;
 
 use super::diagnostic::{Code, Diagnostic, SourceFile, span};
 use super::expr::{self, Condition, Expr, Ref};
-use super::model::{Blueprint, Dep, DepVia, Output, ParamType, Parameter, Resource};
+use super::model::{Blueprint, Dep, DepVia, ForEach, Output, ParamType, Parameter, Resource};
 use super::yaml::{Key, Node, Value};
 use crate::graph::Graph;
 use crate::provider::Registry;
@@ -19,7 +19,8 @@ use crate::schema::{self, Prop, Schema, Type, did_you_mean, quote_list};
 const RESERVED_IDS: &[&str] = &["params", "stack", "region", "azs"];
 
 const TOP_KEYS: &[&str] = &["name", "description", "source", "parameters", "resources", "outputs"];
-const RESOURCE_KEYS: &[&str] = &["type", "properties", "depends_on", "description", "when"];
+const RESOURCE_KEYS: &[&str] =
+    &["type", "properties", "depends_on", "description", "when", "for_each"];
 const PARAM_KEYS: &[&str] =
     &["type", "default", "description", "allowed", "pattern", "min_length", "max_length", "secret"];
 const OUTPUT_KEYS: &[&str] = &["value", "description", "sensitive"];
@@ -164,7 +165,92 @@ impl<'a> Validator<'a> {
         if let Some((_, n)) = find(entries, "outputs") {
             bp.outputs = self.outputs(n, &ctx);
         }
+        self.no_refs_to_for_each(&bp);
+        self.requirements(&bp);
         bp
+    }
+
+    /// A `for_each` resource is several resources: nothing may refer to it
+    /// as to one (nor do outputs know which instance), so references and
+    /// `depends_on` to it are refused.
+    fn no_refs_to_for_each(&mut self, bp: &Blueprint) {
+        for r in bp.resources.values() {
+            for d in &r.deps {
+                if bp.resources.get(&d.target).is_some_and(|t| t.for_each.is_some()) {
+                    self.err(
+                        Code::ForEach,
+                        format!("`{}` refers to `{}`, which `for_each` makes several of", r.id, d.target),
+                        d.span,
+                        "several resources",
+                        Some("refer to resources without `for_each`; instances cannot be referred to yet".into()),
+                    );
+                }
+            }
+        }
+        for o in bp.outputs.values() {
+            let mut bad = Vec::new();
+            o.value.visit_refs(&mut |r| match r {
+                Ref::Attr { resource, .. }
+                    if bp.resources.get(resource).is_some_and(|t| t.for_each.is_some()) =>
+                {
+                    bad.push(format!("`{resource}`, which `for_each` makes several of"));
+                }
+                Ref::Each => {
+                    bad.push("`${each.value}`, which only a `for_each` resource has".into())
+                }
+                _ => {}
+            });
+            for what in bad {
+                self.err(
+                    Code::ForEach,
+                    format!("output `{}` refers to {what}", o.name),
+                    o.span,
+                    "in this output",
+                    Some("outputs name one value: refer to a resource without `for_each`".into()),
+                );
+            }
+        }
+    }
+
+    /// The schemas' [`crate::schema::Requires`] rules, on literal values:
+    /// a setting that needs something of the resource it refers to.
+    fn requirements(&mut self, bp: &Blueprint) {
+        for r in bp.resources.values() {
+            for q in r.schema.requires {
+                if r.properties.get(q.when) != Some(&Expr::Bool(q.value)) {
+                    continue;
+                }
+                let Some(Expr::Ref(Ref::Attr { resource, .. })) = r.properties.get(q.via) else {
+                    continue;
+                };
+                let Some(target) = bp.resources.get(resource).filter(|t| t.kind() == q.kind) else {
+                    continue;
+                };
+                let off: Vec<&str> = q
+                    .props
+                    .iter()
+                    .copied()
+                    .filter(|p| target.properties.get(*p) == Some(&Expr::Bool(false)))
+                    .collect();
+                if off.is_empty() {
+                    continue;
+                }
+                let at = r.deps.iter().find(|d| &d.target == resource).map_or(r.span, |d| d.span);
+                self.err(
+                    Code::InvalidValue,
+                    format!(
+                        "`{}` sets `{}: {}`, but `{resource}` has {} off",
+                        r.id,
+                        q.when,
+                        q.value,
+                        off.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(" and ")
+                    ),
+                    at,
+                    format!("`{resource}` ({})", q.kind),
+                    Some(q.help.to_string()),
+                );
+            }
+        }
     }
 
     fn unknown_keys(&mut self, entries: &[(Key, Node)], allowed: &[&str], what: &str) {
@@ -432,9 +518,13 @@ impl<'a> Validator<'a> {
             deps: Vec::new(),
             span: key.span,
             when: None,
+            for_each: None,
         };
         if let Some((_, n)) = find(entries, "when") {
             res.when = self.when(n);
+        }
+        if let Some((_, n)) = find(entries, "for_each") {
+            res.for_each = self.for_each(n);
         }
         let empty = Node { value: Value::Map(Vec::new()), span: key.span };
         let props = match find(entries, "properties") {
@@ -453,6 +543,23 @@ impl<'a> Validator<'a> {
             res.properties = m;
         }
         self.check_refs(&refs, ctx, &mut res.deps);
+        // (An invalid `for_each` is reported once, by itself.)
+        if find(entries, "for_each").is_none() {
+            for (r, at) in &refs {
+                if *r == Ref::Each {
+                    self.err(
+                        Code::ForEach,
+                        "`${each.value}` outside a `for_each` resource",
+                        *at,
+                        "no `for_each` here",
+                        Some(format!(
+                            "give `{}` a `for_each: ${{params.list}}`, or write the value out",
+                            key.name
+                        )),
+                    );
+                }
+            }
+        }
         if let Some((_, n)) = find(entries, "depends_on") {
             let items: Vec<&Node> = match &n.value {
                 Value::Seq(items) => items.iter().collect(),
@@ -474,6 +581,51 @@ impl<'a> Validator<'a> {
             }
         }
         Some(res)
+    }
+
+    /// `for_each: ${params.list}`, with a list parameter.
+    fn for_each(&mut self, node: &Node) -> Option<ForEach> {
+        let param = match &node.value {
+            Value::Str(s) => s
+                .trim()
+                .strip_prefix("${params.")
+                .and_then(|r| r.strip_suffix('}'))
+                .map(str::to_string),
+            _ => None,
+        };
+        let Some(param) = param else {
+            self.err(
+                Code::ForEach,
+                "`for_each` must name a list parameter",
+                node.span,
+                "not `${params.name}`",
+                Some("write `for_each: ${params.name}` with a `type: list` parameter".into()),
+            );
+            return None;
+        };
+        match self.param_types.get(&param) {
+            Some(ParamType::List) => Some(ForEach { param, span: node.span }),
+            Some(_) => {
+                self.err(
+                    Code::ForEach,
+                    format!("`for_each` needs a list parameter; `{param}` is not one"),
+                    node.span,
+                    "not a list",
+                    Some(format!("declare `{param}` with `type: list`")),
+                );
+                None
+            }
+            None => {
+                self.err(
+                    Code::UnknownParameter,
+                    format!("reference to unknown parameter `{param}`"),
+                    node.span,
+                    "no such parameter",
+                    Some(format!("declare it under `parameters:` as `{param}:` with `type: list`")),
+                );
+                None
+            }
+        }
     }
 
     /// `when: ${params.flag}` or `when: ${!params.flag}`.
@@ -918,7 +1070,7 @@ impl<'a> Validator<'a> {
                         span: *at,
                     });
                 }
-                Ref::Az(_) | Ref::Stack | Ref::Region => {}
+                Ref::Az(_) | Ref::Stack | Ref::Region | Ref::Each => {}
             }
         }
     }

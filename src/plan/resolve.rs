@@ -110,6 +110,10 @@ fn reference(r: &Ref, env: &Env, look: &dyn Lookup) -> Result<PlanValue, Resolve
             // was reported by parameter resolution.
             None => PlanValue::Known(Value::Null),
         },
+        // Replaced by `Blueprint::select` before anything is resolved.
+        Ref::Each => {
+            return Err(ResolveError("`${each.value}` outside a `for_each` resource".into()));
+        }
         Ref::Stack => PlanValue::Known(Value::String(env.stack.to_string())),
         Ref::Region => PlanValue::Known(Value::String(env.region.to_string())),
         Ref::Az(i) => match env.azs.get(*i) {

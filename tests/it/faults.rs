@@ -354,7 +354,7 @@ fn lost_answers(subject: &Subject, name: &str, every: u32) {
     assert_eq!(out.code, 0, "destroy with {dropped_destroy} answers lost: {}", out.stderr);
     assert_eq!((subject.leftovers)(&url, &s), Vec::<String>::new());
     eprintln!(
-        "figures: lost answers, {}: every {every}th write's answer dropped: {dropped} in apply, \
+        "figures: lost answers, {}: one write in {every} carried out and its answer dropped: {dropped} in apply, \
          {dropped_destroy} in destroy; converged with no duplicate",
         subject.blueprint
     );

@@ -30,5 +30,6 @@ mod graph;
 mod kinds;
 mod moto;
 mod mq;
+mod privatelink;
 mod robustness;
 mod util;

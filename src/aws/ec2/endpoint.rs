@@ -2,7 +2,7 @@
 
 use super::common::{read_tagged, sync_tags, tag_spec};
 use crate::aws::prelude::*;
-use crate::schema::Default;
+use crate::schema::{Default, Requires};
 use aws_sdk_ec2::types::{ResourceType, VpcEndpointType};
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -21,7 +21,15 @@ pub static VPC_ENDPOINT: Schema = Schema::new("aws.ec2.vpc_endpoint", "A VPC end
     .attributes(rows! {
         Attr::new("dns_entries", Type::List(&Type::String), "Interface endpoints' DNS names."),
     })
-    .notes("Gateway (`route_table_ids`) or Interface (`subnet_ids`, `security_group_ids`, `private_dns_enabled`).");
+    .notes("Gateway (`route_table_ids`) or Interface (`subnet_ids`, `security_group_ids`, `private_dns_enabled`). Private DNS needs a VPC with `enable_dns_support` and `enable_dns_hostnames` both on: `validate` checks it.")
+    .requires(&[Requires {
+        when: "private_dns_enabled",
+        value: true,
+        via: "vpc_id",
+        kind: "aws.ec2.vpc",
+        props: &["enable_dns_support", "enable_dns_hostnames"],
+        help: "private DNS answers only in a VPC with DNS support and DNS hostnames: set both to true on the VPC, or set `private_dns_enabled: false`",
+    }]);
 
 kind! { VpcEndpoint, VPC_ENDPOINT }
 

@@ -18,7 +18,7 @@ pub static VPC_ENDPOINT_SERVICE: Schema =
         .properties(rows! {
             Prop::new("network_load_balancer_arns", Type::List(&Type::String), "The Network Load Balancers behind the service.").required(),
             Prop::new("acceptance_required", Type::Bool, "Connections wait for the provider to accept them.").default(Default::Bool(true)),
-            Prop::new("allowed_principals", Type::List(&Type::String), "Principals (`arn:aws:iam::<account>:root`) allowed to connect."),
+            Prop::new("allowed_principals", Type::List(&Type::String), "Principals (`arn:aws:iam::<account>:root`) allowed to connect; empty or omitted: the service's own account."),
         })
         .attributes(rows! {
             Attr::new("service_name", Type::String, "The name consumers connect to (`com.amazonaws.vpce.<region>.vpce-svc-...`)."),
@@ -36,6 +36,20 @@ fn added_removed(old: &Props, new: &Props, key: &str) -> (Vec<String>, Vec<Strin
     let was: BTreeSet<String> = list(old, key).into_iter().collect();
     let want: BTreeSet<String> = list(new, key).into_iter().collect();
     (want.difference(&was).cloned().collect(), was.difference(&want).cloned().collect())
+}
+
+/// The principals `p` allows: its list, or, empty or omitted, the root of
+/// the account that owns its load balancers (read from their ARNs), so a
+/// same-account consumer may connect without naming the account.
+fn principals(p: &Props) -> Props {
+    let listed = list(p, "allowed_principals");
+    let own = || {
+        let arn = list(p, "network_load_balancer_arns").into_iter().next()?;
+        let account = arn.split(':').nth(4).filter(|a| !a.is_empty())?.to_string();
+        Some(vec![format!("arn:aws:iam::{account}:root")])
+    };
+    let effective = if listed.is_empty() { own().unwrap_or_default() } else { listed };
+    props([("allowed_principals", json!(effective))])
 }
 
 fn name_attr(c: &ServiceConfiguration) -> Attrs {
@@ -80,6 +94,8 @@ impl ResourceKind for VpcEndpointService {
         )?;
         let c = out.service_configuration();
         let id = created_id(c.and_then(|c| c.service_id()), self.schema().kind)?;
+        // Nothing is allowed before: `old` has no principals and no load
+        // balancers to take an account from.
         self.set_principals(&id, &Props::new(), p).await.partial(&id)?;
         Ok(Created::new(id).with(c.map(name_attr).unwrap_or_default()))
     }
@@ -146,7 +162,7 @@ impl ResourceKind for VpcEndpointService {
 impl VpcEndpointService {
     /// Brings the allowed principals from `old` to `new`.
     async fn set_principals(&self, id: &str, old: &Props, new: &Props) -> Result<()> {
-        let (add, remove) = added_removed(old, new, "allowed_principals");
+        let (add, remove) = added_removed(&principals(old), &principals(new), "allowed_principals");
         if add.is_empty() && remove.is_empty() {
             return Ok(());
         }

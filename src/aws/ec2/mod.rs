@@ -2,6 +2,7 @@
 
 pub mod common;
 pub mod endpoint;
+pub mod endpoint_connection;
 pub mod endpoint_service;
 pub mod gateway;
 pub mod nat;
