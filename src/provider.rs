@@ -357,6 +357,13 @@ pub trait ResourceKind: Declared {
         &[]
     }
 
+    /// What the live resource waits for that is not archkit's to do (an
+    /// endpoint pending the service owner's acceptance), from its
+    /// attributes: shown by plan and apply instead of an error.
+    fn live_note(&self, _attributes: &Attrs) -> Option<String> {
+        None
+    }
+
     /// What an in-place update of these properties entails beyond the
     /// change itself, shown in the plan ("reboots the broker").
     fn update_note(&self, _changed: &[String]) -> Option<&'static str> {

@@ -69,11 +69,33 @@ impl StateSink for MemorySink {
 /// Progress events, one per step of each operation.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
-    Started { id: String, op: Op, expected: Duration },
-    Waiting { id: String, op: Op },
-    Finished { id: String, op: Op, elapsed: Duration },
-    Failed { id: String, op: Op, error: String },
-    Skipped { id: String, op: Op, because: String },
+    Started {
+        id: String,
+        op: Op,
+        expected: Duration,
+    },
+    Waiting {
+        id: String,
+        op: Op,
+    },
+    /// `note`: what the resource now waits for that is not archkit's to
+    /// do ([`crate::provider::ResourceKind::live_note`]).
+    Finished {
+        id: String,
+        op: Op,
+        elapsed: Duration,
+        note: Option<String>,
+    },
+    Failed {
+        id: String,
+        op: Op,
+        error: String,
+    },
+    Skipped {
+        id: String,
+        op: Op,
+        because: String,
+    },
 }
 
 pub trait Events: Send + Sync {
@@ -375,11 +397,21 @@ async fn run_step(shared: &Arc<Shared>, c: &Change, step: Step) -> Result<(), St
     }
     .map_err(|e| e.to_string());
     match &result {
-        Ok(()) => shared.events.event(&Event::Finished {
-            id: c.id.clone(),
-            op,
-            elapsed: started.elapsed(),
-        }),
+        Ok(()) => {
+            let note = match step {
+                Step::Create | Step::Update => {
+                    let st = shared.state.lock().unwrap();
+                    st.resources.get(&c.id).and_then(|r| kind.live_note(&r.attributes))
+                }
+                Step::Delete | Step::DeleteOld => None,
+            };
+            shared.events.event(&Event::Finished {
+                id: c.id.clone(),
+                op,
+                elapsed: started.elapsed(),
+                note,
+            })
+        }
         Err(e) => shared.events.event(&Event::Failed { id: c.id.clone(), op, error: e.clone() }),
     }
     result

@@ -31,6 +31,9 @@ pub enum JsonEvent<'a> {
         id: &'a str,
         op: &'static str,
         elapsed_seconds: f64,
+        /// What the resource now waits for that is not archkit's to do.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        note: Option<&'a str>,
     },
     Failed {
         id: &'a str,

@@ -54,8 +54,9 @@ impl Events for Plain {
             ),
             Event::Started { id, op, .. } => format!("{id}: {}...", verb(*op).0),
             Event::Waiting { id, .. } => format!("{id}: waiting until it is ready..."),
-            Event::Finished { id, op, elapsed } => {
-                format!("{id}: {} in {}", verb(*op).1, secs(*elapsed))
+            Event::Finished { id, op, elapsed, note } => {
+                let note = note.as_ref().map(|n| format!("; {n}")).unwrap_or_default();
+                format!("{id}: {} in {}{note}", verb(*op).1, secs(*elapsed))
             }
             Event::Failed { id, op, error } => format!("{id}: {} failed: {error}", verb(*op).0),
             Event::Skipped { id, because, .. } => format!("{id}: skipped because {because}"),
@@ -74,9 +75,12 @@ impl Events for JsonLines {
                 JsonEvent::Started { id, op: verb(*op).0, expected_seconds: expected.as_secs_f64() }
             }
             Event::Waiting { id, op } => JsonEvent::Waiting { id, op: verb(*op).0 },
-            Event::Finished { id, op, elapsed } => {
-                JsonEvent::Finished { id, op: verb(*op).0, elapsed_seconds: elapsed.as_secs_f64() }
-            }
+            Event::Finished { id, op, elapsed, note } => JsonEvent::Finished {
+                id,
+                op: verb(*op).0,
+                elapsed_seconds: elapsed.as_secs_f64(),
+                note: note.as_deref(),
+            },
             Event::Failed { id, op, error } => JsonEvent::Failed { id, op: verb(*op).0, error },
             Event::Skipped { id, op, because } => {
                 JsonEvent::Skipped { id, op: verb(*op).0, because }
@@ -118,12 +122,16 @@ impl Events for Live {
                 bars.insert(id.clone(), bar);
             }
             Event::Waiting { .. } => {}
-            Event::Finished { id, op, elapsed } => {
+            Event::Finished { id, op, elapsed, note } => {
                 if let Some(bar) = bars.remove(id) {
                     bar.finish_and_clear();
                 }
-                let _ =
-                    self.multi.println(format!("✓ {id}: {} in {}", verb(*op).1, secs(*elapsed)));
+                let note = note.as_ref().map(|n| format!("; {n}")).unwrap_or_default();
+                let _ = self.multi.println(format!(
+                    "✓ {id}: {} in {}{note}",
+                    verb(*op).1,
+                    secs(*elapsed)
+                ));
             }
             Event::Failed { id, op, error } => {
                 if let Some(bar) = bars.remove(id) {

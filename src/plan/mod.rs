@@ -524,6 +524,9 @@ fn plan_resource(
             &input.state.lineage,
         );
         choose_action(&mut change, res.schema, k.as_ref(), recorded, ex.adopted.contains(id));
+        if change.action == Action::NoOp {
+            change.note = k.live_note(&o.attributes);
+        }
     } else if ex.gone.contains(id) {
         change.reason = Some(Reason::DeletedOutside);
         if let Some(r) = recorded {

@@ -59,12 +59,23 @@ pub fn human(plan: &Plan) -> String {
     let mut out = String::new();
     let changes: Vec<&Change> =
         plan.changes.iter().filter(|c| c.action != Action::NoOp || !c.drift.is_empty()).collect();
+    // Waits that are someone else's to end (a connection pending the
+    // service owner's acceptance): said, not failed.
+    let notes: Vec<String> = plan
+        .changes
+        .iter()
+        .filter(|c| c.action == Action::NoOp)
+        .filter_map(|c| c.note.as_ref().map(|n| format!("Note: `{}`: {n}.", c.id)))
+        .collect();
     if changes.is_empty() {
         let _ = writeln!(
             out,
             "No changes. Stack `{}` matches blueprint `{}`.",
             plan.stack, plan.blueprint
         );
+        for n in &notes {
+            let _ = writeln!(out, "{n}");
+        }
         return out;
     }
     let _ = writeln!(
@@ -84,6 +95,9 @@ pub fn human(plan: &Plan) -> String {
         }
     }
     let _ = writeln!(out, "\n{}", summary(&plan));
+    for n in &notes {
+        let _ = writeln!(out, "{n}");
+    }
     out
 }
 
@@ -280,5 +294,35 @@ pub fn json(plan: &Plan) -> PlanJson {
                 note: c.note.clone(),
             })
             .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::Plan;
+
+    /// A wait that is someone else's to end is said in the plan, also
+    /// when nothing changes, and the plan still counts no change.
+    #[test]
+    fn notes_of_unchanged_resources_are_shown_without_a_change() {
+        let mut c = Change::empty("consumer_endpoint", "aws.ec2.vpc_endpoint");
+        c.action = Action::NoOp;
+        c.note = Some("pending acceptance: the owner must accept".into());
+        let plan = Plan {
+            stack: "s".into(),
+            blueprint: "b".into(),
+            lineage: String::new(),
+            serial: 1,
+            destroy: false,
+            changes: vec![c],
+            forget: Vec::new(),
+        };
+        let out = human(&plan);
+        assert!(out.starts_with("No changes."), "{out}");
+        assert!(
+            out.contains("Note: `consumer_endpoint`: pending acceptance: the owner must accept."),
+            "{out}"
+        );
     }
 }

@@ -23,7 +23,7 @@ fn endpoints(url: &str, s: &Stack) -> Vec<VpcEndpoint> {
         let out = ec2(url).describe_vpc_endpoints().filters(s.tag_filter()).send().await.unwrap();
         out.vpc_endpoints()
             .iter()
-            .filter(|e| e.state().is_none_or(|st| st.as_str().to_ascii_lowercase() != "deleted"))
+            .filter(|e| e.state().is_none_or(|st| !st.as_str().eq_ignore_ascii_case("deleted")))
             .cloned()
             .collect()
     })
@@ -38,7 +38,7 @@ fn services(url: &str, s: &Stack) -> Vec<aws_sdk_ec2::types::ServiceConfiguratio
             .iter()
             .filter(|c| tags(c.tags()).get("archkit:stack") == Some(&s.name))
             .filter(|c| {
-                c.service_state().is_none_or(|st| st.as_str().to_ascii_lowercase() != "deleted")
+                c.service_state().is_none_or(|st| !st.as_str().eq_ignore_ascii_case("deleted"))
             })
             .cloned()
             .collect()

@@ -20,6 +20,7 @@ pub static VPC_ENDPOINT: Schema = Schema::new("aws.ec2.vpc_endpoint", "A VPC end
     })
     .attributes(rows! {
         Attr::new("dns_entries", Type::List(&Type::String), "Interface endpoints' DNS names."),
+        Attr::new("state", Type::String, "`available`, or `pendingAcceptance` while the service's owner has not accepted it."),
     })
     .notes("Gateway (`route_table_ids`) or Interface (`subnet_ids`, `security_group_ids`, `private_dns_enabled`). Private DNS needs a VPC with `enable_dns_support` and `enable_dns_hostnames` both on: `validate` checks it.")
     .requires(&[Requires {
@@ -65,7 +66,7 @@ impl ResourceKind for VpcEndpoint {
                 p.insert("policy".into(), doc);
             }
             let dns: Vec<&str> = e.dns_entries().iter().filter_map(|d| d.dns_name()).collect();
-            Some((p, [("dns_entries".to_string(), json!(dns))].into()))
+            Some((p, attrs([("dns_entries", json!(dns)), ("state", json!(state_name(e)))])))
         })
         .await
     }
@@ -162,11 +163,18 @@ impl ResourceKind for VpcEndpoint {
             return Ok(None);
         };
         match e.state().map(|s| s.as_str().to_ascii_lowercase()) {
+            // Pending acceptance is created, awaiting the provider (who may
+            // be another account): ready, with a note, not a failure.
             Some(s) if s == "available" || s == "pendingacceptance" => {
-                let attrs = attrs([(
-                    "dns_entries",
-                    json!(e.dns_entries().iter().filter_map(|d| d.dns_name()).collect::<Vec<_>>()),
-                )]);
+                let attrs = attrs([
+                    (
+                        "dns_entries",
+                        json!(
+                            e.dns_entries().iter().filter_map(|d| d.dns_name()).collect::<Vec<_>>()
+                        ),
+                    ),
+                    ("state", json!(e.state().map(|s| s.as_str()))),
+                ]);
                 Ok(Some(attrs))
             }
             Some(s) if s == "failed" || s == "rejected" => {
@@ -178,5 +186,39 @@ impl ResourceKind for VpcEndpoint {
 
     fn expected_duration(&self, _op: Op) -> Duration {
         Duration::from_secs(30)
+    }
+
+    fn live_note(&self, attributes: &Attrs) -> Option<String> {
+        pending_note(attributes)
+    }
+}
+
+fn state_name(e: &aws_sdk_ec2::types::VpcEndpoint) -> Option<&str> {
+    e.state().map(|s| s.as_str())
+}
+
+/// An endpoint waiting for the endpoint service's owner.
+fn pending_note(attributes: &Attrs) -> Option<String> {
+    let pending = attributes
+        .get("state")
+        .and_then(|s| s.as_str())
+        .is_some_and(|s| s.eq_ignore_ascii_case("pendingAcceptance"));
+    pending.then(|| {
+        "pending acceptance: the endpoint service's owner must accept the connection \
+         (`aws.ec2.vpc_endpoint_connection` does it when the service is yours)"
+            .to_string()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_endpoint_pending_acceptance_is_noted_not_failed() {
+        let pending = attrs([("state", json!("pendingAcceptance"))]);
+        assert!(pending_note(&pending).unwrap().starts_with("pending acceptance"));
+        assert_eq!(pending_note(&attrs([("state", json!("available"))])), None);
+        assert_eq!(pending_note(&Attrs::new()), None);
     }
 }
