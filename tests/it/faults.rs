@@ -182,12 +182,15 @@ impl Subject {
 }
 
 /// `item` with every generated token (an id, a digest, an account
-/// number: letters and digits mixed, five or more) replaced by `#`.
+/// number: five or more letters and digits with a digit among them, or
+/// five or more hex digits, as a digest of letters only) replaced by `#`.
 fn shape(item: &str) -> String {
     let mut out = String::new();
     let mut token = String::new();
     let flush = |token: &mut String, out: &mut String| {
-        if token.len() >= 5 && token.chars().any(|c| c.is_ascii_digit()) {
+        let generated = token.chars().any(|c| c.is_ascii_digit())
+            || token.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase());
+        if token.len() >= 5 && generated {
             out.push('#');
         } else {
             out.push_str(token);
@@ -319,6 +322,9 @@ fn mq_poller_converges_after_a_sigkill_at_any_call_of_apply_or_destroy() {
 fn inventory_shapes_hide_generated_parts_only() {
     assert_eq!(shape("Some(\"vpc-0a1b2c3d4e5f67890\")"), "Some(\"vpc-#\")");
     assert_eq!(shape("/archkit/STACK/web"), "/archkit/STACK/web");
+    // A digest may have no digit at all.
+    assert_eq!(shape("loadbalancer/app/STACK-p-ffebfa/0a1b2c"), "loadbalancer/app/STACK-p-#/#");
+    assert_eq!(shape("STACK-execution_role"), "STACK-execution_role");
     assert_eq!(points(66, 12).len(), 12);
     assert_eq!(points(66, 12)[0], 1);
     assert_eq!(*points(66, 12).last().unwrap(), 66);
