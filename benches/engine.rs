@@ -68,7 +68,7 @@ fn run(src: &str, latency: Duration, parallelism: usize) -> Run {
     let kinds: BTreeSet<String> = ["test.thing".to_string()].into();
     rt.block_on(async {
         let t = Instant::now();
-        let live = plan::refresh(&registry, &ctx, &state, &kinds).await.unwrap();
+        let live = plan::refresh(&registry, &ctx, &state, &kinds, 10).await.unwrap();
         let p = plan::diff(
             &plan::Input {
                 blueprint: &bp,

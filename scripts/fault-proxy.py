@@ -23,7 +23,10 @@ TARGET (moto) and, as asked, injects the faults AWS users meet:
                        first carried out by TARGET (a crash between an AWS
                        call and the state write); without, it never reaches
                        TARGET.
-  --stats FILE         after every request, write JSON: calls, writes,
+  --latency-ms MS      add MS milliseconds to every call (an AWS round trip is
+                       about 50); calls in flight wait side by side.
+  --stats FILE         after every request, write JSON: calls, writes, the
+                       most calls in flight at once (in_flight_max),
                        throttled, dropped, killed_at, the operations in the
                        order they arrived, and those that carried a client
                        (idempotency) token.
@@ -53,10 +56,12 @@ p.add_argument("--kill-at", type=int, default=0)
 p.add_argument("--kill-after-forward", action="store_true")
 p.add_argument("--pid-file")
 p.add_argument("--stats")
+p.add_argument("--latency-ms", type=float, default=0)
 ARGS = p.parse_args()
 TARGET = ARGS.target.rstrip("/")
 LOCK = threading.Lock()
-STATS = {"calls": 0, "writes": 0, "throttled": 0, "dropped": 0, "killed_at": None, "ops": [], "tokens": [], "throttled_protocols": {}}
+IN_FLIGHT = 0
+STATS = {"in_flight_max": 0, "calls": 0, "writes": 0, "throttled": 0, "dropped": 0, "killed_at": None, "ops": [], "tokens": [], "throttled_protocols": {}}
 # Idempotency-token parameters, in every protocol's spelling.
 TOKENS = (b"ClientToken=", b'"clientToken"', b'"creatorRequestId"', b'"ClientToken"')
 
@@ -166,6 +171,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.close_connection = True
 
     def _serve(self):
+        global IN_FLIGHT
+        with LOCK:
+            IN_FLIGHT += 1
+            STATS["in_flight_max"] = max(STATS["in_flight_max"], IN_FLIGHT)
+        try:
+            self._serve_one()
+        finally:
+            with LOCK:
+                IN_FLIGHT -= 1
+
+    def _serve_one(self):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         op = operation(self.command, self.path, self.headers, body)
@@ -194,6 +210,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if kill:
                 STATS["killed_at"] = n
             save_stats()
+        if ARGS.latency_ms:
+            time.sleep(ARGS.latency_ms / 1000)
         if kill:
             if ARGS.kill_after_forward:
                 self.forward(body or None)

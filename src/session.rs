@@ -202,6 +202,9 @@ pub struct Session {
     pub store: LocalStore,
     pub state: State,
     pub blueprint_bytes: Vec<u8>,
+    /// Kinds read at once by the refresh (`--parallelism` for apply and
+    /// destroy).
+    pub read_parallelism: usize,
     _lock: LockGuard,
 }
 
@@ -285,6 +288,7 @@ impl Session {
             store,
             state,
             blueprint_bytes: o.located.bytes.clone(),
+            read_parallelism: 10,
             _lock: lock,
         })
     }
@@ -318,7 +322,13 @@ impl Session {
         let kinds: BTreeSet<String> =
             self.blueprint.resources.values().map(|r| r.kind().to_string()).collect();
         let ctx = self.context();
-        let live = plan::refresh(&self.registry, &ctx, &self.state, &kinds).await?;
+        // Kinds reading the same listing share it, for this refresh only.
+        let _shared = match &self.backend {
+            Backend::Aws { clients, .. } => Some(clients.reads.scope()),
+            Backend::Memory { .. } => None,
+        };
+        let live =
+            plan::refresh(&self.registry, &ctx, &self.state, &kinds, self.read_parallelism).await?;
         let foreign = ctx.foreign.lock().unwrap().clone();
         if let Some(lineage) = foreign.values().next() {
             let ids: Vec<String> = foreign.keys().cloned().collect();

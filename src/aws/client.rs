@@ -51,6 +51,8 @@ pub struct Clients {
     pub logs: aws_sdk_cloudwatchlogs::Client,
     pub region: String,
     pub stats: Arc<Stats>,
+    /// Reads shared between kinds while a plan refreshes.
+    pub reads: Arc<super::reads::ReadCache>,
 }
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
@@ -136,6 +138,7 @@ impl Clients {
             logs: client!(aws_sdk_cloudwatchlogs),
             region,
             stats,
+            reads: Arc::default(),
         }
     }
 

@@ -84,6 +84,7 @@ pub mod lambda;
 pub mod logs;
 pub mod mq;
 pub mod prelude;
+pub mod reads;
 pub mod secretsmanager;
 pub mod values;
 

@@ -124,6 +124,7 @@ pub(crate) fn run_changes(
     args: &ApplyArgs,
     printer: &Printer,
 ) -> ExitStatus {
+    session.read_parallelism = args.parallelism as usize;
     let plan = match make_plan(rt, &session, destroy, printer) {
         Ok(p) => p,
         Err(status) => return status,

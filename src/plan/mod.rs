@@ -162,22 +162,48 @@ impl Live {
 }
 
 /// Reads every resource of the stack: those in state by id, and every
-/// resource tagged with the stack, one batched call per kind.
+/// resource tagged with the stack, one batched call per kind, up to
+/// `parallelism` kinds at once (a plan then costs about its slowest
+/// kind's reads, not the sum of all).
 pub async fn refresh(
     registry: &Registry,
     ctx: &Context,
     state: &State,
     blueprint_kinds: &BTreeSet<String>,
+    parallelism: usize,
 ) -> Result<Live, ProviderError> {
+    use futures_util::stream::{self, StreamExt, TryStreamExt};
     let mut kinds: BTreeSet<String> = blueprint_kinds.clone();
     kinds.extend(state.resources.values().map(|r| r.kind.clone()));
     kinds.extend(state.pending.iter().map(|p| p.kind.clone()));
     kinds.extend(state.deposed.iter().map(|d| d.kind.clone()));
+    let reads = stream::iter(kinds.into_iter().filter_map(|kind| {
+        let k = registry.kind(&kind)?;
+        Some(read_kind(kind, k, ctx, state))
+    }))
+    .buffer_unordered(parallelism.max(1));
+    let mut read: Vec<(String, Vec<Observed>)> = reads.try_collect().await?;
+    // In kind order, whatever order the reads finished in.
+    read.sort_by(|a, b| a.0.cmp(&b.0));
     let mut live = Live::default();
-    for kind in kinds {
-        let Some(k) = registry.kind(&kind) else {
-            continue;
-        };
+    for (kind, observed) in read {
+        live.reads += 1;
+        for o in observed {
+            live.by_physical.insert(o.physical_id.clone(), (kind.clone(), o));
+        }
+    }
+    Ok(live)
+}
+
+/// One kind's resources: those recorded (by id) and those tagged with the
+/// stack, normalised.
+async fn read_kind(
+    kind: String,
+    k: &std::sync::Arc<dyn crate::provider::ResourceKind>,
+    ctx: &Context,
+    state: &State,
+) -> Result<(String, Vec<Observed>), ProviderError> {
+    {
         let mut known: Vec<(String, Props)> = state
             .resources
             .values()
@@ -197,18 +223,18 @@ pub async fn refresh(
         // Throttling and eventual consistency are retried here as in
         // apply: a plan must not fail where an apply would go on.
         let observed = retrying(|| k.read(ctx, &query)).await?;
-        live.reads += 1;
         // Only what state records or what is tagged with this stack: a
         // provider's filter is not trusted to have been applied.
-        for mut o in observed
+        let observed = observed
             .into_iter()
             .filter(|o| o.logical_id.is_some() || known.contains(&o.physical_id))
-        {
-            k.normalize(&mut o.properties);
-            live.by_physical.insert(o.physical_id.clone(), (kind.clone(), o));
-        }
+            .map(|mut o| {
+                k.normalize(&mut o.properties);
+                o
+            })
+            .collect();
+        Ok((kind, observed))
     }
-    Ok(live)
 }
 
 /// Everything [`diff`] needs.

@@ -63,7 +63,7 @@ impl Harness {
         let (bp, values) = self.load(src);
         let ctx = Context::new(STACK);
         let kinds: BTreeSet<String> = bp.resources.values().map(|r| r.kind().to_string()).collect();
-        let live = plan::refresh(&self.registry, &ctx, &self.state, &kinds).await.unwrap();
+        let live = plan::refresh(&self.registry, &ctx, &self.state, &kinds, 10).await.unwrap();
         let azs = vec!["zone-a".to_string(), "zone-b".to_string()];
         plan::diff(
             &plan::Input {

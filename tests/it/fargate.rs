@@ -267,6 +267,16 @@ fn fargate_service_behind_alb_applies_updates_coexists_and_destroys() {
     assert_eq!(stats(&plan)["write_calls"], 0);
     crate::moto::assert_no_drift(&plan);
     figures("no-change plan", &plan, secs);
+    // Kinds share their listings (issue 16): one DescribeLoadBalancers for
+    // the load balancer, listener and rule kinds, one DescribeRouteTables
+    // for tables, routes and associations, one ListClusters, one
+    // DescribeInternetGateways. Only ELB tags are asked once per kind
+    // (load balancers, target groups, listeners, rules: other ARNs).
+    for op in stats(&plan)["operations"].as_array().unwrap() {
+        let most = if op["operation"] == "DescribeTags" { 4 } else { 1 };
+        assert!(op["calls"].as_u64().unwrap() <= most, "read more than once: {op}");
+    }
+    assert!(stats(&plan)["read_calls"].as_u64().unwrap() <= 27, "{}", plan.stderr);
 
     // A new image: a new task-definition revision and an in-place service
     // update, never a new service.

@@ -142,17 +142,45 @@ items! {
     VpcEndpoint(vpc_endpoint_id, "vpc-endpoint-id", describe_vpc_endpoints, filters, vpc_endpoints),
 }
 
+/// The stack's items of type `T` (tagged with it): one Describe call per
+/// refresh, shared by the kinds that read them (route tables for tables,
+/// routes and associations; gateways for gateways and attachments).
+pub async fn stack_items<T: Item + Clone + 'static>(c: &Clients, ctx: &Context) -> Result<Vec<T>> {
+    let key = format!("ec2:{}:{}", T::ID_FILTER, ctx.stack);
+    let items = c.reads.shared(&key, || T::describe(&c.ec2, stack_filter(ctx))).await?;
+    Ok(items.as_ref().clone())
+}
+
+/// The stack's items of type `T` plus those of `ids` that are not tagged
+/// with it (tags removed outside archkit), read by id only when some are
+/// missing.
+pub async fn stack_or_known<T: Item + Clone + 'static>(
+    c: &Clients,
+    ctx: &Context,
+    ids: impl IntoIterator<Item = String>,
+) -> Result<Vec<T>> {
+    let mut found = stack_items::<T>(c, ctx).await?;
+    let mut missing: Vec<String> =
+        ids.into_iter().filter(|id| !found.iter().any(|x| x.id() == Some(id))).collect();
+    missing.sort();
+    missing.dedup();
+    if !missing.is_empty() {
+        found.extend(T::describe(&c.ec2, filter(T::ID_FILTER, missing)).await?);
+    }
+    Ok(found)
+}
+
 /// The stack's items of type `T` (tagged, or recorded in state), each
 /// observed with its user tags, its logical id and what `observe` reads
 /// of it (its properties but `tags`, and its attributes; `None` skips an
 /// item, such as a deleted NAT gateway AWS still lists).
-pub async fn read_tagged<T: Item>(
-    ec2: &aws_sdk_ec2::Client,
+pub async fn read_tagged<T: Item + Clone + 'static>(
+    c: &Clients,
     ctx: &Context,
     q: &crate::provider::ReadQuery,
     observe: impl Fn(&T) -> Option<(Props, Attrs)>,
 ) -> Result<Vec<Observed>> {
-    let found = tagged_or_known(ctx, q, T::ID_FILTER, T::id, |f| T::describe(ec2, f)).await?;
+    let found = stack_or_known::<T>(c, ctx, q.known.iter().map(|(id, _)| id.clone())).await?;
     Ok(found
         .iter()
         .filter_map(|item| {

@@ -44,7 +44,7 @@ fn sorted(v: &[String]) -> Value {
 impl ResourceKind for VpcEndpoint {
     /// Deleted endpoints stay listed for a while: they are ignored.
     async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
-        read_tagged(&self.0.ec2, ctx, q, |e: &aws_sdk_ec2::types::VpcEndpoint| {
+        read_tagged(&self.0, ctx, q, |e: &aws_sdk_ec2::types::VpcEndpoint| {
             let state = e.state().map(|s| s.as_str().to_ascii_lowercase());
             if matches!(state.as_deref(), Some("deleted" | "deleting")) {
                 return None;

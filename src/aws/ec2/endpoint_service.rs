@@ -59,7 +59,7 @@ fn name_attr(c: &ServiceConfiguration) -> Attrs {
 #[async_trait]
 impl ResourceKind for VpcEndpointService {
     async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
-        read_tagged(&self.0.ec2, ctx, q, |c: &ServiceConfiguration| {
+        read_tagged(&self.0, ctx, q, |c: &ServiceConfiguration| {
             let state = c.service_state().map(|s| s.as_str().to_ascii_lowercase());
             if matches!(state.as_deref(), Some("deleted" | "deleting")) {
                 return None;

@@ -1,6 +1,6 @@
 //! `aws.ec2.internet_gateway` and its attachment to a VPC.
 
-use super::common::{filter, read_tagged, tag_spec};
+use super::common::{read_tagged, stack_or_known, tag_spec};
 use crate::aws::prelude::*;
 use aws_sdk_ec2::types::ResourceType;
 use std::time::Duration;
@@ -25,7 +25,7 @@ kind! { InternetGateway, INTERNET_GATEWAY, ec2_tags }
 impl ResourceKind for InternetGateway {
     async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
         let nothing = |_: &aws_sdk_ec2::types::InternetGateway| Some(Default::default());
-        read_tagged(&self.0.ec2, ctx, q, nothing).await
+        read_tagged(&self.0, ctx, q, nothing).await
     }
 
     async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created> {
@@ -75,19 +75,14 @@ fn split(id: &str) -> (String, String) {
 #[async_trait]
 impl ResourceKind for InternetGatewayAttachment {
     /// One DescribeInternetGateways for every recorded attachment's gateway.
-    async fn read(&self, _ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
+    async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
         if q.known.is_empty() {
             return Ok(Vec::new());
         }
         let gateways: Vec<String> = q.known.iter().map(|(id, _)| split(id).0).collect();
-        let found = send!(
-            self.0
-                .ec2
-                .describe_internet_gateways()
-                .filters(filter("internet-gateway-id", gateways))
-        )?
-        .internet_gateways
-        .unwrap_or_default();
+        // The stack's gateways, as the gateway kind read them.
+        let found: Vec<aws_sdk_ec2::types::InternetGateway> =
+            stack_or_known(&self.0, ctx, gateways).await?;
         let mut out = Vec::new();
         for g in &found {
             let Some(gid) = g.internet_gateway_id() else {

@@ -40,7 +40,7 @@ fn eip_attrs(a: &aws_sdk_ec2::types::Address) -> Attrs {
 #[async_trait]
 impl ResourceKind for Eip {
     async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
-        read_tagged(&self.0.ec2, ctx, q, |a: &aws_sdk_ec2::types::Address| {
+        read_tagged(&self.0, ctx, q, |a: &aws_sdk_ec2::types::Address| {
             let domain = a.domain().map(|d| d.as_str());
             Some((props([("domain", str_value(domain))]), eip_attrs(a)))
         })
@@ -80,7 +80,7 @@ impl ResourceKind for NatGateway {
     /// Deleted gateways stay visible for about an hour: they are ignored.
     /// Deleted gateways stay visible for about an hour: they are ignored.
     async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
-        read_tagged(&self.0.ec2, ctx, q, |n: &aws_sdk_ec2::types::NatGateway| {
+        read_tagged(&self.0, ctx, q, |n: &aws_sdk_ec2::types::NatGateway| {
             let state = n.state().map(|s| s.as_str());
             if matches!(state, Some("deleted" | "deleting" | "failed")) {
                 return None;

@@ -1,7 +1,7 @@
 //! `aws.ec2.route_table`, `aws.ec2.route` and
 //! `aws.ec2.route_table_association`.
 
-use super::common::{filter, read_tagged, tag_spec};
+use super::common::{filter, read_tagged, stack_items, stack_or_known, tag_spec};
 use crate::aws::prelude::*;
 use aws_sdk_ec2::types::ResourceType;
 
@@ -41,7 +41,7 @@ kind! { RouteTable, ROUTE_TABLE, ec2_tags }
 #[async_trait]
 impl ResourceKind for RouteTable {
     async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
-        read_tagged(&self.0.ec2, ctx, q, |t: &aws_sdk_ec2::types::RouteTable| {
+        read_tagged(&self.0, ctx, q, |t: &aws_sdk_ec2::types::RouteTable| {
             Some((props([("vpc_id", str_value(t.vpc_id()))]), Attrs::new()))
         })
         .await
@@ -79,7 +79,7 @@ fn route_id(table: &str, dest: &str) -> String {
 #[async_trait]
 impl ResourceKind for Route {
     /// One DescribeRouteTables for the tables of every recorded route.
-    async fn read(&self, _ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
+    async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
         if q.known.is_empty() {
             return Ok(Vec::new());
         }
@@ -90,10 +90,8 @@ impl ResourceKind for Route {
             .collect();
         tables.sort();
         tables.dedup();
-        let found =
-            send!(self.0.ec2.describe_route_tables().filters(filter("route-table-id", tables)))?
-                .route_tables
-                .unwrap_or_default();
+        let found: Vec<aws_sdk_ec2::types::RouteTable> =
+            stack_or_known(&self.0, ctx, tables).await?;
         let mut out = Vec::new();
         for t in &found {
             let Some(tid) = t.route_table_id() else {
@@ -188,19 +186,32 @@ kind! {
 
 #[async_trait]
 impl ResourceKind for RouteTableAssociation {
-    async fn read(&self, _ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
+    async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
         if q.known.is_empty() {
             return Ok(Vec::new());
         }
         let ids: Vec<String> = q.known.iter().map(|(id, _)| id.clone()).collect();
-        let found = send!(
-            self.0
-                .ec2
-                .describe_route_tables()
-                .filters(filter("association.route-table-association-id", ids.clone(),))
-        )?
-        .route_tables
-        .unwrap_or_default();
+        // The stack's tables (shared with the table and route kinds); by
+        // association id only for associations of other tables.
+        let mut found: Vec<aws_sdk_ec2::types::RouteTable> = stack_items(&self.0, ctx).await?;
+        let has = |t: &[aws_sdk_ec2::types::RouteTable], id: &str| {
+            t.iter()
+                .flat_map(|t| t.associations())
+                .any(|a| a.route_table_association_id() == Some(id))
+        };
+        let missing: Vec<String> = ids.iter().filter(|i| !has(&found, i)).cloned().collect();
+        if !missing.is_empty() {
+            found.extend(
+                send!(
+                    self.0
+                        .ec2
+                        .describe_route_tables()
+                        .filters(filter("association.route-table-association-id", missing))
+                )?
+                .route_tables
+                .unwrap_or_default(),
+            );
+        }
         let mut out = Vec::new();
         for t in &found {
             for a in t.associations() {

@@ -161,7 +161,7 @@ fn permissions(rules: &BTreeSet<String>) -> Vec<IpPermission> {
 #[async_trait]
 impl ResourceKind for SecurityGroup {
     async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
-        read_tagged(&self.0.ec2, ctx, q, |g: &aws_sdk_ec2::types::SecurityGroup| {
+        read_tagged(&self.0, ctx, q, |g: &aws_sdk_ec2::types::SecurityGroup| {
             let p = props([
                 ("name", str_value(g.group_name())),
                 ("description", str_value(g.description())),

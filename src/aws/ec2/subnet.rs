@@ -29,7 +29,7 @@ fn subnet_attrs(sn: &aws_sdk_ec2::types::Subnet) -> Attrs {
 #[async_trait]
 impl ResourceKind for Subnet {
     async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
-        read_tagged(&self.0.ec2, ctx, q, |sn: &aws_sdk_ec2::types::Subnet| {
+        read_tagged(&self.0, ctx, q, |sn: &aws_sdk_ec2::types::Subnet| {
             let public = sn.map_public_ip_on_launch().unwrap_or(false);
             let p = props([
                 ("vpc_id", str_value(sn.vpc_id())),

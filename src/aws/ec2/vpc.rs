@@ -27,7 +27,7 @@ impl ResourceKind for Vpc {
     /// per VPC and attribute, so they are not read back: their drift is not
     /// detected, keeping reads constant per kind.
     async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
-        read_tagged(&self.0.ec2, ctx, q, |v: &aws_sdk_ec2::types::Vpc| {
+        read_tagged(&self.0, ctx, q, |v: &aws_sdk_ec2::types::Vpc| {
             let p = props([
                 ("cidr_block", str_value(v.cidr_block())),
                 ("instance_tenancy", str_value(v.instance_tenancy().map(|t| t.as_str()))),

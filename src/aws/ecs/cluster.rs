@@ -39,7 +39,11 @@ impl Cluster {
     /// The stack's clusters (those named with its prefix and tagged).
     pub(crate) async fn of_stack(&self, ctx: &Context) -> Result<Vec<String>> {
         let prefix = unique_name(&ctx.stack, "", NAME_MAX);
-        let arns: Vec<String> = paginate!(self.0.ecs.list_clusters())?;
+        let arns = self
+            .0
+            .reads
+            .shared("ecs:ListClusters", || async { paginate!(self.0.ecs.list_clusters()) })
+            .await?;
         Ok(arns
             .iter()
             .map(|a| arn_name(a).to_string())

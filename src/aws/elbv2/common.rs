@@ -49,7 +49,15 @@ pub(crate) async fn tags_of(
     c: &Clients,
     arns: impl IntoIterator<Item = String>,
 ) -> Result<HashMap<String, Vec<(String, String)>>> {
-    let arns: Vec<String> = arns.into_iter().collect();
+    let mut arns: Vec<String> = arns.into_iter().collect();
+    arns.sort();
+    // The same ARNs asked by several kinds in one refresh: one answer.
+    let key = format!("elb:DescribeTags:{}", arns.join(","));
+    let shared = c.reads.shared(&key, || tags_now(c, &arns)).await?;
+    Ok(shared.as_ref().clone())
+}
+
+async fn tags_now(c: &Clients, arns: &[String]) -> Result<HashMap<String, Vec<(String, String)>>> {
     let mut out = HashMap::new();
     for chunk in arns.chunks(20) {
         let r = send!(c.elb.describe_tags().set_resource_arns(Some(chunk.to_vec())))?;
@@ -137,10 +145,24 @@ pub(crate) fn protocol(p: &Props, key: &str) -> Option<ProtocolEnum> {
     s(p, key).map(|v| ProtocolEnum::from(v.as_str()))
 }
 
+/// The account's load balancers, listed once per refresh for the
+/// load-balancer, listener and rule kinds.
+pub(crate) async fn all_lbs(
+    c: &Clients,
+) -> Result<Vec<aws_sdk_elasticloadbalancingv2::types::LoadBalancer>> {
+    let all = c
+        .reads
+        .shared("elb:DescribeLoadBalancers", || async {
+            paginate!(c.elb.describe_load_balancers())
+        })
+        .await?;
+    Ok(all.as_ref().clone())
+}
+
 /// ARNs of the stack's load balancers (named with its prefix and tagged
 /// with it): two calls, for finding lost listeners and rules.
 pub(crate) async fn stack_lbs(c: &Clients, ctx: &Context) -> Result<Vec<String>> {
-    let all: Vec<_> = paginate!(c.elb.describe_load_balancers())?;
+    let all = all_lbs(c).await?;
     let none = ReadQuery::default();
     Ok(owned_of(c, ctx, &none, all, |lb| lb.load_balancer_arn(), |lb| lb.load_balancer_name())
         .await?
@@ -156,11 +178,18 @@ pub(crate) async fn listeners_of(
 ) -> Result<Vec<aws_sdk_elasticloadbalancingv2::types::Listener>> {
     let mut found = Vec::new();
     for lb in lbs {
-        match send!(c.elb.describe_listeners().load_balancer_arn(&lb)) {
-            Ok(r) => found.extend(r.listeners().iter().cloned()),
-            Err(e) if e.not_found => {}
-            Err(e) => return Err(e),
-        }
+        let key = format!("elb:DescribeListeners:{lb}");
+        let listeners = c
+            .reads
+            .shared(&key, || async {
+                match send!(c.elb.describe_listeners().load_balancer_arn(&lb)) {
+                    Ok(r) => Ok(r.listeners().to_vec()),
+                    Err(e) if e.not_found => Ok(Vec::new()),
+                    Err(e) => Err(e),
+                }
+            })
+            .await?;
+        found.extend(listeners.iter().cloned());
     }
     Ok(found)
 }

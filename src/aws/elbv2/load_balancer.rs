@@ -62,7 +62,7 @@ impl LoadBalancer {
 #[async_trait]
 impl ResourceKind for LoadBalancer {
     async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
-        let all: Vec<_> = paginate!(self.0.elb.describe_load_balancers())?;
+        let all = super::common::all_lbs(&self.0).await?;
         let mut out = Vec::new();
         for Owned { item: lb, arn, user, logical } in owned_of(
             &self.0,
