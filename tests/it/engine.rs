@@ -746,3 +746,22 @@ async fn an_interrupt_ends_a_retry_backoff_at_once() {
     assert!(report.interrupted, "{report:?}");
     assert!(took < Duration::from_secs(2), "the interrupt waited out the backoff: {took:?}");
 }
+
+/// Issue 16: readiness polls are fast at first and back off to a tenth of
+/// the kind's expected duration (at most 15 s), so a resource ready in a
+/// few seconds is seen within about as long, and a 15-minute broker is
+/// not polled every second.
+#[test]
+fn polls_start_fast_and_back_off_to_a_tenth_of_the_expected_duration() {
+    use archkit::engine::PollSchedule;
+    let secs = |v: &[u64]| v.iter().map(|s| Duration::from_secs(*s)).collect::<Vec<_>>();
+    let nat = PollSchedule::new(Duration::from_secs(1), Duration::from_secs(180));
+    assert_eq!(nat.take(7).collect::<Vec<_>>(), secs(&[1, 2, 4, 8, 15, 15, 15]));
+    let lb = PollSchedule::new(Duration::from_secs(1), Duration::from_secs(40));
+    assert_eq!(lb.take(4).collect::<Vec<_>>(), secs(&[1, 2, 4, 4]));
+    let quick = PollSchedule::new(Duration::from_secs(1), Duration::from_secs(2));
+    assert_eq!(quick.take(3).collect::<Vec<_>>(), secs(&[1, 1, 1]));
+    let ms = Duration::from_millis;
+    let test = PollSchedule::new(ms(1), ms(20));
+    assert_eq!(test.take(3).collect::<Vec<_>>(), [ms(1), ms(2), ms(2)]);
+}
