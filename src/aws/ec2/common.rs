@@ -14,33 +14,6 @@ pub fn filter(name: &str, values: impl IntoIterator<Item = String>) -> Filter {
     Filter::builder().name(name).set_values(Some(values.into_iter().collect())).build()
 }
 
-/// The resources a batched read returns: everything tagged with the stack
-/// (one call), plus, only when some recorded resource was not among them
-/// (its tags removed outside archkit), one call by id for those. Steady
-/// state is one call per kind, whatever the number of resources.
-pub async fn tagged_or_known<T, Fut>(
-    ctx: &Context,
-    q: &crate::provider::ReadQuery,
-    id_filter: &str,
-    id_of: impl Fn(&T) -> Option<&str>,
-    fetch: impl Fn(Filter) -> Fut,
-) -> Result<Vec<T>>
-where
-    Fut: std::future::Future<Output = Result<Vec<T>>>,
-{
-    let mut found = fetch(stack_filter(ctx)).await?;
-    let missing: Vec<String> = q
-        .known
-        .iter()
-        .map(|(id, _)| id.clone())
-        .filter(|id| !found.iter().any(|x| id_of(x) == Some(id)))
-        .collect();
-    if !missing.is_empty() {
-        found.extend(fetch(filter(id_filter, missing)).await?);
-    }
-    Ok(found)
-}
-
 /// Tags for a new resource: the system tags, `Name` and the user's, set
 /// in the create call itself (a crash between a create and a separate
 /// tagging call would orphan the resource).
@@ -140,6 +113,7 @@ items! {
     RouteTable(route_table_id, "route-table-id", describe_route_tables, filters, route_tables),
     SecurityGroup(group_id, "group-id", describe_security_groups, filters, security_groups),
     VpcEndpoint(vpc_endpoint_id, "vpc-endpoint-id", describe_vpc_endpoints, filters, vpc_endpoints),
+    SecurityGroupRule(security_group_rule_id, "security-group-rule-id", describe_security_group_rules, filters, security_group_rules),
 }
 
 /// The stack's items of type `T` (tagged with it): one Describe call per
@@ -153,7 +127,8 @@ pub async fn stack_items<T: Item + Clone + 'static>(c: &Clients, ctx: &Context) 
 
 /// The stack's items of type `T` plus those of `ids` that are not tagged
 /// with it (tags removed outside archkit), read by id only when some are
-/// missing.
+/// missing: steady state is one call per kind, whatever the number of
+/// resources.
 pub async fn stack_or_known<T: Item + Clone + 'static>(
     c: &Clients,
     ctx: &Context,

@@ -2,7 +2,7 @@
 //! `aws.ec2.security_group_rule`, which groups that reference each other
 //! need to avoid a dependency cycle.
 
-use super::common::{read_tagged, read_tags, sync_tags, tag_spec, tagged_or_known};
+use super::common::{read_tagged, read_tags, stack_or_known, sync_tags, tag_spec};
 use crate::aws::prelude::*;
 use crate::schema::Default;
 use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType, UserIdGroupPair};
@@ -309,18 +309,8 @@ fn rule_permission(p: &Props) -> IpPermission {
 #[async_trait]
 impl ResourceKind for SecurityGroupRule {
     async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
-        let found = tagged_or_known(
-            ctx,
-            q,
-            "security-group-rule-id",
-            |x: &aws_sdk_ec2::types::SecurityGroupRule| x.security_group_rule_id(),
-            |f| async move {
-                Ok(send!(self.0.ec2.describe_security_group_rules().filters(f))?
-                    .security_group_rules
-                    .unwrap_or_default())
-            },
-        )
-        .await?;
+        let found: Vec<aws_sdk_ec2::types::SecurityGroupRule> =
+            stack_or_known(&self.0, ctx, q.known.iter().map(|(id, _)| id.clone())).await?;
         Ok(found
             .iter()
             .filter_map(|r| {
