@@ -447,10 +447,10 @@ fn write_state(shared: &Shared, f: impl FnOnce(&mut State)) -> Result<(), StepEr
     Ok(shared.sink.write(&mut st)?)
 }
 
-/// Runs a provider call under an API permit, retrying retryable errors.
 /// How long a call in flight at an interrupt may still take.
 const INTERRUPT_GRACE: Duration = Duration::from_millis(800);
 
+/// Runs a provider call under an API permit, retrying retryable errors.
 async fn call<T, F, Fut>(shared: &Shared, mut f: F) -> Result<T, ProviderError>
 where
     F: FnMut() -> Fut,
@@ -646,16 +646,33 @@ async fn create_once(
                         .await
                         .map_err(|e| e.partial(&found.physical_id));
                 }
-                if !e.outcome_unknown
-                    || lost >= shared.opts.attempts
-                    || shared.cancel.is_cancelled()
-                {
+                if !try_again(shared, &e, &mut lost) {
                     return Err(e);
                 }
-                lost += 1;
             }
         }
     }
+}
+
+/// Whether to repeat a step after `e`: its answer was lost (it may or may
+/// not have been carried out), fewer than the attempts were lost so far,
+/// and no interrupt came. Counts the attempt.
+fn try_again(shared: &Shared, e: &ProviderError, lost: &mut u32) -> bool {
+    let again = e.outcome_unknown && *lost < shared.opts.attempts && !shared.cancel.is_cancelled();
+    *lost += u32::from(again);
+    again
+}
+
+/// The live form of the resource `pid`, if it still exists.
+async fn read_one(
+    shared: &Shared,
+    kind: &dyn ResourceKind,
+    pid: &str,
+    props: &Props,
+) -> Result<Option<crate::provider::Observed>, ProviderError> {
+    let query = ReadQuery { known: vec![(pid.to_string(), props.clone())], discover: false };
+    let live = call(shared, || kind.read(&shared.ctx, &query)).await?;
+    Ok(live.into_iter().find(|o| o.physical_id == pid))
 }
 
 /// Records a failed create: the id AWS returned (tainted, never
@@ -701,13 +718,7 @@ async fn finish_create(
     let mut lost = 0;
     loop {
         match update_from_live(shared, kind, pid, props).await {
-            Err(e)
-                if e.outcome_unknown
-                    && lost < shared.opts.attempts
-                    && !shared.cancel.is_cancelled() =>
-            {
-                lost += 1;
-            }
+            Err(e) if try_again(shared, &e, &mut lost) => {}
             other => return other,
         }
     }
@@ -719,11 +730,8 @@ async fn update_from_live(
     pid: &str,
     props: &Props,
 ) -> Result<Created, ProviderError> {
-    let query = ReadQuery { known: vec![(pid.to_string(), props.clone())], discover: false };
-    let live = call(shared, || kind.read(&shared.ctx, &query))
+    let live = read_one(shared, kind, pid, props)
         .await?
-        .into_iter()
-        .find(|o| o.physical_id == pid)
         .ok_or_else(|| ProviderError::new(format!("`{pid}` was created but cannot be read")))?;
     let mut attributes = live.attributes;
     attributes
@@ -877,14 +885,10 @@ async fn delete(
     // answers 500).
     let mut lost = 0;
     while let Err(e) = &result
-        && e.outcome_unknown
-        && lost < shared.opts.attempts
-        && !shared.cancel.is_cancelled()
+        && try_again(shared, e, &mut lost)
     {
-        lost += 1;
-        let query = ReadQuery { known: vec![(pid.clone(), props.clone())], discover: false };
-        result = match call(shared, || kind.read(&shared.ctx, &query)).await {
-            Ok(live) if !live.iter().any(|o| o.physical_id == pid) => Ok(()),
+        result = match read_one(shared, kind, &pid, &props).await {
+            Ok(None) => Ok(()),
             _ => call(shared, || kind.delete(&shared.ctx, &pid, &props)).await,
         };
     }
