@@ -585,14 +585,7 @@ impl<'a> Validator<'a> {
 
     /// `for_each: ${params.list}`, with a list parameter.
     fn for_each(&mut self, node: &Node) -> Option<ForEach> {
-        let param = match &node.value {
-            Value::Str(s) => s
-                .trim()
-                .strip_prefix("${params.")
-                .and_then(|r| r.strip_suffix('}'))
-                .map(str::to_string),
-            _ => None,
-        };
+        let param = whole_ref(node).and_then(|r| r.strip_prefix("params.")).map(str::to_string);
         let Some(param) = param else {
             self.err(
                 Code::ForEach,
@@ -631,14 +624,7 @@ impl<'a> Validator<'a> {
     /// `when: ${params.flag}` or `when: ${!params.flag}`.
     fn when(&mut self, node: &Node) -> Option<Condition> {
         let help = "write `when: ${params.flag}` or `when: ${!params.flag}`, with a bool parameter";
-        let cond = match &node.value {
-            Value::Str(s) => s
-                .trim()
-                .strip_prefix("${")
-                .and_then(|r| r.strip_suffix('}'))
-                .and_then(Condition::parse),
-            _ => None,
-        };
+        let cond = whole_ref(node).and_then(Condition::parse);
         let Some(cond) = cond else {
             self.err(
                 Code::BadReference,
@@ -1254,5 +1240,13 @@ pub(crate) fn literal_text(v: &Expr) -> String {
             format!("[{}]", items.iter().map(literal_text).collect::<Vec<_>>().join(", "))
         }
         other => format!("{other:?}"),
+    }
+}
+
+/// The inside of a value that is one whole `${...}` (`when`, `for_each`).
+fn whole_ref(node: &Node) -> Option<&str> {
+    match &node.value {
+        Value::Str(s) => s.trim().strip_prefix("${")?.strip_suffix('}'),
+        _ => None,
     }
 }
