@@ -17,7 +17,7 @@ fn blueprint() -> String {
 /// filter of DescribeVpcEndpointServiceConfigurations (it returns every
 /// stack's services), so the tags are checked here too, as archkit's own
 /// reads check them.
-fn services(url: &str, s: &Stack) -> Vec<aws_sdk_ec2::types::ServiceConfiguration> {
+pub(crate) fn services(url: &str, s: &Stack) -> Vec<aws_sdk_ec2::types::ServiceConfiguration> {
     rt().block_on(async {
         let filter = Filter::builder().name("tag:archkit:stack").values(&s.name).build();
         let out = ec2(url)
@@ -30,6 +30,18 @@ fn services(url: &str, s: &Stack) -> Vec<aws_sdk_ec2::types::ServiceConfiguratio
             tags(c.tags()).get("archkit:stack") == Some(&s.name)
         };
         out.service_configurations().iter().filter(ours).cloned().collect()
+    })
+}
+
+/// The principals allowed to connect to endpoint service `id`.
+pub(crate) fn allowed_principals(url: &str, id: &str) -> Vec<String> {
+    rt().block_on(async {
+        let p = ec2(url).describe_vpc_endpoint_service_permissions().service_id(id).send().await;
+        p.unwrap()
+            .allowed_principals()
+            .iter()
+            .filter_map(|a| a.principal().map(str::to_string))
+            .collect()
     })
 }
 
@@ -57,19 +69,10 @@ fn endpoint_services_apply_update_in_place_and_go_before_their_load_balancer() {
     assert_eq!(t["team"], "platform");
     let name = c.service_name().unwrap();
     assert!(out.stdout.contains(name), "the service_name output: {}", out.stdout);
-    let allowed = rt().block_on(async {
-        let p = ec2(&url)
-            .describe_vpc_endpoint_service_permissions()
-            .service_id(c.service_id().unwrap())
-            .send()
-            .await
-            .unwrap();
-        p.allowed_principals()
-            .iter()
-            .filter_map(|a| a.principal().map(str::to_string))
-            .collect::<Vec<_>>()
-    });
-    assert_eq!(allowed, ["arn:aws:iam::123456789012:root"]);
+    assert_eq!(
+        allowed_principals(&url, c.service_id().unwrap()),
+        ["arn:aws:iam::123456789012:root"]
+    );
 
     // Converged: nothing to change, and a second apply writes nothing.
     let plan = s.run(&["plan", &b, "--detailed-exitcode", "--json"]);

@@ -183,6 +183,25 @@ pub(crate) fn figures(what: &str, out: &Run, seconds: f64) {
     );
 }
 
+/// The changes of a `plan --json` that do something: id, action and the
+/// properties changed.
+pub(crate) fn changes(plan: &Run) -> Vec<(String, String, serde_json::Value)> {
+    let v: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
+    v["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["action"] != "no_op")
+        .map(|c| {
+            (
+                c["id"].as_str().unwrap().to_string(),
+                c["action"].as_str().unwrap().to_string(),
+                c["changed"].clone(),
+            )
+        })
+        .collect()
+}
+
 pub(crate) fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Runtime::new().unwrap()
 }

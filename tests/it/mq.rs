@@ -9,7 +9,7 @@
 //! `blueprints/mq-lambda-poller/tests` (STOMP framing against a local
 //! socket, the worker against DynamoDB).
 
-use crate::moto::{Stack, figures, iam, logs, ok, require_moto, rt, stats};
+use crate::moto::{Stack, changes, figures, iam, logs, ok, require_moto, rt, stats};
 use crate::util::Run;
 
 const BP: &str = "mq-lambda-poller";
@@ -25,23 +25,6 @@ fn run(s: &Stack, password: &str, args: &[&str]) -> (Run, f64) {
     let t = std::time::Instant::now();
     let out = crate::util::run(&mut c);
     (out, t.elapsed().as_secs_f64())
-}
-
-fn changes(plan: &Run) -> Vec<(String, String, serde_json::Value)> {
-    let v: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
-    v["changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["action"] != "no_op")
-        .map(|c| {
-            (
-                c["id"].as_str().unwrap().to_string(),
-                c["action"].as_str().unwrap().to_string(),
-                c["changed"].clone(),
-            )
-        })
-        .collect()
 }
 
 /// The statements of a role's inline policies.

@@ -11,7 +11,10 @@
 
 use aws_sdk_ec2::types::VpcEndpoint;
 
-use crate::moto::{Stack, assert_no_drift, ec2, figures, ok, require_moto, rt, stats, tags};
+use crate::endpoint_service::{allowed_principals, services};
+use crate::moto::{
+    Stack, assert_no_drift, changes, ec2, figures, ok, require_moto, rt, stats, tags,
+};
 use crate::util::finished_ids;
 
 const BP: &str = "privatelink-service";
@@ -24,22 +27,6 @@ fn endpoints(url: &str, s: &Stack) -> Vec<VpcEndpoint> {
         out.vpc_endpoints()
             .iter()
             .filter(|e| e.state().is_none_or(|st| !st.as_str().eq_ignore_ascii_case("deleted")))
-            .cloned()
-            .collect()
-    })
-}
-
-/// The stack's endpoint services (moto ignores the tag filter of this
-/// call: the tags are checked here).
-fn services(url: &str, s: &Stack) -> Vec<aws_sdk_ec2::types::ServiceConfiguration> {
-    rt().block_on(async {
-        let out = ec2(url).describe_vpc_endpoint_service_configurations().send().await.unwrap();
-        out.service_configurations()
-            .iter()
-            .filter(|c| tags(c.tags()).get("archkit:stack") == Some(&s.name))
-            .filter(|c| {
-                c.service_state().is_none_or(|st| !st.as_str().eq_ignore_ascii_case("deleted"))
-            })
             .cloned()
             .collect()
     })
@@ -84,18 +71,7 @@ fn privatelink_service_applies_accepts_converges_and_destroys_in_order() {
     assert_eq!(svc[0].acceptance_required(), Some(true));
     let service_name = svc[0].service_name().unwrap().to_string();
     assert!(out.stdout.contains(&service_name), "output: {}", out.stdout);
-    let allowed = rt().block_on(async {
-        let p = ec2(&url)
-            .describe_vpc_endpoint_service_permissions()
-            .service_id(svc[0].service_id().unwrap())
-            .send()
-            .await
-            .unwrap();
-        p.allowed_principals()
-            .iter()
-            .filter_map(|a| a.principal().map(str::to_string))
-            .collect::<Vec<_>>()
-    });
+    let allowed = allowed_principals(&url, svc[0].service_id().unwrap());
     assert_eq!(allowed, ["arn:aws:iam::123456789012:root"]);
 
     // Consumer: an interface endpoint to that service in the consumer's
@@ -135,26 +111,14 @@ fn privatelink_service_applies_accepts_converges_and_destroys_in_order() {
 
     // Acceptance off is an in-place update of the service only.
     let plan = s.run(&["plan", &b, "--json", "--var", "acceptance_required=false"]);
-    let v: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
-    let changed: Vec<(String, String)> = v["changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["action"] != "no_op")
-        .map(|c| (c["id"].as_str().unwrap().into(), c["action"].as_str().unwrap().into()))
-        .collect();
+    let changed: Vec<(String, String)> =
+        changes(&plan).into_iter().map(|(id, a, _)| (id, a)).collect();
     assert_eq!(changed, [("endpoint_service".to_string(), "update".to_string())]);
 
     // One AWS service fewer: only its endpoint goes.
     let plan = s.run(&["plan", &b, "--json", "--var", "aws_services=[ssm]"]);
-    let v: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
-    let changed: Vec<(String, String)> = v["changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["action"] != "no_op")
-        .map(|c| (c["id"].as_str().unwrap().into(), c["action"].as_str().unwrap().into()))
-        .collect();
+    let changed: Vec<(String, String)> =
+        changes(&plan).into_iter().map(|(id, a, _)| (id, a)).collect();
     assert_eq!(
         changed,
         [("aws_service_endpoint[kinesis-streams]".to_string(), "delete".to_string())]
