@@ -532,28 +532,12 @@ fn ctrl_c_at_the_prompt_exits_130_at_once() {
 /// flight, and the rerun converges (the stale lock is taken over).
 #[test]
 fn a_second_interrupt_exits_at_once_and_the_rerun_converges() {
-    use std::io::BufRead;
     let e = Env::new();
-    let mut child = e
-        .cmd(&["apply", e.blueprint.to_str().unwrap(), "--auto-approve", "--parallelism", "1"])
-        .env("ARCHKIT_TEST_LATENCY_MS", "3000")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut cmd =
+        e.cmd(&["apply", e.blueprint.to_str().unwrap(), "--auto-approve", "--parallelism", "1"]);
+    cmd.env("ARCHKIT_TEST_LATENCY_MS", "3000");
     // Wait until the first create call is in flight (it takes 3 s).
-    let (tx, rx) = std::sync::mpsc::channel();
-    let stderr = child.stderr.take().unwrap();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let mut seen = Vec::new();
-    while !seen.iter().any(|l: &String| l.contains("creating")) {
-        seen.push(rx.recv_timeout(Duration::from_secs(60)).expect("apply starts creating"));
-    }
+    let (mut child, rx, mut seen) = spawn_until(&mut cmd, "creating");
     let kill = |sig: &str| {
         assert!(
             Command::new("kill").args([sig, &child.id().to_string()]).status().unwrap().success()
@@ -578,15 +562,12 @@ fn a_second_interrupt_exits_at_once_and_the_rerun_converges() {
     assert_eq!(e.run(&["plan", "BP", "--detailed-exitcode"]).code, 0);
 }
 
-/// Spawns `cmd`, waits for a line of its stderr containing `marker`, then
-/// sends `signal` after `delay`: its exit code, the seconds from the
-/// signal to the exit, and its stderr.
-pub(crate) fn interrupt_at(
+/// Spawns `cmd` and reads its stderr until a line contains `marker`: the
+/// process, the rest of its stderr lines, and the lines read so far.
+fn spawn_until(
     cmd: &mut Command,
     marker: &str,
-    delay: Duration,
-    signal: &str,
-) -> (Option<i32>, f64, String) {
+) -> (std::process::Child, std::sync::mpsc::Receiver<String>, Vec<String>) {
     use std::io::BufRead;
     let mut child = cmd
         .stdin(std::process::Stdio::null())
@@ -608,6 +589,19 @@ pub(crate) fn interrupt_at(
             Err(_) => panic!("no `{marker}` in: {}", seen.join("\n")),
         }
     }
+    (child, rx, seen)
+}
+
+/// Spawns `cmd`, waits for a line of its stderr containing `marker`, then
+/// sends `signal` after `delay`: its exit code, the seconds from the
+/// signal to the exit, and its stderr.
+pub(crate) fn interrupt_at(
+    cmd: &mut Command,
+    marker: &str,
+    delay: Duration,
+    signal: &str,
+) -> (Option<i32>, f64, String) {
+    let (mut child, rx, mut seen) = spawn_until(cmd, marker);
     std::thread::sleep(delay);
     let sent = Instant::now();
     let pid = child.id().to_string();
