@@ -30,20 +30,10 @@ use crate::provider::{
     Attrs, Context, CreateRequest, Created, Op, Props, ProviderError, ReadQuery, Registry,
     ResourceKind,
 };
-use crate::state::{Deposed, LocalStore, Operation, ResourceState, State, StateError, Status};
+pub use crate::state::StateSink;
+use crate::state::{Deposed, Operation, ResourceState, State, StateError, Status};
 use order::{Step, op_graph};
 pub use walk::{Cancel, Outcome};
-
-/// Where state goes after every operation.
-pub trait StateSink: Send + Sync {
-    fn write(&self, state: &mut State) -> Result<(), StateError>;
-}
-
-impl StateSink for LocalStore {
-    fn write(&self, state: &mut State) -> Result<(), StateError> {
-        LocalStore::write(self, state)
-    }
-}
 
 /// Keeps every written state in memory (tests), or only counts writes
 /// (benchmarks of the engine's own overhead).
@@ -441,10 +431,11 @@ fn resolve_now(shared: &Shared, id: &str) -> Result<BTreeMap<String, Value>, Ste
     Ok(out)
 }
 
-fn write_state(shared: &Shared, f: impl FnOnce(&mut State)) -> Result<(), StepError> {
+/// Changes what state holds for `id` and records it.
+fn write_state(shared: &Shared, id: &str, f: impl FnOnce(&mut State)) -> Result<(), StepError> {
     let mut st = shared.state.lock().unwrap();
     f(&mut st);
-    Ok(shared.sink.write(&mut st)?)
+    Ok(shared.sink.write_one(&mut st, id)?)
 }
 
 /// How long a call in flight at an interrupt may still take.
@@ -559,7 +550,7 @@ async fn create(shared: &Shared, kind: &dyn ResourceKind, c: &Change) -> Result<
     let props = resolve_now(shared, &c.id)?;
     let lineage = shared.state.lock().unwrap().lineage.clone();
     let stored = stored_props(&lineage, c, &props);
-    write_state(shared, |st| {
+    write_state(shared, &c.id, |st| {
         // A replacement keeps the old object as deposed until it is gone.
         if c.action == Action::Replace
             && let Some(old) = st.resources.remove(&c.id)
@@ -600,7 +591,7 @@ async fn create(shared: &Shared, kind: &dyn ResourceKind, c: &Change) -> Result<
     // Recorded as created but not ready: a run that stops during the wait
     // (a crash, Ctrl-C) leaves it `creating`, and the next apply waits
     // again instead of taking it as ready.
-    write_state(shared, |st| {
+    write_state(shared, &c.id, |st| {
         let r = record(c, &created.physical_id, stored.clone(), Status::Creating);
         st.resources.insert(c.id.clone(), r.with(created.attributes.clone()));
         st.end(&c.id);
@@ -609,7 +600,7 @@ async fn create(shared: &Shared, kind: &dyn ResourceKind, c: &Change) -> Result<
         Ok(Some(attrs)) => record_ready(shared, &c.id, attrs),
         Ok(None) => Err(StepError::InterruptedReady),
         Err(e) => {
-            write_state(shared, |st| {
+            write_state(shared, &c.id, |st| {
                 if let Some(r) = st.resources.get_mut(&c.id) {
                     r.status = Status::Tainted;
                 }
@@ -679,7 +670,7 @@ async fn read_one(
 /// forgotten), or, when the outcome is unknown, the pending entry stays
 /// for the next plan to look the resource up by its tags.
 fn create_failed(shared: &Shared, c: &Change, stored: &Props, e: ProviderError) -> StepError {
-    let written = write_state(shared, |st| {
+    let written = write_state(shared, &c.id, |st| {
         if let Some(pid) = &e.partial_id {
             let r = record(c, pid, stored.clone(), Status::Tainted);
             st.resources.insert(c.id.clone(), r);
@@ -748,7 +739,7 @@ fn record_ready(shared: &Shared, id: &str, attrs: Attrs) -> Result<(), StepError
     if unchanged {
         return Ok(());
     }
-    write_state(shared, |st| {
+    write_state(shared, id, |st| {
         if let Some(r) = st.resources.get_mut(id) {
             r.attributes.extend(attrs);
             r.status = Status::Ready;
@@ -795,7 +786,7 @@ async fn update(shared: &Shared, kind: &dyn ResourceKind, c: &Change) -> Result<
         (r.physical_id.clone(), old, st.lineage.clone())
     };
     let stored = stored_props(&lineage, c, &props);
-    write_state(shared, |st| st.begin(&c.id, &c.kind, Operation::Update))?;
+    write_state(shared, &c.id, |st| st.begin(&c.id, &c.kind, Operation::Update))?;
     let new: Props = props.into_iter().collect();
     // State holds only digests of secrets: a secret the plan found
     // unchanged is given to the provider as its new value on both sides,
@@ -821,7 +812,7 @@ async fn update(shared: &Shared, kind: &dyn ResourceKind, c: &Change) -> Result<
             other => other,
         }
     };
-    write_state(shared, |st| {
+    write_state(shared, &c.id, |st| {
         if let Ok(attrs) = &result
             && let Some(r) = st.resources.get_mut(&c.id)
         {
@@ -877,7 +868,7 @@ async fn delete(
             }
         }
     };
-    write_state(shared, |st| st.begin(&c.id, &c.kind, Operation::Delete))?;
+    write_state(shared, &c.id, |st| st.begin(&c.id, &c.kind, Operation::Delete))?;
     let mut result = call(shared, || kind.delete(&shared.ctx, &pid, &props)).await;
     // Its answer was lost: if it can still be read, delete again.
     // Asking first, rather than deleting again at once, also spares
@@ -897,7 +888,7 @@ async fn delete(
         other => other,
     };
     if let Err(e) = result {
-        write_state(shared, |st| st.end(&c.id))?;
+        write_state(shared, &c.id, |st| st.end(&c.id))?;
         return Err(e.into());
     }
     // Wait until it is really gone, holding no permit between polls.
@@ -918,7 +909,7 @@ async fn delete(
             _ = shared.cancel.cancelled() => return Err(StepError::InterruptedDelete),
         }
     }
-    write_state(shared, |st| {
+    write_state(shared, &c.id, |st| {
         st.deposed.retain(|d| d.physical_id != pid);
         if st.resources.get(&c.id).is_some_and(|r| r.physical_id == pid) {
             st.resources.remove(&c.id);

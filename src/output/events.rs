@@ -2,7 +2,9 @@
 //! line on stdout, each naming itself in `event`. This enum is the whole
 //! schema (the README documents it): `plan` first, then per operation
 //! `started`, `waiting`, `finished`, `failed` or `skipped`, then `outputs`
-//! after a successful apply, and `summary` last.
+//! after a successful apply, and `summary` last. Every line also carries
+//! `time`, when it was written (RFC 3339, milliseconds), so a CI log
+//! shows where the minutes went.
 
 use std::io::Write;
 
@@ -63,7 +65,12 @@ pub enum JsonEvent<'a> {
 impl JsonEvent<'_> {
     /// Writes the event as one line on stdout.
     pub fn emit(&self) {
-        let line = serde_json::to_string(self).unwrap_or_else(|_| "{}".into());
+        let mut value = serde_json::to_value(self).unwrap_or_default();
+        if let Value::Object(o) = &mut value {
+            let now = humantime::format_rfc3339_millis(std::time::SystemTime::now());
+            o.insert("time".into(), Value::String(now.to_string()));
+        }
+        let line = value.to_string();
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "{line}");
         let _ = out.flush();

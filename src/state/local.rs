@@ -2,17 +2,23 @@
 //! (temporary file, fsync, rename, fsync of the directory), a backup of the
 //! previous version beside it, and a lock file that names its owner.
 //!
+//! Between full writes, each operation is appended to a journal beside
+//! it ([`super::journal`]), so the cost of recording an operation does
+//! not grow with the stack.
+//!
 //! Default path: `.archkit/<stack>.state.json` in the working directory;
 //! `--state PATH` overrides it. The lock is `<path>.lock`, the backup
-//! `<path>.backup`.
+//! `<path>.backup`, the journal `<path>.journal`.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use super::journal::{self, Journal};
 use super::{FORMAT_VERSION, State};
 
 /// Who holds a lock.
@@ -46,6 +52,17 @@ pub enum StateError {
         )
     )]
     Corrupt { path: PathBuf, message: String },
+    #[error("state journal {} cannot be replayed: {message}", .path.display())]
+    #[diagnostic(
+        code(archkit::state::journal),
+        help(
+            "the journal holds the operations recorded since the state file was last \
+             written in full, and it does not continue that file (was the state file \
+             replaced by hand?). archkit will not guess: put back the state file it \
+             continues, or move the journal aside to use the state file as it is"
+        )
+    )]
+    Journal { path: PathBuf, message: String },
     #[error(
         "state file {} has format version {found}; this archkit reads up to {FORMAT_VERSION}",
         .path.display()
@@ -79,11 +96,23 @@ pub enum StateError {
 #[derive(Debug, Clone)]
 pub struct LocalStore {
     path: PathBuf,
+    /// The journal this process appends to.
+    journal: Arc<Mutex<JournalState>>,
+}
+
+#[derive(Debug, Default)]
+enum JournalState {
+    /// This process has not written the state in full yet.
+    #[default]
+    Unwritten,
+    /// Written in full; the next record starts a journal.
+    Ready,
+    Open(Journal),
 }
 
 impl LocalStore {
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        LocalStore { path: path.into() }
+        LocalStore { path: path.into(), journal: Arc::default() }
     }
 
     /// The default location for a stack's state.
@@ -103,8 +132,27 @@ impl LocalStore {
         suffixed(&self.path, ".backup")
     }
 
-    /// Reads the state; `None` when the stack has none yet.
+    pub fn journal_path(&self) -> PathBuf {
+        journal::path_for(&self.path)
+    }
+
+    /// Reads the state, the file and then its journal; `None` when the
+    /// stack has none yet.
     pub fn load(&self) -> Result<Option<State>, StateError> {
+        // A reader without the lock (`archkit state list` during an
+        // apply) can read the file just before a full write and the
+        // journal that follows it: read both again before calling it a
+        // mismatch.
+        let mut tries = 0;
+        loop {
+            match self.load_once() {
+                Err(StateError::Journal { .. }) if tries < 2 => tries += 1,
+                other => return other,
+            }
+        }
+    }
+
+    fn load_once(&self) -> Result<Option<State>, StateError> {
         let bytes = match fs::read(&self.path) {
             Ok(t) => t,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
@@ -118,13 +166,48 @@ impl LocalStore {
             path: self.path.clone(),
             message: "it is not UTF-8 text".into(),
         })?;
-        parse(&self.path, &text).map(Some)
+        let mut state = parse(&self.path, &text)?;
+        journal::replay(&self.journal_path(), &mut state)?;
+        Ok(Some(state))
     }
 
-    /// Writes `state` atomically, incrementing its serial first. The
-    /// previous file is kept as the backup. A reader sees the old file or
-    /// the new one, never a torn one.
+    /// Records one operation: appends what `state` now holds for `id` to
+    /// the journal, incrementing the serial. A run that has not written
+    /// the state in full yet writes it in full instead: a journal left by
+    /// another run is folded into the file, never appended to.
+    pub fn write_one(&self, state: &mut State, id: &str) -> Result<(), StateError> {
+        let mut journal = self.journal.lock().unwrap();
+        match &mut *journal {
+            JournalState::Unwritten => {
+                drop(journal);
+                self.write(state)
+            }
+            JournalState::Ready => {
+                let mut j = Journal::create(self.journal_path(), state)?;
+                j.append(state, id)?;
+                *journal = JournalState::Open(j);
+                Ok(())
+            }
+            JournalState::Open(j) => j.append(state, id),
+        }
+    }
+
+    /// Writes `state` in full, atomically, incrementing its serial first,
+    /// and removes the journal, which the file now holds. The previous
+    /// file is kept as the backup. A reader sees the old file or the new
+    /// one, never a torn one; a crash before the journal is removed
+    /// leaves entries the file already has, which a read skips by their
+    /// serials.
     pub fn write(&self, state: &mut State) -> Result<(), StateError> {
+        let mut journal = self.journal.lock().unwrap();
+        self.write_file(state)?;
+        *journal = JournalState::Unwritten;
+        journal::remove(&self.journal_path())?;
+        *journal = JournalState::Ready;
+        Ok(())
+    }
+
+    fn write_file(&self, state: &mut State) -> Result<(), StateError> {
         let io_err = |action: &'static str, path: &Path| {
             let path = path.to_path_buf();
             move |source| StateError::Io { action, path, source }
@@ -433,6 +516,163 @@ mod tests {
         drop(guard);
     }
 
+    fn resource(pid: &str) -> ResourceState {
+        ResourceState {
+            kind: "aws.ec2.subnet".into(),
+            physical_id: pid.into(),
+            properties: serde_json::json!({"cidr_block": "10.0.1.0/24"})
+                .as_object()
+                .unwrap()
+                .clone(),
+            attributes: Default::default(),
+            status: Status::Ready,
+            depends_on: vec!["vpc".into()],
+        }
+    }
+
+    /// Operations go to the journal; reading replays it; a full write
+    /// folds it into the file and removes it.
+    #[test]
+    fn operations_are_journalled_and_a_full_write_folds_them_in() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(dir.path().join("demo.state.json"));
+        let mut s = sample();
+        store.write(&mut s).unwrap();
+        for i in 0..20 {
+            let id = format!("subnet{i}");
+            s.begin(&id, "aws.ec2.subnet", Operation::Create);
+            store.write_one(&mut s, &id).unwrap();
+            s.resources.insert(id.clone(), resource(&format!("subnet-{i}")));
+            s.end(&id);
+            store.write_one(&mut s, &id).unwrap();
+        }
+        s.resources.remove("subnet3");
+        store.write_one(&mut s, "subnet3").unwrap();
+        s.deposed.push(super::super::Deposed {
+            id: "vpc".into(),
+            kind: "aws.ec2.vpc".into(),
+            physical_id: "vpc-old".into(),
+            properties: Default::default(),
+        });
+        s.begin("vpc", "aws.ec2.vpc", Operation::Delete);
+        store.write_one(&mut s, "vpc").unwrap();
+        assert!(store.journal_path().exists());
+        // The file itself was written once; the journal holds the rest.
+        let file: State = serde_json::from_str(&fs::read_to_string(store.path()).unwrap()).unwrap();
+        assert_eq!(file.serial, 1);
+        assert_eq!(s.serial, 1 + 20 * 2 + 2);
+        assert_eq!(store.load().unwrap().unwrap(), s);
+        store.write(&mut s).unwrap();
+        assert!(!store.journal_path().exists());
+        assert_eq!(store.load().unwrap().unwrap(), s);
+    }
+
+    /// Issue 16: recording an operation costs the one record, not the
+    /// stack: with 5,000 resources in state, it appends a few hundred
+    /// bytes and leaves the state file alone.
+    #[test]
+    fn recording_an_operation_does_not_rewrite_the_stack() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(dir.path().join("big.state.json"));
+        let mut s = sample();
+        for i in 0..5000 {
+            s.resources.insert(format!("r{i}"), resource(&format!("subnet-{i}")));
+        }
+        store.write(&mut s).unwrap();
+        let file_len = fs::metadata(store.path()).unwrap().len();
+        s.begin("r42", "aws.ec2.subnet", Operation::Update);
+        store.write_one(&mut s, "r42").unwrap();
+        s.end("r42");
+        store.write_one(&mut s, "r42").unwrap();
+        let journal_len = fs::metadata(store.journal_path()).unwrap().len();
+        assert!(file_len > 1_000_000, "{file_len}");
+        assert!(journal_len < 1_000, "{journal_len} bytes for two records");
+        let file: State = serde_json::from_str(&fs::read_to_string(store.path()).unwrap()).unwrap();
+        assert_eq!(file.serial, 1, "the state file was not rewritten");
+        assert_eq!(store.load().unwrap().unwrap(), s);
+    }
+
+    /// A crash during an append leaves a torn last line: the operations
+    /// before it are read, the torn one is not.
+    #[test]
+    fn a_torn_last_record_is_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(dir.path().join("t.state.json"));
+        let mut s = sample();
+        store.write(&mut s).unwrap();
+        s.resources.insert("a".into(), resource("subnet-a"));
+        store.write_one(&mut s, "a").unwrap();
+        let mut f = OpenOptions::new().append(true).open(store.journal_path()).unwrap();
+        f.write_all(br#"{"serial": 3, "id": "b", "resou"#).unwrap();
+        assert_eq!(store.load().unwrap().unwrap(), s);
+    }
+
+    /// A journal that does not continue the state file (the file replaced
+    /// by hand: another stack's, or an older backup) is refused, not
+    /// merged.
+    #[test]
+    fn a_journal_that_does_not_continue_the_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(dir.path().join("j.state.json"));
+        let mut s = sample();
+        store.write(&mut s).unwrap();
+        store.write(&mut s).unwrap();
+        s.resources.insert("a".into(), resource("subnet-a"));
+        store.write_one(&mut s, "a").unwrap();
+        // The backup (serial 1) put back: the journal continues serial 2.
+        fs::copy(store.backup_path(), store.path()).unwrap();
+        let err = store.load().unwrap_err();
+        assert!(matches!(err, StateError::Journal { .. }), "{err}");
+        assert!(err.to_string().contains("serial 3"), "{err}");
+        // Another stack's state: another lineage.
+        let mut other = State::new("other", "x");
+        LocalStore::new(store.path()).write_file(&mut other).unwrap();
+        let err = store.load().unwrap_err();
+        assert!(err.to_string().contains("lineage"), "{err}");
+    }
+
+    /// A crash after a full write but before the journal's removal leaves
+    /// records the file already holds: they are skipped, not applied
+    /// twice.
+    #[test]
+    fn records_the_file_already_holds_are_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(dir.path().join("k.state.json"));
+        let mut s = sample();
+        store.write(&mut s).unwrap();
+        s.resources.insert("a".into(), resource("subnet-a"));
+        store.write_one(&mut s, "a").unwrap();
+        let stale = fs::read(store.journal_path()).unwrap();
+        // Later, `a` is deleted and the state written in full.
+        s.resources.remove("a");
+        store.write_one(&mut s, "a").unwrap();
+        store.write(&mut s).unwrap();
+        fs::write(store.journal_path(), stale).unwrap();
+        assert_eq!(store.load().unwrap().unwrap(), s);
+    }
+
+    /// A run never appends to a journal another run left (a killed
+    /// apply): its first record folds that journal into a full write.
+    #[test]
+    fn a_new_run_folds_a_left_journal_in_before_recording() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("n.state.json");
+        let first = LocalStore::new(&path);
+        let mut s = sample();
+        first.write(&mut s).unwrap();
+        s.resources.insert("a".into(), resource("subnet-a"));
+        first.write_one(&mut s, "a").unwrap();
+        drop(first);
+        let second = LocalStore::new(&path);
+        let mut t = second.load().unwrap().unwrap();
+        assert_eq!(t, s);
+        t.resources.insert("b".into(), resource("subnet-b"));
+        second.write_one(&mut t, "b").unwrap();
+        assert!(!second.journal_path().exists());
+        let file: State = serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(file, t);
+    }
+
     /// Run as a child by the test below: writes ever-changing states in a
     /// loop until it is killed.
     #[test]
@@ -449,9 +689,20 @@ mod tests {
                 s.resources.insert(format!("r{i}"), s.resources["vpc"].clone());
             }
             store.write(&mut s).unwrap();
+            // Then operations through the journal, as the engine records them.
+            for i in 0..50 {
+                let id = format!("r{i}");
+                s.begin(&id, "aws.ec2.vpc", Operation::Update);
+                store.write_one(&mut s, &id).unwrap();
+                s.resources.remove(&id);
+                s.end(&id);
+                store.write_one(&mut s, &id).unwrap();
+            }
         }
     }
 
+    /// SIGKILL of a process writing the file and its journal: every read,
+    /// during and after, sees a whole state (file plus whole records).
     #[test]
     fn kill_during_write_never_tears_the_file() {
         let dir = tempfile::tempdir().unwrap();

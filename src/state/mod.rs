@@ -7,6 +7,7 @@
 //! or AWS error never leaves a resource archkit cannot find again
 //! (Terraform's `StateHook`, Pulumi's `BeginMutation`/`End`).
 
+pub mod journal;
 pub mod local;
 
 use std::collections::BTreeMap;
@@ -15,6 +16,27 @@ use std::time::SystemTime;
 use serde::{Deserialize, Serialize};
 
 pub use local::{LocalStore, LockGuard, LockInfo, StateError};
+
+/// Where the engine writes state after every operation.
+pub trait StateSink: Send + Sync {
+    /// Writes the whole state (the start and end of a run).
+    fn write(&self, state: &mut State) -> Result<(), StateError>;
+    /// Records an operation on `id`: what state holds for it changed (its
+    /// record, pending operation or deposed objects), nothing else did.
+    fn write_one(&self, state: &mut State, id: &str) -> Result<(), StateError> {
+        let _ = id;
+        self.write(state)
+    }
+}
+
+impl StateSink for LocalStore {
+    fn write(&self, state: &mut State) -> Result<(), StateError> {
+        LocalStore::write(self, state)
+    }
+    fn write_one(&self, state: &mut State, id: &str) -> Result<(), StateError> {
+        LocalStore::write_one(self, state, id)
+    }
+}
 
 /// The state format this build reads and writes. A newer file is refused,
 /// never overwritten.

@@ -258,6 +258,7 @@ fn crash_everywhere(subject: &Subject, name: &str) {
     let apply_points = points(apply_calls, 12);
     let destroy_points = points(destroy_calls, apply_points.len() as u64);
     let mut failures = Vec::new();
+    let mut journal_carried = 0;
     let started = std::time::Instant::now();
     for (i, (&ka, &kd)) in apply_points.iter().zip(&destroy_points).enumerate() {
         // Odd points: the call is carried out and its answer never read;
@@ -265,6 +266,7 @@ fn crash_everywhere(subject: &Subject, name: &str) {
         let after_forward = i % 2 == 1;
         let s = Stack::new(&url, &format!("{name}-k{ka:03}"));
         killed(subject, &url, &s, &["apply", "--auto-approve"], ka, after_forward);
+        journal_carried += usize::from(journal_holds_more(&s));
         let rerun = subject.run(&s, &url, &["apply", "--auto-approve"]);
         if rerun.code != 0 {
             failures.push(format!("apply killed at {ka}: rerun failed: {}", rerun.stderr));
@@ -306,6 +308,24 @@ fn crash_everywhere(subject: &Subject, name: &str) {
         started.elapsed().as_secs_f64()
     );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+    // The kills after the first creates left records only the journal held
+    // (the file was last written in full when the run began), and the
+    // reruns above converged from them.
+    assert!(journal_carried >= apply_points.len() / 2, "{journal_carried} kills left a journal");
+}
+
+/// After a killed run: whether the state as archkit reads it (the file
+/// and its journal) records more resources than the state file alone.
+fn journal_holds_more(s: &Stack) -> bool {
+    let path = s.dir_path().join(format!(".archkit/{}.state.json", s.name));
+    // Killed during the refresh, before anything was written.
+    let Ok(text) = std::fs::read_to_string(&path) else { return false };
+    let file: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let listed = s.run(&["state", "list", "--json"]);
+    assert_eq!(listed.code, 0, "{}", listed.stderr);
+    let read: serde_json::Value = serde_json::from_str(&listed.stdout).unwrap();
+    let count = |v: &serde_json::Value| v["resources"].as_object().map_or(0, |r| r.len());
+    count(&read) > count(&file)
 }
 
 #[test]
