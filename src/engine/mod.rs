@@ -431,11 +431,33 @@ fn resolve_now(shared: &Shared, id: &str) -> Result<BTreeMap<String, Value>, Ste
     Ok(out)
 }
 
-/// Changes what state holds for `id` and records it.
+/// Changes what state holds for `id` and records it, returning once the
+/// record is on disk: for the records that precede a call that changes
+/// AWS (an operation begins). The sync happens outside the state's lock,
+/// so operations beginning together share it.
 fn write_state(shared: &Shared, id: &str, f: impl FnOnce(&mut State)) -> Result<(), StepError> {
+    note_state(shared, id, f)?;
+    sync_state(shared)
+}
+
+/// Changes what state holds for `id` and records it without waiting for
+/// the disk: for outcomes (created, ready, deleted). The record is in the
+/// file at once (a reader, or the next run after a kill, sees it) and on
+/// disk by the task's next change to AWS or wait ([`sync_state`]),
+/// another task's, or the run's last write. A machine that loses power
+/// before then loses at most outcomes whose operations' beginnings are on
+/// disk, which the next plan reconciles by tags, as it does a crash
+/// between an AWS answer and its record.
+fn note_state(shared: &Shared, id: &str, f: impl FnOnce(&mut State)) -> Result<(), StepError> {
     let mut st = shared.state.lock().unwrap();
     f(&mut st);
     Ok(shared.sink.write_one(&mut st, id)?)
+}
+
+/// Waits until every record so far is on disk.
+fn sync_state(shared: &Shared) -> Result<(), StepError> {
+    let serial = shared.state.lock().unwrap().serial;
+    Ok(shared.sink.sync(serial)?)
 }
 
 /// How long a call in flight at an interrupt may still take.
@@ -533,6 +555,8 @@ async fn wait_ready(
             Err(e) => return Err(e.into()),
         }
         if !announced {
+            // Minutes may pass: what was recorded goes to disk first.
+            sync_state(shared)?;
             shared.events.event(&Event::Waiting { id: id.to_string(), op: Op::Create });
             announced = true;
         }
@@ -591,7 +615,7 @@ async fn create(shared: &Shared, kind: &dyn ResourceKind, c: &Change) -> Result<
     // Recorded as created but not ready: a run that stops during the wait
     // (a crash, Ctrl-C) leaves it `creating`, and the next apply waits
     // again instead of taking it as ready.
-    write_state(shared, &c.id, |st| {
+    note_state(shared, &c.id, |st| {
         let r = record(c, &created.physical_id, stored.clone(), Status::Creating);
         st.resources.insert(c.id.clone(), r.with(created.attributes.clone()));
         st.end(&c.id);
@@ -600,7 +624,7 @@ async fn create(shared: &Shared, kind: &dyn ResourceKind, c: &Change) -> Result<
         Ok(Some(attrs)) => record_ready(shared, &c.id, attrs),
         Ok(None) => Err(StepError::InterruptedReady),
         Err(e) => {
-            write_state(shared, &c.id, |st| {
+            note_state(shared, &c.id, |st| {
                 if let Some(r) = st.resources.get_mut(&c.id) {
                     r.status = Status::Tainted;
                 }
@@ -670,7 +694,7 @@ async fn read_one(
 /// forgotten), or, when the outcome is unknown, the pending entry stays
 /// for the next plan to look the resource up by its tags.
 fn create_failed(shared: &Shared, c: &Change, stored: &Props, e: ProviderError) -> StepError {
-    let written = write_state(shared, &c.id, |st| {
+    let written = note_state(shared, &c.id, |st| {
         if let Some(pid) = &e.partial_id {
             let r = record(c, pid, stored.clone(), Status::Tainted);
             st.resources.insert(c.id.clone(), r);
@@ -739,7 +763,7 @@ fn record_ready(shared: &Shared, id: &str, attrs: Attrs) -> Result<(), StepError
     if unchanged {
         return Ok(());
     }
-    write_state(shared, id, |st| {
+    note_state(shared, id, |st| {
         if let Some(r) = st.resources.get_mut(id) {
             r.attributes.extend(attrs);
             r.status = Status::Ready;
@@ -812,7 +836,7 @@ async fn update(shared: &Shared, kind: &dyn ResourceKind, c: &Change) -> Result<
             other => other,
         }
     };
-    write_state(shared, &c.id, |st| {
+    note_state(shared, &c.id, |st| {
         if let Ok(attrs) = &result
             && let Some(r) = st.resources.get_mut(&c.id)
         {
@@ -888,7 +912,7 @@ async fn delete(
         other => other,
     };
     if let Err(e) = result {
-        write_state(shared, &c.id, |st| st.end(&c.id))?;
+        note_state(shared, &c.id, |st| st.end(&c.id))?;
         return Err(e.into());
     }
     // Wait until it is really gone, holding no permit between polls.
@@ -909,7 +933,7 @@ async fn delete(
             _ = shared.cancel.cancelled() => return Err(StepError::InterruptedDelete),
         }
     }
-    write_state(shared, &c.id, |st| {
+    note_state(shared, &c.id, |st| {
         st.deposed.retain(|d| d.physical_id != pid);
         if st.resources.get(&c.id).is_some_and(|r| r.physical_id == pid) {
             st.resources.remove(&c.id);

@@ -21,6 +21,7 @@
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
@@ -62,8 +63,21 @@ pub fn path_for(state: &Path) -> PathBuf {
 /// An open journal, appended to after each operation.
 #[derive(Debug)]
 pub struct Journal {
-    file: File,
+    /// Shared with [`Journal::syncer`], which syncs it outside the lock
+    /// that orders appends.
+    file: Arc<File>,
     path: PathBuf,
+    /// The serial of the last entry appended.
+    appended: u64,
+}
+
+/// Makes a journal's appends durable: one sync covers every entry
+/// appended before it began, so operations that finish together share
+/// one (group commit).
+#[derive(Debug, Default)]
+pub struct Syncer {
+    /// The serial up to which entries are known to be on disk.
+    synced: Mutex<u64>,
 }
 
 impl Journal {
@@ -90,11 +104,17 @@ impl Journal {
         {
             let _ = d.sync_all();
         }
-        Ok(Journal { file, path })
+        Ok(Journal { file: Arc::new(file), path, appended: state.serial })
+    }
+
+    /// What [`Syncer::sync`] needs: the file and the serial appended.
+    pub fn pending(&self) -> (Arc<File>, u64, PathBuf) {
+        (self.file.clone(), self.appended, self.path.clone())
     }
 
     /// Records what `state` now holds for `id`, incrementing its serial.
-    /// The cost is that of the one record, whatever the stack's size.
+    /// The cost is that of the one record, whatever the stack's size. It
+    /// is durable once [`Syncer::sync`] has returned.
     pub fn append(&mut self, state: &mut State, id: &str) -> Result<(), StateError> {
         state.serial += 1;
         let entry = Entry {
@@ -110,9 +130,36 @@ impl Journal {
             let path = path.to_path_buf();
             move |source| StateError::Io { action, path, source }
         };
-        self.file.write_all(line.as_bytes()).map_err(io("append to", &self.path))?;
+        (&*self.file).write_all(line.as_bytes()).map_err(io("append to", &self.path))?;
+        self.appended = state.serial;
+        Ok(())
+    }
+}
+
+impl Syncer {
+    /// Makes every entry up to `serial` durable: returns at once when a
+    /// sync that began after it was appended has finished; otherwise
+    /// syncs, covering all that `latest` says is appended by then.
+    pub fn sync(
+        &self,
+        serial: u64,
+        latest: impl FnOnce() -> Option<(Arc<File>, u64, PathBuf)>,
+    ) -> Result<(), StateError> {
+        let mut synced = self.synced.lock().unwrap();
+        if *synced >= serial {
+            return Ok(());
+        }
+        let Some((file, upto, path)) = latest() else { return Ok(()) };
         // Data only: the file's size is part of it, its times are not.
-        self.file.sync_data().map_err(io("sync", &self.path))
+        file.sync_data().map_err(|source| StateError::Io { action: "sync", path, source })?;
+        *synced = upto;
+        Ok(())
+    }
+
+    /// Everything up to `serial` is on disk (a full write).
+    pub fn synced_to(&self, serial: u64) {
+        let mut synced = self.synced.lock().unwrap();
+        *synced = (*synced).max(serial);
     }
 }
 
@@ -125,16 +172,21 @@ pub fn remove(path: &Path) -> Result<(), StateError> {
     }
 }
 
-/// Applies the journal at `path`, if there is one, to `state` (read from
-/// the state file beside it).
-pub fn replay(path: &Path, state: &mut State) -> Result<(), StateError> {
-    let bytes = match fs::read(path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-        Err(source) => {
-            return Err(StateError::Io { action: "read", path: path.to_path_buf(), source });
-        }
-    };
+/// The journal's bytes, if there is one. Read it *before* the state
+/// file: a full write that happens in between only makes the file newer
+/// than the journal (whose entries it then already holds), whereas the
+/// other order could pair an old file with a newer run's journal.
+pub fn read(path: &Path) -> Result<Option<Vec<u8>>, StateError> {
+    match fs::read(path) {
+        Ok(b) => Ok(Some(b)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(StateError::Io { action: "read", path: path.to_path_buf(), source }),
+    }
+}
+
+/// Applies the journal read from `path` to `state` (read from the state
+/// file beside it, after the journal).
+pub fn replay(path: &Path, bytes: &[u8], state: &mut State) -> Result<(), StateError> {
     let bad = |message: String| StateError::Journal { path: path.to_path_buf(), message };
     // Only whole lines count: the last one may be torn by a crash.
     let whole = match bytes.iter().rposition(|b| *b == b'\n') {

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use super::journal::{self, Journal};
+use super::journal::{self, Journal, Syncer};
 use super::{FORMAT_VERSION, State};
 
 /// Who holds a lock.
@@ -98,6 +98,7 @@ pub struct LocalStore {
     path: PathBuf,
     /// The journal this process appends to.
     journal: Arc<Mutex<JournalState>>,
+    syncer: Arc<Syncer>,
 }
 
 #[derive(Debug, Default)]
@@ -112,7 +113,7 @@ enum JournalState {
 
 impl LocalStore {
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        LocalStore { path: path.into(), journal: Arc::default() }
+        LocalStore { path: path.into(), journal: Arc::default(), syncer: Arc::default() }
     }
 
     /// The default location for a stack's state.
@@ -139,20 +140,10 @@ impl LocalStore {
     /// Reads the state, the file and then its journal; `None` when the
     /// stack has none yet.
     pub fn load(&self) -> Result<Option<State>, StateError> {
-        // A reader without the lock (`archkit state list` during an
-        // apply) can read the file just before a full write and the
-        // journal that follows it: read both again before calling it a
-        // mismatch.
-        let mut tries = 0;
-        loop {
-            match self.load_once() {
-                Err(StateError::Journal { .. }) if tries < 2 => tries += 1,
-                other => return other,
-            }
-        }
-    }
-
-    fn load_once(&self) -> Result<Option<State>, StateError> {
+        // The journal first: a reader without the lock (`archkit state
+        // list` during an apply) then never pairs an old file with the
+        // journal of a newer full write.
+        let journal = journal::read(&self.journal_path())?;
         let bytes = match fs::read(&self.path) {
             Ok(t) => t,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
@@ -167,14 +158,19 @@ impl LocalStore {
             message: "it is not UTF-8 text".into(),
         })?;
         let mut state = parse(&self.path, &text)?;
-        journal::replay(&self.journal_path(), &mut state)?;
+        if let Some(j) = journal {
+            journal::replay(&self.journal_path(), &j, &mut state)?;
+        }
         Ok(Some(state))
     }
 
     /// Records one operation: appends what `state` now holds for `id` to
-    /// the journal, incrementing the serial. A run that has not written
-    /// the state in full yet writes it in full instead: a journal left by
-    /// another run is folded into the file, never appended to.
+    /// the journal, incrementing the serial; durable once
+    /// [`LocalStore::sync`] returns, which the caller calls after
+    /// releasing its own lock, so operations finishing together share one
+    /// sync. A run that has not written the state in full yet writes it in
+    /// full instead: a journal left by another run is folded into the
+    /// file, never appended to.
     pub fn write_one(&self, state: &mut State, id: &str) -> Result<(), StateError> {
         let mut journal = self.journal.lock().unwrap();
         match &mut *journal {
@@ -192,6 +188,14 @@ impl LocalStore {
         }
     }
 
+    /// Waits until every record up to `serial` is on disk.
+    pub fn sync(&self, serial: u64) -> Result<(), StateError> {
+        self.syncer.sync(serial, || match &*self.journal.lock().unwrap() {
+            JournalState::Open(j) => Some(j.pending()),
+            _ => None,
+        })
+    }
+
     /// Writes `state` in full, atomically, incrementing its serial first,
     /// and removes the journal, which the file now holds. The previous
     /// file is kept as the backup. A reader sees the old file or the new
@@ -201,6 +205,7 @@ impl LocalStore {
     pub fn write(&self, state: &mut State) -> Result<(), StateError> {
         let mut journal = self.journal.lock().unwrap();
         self.write_file(state)?;
+        self.syncer.synced_to(state.serial);
         *journal = JournalState::Unwritten;
         journal::remove(&self.journal_path())?;
         *journal = JournalState::Ready;
@@ -590,6 +595,51 @@ mod tests {
         let file: State = serde_json::from_str(&fs::read_to_string(store.path()).unwrap()).unwrap();
         assert_eq!(file.serial, 1, "the state file was not rewritten");
         assert_eq!(store.load().unwrap().unwrap(), s);
+    }
+
+    /// Group commit: one sync covers every record appended before it
+    /// began, so a later caller whose record it covered does not sync
+    /// again.
+    #[test]
+    fn one_sync_covers_every_record_appended_before_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(dir.path().join("g.state.json"));
+        let mut s = sample();
+        store.write(&mut s).unwrap();
+        let mut serials = Vec::new();
+        for id in ["a", "b", "c"] {
+            s.resources.insert(id.into(), resource(id));
+            store.write_one(&mut s, id).unwrap();
+            serials.push(s.serial);
+        }
+        // The first caller's sync covers all three appends.
+        let mut asked = 0;
+        store
+            .syncer
+            .sync(serials[0], || {
+                asked += 1;
+                match &*store.journal.lock().unwrap() {
+                    JournalState::Open(j) => Some(j.pending()),
+                    _ => None,
+                }
+            })
+            .unwrap();
+        assert_eq!(asked, 1);
+        for serial in &serials[1..] {
+            store.syncer.sync(*serial, || panic!("already synced")).unwrap();
+        }
+        // A record appended after it needs a sync of its own.
+        s.resources.insert("d".into(), resource("d"));
+        store.write_one(&mut s, "d").unwrap();
+        let mut again = false;
+        store
+            .syncer
+            .sync(s.serial, || {
+                again = true;
+                None
+            })
+            .unwrap();
+        assert!(again);
     }
 
     /// A crash during an append leaves a torn last line: the operations

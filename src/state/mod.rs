@@ -23,9 +23,16 @@ pub trait StateSink: Send + Sync {
     fn write(&self, state: &mut State) -> Result<(), StateError>;
     /// Records an operation on `id`: what state holds for it changed (its
     /// record, pending operation or deposed objects), nothing else did.
+    /// Durable once [`StateSink::sync`] with the state's new serial has
+    /// returned.
     fn write_one(&self, state: &mut State, id: &str) -> Result<(), StateError> {
         let _ = id;
         self.write(state)
+    }
+    /// Waits until every record up to `serial` is on disk.
+    fn sync(&self, serial: u64) -> Result<(), StateError> {
+        let _ = serial;
+        Ok(())
     }
 }
 
@@ -35,6 +42,9 @@ impl StateSink for LocalStore {
     }
     fn write_one(&self, state: &mut State, id: &str) -> Result<(), StateError> {
         LocalStore::write_one(self, state, id)
+    }
+    fn sync(&self, serial: u64) -> Result<(), StateError> {
+        LocalStore::sync(self, serial)
     }
 }
 
