@@ -28,8 +28,9 @@ TARGET (moto) and, as asked, injects the faults AWS users meet:
   --stats FILE         after every request, write JSON: calls, writes, the
                        most calls in flight at once (in_flight_max),
                        throttled, dropped, killed_at, the operations in the
-                       order they arrived, and those that carried a client
-                       (idempotency) token.
+                       order they arrived, those that carried a client
+                       (idempotency) token, and the timeline: each call's
+                       operation, start and end in seconds from the first.
 
 Prints the URL it listens on (a free loopback port), then serves until
 killed. Only loopback addresses are used.
@@ -61,7 +62,8 @@ ARGS = p.parse_args()
 TARGET = ARGS.target.rstrip("/")
 LOCK = threading.Lock()
 IN_FLIGHT = 0
-STATS = {"in_flight_max": 0, "calls": 0, "writes": 0, "throttled": 0, "dropped": 0, "killed_at": None, "ops": [], "tokens": [], "throttled_protocols": {}}
+STATS = {"in_flight_max": 0, "calls": 0, "writes": 0, "throttled": 0, "dropped": 0, "killed_at": None, "ops": [], "tokens": [], "throttled_protocols": {}, "timeline": []}
+FIRST = []
 # Idempotency-token parameters, in every protocol's spelling.
 TOKENS = (b"ClientToken=", b'"clientToken"', b'"creatorRequestId"', b'"ClientToken"')
 
@@ -175,16 +177,24 @@ class Handler(http.server.BaseHTTPRequestHandler):
         with LOCK:
             IN_FLIGHT += 1
             STATS["in_flight_max"] = max(STATS["in_flight_max"], IN_FLIGHT)
+            if not FIRST:
+                FIRST.append(time.monotonic())
+            start = time.monotonic() - FIRST[0]
         try:
             self._serve_one()
         finally:
             with LOCK:
                 IN_FLIGHT -= 1
+                end = time.monotonic() - FIRST[0]
+                op = STATS["ops"][-1] if STATS["ops"] else "?"
+                STATS["timeline"].append([getattr(self, "op", op), round(start, 4), round(end, 4)])
+                save_stats()
 
     def _serve_one(self):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         op = operation(self.command, self.path, self.headers, body)
+        self.op = op
         write = is_write(op)
         with LOCK:
             STATS["calls"] += 1

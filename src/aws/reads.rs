@@ -39,6 +39,11 @@ impl ReadCache {
         Scope(self)
     }
 
+    /// Whether reads are shared now (a plan's refresh).
+    pub fn sharing(&self) -> bool {
+        *self.on.lock().unwrap()
+    }
+
     /// The answer of `read` for `key`: made once while sharing is on (the
     /// first asker reads, the others wait for its answer; an error is not
     /// kept), every time otherwise.

@@ -213,29 +213,55 @@ impl ResourceKind for Service {
                 cluster_of(arn).map(str::to_string).or_else(|| s(p, "cluster")).unwrap_or_default();
             by_cluster.entry(cluster).or_default().insert(arn.clone());
         }
-        if q.discover {
-            for cluster in Cluster(self.0.clone()).of_stack(ctx).await? {
-                let arns: Vec<String> = paginate!(self.0.ecs.list_services().cluster(&cluster))?;
-                by_cluster.entry(cluster).or_default().extend(arns);
+        // The recorded services are described at once, beside the listing
+        // that finds lost ones (clusters, then their services); only what
+        // the listing adds is described after it.
+        let recorded = futures_util::future::try_join_all(
+            by_cluster
+                .iter()
+                .map(|(cluster, arns)| self.describe(cluster, arns.iter().cloned().collect())),
+        );
+        let discovered = async {
+            if !q.discover {
+                return Ok(Vec::new());
             }
-        }
+            let clusters = Cluster(self.0.clone()).of_stack(ctx).await?;
+            let listed = futures_util::future::try_join_all(clusters.into_iter().map(
+                |cluster| async move {
+                    let arns: Vec<String> =
+                        paginate!(self.0.ecs.list_services().cluster(&cluster))?;
+                    Ok::<_, ProviderError>((cluster, arns))
+                },
+            ))
+            .await?;
+            let new = listed.into_iter().map(|(cluster, arns)| {
+                let arns: Vec<String> =
+                    arns.into_iter().filter(|a| !q.known.iter().any(|(id, _)| id == a)).collect();
+                async move {
+                    if arns.is_empty() {
+                        Ok(Vec::new())
+                    } else {
+                        self.describe(&cluster, arns).await
+                    }
+                }
+            });
+            futures_util::future::try_join_all(new).await
+        };
+        let (recorded, discovered) = futures_util::future::try_join(recorded, discovered).await?;
         let mut out = Vec::new();
-        for (cluster, arns) in by_cluster {
-            for svc in self.describe(&cluster, arns.into_iter().collect()).await? {
-                // DRAINING and INACTIVE services are on their way out.
-                if svc.status() != Some("ACTIVE") {
-                    continue;
-                }
-                let arn = svc.service_arn().unwrap_or_default().to_string();
-                let (user, logical) = split_tags(ctx, ecs_tags(svc.tags()));
-                if logical.is_none() && !q.known.iter().any(|(id, _)| *id == arn) {
-                    continue;
-                }
-                out.push(
-                    Observed::new(arn, logical, service_props(&svc, user))
-                        .with(service_attrs(&svc)),
-                );
+        for svc in recorded.into_iter().chain(discovered).flatten() {
+            // DRAINING and INACTIVE services are on their way out.
+            if svc.status() != Some("ACTIVE") {
+                continue;
             }
+            let arn = svc.service_arn().unwrap_or_default().to_string();
+            let (user, logical) = split_tags(ctx, ecs_tags(svc.tags()));
+            if logical.is_none() && !q.known.iter().any(|(id, _)| *id == arn) {
+                continue;
+            }
+            out.push(
+                Observed::new(arn, logical, service_props(&svc, user)).with(service_attrs(&svc)),
+            );
         }
         Ok(out)
     }

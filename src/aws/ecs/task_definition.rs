@@ -268,22 +268,35 @@ impl ResourceKind for TaskDefinition {
     /// batched form); discovery lists the active revisions of the stack's
     /// families.
     async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
-        let mut arns: BTreeSet<String> = q.known.iter().map(|(id, _)| id.clone()).collect();
-        if q.discover {
-            let listed: Vec<String> = paginate!(
+        // The recorded revisions are described at once, beside the listing
+        // that finds lost ones; only what the listing adds is described
+        // after it (usually nothing: one round trip, not two).
+        let known: BTreeSet<String> = q.known.iter().map(|(id, _)| id.clone()).collect();
+        let listing = async {
+            if !q.discover {
+                return Ok(Vec::new());
+            }
+            paginate!(
                 self.0
                     .ecs
                     .list_task_definitions()
                     .family_prefix(unique_name(&ctx.stack, "", NAME_MAX))
                     .status(aws_sdk_ecs::types::TaskDefinitionStatus::Active)
-            )?;
-            arns.extend(listed);
-        }
-        let mut out = Vec::new();
-        for arn in arns {
-            let Some((td, tags)) = self.describe(&arn).await? else {
-                continue;
+            )
+        };
+        let describe_all =
+            |arns: Vec<String>| {
+                futures_util::future::try_join_all(arns.into_iter().map(|arn| async move {
+                    self.describe(&arn).await.map(|d| d.map(|d| (arn, d)))
+                }))
             };
+        let (listed, mut described): (Vec<String>, _) =
+            futures_util::future::try_join(listing, describe_all(known.iter().cloned().collect()))
+                .await?;
+        let new: Vec<String> = listed.into_iter().filter(|a| !known.contains(a)).collect();
+        described.extend(describe_all(new).await?);
+        let mut out = Vec::new();
+        for (arn, (td, tags)) in described.into_iter().flatten() {
             if td.status() != Some(&aws_sdk_ecs::types::TaskDefinitionStatus::Active) {
                 continue;
             }

@@ -2,6 +2,7 @@
 
 use crate::aws::prelude::*;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, FixedResponseActionConfig, ProtocolEnum, Tag,
@@ -44,17 +45,108 @@ pub(crate) fn tags(ctx: &Context, logical_id: &str, p: &Props) -> Vec<Tag> {
         .collect()
 }
 
-/// Tags of many ARNs, 20 per call (the API's limit).
+/// Tags of many ARNs, 20 per call (the API's limit). During a refresh,
+/// the ARNs of the stack's load balancers, target groups, listeners and
+/// rules are all asked in one batch ([`stack_tags`]), which the four kinds
+/// share; only ARNs it does not cover are asked on their own.
 pub(crate) async fn tags_of(
     c: &Clients,
+    ctx: &Context,
     arns: impl IntoIterator<Item = String>,
 ) -> Result<HashMap<String, Vec<(String, String)>>> {
     let mut arns: Vec<String> = arns.into_iter().collect();
     arns.sort();
-    // The same ARNs asked by several kinds in one refresh: one answer.
-    let key = format!("elb:DescribeTags:{}", arns.join(","));
-    let shared = c.reads.shared(&key, || tags_now(c, &arns)).await?;
-    Ok(shared.as_ref().clone())
+    arns.dedup();
+    let mut out = HashMap::new();
+    if c.reads.sharing() {
+        let batch = stack_tags(c, ctx).await?;
+        arns.retain(|arn| match batch.get(arn) {
+            Some(tags) => {
+                out.insert(arn.clone(), tags.clone());
+                false
+            }
+            None => true,
+        });
+    }
+    if !arns.is_empty() {
+        out.extend(tags_now(c, &arns).await?);
+    }
+    Ok(out)
+}
+
+/// The tags of everything named with the stack's prefix, in one batch:
+/// its load balancers and target groups, and the listeners and rules of
+/// those load balancers. Listing them first costs two round trips
+/// (listeners, then rules) and saves one DescribeTags per kind.
+async fn stack_tags(
+    c: &Clients,
+    ctx: &Context,
+) -> Result<Arc<HashMap<String, Vec<(String, String)>>>> {
+    c.reads
+        .shared("elb:stack-tags", || async {
+            let prefix = name_prefix(&ctx.stack);
+            let (lbs, tgs) = futures_util::future::try_join(all_lbs(c), all_tgs(c)).await?;
+            let lbs: Vec<String> = lbs
+                .iter()
+                .filter(|lb| lb.load_balancer_name().is_some_and(|n| n.starts_with(&prefix)))
+                .filter_map(|lb| lb.load_balancer_arn().map(str::to_string))
+                .collect();
+            let listeners: Vec<String> = listeners_of(c, lbs.clone())
+                .await?
+                .iter()
+                .filter_map(|l| l.listener_arn().map(str::to_string))
+                .collect();
+            let rules = rules_of(c, listeners.clone()).await?;
+            let mut arns = lbs;
+            arns.extend(
+                tgs.iter()
+                    .filter(|tg| tg.target_group_name().is_some_and(|n| n.starts_with(&prefix)))
+                    .filter_map(|tg| tg.target_group_arn().map(str::to_string)),
+            );
+            arns.extend(listeners);
+            arns.extend(rules.iter().filter_map(|(_, r)| r.rule_arn().map(str::to_string)));
+            tags_now(c, &arns).await
+        })
+        .await
+}
+
+/// The account's target groups, listed once per refresh.
+pub(crate) async fn all_tgs(
+    c: &Clients,
+) -> Result<Vec<aws_sdk_elasticloadbalancingv2::types::TargetGroup>> {
+    let all = c
+        .reads
+        .shared("elb:DescribeTargetGroups", || async { paginate!(c.elb.describe_target_groups()) })
+        .await?;
+    Ok(all.as_ref().clone())
+}
+
+/// The rules of the given listeners (default rules and gone listeners
+/// left out), each with its listener, asked concurrently.
+pub(crate) async fn rules_of(
+    c: &Clients,
+    listeners: impl IntoIterator<Item = String>,
+) -> Result<Vec<(String, aws_sdk_elasticloadbalancingv2::types::Rule)>> {
+    let each = listeners.into_iter().map(|l| async move {
+        let key = format!("elb:DescribeRules:{l}");
+        let rules = c
+            .reads
+            .shared(&key, || async {
+                match send!(c.elb.describe_rules().listener_arn(&l)) {
+                    Ok(r) => Ok(r
+                        .rules()
+                        .iter()
+                        .filter(|r| r.is_default() != Some(true))
+                        .cloned()
+                        .collect::<Vec<_>>()),
+                    Err(e) if e.not_found => Ok(Vec::new()),
+                    Err(e) => Err(e),
+                }
+            })
+            .await?;
+        Ok::<_, ProviderError>(rules.iter().map(|r| (l.clone(), r.clone())).collect::<Vec<_>>())
+    });
+    Ok(futures_util::future::try_join_all(each).await?.into_iter().flatten().collect())
 }
 
 async fn tags_now(c: &Clients, arns: &[String]) -> Result<HashMap<String, Vec<(String, String)>>> {
@@ -120,7 +212,8 @@ pub(crate) async fn owned_of<T>(
                 || name_of(x).is_some_and(|n| n.starts_with(&prefix))
         })
         .collect();
-    let tags = tags_of(c, candidates.iter().filter_map(|x| arn_of(x).map(str::to_string))).await?;
+    let tags =
+        tags_of(c, ctx, candidates.iter().filter_map(|x| arn_of(x).map(str::to_string))).await?;
     Ok(candidates
         .into_iter()
         .filter_map(|item| {
@@ -171,16 +264,15 @@ pub(crate) async fn stack_lbs(c: &Clients, ctx: &Context) -> Result<Vec<String>>
         .collect())
 }
 
-/// Listeners of the given load balancers (gone ones are skipped).
+/// Listeners of the given load balancers (gone ones are skipped), asked
+/// concurrently.
 pub(crate) async fn listeners_of(
     c: &Clients,
     lbs: impl IntoIterator<Item = String>,
 ) -> Result<Vec<aws_sdk_elasticloadbalancingv2::types::Listener>> {
-    let mut found = Vec::new();
-    for lb in lbs {
+    let each = lbs.into_iter().map(|lb| async move {
         let key = format!("elb:DescribeListeners:{lb}");
-        let listeners = c
-            .reads
+        c.reads
             .shared(&key, || async {
                 match send!(c.elb.describe_listeners().load_balancer_arn(&lb)) {
                     Ok(r) => Ok(r.listeners().to_vec()),
@@ -188,10 +280,10 @@ pub(crate) async fn listeners_of(
                     Err(e) => Err(e),
                 }
             })
-            .await?;
-        found.extend(listeners.iter().cloned());
-    }
-    Ok(found)
+            .await
+    });
+    let found = futures_util::future::try_join_all(each).await?;
+    Ok(found.iter().flat_map(|l| l.iter().cloned()).collect())
 }
 
 pub(crate) fn default_action(p: &Props) -> Action {

@@ -33,9 +33,12 @@ impl ResourceKind for Listener {
             lbs.extend(stack_lbs(&self.0, ctx).await?);
         }
         let found = listeners_of(&self.0, lbs).await?;
-        let tags =
-            tags_of(&self.0, found.iter().filter_map(|l| l.listener_arn().map(str::to_string)))
-                .await?;
+        let tags = tags_of(
+            &self.0,
+            ctx,
+            found.iter().filter_map(|l| l.listener_arn().map(str::to_string)),
+        )
+        .await?;
         let mut out = Vec::new();
         for l in found {
             let arn = l.listener_arn().unwrap_or_default().to_string();

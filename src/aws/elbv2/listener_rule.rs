@@ -71,22 +71,13 @@ impl ResourceKind for ListenerRule {
                     .filter_map(|l| l.listener_arn().map(str::to_string)),
             );
         }
-        let mut found = Vec::new();
-        for l in listeners {
-            match send!(self.0.elb.describe_rules().listener_arn(&l)) {
-                Ok(r) => found.extend(
-                    r.rules()
-                        .iter()
-                        .filter(|r| r.is_default() != Some(true))
-                        .map(|r| (l.clone(), r.clone())),
-                ),
-                Err(e) if e.not_found => {}
-                Err(e) => return Err(e),
-            }
-        }
-        let tags =
-            tags_of(&self.0, found.iter().filter_map(|(_, r)| r.rule_arn().map(str::to_string)))
-                .await?;
+        let found = rules_of(&self.0, listeners).await?;
+        let tags = tags_of(
+            &self.0,
+            ctx,
+            found.iter().filter_map(|(_, r)| r.rule_arn().map(str::to_string)),
+        )
+        .await?;
         let mut out = Vec::new();
         for (listener, r) in found {
             let arn = r.rule_arn().unwrap_or_default().to_string();

@@ -63,7 +63,7 @@ fn http(p: &Props) -> bool {
 #[async_trait]
 impl ResourceKind for TargetGroup {
     async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
-        let all: Vec<_> = paginate!(self.0.elb.describe_target_groups())?;
+        let all = super::common::all_tgs(&self.0).await?;
         let mut out = Vec::new();
         for Owned { item: tg, arn, user, logical } in
             owned_of(&self.0, ctx, q, all, |tg| tg.target_group_arn(), |tg| tg.target_group_name())
