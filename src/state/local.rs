@@ -140,9 +140,23 @@ impl LocalStore {
     /// Reads the state, the file and then its journal; `None` when the
     /// stack has none yet.
     pub fn load(&self) -> Result<Option<State>, StateError> {
-        // The journal first: a reader without the lock (`archkit state
-        // list` during an apply) then never pairs an old file with the
-        // journal of a newer full write.
+        // A reader without the lock (`archkit state list` during a run)
+        // may read a journal just before a full write removes it, and the
+        // new file after: a state begun afresh (another lineage) does not
+        // match it. Read both again before calling it a mismatch.
+        let mut tries = 0;
+        loop {
+            match self.load_once() {
+                Err(StateError::Journal { .. }) if tries < 3 => tries += 1,
+                other => return other,
+            }
+        }
+    }
+
+    fn load_once(&self) -> Result<Option<State>, StateError> {
+        // The journal first: a full write between the two reads then only
+        // makes the file newer than the journal (whose records it holds),
+        // never pairs an old file with a newer run's journal.
         let journal = journal::read(&self.journal_path())?;
         let bytes = match fs::read(&self.path) {
             Ok(t) => t,
@@ -535,14 +549,20 @@ mod tests {
         }
     }
 
+    /// A store in a new directory holding `sample()`, written in full.
+    fn written(name: &str) -> (tempfile::TempDir, LocalStore, State) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(dir.path().join(format!("{name}.state.json")));
+        let mut s = sample();
+        store.write(&mut s).unwrap();
+        (dir, store, s)
+    }
+
     /// Operations go to the journal; reading replays it; a full write
     /// folds it into the file and removes it.
     #[test]
     fn operations_are_journalled_and_a_full_write_folds_them_in() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = LocalStore::new(dir.path().join("demo.state.json"));
-        let mut s = sample();
-        store.write(&mut s).unwrap();
+        let (_dir, store, mut s) = written("demo");
         for i in 0..20 {
             let id = format!("subnet{i}");
             s.begin(&id, "aws.ec2.subnet", Operation::Create);
@@ -602,10 +622,7 @@ mod tests {
     /// again.
     #[test]
     fn one_sync_covers_every_record_appended_before_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = LocalStore::new(dir.path().join("g.state.json"));
-        let mut s = sample();
-        store.write(&mut s).unwrap();
+        let (_dir, store, mut s) = written("g");
         let mut serials = Vec::new();
         for id in ["a", "b", "c"] {
             s.resources.insert(id.into(), resource(id));
@@ -646,10 +663,7 @@ mod tests {
     /// before it are read, the torn one is not.
     #[test]
     fn a_torn_last_record_is_ignored() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = LocalStore::new(dir.path().join("t.state.json"));
-        let mut s = sample();
-        store.write(&mut s).unwrap();
+        let (_dir, store, mut s) = written("t");
         s.resources.insert("a".into(), resource("subnet-a"));
         store.write_one(&mut s, "a").unwrap();
         let mut f = OpenOptions::new().append(true).open(store.journal_path()).unwrap();
@@ -662,10 +676,7 @@ mod tests {
     /// merged.
     #[test]
     fn a_journal_that_does_not_continue_the_file_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = LocalStore::new(dir.path().join("j.state.json"));
-        let mut s = sample();
-        store.write(&mut s).unwrap();
+        let (_dir, store, mut s) = written("j");
         store.write(&mut s).unwrap();
         s.resources.insert("a".into(), resource("subnet-a"));
         store.write_one(&mut s, "a").unwrap();
@@ -686,10 +697,7 @@ mod tests {
     /// twice.
     #[test]
     fn records_the_file_already_holds_are_skipped() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = LocalStore::new(dir.path().join("k.state.json"));
-        let mut s = sample();
-        store.write(&mut s).unwrap();
+        let (_dir, store, mut s) = written("k");
         s.resources.insert("a".into(), resource("subnet-a"));
         store.write_one(&mut s, "a").unwrap();
         let stale = fs::read(store.journal_path()).unwrap();
