@@ -192,6 +192,43 @@ pub(crate) struct Owned<T> {
     pub(crate) logical: Option<String>,
 }
 
+/// Whether a listed load balancer or target group may be this stack's:
+/// state records it, or its name has the stack's prefix (its tags say).
+pub(crate) fn candidate(
+    ctx: &Context,
+    q: &ReadQuery,
+    arn: Option<&str>,
+    name: Option<&str>,
+) -> bool {
+    let arn = arn.unwrap_or_default();
+    q.known.iter().any(|(id, _)| id == arn)
+        || name.is_some_and(|n| n.starts_with(&name_prefix(&ctx.stack)))
+}
+
+/// `attr` of each of `arns`, asked concurrently (`None` for one that is
+/// gone): the attributes of the candidates, asked beside their tags
+/// rather than after them.
+pub(crate) async fn attrs_of<F, Fut>(
+    arns: impl IntoIterator<Item = String>,
+    attr: F,
+) -> Result<HashMap<String, Option<i64>>>
+where
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = Result<Option<i64>>>,
+{
+    let each = arns.into_iter().map(|arn| {
+        let asked = attr(arn.clone());
+        async move {
+            match asked.await {
+                Ok(v) => Ok((arn, v)),
+                Err(e) if e.not_found => Ok((arn, None)),
+                Err(e) => Err(e),
+            }
+        }
+    });
+    Ok(futures_util::future::try_join_all(each).await?.into_iter().collect())
+}
+
 /// Of a listing of the account's load balancers or target groups, those
 /// state records or that carry the stack's tag. Tags are asked only for
 /// the ones state records or whose name has the stack's prefix.
@@ -203,15 +240,8 @@ pub(crate) async fn owned_of<T>(
     arn_of: fn(&T) -> Option<&str>,
     name_of: fn(&T) -> Option<&str>,
 ) -> Result<Vec<Owned<T>>> {
-    let prefix = name_prefix(&ctx.stack);
-    let candidates: Vec<T> = all
-        .into_iter()
-        .filter(|x| {
-            let arn = arn_of(x).unwrap_or_default();
-            q.known.iter().any(|(id, _)| id == arn)
-                || name_of(x).is_some_and(|n| n.starts_with(&prefix))
-        })
-        .collect();
+    let candidates: Vec<T> =
+        all.into_iter().filter(|x| candidate(ctx, q, arn_of(x), name_of(x))).collect();
     let tags =
         tags_of(c, ctx, candidates.iter().filter_map(|x| arn_of(x).map(str::to_string))).await?;
     Ok(candidates

@@ -63,17 +63,26 @@ impl LoadBalancer {
 impl ResourceKind for LoadBalancer {
     async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
         let all = super::common::all_lbs(&self.0).await?;
-        let mut out = Vec::new();
-        for Owned { item: lb, arn, user, logical } in owned_of(
-            &self.0,
-            ctx,
-            q,
-            all,
-            |lb| lb.load_balancer_arn(),
-            |lb| lb.load_balancer_name(),
+        let albs: Vec<String> = all
+            .iter()
+            .filter(|lb| lb.r#type() == Some(&LoadBalancerTypeEnum::Application))
+            .filter(|lb| candidate(ctx, q, lb.load_balancer_arn(), lb.load_balancer_name()))
+            .filter_map(|lb| lb.load_balancer_arn().map(str::to_string))
+            .collect();
+        let (owned, timeouts) = futures_util::future::try_join(
+            owned_of(
+                &self.0,
+                ctx,
+                q,
+                all,
+                |lb| lb.load_balancer_arn(),
+                |lb| lb.load_balancer_name(),
+            ),
+            attrs_of(albs, |arn| async move { self.idle_timeout(&arn).await }),
         )
-        .await?
-        {
+        .await?;
+        let mut out = Vec::new();
+        for Owned { item: lb, arn, user, logical } in owned {
             let ty = lb.r#type().map(|t| t.as_str().to_string());
             let mut p = props([
                 ("name", json!(lb.load_balancer_name())),
@@ -91,7 +100,10 @@ impl ResourceKind for LoadBalancer {
                 ("security_groups", json!(lb.security_groups())),
             ]);
             if ty.as_deref() == Some("application") {
-                p.insert("idle_timeout_seconds".into(), json!(self.idle_timeout(&arn).await?));
+                p.insert(
+                    "idle_timeout_seconds".into(),
+                    json!(timeouts.get(&arn).copied().flatten()),
+                );
             }
             p.insert("tags".into(), user);
             out.push(Observed::new(arn, logical, p).with(lb_attrs(&lb)));

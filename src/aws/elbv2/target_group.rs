@@ -64,11 +64,18 @@ fn http(p: &Props) -> bool {
 impl ResourceKind for TargetGroup {
     async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
         let all = super::common::all_tgs(&self.0).await?;
+        let arns: Vec<String> = all
+            .iter()
+            .filter(|tg| candidate(ctx, q, tg.target_group_arn(), tg.target_group_name()))
+            .filter_map(|tg| tg.target_group_arn().map(str::to_string))
+            .collect();
+        let (owned, delays) = futures_util::future::try_join(
+            owned_of(&self.0, ctx, q, all, |tg| tg.target_group_arn(), |tg| tg.target_group_name()),
+            attrs_of(arns, |arn| async move { self.delay(&arn).await }),
+        )
+        .await?;
         let mut out = Vec::new();
-        for Owned { item: tg, arn, user, logical } in
-            owned_of(&self.0, ctx, q, all, |tg| tg.target_group_arn(), |tg| tg.target_group_name())
-                .await?
-        {
+        for Owned { item: tg, arn, user, logical } in owned {
             let p = props([
                 ("name", json!(tg.target_group_name())),
                 ("port", json!(tg.port())),
@@ -80,7 +87,7 @@ impl ResourceKind for TargetGroup {
                 ("health_check_timeout_seconds", json!(tg.health_check_timeout_seconds())),
                 ("healthy_threshold", json!(tg.healthy_threshold_count())),
                 ("unhealthy_threshold", json!(tg.unhealthy_threshold_count())),
-                ("deregistration_delay_seconds", json!(self.delay(&arn).await?)),
+                ("deregistration_delay_seconds", json!(delays.get(&arn).copied().flatten())),
                 ("tags", user),
             ]);
             let mut attrs = Attrs::new();
