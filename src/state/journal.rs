@@ -10,7 +10,7 @@
 //! state replays the journal on top of the file, so the promise stays:
 //! after every operation, what it did is on disk.
 //!
-//! The first line names the state it continues (lineage, serial). Each
+//! The first line names the state it continues (its lineage). Each
 //! entry carries the serial it gives the state, so entries the state file
 //! already holds (a crash between the full write and the journal's
 //! removal) are skipped, and a gap is refused rather than guessed over.
@@ -34,10 +34,9 @@ const JOURNAL_VERSION: u32 = 1;
 #[serde(deny_unknown_fields)]
 struct Header {
     journal: u32,
-    /// The lineage of the state it continues.
+    /// The lineage of the state it continues (where in it, each entry's
+    /// serial says).
     lineage: String,
-    /// The serial of the state file it continues.
-    base_serial: u64,
 }
 
 /// Everything state holds for one logical id after an operation.
@@ -89,11 +88,7 @@ impl Journal {
             move |source| StateError::Io { action, path, source }
         };
         let mut file = File::create(&path).map_err(io("create"))?;
-        let header = Header {
-            journal: JOURNAL_VERSION,
-            lineage: state.lineage.clone(),
-            base_serial: state.serial,
-        };
+        let header = Header { journal: JOURNAL_VERSION, lineage: state.lineage.clone() };
         let mut line = serde_json::to_string(&header).expect("header serialises");
         line.push('\n');
         file.write_all(line.as_bytes()).map_err(io("write"))?;

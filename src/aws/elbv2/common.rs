@@ -84,11 +84,13 @@ async fn stack_tags(
 ) -> Result<Arc<HashMap<String, Vec<(String, String)>>>> {
     c.reads
         .shared("elb:stack-tags", || async {
-            let prefix = name_prefix(&ctx.stack);
+            // Named with the stack's prefix: the candidates of every kind's
+            // read (state's own records have its names too).
+            let none = ReadQuery::default();
             let (lbs, tgs) = futures_util::future::try_join(all_lbs(c), all_tgs(c)).await?;
             let lbs: Vec<String> = lbs
                 .iter()
-                .filter(|lb| lb.load_balancer_name().is_some_and(|n| n.starts_with(&prefix)))
+                .filter(|lb| candidate(ctx, &none, lb.load_balancer_arn(), lb.load_balancer_name()))
                 .filter_map(|lb| lb.load_balancer_arn().map(str::to_string))
                 .collect();
             let listeners: Vec<String> = listeners_of(c, lbs.clone())
@@ -100,7 +102,9 @@ async fn stack_tags(
             let mut arns = lbs;
             arns.extend(
                 tgs.iter()
-                    .filter(|tg| tg.target_group_name().is_some_and(|n| n.starts_with(&prefix)))
+                    .filter(|tg| {
+                        candidate(ctx, &none, tg.target_group_arn(), tg.target_group_name())
+                    })
                     .filter_map(|tg| tg.target_group_arn().map(str::to_string)),
             );
             arns.extend(listeners);
@@ -127,26 +131,50 @@ pub(crate) async fn rules_of(
     c: &Clients,
     listeners: impl IntoIterator<Item = String>,
 ) -> Result<Vec<(String, aws_sdk_elasticloadbalancingv2::types::Rule)>> {
-    let each = listeners.into_iter().map(|l| async move {
-        let key = format!("elb:DescribeRules:{l}");
-        let rules = c
-            .reads
-            .shared(&key, || async {
-                match send!(c.elb.describe_rules().listener_arn(&l)) {
-                    Ok(r) => Ok(r
-                        .rules()
-                        .iter()
-                        .filter(|r| r.is_default() != Some(true))
-                        .cloned()
-                        .collect::<Vec<_>>()),
-                    Err(e) if e.not_found => Ok(Vec::new()),
-                    Err(e) => Err(e),
-                }
-            })
-            .await?;
-        Ok::<_, ProviderError>(rules.iter().map(|r| (l.clone(), r.clone())).collect::<Vec<_>>())
+    let found = per_parent(c, "DescribeRules", listeners, |l| async move {
+        let r = send!(c.elb.describe_rules().listener_arn(&l))?;
+        Ok(r.rules().iter().filter(|r| r.is_default() != Some(true)).cloned().collect())
+    })
+    .await?;
+    Ok(found
+        .into_iter()
+        .flat_map(|(l, rules)| {
+            rules.iter().map(move |r| (l.clone(), r.clone())).collect::<Vec<_>>()
+        })
+        .collect())
+}
+
+/// One call per parent (a load balancer's listeners, a listener's rules),
+/// asked concurrently and shared while a refresh shares reads (`op` names
+/// it there). A parent that is gone has none.
+async fn per_parent<T, F, Fut>(
+    c: &Clients,
+    op: &str,
+    parents: impl IntoIterator<Item = String>,
+    ask: F,
+) -> Result<Vec<(String, Arc<Vec<T>>)>>
+where
+    T: Send + Sync + 'static,
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<T>>>,
+{
+    let each = parents.into_iter().map(|parent| {
+        let key = format!("elb:{op}:{parent}");
+        let asked = ask(parent.clone());
+        async move {
+            let found = c
+                .reads
+                .shared(&key, || async {
+                    match asked.await {
+                        Err(e) if e.not_found => Ok(Vec::new()),
+                        other => other,
+                    }
+                })
+                .await?;
+            Ok::<_, ProviderError>((parent, found))
+        }
     });
-    Ok(futures_util::future::try_join_all(each).await?.into_iter().flatten().collect())
+    futures_util::future::try_join_all(each).await
 }
 
 async fn tags_now(c: &Clients, arns: &[String]) -> Result<HashMap<String, Vec<(String, String)>>> {
@@ -300,20 +328,11 @@ pub(crate) async fn listeners_of(
     c: &Clients,
     lbs: impl IntoIterator<Item = String>,
 ) -> Result<Vec<aws_sdk_elasticloadbalancingv2::types::Listener>> {
-    let each = lbs.into_iter().map(|lb| async move {
-        let key = format!("elb:DescribeListeners:{lb}");
-        c.reads
-            .shared(&key, || async {
-                match send!(c.elb.describe_listeners().load_balancer_arn(&lb)) {
-                    Ok(r) => Ok(r.listeners().to_vec()),
-                    Err(e) if e.not_found => Ok(Vec::new()),
-                    Err(e) => Err(e),
-                }
-            })
-            .await
-    });
-    let found = futures_util::future::try_join_all(each).await?;
-    Ok(found.iter().flat_map(|l| l.iter().cloned()).collect())
+    let found = per_parent(c, "DescribeListeners", lbs, |lb| async move {
+        Ok(send!(c.elb.describe_listeners().load_balancer_arn(&lb))?.listeners().to_vec())
+    })
+    .await?;
+    Ok(found.iter().flat_map(|(_, l)| l.iter().cloned()).collect())
 }
 
 pub(crate) fn default_action(p: &Props) -> Action {
