@@ -65,7 +65,13 @@ pub(crate) async fn leftovers(url: &str, s: &Stack, state: &serde_json::Value) -
     let mq = client!(aws_sdk_mq, url);
     let brokers = mq.list_brokers().send().await.unwrap();
     for b in brokers.broker_summaries() {
-        let d = mq.describe_broker().broker_id(b.broker_id().unwrap()).send().await.unwrap();
+        // Tests run side by side on one moto: another test's broker can go
+        // between the listing and this call. A broker gone is not left over.
+        let d = match mq.describe_broker().broker_id(b.broker_id().unwrap()).send().await {
+            Ok(d) => d,
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_not_found_exception()) => continue,
+            Err(e) => panic!("describe broker {:?}: {e:?}", b.broker_id()),
+        };
         if d.tags().and_then(|t| t.get("archkit:stack")).is_some_and(|v| *v == s.name) {
             left.push(format!("broker {:?}", b.broker_id()));
         }
