@@ -13,6 +13,7 @@ pub mod engine;
 pub mod graph;
 pub mod output;
 pub mod plan;
+pub mod price;
 pub mod provider;
 pub mod schema;
 pub mod session;

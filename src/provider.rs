@@ -397,6 +397,8 @@ pub fn same_value(a: Option<&Value>, b: Option<&Value>) -> bool {
 pub struct Registry {
     schemas: BTreeMap<&'static str, &'static Schema>,
     kinds: BTreeMap<&'static str, Arc<dyn ResourceKind>>,
+    /// The list prices of a region, for cost estimates.
+    prices: Option<fn(&str) -> Option<&'static crate::price::PriceTable>>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -411,7 +413,22 @@ impl Registry {
         Registry {
             schemas: schemas.into_iter().map(|s| (s.kind, s)).collect(),
             kinds: BTreeMap::new(),
+            prices: None,
         }
+    }
+
+    /// The same registry, estimating costs from `prices`.
+    pub fn with_prices(
+        mut self,
+        prices: fn(&str) -> Option<&'static crate::price::PriceTable>,
+    ) -> Self {
+        self.prices = Some(prices);
+        self
+    }
+
+    /// The list prices of `region`, if this registry has any.
+    pub fn prices(&self, region: &str) -> Option<&'static crate::price::PriceTable> {
+        self.prices.and_then(|p| p(region))
     }
 
     /// A registry of implemented kinds.

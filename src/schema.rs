@@ -163,6 +163,9 @@ pub struct Schema {
     /// work, checked by `validate` (an endpoint's private DNS needs a VPC
     /// with DNS support and hostnames).
     pub requires: &'static [Requires],
+    /// How its running cost is worked out from the region's prices; none
+    /// means unknown (shown as such, never as zero).
+    pub cost: Option<crate::price::CostFn>,
 }
 
 /// When `when` is set to `value` and `via` refers to a resource of kind
@@ -191,6 +194,7 @@ impl Schema {
             taggable: true,
             notes: "",
             requires: &[],
+            cost: None,
         }
     }
 
@@ -217,6 +221,16 @@ impl Schema {
     pub const fn requires(mut self, requires: &'static [Requires]) -> Schema {
         self.requires = requires;
         self
+    }
+
+    pub const fn cost(mut self, cost: crate::price::CostFn) -> Schema {
+        self.cost = Some(cost);
+        self
+    }
+
+    /// A kind with no running charge of its own.
+    pub const fn free(self) -> Schema {
+        self.cost(|_| Ok(crate::price::Estimate::free()))
     }
 
     /// A kind whose resources carry no tags: found again through their

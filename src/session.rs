@@ -85,7 +85,8 @@ impl Backend {
 
     pub fn registry(&self) -> Registry {
         match self {
-            Backend::Aws { clients, .. } => Registry::with_kinds(crate::aws::kinds(clients)),
+            Backend::Aws { clients, .. } => Registry::with_kinds(crate::aws::kinds(clients))
+                .with_prices(crate::aws::prices::table),
             Backend::Memory { cloud, .. } => Registry::with_kinds(cloud.kinds()),
         }
     }
@@ -351,6 +352,11 @@ impl Session {
             },
             &live,
         )?)
+    }
+
+    /// The running cost of `plan` in this session's region.
+    pub fn cost(&self, plan: &Plan) -> crate::plan::cost::CostReport {
+        crate::plan::cost::estimate(plan, &self.registry, &self.region, Some(&self.blueprint))
     }
 
     /// The blueprint's outputs, resolved against the current state; `None`

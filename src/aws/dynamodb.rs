@@ -31,7 +31,8 @@ pub static TABLE: Schema = Schema::new("aws.dynamodb.table", "An on-demand Dynam
         Attr::new("arn", Type::String, "The table's ARN."),
         Attr::new("name", Type::String, "Its name."),
     })
-    .notes("On-demand capacity.");
+    .notes("On-demand capacity.")
+    .cost(table_cost);
 
 kind! { Table, TABLE }
 
@@ -190,4 +191,13 @@ impl ResourceKind for Table {
             p.remove("range_key_type");
         }
     }
+}
+
+/// Tables are created on demand (pay per request): they bill requests
+/// and storage only.
+fn table_cost(c: &CostInput) -> Cost {
+    Ok(Estimate::free()
+        .usage("DynamoDB writes", c.price("dynamodb_million_writes")?, "million write units")
+        .usage("DynamoDB reads", c.price("dynamodb_million_reads")?, "million read units")
+        .usage("DynamoDB storage", c.price("dynamodb_gb_month")?, "GB-month"))
 }

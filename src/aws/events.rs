@@ -32,7 +32,8 @@ pub static RULE: Schema = Schema::new("aws.events.rule", "An EventBridge rule th
     .attributes(rows! {
         Attr::new("arn", Type::String, "The rule's ARN."),
     })
-    .notes("`schedule_expression` is checked: `rate(1 minute)`, `rate(5 minutes)`, `cron(...)`.");
+    .notes("`schedule_expression` is checked: `rate(1 minute)`, `rate(5 minutes)`, `cron(...)`.")
+    .free();
 
 kind! { Rule, RULE }
 

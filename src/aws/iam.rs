@@ -23,7 +23,8 @@ pub static ROLE: Schema = Schema::new("aws.iam.role", "An IAM role with its trus
     .attributes(rows! {
         Attr::new("arn", Type::String, "The role's ARN."),
     })
-    .notes("Created under the path `/archkit/<stack>/`.");
+    .notes("Created under the path `/archkit/<stack>/`.")
+    .free();
 
 kind! {
     /// The IAM role kind. Its physical id is the role name.

@@ -56,7 +56,8 @@ pub static FUNCTION: Schema = Schema::new("aws.lambda.function", "A Lambda funct
         Attr::new("arn", Type::String, "The function's ARN."),
         Attr::new("name", Type::String, "Its name."),
     })
-    .notes("`code` is a directory beside the blueprint, packaged as a deterministic zip; the value compared is its SHA-256, as Lambda's `CodeSha256`. Waits until Active and until each update finished.");
+    .notes("`code` is a directory beside the blueprint, packaged as a deterministic zip; the value compared is its SHA-256, as Lambda's `CodeSha256`. Waits until Active and until each update finished.")
+    .cost(function_cost);
 
 pub static PERMISSION: Schema = Schema::new("aws.lambda.permission", "A statement of a function's resource policy: who may invoke it.")
     .properties(rows! {
@@ -66,7 +67,8 @@ pub static PERMISSION: Schema = Schema::new("aws.lambda.permission", "A statemen
         Prop::new("source_arn", Type::String, "Only on behalf of this resource (e.g. an EventBridge rule).").replace(),
         Prop::new("statement_id", Type::String, "The statement's id; the logical id when omitted.").replace(),
     })
-    .untagged();
+    .untagged()
+    .free();
 
 kind! { Function, FUNCTION }
 
@@ -373,6 +375,13 @@ impl ResourceKind for Permission {
             p.insert("function_name".into(), json!(function_name(&f)));
         }
     }
+}
+
+/// Lambda bills requests and compute time only.
+fn function_cost(c: &CostInput) -> Cost {
+    Ok(Estimate::free()
+        .usage("Lambda requests", c.price("lambda_million_requests")?, "million requests")
+        .usage("Lambda compute", c.price("lambda_gb_second")?, "GB-second"))
 }
 
 #[cfg(test)]

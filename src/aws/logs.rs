@@ -23,7 +23,8 @@ pub static LOG_GROUP: Schema = Schema::new("aws.logs.log_group", "A CloudWatch L
     })
     .attributes(rows! {
         Attr::new("arn", Type::String, "The group's ARN."),
-    });
+    })
+    .cost(log_group_cost);
 
 kind! {
     /// The log group kind. Its physical id is the group name.
@@ -148,4 +149,13 @@ impl ResourceKind for LogGroup {
         send!(self.0.logs.delete_log_group().log_group_name(id))?;
         Ok(())
     }
+}
+
+/// Logs bill what is ingested and kept.
+fn log_group_cost(c: &CostInput) -> Cost {
+    Ok(Estimate::free().usage("log data ingested", c.price("logs_ingested_gb")?, "GB").usage(
+        "log data stored",
+        c.price("logs_stored_gb_month")?,
+        "GB-month",
+    ))
 }

@@ -84,6 +84,7 @@ pub mod lambda;
 pub mod logs;
 pub mod mq;
 pub mod prelude;
+pub mod prices;
 pub mod reads;
 pub mod secretsmanager;
 pub mod values;
@@ -154,7 +155,7 @@ pub fn schemas() -> impl Iterator<Item = &'static Schema> {
 /// The registry of AWS schemas: enough to validate and graph blueprints
 /// without credentials.
 pub fn registry() -> Registry {
-    Registry::new(schemas())
+    Registry::new(schemas()).with_prices(prices::table)
 }
 
 /// The implemented AWS kinds, talking through `clients`.

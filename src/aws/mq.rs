@@ -41,7 +41,8 @@ pub static BROKER: Schema = Schema::new("aws.mq.broker", "An Amazon MQ broker wi
         Attr::new("stomp_host", Type::String, "The host name of the first instance, without scheme or port."),
         Attr::new("console_url", Type::String, "The web console."),
     })
-    .notes("The password needs 12+ characters, 4+ distinct, and no `,` `:` `=` (checked at plan time). Changing the version, type, groups or user reboots the broker (the plan says so). Creation takes 10-20 minutes on AWS.");
+    .notes("The password needs 12+ characters, 4+ distinct, and no `,` `:` `=` (checked at plan time). Changing the version, type, groups or user reboots the broker (the plan says so). Creation takes 10-20 minutes on AWS.")
+    .cost(broker_cost);
 
 /// Properties whose change takes effect only after a reboot.
 const NEEDS_REBOOT: &[&str] = &[
@@ -336,6 +337,29 @@ impl ResourceKind for Broker {
     fn normalize(&self, p: &mut Props) {
         sort_sets(p, &["security_groups", "subnet_ids"]);
     }
+}
+
+/// A broker bills per instance-hour (two for active/standby) and its
+/// storage. A size with no sourced price is unknown.
+fn broker_cost(c: &CostInput) -> Cost {
+    let size = c.str("host_instance_type").ok_or("its instance type is known only after apply")?;
+    let instances = match c.str("deployment_mode") {
+        Some("ACTIVE_STANDBY_MULTI_AZ") => 2,
+        Some("SINGLE_INSTANCE") | None => 1,
+        Some(other) => return Err(format!("no price for {other} brokers")),
+    };
+    let hour = c
+        .prices
+        .get(&format!("{size}_hour"))
+        .ok_or_else(|| format!("no sourced price for {size} brokers in {}", c.prices.region))?;
+    let mut e = Estimate::free()
+        .charge(format!("{instances} {size} broker instance(s)"), instances as f64 * hour)
+        .usage("broker storage (EFS)", c.price("mq_efs_gb_month")?, "GB-month");
+    if c.props.get("publicly_accessible").and_then(|v| v.as_bool()) == Some(true) {
+        let ip = c.price("public_ipv4_hour")?;
+        e = e.charge(format!("{instances} public IPv4 address(es)"), instances as f64 * ip);
+    }
+    Ok(e)
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ pub use crate::aws::values::{
     TagChanges, arn_attrs, attrs, b, create_tags, desired_tags, i, known_arn, list, props, s,
     set_changed, sort_sets, split_tags, str_value, sync_tags_with, unique_name,
 };
+pub use crate::price::{Cost, CostInput, Estimate};
 pub use crate::provider::{
     Attrs, Context, CreateRequest, Created, Declared, Observed, Op, Partial, Props, ProviderError,
     ReadQuery, ResourceKind, Result, TAG_ID, TAG_STACK, created_id,

@@ -23,7 +23,8 @@ pub static SECRET: Schema = Schema::new("aws.secretsmanager.secret", "A Secrets 
     .attributes(rows! {
         Attr::new("arn", Type::String, "The secret's ARN."),
     })
-    .notes("`secret_string` is stored as a digest, never read back. Default name `archkit/<stack>/<id>`; deleted without a recovery window on destroy.");
+    .notes("`secret_string` is stored as a digest, never read back. Default name `archkit/<stack>/<id>`; deleted without a recovery window on destroy.")
+    .cost(secret_cost);
 
 fn prefix(stack: &str) -> String {
     format!("archkit/{stack}/")
@@ -120,4 +121,11 @@ impl ResourceKind for Secret {
     fn delete_before_replace(&self) -> bool {
         true
     }
+}
+
+/// A secret bills per month it exists, and per API call.
+fn secret_cost(c: &CostInput) -> Cost {
+    Ok(Estimate::free()
+        .charge("secret", c.price("secret_month")? / crate::price::HOURS_PER_MONTH)
+        .usage("Secrets Manager API calls", c.price("secret_10k_calls")?, "10,000 calls"))
 }

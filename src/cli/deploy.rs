@@ -135,10 +135,16 @@ pub(crate) fn run_changes(
         printer.error(&e);
         return ExitStatus::Failure;
     }
+    let cost = session.cost(&plan);
     if printer.json {
-        JsonEvent::Plan { plan: &render::json(&plan) }.emit();
+        JsonEvent::Plan { plan: &render::PlanJson { cost: Some(cost), ..render::json(&plan) } }
+            .emit();
     } else {
         printer.out(&render::human(&plan));
+        if plan.has_changes() {
+            let view = if destroy { render::CostView::Destroy } else { render::CostView::Changes };
+            printer.out(&render::cost(&cost, view));
+        }
     }
     if !session.needs_apply(&plan) {
         if !destroy {

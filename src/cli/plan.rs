@@ -53,10 +53,19 @@ pub fn run(args: &PlanArgs, g: &GlobalArgs, printer: &Printer) -> ExitStatus {
         printer.error(&e);
         return ExitStatus::Failure;
     }
+    let cost = session.cost(&plan);
     if printer.json {
-        printer.json_out(&render::json(&plan));
+        printer.json_out(&render::PlanJson { cost: Some(cost), ..render::json(&plan) });
     } else {
         printer.out(&render::human(&plan));
+        let view = if args.destroy {
+            render::CostView::Destroy
+        } else if plan.has_changes() {
+            render::CostView::Changes
+        } else {
+            render::CostView::Unchanged
+        };
+        printer.out(&render::cost(&cost, view));
         if let Some(out) = &args.out {
             printer.status(&format!(
                 "Saved the plan to {}; apply it with `archkit apply {}`.",

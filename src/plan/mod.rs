@@ -6,6 +6,7 @@
 //! [`refresh`] talks to the provider (one batched read per kind);
 //! [`diff`] is pure, so its rules are unit-tested without any cloud.
 
+pub mod cost;
 pub mod render;
 pub mod resolve;
 pub mod saved;

@@ -228,6 +228,9 @@ pub struct PlanJson {
     pub has_changes: bool,
     pub summary: Summary,
     pub changes: Vec<ChangeJson>,
+    /// The estimated running cost (absent only where no estimate was made).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost: Option<super::cost::CostReport>,
 }
 
 #[derive(Debug, Serialize)]
@@ -294,7 +297,118 @@ pub fn json(plan: &Plan) -> PlanJson {
                 note: c.note.clone(),
             })
             .collect(),
+        cost: None,
     }
+}
+
+/// Dollars: cents for a month, four decimals (tenths of a cent) for an
+/// hour, a sign when asked.
+fn usd(x: f64, hourly: bool, sign: bool) -> String {
+    let s = if hourly { format!("${:.4}", x.abs()) } else { format!("${:.2}", x.abs()) };
+    match (sign, x < 0.0) {
+        (_, true) => format!("-{s}"),
+        (true, false) => format!("+{s}"),
+        (false, false) => s,
+    }
+}
+
+/// Which cost lines a view shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CostView {
+    /// A plan with changes: its resources, the stack after it, the change.
+    Changes,
+    /// A plan without changes: the stack's running cost.
+    Unchanged,
+    /// A destroy: the cost it stops.
+    Destroy,
+}
+
+/// The cost lines shown under a plan: each resource that costs something
+/// (or whose cost is unknown), the stack's total, what the plan changes,
+/// and the usage-based prices not in the totals.
+pub fn cost(report: &super::cost::CostReport, view: CostView) -> String {
+    let mut out = String::new();
+    let Some(src) = &report.prices else {
+        let _ = writeln!(out, "Cost: no prices for {}.", report.region);
+        return out;
+    };
+    let _ = writeln!(
+        out,
+        "Estimated running cost ({} on-demand list prices of {}; usage-based charges not included):",
+        report.region, src.date
+    );
+    let width = report.resources.iter().map(|r| r.id.len()).max().unwrap_or(0);
+    for r in &report.resources {
+        match (r.hourly, &r.unknown_because) {
+            (Some(h), _) if h > 0.0 => {
+                let what: Vec<&str> = r.charges.iter().map(|c| c.what.as_str()).collect();
+                let _ = writeln!(
+                    out,
+                    "  {:>3} {:<width$}  {:>9}/h  {:>9}/month  {}",
+                    r.action.symbol(),
+                    r.id,
+                    usd(h, true, false),
+                    usd(r.monthly.unwrap_or_default(), false, false),
+                    what.join(", ")
+                );
+            }
+            (None, Some(why)) => {
+                let _ =
+                    writeln!(out, "  {:>3} {:<width$}  unknown: {why}", r.action.symbol(), r.id);
+            }
+            _ => {}
+        }
+    }
+    let unknown = if report.unknown.is_empty() {
+        String::new()
+    } else {
+        format!(
+            ", not counting {} of unknown cost ({})",
+            report.unknown.len(),
+            report.unknown.join(", ")
+        )
+    };
+    let (h, m) = (report.hourly.unwrap_or_default(), report.monthly.unwrap_or_default());
+    match view {
+        CostView::Destroy => {
+            let stopped = -report.change.hourly.unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "Destroying stops {}/h ({}/month){unknown}.",
+                usd(stopped, true, false),
+                usd(-report.change.monthly.unwrap_or_default(), false, false)
+            );
+            return out;
+        }
+        CostView::Unchanged => {
+            let _ = writeln!(
+                out,
+                "Stack: {}/h, {}/month{unknown}.",
+                usd(h, true, false),
+                usd(m, false, false)
+            );
+        }
+        CostView::Changes => {
+            let _ = writeln!(
+                out,
+                "Stack after apply: {}/h, {}/month{unknown}.",
+                usd(h, true, false),
+                usd(m, false, false)
+            );
+            let _ = writeln!(
+                out,
+                "This plan: {}/h, {}/month.",
+                usd(report.change.hourly.unwrap_or_default(), true, true),
+                usd(report.change.monthly.unwrap_or_default(), false, true)
+            );
+        }
+    }
+    if !report.usage.is_empty() {
+        let u: Vec<String> =
+            report.usage.iter().map(|u| format!("{} ${}/{}", u.what, u.price, u.unit)).collect();
+        let _ = writeln!(out, "Usage-based, not included: {}.", u.join("; "));
+    }
+    out
 }
 
 #[cfg(test)]

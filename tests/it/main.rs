@@ -21,6 +21,7 @@ macro_rules! client {
 
 mod cli;
 mod corpus;
+mod cost;
 mod deploy;
 mod endpoint_service;
 mod engine;

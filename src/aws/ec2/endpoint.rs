@@ -30,7 +30,8 @@ pub static VPC_ENDPOINT: Schema = Schema::new("aws.ec2.vpc_endpoint", "A VPC end
         kind: "aws.ec2.vpc",
         props: &["enable_dns_support", "enable_dns_hostnames"],
         help: "private DNS answers only in a VPC with DNS support and DNS hostnames: set both to true on the VPC, or set `private_dns_enabled: false`",
-    }]);
+    }])
+    .cost(vpc_endpoint_cost);
 
 kind! { VpcEndpoint, VPC_ENDPOINT }
 
@@ -208,6 +209,21 @@ fn pending_note(attributes: &Attrs) -> Option<String> {
          (`aws.ec2.vpc_endpoint_connection` does it when the service is yours)"
             .to_string()
     })
+}
+
+/// Interface endpoints are billed per subnet (availability zone) and per
+/// GB; gateway endpoints are free.
+fn vpc_endpoint_cost(c: &CostInput) -> Cost {
+    if c.str("type") != Some("Interface") {
+        return Ok(Estimate::free());
+    }
+    let zones = c.len("subnet_ids").ok_or("its subnets are known only after apply")?;
+    Ok(Estimate::free()
+        .charge(
+            format!("interface endpoint in {zones} zone(s)"),
+            zones as f64 * c.price("interface_endpoint_az_hour")?,
+        )
+        .usage("interface endpoint data processed", c.price("interface_endpoint_gb")?, "GB"))
 }
 
 #[cfg(test)]

@@ -34,7 +34,8 @@ pub static VPC_ENDPOINT_CONNECTION: Schema = Schema::new(
      endpoint, which ends it. An endpoint already `available` (a service without acceptance, or \
      one accepted outside archkit) needs no call.",
 )
-.untagged();
+.untagged()
+    .free();
 
 kind! { VpcEndpointConnection, VPC_ENDPOINT_CONNECTION }
 

@@ -23,7 +23,9 @@ pub static VPC_ENDPOINT_SERVICE: Schema =
         .attributes(rows! {
             Attr::new("service_name", Type::String, "The name consumers connect to (`com.amazonaws.vpce.<region>.vpce-svc-...`)."),
         })
-        .notes("Deleted before its load balancers (it references them); AWS refuses to delete it while connections are available or pending.");
+        .notes("Deleted before its load balancers (it references them); AWS refuses to delete it while connections are available or pending.")
+        // Charged through its load balancers and the consumers' endpoints.
+        .free();
 
 kind! { VpcEndpointService, VPC_ENDPOINT_SERVICE }
 

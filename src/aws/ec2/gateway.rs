@@ -9,7 +9,8 @@ pub static INTERNET_GATEWAY: Schema = Schema::new(
     "aws.ec2.internet_gateway",
     "An internet gateway (attach it with aws.ec2.internet_gateway_attachment).",
 )
-.properties(&[]);
+.properties(&[])
+.free();
 
 pub static INTERNET_GATEWAY_ATTACHMENT: Schema = Schema::new("aws.ec2.internet_gateway_attachment", "Attaches an internet gateway to a VPC. Not taggable: found by gateway and VPC.")
     .properties(rows! {
@@ -17,7 +18,8 @@ pub static INTERNET_GATEWAY_ATTACHMENT: Schema = Schema::new("aws.ec2.internet_g
         Prop::new("vpc_id", Type::String, "The VPC to attach it to.").required().replace(),
     })
     .notes("Found again by its gateway and VPC. Deleting the gateway waits for NAT gateways and Elastic IPs of the stack to go first.")
-    .untagged();
+    .untagged()
+    .free();
 
 kind! { InternetGateway, INTERNET_GATEWAY, ec2_tags }
 

@@ -13,7 +13,8 @@ pub static EIP: Schema = Schema::new("aws.ec2.eip", "An Elastic IP address (allo
     .attributes(rows! {
         Attr::new("allocation_id", Type::String, "The allocation id (eipalloc-...)."),
         Attr::new("public_ip", Type::String, "The address."),
-    });
+    })
+    .cost(eip_cost);
 
 pub static NAT_GATEWAY: Schema = Schema::new("aws.ec2.nat_gateway", "A NAT gateway giving private subnets outbound internet access.")
     .properties(rows! {
@@ -23,7 +24,8 @@ pub static NAT_GATEWAY: Schema = Schema::new("aws.ec2.nat_gateway", "A NAT gatew
     })
     .attributes(rows! {
         Attr::new("public_ip", Type::String, "The gateway's public address."),
-    });
+    })
+    .cost(nat_gateway_cost);
 
 kind! {
     /// The Elastic IP kind; its id is the allocation id.
@@ -154,4 +156,19 @@ impl ResourceKind for NatGateway {
     fn expected_duration(&self, _op: Op) -> Duration {
         Duration::from_secs(180)
     }
+}
+
+/// An Elastic IP is a public IPv4 address, billed per hour in use or idle.
+fn eip_cost(c: &CostInput) -> Cost {
+    Ok(Estimate::free().charge("public IPv4 address", c.price("public_ipv4_hour")?))
+}
+
+/// The gateway's hours and the data it processes (its EIP is billed as
+/// its own resource).
+fn nat_gateway_cost(c: &CostInput) -> Cost {
+    Ok(Estimate::free().charge("NAT gateway", c.price("nat_gateway_hour")?).usage(
+        "NAT gateway data processed",
+        c.price("nat_gateway_gb")?,
+        "GB",
+    ))
 }

@@ -8,7 +8,8 @@ use aws_sdk_ec2::types::ResourceType;
 pub static ROUTE_TABLE: Schema = Schema::new("aws.ec2.route_table", "A route table of a VPC.")
     .properties(rows! {
         Prop::new("vpc_id", Type::String, "The VPC.").required().replace(),
-    });
+    })
+    .free();
 
 pub static ROUTE: Schema = Schema::new(
     "aws.ec2.route",
@@ -23,7 +24,8 @@ pub static ROUTE: Schema = Schema::new(
 })
 .exactly_one_of(&[&["gateway_id", "nat_gateway_id", "vpc_endpoint_id"]])
 .notes("Found again by its table and destination.")
-.untagged();
+.untagged()
+.free();
 
 pub static ROUTE_TABLE_ASSOCIATION: Schema = Schema::new(
     "aws.ec2.route_table_association",
@@ -34,7 +36,8 @@ pub static ROUTE_TABLE_ASSOCIATION: Schema = Schema::new(
     Prop::new("route_table_id", Type::String, "The table.").required().replace(),
 })
 .notes("Found again by its subnet.")
-.untagged();
+.untagged()
+.free();
 
 kind! { RouteTable, ROUTE_TABLE, ec2_tags }
 

@@ -32,7 +32,8 @@ pub static SECURITY_GROUP: Schema = Schema::new("aws.ec2.security_group", "A sec
         Prop::new("vpc_id", Type::String, "The VPC.").required().replace(),
         Prop::new("ingress", Type::List(&Type::Object(RULE)), "Inbound rules."),
         Prop::new("egress", Type::List(&Type::Object(RULE)), "Outbound rules."),
-    });
+    })
+    .free();
 
 pub static SECURITY_GROUP_RULE: Schema = Schema::new("aws.ec2.security_group_rule", "One ingress or egress rule of a security group.")
     .properties(rows! {
@@ -45,7 +46,8 @@ pub static SECURITY_GROUP_RULE: Schema = Schema::new("aws.ec2.security_group_rul
         Prop::new("source_security_group_id", Type::String, "A security group as the source or destination (may be the rule's own group).").replace(),
         Prop::new("description", Type::String, "What the rule is for."),
     })
-    .exactly_one_of(&[&["cidr_block", "source_security_group_id"]]);
+    .exactly_one_of(&[&["cidr_block", "source_security_group_id"]])
+    .free();
 
 kind! {
     /// The security group kind. Inline rules are compared as a set of

@@ -15,7 +15,8 @@ pub static SUBNET: Schema = Schema::new("aws.ec2.subnet", "A subnet of a VPC in 
     .attributes(rows! {
         Attr::new("arn", Type::String, "The subnet's ARN."),
         Attr::new("availability_zone_id", Type::String, "The zone's id (e.g. use1-az1)."),
-    });
+    })
+    .free();
 
 kind! { Subnet, SUBNET }
 

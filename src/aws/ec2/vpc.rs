@@ -16,7 +16,8 @@ pub static VPC: Schema = Schema::new("aws.ec2.vpc", "A virtual private cloud.")
         Attr::new("arn", Type::String, "The VPC's ARN."),
         Attr::new("default_security_group_id", Type::String, "The security group AWS created with the VPC."),
         Attr::new("main_route_table_id", Type::String, "The VPC's main route table."),
-    });
+    })
+    .free();
 
 kind! { Vpc, VPC }
 

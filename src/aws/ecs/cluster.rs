@@ -15,7 +15,8 @@ pub static CLUSTER: Schema = Schema::new("aws.ecs.cluster", "An ECS cluster.")
     .attributes(rows! {
         Attr::new("arn", Type::String, "The cluster's ARN."),
         Attr::new("name", Type::String, "Its name."),
-    });
+    })
+    .free();
 
 kind! { Cluster, CLUSTER }
 

@@ -44,7 +44,8 @@ pub static SERVICE: Schema = Schema::new("aws.ecs.service", "An ECS service: kee
         Attr::new("arn", Type::String, "The service's ARN."),
         Attr::new("name", Type::String, "Its name."),
     })
-    .notes("Apply waits for the rollout; destroy scales to 0, deletes and waits until inactive.");
+    .notes("Apply waits for the rollout; destroy scales to 0, deletes and waits until inactive.")
+    .cost(service_cost);
 
 kind! { Service, SERVICE }
 
@@ -397,6 +398,35 @@ impl ResourceKind for Service {
             p.insert("cluster".into(), json!(arn_name(&c)));
         }
     }
+}
+
+/// Fargate tasks bill their task size per hour (from the task definition
+/// the service runs), and a public IPv4 address each when assigned one;
+/// tasks on EC2 are billed through their instances.
+fn service_cost(c: &CostInput) -> Cost {
+    if c.str("launch_type") == Some("EC2") {
+        return Ok(Estimate::free());
+    }
+    let count = c.int("desired_count").ok_or("its task count is known only after apply")?;
+    let td = c.dep("aws.ecs.task_definition").ok_or("its task definition is not in the stack")?;
+    let units = |k: &str| {
+        td.get(k)
+            .and_then(|v| v.as_str().and_then(|s| s.parse::<f64>().ok()).or_else(|| v.as_f64()))
+            .ok_or_else(|| format!("the task definition's {k} is known only after apply"))
+    };
+    let (vcpu, gb) = (units("cpu")? / 1024.0, units("memory")? / 1024.0);
+    let per_task = vcpu * c.price("fargate_vcpu_hour")? + gb * c.price("fargate_gb_hour")?;
+    let mut e = Estimate::free().charge(
+        format!("{count} Fargate task(s) of {vcpu} vCPU, {gb} GB"),
+        count as f64 * per_task,
+    );
+    if c.props.get("assign_public_ip").and_then(|v| v.as_bool()) == Some(true) {
+        e = e.charge(
+            format!("{count} public IPv4 address(es)"),
+            count as f64 * c.price("public_ipv4_hour")?,
+        );
+    }
+    Ok(e)
 }
 
 #[cfg(test)]

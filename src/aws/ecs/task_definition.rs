@@ -60,7 +60,8 @@ pub static TASK_DEFINITION: Schema = Schema::new("aws.ecs.task_definition", "An 
         Attr::new("revision", Type::Int, "The revision number."),
         Attr::new("family", Type::String, "The family."),
     })
-    .notes("A change registers a new revision; the old one is deregistered and deleted once its services moved. Fargate cpu/memory pairs are checked at plan time.");
+    .notes("A change registers a new revision; the old one is deregistered and deleted once its services moved. Fargate cpu/memory pairs are checked at plan time.")
+    .free();
 
 kind! { TaskDefinition, TASK_DEFINITION }
 

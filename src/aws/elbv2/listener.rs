@@ -18,7 +18,8 @@ pub static LISTENER: Schema = Schema::new("aws.elbv2.listener", "A listener: a p
     .attributes(rows! {
         Attr::new("arn", Type::String, "The listener's ARN."),
     })
-    .exactly_one_of(&[&["target_group_arn", "fixed_response_status"]]);
+    .exactly_one_of(&[&["target_group_arn", "fixed_response_status"]])
+    .free();
 
 kind! { Listener, LISTENER }
 

@@ -21,7 +21,8 @@ pub static LISTENER_RULE: Schema = Schema::new(
 .attributes(rows! {
     Attr::new("arn", Type::String, "The rule's ARN."),
 })
-.notes("At least one of `path_patterns` and `host_headers`.");
+.notes("At least one of `path_patterns` and `host_headers`.")
+.free();
 
 kind! { ListenerRule, LISTENER_RULE }
 

@@ -24,7 +24,8 @@ pub static LOAD_BALANCER: Schema = Schema::new("aws.elbv2.load_balancer", "An Ap
         Attr::new("dns_name", Type::String, "Its public DNS name."),
         Attr::new("zone_id", Type::String, "Its Route 53 hosted zone."),
         Attr::new("vpc_id", Type::String, "The VPC it is in."),
-    });
+    })
+    .cost(load_balancer_cost);
 
 kind! { LoadBalancer, LOAD_BALANCER }
 
@@ -209,4 +210,28 @@ impl ResourceKind for LoadBalancer {
             p.remove("security_groups");
         }
     }
+}
+
+/// The load balancer's hours, its capacity units (usage), and an
+/// internet-facing one's public IPv4 address in each of its subnets.
+fn load_balancer_cost(c: &CostInput) -> Cost {
+    let network = c.str("type") == Some("network");
+    let (hour, lcu, what) = if network {
+        ("nlb_hour", "nlb_lcu_hour", "Network Load Balancer")
+    } else {
+        ("alb_hour", "alb_lcu_hour", "Application Load Balancer")
+    };
+    let mut e = Estimate::free().charge(what, c.price(hour)?).usage(
+        if network { "NLB capacity units" } else { "ALB capacity units" },
+        c.price(lcu)?,
+        "LCU-hour",
+    );
+    if c.str("scheme") != Some("internal") {
+        let zones = c.len("subnets").ok_or("its subnets are known only after apply")?;
+        e = e.charge(
+            format!("{zones} public IPv4 address(es)"),
+            zones as f64 * c.price("public_ipv4_hour")?,
+        );
+    }
+    Ok(e)
 }

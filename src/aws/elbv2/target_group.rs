@@ -25,7 +25,8 @@ pub static TARGET_GROUP: Schema = Schema::new("aws.elbv2.target_group", "A targe
     .attributes(rows! {
         Attr::new("arn", Type::String, "The target group's ARN."),
         Attr::new("name", Type::String, "Its name."),
-    });
+    })
+    .free();
 
 kind! { TargetGroup, TARGET_GROUP }
 

@@ -1,0 +1,43 @@
+//! AWS on-demand list prices archkit estimates running costs from, one
+//! table per region (only us-east-1 so far). Each price and its source is
+//! listed in `docs/prices.md`; a price not sourced there is absent here,
+//! so the resources that need it show as unknown, never as free.
+
+use crate::price::PriceTable;
+
+pub static US_EAST_1: PriceTable = PriceTable {
+    region: "us-east-1",
+    date: "2026-10",
+    source: "AWS pricing pages and Infracost's AWS price dataset (docs/prices.md)",
+    prices: &[
+        ("nat_gateway_hour", 0.045),
+        ("nat_gateway_gb", 0.045),
+        ("public_ipv4_hour", 0.005),
+        ("alb_hour", 0.0225),
+        ("alb_lcu_hour", 0.008),
+        ("nlb_hour", 0.0225),
+        ("nlb_lcu_hour", 0.006),
+        ("interface_endpoint_az_hour", 0.01),
+        ("interface_endpoint_gb", 0.01),
+        ("fargate_vcpu_hour", 0.04048),
+        ("fargate_gb_hour", 0.004445),
+        // Amazon MQ for ActiveMQ, per broker instance-hour. mq.t3.micro has
+        // no sourced price (sources conflict), so it is left unknown.
+        ("mq.m5.large_hour", 0.288),
+        ("mq_efs_gb_month", 0.30),
+        ("lambda_million_requests", 0.20),
+        ("lambda_gb_second", 0.0000166667),
+        ("dynamodb_million_writes", 0.625),
+        ("dynamodb_million_reads", 0.125),
+        ("dynamodb_gb_month", 0.25),
+        ("secret_month", 0.40),
+        ("secret_10k_calls", 0.05),
+        ("logs_ingested_gb", 0.50),
+        ("logs_stored_gb_month", 0.03),
+    ],
+};
+
+/// The price table of `region`, if archkit ships one.
+pub fn table(region: &str) -> Option<&'static PriceTable> {
+    [&US_EAST_1].into_iter().find(|t| t.region == region)
+}

@@ -1,0 +1,69 @@
+//! Cost estimates as a user meets them: `archkit plan --json` of each
+//! complete blueprint against moto (issue 14). moto answers the reads; the
+//! figures come from archkit's price table and each kind's cost rule, so
+//! the snapshots change only when a price or a rule does.
+
+use crate::moto::{Stack, ok, require_moto};
+
+/// The `cost` object of a `plan --json` run.
+fn plan_cost(s: &Stack, args: &[&str]) -> serde_json::Value {
+    let out = s.run(&[&["plan", "--json"][..], args].concat());
+    ok(&out);
+    let plan: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    plan["cost"].clone()
+}
+
+fn hourly(cost: &serde_json::Value) -> f64 {
+    cost["hourly"].as_f64().expect("a known hourly total")
+}
+
+#[test]
+fn each_blueprint_plan_shows_its_running_cost() {
+    let Some(url) = require_moto() else { return };
+    let s = Stack::new(&url, "cost");
+    // The stack name is in no cost figure: the snapshots hold for any run.
+    let fargate = plan_cost(&s, &["fargate-public-private"]);
+    insta::assert_snapshot!(
+        "cost_fargate_public_private",
+        serde_json::to_string_pretty(&fargate).unwrap()
+    );
+    let one_nat = plan_cost(&s, &["fargate-public-private", "--var", "nat_gateway_per_az=false"]);
+    insta::assert_snapshot!(
+        "cost_fargate_public_private_one_nat",
+        serde_json::to_string_pretty(&one_nat).unwrap()
+    );
+    // One NAT gateway and its address fewer: $0.045 + $0.005 an hour.
+    let saving = hourly(&fargate) - hourly(&one_nat);
+    assert!((saving - 0.05).abs() < 1e-9, "saving {saving}");
+    // Two tasks of 0.25 vCPU and 0.5 GB, by the price table's rates.
+    let service = fargate["resources"].as_array().unwrap().iter().find(|r| r["id"] == "service");
+    let per_task = 0.25 * 0.04048 + 0.5 * 0.004445;
+    assert!((service.unwrap()["hourly"].as_f64().unwrap() - 2.0 * per_task).abs() < 1e-6);
+
+    let mq = plan_cost(
+        &s,
+        &[
+            "mq-lambda-poller",
+            "--var",
+            "broker_password=abcdefghijkl1234",
+            "--var",
+            "console_cidr=192.0.2.1/32",
+        ],
+    );
+    insta::assert_snapshot!("cost_mq_lambda_poller", serde_json::to_string_pretty(&mq).unwrap());
+    // mq.t3.micro has no sourced price: unknown, never counted as zero.
+    assert_eq!(mq["unknown"], serde_json::json!(["broker"]));
+    let broker = mq["resources"].as_array().unwrap().iter().find(|r| r["id"] == "broker").unwrap();
+    assert!(broker["hourly"].is_null(), "{broker}");
+
+    let privatelink = plan_cost(&s, &["privatelink-service"]);
+    insta::assert_snapshot!(
+        "cost_privatelink_service",
+        serde_json::to_string_pretty(&privatelink).unwrap()
+    );
+
+    // A region without a price table says so and guesses nothing.
+    let out = s.run(&["plan", "fargate-public-private", "--region", "eu-west-1"]);
+    ok(&out);
+    assert!(out.stdout.contains("Cost: no prices for eu-west-1."), "{}", out.stdout);
+}
