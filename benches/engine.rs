@@ -79,6 +79,7 @@ fn run(src: &str, latency: Duration, parallelism: usize) -> Run {
                 state: &state,
                 registry: &registry,
                 destroy: false,
+                expires_at: None,
             },
             &live,
         )

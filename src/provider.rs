@@ -47,6 +47,10 @@ pub struct Context {
     /// What a create or update uploads (a function's zip), by the digest
     /// its property holds; packaged when the blueprint was loaded.
     pub assets: Arc<Assets>,
+    /// Search also where the stack's resources are normally known from
+    /// state alone (log groups AWS names after a Lambda function), for
+    /// `destroy --discover`: more calls, nothing missed.
+    pub thorough: bool,
 }
 
 impl Context {
@@ -57,6 +61,7 @@ impl Context {
             lineage: String::new(),
             foreign: Arc::default(),
             assets: Arc::default(),
+            thorough: false,
         }
     }
 
@@ -78,6 +83,9 @@ impl Context {
 pub const TAG_STACK: &str = "archkit:stack";
 pub const TAG_ID: &str = "archkit:id";
 pub const TAG_LINEAGE: &str = "archkit:lineage";
+/// When the stack expires (`apply --ttl`): part of the `tags` a plan
+/// compares, so extending or clearing it is an ordinary tag change.
+pub const TAG_EXPIRES: &str = "archkit:expires-at";
 
 /// Which instances a batched read should return.
 #[derive(Debug, Clone, Default)]

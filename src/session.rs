@@ -75,6 +75,19 @@ impl Backend {
         }
     }
 
+    /// The stacks tagged in the region (no state needed).
+    pub async fn stacks(&self) -> Result<Vec<crate::aws::stacks::TaggedStack>, SessionError> {
+        match self {
+            Backend::Aws { clients, .. } => {
+                Ok(crate::provider::retry::retrying(|| crate::aws::stacks::tagged_stacks(clients))
+                    .await?)
+            }
+            Backend::Memory { .. } => {
+                Err(SessionError::Backend("the test cloud cannot list stacks by tag".into()))
+            }
+        }
+    }
+
     /// The API-call counter, for `--stats`.
     pub fn stats(&self) -> Option<&crate::aws::client::Stats> {
         match self {
@@ -206,6 +219,12 @@ pub struct Session {
     /// Kinds read at once by the refresh (`--parallelism` for apply and
     /// destroy).
     pub read_parallelism: usize,
+    /// Read every kind archkit implements, not only the blueprint's and
+    /// state's, for what is tagged with the stack (`destroy --discover`).
+    pub discover: bool,
+    /// The stack's expiry the plan gives it: the recorded one, unless
+    /// `--ttl` set or cleared it.
+    pub expires_at: Option<String>,
     _lock: LockGuard,
 }
 
@@ -278,7 +297,9 @@ impl Session {
             Some(s) => s,
             None => State::new(&stack, &bp.name),
         };
+        let expires_at = state.expires_at.clone();
         Ok(Session {
+            expires_at,
             backend,
             registry,
             blueprint: bp,
@@ -290,6 +311,7 @@ impl Session {
             state,
             blueprint_bytes: o.located.bytes.clone(),
             read_parallelism: 10,
+            discover: false,
             _lock: lock,
         })
     }
@@ -303,9 +325,13 @@ impl Session {
     pub fn context(&self) -> Context {
         Context {
             stack: self.stack.clone(),
-            lineage: self.state.lineage.clone(),
+            // Discovery takes everything tagged with the stack's name,
+            // whichever state file made it (no lineage: none is foreign);
+            // that is what a user who lost the state asks for.
+            lineage: if self.discover { String::new() } else { self.state.lineage.clone() },
             foreign: Arc::default(),
             assets: Arc::new(self.blueprint.assets.clone()),
+            thorough: self.discover,
         }
     }
 
@@ -320,8 +346,19 @@ impl Session {
         {
             return Err(SessionError::UnknownKind { id: id.clone(), kind: kind.clone() });
         }
-        let kinds: BTreeSet<String> =
+        let mut kinds: BTreeSet<String> =
             self.blueprint.resources.values().map(|r| r.kind().to_string()).collect();
+        if self.discover {
+            // Untaggable kinds cannot be found by tag: they go with their
+            // parents (routes with their table, a permission with its
+            // function), whose deletes take them along.
+            kinds.extend(
+                self.registry
+                    .kinds()
+                    .filter(|k| self.registry.kind(k).is_some_and(|k| k.schema().taggable))
+                    .map(str::to_string),
+            );
+        }
         let ctx = self.context();
         // Kinds reading the same listing share it, for this refresh only.
         let _shared = match &self.backend {
@@ -349,6 +386,7 @@ impl Session {
                 state: &self.state,
                 registry: &self.registry,
                 destroy,
+                expires_at: self.expires_at.as_deref(),
             },
             &live,
         )?)
@@ -363,8 +401,13 @@ impl Session {
     /// for a value not known (its resource does not exist).
     pub fn outputs(&self) -> Vec<(String, Option<serde_json::Value>, bool)> {
         use crate::plan::resolve::{Env, PlanValue, resolve, uses_secret};
-        let env =
-            Env { params: &self.values, stack: &self.stack, region: &self.region, azs: &self.azs };
+        let env = Env {
+            params: &self.values,
+            stack: &self.stack,
+            region: &self.region,
+            azs: &self.azs,
+            expires_at: self.expires_at.as_deref(),
+        };
         let look = engine::StateLookup { state: &self.state };
         self.blueprint
             .outputs
@@ -414,6 +457,11 @@ impl Session {
         opts: Options,
         cancel: Arc<Cancel>,
     ) -> Result<Report, SessionError> {
+        // Recorded with the first state write: creates and updates resolve
+        // their tags from it, as the plan did.
+        if !plan.destroy {
+            self.state.expires_at = plan.expires_at.clone();
+        }
         let (state, report) = engine::apply(
             &self.registry,
             &self.context(),

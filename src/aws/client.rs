@@ -49,6 +49,7 @@ pub struct Clients {
     pub secrets: aws_sdk_secretsmanager::Client,
     pub iam: aws_sdk_iam::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
+    pub tagging: aws_sdk_resourcegroupstagging::Client,
     pub region: String,
     pub stats: Arc<Stats>,
     /// Reads shared between kinds while a plan refreshes.
@@ -136,6 +137,7 @@ impl Clients {
             secrets: client!(aws_sdk_secretsmanager),
             iam: client!(aws_sdk_iam),
             logs: client!(aws_sdk_cloudwatchlogs),
+            tagging: client!(aws_sdk_resourcegroupstagging),
             region,
             stats,
             reads: Arc::default(),

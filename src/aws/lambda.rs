@@ -24,7 +24,7 @@ use aws_sdk_lambda::types::{
     Environment, FunctionCode, FunctionConfiguration, LastUpdateStatus, Runtime, State,
 };
 
-const NAME_MAX: usize = 64;
+pub(crate) const NAME_MAX: usize = 64;
 
 /// Runtimes Lambda still lets you create functions with.
 const RUNTIMES: &[&str] = &[

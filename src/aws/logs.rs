@@ -40,12 +40,17 @@ fn retention(props: &Props) -> Option<i32> {
 }
 
 impl LogGroup {
-    /// Whether the group `name` carries this stack's tags for `logical_id`.
-    async fn tagged_as(&self, ctx: &Context, name: &str, logical_id: &str) -> Result<bool> {
+    /// The `archkit:id` of the group `name`, if it carries this stack's tags.
+    async fn logical_id(&self, ctx: &Context, name: &str) -> Result<Option<String>> {
         #[allow(deprecated)] // ListTagsLogGroup takes the name; its successor an ARN.
         let out = send!(self.0.logs.list_tags_log_group().log_group_name(name))?;
         let pairs = out.tags().into_iter().flatten().map(|(k, v)| (k.as_str(), v.as_str()));
-        Ok(split_tags(ctx, pairs).1.as_deref() == Some(logical_id))
+        Ok(split_tags(ctx, pairs).1)
+    }
+
+    /// Whether the group `name` carries this stack's tags for `logical_id`.
+    async fn tagged_as(&self, ctx: &Context, name: &str, logical_id: &str) -> Result<bool> {
+        Ok(self.logical_id(ctx, name).await?.as_deref() == Some(logical_id))
     }
 }
 
@@ -55,8 +60,17 @@ impl ResourceKind for LogGroup {
         let stack_prefix = prefix(&ctx.stack);
         // The stack's prefix, plus any custom-named group state records.
         let mut prefixes: BTreeSet<String> = [stack_prefix.clone()].into();
+        // A function's own group is named by AWS after it, outside the
+        // stack's prefix: known from state, or (discovery) by its tags.
+        let lambda_prefix =
+            format!("/aws/lambda/{}", unique_name(&ctx.stack, "", crate::aws::lambda::NAME_MAX));
+        if ctx.thorough {
+            prefixes.insert(lambda_prefix.clone());
+        }
         for (id, _) in &q.known {
-            if !id.starts_with(&stack_prefix) {
+            let searched =
+                id.starts_with(&stack_prefix) || (ctx.thorough && id.starts_with(&lambda_prefix));
+            if !searched {
                 prefixes.insert(id.clone());
             }
         }
@@ -69,7 +83,10 @@ impl ResourceKind for LogGroup {
                     continue;
                 };
                 let known = q.known.iter().any(|(id, _)| id == name);
-                let logical_id = name.strip_prefix(&stack_prefix).map(str::to_string);
+                let mut logical_id = name.strip_prefix(&stack_prefix).map(str::to_string);
+                if logical_id.is_none() && !known && name.starts_with(&lambda_prefix) {
+                    logical_id = self.logical_id(ctx, name).await?;
+                }
                 if logical_id.is_none() && !known {
                     continue;
                 }

@@ -87,6 +87,7 @@ pub mod prelude;
 pub mod prices;
 pub mod reads;
 pub mod secretsmanager;
+pub mod stacks;
 pub mod values;
 
 use std::sync::Arc;

@@ -74,7 +74,7 @@ pub fn split_tags<'a>(
             stack = Some(v.to_string());
         } else if k == TAG_LINEAGE {
             lineage = Some(v.to_string());
-        } else if !k.starts_with("archkit:") {
+        } else if k == crate::provider::TAG_EXPIRES || !k.starts_with("archkit:") {
             user.insert(k.to_string(), Value::String(v.to_string()));
         }
     }

@@ -75,6 +75,17 @@ pub fn locate(arg: &str) -> Result<Located, LocateError> {
     Err(LocateError::NotFound { arg: arg.to_string(), help })
 }
 
+/// The stand-in blueprint of `destroy --stack NAME --discover` run without
+/// one: no resources, so everything found of the stack is deleted.
+pub fn discovered(stack: &str) -> Located {
+    Located {
+        display_name: format!("(stack {stack}, discovered)"),
+        bytes: format!("name: {stack}\nresources: {{}}\n").into_bytes(),
+        dir: None,
+        builtin: None,
+    }
+}
+
 fn read(file: &Path, dir: &Path) -> Result<Located, LocateError> {
     let bytes = std::fs::read(file)
         .map_err(|source| LocateError::Io { path: file.to_path_buf(), source })?;

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use clap::Args;
 
-use super::deploy::{ApplyArgs, StackArgs, open, run_changes, runtime};
+use super::deploy::{ApplyArgs, StackArgs, TtlArgs, open, run_changes, runtime};
 use super::{ExitStatus, GlobalArgs};
 use crate::blueprint::params::Require;
 use crate::output::Printer;
@@ -19,6 +19,8 @@ pub struct ApplyCmdArgs {
     pub apply: ApplyArgs,
     #[command(flatten)]
     pub stack: StackArgs,
+    #[command(flatten)]
+    pub ttl: TtlArgs,
 }
 
 pub fn run(args: &ApplyCmdArgs, g: &GlobalArgs, printer: &Printer) -> ExitStatus {
@@ -45,10 +47,16 @@ pub fn run(args: &ApplyCmdArgs, g: &GlobalArgs, printer: &Printer) -> ExitStatus
     let destroy = saved.as_ref().is_some_and(|s| s.plan.destroy);
     let require = if destroy { Require::Given } else { Require::All };
     let rt = runtime();
-    let Some(session) = open(&rt, &blueprint, g, &args.stack, "archkit apply", require, printer)
+    let Some(mut session) =
+        open(&rt, &blueprint, g, &args.stack, "archkit apply", require, printer)
     else {
         return ExitStatus::Failure;
     };
+    // A saved plan keeps the expiry it was planned with.
+    match &saved {
+        Some(s) => session.expires_at = s.plan.expires_at.clone(),
+        None => args.ttl.apply_to(&mut session),
+    }
     run_changes(&rt, session, destroy, saved.map(|s| (s, blueprint)), &args.apply, printer)
 }
 

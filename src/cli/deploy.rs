@@ -36,8 +36,60 @@ pub struct ApplyArgs {
     pub parallelism: u16,
 }
 
+/// `--ttl` of the commands that plan a stack.
+#[derive(Debug, Args, Clone)]
+pub struct TtlArgs {
+    /// Let the stack expire DURATION from now (e.g. 2h, 1d): its resources
+    /// are tagged archkit:expires-at, and `archkit sweep` destroys it once
+    /// that has passed; `none` clears it [default: keep the recorded one]
+    #[arg(long, value_name = "DURATION", value_parser = parse_ttl)]
+    pub ttl: Option<Ttl>,
+}
+
+/// A stack's time to live.
+#[derive(Debug, Clone, Copy)]
+pub enum Ttl {
+    For(Duration),
+    /// No expiry.
+    Clear,
+}
+
+impl TtlArgs {
+    /// Sets the session's expiry when `--ttl` was given.
+    pub(crate) fn apply_to(&self, session: &mut Session) {
+        match self.ttl {
+            Some(Ttl::For(d)) => {
+                let at = std::time::SystemTime::now() + d;
+                session.expires_at = Some(humantime::format_rfc3339_seconds(at).to_string());
+            }
+            Some(Ttl::Clear) => session.expires_at = None,
+            None => {}
+        }
+    }
+}
+
+fn parse_ttl(s: &str) -> Result<Ttl, String> {
+    if matches!(s, "none" | "off") {
+        return Ok(Ttl::Clear);
+    }
+    match parse_duration(s)? {
+        d if d.is_zero() => Err("a time to live must be longer than 0 (`none` clears it)".into()),
+        d => Ok(Ttl::For(d)),
+    }
+}
+
 fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s).map_err(|e| e.to_string())
+}
+
+/// How to reach AWS, from the global options.
+pub(crate) fn settings(g: &GlobalArgs) -> crate::aws::Settings {
+    crate::aws::Settings {
+        region: g.region.clone(),
+        profile: g.profile.clone(),
+        endpoint_url: g.endpoint_url.clone(),
+        max_attempts: std::env::var("ARCHKIT_AWS_MAX_ATTEMPTS").ok().and_then(|v| v.parse().ok()),
+    }
 }
 
 pub(crate) fn runtime() -> tokio::runtime::Runtime {
@@ -59,8 +111,6 @@ pub(crate) fn open(
     require: Require,
     printer: &Printer,
 ) -> Option<Session> {
-    // A destroy asks for nothing: it removes what state records.
-    let destroy = require == Require::Given;
     let located = match source::locate(blueprint) {
         Ok(l) => l,
         Err(e) => {
@@ -68,13 +118,29 @@ pub(crate) fn open(
             return None;
         }
     };
+    open_located(rt, &located, g, stack, owner, require, printer)
+}
+
+/// [`open`] of a blueprint already found (or, for `destroy --discover`
+/// without one, made up).
+pub(crate) fn open_located(
+    rt: &tokio::runtime::Runtime,
+    located: &source::Located,
+    g: &GlobalArgs,
+    stack: &StackArgs,
+    owner: &str,
+    require: Require,
+    printer: &Printer,
+) -> Option<Session> {
+    // A destroy asks for nothing: it removes what state records.
+    let destroy = require == Require::Given;
     let inputs = var_inputs(g, printer)?;
     let mut ask = prompt_secret;
     let mut never = |_: &crate::blueprint::Parameter| None;
     let prompt: &mut dyn FnMut(&crate::blueprint::Parameter) -> Option<String> =
         if destroy { &mut never } else { &mut ask };
     let opened = rt.block_on(Session::open(Open {
-        located: &located,
+        located,
         inputs: &inputs,
         stack: g.stack.as_deref(),
         state_path: g.state.clone(),
@@ -83,14 +149,7 @@ pub(crate) fn open(
         lock_timeout: stack.lock_timeout,
         prompt,
         require,
-        aws: crate::aws::Settings {
-            region: g.region.clone(),
-            profile: g.profile.clone(),
-            endpoint_url: g.endpoint_url.clone(),
-            max_attempts: std::env::var("ARCHKIT_AWS_MAX_ATTEMPTS")
-                .ok()
-                .and_then(|v| v.parse().ok()),
-        },
+        aws: settings(g),
     }));
     match opened {
         Ok(s) => {

@@ -3,14 +3,21 @@
 
 use clap::Args;
 
-use super::deploy::{ApplyArgs, StackArgs, open};
+use super::deploy::{ApplyArgs, StackArgs, open_located};
 use super::{ExitStatus, GlobalArgs};
 use crate::output::Printer;
 
 #[derive(Debug, Args)]
 pub struct DestroyArgs {
-    /// A blueprint directory, a blueprint.yaml, or a built-in name
-    pub blueprint: String,
+    /// A blueprint directory, a blueprint.yaml, or a built-in name (optional
+    /// with --discover)
+    #[arg(required_unless_present = "discover")]
+    pub blueprint: Option<String>,
+    /// Also find every resource tagged with the stack in the region, kind by
+    /// kind, so a stack whose state file is lost (or partial) is destroyed
+    /// whole; needs --stack when no blueprint is given
+    #[arg(long)]
+    pub discover: bool,
     #[command(flatten)]
     pub apply: ApplyArgs,
     #[command(flatten)]
@@ -19,9 +26,27 @@ pub struct DestroyArgs {
 
 pub fn run(args: &DestroyArgs, g: &GlobalArgs, printer: &Printer) -> ExitStatus {
     let rt = super::deploy::runtime();
-    let Some(session) = open(
+    let located = match (&args.blueprint, &g.stack) {
+        (Some(bp), _) => match crate::blueprint::source::locate(bp) {
+            Ok(l) => l,
+            Err(e) => {
+                printer.error(&e);
+                return ExitStatus::Failure;
+            }
+        },
+        (None, Some(stack)) => crate::blueprint::source::discovered(stack),
+        (None, None) => {
+            printer.error(&super::CliError::new(
+                "archkit::cli::discover_needs_stack",
+                "`destroy --discover` without a blueprint needs the stack's name",
+                Some("pass --stack NAME (or a blueprint, whose name is the default stack)".into()),
+            ));
+            return ExitStatus::Failure;
+        }
+    };
+    let Some(mut session) = open_located(
         &rt,
-        &args.blueprint,
+        &located,
         g,
         &args.stack,
         "archkit destroy",
@@ -30,5 +55,6 @@ pub fn run(args: &DestroyArgs, g: &GlobalArgs, printer: &Printer) -> ExitStatus 
     ) else {
         return ExitStatus::Failure;
     };
+    session.discover = args.discover;
     super::deploy::run_changes(&rt, session, true, None, &args.apply, printer)
 }

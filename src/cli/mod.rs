@@ -9,7 +9,9 @@ mod destroy;
 mod graph;
 mod init;
 mod plan;
+mod stacks;
 mod state;
+mod sweep;
 mod validate;
 
 use std::path::PathBuf;
@@ -110,6 +112,12 @@ pub enum Command {
     Init(init::InitArgs),
     /// Inspect a stack's state or break a stale lock
     State(state::StateArgs),
+    /// List the stacks archkit finds by tag in the account and region, with
+    /// age, expiry and running cost
+    Stacks(stacks::StacksArgs),
+    /// Destroy every stack whose `--ttl` has passed (no state needed; for a
+    /// cron job or a scheduled CI workflow)
+    Sweep(sweep::SweepArgs),
 }
 
 /// Graph output formats.
@@ -156,6 +164,8 @@ fn run(cli: Cli, printer: &Printer) -> ExitStatus {
         Command::Blueprints(args) => blueprints::run(args, printer),
         Command::Init(args) => init::run(args, printer),
         Command::State(args) => state::run(args, g, printer),
+        Command::Stacks(args) => stacks::run(args, g, printer),
+        Command::Sweep(args) => sweep::run(args, g, printer),
     }
 }
 

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::deploy::{StackArgs, make_plan, open, runtime};
+use super::deploy::{StackArgs, TtlArgs, make_plan, open, runtime};
 use super::{ExitStatus, GlobalArgs};
 use crate::output::Printer;
 use crate::plan::render;
@@ -24,11 +24,13 @@ pub struct PlanArgs {
     pub destroy: bool,
     #[command(flatten)]
     pub stack: StackArgs,
+    #[command(flatten)]
+    pub ttl: TtlArgs,
 }
 
 pub fn run(args: &PlanArgs, g: &GlobalArgs, printer: &Printer) -> ExitStatus {
     let rt = runtime();
-    let Some(session) = open(
+    let Some(mut session) = open(
         &rt,
         &args.blueprint,
         g,
@@ -43,6 +45,7 @@ pub fn run(args: &PlanArgs, g: &GlobalArgs, printer: &Printer) -> ExitStatus {
     ) else {
         return ExitStatus::Failure;
     };
+    args.ttl.apply_to(&mut session);
     let plan = match make_plan(&rt, &session, args.destroy, printer) {
         Ok(p) => p,
         Err(status) => return status,

@@ -415,6 +415,7 @@ fn resolve_now(shared: &Shared, id: &str) -> Result<BTreeMap<String, Value>, Ste
         stack: &shared.ctx.stack,
         region: &shared.region,
         azs: &shared.azs,
+        expires_at: st.expires_at.as_deref(),
     };
     let props = plan::resolve_properties(&shared.bp, id, &env, &StateLookup { state: &st })?;
     let mut out = BTreeMap::new();

@@ -237,6 +237,7 @@ mod tests {
             lineage: String::new(),
             serial: 0,
             destroy: false,
+            expires_at: None,
             changes,
             forget: Vec::new(),
         }

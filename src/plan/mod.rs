@@ -67,6 +67,9 @@ pub enum Reason {
     KindChanged,
     /// `destroy` was asked for.
     Destroy,
+    /// Destroyed because it is tagged with the stack, though state did not
+    /// record it (`destroy --discover`, or a lost state file).
+    Discovered,
     /// Created, but a wait for it to become ready did not finish: the
     /// update only waits again.
     NotReady,
@@ -123,6 +126,9 @@ pub struct Plan {
     /// one is applied as a destroy.
     #[serde(default)]
     pub destroy: bool,
+    /// The stack's expiry once applied (`--ttl`), RFC 3339.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
     /// Creates and updates in dependency order, then deletes.
     pub changes: Vec<Change>,
     /// State records of resources that no longer exist, dropped from
@@ -249,6 +255,8 @@ pub struct Input<'a> {
     pub registry: &'a Registry,
     /// Plan the destruction of everything instead.
     pub destroy: bool,
+    /// The stack's expiry after the plan (`--ttl`, or the one recorded).
+    pub expires_at: Option<&'a str>,
 }
 
 /// A problem that prevents planning.
@@ -313,13 +321,16 @@ impl Lookup for PlanLookup<'_> {
 /// The desired tags of a taggable resource: `Name` (default
 /// `<stack>-<id>`) plus the user's. `archkit:*` tags are added by the
 /// provider and never part of the diff.
-pub fn desired_tags(stack: &str, id: &str, user: Option<&Value>) -> Value {
+pub fn desired_tags(stack: &str, id: &str, user: Option<&Value>, expires: Option<&str>) -> Value {
     let mut tags = serde_json::Map::new();
     tags.insert("Name".into(), Value::String(format!("{stack}-{id}")));
     if let Some(Value::Object(u)) = user {
         for (k, v) in u {
             tags.insert(k.clone(), v.clone());
         }
+    }
+    if let Some(at) = expires {
+        tags.insert(crate::provider::TAG_EXPIRES.into(), Value::String(at.to_string()));
     }
     Value::Object(tags)
 }
@@ -344,8 +355,10 @@ pub fn resolve_properties(
     if res.schema.taggable {
         let tags = match out.get("tags") {
             Some(PlanValue::Unknown) => PlanValue::Unknown,
-            Some(PlanValue::Known(v)) => PlanValue::Known(desired_tags(env.stack, id, Some(v))),
-            None => PlanValue::Known(desired_tags(env.stack, id, None)),
+            Some(PlanValue::Known(v)) => {
+                PlanValue::Known(desired_tags(env.stack, id, Some(v), env.expires_at))
+            }
+            None => PlanValue::Known(desired_tags(env.stack, id, None, env.expires_at)),
         };
         out.insert("tags".into(), tags);
     }
@@ -446,6 +459,7 @@ pub fn diff(input: &Input, live: &Live) -> Result<Plan, PlanError> {
         lineage: if state.serial == 0 { String::new() } else { state.lineage.clone() },
         serial: state.serial,
         destroy: input.destroy,
+        expires_at: if input.destroy { None } else { input.expires_at.map(str::to_string) },
         changes,
         forget,
     })
@@ -469,8 +483,13 @@ fn desired_properties(
     id: &str,
     look: &dyn Lookup,
 ) -> Result<BTreeMap<String, PlanValue>, PlanError> {
-    let env =
-        Env { params: input.params, stack: input.stack, region: input.region, azs: input.azs };
+    let env = Env {
+        params: input.params,
+        stack: input.stack,
+        region: input.region,
+        azs: input.azs,
+        expires_at: input.expires_at,
+    };
     let mut props = resolve_properties(input.blueprint, id, &env, look)?;
     let mut known: Props =
         props.iter().filter_map(|(k, v)| v.known().map(|v| (k.clone(), v.clone()))).collect();
@@ -692,6 +711,7 @@ fn plan_deletes(input: &Input, live: &Live, ex: &Existing) -> (Vec<Change>, Vec<
             deletes.push(c);
         }
     }
+    let recorded = deletes.len();
     for (id, pids) in &ex.tagged {
         for pid in pids {
             let adopted_here = ex.by_id.get(id).is_some_and(|(p, _)| p == pid);
@@ -700,12 +720,86 @@ fn plan_deletes(input: &Input, live: &Live, ex: &Existing) -> (Vec<Change>, Vec<
             }
             let (kind, o) = &live.by_physical[pid];
             let mut c = Change::delete(id, kind, pid, o.properties.clone());
-            c.reason = Some(why(Reason::Orphan));
+            c.reason = Some(if input.destroy { Reason::Discovered } else { Reason::Orphan });
             deletes.push(c);
         }
     }
-    deletes.sort_by(|a, b| a.id.cmp(&b.id).then(a.physical_id.cmp(&b.physical_id)));
-    (deletes, forget)
+    for c in &mut deletes {
+        if let Some(o) = c.physical_id.as_deref().and_then(|p| live.get(p)) {
+            c.attributes.extend(o.attributes.clone());
+        }
+    }
+    let found: Vec<bool> = (0..deletes.len()).map(|i| i >= recorded).collect();
+    infer_dependencies(&mut deletes, &found);
+    let mut order: Vec<usize> = (0..deletes.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (a, b) = (&deletes[a], &deletes[b]);
+        a.id.cmp(&b.id).then(a.physical_id.cmp(&b.physical_id))
+    });
+    let mut slots: Vec<Option<Change>> = deletes.into_iter().map(Some).collect();
+    (order.into_iter().filter_map(|i| slots[i].take()).collect(), forget)
+}
+
+/// Dependencies of the deletes state never recorded (`found`): rebuilt
+/// from their own references to the other deletes, since the blueprint
+/// that wrote them may be gone. A value of one resource that is another's
+/// id or ARN (a subnet's `vpc_id`, a function's `role`, an endpoint's
+/// `service_name`) makes it depend on that one; a reference that would
+/// close a cycle (two policies naming each other) is left out.
+fn infer_dependencies(deletes: &mut [Change], found: &[bool]) {
+    let mut names: HashMap<String, String> = HashMap::new();
+    for c in deletes.iter() {
+        if let Some(p) = &c.physical_id {
+            names.insert(p.clone(), c.id.clone());
+        }
+        for key in ["arn", "service_name"] {
+            if let Some(Value::String(v)) = c.attributes.get(key) {
+                names.insert(v.clone(), c.id.clone());
+            }
+        }
+    }
+    fn strings<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
+        match v {
+            Value::String(s) => out.push(s),
+            Value::Array(a) => a.iter().for_each(|x| strings(x, out)),
+            Value::Object(m) => m.values().for_each(|x| strings(x, out)),
+            _ => {}
+        }
+    }
+    for i in (0..deletes.len()).filter(|i| found[*i]) {
+        let mut values = Vec::new();
+        for v in deletes[i].before.values() {
+            strings(v, &mut values);
+        }
+        let refs: BTreeSet<String> = values
+            .into_iter()
+            .filter_map(|v| names.get(v))
+            .filter(|id| **id != deletes[i].id)
+            .cloned()
+            .collect();
+        for r in refs {
+            if !deletes[i].depends_on.contains(&r) && !reaches(deletes, &r, &deletes[i].id) {
+                deletes[i].depends_on.push(r);
+            }
+        }
+    }
+}
+
+/// Whether `from` depends, directly or not, on `to` among `changes`.
+fn reaches(changes: &[Change], from: &str, to: &str) -> bool {
+    let mut seen = BTreeSet::new();
+    let mut stack = vec![from.to_string()];
+    while let Some(id) = stack.pop() {
+        if id == to {
+            return true;
+        }
+        if seen.insert(id.clone()) {
+            for c in changes.iter().filter(|c| c.id == id) {
+                stack.extend(c.depends_on.iter().cloned());
+            }
+        }
+    }
+    false
 }
 
 impl Change {

@@ -49,6 +49,7 @@ fn reason_text(c: &Change) -> Option<String> {
         Reason::Orphan => "tagged with this stack but not tracked".into(),
         Reason::KindChanged => "its type changed".into(),
         Reason::NotReady => "not ready yet: a wait for it did not finish".into(),
+        Reason::Discovered => "found by its tag archkit:stack (state did not record it)".into(),
         Reason::Destroy => return None,
     })
 }
@@ -429,6 +430,7 @@ mod tests {
             lineage: String::new(),
             serial: 1,
             destroy: false,
+            expires_at: None,
             changes: vec![c],
             forget: Vec::new(),
         };

@@ -38,6 +38,8 @@ pub struct Env<'a> {
     pub stack: &'a str,
     pub region: &'a str,
     pub azs: &'a [String],
+    /// The stack's expiry, tagged on every taggable resource.
+    pub expires_at: Option<&'a str>,
 }
 
 /// An error resolving an expression (an availability-zone index beyond

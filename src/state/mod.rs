@@ -76,19 +76,26 @@ pub struct State {
     /// (Terraform's "deposed" objects).
     #[serde(default)]
     pub deposed: Vec<Deposed>,
+    /// When the stack expires (`apply --ttl`), RFC 3339: every taggable
+    /// resource carries it as `archkit:expires-at`, for `archkit sweep`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
 }
 
 impl State {
     pub fn new(stack: &str, blueprint: &str) -> State {
         State {
             format_version: FORMAT_VERSION,
-            lineage: uuid::Uuid::new_v4().to_string(),
+            // Version 7: the id also tells when the stack was first created
+            // (its age, for `archkit stacks`), from its resources' tags alone.
+            lineage: uuid::Uuid::now_v7().to_string(),
             serial: 0,
             stack: stack.to_string(),
             blueprint: blueprint.to_string(),
             resources: BTreeMap::new(),
             pending: Vec::new(),
             deposed: Vec::new(),
+            expires_at: None,
         }
     }
 

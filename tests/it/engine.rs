@@ -75,6 +75,7 @@ impl Harness {
                 state: &self.state,
                 registry: &self.registry,
                 destroy,
+                expires_at: None,
             },
             &live,
         )

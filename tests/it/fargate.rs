@@ -143,9 +143,10 @@ pub(crate) async fn leftovers(url: &str, s: &Stack) -> Vec<String> {
         aws_sdk_ecs::types::TaskDefinitionStatus::Active,
         aws_sdk_ecs::types::TaskDefinitionStatus::Inactive,
     ] {
-        let tds =
-            ecs.list_task_definitions().family_prefix(&s.name).status(status).send().await.unwrap();
-        left.extend(tds.task_definition_arns().iter().cloned());
+        // Not `family_prefix`: moto matches it against the whole family.
+        let tds = ecs.list_task_definitions().status(status).send().await.unwrap();
+        let ours = format!("task-definition/{}-", s.name);
+        left.extend(tds.task_definition_arns().iter().filter(|a| a.contains(&ours)).cloned());
     }
 
     let roles =

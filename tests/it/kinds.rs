@@ -57,3 +57,21 @@ fn docs_reference_is_current() {
          `ARCHKIT_UPDATE_DOCS=1 cargo test docs_reference` and commit the result"
     );
 }
+
+/// Delete rules the dependency graph cannot see (issue 14). A stack found
+/// by tags (`destroy --discover`) has no attachment record, so the gateway
+/// itself must wait for what holds public addresses of its VPC: AWS
+/// refuses to detach it while NAT gateways or Elastic IPs remain (moto
+/// does not, so only the rule is checked here; the engine's ordering of
+/// kind rules is tested in `engine`).
+#[test]
+fn internet_gateways_go_after_nat_gateways_and_elastic_ips() {
+    let clients = Clients::offline("us-east-1");
+    let kinds = archkit::aws::kinds(&clients);
+    for name in ["aws.ec2.internet_gateway", "aws.ec2.internet_gateway_attachment"] {
+        let k = kinds.iter().find(|k| k.schema().kind == name).unwrap();
+        let after = k.delete_after_kinds();
+        assert!(after.contains(&"aws.ec2.nat_gateway"), "{name}: {after:?}");
+        assert!(after.contains(&"aws.ec2.eip"), "{name}: {after:?}");
+    }
+}

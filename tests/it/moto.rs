@@ -76,6 +76,22 @@ impl Stack {
         self.cmd_at(&self.url, args)
     }
 
+    /// The command in this stack's directory without `--stack`: for the
+    /// commands that look at every stack (`sweep`).
+    pub(crate) fn cmd_bare(&self, args: &[&str]) -> Command {
+        let mut c = self.cmd(&[]);
+        c.env_remove("ARCHKIT_STACK");
+        let mut bare = archkit(self.dir.path());
+        for (k, v) in c.get_envs() {
+            match v {
+                Some(v) => bare.env(k, v),
+                None => bare.env_remove(k),
+            };
+        }
+        bare.args(args).stdin(std::process::Stdio::null());
+        bare
+    }
+
     pub(crate) fn cmd_at(&self, url: &str, args: &[&str]) -> Command {
         let mut c = archkit(self.dir.path());
         c.env("AWS_ACCESS_KEY_ID", "testing")

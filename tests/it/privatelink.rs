@@ -21,7 +21,7 @@ const BP: &str = "privatelink-service";
 
 /// The stack's endpoints that are not deleted, read with the SDK (moto
 /// keeps deleted ones listed).
-fn endpoints(url: &str, s: &Stack) -> Vec<VpcEndpoint> {
+pub(crate) fn endpoints(url: &str, s: &Stack) -> Vec<VpcEndpoint> {
     rt().block_on(async {
         let out = ec2(url).describe_vpc_endpoints().filters(s.tag_filter()).send().await.unwrap();
         out.vpc_endpoints()

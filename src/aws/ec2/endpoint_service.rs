@@ -23,7 +23,7 @@ pub static VPC_ENDPOINT_SERVICE: Schema =
         .attributes(rows! {
             Attr::new("service_name", Type::String, "The name consumers connect to (`com.amazonaws.vpce.<region>.vpce-svc-...`)."),
         })
-        .notes("Deleted before its load balancers (it references them); AWS refuses to delete it while connections are available or pending.")
+        .notes("Deleted before its load balancers (it references them). AWS refuses to delete it while endpoints are connected: those are rejected first (a consumer in another account, or one whose record is lost).")
         // Charged through its load balancers and the consumers' endpoints.
         .free();
 
@@ -56,6 +56,41 @@ fn principals(p: &Props) -> Props {
 
 fn name_attr(c: &ServiceConfiguration) -> Attrs {
     [("service_name".to_string(), str_value(c.service_name()))].into()
+}
+
+impl VpcEndpointService {
+    /// One DeleteVpcEndpointServiceConfigurations: its unsuccessful item,
+    /// if any, as the error.
+    async fn delete_once(&self, id: &str) -> Result<()> {
+        let out = send!(self.0.ec2.delete_vpc_endpoint_service_configurations().service_ids(id))?;
+        match out.unsuccessful().iter().find_map(|u| u.error()) {
+            None => Ok(()),
+            Some(e) => {
+                let code = e.code().unwrap_or("Unknown");
+                let err = ProviderError::new(format!("{code}: {}", e.message().unwrap_or("")));
+                Err(if code.contains("NotFound") {
+                    err.code(code).not_found()
+                } else {
+                    err.code(code)
+                })
+            }
+        }
+    }
+}
+
+/// The endpoints of `states` (id, state) still connected to a service, to
+/// reject before it can be deleted: accepted or waiting for acceptance.
+fn connected(states: &[(String, String)]) -> Vec<String> {
+    states
+        .iter()
+        .filter(|(_, st)| {
+            matches!(
+                st.to_ascii_lowercase().as_str(),
+                "available" | "pendingacceptance" | "pending"
+            )
+        })
+        .map(|(id, _)| id.clone())
+        .collect()
 }
 
 #[async_trait]
@@ -126,19 +161,40 @@ impl ResourceKind for VpcEndpointService {
 
     /// The call answers "unsuccessful" items instead of failing: an item
     /// for this service is its error (a gone service is not found).
+    /// AWS refuses to delete a service while endpoints are connected (a
+    /// consumer in another account, or one whose record is lost): those
+    /// connections are rejected first, then the delete is asked again.
+    /// Asked only after a refusal, so the usual destroy (consumers gone
+    /// first) costs nothing more. moto never refuses and does not
+    /// implement the rejection (HTTP 500): only the choice of what to
+    /// reject is tested, in `tests` below.
     async fn delete(&self, _ctx: &Context, id: &str, _props: &Props) -> Result<()> {
-        let out = send!(self.0.ec2.delete_vpc_endpoint_service_configurations().service_ids(id))?;
-        match out.unsuccessful().iter().find_map(|u| u.error()) {
-            None => Ok(()),
-            Some(e) => {
-                let code = e.code().unwrap_or("Unknown");
-                let err = ProviderError::new(format!("{code}: {}", e.message().unwrap_or("")));
-                Err(if code.contains("NotFound") {
-                    err.code(code).not_found()
-                } else {
-                    err.code(code)
-                })
+        match self.delete_once(id).await {
+            // `ExistingVpcEndpointConnections` on AWS.
+            Err(e) if e.code.as_deref().is_some_and(|c| c.contains("Connection")) => {
+                let ec2 = &self.0.ec2;
+                let found: Vec<_> = paginate!(
+                    ec2.describe_vpc_endpoint_connections()
+                        .filters(super::common::filter("service-id", [id.to_string()]))
+                )?;
+                let states: Vec<(String, String)> = found
+                    .iter()
+                    .filter_map(|c| {
+                        let state = c.vpc_endpoint_state()?.as_str().to_string();
+                        Some((c.vpc_endpoint_id()?.to_string(), state))
+                    })
+                    .collect();
+                let reject = connected(&states);
+                if !reject.is_empty() {
+                    send!(
+                        ec2.reject_vpc_endpoint_connections()
+                            .service_id(id)
+                            .set_vpc_endpoint_ids(Some(reject))
+                    )?;
+                }
+                self.delete_once(id).await
             }
+            other => other,
         }
     }
 
@@ -177,5 +233,25 @@ impl VpcEndpointService {
                 .set_remove_allowed_principals(Some(remove).filter(|r| !r.is_empty()))
         )?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::connected;
+
+    #[test]
+    fn connected_endpoints_are_rejected_before_the_service_goes() {
+        let states: Vec<(String, String)> = [
+            ("vpce-a", "available"),
+            ("vpce-b", "pendingAcceptance"),
+            ("vpce-c", "rejected"),
+            ("vpce-d", "deleted"),
+            ("vpce-e", "pending"),
+        ]
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+        assert_eq!(connected(&states), ["vpce-a", "vpce-b", "vpce-e"]);
     }
 }

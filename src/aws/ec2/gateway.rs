@@ -61,6 +61,14 @@ impl ResourceKind for InternetGateway {
         send!(ec2.delete_internet_gateway().internet_gateway_id(id))?;
         Ok(())
     }
+
+    /// Deleting detaches the gateway first (from whatever it is attached
+    /// to: a stack found by tags has no attachment record), and detaching
+    /// fails while NAT gateways or Elastic IPs of the VPC remain (AWS
+    /// enforces it, moto does not): they go first, as for the attachment.
+    fn delete_after_kinds(&self) -> &'static [&'static str] {
+        &["aws.ec2.nat_gateway", "aws.ec2.eip"]
+    }
 }
 
 kind! {

@@ -9,6 +9,7 @@ pub static ROUTE_TABLE: Schema = Schema::new("aws.ec2.route_table", "A route tab
     .properties(rows! {
         Prop::new("vpc_id", Type::String, "The VPC.").required().replace(),
     })
+    .notes("Deleting a table takes its routes along, and first removes subnet associations that state does not record (a table found by `destroy --discover`).")
     .free();
 
 pub static ROUTE: Schema = Schema::new(
@@ -63,8 +64,34 @@ impl ResourceKind for RouteTable {
         Ok(Created::new(id))
     }
 
+    /// Routes go with their table. Subnet associations do not (AWS and moto
+    /// refuse with DependencyViolation): a table found by tags alone
+    /// (`destroy --discover`) has associations no state recorded, so they
+    /// are removed here first. Asked only after a refusal, so a destroy
+    /// that already removed them costs no extra call.
     async fn delete(&self, _ctx: &Context, id: &str, _props: &Props) -> Result<()> {
-        send!(self.0.ec2.delete_route_table().route_table_id(id))?;
+        let ec2 = &self.0.ec2;
+        match send!(ec2.delete_route_table().route_table_id(id)) {
+            Err(e) if e.code.as_deref() == Some("DependencyViolation") => {
+                let out = send!(ec2.describe_route_tables().route_table_ids(id))?;
+                let held = out
+                    .route_tables()
+                    .iter()
+                    .flat_map(|t| t.associations())
+                    .filter(|a| a.main() != Some(true))
+                    .filter_map(|a| a.route_table_association_id());
+                for a in held {
+                    match send!(ec2.disassociate_route_table().association_id(a)) {
+                        Err(e) if !e.not_found => return Err(e),
+                        _ => {}
+                    }
+                }
+                send!(ec2.delete_route_table().route_table_id(id))?;
+            }
+            other => {
+                other?;
+            }
+        }
         Ok(())
     }
 }

@@ -277,13 +277,18 @@ impl ResourceKind for TaskDefinition {
             if !q.discover {
                 return Ok(Vec::new());
             }
-            paginate!(
+            // Filtered here, not with `familyPrefix`: moto matches that
+            // against the whole family (AWS: a prefix), so the stack's
+            // revisions were never found there. The account's active
+            // revisions are listed instead, 100 a page.
+            let prefix = unique_name(&ctx.stack, "", NAME_MAX);
+            let arns: Vec<String> = paginate!(
                 self.0
                     .ecs
                     .list_task_definitions()
-                    .family_prefix(unique_name(&ctx.stack, "", NAME_MAX))
                     .status(aws_sdk_ecs::types::TaskDefinitionStatus::Active)
-            )
+            )?;
+            Ok(arns.into_iter().filter(|a| family_of(a).starts_with(&prefix)).collect())
         };
         let describe_all =
             |arns: Vec<String>| {
@@ -298,11 +303,18 @@ impl ResourceKind for TaskDefinition {
         described.extend(describe_all(new).await?);
         let mut out = Vec::new();
         for (arn, (td, tags)) in described.into_iter().flatten() {
-            if td.status() != Some(&aws_sdk_ecs::types::TaskDefinitionStatus::Active) {
+            let known = q.known.iter().any(|(id, _)| *id == arn);
+            // A recorded revision deregistered but not deleted (a destroy
+            // stopped between its two calls) still exists: read as such, the
+            // rerun deletes it instead of forgetting it. AWS keeps running
+            // the tasks of an inactive revision.
+            let inactive = td.status() == Some(&aws_sdk_ecs::types::TaskDefinitionStatus::Inactive);
+            if td.status() != Some(&aws_sdk_ecs::types::TaskDefinitionStatus::Active)
+                && !(inactive && known)
+            {
                 continue;
             }
             let (user, logical) = split_tags(ctx, ecs_tags(&tags));
-            let known = q.known.iter().any(|(id, _)| *id == arn);
             if logical.is_none() && !known {
                 continue;
             }
@@ -402,6 +414,12 @@ impl ResourceKind for TaskDefinition {
     fn normalize(&self, p: &mut Props) {
         normalize_containers(p);
     }
+}
+
+/// The family of a task definition ARN (`...:task-definition/<family>:<revision>`).
+fn family_of(arn: &str) -> &str {
+    let name = arn.rsplit_once('/').map_or(arn, |(_, n)| n);
+    name.rsplit_once(':').map_or(name, |(f, _)| f)
 }
 
 #[cfg(test)]

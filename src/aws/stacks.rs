@@ -1,0 +1,56 @@
+//! The stacks archkit finds in an account and region by their tags alone,
+//! for `archkit stacks` and `archkit sweep`: no state file is needed.
+//!
+//! One paginated Resource Groups Tagging API listing of everything tagged
+//! `archkit:stack` names the stacks, their expiry (`archkit:expires-at`)
+//! and their lineages (whose UUIDv7 tells when each was begun). The
+//! listing names stacks only: destroying one then searches every kind of
+//! it (`destroy --discover`), since the tagging API misses some kinds
+//! (moto: EIPs, VPC endpoints, MQ brokers, EventBridge rules, IAM). A stack
+//! made only of such kinds is not found here.
+
+use std::collections::BTreeMap;
+
+use crate::aws::client::Clients;
+use crate::provider::{Result, TAG_EXPIRES, TAG_LINEAGE, TAG_STACK};
+
+/// One stack as its tags tell it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TaggedStack {
+    pub name: String,
+    /// The latest `archkit:expires-at` of its resources (RFC 3339), if any.
+    pub expires_at: Option<String>,
+    /// The `archkit:lineage` values seen (one per state file).
+    pub lineages: Vec<String>,
+    /// Resources the tagging API lists (a lower bound).
+    pub resources: usize,
+}
+
+/// Every stack tagged in the clients' region, by name.
+pub async fn tagged_stacks(c: &Clients) -> Result<Vec<TaggedStack>> {
+    use aws_sdk_resourcegroupstagging::types::TagFilter;
+    let filter = TagFilter::builder().key(TAG_STACK).build();
+    let mappings: Vec<_> =
+        paginate!(c.tagging.get_resources().tag_filters(filter).resources_per_page(100))?;
+    let mut stacks: BTreeMap<String, TaggedStack> = BTreeMap::new();
+    for m in &mappings {
+        let tag = |k: &str| m.tags().iter().find(|t| t.key() == k).map(|t| t.value().to_string());
+        let Some(name) = tag(TAG_STACK) else { continue };
+        let s = stacks
+            .entry(name.clone())
+            .or_insert_with(|| TaggedStack { name, ..TaggedStack::default() });
+        s.resources += 1;
+        if let Some(at) = tag(TAG_EXPIRES) {
+            // RFC 3339 in UTC orders as text.
+            if s.expires_at.as_ref().is_none_or(|e| *e < at) {
+                s.expires_at = Some(at);
+            }
+        }
+        if let Some(l) = tag(TAG_LINEAGE)
+            && !s.lineages.contains(&l)
+        {
+            s.lineages.push(l);
+        }
+    }
+    Ok(stacks.into_values().collect())
+}

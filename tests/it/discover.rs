@@ -1,0 +1,102 @@
+//! `archkit destroy --stack NAME --discover` with the state file gone
+//! (issue 14), against moto, for every complete blueprint: what archkit
+//! finds by tags it deletes in an order rebuilt from the resources' own
+//! references, and a second stack of the same blueprint beside it in the
+//! account is untouched. What is left is checked service by service with
+//! the SDK, not through archkit.
+//!
+//! moto does not enforce every dependency AWS does (a gateway detached
+//! while NAT gateways hold addresses): those orders are tested as rules
+//! (`kinds`), not here.
+
+use crate::moto::{Stack, ok, require_moto, rt};
+use crate::util::Run;
+
+const MQ_VARS: [(&str, &str); 2] =
+    [("broker_password", "correct-horse-battery-9"), ("console_cidr", "203.0.113.7/32")];
+
+fn run(s: &Stack, vars: &[(&str, &str)], args: &[&str]) -> Run {
+    let mut c = s.cmd(args);
+    for (k, v) in vars {
+        c.env(format!("ARCHKIT_VAR_{k}"), v);
+    }
+    crate::util::run(&mut c)
+}
+
+/// What is left of `s`, kind by kind.
+fn leftovers(url: &str, bp: &str, s: &Stack, state: &serde_json::Value) -> Vec<String> {
+    let mut left = match bp {
+        "mq-lambda-poller" => rt().block_on(crate::mq::leftovers(url, s, state)),
+        _ => rt().block_on(crate::fargate::leftovers(url, s)),
+    };
+    if bp == "privatelink-service" {
+        left.extend(crate::privatelink::endpoints(url, s).iter().map(|e| format!("{e:?}")));
+        left.extend(crate::endpoint_service::services(url, s).iter().map(|e| format!("{e:?}")));
+    }
+    left
+}
+
+fn discover_destroys_a_stack_without_state(bp: &str, vars: &[(&str, &str)]) {
+    let Some(url) = require_moto() else { return };
+    let (a, b) = (Stack::new(&url, "dsa"), Stack::new(&url, "dsb"));
+    ok(&run(&a, vars, &["apply", bp, "--auto-approve"]));
+    ok(&run(&b, vars, &["apply", bp, "--auto-approve"]));
+    let state = a.state();
+    let taggable: std::collections::BTreeSet<String> = state["resources"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| !UNTAGGED.contains(&r["kind"].as_str().unwrap()))
+        .map(|(id, _)| id.clone())
+        .collect();
+    std::fs::remove_dir_all(a.dir_path().join(".archkit")).unwrap();
+
+    // No blueprint and no state: only the stack's name.
+    let out = run(&a, &[], &["destroy", "--discover", "--auto-approve", "--json"]);
+    ok(&out);
+    let plan = out
+        .stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["event"] == "plan")
+        .expect("a plan event");
+    let changes = plan["plan"]["changes"].as_array().unwrap();
+    // Everything taggable was found, and each says why it is the stack's.
+    let found: std::collections::BTreeSet<String> =
+        changes.iter().map(|c| c["id"].as_str().unwrap().to_string()).collect();
+    assert_eq!(found, taggable);
+    assert_eq!(changes.len(), taggable.len(), "found twice: {changes:#?}");
+    assert!(changes.iter().all(|c| c["reason"] == "discovered"), "{changes:#?}");
+    assert_eq!(leftovers(&url, bp, &a, &state), Vec::<String>::new());
+
+    // The stack beside it is whole: it still plans no change.
+    let again = run(&b, vars, &["plan", bp, "--detailed-exitcode"]);
+    assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
+    let b_state = b.state();
+    ok(&run(&b, vars, &["destroy", bp, "--auto-approve"]));
+    assert_eq!(leftovers(&url, bp, &b, &b_state), Vec::<String>::new());
+}
+
+/// Kinds found through their parents, never by tags.
+const UNTAGGED: [&str; 5] = [
+    "aws.ec2.route",
+    "aws.ec2.route_table_association",
+    "aws.ec2.internet_gateway_attachment",
+    "aws.ec2.vpc_endpoint_connection",
+    "aws.lambda.permission",
+];
+
+#[test]
+fn discover_destroys_fargate_public_private_without_state() {
+    discover_destroys_a_stack_without_state("fargate-public-private", &[]);
+}
+
+#[test]
+fn discover_destroys_mq_lambda_poller_without_state() {
+    discover_destroys_a_stack_without_state("mq-lambda-poller", &MQ_VARS);
+}
+
+#[test]
+fn discover_destroys_privatelink_service_without_state() {
+    discover_destroys_a_stack_without_state("privatelink-service", &[]);
+}
