@@ -9,8 +9,9 @@ TARGET (moto) and, as asked, injects the faults AWS users meet:
                        ECS and Logs (400 ThrottlingException) and the
                        REST-JSON APIs such as Lambda and MQ (429
                        TooManyRequestsException).
-  --throttle-burst B   with --throttle-every: throttle B calls in a row from
-                       each Nth on (1 by default). A burst as long as the
+  --throttle-burst B   with --throttle-every: throttle the Nth call's first B
+                       attempts (1 by default), known by the SDK's
+                       amz-sdk-invocation-id header. A burst as long as the
                        SDK's attempts reaches archkit's own retries.
   --throttle-writes    throttle every write (reads pass): a run that stays in
                        its retries, to be interrupted there.
@@ -62,6 +63,7 @@ ARGS = p.parse_args()
 TARGET = ARGS.target.rstrip("/")
 LOCK = threading.Lock()
 IN_FLIGHT = 0
+BURSTS = {}
 STATS = {"in_flight_max": 0, "calls": 0, "writes": 0, "throttled": 0, "dropped": 0, "killed_at": None, "ops": [], "tokens": [], "throttled_protocols": {}, "timeline": []}
 FIRST = []
 # Idempotency-token parameters, in every protocol's spelling.
@@ -209,9 +211,23 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if write:
                 STATS["writes"] += 1
             w = STATS["writes"]
-            throttle = (ARGS.throttle_every and n % ARGS.throttle_every < ARGS.throttle_burst) or (
-                ARGS.throttle_writes and write
-            )
+            # A burst follows one call's attempts (the SDK keeps its
+            # amz-sdk-invocation-id across retries), not whatever calls come
+            # next: with calls in flight side by side, "the next B calls"
+            # spread a burst over several calls, each then passing on its
+            # second attempt, and archkit's own retries were not reached.
+            inv = self.headers.get("amz-sdk-invocation-id")
+            throttle = False
+            if inv and BURSTS.get(inv, 0) > 0:
+                BURSTS[inv] -= 1
+                throttle = True
+            elif ARGS.throttle_every and inv:
+                if n % ARGS.throttle_every == 0:
+                    throttle = True
+                    BURSTS[inv] = ARGS.throttle_burst - 1
+            elif ARGS.throttle_every:
+                throttle = n % ARGS.throttle_every < ARGS.throttle_burst
+            throttle = throttle or bool(ARGS.throttle_writes and write)
             drop = write and ARGS.drop_every_write and w % ARGS.drop_every_write == 0
             kill = ARGS.kill_at and n == ARGS.kill_at
             proto = protocol(self.headers, body)
