@@ -8,7 +8,7 @@
 //! tested without any cloud. It is a test double for the engine's
 //! plumbing, never a stand-in for AWS.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -480,6 +480,26 @@ impl Session {
         )
         .await?;
         self.state = state;
+        // The outputs, recorded for `archkit output` once they can be
+        // resolved (a destroy leaves none).
+        let outputs: BTreeMap<String, crate::state::StoredOutput> = if plan.destroy {
+            BTreeMap::new()
+        } else {
+            self.outputs()
+                .into_iter()
+                .map(|(name, value, sensitive)| {
+                    let value = if sensitive { None } else { value };
+                    (
+                        name,
+                        crate::state::StoredOutput { value: value.unwrap_or_default(), sensitive },
+                    )
+                })
+                .collect()
+        };
+        if outputs != self.state.outputs && report.ok() {
+            self.state.outputs = outputs;
+            self.store.write(&mut self.state)?;
+        }
         Ok(report)
     }
 }

@@ -8,6 +8,7 @@ mod deploy;
 mod destroy;
 mod graph;
 mod init;
+mod output;
 mod plan;
 mod stacks;
 mod state;
@@ -112,6 +113,8 @@ pub enum Command {
     Init(init::InitArgs),
     /// Inspect a stack's state or break a stale lock
     State(state::StateArgs),
+    /// Print the stack's outputs as of its last apply (from state, no AWS call)
+    Output(output::OutputArgs),
     /// List the stacks archkit finds by tag in the account and region, with
     /// age, expiry and running cost
     Stacks(stacks::StacksArgs),
@@ -164,6 +167,7 @@ fn run(cli: Cli, printer: &Printer) -> ExitStatus {
         Command::Blueprints(args) => blueprints::run(args, printer),
         Command::Init(args) => init::run(args, printer),
         Command::State(args) => state::run(args, g, printer),
+        Command::Output(args) => output::run(args, g, printer),
         Command::Stacks(args) => stacks::run(args, g, printer),
         Command::Sweep(args) => sweep::run(args, g, printer),
     }

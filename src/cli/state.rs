@@ -28,7 +28,7 @@ pub enum StateCommand {
 }
 
 /// The state file named by `--state`, or the default for `--stack`.
-fn store(g: &GlobalArgs, printer: &Printer) -> Option<LocalStore> {
+pub(crate) fn store(g: &GlobalArgs, printer: &Printer) -> Option<LocalStore> {
     let path: PathBuf = match (&g.state, &g.stack) {
         (Some(p), _) => p.clone(),
         (None, Some(stack)) => LocalStore::default_path(stack),

@@ -80,6 +80,19 @@ pub struct State {
     /// resource carries it as `archkit:expires-at`, for `archkit sweep`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<String>,
+    /// The blueprint's outputs as of the last apply, for `archkit output`
+    /// (no AWS call). A sensitive one is recorded as such, without value.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub outputs: BTreeMap<String, StoredOutput>,
+}
+
+/// One recorded output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredOutput {
+    /// Null when not known, or sensitive.
+    pub value: serde_json::Value,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sensitive: bool,
 }
 
 impl State {
@@ -96,6 +109,7 @@ impl State {
             pending: Vec::new(),
             deposed: Vec::new(),
             expires_at: None,
+            outputs: BTreeMap::new(),
         }
     }
 

@@ -277,6 +277,19 @@ fn fargate_service_behind_alb_applies_updates_coexists_and_destroys() {
         .unwrap()
         .to_string();
     assert_eq!(outputs["outputs"]["service_url"], format!("http://{dns}"));
+    // Scripts read them back from state alone: no AWS call (the endpoint
+    // given here answers nothing) and no blueprint.
+    let out = crate::util::run(&mut a.cmd_at("http://127.0.0.1:9", &["output", "service_url"]));
+    ok(&out);
+    assert_eq!(out.stdout, format!("http://{dns}\n"));
+    let out = crate::util::run(&mut a.cmd_at("http://127.0.0.1:9", &["output", "--json"]));
+    ok(&out);
+    let all: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(all["service_url"], format!("http://{dns}"));
+    let out = a.run(&["output", "no_such_output"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("has no output `no_such_output`"), "{}", out.stderr);
+    assert!(out.stderr.contains("service_url"), "the help names the outputs: {}", out.stderr);
 
     // Nothing to do right after apply.
     let (plan, secs) = timed(&a, &["plan", &bp_a, "--detailed-exitcode", "--json", "--stats"]);

@@ -1,0 +1,85 @@
+//! `archkit output [NAME]`: the stack's outputs as of its last apply, read
+//! from state alone (no blueprint, no AWS call), for scripts.
+
+use clap::Args;
+
+use super::{CliError, ExitStatus, GlobalArgs};
+use crate::output::Printer;
+
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// One output: its value alone (a string printed raw, for `$(...)`)
+    pub name: Option<String>,
+}
+
+pub fn run(args: &OutputArgs, g: &GlobalArgs, printer: &Printer) -> ExitStatus {
+    let Some(store) = super::state::store(g, printer) else {
+        return ExitStatus::Failure;
+    };
+    let state = match store.load() {
+        Ok(Some(s)) => s,
+        Ok(None) => {
+            printer.error(&CliError::new(
+                "archkit::output::no_state",
+                format!("no state at {}", store.path().display()),
+                Some("apply the stack first, or pass --stack NAME / --state PATH".into()),
+            ));
+            return ExitStatus::Failure;
+        }
+        Err(e) => {
+            printer.error(&e);
+            return ExitStatus::Failure;
+        }
+    };
+    let shown = |o: &crate::state::StoredOutput| {
+        if o.sensitive { serde_json::Value::String("(sensitive)".into()) } else { o.value.clone() }
+    };
+    if let Some(name) = &args.name {
+        let Some(o) = state.outputs.get(name) else {
+            let names: Vec<&str> = state.outputs.keys().map(String::as_str).collect();
+            printer.error(&CliError::new(
+                "archkit::output::unknown",
+                format!("stack `{}` has no output `{name}`", state.stack),
+                Some(if names.is_empty() {
+                    "it has none recorded: apply it first".into()
+                } else {
+                    format!("its outputs: {}", names.join(", "))
+                }),
+            ));
+            return ExitStatus::Failure;
+        };
+        // A secret is never printed, even alone: exit 1 says so.
+        if o.sensitive {
+            printer.error(&CliError::new(
+                "archkit::output::sensitive",
+                format!("output `{name}` is sensitive and is not recorded"),
+                None,
+            ));
+            return ExitStatus::Failure;
+        }
+        match (&o.value, printer.json) {
+            (v, true) => printer.json_out(v),
+            (serde_json::Value::String(s), false) => printer.out(&format!("{s}\n")),
+            (v, false) => printer.out(&format!("{v}\n")),
+        }
+        return ExitStatus::Success;
+    }
+    if printer.json {
+        let all: serde_json::Map<String, serde_json::Value> =
+            state.outputs.iter().map(|(k, o)| (k.clone(), shown(o))).collect();
+        printer.json_out(&all);
+        return ExitStatus::Success;
+    }
+    let width = state.outputs.keys().map(String::len).max().unwrap_or(0);
+    let mut text = String::new();
+    for (k, o) in &state.outputs {
+        let v = match shown(o) {
+            serde_json::Value::String(s) => s,
+            serde_json::Value::Null => "(not known)".into(),
+            other => other.to_string(),
+        };
+        text.push_str(&format!("{k:width$} = {v}\n"));
+    }
+    printer.out(&text);
+    ExitStatus::Success
+}
