@@ -121,6 +121,24 @@ pub(crate) fn open(
     open_located(rt, &located, g, stack, owner, require, printer)
 }
 
+/// A destroy session of stack `name` with no blueprint, reading every
+/// kind for the stack's tags (`destroy --discover`, `sweep`, `stacks`).
+pub(crate) fn open_discovery(
+    rt: &tokio::runtime::Runtime,
+    name: &str,
+    g: &GlobalArgs,
+    stack: &StackArgs,
+    owner: &str,
+    printer: &Printer,
+) -> Option<Session> {
+    let mut g = g.clone();
+    g.stack = Some(name.to_string());
+    let located = source::discovered(name);
+    let mut session = open_located(rt, &located, &g, stack, owner, Require::Given, printer)?;
+    session.discover = true;
+    Some(session)
+}
+
 /// [`open`] of a blueprint already found (or, for `destroy --discover`
 /// without one, made up).
 pub(crate) fn open_located(
@@ -311,26 +329,15 @@ fn print_outputs(session: &Session, printer: &Printer) {
     if outputs.is_empty() {
         return;
     }
-    let shown = |v: &Option<serde_json::Value>, sensitive: bool| match (v, sensitive) {
-        (_, true) => serde_json::Value::String("(sensitive)".into()),
-        (Some(v), false) => v.clone(),
-        (None, false) => serde_json::Value::Null,
-    };
+    let shown: Vec<(String, serde_json::Value)> = outputs
+        .iter()
+        .map(|(k, v, s)| (k.clone(), crate::output::shown_output(v.as_ref(), *s)))
+        .collect();
     if printer.json {
-        let outputs = outputs.iter().map(|(k, v, s)| (k.clone(), shown(v, *s))).collect();
-        JsonEvent::Outputs { outputs }.emit();
+        JsonEvent::Outputs { outputs: shown.into_iter().collect() }.emit();
         return;
     }
-    let width = outputs.iter().map(|o| o.0.len()).max().unwrap_or(0);
-    let mut text = String::from("\nOutputs:\n");
-    for (k, v, s) in &outputs {
-        let v = match shown(v, *s) {
-            serde_json::Value::String(s) => s,
-            serde_json::Value::Null => "(not known)".into(),
-            other => other.to_string(),
-        };
-        text.push_str(&format!("  {k:width$} = {v}\n"));
-    }
+    let text = format!("\nOutputs:\n{}", crate::output::outputs_text(&shown, "  "));
     printer.out(&text);
 }
 

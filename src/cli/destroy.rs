@@ -3,7 +3,7 @@
 
 use clap::Args;
 
-use super::deploy::{ApplyArgs, StackArgs, open_located};
+use super::deploy::{ApplyArgs, StackArgs, open, open_discovery};
 use super::{ExitStatus, GlobalArgs};
 use crate::output::Printer;
 
@@ -26,15 +26,13 @@ pub struct DestroyArgs {
 
 pub fn run(args: &DestroyArgs, g: &GlobalArgs, printer: &Printer) -> ExitStatus {
     let rt = super::deploy::runtime();
-    let located = match (&args.blueprint, &g.stack) {
-        (Some(bp), _) => match crate::blueprint::source::locate(bp) {
-            Ok(l) => l,
-            Err(e) => {
-                printer.error(&e);
-                return ExitStatus::Failure;
-            }
-        },
-        (None, Some(stack)) => crate::blueprint::source::discovered(stack),
+    let (owner, given) = ("archkit destroy", crate::blueprint::params::Require::Given);
+    let opened = match (&args.blueprint, &g.stack) {
+        (Some(bp), _) => open(&rt, bp, g, &args.stack, owner, given, printer).map(|mut s| {
+            s.discover = args.discover;
+            s
+        }),
+        (None, Some(stack)) => open_discovery(&rt, stack, g, &args.stack, owner, printer),
         (None, None) => {
             printer.error(&super::CliError::new(
                 "archkit::cli::discover_needs_stack",
@@ -44,17 +42,8 @@ pub fn run(args: &DestroyArgs, g: &GlobalArgs, printer: &Printer) -> ExitStatus 
             return ExitStatus::Failure;
         }
     };
-    let Some(mut session) = open_located(
-        &rt,
-        &located,
-        g,
-        &args.stack,
-        "archkit destroy",
-        crate::blueprint::params::Require::Given,
-        printer,
-    ) else {
+    let Some(session) = opened else {
         return ExitStatus::Failure;
     };
-    session.discover = args.discover;
     super::deploy::run_changes(&rt, session, true, None, &args.apply, printer)
 }

@@ -31,9 +31,11 @@ pub fn run(args: &OutputArgs, g: &GlobalArgs, printer: &Printer) -> ExitStatus {
             return ExitStatus::Failure;
         }
     };
-    let shown = |o: &crate::state::StoredOutput| {
-        if o.sensitive { serde_json::Value::String("(sensitive)".into()) } else { o.value.clone() }
-    };
+    let shown: Vec<(String, serde_json::Value)> = state
+        .outputs
+        .iter()
+        .map(|(k, o)| (k.clone(), crate::output::shown_output(Some(&o.value), o.sensitive)))
+        .collect();
     if let Some(name) = &args.name {
         let Some(o) = state.outputs.get(name) else {
             let names: Vec<&str> = state.outputs.keys().map(String::as_str).collect();
@@ -65,21 +67,10 @@ pub fn run(args: &OutputArgs, g: &GlobalArgs, printer: &Printer) -> ExitStatus {
         return ExitStatus::Success;
     }
     if printer.json {
-        let all: serde_json::Map<String, serde_json::Value> =
-            state.outputs.iter().map(|(k, o)| (k.clone(), shown(o))).collect();
-        printer.json_out(&all);
+        printer.json_out(&shown.into_iter().collect::<serde_json::Map<_, _>>());
         return ExitStatus::Success;
     }
-    let width = state.outputs.keys().map(String::len).max().unwrap_or(0);
-    let mut text = String::new();
-    for (k, o) in &state.outputs {
-        let v = match shown(o) {
-            serde_json::Value::String(s) => s,
-            serde_json::Value::Null => "(not known)".into(),
-            other => other.to_string(),
-        };
-        text.push_str(&format!("{k:width$} = {v}\n"));
-    }
+    let text = crate::output::outputs_text(&shown, "");
     printer.out(&text);
     ExitStatus::Success
 }

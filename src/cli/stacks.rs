@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 use clap::Args;
 use serde::Serialize;
 
-use super::deploy::{StackArgs, open_located, runtime, settings};
+use super::deploy::{StackArgs, open_discovery, runtime, settings};
 use super::{ExitStatus, GlobalArgs};
 use crate::aws::stacks::TaggedStack;
 use crate::output::Printer;
@@ -70,7 +70,14 @@ pub(crate) fn find(
         }
     };
     let now = SystemTime::now();
-    let scratch = tempfile::tempdir().ok()?;
+    let scratch = match tempfile::tempdir() {
+        Ok(d) => d,
+        Err(e) => {
+            let msg = format!("cannot make a scratch directory: {e}");
+            printer.error(&super::CliError::new("archkit::stacks::scratch", msg, None));
+            return None;
+        }
+    };
     let tagged: Vec<TaggedStack> = match &g.stack {
         // `--stack NAME` lists that stack only.
         Some(name) => tagged.into_iter().filter(|t| t.name == *name).collect(),
@@ -93,28 +100,22 @@ pub(crate) fn find(
             return Some(row);
         }
         let mut g = g.clone();
-        g.stack = Some(t.name.clone());
         g.state = Some(scratch.path().join(format!("{}.state.json", t.name)));
-        let located = crate::blueprint::source::discovered(&t.name);
         let quiet = Printer::new(false, true, true);
         let args = StackArgs { lock_timeout: Duration::ZERO };
-        let require = crate::blueprint::params::Require::Given;
-        if let Some(mut s) =
-            open_located(rt, &located, &g, &args, "archkit stacks", require, &quiet)
+        if let Some(s) = open_discovery(rt, &t.name, &g, &args, "archkit stacks", &quiet)
+            && let Ok(plan) = rt.block_on(s.plan(true))
         {
-            s.discover = true;
-            if let Ok(plan) = rt.block_on(s.plan(true)) {
-                // Only stale listings left (the tagging API may list what
-                // is already deleted): no stack any more.
-                if plan.changes.is_empty() {
-                    return None;
-                }
-                let cost = s.cost(&plan);
-                row.resources = plan.changes.len();
-                row.hourly = cost.before_hourly();
-                row.monthly = row.hourly.map(|h| (h * 730.0 * 100.0).round() / 100.0);
-                row.unknown = cost.unknown.clone();
+            // Only stale listings left (the tagging API may list what is
+            // already deleted): no stack any more.
+            if plan.changes.is_empty() {
+                return None;
             }
+            let cost = s.cost(&plan);
+            row.resources = plan.changes.len();
+            row.hourly = cost.before_hourly();
+            row.monthly = row.hourly.map(crate::plan::cost::monthly);
+            row.unknown = cost.unknown.clone();
         }
         Some(row)
     };

@@ -4,7 +4,7 @@
 
 use clap::Args;
 
-use super::deploy::{ApplyArgs, StackArgs, open_located, run_changes, runtime};
+use super::deploy::{ApplyArgs, StackArgs, open_discovery, run_changes, runtime};
 use super::{ExitStatus, GlobalArgs};
 use crate::output::Printer;
 
@@ -52,17 +52,11 @@ pub fn run(args: &SweepArgs, g: &GlobalArgs, printer: &Printer) -> ExitStatus {
             r.name,
             r.expires_at.as_deref().unwrap_or("?")
         ));
-        let mut g = g.clone();
-        g.stack = Some(r.name.clone());
-        let located = crate::blueprint::source::discovered(&r.name);
-        let require = crate::blueprint::params::Require::Given;
-        let Some(mut session) =
-            open_located(&rt, &located, &g, &args.stack, "archkit sweep", require, printer)
+        let Some(session) = open_discovery(&rt, &r.name, g, &args.stack, "archkit sweep", printer)
         else {
             status = ExitStatus::Failure;
             continue;
         };
-        session.discover = true;
         match run_changes(&rt, session, true, None, &args.apply, printer) {
             ExitStatus::Success => {}
             ExitStatus::Interrupted => return ExitStatus::Interrupted,

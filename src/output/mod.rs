@@ -94,6 +94,31 @@ impl Printer {
 }
 
 /// The human summary of AWS calls printed at the end of a command.
+/// How an output is shown: `"(sensitive)"` for a secret, null when its
+/// value is not known.
+pub fn shown_output(value: Option<&serde_json::Value>, sensitive: bool) -> serde_json::Value {
+    match (value, sensitive) {
+        (_, true) => serde_json::Value::String("(sensitive)".into()),
+        (Some(v), false) => v.clone(),
+        (None, false) => serde_json::Value::Null,
+    }
+}
+
+/// Shown outputs as aligned `name = value` lines, each after `indent`.
+pub fn outputs_text(outputs: &[(String, serde_json::Value)], indent: &str) -> String {
+    let width = outputs.iter().map(|o| o.0.len()).max().unwrap_or(0);
+    let mut text = String::new();
+    for (k, v) in outputs {
+        let v = match v {
+            serde_json::Value::String(s) => s.clone(),
+            serde_json::Value::Null => "(not known)".into(),
+            other => other.to_string(),
+        };
+        text.push_str(&format!("{indent}{k:width$} = {v}\n"));
+    }
+    text
+}
+
 pub fn render_stats(j: &crate::aws::client::StatsJson) -> String {
     let mut out = format!(
         "AWS calls: {} ({} reads, {} writes), {:.2}s waiting on AWS\n",

@@ -85,7 +85,8 @@ fn round_hourly(x: f64) -> f64 {
     (x * 1e6).round() / 1e6
 }
 
-fn monthly(hourly: f64) -> f64 {
+/// An hourly cost over a month of 730 hours, in cents.
+pub fn monthly(hourly: f64) -> f64 {
     (hourly * HOURS_PER_MONTH * 100.0).round() / 100.0
 }
 

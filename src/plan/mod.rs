@@ -731,13 +731,8 @@ fn plan_deletes(input: &Input, live: &Live, ex: &Existing) -> (Vec<Change>, Vec<
     }
     let found: Vec<bool> = (0..deletes.len()).map(|i| i >= recorded).collect();
     infer_dependencies(&mut deletes, &found);
-    let mut order: Vec<usize> = (0..deletes.len()).collect();
-    order.sort_by(|&a, &b| {
-        let (a, b) = (&deletes[a], &deletes[b]);
-        a.id.cmp(&b.id).then(a.physical_id.cmp(&b.physical_id))
-    });
-    let mut slots: Vec<Option<Change>> = deletes.into_iter().map(Some).collect();
-    (order.into_iter().filter_map(|i| slots[i].take()).collect(), forget)
+    deletes.sort_by(|a, b| a.id.cmp(&b.id).then(a.physical_id.cmp(&b.physical_id)));
+    (deletes, forget)
 }
 
 /// Dependencies of the deletes state never recorded (`found`): rebuilt

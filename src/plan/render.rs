@@ -381,28 +381,19 @@ pub fn cost(report: &super::cost::CostReport, view: CostView) -> String {
             );
             return out;
         }
-        CostView::Unchanged => {
-            let _ = writeln!(
-                out,
-                "Stack: {}/h, {}/month{unknown}.",
-                usd(h, true, false),
-                usd(m, false, false)
-            );
+        CostView::Unchanged | CostView::Changes => {
+            let label = if view == CostView::Changes { "Stack after apply" } else { "Stack" };
+            let (h, m) = (usd(h, true, false), usd(m, false, false));
+            let _ = writeln!(out, "{label}: {h}/h, {m}/month{unknown}.");
         }
-        CostView::Changes => {
-            let _ = writeln!(
-                out,
-                "Stack after apply: {}/h, {}/month{unknown}.",
-                usd(h, true, false),
-                usd(m, false, false)
-            );
-            let _ = writeln!(
-                out,
-                "This plan: {}/h, {}/month.",
-                usd(report.change.hourly.unwrap_or_default(), true, true),
-                usd(report.change.monthly.unwrap_or_default(), false, true)
-            );
-        }
+    }
+    if view == CostView::Changes {
+        let _ = writeln!(
+            out,
+            "This plan: {}/h, {}/month.",
+            usd(report.change.hourly.unwrap_or_default(), true, true),
+            usd(report.change.monthly.unwrap_or_default(), false, true)
+        );
     }
     if !report.usage.is_empty() {
         let u: Vec<String> =
