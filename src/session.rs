@@ -21,7 +21,23 @@ use crate::plan::saved::SavedPlan;
 use crate::plan::{self, Plan, PlanError};
 use crate::provider::memory::MemoryCloud;
 use crate::provider::{Context, ProviderError, Registry};
-use crate::state::{LocalStore, LockGuard, State, StateError};
+use crate::state::{LocalStore, LockGuard, State, StateError, StateStore};
+
+/// The store `--state` names (a path, or `s3://bucket/key`), or the
+/// stack's default file.
+pub fn open_store(
+    location: Option<PathBuf>,
+    stack: &str,
+    aws: &crate::aws::Settings,
+) -> Result<Arc<dyn StateStore>, StateError> {
+    let location = location.unwrap_or_else(|| LocalStore::default_path(stack));
+    if crate::aws::s3state::is_s3(&location) {
+        let url = location.to_str().expect("an s3:// location is text");
+        Ok(Arc::new(crate::aws::s3state::S3Store::connect(aws, url, stack)?))
+    } else {
+        Ok(Arc::new(LocalStore::new(location)))
+    }
+}
 
 /// The test cloud file, when `ARCHKIT_TEST_CLOUD` names one.
 fn test_cloud() -> Option<PathBuf> {
@@ -213,7 +229,7 @@ pub struct Session {
     pub stack: String,
     pub region: String,
     pub azs: Vec<String>,
-    pub store: LocalStore,
+    pub store: Arc<dyn StateStore>,
     pub state: State,
     pub blueprint_bytes: Vec<u8>,
     /// Kinds read at once by the refresh (`--parallelism` for apply and
@@ -279,8 +295,7 @@ impl Session {
         }
         // The lock first: everything the session reads (the state, and
         // the cloud it refreshes) is read while no other run can change it.
-        let store =
-            LocalStore::new(o.state_path.unwrap_or_else(|| LocalStore::default_path(&stack)));
+        let store = open_store(o.state_path, &stack, &o.aws).map_err(SessionError::from)?;
         let lock = store.lock(o.lock_owner, o.lock_timeout).map_err(SessionError::from)?;
         let backend = Backend::connect(&o.aws).await?;
         let registry = backend.registry();
@@ -288,7 +303,7 @@ impl Session {
         let state = match store.load().map_err(SessionError::from)? {
             Some(s) if s.stack != stack => {
                 return Err(SessionError::WrongStack {
-                    path: store.path().to_path_buf(),
+                    path: PathBuf::from(store.location()),
                     found: s.stack,
                     expected: stack,
                 }
@@ -473,7 +488,7 @@ impl Session {
             },
             plan,
             self.state.clone(),
-            Arc::new(self.store.clone()),
+            self.store.clone(),
             events,
             opts,
             cancel,

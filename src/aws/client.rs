@@ -79,36 +79,8 @@ impl Clients {
     /// Loads configuration and checks that a region and credentials exist,
     /// so a missing one is one clear error instead of an SDK dump later.
     pub async fn load(settings: &Settings) -> Result<Clients, ClientError> {
-        let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .retry_config(
-                RetryConfig::standard().with_max_attempts(settings.max_attempts.unwrap_or(5)),
-            )
-            .timeout_config(
-                TimeoutConfig::builder()
-                    .connect_timeout(Duration::from_secs(10))
-                    .operation_attempt_timeout(Duration::from_secs(60))
-                    .operation_timeout(Duration::from_secs(5 * 60))
-                    .build(),
-            );
-        if let Some(r) = &settings.region {
-            loader = loader.region(aws_config::Region::new(r.clone()));
-        }
-        if let Some(p) = &settings.profile {
-            loader = loader.profile_name(p);
-        }
-        if let Some(u) = &settings.endpoint_url {
-            loader = loader.endpoint_url(u);
-        }
-        let config = loader.load().await;
+        let config = sdk_config(settings).await?;
         let region = config.region().ok_or(ClientError::NoRegion)?.to_string();
-        match config.credentials_provider() {
-            Some(p) => {
-                p.provide_credentials()
-                    .await
-                    .map_err(|e| ClientError::NoCredentials(first_line(&e.to_string())))?;
-            }
-            None => return Err(ClientError::NoCredentials("no credentials provider".into())),
-        }
         Ok(Clients::from_config(&config, region))
     }
 
@@ -154,6 +126,41 @@ impl Clients {
             .build();
         Clients::from_config(&config, region.to_string())
     }
+}
+
+/// The SDK configuration for `settings`: the standard chain with
+/// archkit's retries and timeouts, once a region and credentials are known
+/// to exist.
+pub async fn sdk_config(settings: &Settings) -> Result<aws_config::SdkConfig, ClientError> {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(RetryConfig::standard().with_max_attempts(settings.max_attempts.unwrap_or(5)))
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(10))
+                .operation_attempt_timeout(Duration::from_secs(60))
+                .operation_timeout(Duration::from_secs(5 * 60))
+                .build(),
+        );
+    if let Some(r) = &settings.region {
+        loader = loader.region(aws_config::Region::new(r.clone()));
+    }
+    if let Some(p) = &settings.profile {
+        loader = loader.profile_name(p);
+    }
+    if let Some(u) = &settings.endpoint_url {
+        loader = loader.endpoint_url(u);
+    }
+    let config = loader.load().await;
+    config.region().ok_or(ClientError::NoRegion)?;
+    match config.credentials_provider() {
+        Some(p) => {
+            p.provide_credentials()
+                .await
+                .map_err(|e| ClientError::NoCredentials(first_line(&e.to_string())))?;
+        }
+        None => return Err(ClientError::NoCredentials("no credentials provider".into())),
+    }
+    Ok(config)
 }
 
 fn first_line(s: &str) -> String {

@@ -86,6 +86,7 @@ pub mod mq;
 pub mod prelude;
 pub mod prices;
 pub mod reads;
+pub mod s3state;
 pub mod secretsmanager;
 pub mod stacks;
 pub mod values;

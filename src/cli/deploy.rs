@@ -171,6 +171,9 @@ pub(crate) fn open_located(
     }));
     match opened {
         Ok(s) => {
+            for a in s.store.advice() {
+                printer.status(&format!("note: {a}"));
+            }
             if let Some(l) = s.took_over_lock() {
                 printer.status(&format!(
                     "took over the lock left by `{}` (pid {}, since {}): that process is no longer running",

@@ -21,7 +21,7 @@ pub fn run(args: &OutputArgs, g: &GlobalArgs, printer: &Printer) -> ExitStatus {
         Ok(None) => {
             printer.error(&CliError::new(
                 "archkit::output::no_state",
-                format!("no state at {}", store.path().display()),
+                format!("no state at {}", store.location()),
                 Some("apply the stack first, or pass --stack NAME / --state PATH".into()),
             ));
             return ExitStatus::Failure;

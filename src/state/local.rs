@@ -24,8 +24,15 @@ use super::{FORMAT_VERSION, State};
 /// Who holds a lock.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LockInfo {
+    /// The lock's own id: `archkit state unlock ID` breaks this lock and
+    /// no other (empty in locks written before it existed).
+    #[serde(default)]
+    pub id: String,
     /// What is running: `archkit apply`, ...
     pub owner: String,
+    /// The user running it.
+    #[serde(default)]
+    pub user: String,
     pub pid: u32,
     pub host: String,
     /// RFC 3339 time the lock was taken.
@@ -78,6 +85,41 @@ pub enum StateError {
     )]
     #[diagnostic(code(archkit::state::locked), help("{help}"))]
     Locked { path: PathBuf, info: Box<LockInfo>, help: String },
+    #[error("state {} is locked by lock {}, not {given}: not unlocked", .path.display(), .info.id)]
+    #[diagnostic(
+        code(archkit::state::lock_id),
+        help(
+            "the lock changed hands since its id was read (held by `{}`, pid {} on {}, \
+             since {}); `archkit state unlock {}` breaks this one, if it too is stale",
+            .info.owner, .info.pid, .info.host, .info.created, .info.id
+        )
+    )]
+    LockMismatch { path: PathBuf, given: String, info: Box<LockInfo> },
+    #[error(
+        "state {} is locked by `{}` (pid {} on {}, since {}): give the lock's id to break it",
+        .path.display(), .info.owner, .info.pid, .info.host, .info.created
+    )]
+    #[diagnostic(
+        code(archkit::state::lock_id_required),
+        help(
+            "a shared store's lock may belong to a run on another host that archkit cannot \
+             check; if you are sure it is gone, `archkit state unlock {}` breaks it",
+            .info.id
+        )
+    )]
+    LockIdRequired { path: PathBuf, info: Box<LockInfo> },
+    #[error("state {} was changed by another writer since this run read it: not overwritten", .path.display())]
+    #[diagnostic(
+        code(archkit::state::conflict),
+        help(
+            "a run without the lock (a broken lock, or `archkit state push`) wrote it: \
+             nothing was overwritten; run again to plan from the newer state"
+        )
+    )]
+    Conflict { path: PathBuf },
+    #[error("cannot {action} state {}: {message}", .path.display())]
+    #[diagnostic(code(archkit::state::remote), help("{help}"))]
+    Remote { action: &'static str, path: PathBuf, message: String, help: String },
     #[error(
         "state {} is locked by `{}`, still running (pid {} on {}, since {}): not unlocked",
         .path.display(), .info.owner, .info.pid, .info.host, .info.created
@@ -274,12 +316,7 @@ impl LocalStore {
                 source,
             })?;
         }
-        let info = LockInfo {
-            owner: owner.to_string(),
-            pid: std::process::id(),
-            host: hostname(),
-            created: super::now(),
-        };
+        let info = LockInfo::new(owner);
         let start = Instant::now();
         let mut stale = None;
         loop {
@@ -289,7 +326,9 @@ impl LocalStore {
                     f.write_all(text.as_bytes()).and_then(|_| f.sync_all()).map_err(|source| {
                         StateError::Io { action: "write the lock of", path: path.clone(), source }
                     })?;
-                    return Ok(LockGuard { path, took_over: stale });
+                    return Ok(LockGuard::new(stale, move || {
+                        let _ = fs::remove_file(&path);
+                    }));
                 }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                     let holder = fs::read_to_string(&path)
@@ -314,18 +353,22 @@ impl LocalStore {
         }
     }
 
-    /// Removes the lock (`archkit state unlock`). A lock whose holder is
-    /// still running on this host is refused unless `force`: breaking it
-    /// would let two runs write one state.
-    pub fn unlock(&self, force: bool) -> Result<Option<LockInfo>, StateError> {
+    /// Who holds the lock, if anyone.
+    pub fn holder(&self) -> Option<LockInfo> {
+        fs::read_to_string(self.lock_path())
+            .ok()
+            .and_then(|t| serde_json::from_str::<LockInfo>(&t).ok())
+    }
+
+    /// Removes the lock (`archkit state unlock [ID]`): the one `id` names
+    /// when given. A lock whose holder is still running on this host is
+    /// refused unless `force`: breaking it would let two runs write one
+    /// state.
+    pub fn unlock(&self, id: Option<&str>, force: bool) -> Result<Option<LockInfo>, StateError> {
         let path = self.lock_path();
-        let holder =
-            fs::read_to_string(&path).ok().and_then(|t| serde_json::from_str::<LockInfo>(&t).ok());
-        if let Some(h) = holder.as_ref().filter(|h| !force && h.is_running_here()) {
-            return Err(StateError::LockHeld {
-                path: self.path.clone(),
-                info: Box::new(h.clone()),
-            });
+        let holder = self.holder();
+        if let Some(h) = &holder {
+            check_unlock(&self.path, h, id, force, false)?;
         }
         match fs::remove_file(&path) {
             Ok(()) => Ok(holder),
@@ -335,31 +378,77 @@ impl LocalStore {
     }
 }
 
-fn locked_error(state: &Path, holder: Option<LockInfo>) -> StateError {
+/// Whether `holder`'s lock may be broken by `archkit state unlock [id]`
+/// (`id_required`: a store shared between hosts, where a lock without an
+/// id to name it is never broken).
+pub(crate) fn check_unlock(
+    state: &Path,
+    holder: &LockInfo,
+    id: Option<&str>,
+    force: bool,
+    id_required: bool,
+) -> Result<(), StateError> {
+    let boxed = || Box::new(holder.clone());
+    match id {
+        Some(id) if id != holder.id => {
+            return Err(StateError::LockMismatch {
+                path: state.to_path_buf(),
+                given: id.to_string(),
+                info: boxed(),
+            });
+        }
+        None if id_required => {
+            return Err(StateError::LockIdRequired { path: state.to_path_buf(), info: boxed() });
+        }
+        _ => {}
+    }
+    if !force && holder.is_running_here() {
+        return Err(StateError::LockHeld { path: state.to_path_buf(), info: boxed() });
+    }
+    Ok(())
+}
+
+/// The error for a lock still held after `--lock-timeout`.
+pub(crate) fn locked_error(state: &Path, holder: Option<LockInfo>) -> StateError {
     let info = holder.unwrap_or(LockInfo {
+        id: String::new(),
         owner: "unknown".into(),
+        user: String::new(),
         pid: 0,
         host: "unknown".into(),
         created: "unknown".into(),
     });
+    let unlock = match info.id.as_str() {
+        "" => format!("archkit state unlock --state {}", state.display()),
+        id => format!("archkit state unlock {id} --state {}", state.display()),
+    };
     let help = if info.is_stale() {
         format!(
-            "process {} is no longer running, so the lock is stale: \
-             break it with `archkit state unlock --state {}`",
-            info.pid,
-            state.display()
+            "process {} is no longer running, so the lock is stale: break it with `{unlock}`",
+            info.pid
         )
     } else {
         format!(
             "wait for it to finish, or pass a longer --lock-timeout; if it is gone, \
-             `archkit state unlock --state {}` breaks the lock",
-            state.display()
+             `{unlock}` breaks the lock"
         )
     };
     StateError::Locked { path: state.to_path_buf(), info: Box::new(info), help }
 }
 
 impl LockInfo {
+    /// A new lock for `owner` (the operation) held by this process.
+    pub fn new(owner: &str) -> LockInfo {
+        LockInfo {
+            id: uuid::Uuid::new_v4().to_string(),
+            owner: owner.to_string(),
+            user: std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_default(),
+            pid: std::process::id(),
+            host: hostname(),
+            created: super::now(),
+        }
+    }
+
     /// Held by a process that is still running on this host.
     pub fn is_running_here(&self) -> bool {
         self.host == hostname() && self.pid != 0 && process_alive(self.pid)
@@ -372,16 +461,33 @@ impl LockInfo {
 }
 
 /// Releases the lock on drop.
-#[derive(Debug)]
 pub struct LockGuard {
-    path: PathBuf,
     /// The stale lock this one replaced, to tell the user.
     pub took_over: Option<LockInfo>,
+    release: Option<Box<dyn FnOnce() + Send + Sync>>,
+}
+
+impl LockGuard {
+    /// A held lock that `release` gives back.
+    pub fn new(
+        took_over: Option<LockInfo>,
+        release: impl FnOnce() + Send + Sync + 'static,
+    ) -> Self {
+        LockGuard { took_over, release: Some(Box::new(release)) }
+    }
+}
+
+impl std::fmt::Debug for LockGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LockGuard").field("took_over", &self.took_over).finish_non_exhaustive()
+    }
 }
 
 impl Drop for LockGuard {
     fn drop(&mut self) {
-        let _ = fs::remove_file(&self.path);
+        if let Some(release) = self.release.take() {
+            release();
+        }
     }
 }
 
@@ -391,7 +497,8 @@ fn suffixed(path: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(s)
 }
 
-fn parse(path: &Path, text: &str) -> Result<State, StateError> {
+/// Parses a state document read from `path` (a file, or an S3 URL).
+pub(crate) fn parse(path: &Path, text: &str) -> Result<State, StateError> {
     // The version is checked before the full shape, so a newer format with
     // new fields is reported as newer, not as corrupt.
     let value: serde_json::Value = serde_json::from_str(text)
@@ -413,7 +520,7 @@ fn parse(path: &Path, text: &str) -> Result<State, StateError> {
         .map_err(|e| StateError::Corrupt { path: path.to_path_buf(), message: format!("{e}") })
 }
 
-fn hostname() -> String {
+pub(crate) fn hostname() -> String {
     fs::read_to_string("/proc/sys/kernel/hostname")
         .or_else(|_| fs::read_to_string("/etc/hostname"))
         .map(|h| h.trim().to_string())
@@ -506,12 +613,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = LocalStore::new(dir.path().join("x.json"));
         // A pid that cannot exist (above the kernel's pid_max).
-        let info = LockInfo {
-            owner: "archkit apply".into(),
-            pid: 99_999_999,
-            host: hostname(),
-            created: super::super::now(),
-        };
+        let info = LockInfo { pid: 99_999_999, ..LockInfo::new("archkit apply") };
         fs::write(store.lock_path(), serde_json::to_string(&info).unwrap()).unwrap();
         let guard = store.lock("archkit plan", Duration::ZERO).unwrap();
         assert_eq!(guard.took_over, Some(info));
@@ -527,10 +629,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = LocalStore::new(dir.path().join("x.json"));
         let guard = store.lock("archkit apply", Duration::ZERO).unwrap();
-        let err = store.unlock(false).unwrap_err();
+        let err = store.unlock(None, false).unwrap_err();
         assert!(matches!(err, StateError::LockHeld { .. }), "{err}");
         assert!(store.lock_path().exists());
-        assert_eq!(store.unlock(true).unwrap().map(|i| i.pid), Some(std::process::id()));
+        // An id names one lock: another one's is refused, even forced.
+        let err = store.unlock(Some("not-this-one"), true).unwrap_err();
+        assert!(matches!(err, StateError::LockMismatch { .. }), "{err}");
+        let id = store.holder().unwrap().id;
+        assert_eq!(store.unlock(Some(&id), true).unwrap().map(|i| i.pid), Some(std::process::id()));
         assert!(!store.lock_path().exists());
         drop(guard);
     }

@@ -11,11 +11,34 @@ pub mod journal;
 pub mod local;
 
 use std::collections::BTreeMap;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
 pub use local::{LocalStore, LockGuard, LockInfo, StateError};
+
+/// Where a stack's state lives: a local file ([`LocalStore`]) or an
+/// object in S3 (`src/aws/s3state.rs`, the only place that names the S3
+/// SDK). Sessions and `archkit state` use it without knowing which.
+pub trait StateStore: StateSink {
+    /// The path or `s3://bucket/key`, for messages.
+    fn location(&self) -> String;
+    /// The stored state, `None` when the stack has none yet.
+    fn load(&self) -> Result<Option<State>, StateError>;
+    /// Takes the stack's lock, waiting up to `timeout` (with backoff) for
+    /// another holder to finish; released when the guard drops.
+    fn lock(&self, owner: &str, timeout: Duration) -> Result<LockGuard, StateError>;
+    /// Who holds the lock now, if anyone.
+    fn holder(&self) -> Result<Option<LockInfo>, StateError>;
+    /// Breaks the lock (`archkit state unlock [ID]`): only the lock `id`
+    /// names when given (a store shared between hosts requires it), and
+    /// not a lock whose holder still runs on this host unless `force`.
+    fn unlock(&self, id: Option<&str>, force: bool) -> Result<Option<LockInfo>, StateError>;
+    /// Advice about how the store is set up (S3 versioning turned off).
+    fn advice(&self) -> Vec<String> {
+        Vec::new()
+    }
+}
 
 /// Where the engine writes state after every operation.
 pub trait StateSink: Send + Sync {
@@ -209,4 +232,22 @@ pub struct PendingOperation {
 /// The current time in RFC 3339, to the second.
 pub fn now() -> String {
     humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
+}
+
+impl StateStore for LocalStore {
+    fn location(&self) -> String {
+        self.path().display().to_string()
+    }
+    fn load(&self) -> Result<Option<State>, StateError> {
+        LocalStore::load(self)
+    }
+    fn lock(&self, owner: &str, timeout: Duration) -> Result<LockGuard, StateError> {
+        LocalStore::lock(self, owner, timeout)
+    }
+    fn holder(&self) -> Result<Option<LockInfo>, StateError> {
+        Ok(LocalStore::holder(self))
+    }
+    fn unlock(&self, id: Option<&str>, force: bool) -> Result<Option<LockInfo>, StateError> {
+        LocalStore::unlock(self, id, force)
+    }
 }

@@ -34,5 +34,6 @@ mod moto;
 mod mq;
 mod privatelink;
 mod robustness;
+mod s3state;
 mod sweep;
 mod util;
