@@ -22,10 +22,22 @@ pub struct PlanArgs {
     /// Plan the destruction of every resource of the stack
     #[arg(long)]
     pub destroy: bool,
+    /// How to print the plan: for a terminal, as JSON (as --json), or as
+    /// Markdown for a pull request or CI step summary (table, cost and a
+    /// Mermaid diagram of what changes)
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
     #[command(flatten)]
     pub stack: StackArgs,
     #[command(flatten)]
     pub ttl: TtlArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Human,
+    Json,
+    Markdown,
 }
 
 pub fn run(args: &PlanArgs, g: &GlobalArgs, printer: &Printer) -> ExitStatus {
@@ -57,8 +69,10 @@ pub fn run(args: &PlanArgs, g: &GlobalArgs, printer: &Printer) -> ExitStatus {
         return ExitStatus::Failure;
     }
     let cost = session.cost(&plan);
-    if printer.json {
+    if printer.json || args.format == Format::Json {
         printer.json_out(&render::PlanJson { cost: Some(cost), ..render::json(&plan) });
+    } else if args.format == Format::Markdown {
+        printer.out(&render::markdown(&plan, Some(&cost)));
     } else {
         printer.out(&render::human(&plan));
         let view = if args.destroy {

@@ -79,6 +79,7 @@ pub fn mermaid<'a>(kinds: impl IntoIterator<Item = (&'a str, &'a str)>, g: &Grap
     out
 }
 
-fn mermaid_escape(s: &str) -> String {
+/// Text safe inside a quoted Mermaid label.
+pub fn mermaid_escape(s: &str) -> String {
     s.replace('"', "#quot;").replace('<', "#lt;").replace('>', "#gt;")
 }

@@ -3,6 +3,7 @@
 //! documented, stable JSON form for machines. Secrets never appear in
 //! either.
 
+use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use serde::Serialize;
@@ -401,6 +402,163 @@ pub fn cost(report: &super::cost::CostReport, view: CostView) -> String {
         let _ = writeln!(out, "Usage-based, not included: {}.", u.join("; "));
     }
     out
+}
+
+/// `plan --format markdown`: a summary for a pull request comment or a CI
+/// step summary. The change table (property names, never values, so no
+/// secret can show), the cost lines, and a Mermaid diagram of the
+/// resources that change, coloured by action (GitHub renders Mermaid).
+pub fn markdown(plan: &Plan, cost: Option<&super::cost::CostReport>) -> String {
+    let plan = redacted(plan);
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "### archkit plan: stack `{}` (blueprint `{}`)\n",
+        plan.stack, plan.blueprint
+    );
+    let changes: Vec<&Change> =
+        plan.changes.iter().filter(|c| c.action != Action::NoOp || !c.drift.is_empty()).collect();
+    if changes.is_empty() {
+        let _ = writeln!(out, "**No changes.** The stack matches its blueprint.\n");
+    } else {
+        let _ = writeln!(out, "**{}**\n", summary(&plan));
+        let _ = writeln!(out, "| | Resource | Type | Action | Properties | Why |");
+        let _ = writeln!(out, "|---|---|---|---|---|---|");
+        for c in &changes {
+            let what = match c.action {
+                Action::Create => "create",
+                Action::Update => "update in place",
+                Action::Replace => "replace",
+                Action::Delete => "delete",
+                Action::NoOp => "no change",
+            };
+            let props = if c.action == Action::Replace && !c.replace_because.is_empty() {
+                let p = c.replace_because.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>();
+                format!("{} (forces replacement)", p.join(", "))
+            } else {
+                c.changed.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", ")
+            };
+            let mut why = reason_text(c).unwrap_or_default();
+            if !c.drift.is_empty() {
+                let drift = format!("changed outside archkit: {}", c.drift.join(", "));
+                why = if why.is_empty() { drift } else { format!("{why}; {drift}") };
+            }
+            let _ = writeln!(
+                out,
+                "| {} | `{}` | `{}` | {what} | {} | {} |",
+                symbol_cell(c.action),
+                cell(&c.id),
+                cell(&c.kind),
+                cell(&props),
+                cell(&why)
+            );
+        }
+        let _ = writeln!(out);
+    }
+    if let Some(report) = cost {
+        let view = if plan.destroy {
+            CostView::Destroy
+        } else if changes.is_empty() {
+            CostView::Unchanged
+        } else {
+            CostView::Changes
+        };
+        cost_markdown(report, view, &mut out);
+    }
+    if !changes.is_empty() {
+        let shown: std::collections::BTreeSet<&str> =
+            changes.iter().map(|c| c.id.as_str()).collect();
+        let index: BTreeMap<&str, usize> =
+            changes.iter().enumerate().map(|(i, c)| (c.id.as_str(), i)).collect();
+        let _ = writeln!(out, "```mermaid\nflowchart LR");
+        for (i, c) in changes.iter().enumerate() {
+            let class = match c.action {
+                Action::Create => "create",
+                Action::Update => "update",
+                Action::Replace => "replace",
+                Action::Delete => "delete",
+                Action::NoOp => "drift",
+            };
+            let _ = writeln!(
+                out,
+                "  n{i}[\"{}<br/><small>{}</small>\"]:::{class}",
+                crate::graph::export::mermaid_escape(&c.id),
+                crate::graph::export::mermaid_escape(&c.kind)
+            );
+        }
+        // Dependency first: the order apply creates them in.
+        for c in &changes {
+            for d in c.depends_on.iter().filter(|d| shown.contains(d.as_str())) {
+                let _ = writeln!(out, "  n{} --> n{}", index[d.as_str()], index[c.id.as_str()]);
+            }
+        }
+        for (class, fill, stroke) in [
+            ("create", "#dafbe1", "#1a7f37"),
+            ("update", "#fff8c5", "#9a6700"),
+            ("replace", "#ffe7d1", "#bc4c00"),
+            ("delete", "#ffebe9", "#cf222e"),
+            ("drift", "#ddf4ff", "#0969da"),
+        ] {
+            let _ = writeln!(out, "  classDef {class} fill:{fill},stroke:{stroke},color:#1f2328");
+        }
+        let _ = writeln!(out, "```");
+    }
+    out
+}
+
+/// The cost lines of [`cost`], the resources as a table.
+fn cost_markdown(report: &super::cost::CostReport, view: CostView, out: &mut String) {
+    let text = cost(report, view);
+    let mut lines = text.lines();
+    let Some(title) = lines.next() else { return };
+    let _ = writeln!(out, "**{}**\n", title.trim_end_matches(':'));
+    let costly: Vec<_> = report
+        .resources
+        .iter()
+        .filter(|r| r.hourly.is_some_and(|h| h > 0.0) || r.unknown_because.is_some())
+        .collect();
+    if !costly.is_empty() {
+        let _ = writeln!(out, "| | Resource | $/hour | $/month | For |");
+        let _ = writeln!(out, "|---|---|--:|--:|---|");
+        for r in costly {
+            let (h, m, what) = match (r.hourly, &r.unknown_because) {
+                (Some(h), _) => (
+                    usd(h, true, false),
+                    usd(r.monthly.unwrap_or_default(), false, false),
+                    r.charges.iter().map(|c| c.what.as_str()).collect::<Vec<_>>().join(", "),
+                ),
+                (None, why) => {
+                    ("unknown".into(), "unknown".into(), why.clone().unwrap_or_default())
+                }
+            };
+            let _ = writeln!(
+                out,
+                "| {} | `{}` | {h} | {m} | {} |",
+                symbol_cell(r.action),
+                cell(&r.id),
+                cell(&what)
+            );
+        }
+        let _ = writeln!(out);
+    }
+    // The totals and usage lines, as the terminal shows them.
+    for line in lines.filter(|l| !l.starts_with("  ")) {
+        let _ = writeln!(out, "{line}  ");
+    }
+    let _ = writeln!(out);
+}
+
+/// The action's symbol as code, or nothing for no change.
+fn symbol_cell(a: Action) -> String {
+    match a.symbol().trim() {
+        "" => String::new(),
+        s => format!("`{s}`"),
+    }
+}
+
+/// Text safe in a Markdown table cell.
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
 }
 
 #[cfg(test)]

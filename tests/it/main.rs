@@ -30,6 +30,7 @@ mod fargate;
 mod faults;
 mod graph;
 mod kinds;
+mod markdown;
 mod moto;
 mod mq;
 mod privatelink;
