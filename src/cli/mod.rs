@@ -4,6 +4,7 @@
 
 mod apply;
 mod blueprints;
+mod completions;
 mod deploy;
 mod destroy;
 mod graph;
@@ -63,8 +64,9 @@ pub struct GlobalArgs {
     /// Stack name: one deployment of a blueprint [default: the blueprint's name]
     #[arg(long, global = true, env = "ARCHKIT_STACK", value_name = "NAME")]
     pub stack: Option<String>,
-    /// State file [default: .archkit/<stack>.state.json]
-    #[arg(long, global = true, value_name = "PATH")]
+    /// State file, or s3://BUCKET/KEY (a KEY ending in / is a prefix for
+    /// <stack>.state.json) [default: .archkit/<stack>.state.json]
+    #[arg(long, global = true, env = "ARCHKIT_STATE", value_name = "PATH")]
     pub state: Option<PathBuf>,
     /// Set a parameter (repeatable); ARCHKIT_VAR_<NAME> in the environment also works
     #[arg(long = "var", global = true, value_name = "NAME=VALUE", value_parser = parse_var)]
@@ -121,6 +123,10 @@ pub enum Command {
     /// Destroy every stack whose `--ttl` has passed (no state needed; for a
     /// cron job or a scheduled CI workflow)
     Sweep(sweep::SweepArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
+    Completions(completions::CompletionsArgs),
+    /// Print archkit's man page (roff), generated from its commands
+    Man(completions::ManArgs),
 }
 
 /// Graph output formats.
@@ -170,6 +176,8 @@ fn run(cli: Cli, printer: &Printer) -> ExitStatus {
         Command::Output(args) => output::run(args, g, printer),
         Command::Stacks(args) => stacks::run(args, g, printer),
         Command::Sweep(args) => sweep::run(args, g, printer),
+        Command::Completions(args) => completions::completions(args),
+        Command::Man(args) => completions::man(args, printer),
     }
 }
 

@@ -304,3 +304,69 @@ fn a_panic_is_a_bug_report_with_exit_1() {
     assert!(out.stderr.contains("archkit hit a bug"), "{}", out.stderr);
     assert!(out.stderr.contains("please report"), "{}", out.stderr);
 }
+
+/// Bash completion as a user's shell runs it: the script is sourced and
+/// its function asked to complete partial words.
+#[test]
+fn bash_completion_completes_commands_and_options() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = run(archkit(dir.path()).args(["completions", "bash"]));
+    assert_eq!(script.code, 0, "{}", script.stderr);
+    let file = dir.path().join("archkit.bash");
+    std::fs::write(&file, &script.stdout).unwrap();
+    let complete = |words: &str| {
+        let n = words.split_whitespace().count() - usize::from(!words.ends_with(' '));
+        let out = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(format!(
+                "source {}; COMP_WORDS=({words}); [ -z \"${{COMP_WORDS[{n}]}}\" ] && COMP_WORDS[{n}]=''; \
+                 COMP_CWORD={n}; COMP_LINE='{words}'; COMP_POINT=${{#COMP_LINE}}; \
+                 _archkit archkit \"${{COMP_WORDS[{n}]}}\" \"${{COMP_WORDS[{n}-1]}}\"; \
+                 printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+                file.display()
+            ))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect::<Vec<_>>()
+    };
+    let st = complete("archkit st");
+    assert!(st.contains(&"state".to_string()) && st.contains(&"stacks".to_string()), "{st:?}");
+    let opts = complete("archkit plan --det");
+    assert_eq!(opts, vec!["--detailed-exitcode"]);
+    let state = complete("archkit state ");
+    for sub in ["list", "show", "pull", "push", "mv", "rm", "unlock"] {
+        assert!(state.contains(&sub.to_string()), "{sub}: {state:?}");
+    }
+    // zsh and fish scripts are generated from the same definitions.
+    for shell in ["zsh", "fish"] {
+        let out = run(archkit(dir.path()).args(["completions", shell]));
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert!(out.stdout.contains("detailed-exitcode"), "{shell}");
+    }
+}
+
+/// The man page renders with man(1) and documents every command.
+#[test]
+fn man_page_renders_and_names_every_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let page = run(archkit(dir.path()).arg("man"));
+    assert_eq!(page.code, 0, "{}", page.stderr);
+    let file = dir.path().join("archkit.1");
+    std::fs::write(&file, &page.stdout).unwrap();
+    let shown = std::process::Command::new("man")
+        .args(["-l", "-P", "cat"])
+        .arg(&file)
+        .env("MANWIDTH", "100")
+        .output()
+        .expect("man(1) runs");
+    let text = String::from_utf8_lossy(&shown.stdout);
+    assert!(text.contains("Plan, apply and tear down"), "{text}");
+    for cmd in ["validate", "plan", "apply", "destroy", "graph", "state", "sweep", "completions"] {
+        assert!(text.contains(&format!("archkit-{cmd}(1)")), "{cmd}: {text}");
+    }
+    let apply = run(archkit(dir.path()).args(["man", "apply"]));
+    assert!(apply.stdout.contains("auto\\-approve"), "{}", apply.stdout);
+    let unknown = run(archkit(dir.path()).args(["man", "nope"]));
+    assert_eq!(unknown.code, 1);
+    assert!(unknown.stderr.contains("archkit::man::unknown_command"), "{}", unknown.stderr);
+}
