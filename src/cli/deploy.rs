@@ -21,8 +21,31 @@ use crate::session::{Open, OpenError, Session};
 #[derive(Debug, Args, Clone)]
 pub struct StackArgs {
     /// How long to wait for another run's state lock (e.g. 30s, 5m)
-    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = parse_duration)]
-    pub lock_timeout: Duration,
+    /// [default: archkit.toml's `lock_timeout`, else 0s]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub lock_timeout: Option<Duration>,
+}
+
+/// Where state lives and how long to wait for its lock: `--state`
+/// (`ARCHKIT_STATE`) and `--lock-timeout`, else the `[state]` of the
+/// archkit.toml beside the blueprint or in the working directory, else
+/// the defaults. `None` after printing an invalid archkit.toml.
+pub(crate) fn store_settings(
+    g: &GlobalArgs,
+    stack: &StackArgs,
+    blueprint_dir: Option<&std::path::Path>,
+    printer: &Printer,
+) -> Option<(Option<std::path::PathBuf>, Duration)> {
+    let config = match crate::config::find(blueprint_dir) {
+        Ok(c) => c,
+        Err(e) => {
+            printer.error(&e);
+            return None;
+        }
+    };
+    let from_file = config.as_ref().and_then(|(file, c)| c.state_location(file));
+    let timeout = config.as_ref().and_then(|(_, c)| c.state.lock_timeout);
+    Some((g.state.clone().or(from_file), stack.lock_timeout.or(timeout).unwrap_or(Duration::ZERO)))
 }
 
 /// Options of the commands that change a stack.
@@ -153,6 +176,7 @@ pub(crate) fn open_located(
     // A destroy asks for nothing: it removes what state records.
     let destroy = require == Require::Given;
     let inputs = var_inputs(g, printer)?;
+    let (state_path, lock_timeout) = store_settings(g, stack, located.dir.as_deref(), printer)?;
     let mut ask = prompt_secret;
     let mut never = |_: &crate::blueprint::Parameter| None;
     let prompt: &mut dyn FnMut(&crate::blueprint::Parameter) -> Option<String> =
@@ -161,10 +185,10 @@ pub(crate) fn open_located(
         located,
         inputs: &inputs,
         stack: g.stack.as_deref(),
-        state_path: g.state.clone(),
+        state_path,
         region: g.region.as_deref(),
         lock_owner: owner,
-        lock_timeout: stack.lock_timeout,
+        lock_timeout,
         prompt,
         require,
         aws: settings(g),

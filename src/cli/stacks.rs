@@ -102,7 +102,7 @@ pub(crate) fn find(
         let mut g = g.clone();
         g.state = Some(scratch.path().join(format!("{}.state.json", t.name)));
         let quiet = Printer::new(false, true, true);
-        let args = StackArgs { lock_timeout: Duration::ZERO };
+        let args = StackArgs { lock_timeout: Some(Duration::ZERO) };
         if let Some(s) = open_discovery(rt, &t.name, &g, &args, "archkit stacks", &quiet)
             && let Ok(plan) = rt.block_on(s.plan(true))
         {

@@ -74,14 +74,27 @@ pub enum StateCommand {
     },
 }
 
-/// The store `--state` names, or the default for `--stack`.
+/// The store `--state` (or archkit.toml in the working directory) names,
+/// or the default for `--stack`.
 pub(crate) fn store(g: &GlobalArgs, printer: &Printer) -> Option<Arc<dyn StateStore>> {
-    let stack = match (&g.state, &g.stack) {
+    store_with(g, &StackArgs { lock_timeout: None }, printer).map(|(s, _)| s)
+}
+
+/// [`store`] and the lock timeout to use with it.
+fn store_with(
+    g: &GlobalArgs,
+    args: &StackArgs,
+    printer: &Printer,
+) -> Option<(Arc<dyn StateStore>, std::time::Duration)> {
+    let (location, timeout) = super::deploy::store_settings(g, args, None, printer)?;
+    let stack = match (&location, &g.stack) {
         (_, Some(stack)) => stack.clone(),
         // The stack is only needed to name a default file or a key under
         // an s3:// prefix.
-        (Some(p), None) => p.file_stem().and_then(|s| s.to_str()).unwrap_or("state").to_string(),
-        (None, None) => {
+        (Some(p), None) if !p.to_str().is_some_and(|p| p.ends_with('/')) => {
+            p.file_stem().and_then(|s| s.to_str()).unwrap_or("state").to_string()
+        }
+        (_, None) => {
             printer.error(&CliError::new(
                 "archkit::state::which",
                 "which stack? no --stack or --state given",
@@ -92,12 +105,12 @@ pub(crate) fn store(g: &GlobalArgs, printer: &Printer) -> Option<Arc<dyn StateSt
             return None;
         }
     };
-    match crate::session::open_store(g.state.clone(), &stack, &settings(g)) {
+    match crate::session::open_store(location, &stack, &settings(g)) {
         Ok(s) => {
             for a in s.advice() {
                 printer.status(&format!("note: {a}"));
             }
-            Some(s)
+            Some((s, timeout))
         }
         Err(e) => {
             printer.error(&e);
@@ -107,7 +120,14 @@ pub(crate) fn store(g: &GlobalArgs, printer: &Printer) -> Option<Arc<dyn StateSt
 }
 
 pub fn run(args: &StateArgs, g: &GlobalArgs, printer: &Printer) -> ExitStatus {
-    let Some(store) = store(g, printer) else {
+    let none = StackArgs { lock_timeout: None };
+    let stack_args = match &args.command {
+        StateCommand::Push { stack, .. }
+        | StateCommand::Mv { stack, .. }
+        | StateCommand::Rm { stack, .. } => stack,
+        _ => &none,
+    };
+    let Some((store, timeout)) = store_with(g, stack_args, printer) else {
         return ExitStatus::Failure;
     };
     let result = match &args.command {
@@ -118,7 +138,7 @@ pub fn run(args: &StateArgs, g: &GlobalArgs, printer: &Printer) -> ExitStatus {
             printer.out(&document(s));
             Ok(ExitStatus::Success)
         }),
-        StateCommand::Push { file, force, auto_approve, stack } => {
+        StateCommand::Push { file, force, auto_approve, .. } => {
             let pushed = match read_file(file) {
                 Ok(s) => s,
                 Err(e) => return fail(printer, &e),
@@ -137,17 +157,17 @@ pub fn run(args: &StateArgs, g: &GlobalArgs, printer: &Printer) -> ExitStatus {
                     ),
                 );
             }
-            change(&*store, g, stack, *auto_approve, printer, "archkit state push", |current| {
+            change(&*store, g, timeout, *auto_approve, printer, "archkit state push", |current| {
                 push(current, pushed, *force, file)
             })
         }
-        StateCommand::Mv { from, to, auto_approve, stack } => {
-            change(&*store, g, stack, *auto_approve, printer, "archkit state mv", |current| {
+        StateCommand::Mv { from, to, auto_approve, .. } => {
+            change(&*store, g, timeout, *auto_approve, printer, "archkit state mv", |current| {
                 mv(current, from, to)
             })
         }
-        StateCommand::Rm { ids, auto_approve, stack } => {
-            change(&*store, g, stack, *auto_approve, printer, "archkit state rm", |current| {
+        StateCommand::Rm { ids, auto_approve, .. } => {
+            change(&*store, g, timeout, *auto_approve, printer, "archkit state rm", |current| {
                 rm(current, ids)
             })
         }
@@ -277,13 +297,13 @@ struct Edit {
 fn change(
     store: &dyn StateStore,
     g: &GlobalArgs,
-    stack: &StackArgs,
+    timeout: std::time::Duration,
     auto_approve: bool,
     printer: &Printer,
     owner: &str,
     edit: impl FnOnce(Option<State>) -> Result<Edit, CliError>,
 ) -> Outcome {
-    let _lock = store.lock(owner, stack.lock_timeout).map_err(|e| fail(printer, &e))?;
+    let _lock = store.lock(owner, timeout).map_err(|e| fail(printer, &e))?;
     let current = store.load().map_err(|e| fail(printer, &e))?;
     if let (Some(s), Some(want)) = (&current, &g.stack)
         && &s.stack != want

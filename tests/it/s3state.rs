@@ -415,3 +415,45 @@ fn on_a_terminal(s: &Stack, args: &[&str]) -> std::process::Child {
         .spawn()
         .expect("util-linux `script` runs")
 }
+
+/// `archkit.toml` beside the blueprint names the shared store, so no run
+/// needs `--state`; `--state` still wins; a mistake in the file is shown
+/// at its line.
+#[test]
+fn archkit_toml_beside_the_blueprint_chooses_the_state_store() {
+    let Some(url) = require_moto() else { return };
+    let s = Stack::new(&url, "s3toml");
+    let b = bucket(&url, "archkit-toml", true);
+    let dir = s.dir_path().join("infra");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(
+        crate::util::fixtures().join(FIXTURE).join("blueprint.yaml"),
+        dir.join("blueprint.yaml"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("archkit.toml"),
+        format!("[state]\nlocation = \"s3://{b}/stacks/\"\nlock_timeout = \"30s\"\n"),
+    )
+    .unwrap();
+    let bp = dir.to_str().unwrap();
+    ok(&s.run(&["apply", bp, "--auto-approve"]));
+    let key = format!("stacks/{}.state.json", s.name);
+    assert_eq!(state_at(&url, &b, &key)["stack"], serde_json::json!(s.name));
+    let plan = s.run(&["plan", bp, "--detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "{}{}", plan.stdout, plan.stderr);
+    // --state overrides the file: a new local state, whose lineage does not
+    // own the stack's resources, is refused (nothing changed).
+    let local = s.run(&["plan", bp, "--state", "here.json"]);
+    assert_eq!(local.code, 1, "{}", local.stderr);
+    assert!(local.stderr.contains("archkit::plan::other_state"), "{}", local.stderr);
+    std::fs::write(dir.join("archkit.toml"), "[state]\nlocaton = \"x\"\n").unwrap();
+    let bad = s.run(&["plan", bp]);
+    assert_eq!(bad.code, 1);
+    assert!(bad.stderr.contains("archkit::config::invalid"), "{}", bad.stderr);
+    assert!(bad.stderr.contains("archkit.toml:2:1"), "{}", bad.stderr);
+    std::fs::write(dir.join("archkit.toml"), format!("[state]\nlocation = \"s3://{b}/stacks/\"\n"))
+        .unwrap();
+    ok(&s.run(&["destroy", bp, "--auto-approve"]));
+    assert!(state_at(&url, &b, &key)["resources"].as_object().unwrap().is_empty());
+}
