@@ -70,25 +70,28 @@ pub enum ConfigError {
 
 /// The settings found beside the blueprint (`blueprint_dir`) or in the
 /// working directory, with the file they came from.
-pub fn find(blueprint_dir: Option<&Path>) -> Result<Option<(PathBuf, Config)>, ConfigError> {
+/// (Boxed: the error carries the file's text.)
+pub fn find(blueprint_dir: Option<&Path>) -> Result<Option<(PathBuf, Config)>, Box<ConfigError>> {
     let candidates = blueprint_dir.into_iter().map(Path::to_path_buf).chain([PathBuf::from(".")]);
     for dir in candidates {
         let path = dir.join(FILE_NAME);
         match std::fs::read_to_string(&path) {
             Ok(text) => return parse(&path, &text).map(|c| Some((path, c))),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(source) => return Err(ConfigError::Io { path, source }),
+            Err(source) => return Err(Box::new(ConfigError::Io { path, source })),
         }
     }
     Ok(None)
 }
 
-pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
-    toml::from_str(text).map_err(|e| ConfigError::Invalid {
-        path: path.to_path_buf(),
-        message: e.message().to_string(),
-        src: NamedSource::new(path.display().to_string(), text.to_string()),
-        span: e.span().map(SourceSpan::from),
+pub fn parse(path: &Path, text: &str) -> Result<Config, Box<ConfigError>> {
+    toml::from_str(text).map_err(|e| {
+        Box::new(ConfigError::Invalid {
+            path: path.to_path_buf(),
+            message: e.message().to_string(),
+            src: NamedSource::new(path.display().to_string(), text.to_string()),
+            span: e.span().map(SourceSpan::from),
+        })
     })
 }
 

@@ -39,7 +39,7 @@ pub(crate) fn store_settings(
     let config = match crate::config::find(blueprint_dir) {
         Ok(c) => c,
         Err(e) => {
-            printer.error(&e);
+            printer.error(&*e);
             return None;
         }
     };
