@@ -128,7 +128,7 @@ mod tests {
 
         let text = "[state]\nlocaton = \"s3://b/k\"\n";
         let ConfigError::Invalid { message, span, .. } =
-            parse(Path::new("archkit.toml"), text).unwrap_err()
+            *parse(Path::new("archkit.toml"), text).unwrap_err()
         else {
             panic!()
         };
