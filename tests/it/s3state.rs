@@ -457,3 +457,63 @@ fn archkit_toml_beside_the_blueprint_chooses_the_state_store() {
     ok(&s.run(&["destroy", bp, "--auto-approve"]));
     assert!(state_at(&url, &b, &key)["resources"].as_object().unwrap().is_empty());
 }
+
+/// A real SIGKILL of the `archkit apply` process while it holds the S3
+/// lock (the fault proxy kills archkit's own pid on its Nth call, after
+/// carrying that call out): the lock is left, naming the dead run;
+/// `state unlock ID` breaks it and the rerun converges. Killed again, the
+/// next run on this host takes the dead run's lock over by itself.
+#[test]
+fn a_sigkill_while_holding_the_s3_lock_leaves_a_lock_that_unlock_breaks() {
+    use crate::faults::Proxy;
+    let Some(url) = require_moto() else { return };
+    let s = Stack::new(&url, "s3kill");
+    let b = bucket(&url, "archkit-kill", true);
+    let loc = format!("s3://{b}/{}.json", s.name);
+    let key = format!("{}.json", s.name);
+    let bp = fixture();
+    let apply = |proxy: &Proxy, retention: &str| {
+        let mut cmd = s.cmd_at(
+            &proxy.url,
+            &["apply", &bp, "--state", &loc, "--auto-approve", "--var", retention],
+        );
+        proxy.spawn(&mut cmd)
+    };
+
+    // Call 10: past the lock (GetBucketVersioning, the lock's PutObject,
+    // the state's GetObject) and the refresh, inside the applies' writes.
+    let proxy = Proxy::builder(&url).kill_at(10, true).start();
+    let (run, signal) = apply(&proxy, "retention=14");
+    assert_eq!(signal, Some(9), "{}", run.stderr);
+    drop(proxy);
+    let lock: serde_json::Value =
+        serde_json::from_slice(&object(&url, &b, &format!("{key}.lock")).expect("a lock is left"))
+            .unwrap();
+    assert_eq!(lock["owner"], "archkit apply");
+    let id = lock["id"].as_str().unwrap().to_string();
+    let unlock = s.run(&["state", "unlock", &id, "--state", &loc]);
+    ok(&unlock);
+    assert!(unlock.stderr.contains("removed the lock"), "{}", unlock.stderr);
+    assert_eq!(object(&url, &b, &format!("{key}.lock")), None);
+    ok(&s.run(&["apply", &bp, "--state", &loc, "--auto-approve", "--var", "retention=14"]));
+    let plan =
+        s.run(&["plan", &bp, "--state", &loc, "--detailed-exitcode", "--var", "retention=14"]);
+    assert_eq!(plan.code, 0, "{}{}", plan.stdout, plan.stderr);
+
+    // Killed again mid-apply: the next run takes the dead run's lock over.
+    let proxy = Proxy::builder(&url).kill_at(6, true).start();
+    let (run, signal) = apply(&proxy, "retention=30");
+    assert_eq!(signal, Some(9), "{}", run.stderr);
+    drop(proxy);
+    assert!(object(&url, &b, &format!("{key}.lock")).is_some());
+    let rerun = s.run(&["apply", &bp, "--state", &loc, "--auto-approve", "--var", "retention=30"]);
+    ok(&rerun);
+    assert!(rerun.stderr.contains("took over the lock"), "{}", rerun.stderr);
+    let plan =
+        s.run(&["plan", &bp, "--state", &loc, "--detailed-exitcode", "--var", "retention=30"]);
+    assert_eq!(plan.code, 0, "{}{}", plan.stdout, plan.stderr);
+    let serials = version_serials(&url, &b, &key);
+    let last = *serials.last().unwrap();
+    assert_eq!(serials, (1..=last).collect::<Vec<_>>());
+    ok(&s.run(&["destroy", &bp, "--state", &loc, "--auto-approve"]));
+}
