@@ -51,6 +51,9 @@ pub struct Context {
     /// state alone (log groups AWS names after a Lambda function), for
     /// `destroy --discover`: more calls, nothing missed.
     pub thorough: bool,
+    /// Delete every object of a bucket being deleted (`archkit destroy
+    /// --force-empty`); without it a bucket holding data is never deleted.
+    pub force_empty: bool,
 }
 
 impl Context {
@@ -62,6 +65,7 @@ impl Context {
             foreign: Arc::default(),
             assets: Arc::default(),
             thorough: false,
+            force_empty: false,
         }
     }
 

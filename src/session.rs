@@ -238,6 +238,8 @@ pub struct Session {
     /// Read every kind archkit implements, not only the blueprint's and
     /// state's, for what is tagged with the stack (`destroy --discover`).
     pub discover: bool,
+    /// Delete the objects of buckets being deleted (`destroy --force-empty`).
+    pub force_empty: bool,
     /// The stack's expiry the plan gives it: the recorded one, unless
     /// `--ttl` set or cleared it.
     pub expires_at: Option<String>,
@@ -327,6 +329,7 @@ impl Session {
             blueprint_bytes: o.located.bytes.clone(),
             read_parallelism: 10,
             discover: false,
+            force_empty: false,
             _lock: lock,
         })
     }
@@ -347,6 +350,7 @@ impl Session {
             foreign: Arc::default(),
             assets: Arc::new(self.blueprint.assets.clone()),
             thorough: self.discover,
+            force_empty: self.force_empty,
         }
     }
 

@@ -50,6 +50,7 @@ pub struct Clients {
     pub iam: aws_sdk_iam::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
     pub tagging: aws_sdk_resourcegroupstagging::Client,
+    pub s3: aws_sdk_s3::Client,
     pub region: String,
     pub stats: Arc<Stats>,
     /// Reads shared between kinds while a plan refreshes.
@@ -110,6 +111,15 @@ impl Clients {
             iam: client!(aws_sdk_iam),
             logs: client!(aws_sdk_cloudwatchlogs),
             tagging: client!(aws_sdk_resourcegroupstagging),
+            // Path-style addressing against an emulator or a private
+            // endpoint, whose host names carry no bucket names.
+            s3: aws_sdk_s3::Client::from_conf(
+                aws_sdk_s3::config::Builder::from(config)
+                    .force_path_style(config.endpoint_url().is_some())
+                    .interceptor(Counter(stats.clone()))
+                    .interceptor(NoBlindRetry)
+                    .build(),
+            ),
             region,
             stats,
             reads: Arc::default(),

@@ -82,9 +82,12 @@ const THROTTLING: &[&str] = &[
 /// Codes that mean the resource does not exist, across the services'
 /// spellings: EC2 `InvalidVpcID.NotFound`, ELB `TargetGroupNotFound`,
 /// ECS `ClusterNotFoundException`, MQ `NotFoundException`, IAM
-/// `NoSuchEntity`, Lambda `ResourceNotFoundException`.
+/// `NoSuchEntity`, Lambda `ResourceNotFoundException`, S3 `NoSuchBucket`
+/// (and `NotFound`, a HEAD's bodiless 404).
 pub fn is_not_found(code: &str) -> bool {
-    code.ends_with("NotFound") || code.ends_with("NotFoundException") || code == "NoSuchEntity"
+    code.ends_with("NotFound")
+        || code.ends_with("NotFoundException")
+        || matches!(code, "NoSuchEntity" | "NoSuchBucket")
 }
 
 /// Messages AWS services give for a role IAM has not propagated yet

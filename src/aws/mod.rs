@@ -86,6 +86,7 @@ pub mod mq;
 pub mod prelude;
 pub mod prices;
 pub mod reads;
+pub mod s3;
 pub mod s3state;
 pub mod secretsmanager;
 pub mod stacks;
@@ -147,6 +148,7 @@ kinds! {
     events::RULE => events::Rule,
     dynamodb::TABLE => dynamodb::Table,
     secretsmanager::SECRET => secretsmanager::Secret,
+    s3::BUCKET => s3::Bucket,
 }
 
 /// Every AWS resource kind's schema.

@@ -34,6 +34,8 @@ pub static US_EAST_1: PriceTable = PriceTable {
         ("secret_10k_calls", 0.05),
         ("logs_ingested_gb", 0.50),
         ("logs_stored_gb_month", 0.03),
+        ("s3_gb_month", 0.023),
+        ("s3_1k_writes", 0.005),
     ],
 };
 

@@ -82,23 +82,12 @@ impl S3Store {
             }
         })?);
         let b = bucket.clone();
-        let enabled = worker
-            .run(move |c| async move {
-                match c.get_bucket_versioning().bucket(b).send().await {
-                    Ok(v) => Ok(v.status().map(|s| s.as_str()) == Some("Enabled")),
-                    // moto (5.2.5) names the answer's root element
-                    // GetBucketVersioningResponse, not AWS's
-                    // VersioningConfiguration, and the SDK refuses it:
-                    // a 200 answer is read for its status directly.
-                    Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 200) => {
-                        let body = e.raw_response().and_then(|r| r.body().bytes());
-                        let text = String::from_utf8_lossy(body.unwrap_or_default());
-                        Ok(text.contains("<Status>Enabled</Status>"))
-                    }
-                    Err(e) => Err(classify(e)),
-                }
-            })
-            .map_err(|e| remote("open", e))?;
+        let enabled =
+            worker
+                .run(move |c| async move {
+                    super::s3::versioning_enabled(&c, &b).await.map_err(classify)
+                })
+                .map_err(|e| remote("open", e))?;
         let mut advice = Vec::new();
         if !enabled {
             advice.push(format!(

@@ -18,6 +18,10 @@ pub struct DestroyArgs {
     /// whole; needs --stack when no blueprint is given
     #[arg(long)]
     pub discover: bool,
+    /// Delete every object version in the stack's buckets with them
+    /// (without it, a bucket holding data stops the destroy, untouched)
+    #[arg(long)]
+    pub force_empty: bool,
     #[command(flatten)]
     pub apply: ApplyArgs,
     #[command(flatten)]
@@ -42,8 +46,9 @@ pub fn run(args: &DestroyArgs, g: &GlobalArgs, printer: &Printer) -> ExitStatus 
             return ExitStatus::Failure;
         }
     };
-    let Some(session) = opened else {
+    let Some(mut session) = opened else {
         return ExitStatus::Failure;
     };
+    session.force_empty = args.force_empty;
     super::deploy::run_changes(&rt, session, true, None, &args.apply, printer)
 }
