@@ -21,7 +21,7 @@ use std::time::Duration;
 use aws_sdk_lambda::operation::get_function_configuration::GetFunctionConfigurationOutput;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{
-    Environment, FunctionCode, FunctionConfiguration, LastUpdateStatus, Runtime, State,
+    Environment, FunctionCode, FunctionConfiguration, LastUpdateStatus, Runtime, State, VpcConfig,
 };
 
 pub(crate) const NAME_MAX: usize = 64;
@@ -51,12 +51,14 @@ pub static FUNCTION: Schema = Schema::new("aws.lambda.function", "A Lambda funct
         Prop::new("timeout", Type::Int, "Seconds before an invocation is stopped.").default(Default::Int(3)),
         Prop::new("memory_size", Type::Int, "Memory in MiB.").default(Default::Int(128)),
         Prop::new("environment", Type::StringMap, "Environment variables (not for secrets: pass a secret's ARN instead)."),
+        Prop::new("subnet_ids", Type::List(&Type::String), "Run in these VPC subnets (with `security_group_ids`)."),
+        Prop::new("security_group_ids", Type::List(&Type::String), "The security groups of its network interfaces in the VPC."),
     })
     .attributes(rows! {
         Attr::new("arn", Type::String, "The function's ARN."),
         Attr::new("name", Type::String, "Its name."),
     })
-    .notes("`code` is a directory beside the blueprint, packaged as a deterministic zip; the value compared is its SHA-256, as Lambda's `CodeSha256`. Waits until Active and until each update finished.")
+    .notes("`code` is a directory beside the blueprint, packaged as a deterministic zip; the value compared is its SHA-256, as Lambda's `CodeSha256`. Waits until Active and until each update finished. In a VPC, AWS keeps the function's network interfaces up to 45 minutes after it is deleted: deleting its security groups and subnets waits for them, saying so.")
     .cost(function_cost);
 
 pub static PERMISSION: Schema = Schema::new("aws.lambda.permission", "A statement of a function's resource policy: who may invoke it.")
@@ -79,6 +81,19 @@ fn env_map(p: &Props) -> HashMap<String, String> {
         }
         _ => HashMap::new(),
     }
+}
+
+/// The VPC configuration `p` asks for: none without subnets, and an empty
+/// one (which detaches the function) when an update removes them.
+fn vpc_config(p: &Props) -> Option<VpcConfig> {
+    let subnets = list(p, "subnet_ids");
+    let groups = list(p, "security_group_ids");
+    (!subnets.is_empty() || !groups.is_empty()).then(|| {
+        VpcConfig::builder()
+            .set_subnet_ids(Some(subnets))
+            .set_security_group_ids(Some(groups))
+            .build()
+    })
 }
 
 fn fn_attrs(arn: Option<&str>, name: Option<&str>) -> Attrs {
@@ -163,6 +178,11 @@ impl ResourceKind for Function {
                 ("timeout", json!(f.timeout())),
                 ("memory_size", json!(f.memory_size())),
                 ("environment", if env.is_empty() { Value::Null } else { json!(env) }),
+                ("subnet_ids", json!(f.vpc_config().map(|v| v.subnet_ids()).unwrap_or_default())),
+                (
+                    "security_group_ids",
+                    json!(f.vpc_config().map(|v| v.security_group_ids()).unwrap_or_default()),
+                ),
                 ("tags", user),
             ]);
             out.push(
@@ -193,6 +213,7 @@ impl ResourceKind for Function {
                     (!env.is_empty())
                         .then(|| Environment::builder().set_variables(Some(env)).build()),
                 )
+                .set_vpc_config(vpc_config(p))
                 .set_tags(Some(create_tags(ctx, &req.logical_id, p).into_iter().collect(),))
         )?;
         Ok(Created::new(name.clone()).with(fn_attrs(r.function_arn(), Some(&name))))
@@ -215,6 +236,8 @@ impl ResourceKind for Function {
             "timeout",
             "memory_size",
             "environment",
+            "subnet_ids",
+            "security_group_ids",
         ];
         if config.iter().any(|k| changed(k)) {
             send!(
@@ -228,6 +251,12 @@ impl ResourceKind for Function {
                     .set_timeout(i(new, "timeout"))
                     .set_memory_size(i(new, "memory_size"))
                     .environment(Environment::builder().set_variables(Some(env_map(new))).build(),)
+                    .vpc_config(vpc_config(new).unwrap_or_else(|| {
+                        VpcConfig::builder()
+                            .set_subnet_ids(Some(Vec::new()))
+                            .set_security_group_ids(Some(Vec::new()))
+                            .build()
+                    }))
             )?;
             self.settle(name).await?;
         }
@@ -273,6 +302,13 @@ impl ResourceKind for Function {
         if matches!(p.get("environment"), Some(Value::Object(m)) if m.is_empty()) {
             p.insert("environment".into(), Value::Null);
         }
+        // No VPC reads back as empty lists; unset in the blueprint is null.
+        for k in ["subnet_ids", "security_group_ids"] {
+            if p.get(k).is_none_or(|v| v.as_array().is_some_and(|a| a.is_empty())) {
+                p.insert(k.into(), Value::Null);
+            }
+        }
+        sort_sets(p, &["subnet_ids", "security_group_ids"]);
     }
 }
 

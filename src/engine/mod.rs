@@ -68,6 +68,14 @@ pub enum Event {
         id: String,
         op: Op,
     },
+    /// The operation waits for something AWS releases in its own time
+    /// (`reason`), for up to `within`, retrying.
+    Held {
+        id: String,
+        op: Op,
+        reason: String,
+        within: Duration,
+    },
     /// `note`: what the resource now waits for that is not archkit's to
     /// do ([`crate::provider::ResourceKind::live_note`]).
     Finished {
@@ -465,11 +473,27 @@ fn sync_state(shared: &Shared) -> Result<(), StepError> {
 const INTERRUPT_GRACE: Duration = Duration::from_millis(800);
 
 /// Runs a provider call under an API permit, retrying retryable errors.
-async fn call<T, F, Fut>(shared: &Shared, mut f: F) -> Result<T, ProviderError>
+async fn call<T, F, Fut>(shared: &Shared, f: F) -> Result<T, ProviderError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, ProviderError>>,
 {
+    call_for(shared, None, f).await
+}
+
+/// [`call`] for the operation `op` of `id`: the first retry of an error
+/// AWS resolves in its own time (a dependency it releases in minutes) is
+/// told as [`Event::Held`], so a long wait says what it waits for.
+async fn call_for<T, F, Fut>(
+    shared: &Shared,
+    what: Option<(&str, Op)>,
+    mut f: F,
+) -> Result<T, ProviderError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, ProviderError>>,
+{
+    let mut told = false;
     let mut delay = shared.opts.backoff;
     let mut attempt = 1;
     let started = Instant::now();
@@ -494,6 +518,15 @@ where
                     && !shared.cancel.is_cancelled() =>
             {
                 attempt += 1;
+                if let (Some((id, op)), Some(within), false) = (what, e.retry_within, told) {
+                    told = true;
+                    shared.events.event(&Event::Held {
+                        id: id.to_string(),
+                        op,
+                        reason: e.message.clone(),
+                        within,
+                    });
+                }
                 // An interrupt ends the backoff at once with the last
                 // error: the run stops, saves state and exits.
                 tokio::select! {
@@ -894,7 +927,9 @@ async fn delete(
         }
     };
     write_state(shared, &c.id, |st| st.begin(&c.id, &c.kind, Operation::Delete))?;
-    let mut result = call(shared, || kind.delete(&shared.ctx, &pid, &props)).await;
+    let mut result =
+        call_for(shared, Some((&c.id, Op::Delete)), || kind.delete(&shared.ctx, &pid, &props))
+            .await;
     // Its answer was lost: if it can still be read, delete again.
     // Asking first, rather than deleting again at once, also spares
     // services that answer a second delete with an error (moto's MQ
@@ -905,7 +940,12 @@ async fn delete(
     {
         result = match read_one(shared, kind, &pid, &props).await {
             Ok(None) => Ok(()),
-            _ => call(shared, || kind.delete(&shared.ctx, &pid, &props)).await,
+            _ => {
+                call_for(shared, Some((&c.id, Op::Delete)), || {
+                    kind.delete(&shared.ctx, &pid, &props)
+                })
+                .await
+            }
         };
     }
     let result = match result {

@@ -1,7 +1,7 @@
 //! The `--json` event stream of `apply` and `destroy`: one JSON object a
 //! line on stdout, each naming itself in `event`. This enum is the whole
 //! schema (the README documents it): `plan` first, then per operation
-//! `started`, `waiting`, `finished`, `failed` or `skipped`, then `outputs`
+//! `started`, `waiting`, `held`, `finished`, `failed` or `skipped`, then `outputs`
 //! after a successful apply, and `summary` last. Every line also carries
 //! `time`, when it was written (RFC 3339, milliseconds), so a CI log
 //! shows where the minutes went.
@@ -28,6 +28,13 @@ pub enum JsonEvent<'a> {
     Waiting {
         id: &'a str,
         op: &'static str,
+    },
+    /// The operation waits for something AWS releases in its own time.
+    Held {
+        id: &'a str,
+        op: &'static str,
+        reason: &'a str,
+        within_seconds: f64,
     },
     Finished {
         id: &'a str,

@@ -39,6 +39,14 @@ pub fn for_output(json: bool, quiet: bool) -> Box<dyn Events> {
     }
 }
 
+/// What a held operation waits for, and for how long at most.
+fn held_line(id: &str, reason: &str, within: Duration) -> String {
+    format!(
+        "{id}: waiting, retrying for up to {}: {reason}",
+        humantime::format_duration(Duration::from_secs(within.as_secs()))
+    )
+}
+
 /// One line per event on stderr.
 pub struct Plain;
 
@@ -54,6 +62,7 @@ impl Events for Plain {
             ),
             Event::Started { id, op, .. } => format!("{id}: {}...", verb(*op).0),
             Event::Waiting { id, .. } => format!("{id}: waiting until it is ready..."),
+            Event::Held { id, reason, within, .. } => held_line(id, reason, *within),
             Event::Finished { id, op, elapsed, note } => {
                 let note = note.as_ref().map(|n| format!("; {n}")).unwrap_or_default();
                 format!("{id}: {} in {}{note}", verb(*op).1, secs(*elapsed))
@@ -75,6 +84,12 @@ impl Events for JsonLines {
                 JsonEvent::Started { id, op: verb(*op).0, expected_seconds: expected.as_secs_f64() }
             }
             Event::Waiting { id, op } => JsonEvent::Waiting { id, op: verb(*op).0 },
+            Event::Held { id, op, reason, within } => JsonEvent::Held {
+                id,
+                op: verb(*op).0,
+                reason,
+                within_seconds: within.as_secs_f64(),
+            },
             Event::Finished { id, op, elapsed, note } => JsonEvent::Finished {
                 id,
                 op: verb(*op).0,
@@ -122,6 +137,9 @@ impl Events for Live {
                 bars.insert(id.clone(), bar);
             }
             Event::Waiting { .. } => {}
+            Event::Held { id, reason, within, .. } => {
+                let _ = self.multi.println(held_line(id, reason, *within));
+            }
             Event::Finished { id, op, elapsed, note } => {
                 if let Some(bar) = bars.remove(id) {
                     bar.finish_and_clear();

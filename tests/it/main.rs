@@ -31,6 +31,7 @@ mod fargate;
 mod faults;
 mod graph;
 mod kinds;
+mod lambda_vpc;
 mod markdown;
 mod moto;
 mod mq;

@@ -166,3 +166,48 @@ pub async fn read_tagged<T: Item + Clone + 'static>(
         })
         .collect())
 }
+
+/// How long AWS may keep a deleted Lambda function's network interfaces
+/// (its docs and Terraform's wait both say up to 45 minutes).
+pub const LAMBDA_ENI_RELEASE: std::time::Duration = std::time::Duration::from_secs(45 * 60);
+
+/// Clears the way for deleting a security group or subnet (`filter` is
+/// `group-id` or `subnet-id`) that a deleted Lambda function's network
+/// interfaces still hold: deletes those AWS has detached, and while any is
+/// still in use returns a retryable error (for up to 45 minutes) that says
+/// what is waited for. The interfaces are AWS's ("AWS Lambda VPC ENI-…"),
+/// released in its own time after the function is gone; the dependency
+/// graph cannot order what it never created.
+pub async fn release_lambda_enis(c: &Clients, name: &str, id: &str) -> Result<()> {
+    let enis = send!(
+        c.ec2
+            .describe_network_interfaces()
+            .filters(filter(name, [id.to_string()]))
+            .filters(filter("description", ["AWS Lambda VPC ENI*".to_string()]))
+    )?;
+    let mut held = Vec::new();
+    for eni in enis.network_interfaces() {
+        let eni_id = eni.network_interface_id().unwrap_or_default();
+        if eni.status().map(|s| s.as_str()) == Some("available") {
+            match send!(c.ec2.delete_network_interface().network_interface_id(eni_id)) {
+                Ok(_) => {}
+                Err(e) if e.not_found => {}
+                Err(e) => return Err(e),
+            }
+        } else {
+            held.push(eni_id.to_string());
+        }
+    }
+    if held.is_empty() {
+        return Ok(());
+    }
+    let mut e = ProviderError::new(format!(
+        "{} network interface(s) of a deleted Lambda function ({}) still use it: AWS releases \
+         them up to 45 minutes after the function is deleted",
+        held.len(),
+        held.join(", ")
+    ))
+    .retry_within(LAMBDA_ENI_RELEASE);
+    e.code = Some("LambdaNetworkInterfacesInUse".into());
+    Err(e)
+}

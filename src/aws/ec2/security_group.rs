@@ -234,6 +234,7 @@ impl ResourceKind for SecurityGroup {
                 .send()
                 .await;
         }
+        super::common::release_lambda_enis(&self.0, "group-id", id).await?;
         send!(self.0.ec2.delete_security_group().group_id(id))?;
         Ok(())
     }
