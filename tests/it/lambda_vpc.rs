@@ -33,8 +33,8 @@ fn deleting_a_functions_security_group_waits_for_its_network_interfaces() {
         let lambda = client!(aws_sdk_lambda, &url);
         let c = lambda.get_function_configuration().function_name(&function).send().await.unwrap();
         let vpc = c.vpc_config().unwrap();
-        assert_eq!(vpc.subnet_ids(), [subnet.clone()]);
-        assert_eq!(vpc.security_group_ids(), [sg.clone()]);
+        assert_eq!(vpc.subnet_ids(), std::slice::from_ref(&subnet));
+        assert_eq!(vpc.security_group_ids(), std::slice::from_ref(&sg));
         let mut enis = Vec::new();
         for n in 0..2 {
             let eni = ec2
