@@ -79,6 +79,7 @@ pub mod ecs;
 pub mod elbv2;
 pub mod error;
 pub mod events;
+pub mod firehose;
 pub mod iam;
 pub mod lambda;
 pub mod logs;
@@ -149,6 +150,7 @@ kinds! {
     dynamodb::TABLE => dynamodb::Table,
     secretsmanager::SECRET => secretsmanager::Secret,
     s3::BUCKET => s3::Bucket,
+    firehose::DELIVERY_STREAM => firehose::DeliveryStream,
 }
 
 /// Every AWS resource kind's schema.

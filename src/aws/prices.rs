@@ -36,6 +36,7 @@ pub static US_EAST_1: PriceTable = PriceTable {
         ("logs_stored_gb_month", 0.03),
         ("s3_gb_month", 0.023),
         ("s3_1k_writes", 0.005),
+        ("firehose_ingested_gb", 0.029),
     ],
 };
 

@@ -29,6 +29,7 @@ mod endpoint_service;
 mod engine;
 mod fargate;
 mod faults;
+mod firehose;
 mod graph;
 mod kinds;
 mod lambda_vpc;
