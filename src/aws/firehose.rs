@@ -203,7 +203,7 @@ impl ResourceKind for DeliveryStream {
             send!(
                 fh.untag_delivery_stream()
                     .delivery_stream_name(name)
-                    .set_tag_keys(Some(changes.removed.iter().cloned().collect()))
+                    .set_tag_keys(Some(changes.removed.to_vec()))
             )?;
         }
         if !changes.set.is_empty() {
