@@ -129,6 +129,8 @@ fn state_in_s3_applies_plans_clean_and_eight_concurrent_applies_take_turns() {
     // Eight applies at once, each with another retention: each waits its
     // turn (--lock-timeout) and then changes the log group.
     let retentions = [1, 3, 5, 7, 30, 60, 90, 120];
+    let first_serial = state_at(&url, &b, &key)["serial"].as_u64().unwrap();
+    let started = std::time::Instant::now();
     let children: Vec<_> = retentions
         .iter()
         .map(|r| {
@@ -162,6 +164,12 @@ fn state_in_s3_applies_plans_clean_and_eight_concurrent_applies_take_turns() {
     assert_eq!(serials, (1..=serial).collect::<Vec<_>>(), "final serial {serial}");
     // Eight applies that each changed something wrote more than the first.
     assert!(serial >= 8 * 2, "serial {serial}");
+    eprintln!(
+        "figures: s3 state: 8 concurrent applies took turns in {:.1}s, serial {first_serial} -> \
+         {serial}, {} object versions",
+        started.elapsed().as_secs_f64(),
+        serials.len()
+    );
     // The last writer's value is what AWS has, and what a plan sees.
     let recorded = &state["resources"]["logs"]["properties"]["retention_in_days"];
     let recorded: i64 = match recorded.as_str() {
