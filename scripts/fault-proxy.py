@@ -13,6 +13,10 @@ TARGET (moto) and, as asked, injects the faults AWS users meet:
                        attempts (1 by default), known by the SDK's
                        amz-sdk-invocation-id header. A burst as long as the
                        SDK's attempts reaches archkit's own retries.
+  --throttle-op OP     throttle the first call of operation OP (e.g.
+                       UpdateService) for its first --throttle-burst
+                       attempts: one named call that must reach archkit's
+                       own retries, whatever else runs.
   --throttle-writes    throttle every write (reads pass): a run that stays in
                        its retries, to be interrupted there.
   --drop-every-write N forward every Nth write (any call but Describe*,
@@ -53,6 +57,7 @@ p.add_argument("target")
 p.add_argument("--throttle-every", type=int, default=0)
 p.add_argument("--throttle-burst", type=int, default=1)
 p.add_argument("--throttle-writes", action="store_true")
+p.add_argument("--throttle-op", default=None)
 p.add_argument("--drop-every-write", type=int, default=0)
 p.add_argument("--kill-at", type=int, default=0)
 p.add_argument("--kill-after-forward", action="store_true")
@@ -64,6 +69,7 @@ TARGET = ARGS.target.rstrip("/")
 LOCK = threading.Lock()
 IN_FLIGHT = 0
 BURSTS = {}
+OP_THROTTLED = []  # the invocation of --throttle-op already chosen
 STATS = {"in_flight_max": 0, "calls": 0, "writes": 0, "throttled": 0, "dropped": 0, "killed_at": None, "ops": [], "tokens": [], "throttled_protocols": {}, "timeline": []}
 FIRST = []
 # Idempotency-token parameters, in every protocol's spelling.
@@ -221,6 +227,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if inv and BURSTS.get(inv, 0) > 0:
                 BURSTS[inv] -= 1
                 throttle = True
+            elif ARGS.throttle_op and op == ARGS.throttle_op and inv and not OP_THROTTLED:
+                OP_THROTTLED.append(inv)
+                throttle = True
+                BURSTS[inv] = ARGS.throttle_burst - 1
             elif ARGS.throttle_every and inv:
                 if n % ARGS.throttle_every == 0:
                     throttle = True

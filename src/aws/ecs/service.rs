@@ -371,9 +371,10 @@ impl ResourceKind for Service {
     async fn delete(&self, _ctx: &Context, arn: &str, p: &Props) -> Result<()> {
         let cluster =
             cluster_of(arn).map(str::to_string).or_else(|| s(p, "cluster")).unwrap_or_default();
+        // No `.partial()` here: that marks a create that made its resource,
+        // which is never retried; a throttled scale-down must be.
         send!(self.0.ecs.update_service().cluster(&cluster).service(arn).desired_count(0))
-            .map_err(not_found)
-            .partial(arn)?;
+            .map_err(not_found)?;
         send!(self.0.ecs.delete_service().cluster(&cluster).service(arn)).map_err(not_found)?;
         Ok(())
     }
