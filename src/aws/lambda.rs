@@ -236,10 +236,18 @@ impl ResourceKind for Function {
             "timeout",
             "memory_size",
             "environment",
-            "subnet_ids",
-            "security_group_ids",
         ];
-        if config.iter().any(|k| changed(k)) {
+        // No VPC reads back as empty lists, and a blueprint without one
+        // leaves them out: compared as lists, so neither is a change.
+        let vpc_changed = ["subnet_ids", "security_group_ids"].iter().any(|k| {
+            let sorted = |p: &Props| {
+                let mut l = list(p, k);
+                l.sort();
+                l
+            };
+            sorted(old) != sorted(new)
+        });
+        if config.iter().any(|k| changed(k)) || vpc_changed {
             send!(
                 lambda
                     .update_function_configuration()
