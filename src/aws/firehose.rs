@@ -198,21 +198,7 @@ impl ResourceKind for DeliveryStream {
                     .extended_s3_destination_update(update)
             )?;
         }
-        let changes = TagChanges::between(old, new);
-        if !changes.removed.is_empty() {
-            send!(
-                fh.untag_delivery_stream()
-                    .delivery_stream_name(name)
-                    .set_tag_keys(Some(changes.removed.to_vec()))
-            )?;
-        }
-        if !changes.set.is_empty() {
-            send!(
-                fh.tag_delivery_stream()
-                    .delivery_stream_name(name)
-                    .set_tags(Some(tags(changes.set.clone())))
-            )?;
-        }
+        tag_calls! { old, new, fh.untag_delivery_stream().delivery_stream_name(name), fh.tag_delivery_stream().delivery_stream_name(name), |set| tags(set) }
         Ok(Attrs::new())
     }
 

@@ -300,15 +300,7 @@ impl StateStore for S3Store {
 impl S3Store {
     fn holder_with_etag(&self) -> Result<Option<(LockInfo, String)>, S3Error> {
         Ok(self.get(&self.lock_key())?.map(|(bytes, etag)| {
-            // An unreadable lock still locks: it is shown as unknown.
-            let info = serde_json::from_slice(&bytes).unwrap_or(LockInfo {
-                id: String::new(),
-                owner: "unknown".into(),
-                user: String::new(),
-                pid: 0,
-                host: "unknown".into(),
-                created: "unknown".into(),
-            });
+            let info = serde_json::from_slice(&bytes).unwrap_or_else(|_| LockInfo::unknown());
             (info, etag)
         }))
     }

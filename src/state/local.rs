@@ -410,14 +410,7 @@ pub(crate) fn check_unlock(
 
 /// The error for a lock still held after `--lock-timeout`.
 pub(crate) fn locked_error(state: &Path, holder: Option<LockInfo>) -> StateError {
-    let info = holder.unwrap_or(LockInfo {
-        id: String::new(),
-        owner: "unknown".into(),
-        user: String::new(),
-        pid: 0,
-        host: "unknown".into(),
-        created: "unknown".into(),
-    });
+    let info = holder.unwrap_or_else(LockInfo::unknown);
     let unlock = match info.id.as_str() {
         "" => format!("archkit state unlock --state {}", state.display()),
         id => format!("archkit state unlock {id} --state {}", state.display()),
@@ -437,6 +430,18 @@ pub(crate) fn locked_error(state: &Path, holder: Option<LockInfo>) -> StateError
 }
 
 impl LockInfo {
+    /// A lock whose holder cannot be read: it still locks, shown as unknown.
+    pub fn unknown() -> LockInfo {
+        LockInfo {
+            id: String::new(),
+            owner: "unknown".into(),
+            user: String::new(),
+            pid: 0,
+            host: "unknown".into(),
+            created: "unknown".into(),
+        }
+    }
+
     /// A new lock for `owner` (the operation) held by this process.
     pub fn new(owner: &str) -> LockInfo {
         LockInfo {

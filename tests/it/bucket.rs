@@ -9,21 +9,7 @@
 
 use aws_sdk_s3::primitives::ByteStream;
 
-use crate::moto::{Stack, ok, require_moto, rt};
-
-fn s3(url: &str) -> aws_sdk_s3::Client {
-    use aws_sdk_s3 as k;
-    let creds = k::config::Credentials::new("testing", "testing", None, None, "test");
-    k::Client::from_conf(
-        k::Config::builder()
-            .behavior_version(k::config::BehaviorVersion::latest())
-            .region(k::config::Region::new("us-east-1"))
-            .endpoint_url(url)
-            .force_path_style(true)
-            .credentials_provider(creds)
-            .build(),
-    )
-}
+use crate::moto::{Stack, ok, require_moto, rt, s3};
 
 fn fixture() -> String {
     crate::util::fixtures().join("bucket").to_str().unwrap().to_string()

@@ -632,6 +632,21 @@ pub(crate) fn iam(url: &str) -> aws_sdk_iam::Client {
     client!(aws_sdk_iam, url)
 }
 
+/// S3 against the emulator needs path-style addressing.
+pub(crate) fn s3(url: &str) -> aws_sdk_s3::Client {
+    use aws_sdk_s3 as k;
+    let creds = k::config::Credentials::new("testing", "testing", None, None, "test");
+    k::Client::from_conf(
+        k::Config::builder()
+            .behavior_version(k::config::BehaviorVersion::latest())
+            .region(k::config::Region::new("us-east-1"))
+            .endpoint_url(url)
+            .force_path_style(true)
+            .credentials_provider(creds)
+            .build(),
+    )
+}
+
 pub(crate) fn logs(url: &str) -> aws_sdk_cloudwatchlogs::Client {
     client!(aws_sdk_cloudwatchlogs, url)
 }

@@ -13,21 +13,7 @@ use std::process::Stdio;
 
 use aws_sdk_s3::primitives::ByteStream;
 
-use crate::moto::{Stack, ok, require_moto, rt};
-
-fn s3(url: &str) -> aws_sdk_s3::Client {
-    use aws_sdk_s3 as k;
-    let creds = k::config::Credentials::new("testing", "testing", None, None, "test");
-    k::Client::from_conf(
-        k::Config::builder()
-            .behavior_version(k::config::BehaviorVersion::latest())
-            .region(k::config::Region::new("us-east-1"))
-            .endpoint_url(url)
-            .force_path_style(true)
-            .credentials_provider(creds)
-            .build(),
-    )
-}
+use crate::moto::{Stack, ok, require_moto, rt, s3};
 
 fn bucket(url: &str, name: &str, versioned: bool) -> String {
     let name = format!("{name}-{}", uuid::Uuid::new_v4().simple()).to_lowercase()[..40].to_string();
