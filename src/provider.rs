@@ -369,6 +369,15 @@ pub trait ResourceKind: Declared {
         &[]
     }
 
+    /// Kinds whose deletion takes this resource with it (a cluster's role
+    /// association goes with the cluster). When the resource this one
+    /// depends on is of such a kind and both are deleted in one run, this
+    /// delete waits for that one (and then finds itself gone) instead of
+    /// that one waiting for this.
+    fn deleted_with_kinds(&self) -> &'static [&'static str] {
+        &[]
+    }
+
     /// What the live resource waits for that is not archkit's to do (an
     /// endpoint pending the service owner's acceptance), from its
     /// attributes: shown by plan and apply instead of an error.

@@ -6,6 +6,8 @@
 //! dependencies; deletes wait for everything that still uses what they
 //! delete (its dependents' deletes, the changes that move off it), and for
 //! the kind rules the graph cannot see (NAT gateways before their EIPs).
+//! A resource its parent's deletion takes with it (a cluster's role
+//! association) is the exception: it waits for the parent's delete.
 
 use std::collections::HashMap;
 
@@ -53,10 +55,32 @@ pub(crate) fn op_graph(plan: &Plan, registry: &Registry) -> (Vec<OpNode>, Vec<Ve
             dependents.entry(d.as_str()).or_default().push(c);
         }
     }
+    let by_id: HashMap<&str, &Change> = plan.changes.iter().map(|c| (c.id.as_str(), c)).collect();
+    // `child` goes with `parent`: both are deleted, and the parent's kind
+    // takes the child's instances with it.
+    let swept = |child: &Change, parent: &Change| {
+        ops.del.contains_key(child.id.as_str())
+            && ops.del.contains_key(parent.id.as_str())
+            && registry
+                .kind(&child.kind)
+                .is_some_and(|k| k.deleted_with_kinds().contains(&parent.kind.as_str()))
+    };
     for (ni, node) in ops.nodes.iter().enumerate() {
         let c = &plan.changes[node.change];
         if node.step.deletes() {
-            let users = dependents.get(c.id.as_str()).map_or(&[][..], |v| v);
+            let users: Vec<&Change> = dependents
+                .get(c.id.as_str())
+                .map_or(&[][..], |v| v)
+                .iter()
+                .copied()
+                .filter(|u| !swept(u, c))
+                .collect();
+            let users = users.as_slice();
+            for parent in c.depends_on.iter().filter_map(|d| by_id.get(d.as_str())) {
+                if swept(c, parent) {
+                    deps[ni].extend(ops.del[parent.id.as_str()].iter().copied());
+                }
+            }
             let delete_first = registry.kind(&c.kind).is_some_and(|k| k.delete_before_replace());
             ops.delete_edges(c, node.step, users, delete_first, &mut deps[ni]);
             kind_rule_edges(plan, registry, &ops.nodes, ni, &mut deps[ni]);

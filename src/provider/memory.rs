@@ -45,6 +45,13 @@ pub static UNIQUE: Schema = Schema::new("test.unique", "An in-memory resource wi
         Prop::new("name", Type::String, "Unique; changing it replaces.").replace(),
     });
 
+/// A part of a `test.thing` (its `owner`, the thing's arn) that goes
+/// with it: deleting the thing deletes its parts.
+pub static PART: Schema = Schema::new("test.part", "An in-memory resource deleted with its owner.")
+    .properties(rows! {
+        Prop::new("owner", Type::String, "The arn of the test.thing it belongs to.").replace(),
+    });
+
 /// A stored resource.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Stored {
@@ -180,6 +187,7 @@ impl MemoryCloud {
             Arc::new(MemoryKind { schema: &THING, cloud: self.clone() }),
             Arc::new(MemoryKind { schema: &SLOW, cloud: self.clone() }),
             Arc::new(MemoryKind { schema: &UNIQUE, cloud: self.clone() }),
+            Arc::new(MemoryKind { schema: &PART, cloud: self.clone() }),
         ]
     }
 
@@ -363,7 +371,12 @@ impl ResourceKind for MemoryKind {
         if let Some(f @ (Fault::Fail | Fault::Throttle(_) | Fault::InUse(_))) = fault {
             return Err(fail(f));
         }
-        let removed = self.cloud.resources.lock().unwrap().remove(physical_id);
+        let removed = {
+            let mut all = self.cloud.resources.lock().unwrap();
+            let owner = Value::String(format!("arn:memory:{physical_id}"));
+            all.retain(|_, r| !(r.kind == PART.kind && r.props.get("owner") == Some(&owner)));
+            all.remove(physical_id)
+        };
         if fault == Some(Fault::Hang) {
             std::future::pending::<()>().await;
         }
@@ -392,6 +405,10 @@ impl ResourceKind for MemoryKind {
 
     fn delete_after_kinds(&self) -> &'static [&'static str] {
         if self.schema.kind == UNIQUE.kind { &["test.thing"] } else { &[] }
+    }
+
+    fn deleted_with_kinds(&self) -> &'static [&'static str] {
+        if self.schema.kind == PART.kind { &["test.thing"] } else { &[] }
     }
 
     fn expected_duration(&self, _op: Op) -> Duration {

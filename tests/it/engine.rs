@@ -641,6 +641,42 @@ async fn kind_rules_order_destroy_beyond_the_graph() {
     h.assert_consistent(&[]);
 }
 
+const PARTS: &str = r#"
+name: t
+resources:
+  a:
+    type: test.part
+    properties: {owner: "${owner.arn}"}
+  owner:
+    type: test.thing
+    properties: {value: "1"}
+"#;
+
+/// A part its owner's deletion takes with it (a cluster's role
+/// association) is not deleted first: it waits for the owner, then finds
+/// itself gone. Without the rule, `a` would be deleted before `owner`.
+#[tokio::test]
+async fn a_resource_deleted_with_its_owner_waits_for_the_owner() {
+    let mut h = Harness::new();
+    h.apply(PARTS).await;
+    h.opts.parallelism = 1;
+    let report = h.destroy(PARTS).await;
+    assert!(report.ok(), "{report:?}");
+    let log = h.cloud.log.lock().unwrap().clone();
+    // The part's own delete finds it gone (no logical id left to log).
+    let part = log.iter().position(|(w, k, _)| w == "delete" && k == "test.part");
+    assert!(part.is_some_and(|p| position(&log, "delete", "owner") < p), "{log:?}");
+    h.assert_consistent(&[]);
+    // Alone, the part is deleted by its own call.
+    h.apply(PARTS).await;
+    let alone =
+        PARTS.replace("  a:\n    type: test.part\n    properties: {owner: \"${owner.arn}\"}\n", "");
+    assert!(!alone.contains("test.part"));
+    let (_, report) = h.apply(&alone).await;
+    assert!(report.ok(), "{report:?}");
+    h.assert_consistent(&["owner"]);
+}
+
 #[tokio::test]
 async fn a_create_whose_answer_was_lost_is_found_by_its_tags() {
     let mut h = Harness::new();
