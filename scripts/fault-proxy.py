@@ -22,6 +22,8 @@ TARGET (moto) and, as asked, injects the faults AWS users meet:
   --drop-every-write N forward every Nth write (any call but Describe*,
                        List*, Get*) and then close the connection without
                        answering: the call was carried out, its answer lost.
+  --drop-op OP         forward the first call of OP (e.g. CreateDBCluster) and
+                       then close the connection without answering.
   --kill-at K          on the Kth request, SIGKILL the process whose pid is
                        in --pid-file (archkit's own), then close the
                        connection. With --kill-after-forward the request is
@@ -59,6 +61,7 @@ p.add_argument("--throttle-burst", type=int, default=1)
 p.add_argument("--throttle-writes", action="store_true")
 p.add_argument("--throttle-op", default=None)
 p.add_argument("--drop-every-write", type=int, default=0)
+p.add_argument("--drop-op", default=None)
 p.add_argument("--kill-at", type=int, default=0)
 p.add_argument("--kill-after-forward", action="store_true")
 p.add_argument("--pid-file")
@@ -70,6 +73,7 @@ LOCK = threading.Lock()
 IN_FLIGHT = 0
 BURSTS = {}
 OP_THROTTLED = []  # the invocation of --throttle-op already chosen
+OP_DROPPED = []  # the call of --drop-op already dropped
 STATS = {"in_flight_max": 0, "calls": 0, "writes": 0, "throttled": 0, "dropped": 0, "killed_at": None, "ops": [], "tokens": [], "throttled_protocols": {}, "timeline": []}
 FIRST = []
 # Idempotency-token parameters, in every protocol's spelling.
@@ -239,6 +243,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 throttle = n % ARGS.throttle_every < ARGS.throttle_burst
             throttle = throttle or bool(ARGS.throttle_writes and write)
             drop = write and ARGS.drop_every_write and w % ARGS.drop_every_write == 0
+            if ARGS.drop_op and op == ARGS.drop_op and not OP_DROPPED:
+                OP_DROPPED.append(n)
+                drop = True
             kill = ARGS.kill_at and n == ARGS.kill_at
             proto = protocol(self.headers, body)
             if throttle:

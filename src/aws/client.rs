@@ -52,6 +52,7 @@ pub struct Clients {
     pub logs: aws_sdk_cloudwatchlogs::Client,
     pub tagging: aws_sdk_resourcegroupstagging::Client,
     pub s3: aws_sdk_s3::Client,
+    pub rds: aws_sdk_rds::Client,
     pub region: String,
     pub stats: Arc<Stats>,
     /// Reads shared between kinds while a plan refreshes.
@@ -113,6 +114,7 @@ impl Clients {
             iam: client!(aws_sdk_iam),
             logs: client!(aws_sdk_cloudwatchlogs),
             tagging: client!(aws_sdk_resourcegroupstagging),
+            rds: client!(aws_sdk_rds),
             // Path-style addressing against an emulator or a private
             // endpoint, whose host names carry no bucket names.
             s3: aws_sdk_s3::Client::from_conf(

@@ -82,11 +82,13 @@ const THROTTLING: &[&str] = &[
 /// Codes that mean the resource does not exist, across the services'
 /// spellings: EC2 `InvalidVpcID.NotFound`, ELB `TargetGroupNotFound`,
 /// ECS `ClusterNotFoundException`, MQ `NotFoundException`, IAM
-/// `NoSuchEntity`, Lambda `ResourceNotFoundException`, S3 `NoSuchBucket`
+/// `NoSuchEntity`, Lambda `ResourceNotFoundException`, RDS
+/// `DBClusterNotFoundFault`, S3 `NoSuchBucket`
 /// (and `NotFound`, a HEAD's bodiless 404).
 pub fn is_not_found(code: &str) -> bool {
     code.ends_with("NotFound")
         || code.ends_with("NotFoundException")
+        || code.ends_with("NotFoundFault")
         || matches!(code, "NoSuchEntity" | "NoSuchBucket")
 }
 
@@ -124,6 +126,10 @@ mod tests {
             "NotFoundException",
             "NoSuchEntity",
             "ResourceNotFoundException",
+            "DBClusterNotFoundFault",
+            "DBSubnetGroupNotFoundFault",
+            "DBInstanceNotFound",
+            "DBParameterGroupNotFound",
         ] {
             assert!(is_not_found(c), "{c}");
         }

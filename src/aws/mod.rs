@@ -86,6 +86,7 @@ pub mod logs;
 pub mod mq;
 pub mod prelude;
 pub mod prices;
+pub mod rds;
 pub mod reads;
 pub mod s3;
 pub mod s3state;
@@ -151,6 +152,11 @@ kinds! {
     secretsmanager::SECRET => secretsmanager::Secret,
     s3::BUCKET => s3::Bucket,
     firehose::DELIVERY_STREAM => firehose::DeliveryStream,
+    rds::subnet_group::DB_SUBNET_GROUP => rds::subnet_group::SubnetGroup,
+    rds::parameter_group::DB_CLUSTER_PARAMETER_GROUP => rds::parameter_group::ParameterGroup,
+    rds::cluster::DB_CLUSTER => rds::cluster::Cluster,
+    rds::instance::DB_INSTANCE => rds::instance::Instance,
+    rds::role_association::CLUSTER_ROLE_ASSOCIATION => rds::role_association::RoleAssociation,
 }
 
 /// Every AWS resource kind's schema.

@@ -37,6 +37,13 @@ pub static US_EAST_1: PriceTable = PriceTable {
         ("s3_gb_month", 0.023),
         ("s3_1k_writes", 0.005),
         ("firehose_ingested_gb", 0.029),
+        // Aurora MySQL instance-hours by class, and Aurora (Standard)
+        // storage and I/O.
+        ("aurora-mysql_db.t3.medium_hour", 0.082),
+        ("aurora-mysql_db.t4g.medium_hour", 0.073),
+        ("aurora-mysql_db.r6g.large_hour", 0.26),
+        ("aurora_storage_gb_month", 0.10),
+        ("aurora_million_io", 0.20),
     ],
 };
 

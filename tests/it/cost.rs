@@ -62,6 +62,37 @@ fn each_blueprint_plan_shows_its_running_cost() {
         serde_json::to_string_pretty(&privatelink).unwrap()
     );
 
+    let aurora = plan_cost(&s, &["aurora-firehose-s3", "--var", "db_client_cidr=192.0.2.1/32"]);
+    insta::assert_snapshot!(
+        "cost_aurora_firehose_s3",
+        serde_json::to_string_pretty(&aurora).unwrap()
+    );
+    // One db.t4g.medium instance and its public address; the cluster
+    // bills storage and I/O, listed as usage, never guessed into totals.
+    assert!((hourly(&aurora) - (0.073 + 0.005)).abs() < 1e-9, "{aurora}");
+    let larger = plan_cost(
+        &s,
+        &[
+            "aurora-firehose-s3",
+            "--var",
+            "db_client_cidr=192.0.2.1/32",
+            "--var",
+            "instance_class=db.r6g.large",
+        ],
+    );
+    assert!((hourly(&larger) - (0.26 + 0.005)).abs() < 1e-9, "{larger}");
+    let unpriced = plan_cost(
+        &s,
+        &[
+            "aurora-firehose-s3",
+            "--var",
+            "db_client_cidr=192.0.2.1/32",
+            "--var",
+            "instance_class=db.x2g.large",
+        ],
+    );
+    assert_eq!(unpriced["unknown"], serde_json::json!(["instance"]));
+
     // A region without a price table says so and guesses nothing.
     let out = s.run(&["plan", "fargate-public-private", "--region", "eu-west-1"]);
     ok(&out);

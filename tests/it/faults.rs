@@ -76,6 +76,11 @@ impl ProxyBuilder {
         self.arg("--drop-every-write", n)
     }
 
+    /// Carries out the first call of `op` and hangs up on its answer.
+    pub(crate) fn drop_op(self, op: &str) -> Self {
+        self.arg("--drop-op", op)
+    }
+
     /// SIGKILLs the process whose pid `Proxy::spawn` writes, on the k-th
     /// call: after carrying the call out when `after_forward`.
     pub(crate) fn kill_at(mut self, k: u64, after_forward: bool) -> Self {

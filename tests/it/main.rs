@@ -19,6 +19,7 @@ macro_rules! client {
     }};
 }
 
+mod aurora;
 mod bucket;
 mod cli;
 mod corpus;
