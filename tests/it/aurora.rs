@@ -63,10 +63,11 @@ async fn role_policies(url: &str, role: &str) -> (Vec<serde_json::Value>, Vec<St
 
 /// What is left of the stack in the services this blueprint adds (RDS,
 /// Firehose, S3, the RDS-managed secret), besides those `mq::leftovers`
-/// checks (Lambda, IAM, Logs, EC2).
-async fn leftovers(url: &str, s: &Stack, secret_arn: &str) -> Vec<String> {
-    let state = s.state();
-    let mut left = crate::mq::leftovers(url, s, &state).await;
+/// checks (Lambda, IAM, Logs, EC2). `state` is the state after apply.
+pub(crate) async fn leftovers(url: &str, s: &Stack, state: &serde_json::Value) -> Vec<String> {
+    let mut left = crate::mq::leftovers(url, s, state).await;
+    let secret_arn =
+        state["resources"]["cluster"]["attributes"]["master_user_secret_arn"].as_str().unwrap();
     let rds = rds(url);
     let prefix = s.name.to_ascii_lowercase();
     let clusters = rds.describe_db_clusters().send().await.unwrap();
@@ -144,6 +145,7 @@ fn aurora_changes_reach_s3_through_firehose_and_the_stack_leaves_nothing() {
     let (bucket, stream, cluster) = (phys("cdc_bucket"), phys("changes_stream"), phys("cluster"));
     let invoke_role_arn = attr("aurora_invoke_role", "arn");
     let secret_arn = attr("cluster", "master_user_secret_arn");
+    let applied = s.state();
     assert!(secret_arn.starts_with("arn:aws:secretsmanager:"), "{secret_arn}");
 
     let (rds, fh) = (rds(&url), firehose(&url));
@@ -316,7 +318,7 @@ fn aurora_changes_reach_s3_through_firehose_and_the_stack_leaves_nothing() {
     ok(&out);
     figures("destroy --force-empty (after the refused one)", &out, secs);
     assert!(s.state()["resources"].as_object().unwrap().is_empty());
-    let left = rt().block_on(leftovers(&url, &s, &secret_arn));
+    let left = rt().block_on(leftovers(&url, &s, &applied));
     assert!(left.is_empty(), "left behind: {left:?}");
 }
 
@@ -349,11 +351,8 @@ fn a_cluster_create_whose_answer_was_lost_is_never_sent_twice() {
         c.tag_list().iter().any(|t| t.key() == Some("archkit:id") && t.value() == Some("cluster"))
     );
     ok(&run(&s, &["plan", &bp, "--detailed-exitcode"]).0);
-    let secret_arn = s.state()["resources"]["cluster"]["attributes"]["master_user_secret_arn"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let applied = s.state();
     ok(&run(&s, &["destroy", &bp, "--auto-approve"]).0);
-    let left = rt().block_on(leftovers(&url, &s, &secret_arn));
+    let left = rt().block_on(leftovers(&url, &s, &applied));
     assert!(left.is_empty(), "left behind: {left:?}");
 }

@@ -27,6 +27,7 @@ fn run(s: &Stack, vars: &[(&str, &str)], args: &[&str]) -> Run {
 fn leftovers(url: &str, bp: &str, s: &Stack, state: &serde_json::Value) -> Vec<String> {
     let mut left = match bp {
         "mq-lambda-poller" => rt().block_on(crate::mq::leftovers(url, s, state)),
+        "aurora-firehose-s3" => rt().block_on(crate::aurora::leftovers(url, s, state)),
         _ => rt().block_on(crate::fargate::leftovers(url, s)),
     };
     if bp == "privatelink-service" {
@@ -78,12 +79,14 @@ fn discover_destroys_a_stack_without_state(bp: &str, vars: &[(&str, &str)]) {
 }
 
 /// Kinds found through their parents, never by tags.
-const UNTAGGED: [&str; 5] = [
+const UNTAGGED: [&str; 6] = [
     "aws.ec2.route",
     "aws.ec2.route_table_association",
     "aws.ec2.internet_gateway_attachment",
     "aws.ec2.vpc_endpoint_connection",
     "aws.lambda.permission",
+    // Goes with its cluster.
+    "aws.rds.cluster_role_association",
 ];
 
 #[test]
@@ -94,6 +97,14 @@ fn discover_destroys_fargate_public_private_without_state() {
 #[test]
 fn discover_destroys_mq_lambda_poller_without_state() {
     discover_destroys_a_stack_without_state("mq-lambda-poller", &MQ_VARS);
+}
+
+#[test]
+fn discover_destroys_aurora_firehose_s3_without_state() {
+    discover_destroys_a_stack_without_state(
+        "aurora-firehose-s3",
+        &[("db_client_cidr", "203.0.113.7/32")],
+    );
 }
 
 #[test]
