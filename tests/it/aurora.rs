@@ -262,6 +262,13 @@ fn aurora_changes_reach_s3_through_firehose_and_the_stack_leaves_nothing() {
     ok(&again);
     assert_eq!(stats(&again)["write_calls"], 0, "{}", again.stderr);
 
+    // The optional Spectrum role: off by default, one role when asked for.
+    let (plan, _) = run(&s, &["plan", &bp, "--json", "--var", "redshift_spectrum=true"]);
+    ok(&plan);
+    let ch = changes(&plan);
+    assert_eq!(ch.len(), 1, "{ch:?}");
+    assert_eq!((ch[0].0.as_str(), ch[0].1.as_str()), ("spectrum_role", "create"));
+
     // Buffering: an in-place destination update of the stream alone.
     let (plan, _) = run(&s, &["plan", &bp, "--json", "--var", "buffer_interval_seconds=60"]);
     ok(&plan);
