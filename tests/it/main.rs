@@ -38,6 +38,7 @@ mod markdown;
 mod moto;
 mod mq;
 mod privatelink;
+mod rds;
 mod robustness;
 mod s3state;
 mod sweep;

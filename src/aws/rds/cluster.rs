@@ -175,7 +175,10 @@ impl ResourceKind for Cluster {
                 .manage_master_user_password(managed)
                 .set_master_user_password(s(p, "master_password").filter(|_| !managed))
                 .set_db_subnet_group_name(s(p, "db_subnet_group_name"))
-                .set_vpc_security_group_ids(Some(list(p, "vpc_security_group_ids")))
+                // None given: the VPC's default group (RDS's choice).
+                .set_vpc_security_group_ids(
+                    Some(list(p, "vpc_security_group_ids")).filter(|v| !v.is_empty())
+                )
                 .set_db_cluster_parameter_group_name(s(p, "db_cluster_parameter_group_name"))
                 .set_port(i(p, "port"))
                 .set_backup_retention_period(i(p, "backup_retention_days"))
