@@ -63,11 +63,11 @@ async fn role_policies(url: &str, role: &str) -> (Vec<serde_json::Value>, Vec<St
 
 /// What is left of the stack in the services this blueprint adds (RDS,
 /// Firehose, S3, the RDS-managed secret), besides those `mq::leftovers`
-/// checks (Lambda, IAM, Logs, EC2). `state` is the state after apply.
-pub(crate) async fn leftovers(url: &str, s: &Stack, state: &serde_json::Value) -> Vec<String> {
-    let mut left = crate::mq::leftovers(url, s, state).await;
-    let secret_arn =
-        state["resources"]["cluster"]["attributes"]["master_user_secret_arn"].as_str().unwrap();
+/// checks (Lambda, IAM, Logs, EC2). Needs no state: a killed run's may
+/// have lost what it made.
+pub(crate) async fn leftovers(url: &str, s: &Stack) -> Vec<String> {
+    let none = serde_json::json!({"resources": {}});
+    let mut left = crate::mq::leftovers(url, s, &none).await;
     let rds = rds(url);
     let prefix = s.name.to_ascii_lowercase();
     let clusters = rds.describe_db_clusters().send().await.unwrap();
@@ -123,10 +123,22 @@ pub(crate) async fn leftovers(url: &str, s: &Stack, state: &serde_json::Value) -
             .filter(|n| n.starts_with(&prefix))
             .map(|n| format!("bucket {n}")),
     );
+    // The master password's secret, which RDS tags with its cluster.
     let sm = client!(aws_sdk_secretsmanager, url);
-    if sm.describe_secret().secret_id(secret_arn).send().await.is_ok() {
-        left.push(format!("secret {secret_arn}"));
-    }
+    let secrets = sm.list_secrets().send().await.unwrap();
+    let ours = format!(":cluster:{prefix}");
+    left.extend(
+        secrets
+            .secret_list()
+            .iter()
+            .filter(|x| {
+                x.tags().iter().any(|t| {
+                    t.key() == Some("aws:rds:primaryDBClusterArn")
+                        && t.value().is_some_and(|v| v.contains(&ours))
+                })
+            })
+            .map(|x| format!("secret {:?}", x.name())),
+    );
     left
 }
 
@@ -145,7 +157,6 @@ fn aurora_changes_reach_s3_through_firehose_and_the_stack_leaves_nothing() {
     let (bucket, stream, cluster) = (phys("cdc_bucket"), phys("changes_stream"), phys("cluster"));
     let invoke_role_arn = attr("aurora_invoke_role", "arn");
     let secret_arn = attr("cluster", "master_user_secret_arn");
-    let applied = s.state();
     assert!(secret_arn.starts_with("arn:aws:secretsmanager:"), "{secret_arn}");
 
     let (rds, fh) = (rds(&url), firehose(&url));
@@ -325,7 +336,7 @@ fn aurora_changes_reach_s3_through_firehose_and_the_stack_leaves_nothing() {
     ok(&out);
     figures("destroy --force-empty (after the refused one)", &out, secs);
     assert!(s.state()["resources"].as_object().unwrap().is_empty());
-    let left = rt().block_on(leftovers(&url, &s, &applied));
+    let left = rt().block_on(leftovers(&url, &s));
     assert!(left.is_empty(), "left behind: {left:?}");
 }
 
@@ -358,8 +369,7 @@ fn a_cluster_create_whose_answer_was_lost_is_never_sent_twice() {
         c.tag_list().iter().any(|t| t.key() == Some("archkit:id") && t.value() == Some("cluster"))
     );
     ok(&run(&s, &["plan", &bp, "--detailed-exitcode"]).0);
-    let applied = s.state();
     ok(&run(&s, &["destroy", &bp, "--auto-approve"]).0);
-    let left = rt().block_on(leftovers(&url, &s, &applied));
+    let left = rt().block_on(leftovers(&url, &s));
     assert!(left.is_empty(), "left behind: {left:?}");
 }

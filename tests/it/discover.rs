@@ -27,7 +27,7 @@ fn run(s: &Stack, vars: &[(&str, &str)], args: &[&str]) -> Run {
 fn leftovers(url: &str, bp: &str, s: &Stack, state: &serde_json::Value) -> Vec<String> {
     let mut left = match bp {
         "mq-lambda-poller" => rt().block_on(crate::mq::leftovers(url, s, state)),
-        "aurora-firehose-s3" => rt().block_on(crate::aurora::leftovers(url, s, state)),
+        "aurora-firehose-s3" => rt().block_on(crate::aurora::leftovers(url, s)),
         _ => rt().block_on(crate::fargate::leftovers(url, s)),
     };
     if bp == "privatelink-service" {

@@ -165,6 +165,13 @@ const MQ: Subject = Subject {
     },
 };
 
+const AURORA: Subject = Subject {
+    blueprint: "aurora-firehose-s3",
+    env: &[("ARCHKIT_VAR_db_client_cidr", "203.0.113.7/32")],
+    tokens: &[],
+    leftovers: |url, s| rt().block_on(crate::aurora::leftovers(url, s)),
+};
+
 impl Subject {
     fn cmd(&self, s: &Stack, url: &str, args: &[&str]) -> Command {
         let b = s.builtin(self.blueprint);
@@ -193,14 +200,15 @@ impl Subject {
 
 /// `item` with every generated token (an id, a digest, an account
 /// number: five or more letters and digits with a digit among them, or
-/// five or more hex digits, as a digest of letters only) replaced by `#`.
+/// four or more lowercase hex digits, as a digest of letters only or a
+/// UUID's groups) replaced by `#`.
 fn shape(item: &str) -> String {
     let mut out = String::new();
     let mut token = String::new();
     let flush = |token: &mut String, out: &mut String| {
-        let generated = token.chars().any(|c| c.is_ascii_digit())
-            || token.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase());
-        if token.len() >= 5 && generated {
+        let hex = token.len() >= 4
+            && token.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase());
+        if hex || (token.len() >= 5 && token.chars().any(|c| c.is_ascii_digit())) {
             out.push('#');
         } else {
             out.push_str(token);
@@ -348,6 +356,15 @@ fn mq_poller_converges_after_a_sigkill_at_any_call_of_apply_or_destroy() {
     crash_everywhere(&MQ, "crash-mq");
 }
 
+/// Aurora's cluster is created once whatever the kill point (moto would
+/// overwrite it on a second CreateDBCluster), and an untaggable role
+/// association whose AddRoleToDBCluster was carried out before the kill
+/// is created again without harm (DBClusterRoleAlreadyExists).
+#[test]
+fn aurora_converges_after_a_sigkill_at_any_call_of_apply_or_destroy() {
+    crash_everywhere(&AURORA, "crash-au");
+}
+
 #[test]
 fn inventory_shapes_hide_generated_parts_only() {
     assert_eq!(shape("Some(\"vpc-0a1b2c3d4e5f67890\")"), "Some(\"vpc-#\")");
@@ -355,6 +372,9 @@ fn inventory_shapes_hide_generated_parts_only() {
     // A digest may have no digit at all.
     assert_eq!(shape("loadbalancer/app/STACK-p-ffebfa/0a1b2c"), "loadbalancer/app/STACK-p-#/#");
     assert_eq!(shape("STACK-execution_role"), "STACK-execution_role");
+    // RDS names its managed secret with a UUID.
+    assert_eq!(shape("rds!cluster-0a1b2c3d-9348-43f4-99a3-0a1b2c3d4e5f"), "rds!cluster-#-#-#-#-#");
+    assert_eq!(shape("/aws/lambda/STACK-cdc"), "/aws/lambda/STACK-cdc");
     assert_eq!(points(66, 12).len(), 12);
     assert_eq!(points(66, 12)[0], 1);
     assert_eq!(*points(66, 12).last().unwrap(), 66);
@@ -399,6 +419,11 @@ fn lost_answers(subject: &Subject, name: &str, every: u32) {
 #[test]
 fn fargate_apply_and_destroy_survive_lost_answers_without_duplicates() {
     lost_answers(&FARGATE, "lost-fg", 3);
+}
+
+#[test]
+fn aurora_apply_and_destroy_survive_lost_answers_without_duplicates() {
+    lost_answers(&AURORA, "lost-au", 3);
 }
 
 #[test]
