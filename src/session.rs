@@ -104,6 +104,43 @@ impl Backend {
         }
     }
 
+    /// The values of the Systems Manager parameters `wanted` names (each
+    /// with the resource that uses it first); every one must exist.
+    pub async fn lookup(
+        &self,
+        wanted: &BTreeMap<String, String>,
+        region: &str,
+    ) -> Result<BTreeMap<String, String>, SessionError> {
+        if wanted.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        let names: Vec<String> = wanted.keys().cloned().collect();
+        let (found, missing) = match self {
+            Backend::Aws { clients, .. } => {
+                crate::provider::retry::retrying(|| crate::aws::ssm::parameters(clients, &names))
+                    .await?
+            }
+            Backend::Memory { cloud, .. } => {
+                let known = cloud.parameters.lock().unwrap();
+                let found: BTreeMap<String, String> = names
+                    .iter()
+                    .filter_map(|n| known.get(n).map(|v| (n.clone(), v.clone())))
+                    .collect();
+                let missing = names.iter().filter(|n| !found.contains_key(*n)).cloned().collect();
+                (found, missing)
+            }
+        };
+        match missing.first() {
+            None => Ok(found),
+            Some(name) => Err(SessionError::LookupNotFound {
+                name: name.clone(),
+                user: wanted.get(name).cloned().unwrap_or_default(),
+                region: region.to_string(),
+                others: missing.len() - 1,
+            }),
+        }
+    }
+
     /// The API-call counter, for `--stats`.
     pub fn stats(&self) -> Option<&crate::aws::client::Stats> {
         match self {
@@ -155,6 +192,18 @@ pub enum SessionError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Client(#[from] crate::aws::client::ClientError),
+    #[error(
+        "SSM parameter `{name}` (used by `{user}`) does not exist in region {region}{}",
+        if *others > 0 { format!(", nor {others} more of the blueprint's lookups") } else { String::new() }
+    )]
+    #[diagnostic(
+        code(archkit::lookup::not_found),
+        help(
+            "check the name and the region: `aws ssm get-parameter --region {region} --name {name}`; \
+             AWS's public parameters are under /aws/service/ (nothing was changed)"
+        )
+    )]
+    LookupNotFound { name: String, user: String, region: String, others: usize },
     #[error("test backend: {0}")]
     #[diagnostic(code(archkit::backend))]
     Backend(String),
@@ -229,6 +278,9 @@ pub struct Session {
     pub stack: String,
     pub region: String,
     pub azs: Vec<String>,
+    /// The `${ssm:NAME}` parameters looked up when the session opened,
+    /// already substituted into `blueprint`.
+    pub lookups: BTreeMap<String, String>,
     pub store: Arc<dyn StateStore>,
     pub state: State,
     pub blueprint_bytes: Vec<u8>,
@@ -302,6 +354,11 @@ impl Session {
         let backend = Backend::connect(&o.aws).await?;
         let registry = backend.registry();
         let (region, azs) = backend.region(o.region);
+        // Looked up once, before planning, so every resource of this run
+        // sees the same value (a destroy needs none).
+        let wanted = if o.require == Require::All { bp.lookups() } else { BTreeMap::new() };
+        let lookups = backend.lookup(&wanted, &region).await?;
+        let bp = bp.with_lookups(&lookups);
         let state = match store.load().map_err(SessionError::from)? {
             Some(s) if s.stack != stack => {
                 return Err(SessionError::WrongStack {
@@ -324,6 +381,7 @@ impl Session {
             stack,
             region,
             azs,
+            lookups,
             store,
             state,
             blueprint_bytes: o.located.bytes.clone(),
@@ -395,7 +453,7 @@ impl Session {
                 ids: ids.join("`, `"),
             });
         }
-        Ok(plan::diff(
+        let mut plan = plan::diff(
             &plan::Input {
                 blueprint: &self.blueprint,
                 params: &self.values,
@@ -408,7 +466,11 @@ impl Session {
                 expires_at: self.expires_at.as_deref(),
             },
             &live,
-        )?)
+        )?;
+        if !destroy {
+            plan.lookups = self.lookups.clone();
+        }
+        Ok(plan)
     }
 
     /// The running cost of `plan` in this session's region.

@@ -53,6 +53,8 @@ pub struct Clients {
     pub tagging: aws_sdk_resourcegroupstagging::Client,
     pub s3: aws_sdk_s3::Client,
     pub rds: aws_sdk_rds::Client,
+    pub ssm: aws_sdk_ssm::Client,
+    pub autoscaling: aws_sdk_autoscaling::Client,
     pub region: String,
     pub stats: Arc<Stats>,
     /// Reads shared between kinds while a plan refreshes.
@@ -115,6 +117,8 @@ impl Clients {
             logs: client!(aws_sdk_cloudwatchlogs),
             tagging: client!(aws_sdk_resourcegroupstagging),
             rds: client!(aws_sdk_rds),
+            ssm: client!(aws_sdk_ssm),
+            autoscaling: client!(aws_sdk_autoscaling),
             // Path-style addressing against an emulator or a private
             // endpoint, whose host names carry no bucket names.
             s3: aws_sdk_s3::Client::from_conf(

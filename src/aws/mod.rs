@@ -91,6 +91,7 @@ pub mod reads;
 pub mod s3;
 pub mod s3state;
 pub mod secretsmanager;
+pub mod ssm;
 pub mod stacks;
 pub mod values;
 

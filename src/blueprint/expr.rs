@@ -85,6 +85,10 @@ pub enum Ref {
     /// `${each.value}`: inside a resource with `for_each`, the list item
     /// this instance is made for (replaced when values are known).
     Each,
+    /// `${ssm:/aws/service/...}`: the value of a Systems Manager parameter
+    /// (an AWS public parameter such as the current ECS-optimized AMI),
+    /// looked up once per run at plan time and shown in the plan.
+    Ssm(String),
 }
 
 impl fmt::Display for Ref {
@@ -96,6 +100,7 @@ impl fmt::Display for Ref {
             Ref::Stack => f.write_str("${stack}"),
             Ref::Region => f.write_str("${region}"),
             Ref::Each => f.write_str("${each.value}"),
+            Ref::Ssm(name) => write!(f, "${{ssm:{name}}}"),
         }
     }
 }
@@ -132,25 +137,40 @@ impl Expr {
 
     /// This value for the `for_each` item `item`: `${each.value}` replaced.
     pub fn with_each(&self, item: &str) -> Expr {
+        self.substitute(&|r| (*r == Ref::Each).then(|| item.to_string()))
+    }
+
+    /// This value with every `${ssm:NAME}` replaced by the value looked up
+    /// for NAME (a name not in `values` stays a reference).
+    pub fn with_lookups(&self, values: &BTreeMap<String, String>) -> Expr {
+        self.substitute(&|r| match r {
+            Ref::Ssm(name) => values.get(name).cloned(),
+            _ => None,
+        })
+    }
+
+    /// This value with each reference `f` gives a string for replaced by
+    /// that string.
+    fn substitute(&self, f: &dyn Fn(&Ref) -> Option<String>) -> Expr {
         match self {
-            Expr::Ref(Ref::Each) => Expr::Str(item.to_string()),
+            Expr::Ref(r) => f(r).map_or_else(|| self.clone(), Expr::Str),
             Expr::Template(parts) => Expr::Template(
                 parts
                     .iter()
                     .map(|p| match p {
-                        Part::Ref(Ref::Each) => Part::Lit(item.to_string()),
+                        Part::Ref(r) => f(r).map_or_else(|| p.clone(), Part::Lit),
                         other => other.clone(),
                     })
                     .collect(),
             ),
-            Expr::List(items) => Expr::List(items.iter().map(|e| e.with_each(item)).collect()),
+            Expr::List(items) => Expr::List(items.iter().map(|e| e.substitute(f)).collect()),
             Expr::Map(m) => {
-                Expr::Map(m.iter().map(|(k, e)| (k.clone(), e.with_each(item))).collect())
+                Expr::Map(m.iter().map(|(k, e)| (k.clone(), e.substitute(f))).collect())
             }
             Expr::Cond { cond, then, otherwise } => Expr::Cond {
                 cond: cond.clone(),
-                then: Box::new(then.with_each(item)),
-                otherwise: Box::new(otherwise.with_each(item)),
+                then: Box::new(then.substitute(f)),
+                otherwise: Box::new(otherwise.substitute(f)),
             },
             other => other.clone(),
         }
@@ -300,7 +320,7 @@ fn conditional(inner: &str, whole: bool) -> Result<(Expr, Vec<Ref>), (String, St
 }
 
 const REF_HELP: &str = "references look like `${resource.attribute}`, `${params.name}`, \
-     `${azs[0]}`, `${stack}` or `${region}`";
+     `${azs[0]}`, `${stack}`, `${region}` or `${ssm:/parameter/name}`";
 
 fn parse_ref(inner: &str) -> Result<Ref, (String, String)> {
     let bad = |what: &str| (what.to_string(), REF_HELP.to_string());
@@ -312,6 +332,9 @@ fn parse_ref(inner: &str) -> Result<Ref, (String, String)> {
         "region" => return Ok(Ref::Region),
         "each.value" => return Ok(Ref::Each),
         _ => {}
+    }
+    if let Some(name) = inner.strip_prefix("ssm:") {
+        return ssm_name(name).map(|n| Ref::Ssm(n.to_string()));
     }
     if let Some(idx) = inner.strip_prefix("azs[").and_then(|r| r.strip_suffix(']')) {
         return idx.trim().parse::<usize>().map(Ref::Az).map_err(|_| {
@@ -341,6 +364,22 @@ fn parse_ref(inner: &str) -> Result<Ref, (String, String)> {
     } else {
         Ok(Ref::Attr { resource: head.to_string(), attr: tail.to_string() })
     }
+}
+
+/// A Systems Manager parameter name as AWS allows it: letters, digits
+/// and `_ . - /`, at most 2048 characters; a path starts with `/`.
+fn ssm_name(name: &str) -> Result<&str, (String, String)> {
+    let name = name.trim();
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "_.-/".contains(c);
+    if name.is_empty() || name.len() > 2048 || !name.chars().all(allowed) {
+        return Err((
+            format!("`{name}` is not a Systems Manager parameter name"),
+            "name a parameter by its full path, e.g. \
+             `${ssm:/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id}`"
+                .to_string(),
+        ));
+    }
+    Ok(name)
 }
 
 /// Resource ids, parameter names and attributes: a letter, then letters,
@@ -392,6 +431,19 @@ mod tests {
         assert_eq!(parse_string("${azs[1]}").unwrap().0, Expr::Ref(Ref::Az(1)));
         assert!(parse_string("${azs[-1]}").is_err());
         assert!(parse_string("${azs}").is_err());
+    }
+
+    #[test]
+    fn systems_manager_parameters_by_path() {
+        let path = "/aws/service/ami-windows-latest/Windows_Server-2022-English-Full-ECS_Optimized/image_id";
+        assert_eq!(
+            parse_string(&format!("${{ssm:{path}}}")).unwrap().0,
+            Expr::Ref(Ref::Ssm(path.into()))
+        );
+        assert_eq!(Ref::Ssm(path.into()).to_string(), format!("${{ssm:{path}}}"));
+        assert!(parse_string("${ssm:}").is_err());
+        assert!(parse_string("${ssm:/a b}").is_err());
+        assert!(parse_string("${ssm:/a$b}").is_err());
     }
 
     #[test]

@@ -196,6 +196,40 @@ impl Blueprint {
 }
 
 impl Blueprint {
+    /// The Systems Manager parameters the resources and outputs read
+    /// (`${ssm:NAME}`), each with the first place it is used.
+    pub fn lookups(&self) -> BTreeMap<String, String> {
+        let mut names = BTreeMap::new();
+        let mut note = |e: &Expr, user: &str| {
+            e.visit_refs(&mut |r| {
+                if let Ref::Ssm(name) = r {
+                    names.entry(name.clone()).or_insert_with(|| user.to_string());
+                }
+            })
+        };
+        for r in self.resources.values() {
+            r.properties.values().for_each(|e| note(e, &r.id));
+        }
+        for o in self.outputs.values() {
+            note(&o.value, &format!("output {}", o.name));
+        }
+        names
+    }
+
+    /// The blueprint with every `${ssm:NAME}` replaced by its looked-up
+    /// value, so the plan, the engine and saved plans see the value itself.
+    pub fn with_lookups(mut self, values: &BTreeMap<String, String>) -> Blueprint {
+        for r in self.resources.values_mut() {
+            for e in r.properties.values_mut() {
+                *e = e.with_lookups(values);
+            }
+        }
+        for o in self.outputs.values_mut() {
+            o.value = o.value.with_lookups(values);
+        }
+        self
+    }
+
     /// Replaces each `for_each` resource by one instance per item of its
     /// list parameter, `id[item]`, with `${each.value}` the item.
     fn expand_for_each(
@@ -214,6 +248,25 @@ impl Blueprint {
             let fe = r.for_each.clone().expect("filtered above");
             let items = match value(&fe.param) {
                 Some(Expr::List(items)) => items,
+                // A count: instances `id[1]` to `id[N]`.
+                Some(Expr::Int(n)) if n >= 0 => (1..=n).map(Expr::Int).collect(),
+                Some(n @ (Expr::Int(_) | Expr::Float(_))) => {
+                    let n = match n {
+                        Expr::Int(i) => i.to_string(),
+                        Expr::Float(f) => f.to_string(),
+                        _ => unreachable!("matched above"),
+                    };
+                    diags.push(
+                        Diagnostic::new(
+                            Code::ForEach,
+                            format!("`{id}`: `for_each` over {n} instances"),
+                        )
+                        .label(fe.span, "one instance per number from 1 to this")
+                        .help(format!("give `{}` a number from 0 up", fe.param))
+                        .in_file(&self.file),
+                    );
+                    Vec::new()
+                }
                 _ => Vec::new(),
             };
             let mut seen = std::collections::BTreeSet::new();

@@ -583,7 +583,9 @@ impl<'a> Validator<'a> {
         Some(res)
     }
 
-    /// `for_each: ${params.list}`, with a list parameter.
+    /// `for_each: ${params.list}`, with a list parameter, or
+    /// `for_each: ${params.count}`, with a number parameter (instances 1 to
+    /// N, `${each.value}` the number).
     fn for_each(&mut self, node: &Node) -> Option<ForEach> {
         let param = whole_ref(node).and_then(|r| r.strip_prefix("params.")).map(str::to_string);
         let Some(param) = param else {
@@ -597,14 +599,14 @@ impl<'a> Validator<'a> {
             return None;
         };
         match self.param_types.get(&param) {
-            Some(ParamType::List) => Some(ForEach { param, span: node.span }),
+            Some(ParamType::List | ParamType::Number) => Some(ForEach { param, span: node.span }),
             Some(_) => {
                 self.err(
                     Code::ForEach,
-                    format!("`for_each` needs a list parameter; `{param}` is not one"),
+                    format!("`for_each` needs a list or number parameter; `{param}` is neither"),
                     node.span,
-                    "not a list",
-                    Some(format!("declare `{param}` with `type: list`")),
+                    "not a list or a number",
+                    Some(format!("declare `{param}` with `type: list` or `type: number`")),
                 );
                 None
             }
@@ -1056,7 +1058,7 @@ impl<'a> Validator<'a> {
                         span: *at,
                     });
                 }
-                Ref::Az(_) | Ref::Stack | Ref::Region | Ref::Each => {}
+                Ref::Az(_) | Ref::Stack | Ref::Region | Ref::Each | Ref::Ssm(_) => {}
             }
         }
     }

@@ -241,6 +241,7 @@ mod tests {
             expires_at: None,
             changes,
             forget: Vec::new(),
+            lookups: std::collections::BTreeMap::new(),
         }
     }
 

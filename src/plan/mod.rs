@@ -137,6 +137,11 @@ pub struct Plan {
     /// a change's `reason` is for display only.
     #[serde(default)]
     pub forget: Vec<String>,
+    /// Systems Manager parameters looked up for this plan (`${ssm:NAME}`)
+    /// and their values, already in the changes' properties. A saved plan
+    /// is stale when one has changed since.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub lookups: BTreeMap<String, String>,
 }
 
 impl Plan {
@@ -462,6 +467,7 @@ pub fn diff(input: &Input, live: &Live) -> Result<Plan, PlanError> {
         expires_at: if input.destroy { None } else { input.expires_at.map(str::to_string) },
         changes,
         forget,
+        lookups: BTreeMap::new(),
     })
 }
 

@@ -78,6 +78,7 @@ pub fn human(plan: &Plan) -> String {
         for n in &notes {
             let _ = writeln!(out, "{n}");
         }
+        lookups(&plan, &mut out);
         return out;
     }
     let _ = writeln!(
@@ -100,6 +101,7 @@ pub fn human(plan: &Plan) -> String {
     for n in &notes {
         let _ = writeln!(out, "{n}");
     }
+    lookups(&plan, &mut out);
     out
 }
 
@@ -230,6 +232,9 @@ pub struct PlanJson {
     pub has_changes: bool,
     pub summary: Summary,
     pub changes: Vec<ChangeJson>,
+    /// Systems Manager parameters looked up at plan time, and their values.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub lookups: BTreeMap<String, String>,
     /// The estimated running cost (absent only where no estimate was made).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cost: Option<super::cost::CostReport>,
@@ -299,7 +304,19 @@ pub fn json(plan: &Plan) -> PlanJson {
                 note: c.note.clone(),
             })
             .collect(),
+        lookups: plan.lookups.clone(),
         cost: None,
+    }
+}
+
+/// The lines saying what was looked up at plan time.
+fn lookups(plan: &Plan, out: &mut String) {
+    if plan.lookups.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "Looked up at plan time:");
+    for (name, value) in &plan.lookups {
+        let _ = writeln!(out, "  ssm:{name} = {value}");
     }
 }
 
@@ -582,6 +599,7 @@ mod tests {
             expires_at: None,
             changes: vec![c],
             forget: Vec::new(),
+            lookups: BTreeMap::new(),
         };
         let out = human(&plan);
         assert!(out.starts_with("No changes."), "{out}");

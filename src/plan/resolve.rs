@@ -129,6 +129,10 @@ fn reference(r: &Ref, env: &Env, look: &dyn Lookup) -> Result<PlanValue, Resolve
                 )));
             }
         },
+        // Replaced by the session's lookups before anything is resolved.
+        Ref::Ssm(name) => {
+            return Err(ResolveError(format!("SSM parameter `{name}` was not looked up")));
+        }
         Ref::Attr { resource, attr } => match look.attr(resource, attr) {
             Some(v) => PlanValue::Known(v),
             None => PlanValue::Unknown,

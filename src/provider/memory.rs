@@ -65,6 +65,9 @@ pub struct Stored {
 struct SavedCloud {
     resources: BTreeMap<String, Stored>,
     next_id: u64,
+    /// Systems Manager parameters `${ssm:NAME}` looks up.
+    #[serde(default)]
+    parameters: BTreeMap<String, String>,
 }
 
 /// What the cloud does to the next matching call.
@@ -108,6 +111,8 @@ pub struct MemoryCloud {
     /// How many polls a `test.slow` resource needs before it is ready.
     pub slow_polls: AtomicUsize,
     polls: Mutex<HashMap<String, usize>>,
+    /// Systems Manager parameters, by name, for `${ssm:NAME}`.
+    pub parameters: Mutex<BTreeMap<String, String>>,
 }
 
 impl MemoryCloud {
@@ -126,6 +131,7 @@ impl MemoryCloud {
                     .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
                 *cloud.resources.lock().unwrap() = saved.resources;
                 cloud.next_id.store(saved.next_id, Ordering::SeqCst);
+                *cloud.parameters.lock().unwrap() = saved.parameters;
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(e),
@@ -137,6 +143,7 @@ impl MemoryCloud {
         let saved = SavedCloud {
             resources: self.resources.lock().unwrap().clone(),
             next_id: self.next_id.load(Ordering::SeqCst),
+            parameters: self.parameters.lock().unwrap().clone(),
         };
         std::fs::write(path, serde_json::to_string_pretty(&saved)?)
     }

@@ -771,3 +771,76 @@ fn damaged_state_plan_and_var_files_are_clear_errors_and_nothing_is_overwritten(
     }
     assert_eq!(std::fs::read(e.state_path()).unwrap(), good);
 }
+
+/// `${ssm:NAME}` is looked up once at plan time, substituted, and shown in
+/// the plan; a changed value plans an update and makes a saved plan
+/// stale; a name that does not exist is an error before anything changes.
+/// `for_each` over a number parameter makes instances 1 to N.
+#[test]
+fn lookups_and_counted_instances() {
+    let e = Env::new();
+    let bp = e.dir.path().join("lookups.yaml");
+    std::fs::write(
+        &bp,
+        "name: memory\nparameters:\n  copies:\n    type: number\n    default: 2\nresources:\n  \
+         image:\n    type: test.thing\n    properties:\n      value: ${ssm:/aws/service/x/image_id}\n  \
+         copy:\n    type: test.thing\n    for_each: ${params.copies}\n    properties:\n      \
+         value: copy-${each.value} of ${ssm:/aws/service/x/image_id}\n",
+    )
+    .unwrap();
+    let bp = bp.to_str().unwrap();
+    let cloud = |image: &str| {
+        let mut c = e.cloud();
+        c["next_id"] = c.get("next_id").cloned().unwrap_or(1.into());
+        c["parameters"] = serde_json::json!({ "/aws/service/x/image_id": image });
+        std::fs::write(e.dir.path().join("cloud.json"), c.to_string()).unwrap();
+    };
+
+    // Not there: a clear error naming the parameter and its user.
+    let out = e.run(&["plan", bp]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let err = out.stderr.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(err.contains("archkit::lookup::not_found"), "{err}");
+    assert!(err.contains("SSM parameter `/aws/service/x/image_id` (used by `image`)"), "{err}");
+
+    cloud("ami-1");
+    let plan = e.run(&["plan", bp, "--json"]);
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    let json: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
+    assert_eq!(json["lookups"]["/aws/service/x/image_id"], "ami-1");
+    let after = |id: &str| {
+        json["changes"].as_array().unwrap().iter().find(|c| c["id"] == id).unwrap()["after"]
+            ["value"]
+            .clone()
+    };
+    assert_eq!(after("image"), "ami-1");
+    assert_eq!(after("copy[1]"), "copy-1 of ami-1");
+    assert_eq!(after("copy[2]"), "copy-2 of ami-1");
+    assert_eq!(json["changes"].as_array().unwrap().len(), 3);
+    let human = e.run(&["plan", bp]);
+    assert!(
+        human.stdout.contains("Looked up at plan time:\n  ssm:/aws/service/x/image_id = ami-1")
+    );
+
+    let plan_file = e.dir.path().join("p.plan");
+    let out = e.run(&["plan", bp, "--out", plan_file.to_str().unwrap()]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(e.run(&["apply", bp, "--auto-approve", "--var", "copies=3"]).code, 0);
+    assert_eq!(e.run(&["plan", bp, "--detailed-exitcode", "--var", "copies=3"]).code, 0);
+    assert_eq!(e.cloud()["resources"].as_object().unwrap().len(), 4);
+
+    // AWS publishes a new image: the plan updates its users, and a plan
+    // saved before is refused.
+    cloud("ami-2");
+    let out = e.run(&["plan", bp, "--json", "--var", "copies=3"]);
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(json["summary"]["change"], 4, "{}", out.stdout);
+    let out = e.run(&["apply", plan_file.to_str().unwrap()]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("archkit::plan::stale"), "{}", out.stderr);
+
+    // A count below zero is refused at its line.
+    let out = e.run(&["plan", bp, "--var", "copies=-1"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("`for_each` over -1 instances"), "{}", out.stderr);
+}
