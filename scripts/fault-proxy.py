@@ -30,6 +30,12 @@ TARGET (moto) and, as asked, injects the faults AWS users meet:
                        first carried out by TARGET (a crash between an AWS
                        call and the state write); without, it never reaches
                        TARGET.
+  --fake-placement-groups
+                       answer CreatePlacementGroup, DescribePlacementGroups
+                       and DeletePlacementGroup here, from a table of this
+                       proxy's own, in EC2's XML: moto 5.2.5 does not
+                       implement them (HTTP 500). A test double for those
+                       three calls only; everything else still goes to moto.
   --latency-ms MS      add MS milliseconds to every call (an AWS round trip is
                        about 50); calls in flight wait side by side.
   --stats FILE         after every request, write JSON: calls, writes, the
@@ -67,6 +73,7 @@ p.add_argument("--kill-after-forward", action="store_true")
 p.add_argument("--pid-file")
 p.add_argument("--stats")
 p.add_argument("--latency-ms", type=float, default=0)
+p.add_argument("--fake-placement-groups", action="store_true")
 ARGS = p.parse_args()
 TARGET = ARGS.target.rstrip("/")
 LOCK = threading.Lock()
@@ -154,6 +161,96 @@ def kill_archkit():
         except ProcessLookupError:
             return
     print("fault-proxy: no pid to kill", file=sys.stderr)
+
+
+GROUPS = {}  # --fake-placement-groups: name -> group
+EC2_NS = "http://ec2.amazonaws.com/doc/2016-11-15/"
+
+
+def xml_escape(v):
+    return str(v).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def ec2_error(code, message):
+    return 400, {"Content-Type": "text/xml"}, (
+        f'<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error><Code>{code}</Code>'
+        f"<Message>{xml_escape(message)}</Message></Error></Errors><RequestID>fault-proxy</RequestID></Response>"
+    ).encode()
+
+
+def group_xml(g):
+    tags = "".join(
+        f"<item><key>{xml_escape(k)}</key><value>{xml_escape(v)}</value></item>" for k, v in g["tags"].items()
+    )
+    extra = f"<spreadLevel>{g['spread_level']}</spreadLevel>" if g.get("spread_level") else ""
+    if g.get("partition_count"):
+        extra += f"<partitionCount>{g['partition_count']}</partitionCount>"
+    return (
+        f"<groupName>{xml_escape(g['name'])}</groupName><strategy>{g['strategy']}</strategy>"
+        f"<state>available</state><groupId>{g['id']}</groupId>"
+        f"<groupArn>arn:aws:ec2:us-east-1:123456789012:placement-group/{xml_escape(g['name'])}</groupArn>"
+        f"{extra}<tagSet>{tags}</tagSet>"
+    )
+
+
+def indexed(q, prefix):
+    # `Prefix.N` values in N order.
+    items = sorted((int(k[len(prefix) + 1:]), v[0]) for k, v in q.items()
+                   if k.startswith(prefix + ".") and k[len(prefix) + 1:].isdigit())
+    return [v for _, v in items]
+
+
+def placement_groups(op, body):
+    """An EC2 answer for a placement-group call, or None for any other."""
+    if op not in ("CreatePlacementGroup", "DescribePlacementGroups", "DeletePlacementGroup"):
+        return None
+    q = urllib.parse.parse_qs(body.decode())
+    ok = lambda inner: (200, {"Content-Type": "text/xml"}, (  # noqa: E731
+        f'<?xml version="1.0" encoding="UTF-8"?><{op}Response xmlns="{EC2_NS}">'
+        f"<requestId>fault-proxy</requestId>{inner}</{op}Response>").encode())
+    with LOCK:
+        if op == "CreatePlacementGroup":
+            name = q["GroupName"][0]
+            if name in GROUPS:
+                return ec2_error("InvalidPlacementGroup.Duplicate", f"The placement group '{name}' already exists.")
+            tags = {}
+            n = 1
+            while f"TagSpecification.1.Tag.{n}.Key" in q:
+                tags[q[f"TagSpecification.1.Tag.{n}.Key"][0]] = q.get(f"TagSpecification.1.Tag.{n}.Value", [""])[0]
+                n += 1
+            g = {
+                "name": name,
+                "id": "pg-%017x" % (len(GROUPS) + 1 + int(time.time() * 1000) % 10**9),
+                "strategy": q.get("Strategy", ["cluster"])[0],
+                "spread_level": q.get("SpreadLevel", ["rack" if q.get("Strategy") == ["spread"] else ""])[0],
+                "partition_count": q.get("PartitionCount", [None])[0],
+                "tags": tags,
+            }
+            GROUPS[name] = g
+            return ok(f"<return>true</return><placementGroup>{group_xml(g)}</placementGroup>")
+        if op == "DeletePlacementGroup":
+            name = q["GroupName"][0]
+            if GROUPS.pop(name, None) is None:
+                return ec2_error("InvalidPlacementGroup.Unknown", f"The Placement Group '{name}' is unknown.")
+            return ok("<return>true</return>")
+        found = list(GROUPS.values())
+        names = indexed(q, "GroupName")
+        if names:
+            missing = [n for n in names if n not in GROUPS]
+            if missing:
+                return ec2_error("InvalidPlacementGroup.Unknown", f"The Placement Group '{missing[0]}' is unknown.")
+            found = [g for g in found if g["name"] in names]
+        n = 1
+        while f"Filter.{n}.Name" in q:
+            fname = q[f"Filter.{n}.Name"][0]
+            values = indexed(q, f"Filter.{n}.Value")
+            if fname.startswith("tag:"):
+                found = [g for g in found if g["tags"].get(fname[4:]) in values]
+            elif fname == "group-name":
+                found = [g for g in found if g["name"] in values]
+            n += 1
+        items = "".join(f"<item>{group_xml(g)}</item>" for g in found)
+        return ok(f"<placementGroupSet>{items}</placementGroupSet>")
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -266,7 +363,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.hang_up()
         if throttle:
             return self.answer(*ANSWERS[proto])
-        status, headers, data = self.forward(body or None)
+        faked = placement_groups(op, body) if ARGS.fake_placement_groups else None
+        status, headers, data = faked or self.forward(body or None)
         if drop:
             return self.hang_up()
         self.answer(status, headers, data)

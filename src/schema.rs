@@ -132,11 +132,21 @@ pub struct Attr {
     pub name: &'static str,
     pub ty: Type,
     pub doc: &'static str,
+    /// An in-place update gives it a new value (a launch template's
+    /// default version): what refers to it is planned with the value
+    /// known only after apply.
+    pub updated: bool,
 }
 
 impl Attr {
     pub const fn new(name: &'static str, ty: Type, doc: &'static str) -> Attr {
-        Attr { name, ty, doc }
+        Attr { name, ty, doc, updated: false }
+    }
+
+    /// See [`Attr::updated`].
+    pub const fn updated(mut self) -> Attr {
+        self.updated = true;
+        self
     }
 }
 

@@ -356,9 +356,24 @@ impl Session {
         let (region, azs) = backend.region(o.region);
         // Looked up once, before planning, so every resource of this run
         // sees the same value (a destroy needs none).
-        let wanted = if o.require == Require::All { bp.lookups() } else { BTreeMap::new() };
+        let refs = if o.require == Require::All {
+            bp.lookups(|p| {
+                values.value(p).and_then(|v| match v {
+                    crate::blueprint::expr::Expr::Str(s) => Some(s),
+                    _ => None,
+                })
+            })
+        } else {
+            BTreeMap::new()
+        };
+        let wanted: BTreeMap<String, String> =
+            refs.values().map(|(name, user)| (name.clone(), user.clone())).collect();
         let lookups = backend.lookup(&wanted, &region).await?;
-        let bp = bp.with_lookups(&lookups);
+        let by_ref: BTreeMap<String, String> = refs
+            .iter()
+            .filter_map(|(key, (name, _))| Some((key.clone(), lookups.get(name)?.clone())))
+            .collect();
+        let bp = bp.with_lookups(&by_ref);
         let state = match store.load().map_err(SessionError::from)? {
             Some(s) if s.stack != stack => {
                 return Err(SessionError::WrongStack {

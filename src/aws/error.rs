@@ -89,6 +89,7 @@ pub fn is_not_found(code: &str) -> bool {
     code.ends_with("NotFound")
         || code.ends_with("NotFoundException")
         || code.ends_with("NotFoundFault")
+        || code == "InvalidPlacementGroup.Unknown"
         || matches!(code, "NoSuchEntity" | "NoSuchBucket")
 }
 

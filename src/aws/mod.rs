@@ -72,6 +72,7 @@ macro_rules! tag_calls {
     }};
 }
 
+pub mod autoscaling;
 pub mod client;
 pub mod dynamodb;
 pub mod ec2;
@@ -81,6 +82,7 @@ pub mod error;
 pub mod events;
 pub mod firehose;
 pub mod iam;
+pub mod instance_profile;
 pub mod lambda;
 pub mod logs;
 pub mod mq;
@@ -136,7 +138,12 @@ kinds! {
     ec2::endpoint::VPC_ENDPOINT => ec2::endpoint::VpcEndpoint,
     ec2::endpoint_service::VPC_ENDPOINT_SERVICE => ec2::endpoint_service::VpcEndpointService,
     ec2::endpoint_connection::VPC_ENDPOINT_CONNECTION => ec2::endpoint_connection::VpcEndpointConnection,
+    ec2::launch_template::LAUNCH_TEMPLATE => ec2::launch_template::LaunchTemplate,
+    ec2::placement_group::PLACEMENT_GROUP => ec2::placement_group::PlacementGroup,
+    ec2::instance::INSTANCE => ec2::instance::Instance,
     iam::ROLE => iam::Role,
+    instance_profile::INSTANCE_PROFILE => instance_profile::InstanceProfile,
+    autoscaling::GROUP => autoscaling::AutoScalingGroup,
     logs::LOG_GROUP => logs::LogGroup,
     elbv2::load_balancer::LOAD_BALANCER => elbv2::load_balancer::LoadBalancer,
     elbv2::target_group::TARGET_GROUP => elbv2::target_group::TargetGroup,

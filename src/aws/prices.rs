@@ -44,6 +44,13 @@ pub static US_EAST_1: PriceTable = PriceTable {
         ("aurora-mysql_db.r6g.large_hour", 0.26),
         ("aurora_storage_gb_month", 0.10),
         ("aurora_million_io", 0.20),
+        // EC2 on-demand instance-hours by operating system and type
+        // (Windows: license included; one secondary source, us-east-2).
+        ("ec2_linux_t3.micro_hour", 0.0104),
+        ("ec2_linux_t3.small_hour", 0.0208),
+        ("ec2_linux_t3.large_hour", 0.0832),
+        ("ec2_linux_m5.large_hour", 0.096),
+        ("ec2_windows_t3.large_hour", 0.1108),
     ],
 };
 

@@ -74,7 +74,11 @@ pub fn split_tags<'a>(
             stack = Some(v.to_string());
         } else if k == TAG_LINEAGE {
             lineage = Some(v.to_string());
-        } else if k == crate::provider::TAG_EXPIRES || !k.starts_with("archkit:") {
+        } else if k == crate::provider::TAG_EXPIRES
+            || !(k.starts_with("archkit:") || k.starts_with("aws:"))
+        {
+            // `aws:*` tags are AWS's own (an instance's launch template, its
+            // auto scaling group): nobody can set or remove them.
             user.insert(k.to_string(), Value::String(v.to_string()));
         }
     }

@@ -197,13 +197,22 @@ impl Blueprint {
 
 impl Blueprint {
     /// The Systems Manager parameters the resources and outputs read
-    /// (`${ssm:NAME}`), each with the first place it is used.
-    pub fn lookups(&self) -> BTreeMap<String, String> {
-        let mut names = BTreeMap::new();
+    /// (`${ssm:NAME}`, or `${ssm:params.P}` naming it by a string
+    /// parameter's value): for each reference as written, the parameter
+    /// name and the first resource or output that uses it.
+    pub fn lookups(
+        &self,
+        param: impl Fn(&str) -> Option<String>,
+    ) -> BTreeMap<String, (String, String)> {
+        let mut found = BTreeMap::new();
         let mut note = |e: &Expr, user: &str| {
             e.visit_refs(&mut |r| {
-                if let Ref::Ssm(name) = r {
-                    names.entry(name.clone()).or_insert_with(|| user.to_string());
+                if let Ref::Ssm(key) = r {
+                    let name = match key.strip_prefix("params.") {
+                        Some(p) => param(p).unwrap_or_default(),
+                        None => key.clone(),
+                    };
+                    found.entry(key.clone()).or_insert_with(|| (name, user.to_string()));
                 }
             })
         };
@@ -213,11 +222,12 @@ impl Blueprint {
         for o in self.outputs.values() {
             note(&o.value, &format!("output {}", o.name));
         }
-        names
+        found
     }
 
-    /// The blueprint with every `${ssm:NAME}` replaced by its looked-up
-    /// value, so the plan, the engine and saved plans see the value itself.
+    /// The blueprint with every `${ssm:...}` replaced by its looked-up
+    /// value (`values` by reference as written), so the plan, the engine
+    /// and saved plans see the value itself.
     pub fn with_lookups(mut self, values: &BTreeMap<String, String>) -> Blueprint {
         for r in self.resources.values_mut() {
             for e in r.properties.values_mut() {

@@ -1058,7 +1058,23 @@ impl<'a> Validator<'a> {
                         span: *at,
                     });
                 }
-                Ref::Az(_) | Ref::Stack | Ref::Region | Ref::Each | Ref::Ssm(_) => {}
+                Ref::Ssm(key) => {
+                    if let Some(p) = key.strip_prefix("params.")
+                        && !ctx.params.contains_key(p)
+                    {
+                        self.err(
+                            Code::UnknownParameter,
+                            format!("reference to unknown parameter `{p}`"),
+                            *at,
+                            "no such parameter",
+                            Some(format!(
+                                "declare it under `parameters:` as `{p}:`, with the Systems Manager \
+                                 parameter's name as its value"
+                            )),
+                        );
+                    }
+                }
+                Ref::Az(_) | Ref::Stack | Ref::Region | Ref::Each => {}
             }
         }
     }

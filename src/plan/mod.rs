@@ -299,6 +299,9 @@ struct PlanLookup<'a> {
     /// Resources whose attributes are unknown until apply (created or
     /// replaced).
     pending: &'a BTreeSet<String>,
+    /// Attributes an in-place update planned before changes (resource,
+    /// attribute): unknown until apply too.
+    updated: &'a BTreeSet<(String, String)>,
     /// Current physical ids and attributes of existing resources.
     existing: &'a HashMap<String, (String, BTreeMap<String, Value>)>,
     /// Resolved desired properties of resources already planned.
@@ -312,7 +315,9 @@ impl Lookup for PlanLookup<'_> {
         {
             return v.known().cloned();
         }
-        if self.pending.contains(resource) {
+        if self.pending.contains(resource)
+            || self.updated.contains(&(resource.to_string(), attr.to_string()))
+        {
             return None;
         }
         let (pid, attrs) = self.existing.get(resource)?;
@@ -477,6 +482,8 @@ pub fn diff(input: &Input, live: &Live) -> Result<Plan, PlanError> {
 struct Planned {
     /// Created or replaced: their attributes are unknown until apply.
     pending: BTreeSet<String>,
+    /// (resource, attribute) of attributes an update changes.
+    updated: BTreeSet<(String, String)>,
     desired: HashMap<String, BTreeMap<String, PlanValue>>,
 }
 
@@ -529,8 +536,12 @@ fn plan_resource(
         .registry
         .kind(kind)
         .ok_or_else(|| PlanError::Unsupported { id: id.to_string(), kind: kind.to_string() })?;
-    let look =
-        PlanLookup { pending: &planned.pending, existing: &ex.by_id, desired: &planned.desired };
+    let look = PlanLookup {
+        pending: &planned.pending,
+        updated: &planned.updated,
+        existing: &ex.by_id,
+        desired: &planned.desired,
+    };
     let props = desired_properties(input, k.as_ref(), id, &look)?;
     let sensitive: BTreeSet<String> = res
         .properties
@@ -588,6 +599,11 @@ fn plan_resource(
     // Later resources of the create order refer to these.
     if matches!(change.action, Action::Create | Action::Replace) {
         planned.pending.insert(id.to_string());
+    }
+    // (A change of tags alone makes no new version of anything.)
+    if change.action == Action::Update && change.changed.iter().any(|c| c != "tags") {
+        let updated = res.schema.attributes.iter().filter(|a| a.updated);
+        planned.updated.extend(updated.map(|a| (id.to_string(), a.name.to_string())));
     }
     planned.desired.insert(id.to_string(), props);
     Ok(change)

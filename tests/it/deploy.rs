@@ -782,8 +782,10 @@ fn lookups_and_counted_instances() {
     let bp = e.dir.path().join("lookups.yaml");
     std::fs::write(
         &bp,
-        "name: memory\nparameters:\n  copies:\n    type: number\n    default: 2\nresources:\n  \
+        "name: memory\nparameters:\n  copies:\n    type: number\n    default: 2\n  \
+         other:\n    default: /aws/service/y/image_id\nresources:\n  \
          image:\n    type: test.thing\n    properties:\n      value: ${ssm:/aws/service/x/image_id}\n  \
+         named:\n    type: test.thing\n    properties:\n      value: ${ssm:params.other}\n  \
          copy:\n    type: test.thing\n    for_each: ${params.copies}\n    properties:\n      \
          value: copy-${each.value} of ${ssm:/aws/service/x/image_id}\n",
     )
@@ -792,7 +794,7 @@ fn lookups_and_counted_instances() {
     let cloud = |image: &str| {
         let mut c = e.cloud();
         c["next_id"] = c.get("next_id").cloned().unwrap_or(1.into());
-        c["parameters"] = serde_json::json!({ "/aws/service/x/image_id": image });
+        c["parameters"] = serde_json::json!({ "/aws/service/x/image_id": image, "/aws/service/y/image_id": "ami-y" });
         std::fs::write(e.dir.path().join("cloud.json"), c.to_string()).unwrap();
     };
 
@@ -816,7 +818,10 @@ fn lookups_and_counted_instances() {
     assert_eq!(after("image"), "ami-1");
     assert_eq!(after("copy[1]"), "copy-1 of ami-1");
     assert_eq!(after("copy[2]"), "copy-2 of ami-1");
-    assert_eq!(json["changes"].as_array().unwrap().len(), 3);
+    // The parameter's name from a blueprint parameter.
+    assert_eq!(after("named"), "ami-y");
+    assert_eq!(json["lookups"]["/aws/service/y/image_id"], "ami-y");
+    assert_eq!(json["changes"].as_array().unwrap().len(), 4);
     let human = e.run(&["plan", bp]);
     assert!(
         human.stdout.contains("Looked up at plan time:\n  ssm:/aws/service/x/image_id = ami-1")
@@ -827,7 +832,7 @@ fn lookups_and_counted_instances() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(e.run(&["apply", bp, "--auto-approve", "--var", "copies=3"]).code, 0);
     assert_eq!(e.run(&["plan", bp, "--detailed-exitcode", "--var", "copies=3"]).code, 0);
-    assert_eq!(e.cloud()["resources"].as_object().unwrap().len(), 4);
+    assert_eq!(e.cloud()["resources"].as_object().unwrap().len(), 5);
 
     // AWS publishes a new image: the plan updates its users, and a plan
     // saved before is refused.
@@ -838,6 +843,10 @@ fn lookups_and_counted_instances() {
     let out = e.run(&["apply", plan_file.to_str().unwrap()]);
     assert_eq!(out.code, 1, "{}", out.stderr);
     assert!(out.stderr.contains("archkit::plan::stale"), "{}", out.stderr);
+
+    let out = e.run(&["plan", bp, "--var", "copies=3", "--var", "other=/nowhere"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("`/nowhere` (used by `named`)"), "{}", out.stderr);
 
     // A count below zero is refused at its line.
     let out = e.run(&["plan", bp, "--var", "copies=-1"]);

@@ -81,6 +81,12 @@ impl ProxyBuilder {
         self.arg("--drop-op", op)
     }
 
+    /// Serves placement-group calls from the proxy (moto has none).
+    pub(crate) fn fake_placement_groups(mut self) -> Self {
+        self.args.push("--fake-placement-groups".into());
+        self
+    }
+
     /// SIGKILLs the process whose pid `Proxy::spawn` writes, on the k-th
     /// call: after carrying the call out when `after_forward`.
     pub(crate) fn kill_at(mut self, k: u64, after_forward: bool) -> Self {

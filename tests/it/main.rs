@@ -22,6 +22,7 @@ macro_rules! client {
 mod aurora;
 mod bucket;
 mod cli;
+mod compute;
 mod corpus;
 mod cost;
 mod deploy;

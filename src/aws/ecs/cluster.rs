@@ -109,13 +109,16 @@ impl ResourceKind for Cluster {
     async fn delete(&self, _ctx: &Context, name: &str, _p: &Props) -> Result<()> {
         match send!(self.0.ecs.delete_cluster().cluster(name)) {
             Ok(_) => Ok(()),
-            // Tasks of a just-deleted service are still stopping.
+            // Tasks of a just-deleted service are still stopping, or the
+            // instances of a just-deleted auto scaling group are still
+            // deregistering (minutes on AWS; moto never registers them).
             Err(e)
                 if matches!(
                     e.code.as_deref(),
                     Some(
                         "ClusterContainsServicesException"
                             | "ClusterContainsTasksException"
+                            | "ClusterContainsContainerInstancesException"
                             | "UpdateInProgressException"
                     )
                 ) =>
