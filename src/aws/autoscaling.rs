@@ -4,12 +4,13 @@
 //! Its tags are propagated to the instances it launches, all but
 //! `archkit:id`: the instances are the group's, not resources of their own,
 //! and still carry `archkit:stack` so nothing of the stack is hidden.
-//! Deletion force-deletes the group (terminating its instances) and then
-//! terminates the instances it held, because moto's ForceDelete leaves
-//! them running (AWS terminates them itself; a second TerminateInstances
-//! is harmless); it waits until the group is gone and those instances are
-//! terminated, so the subnets, placement group and ECS cluster after it
-//! can go.
+//! Deletion force-deletes the group (AWS terminates its instances) and then
+//! terminates the instances it held itself, because some moto versions'
+//! ForceDelete left them running (`../shared/reference/moto.md`; 5.2.5
+//! terminates them, so the test cannot tell the second call's effect); a
+//! second TerminateInstances is harmless. It waits until the group is gone
+//! and those instances are terminated, so the subnets, placement group and
+//! ECS cluster after it can go.
 
 use crate::aws::prelude::*;
 use crate::provider::TAG_ID;
@@ -262,8 +263,8 @@ impl ResourceKind for AutoScalingGroup {
 
     fn update_note(&self, changed: &[String]) -> Option<&'static str> {
         changed.iter().any(|c| c.starts_with("launch_template")).then_some(
-            "instances running now keep their template version; those launched from now on use \
-             the new one (replace them with an instance refresh, or scale in and out)",
+            "instances running now keep their template version and those launched from now on use \
+             the new one; an instance refresh or scaling in and out replaces them",
         )
     }
 

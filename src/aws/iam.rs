@@ -111,7 +111,7 @@ impl ResourceKind for Role {
                     ("managed_policy_arns", json!(arns)),
                     ("tags", tags),
                 ]);
-                let attrs = attrs([("arn", json!(r.arn()))]);
+                let attrs = attrs([("arn", json!(r.arn())), ("name", json!(name))]);
                 out.push(Observed::new(name.to_string(), logical_id, props).with(attrs));
             }
             match page.marker().filter(|_| page.is_truncated()) {
@@ -161,7 +161,7 @@ impl ResourceKind for Role {
         let arn = out.role().map(|r| r.arn().to_string()).unwrap_or_default();
         // The role exists: a failure below must not lose it.
         self.sync_policies(&name, &Props::new(), p).await.partial(&name)?;
-        let attrs = attrs([("arn", json!(arn))]);
+        let attrs = attrs([("arn", json!(arn)), ("name", json!(name))]);
         Ok(Created::new(name).with(attrs))
     }
 

@@ -91,14 +91,20 @@ pub(crate) async fn leftovers(url: &str, pg_url: Option<&str>, s: &Stack) -> Vec
     let roles = iam.list_roles().path_prefix(&path).send().await.unwrap();
     left.extend(roles.roles().iter().map(|r| format!("role {}", r.role_name())));
     let ecs = client!(aws_sdk_ecs, url);
-    let clusters = ecs.list_clusters().send().await.unwrap();
-    left.extend(
-        clusters
-            .cluster_arns()
-            .iter()
-            .filter(|a| a.contains(&format!("cluster/{}", s.name)))
-            .map(|a| format!("cluster {a}")),
-    );
+    let arns: Vec<String> = ecs.list_clusters().send().await.unwrap().cluster_arns().to_vec();
+    let ours: Vec<String> =
+        arns.into_iter().filter(|a| a.contains(&format!("cluster/{}", s.name))).collect();
+    if !ours.is_empty() {
+        // A deleted cluster stays listed, INACTIVE.
+        let described = ecs.describe_clusters().set_clusters(Some(ours)).send().await.unwrap();
+        left.extend(
+            described
+                .clusters()
+                .iter()
+                .filter(|c| c.status() == Some("ACTIVE"))
+                .map(|c| format!("cluster {:?}", c.cluster_name())),
+        );
+    }
     left
 }
 
@@ -249,4 +255,170 @@ fn launch_template_spread_versions_on_change_and_destroys_instances_first() {
     let pos = |id: &str| order.iter().position(|x| x == id).unwrap();
     assert!(pos("instance[1]") < pos("spread") && pos("instance[2]") < pos("spread"), "{order:?}");
     assert_eq!(rt().block_on(leftovers(&url, Some(&p), &s)), Vec::<String>::new());
+}
+
+const AWSVPC: &str = "ecs-awsvpc-nginx";
+
+/// Reads back the ECS-on-EC2 stack: the template (AMI from SSM, user data
+/// naming the cluster, instance profile), the group (private subnets, the
+/// template's default version, propagated tags without `archkit:id`), the
+/// profile's role, the awsvpc task definition and the service.
+async fn ecs_on_ec2_read_back(url: &str, s: &Stack, ami: &str, version: &str) {
+    let ec2 = ec2(url);
+    let template_id = s.physical("launch_template");
+    let versions = ec2
+        .describe_launch_template_versions()
+        .launch_template_id(&template_id)
+        .versions("$Default")
+        .send()
+        .await
+        .unwrap();
+    let v = &versions.launch_template_versions()[0];
+    assert_eq!(v.version_number().map(|n| n.to_string()).as_deref(), Some(version));
+    let d = v.launch_template_data().unwrap();
+    assert_eq!(d.image_id(), Some(ami));
+    let profile = s.physical("instance_profile");
+    assert_eq!(d.iam_instance_profile().and_then(|p| p.name()), Some(profile.as_str()));
+    use base64::Engine;
+    let user_data =
+        base64::engine::general_purpose::STANDARD.decode(d.user_data().unwrap()).unwrap();
+    let cluster = s.physical("cluster");
+    assert!(
+        String::from_utf8(user_data).unwrap().contains(&format!("ECS_CLUSTER={cluster}")),
+        "the user data does not name the cluster"
+    );
+
+    let asg = client!(aws_sdk_autoscaling, url);
+    let name = s.physical("container_instances");
+    let groups = asg.describe_auto_scaling_groups().auto_scaling_group_names(&name).send().await;
+    let g = &groups.unwrap().auto_scaling_groups()[0].clone();
+    let lt = g.launch_template().unwrap();
+    assert_eq!(lt.launch_template_id(), Some(template_id.as_str()));
+    assert_eq!(lt.version(), Some(version));
+    let mut subnets: Vec<&str> = g.vpc_zone_identifier().unwrap().split(',').collect();
+    subnets.sort();
+    let mut want = [s.physical("private_subnet_one"), s.physical("private_subnet_two")];
+    want.sort();
+    assert_eq!(subnets, want);
+    let tag = |k: &str| g.tags().iter().find(|t| t.key() == Some(k)).cloned();
+    assert_eq!(tag("archkit:stack").and_then(|t| t.propagate_at_launch()), Some(true));
+    assert_eq!(tag("archkit:id").and_then(|t| t.propagate_at_launch()), Some(false));
+    // Its instance runs, carries the stack's tag, but not an id of its own.
+    let live = live_instances(url, s).await;
+    assert_eq!(live.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>(), ["-"], "{live:?}");
+
+    let iam = crate::moto::iam(url);
+    let p = iam.get_instance_profile().instance_profile_name(&profile).send().await.unwrap();
+    let roles: Vec<&str> =
+        p.instance_profile().unwrap().roles().iter().map(|r| r.role_name()).collect();
+    assert_eq!(roles, [s.physical("instance_role")]);
+    let attached = iam
+        .list_attached_role_policies()
+        .role_name(s.physical("instance_role"))
+        .send()
+        .await
+        .unwrap();
+    let arns: Vec<&str> =
+        attached.attached_policies().iter().filter_map(|p| p.policy_arn()).collect();
+    assert_eq!(arns, ["arn:aws:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role"]);
+
+    // The task SG admits TCP 80 from the VPC only.
+    let sg = ec2.describe_security_groups().group_ids(s.physical("task_sg")).send().await.unwrap();
+    let perms = sg.security_groups()[0].ip_permissions();
+    assert_eq!(perms.len(), 1);
+    assert_eq!((perms[0].from_port(), perms[0].to_port()), (Some(80), Some(80)));
+    let ranges: Vec<&str> = perms[0].ip_ranges().iter().filter_map(|r| r.cidr_ip()).collect();
+    assert_eq!(ranges, ["10.40.0.0/16"]);
+}
+
+#[test]
+fn ecs_awsvpc_nginx_runs_on_container_instances_and_follows_a_new_template_version() {
+    let Some(url) = require_moto() else { return };
+    let s = Stack::new(&url, "eav");
+    let bp = s.builtin(AWSVPC);
+    let (apply, secs) = run(&s, &url, &["apply", &bp, "--auto-approve", "--json", "--stats"]);
+    ok(&apply);
+    figures("ecs-awsvpc-nginx apply", &apply, secs);
+    let plan: serde_json::Value =
+        serde_json::from_str(&crate::util::run(&mut s.cmd(&["plan", &bp, "--json"])).stdout)
+            .unwrap();
+    let ami =
+        plan["lookups"]["/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+    rt().block_on(async {
+        ecs_on_ec2_read_back(&url, &s, &ami, "1").await;
+        let ecs = client!(aws_sdk_ecs, &url);
+        let td = ecs
+            .describe_task_definition()
+            .task_definition(s.physical("task_definition"))
+            .send()
+            .await
+            .unwrap();
+        let td = td.task_definition().unwrap();
+        assert_eq!(td.family(), Some("nginx-awsvpc"));
+        assert_eq!(td.network_mode().map(|m| m.as_str()), Some("awsvpc"));
+        let c = &td.container_definitions()[0];
+        assert_eq!((c.image(), c.cpu(), c.memory()), (Some("nginx:latest"), 100, Some(512)));
+        let svc = ecs
+            .describe_services()
+            .cluster(s.physical("cluster"))
+            .services(s.physical("service"))
+            .send()
+            .await
+            .unwrap();
+        let svc = &svc.services()[0];
+        assert_eq!(svc.launch_type().map(|l| l.as_str()), Some("EC2"));
+        let net = svc.network_configuration().unwrap().awsvpc_configuration().unwrap();
+        assert_eq!(net.security_groups(), [s.physical("task_sg")]);
+    });
+
+    let again = crate::util::run(&mut s.cmd(&["plan", &bp, "--detailed-exitcode"]));
+    assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
+    let (again, _) = run(&s, &url, &["apply", &bp, "--auto-approve", "--json", "--stats"]);
+    ok(&again);
+    assert_eq!(stats(&again)["write_calls"], 0, "{}", again.stderr);
+
+    // A new instance type: one new template version, made the default, and
+    // the group updated in place to launch from it.
+    let (plan, _) = run(&s, &url, &["plan", &bp, "--json", "--var", "instance_type=t3.large"]);
+    ok(&plan);
+    let mut got = changes(&plan);
+    got.sort_by(|a, b| a.0.cmp(&b.0));
+    let want = vec![
+        (
+            "container_instances".to_string(),
+            "update".to_string(),
+            serde_json::json!(["launch_template_version"]),
+        ),
+        ("launch_template".to_string(), "update".to_string(), serde_json::json!(["instance_type"])),
+    ];
+    assert_eq!(got, want, "{}", plan.stdout);
+    let (apply, _) =
+        run(&s, &url, &["apply", &bp, "--auto-approve", "--var", "instance_type=t3.large"]);
+    ok(&apply);
+    rt().block_on(ecs_on_ec2_read_back(&url, &s, &ami, "2"));
+    let again = crate::util::run(&mut s.cmd(&[
+        "plan",
+        &bp,
+        "--detailed-exitcode",
+        "--var",
+        "instance_type=t3.large",
+    ]));
+    assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
+
+    let (destroy, secs) = run(&s, &url, &["destroy", &bp, "--auto-approve", "--json", "--stats"]);
+    ok(&destroy);
+    figures("ecs-awsvpc-nginx destroy", &destroy, secs);
+    // The service and the group went before the cluster, the profile
+    // before its role.
+    let order = crate::util::finished_ids(&destroy.stdout);
+    let pos = |id: &str| order.iter().position(|x| x == id).unwrap();
+    assert!(pos("service") < pos("container_instances"), "{order:?}");
+    assert!(pos("container_instances") < pos("cluster"), "{order:?}");
+    assert!(pos("instance_profile") < pos("instance_role"), "{order:?}");
+    // No instance of the group is left running (moto 5.2.5's ForceDelete
+    // terminates them, as AWS does; archkit also terminates them itself).
+    assert_eq!(rt().block_on(leftovers(&url, None, &s)), Vec::<String>::new());
 }
