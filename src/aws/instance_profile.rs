@@ -55,10 +55,15 @@ impl InstanceProfile {
 #[async_trait]
 impl ResourceKind for InstanceProfile {
     async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
+        let ours = path(&ctx.stack);
         let listed: Vec<Profile> =
-            paginate!(self.0.iam.list_instance_profiles().path_prefix(path(&ctx.stack)))?;
-        let mut names: Vec<String> =
-            listed.iter().map(|p| p.instance_profile_name().to_string()).collect();
+            paginate!(self.0.iam.list_instance_profiles().path_prefix(&ours))?;
+        // moto ignores the prefix and lists every profile.
+        let mut names: Vec<String> = listed
+            .iter()
+            .filter(|p| p.path() == ours)
+            .map(|p| p.instance_profile_name().to_string())
+            .collect();
         for (id, _) in &q.known {
             if !names.contains(id) {
                 names.push(id.clone());

@@ -82,10 +82,12 @@ pub(crate) async fn leftovers(url: &str, pg_url: Option<&str>, s: &Stack) -> Vec
     let iam = crate::moto::iam(url);
     let path = format!("/archkit/{}/", s.name);
     let profiles = iam.list_instance_profiles().path_prefix(&path).send().await.unwrap();
+    // (moto ignores the path prefix.)
     left.extend(
         profiles
             .instance_profiles()
             .iter()
+            .filter(|p| p.path() == path)
             .map(|p| format!("profile {}", p.instance_profile_name())),
     );
     let roles = iam.list_roles().path_prefix(&path).send().await.unwrap();
@@ -420,5 +422,91 @@ fn ecs_awsvpc_nginx_runs_on_container_instances_and_follows_a_new_template_versi
     assert!(pos("instance_profile") < pos("instance_role"), "{order:?}");
     // No instance of the group is left running (moto 5.2.5's ForceDelete
     // terminates them, as AWS does; archkit also terminates them itself).
+    assert_eq!(rt().block_on(leftovers(&url, None, &s)), Vec::<String>::new());
+}
+
+const WINDOWS: &str = "ecs-windows-cluster";
+/// moto has no `/aws/service/ami-windows-latest` tree, only the older
+/// path (`../shared/reference/moto-more.md`).
+const MOTO_WINDOWS_AMI: &str =
+    "/aws/service/ecs/optimized-ami/windows_server/2019/english/full/recommended/image_id";
+
+#[test]
+fn ecs_windows_cluster_runs_iis_on_host_port_8080_and_destroys() {
+    let Some(url) = require_moto() else { return };
+    let s = Stack::new(&url, "ewc");
+    let bp = s.builtin(WINDOWS);
+
+    // The blueprint's own parameter is the current Windows Server 2022
+    // path, which moto lacks: a clear error before anything is made.
+    let plan = crate::util::run(&mut s.cmd(&["plan", &bp]));
+    assert_eq!(plan.code, 1, "{}", plan.stderr);
+    let err = plan.stderr.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(err.contains("archkit::lookup::not_found"), "{err}");
+    assert!(err.contains("Windows_Server-2022-English-Full-ECS_Optimized"), "{err}");
+
+    let var = format!("ami_parameter={MOTO_WINDOWS_AMI}");
+    let (plan, _) = run(&s, &url, &["plan", &bp, "--json", "--var", &var]);
+    ok(&plan);
+    let v: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
+    let ami = v["lookups"][MOTO_WINDOWS_AMI].as_str().unwrap().to_string();
+    // Windows instances are priced as Windows.
+    let cost = v["cost"].to_string();
+    assert!(cost.contains("t3.large windows instance"), "{cost}");
+
+    let (apply, secs) =
+        run(&s, &url, &["apply", &bp, "--auto-approve", "--json", "--stats", "--var", &var]);
+    ok(&apply);
+    figures("ecs-windows-cluster apply", &apply, secs);
+    rt().block_on(async {
+        let ec2 = ec2(&url);
+        let versions = ec2
+            .describe_launch_template_versions()
+            .launch_template_id(s.physical("launch_template"))
+            .versions("$Default")
+            .send()
+            .await
+            .unwrap();
+        let d = versions.launch_template_versions()[0].launch_template_data().unwrap();
+        assert_eq!(d.image_id(), Some(ami.as_str()));
+        use base64::Engine;
+        let ud = base64::engine::general_purpose::STANDARD.decode(d.user_data().unwrap()).unwrap();
+        let ud = String::from_utf8(ud).unwrap();
+        let cluster = s.physical("cluster");
+        assert!(
+            ud.contains(&format!("Initialize-ECSAgent -Cluster '{cluster}' -EnableTaskIAMRole")),
+            "{ud}"
+        );
+        assert!(ud.starts_with("<powershell>"), "{ud}");
+        let ecs = client!(aws_sdk_ecs, &url);
+        let td = ecs
+            .describe_task_definition()
+            .task_definition(s.physical("task_definition"))
+            .send()
+            .await
+            .unwrap();
+        let c = &td.task_definition().unwrap().container_definitions()[0];
+        let pm = &c.port_mappings()[0];
+        assert_eq!((pm.container_port(), pm.host_port()), (Some(80), Some(8080)));
+        assert_eq!(c.entry_point(), ["powershell", "-Command"]);
+        assert!(c.image().unwrap().ends_with(":windowsservercore-ltsc2022"));
+        let live = live_instances(&url, &s).await;
+        assert_eq!(live.len(), 1, "{live:?}");
+        let sg = ec2.describe_security_groups().group_ids(s.physical("host_sg")).send().await;
+        let perms = sg.unwrap().security_groups()[0].ip_permissions().to_vec();
+        assert_eq!(perms.len(), 1);
+        assert_eq!((perms[0].from_port(), perms[0].to_port()), (Some(8080), Some(8080)));
+    });
+
+    let again = crate::util::run(&mut s.cmd(&["plan", &bp, "--detailed-exitcode", "--var", &var]));
+    assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
+    let (again, _) =
+        run(&s, &url, &["apply", &bp, "--auto-approve", "--json", "--stats", "--var", &var]);
+    ok(&again);
+    assert_eq!(stats(&again)["write_calls"], 0, "{}", again.stderr);
+
+    let (destroy, secs) = run(&s, &url, &["destroy", &bp, "--auto-approve", "--json", "--stats"]);
+    ok(&destroy);
+    figures("ecs-windows-cluster destroy", &destroy, secs);
     assert_eq!(rt().block_on(leftovers(&url, None, &s)), Vec::<String>::new());
 }

@@ -18,6 +18,8 @@ static PORT_MAPPING: &[Prop] = rows! {
 
     Prop::new("protocol", Type::Enum(&["tcp", "udp"]), "The protocol.").default(Default::Str("tcp")),
 
+    Prop::new("host_port", Type::Int, "The host port it is published on (`bridge` and `default` network modes; `awsvpc` uses the container port)."),
+
 };
 
 static CONTAINER: &[Prop] = rows! {
@@ -40,6 +42,8 @@ static CONTAINER: &[Prop] = rows! {
 
     Prop::new("command", Type::List(&Type::String), "The command to run."),
 
+    Prop::new("entry_point", Type::List(&Type::String), "The entry point, e.g. `[powershell, -Command]`."),
+
     Prop::new("log_group", Type::String, "Send output to this CloudWatch Logs group (awslogs driver, stream prefix = container name)."),
 
 };
@@ -48,7 +52,7 @@ pub static TASK_DEFINITION: Schema = Schema::new("aws.ecs.task_definition", "An 
     .properties(rows! {
         Prop::new("family", Type::String, "The family; derived from the stack and id when omitted.").replace(),
         Prop::new("compatibility", Type::Enum(&["FARGATE", "EC2"]), "Where tasks run.").default(Default::Str("FARGATE")).replace(),
-        Prop::new("network_mode", Type::Enum(&["awsvpc", "bridge", "host", "none"]), "Task networking; Fargate needs `awsvpc`.").default(Default::Str("awsvpc")).replace(),
+        Prop::new("network_mode", Type::Enum(&["awsvpc", "bridge", "host", "none", "default"]), "Task networking; Fargate needs `awsvpc`; `default` is the platform's own (NAT on Windows, which has no other but awsvpc).").default(Default::Str("awsvpc")).replace(),
         Prop::new("cpu", Type::String, "Task CPU units (Fargate: 256, 512, 1024, 2048, 4096, 8192 or 16384).").replace(),
         Prop::new("memory", Type::String, "Task memory in MiB (Fargate: a size allowed for the CPU).").replace(),
         Prop::new("execution_role_arn", Type::String, "The role ECS uses to pull images and write logs.").replace(),
@@ -130,6 +134,7 @@ fn containers(p: &Props, region: &str) -> Vec<ContainerDefinition> {
                     b = b.port_mappings(
                         PortMapping::builder()
                             .set_container_port(i(pm, "container_port"))
+                            .set_host_port(i(pm, "host_port"))
                             .protocol(TransportProtocol::from(
                                 s(pm, "protocol").as_deref().unwrap_or("tcp"),
                             ))
@@ -150,6 +155,10 @@ fn containers(p: &Props, region: &str) -> Vec<ContainerDefinition> {
             let command = list(c, "command");
             if !command.is_empty() {
                 b = b.set_command(Some(command));
+            }
+            let entry_point = list(c, "entry_point");
+            if !entry_point.is_empty() {
+                b = b.set_entry_point(Some(entry_point));
             }
             if let Some(group) = s(c, "log_group") {
                 let options: HashMap<String, String> = [
@@ -187,10 +196,18 @@ fn container_value(c: &ContainerDefinition) -> Value {
                 c.port_mappings()
                     .iter()
                     .map(|pm| {
-                        json!({
+                        let mut m = json!({
                             "container_port": pm.container_port(),
                             "protocol": pm.protocol().map_or("tcp", |p| p.as_str()),
-                        })
+                        });
+                        // A host port equal to the container's (awsvpc, or
+                        // asked for) or 0 (dynamic) is not one of its own.
+                        if let Some(h) =
+                            pm.host_port().filter(|h| *h != 0 && Some(*h) != pm.container_port())
+                        {
+                            m["host_port"] = json!(h);
+                        }
+                        m
                     })
                     .collect(),
             ),
@@ -205,6 +222,7 @@ fn container_value(c: &ContainerDefinition) -> Value {
             ),
         ),
         ("command", json!(c.command())),
+        ("entry_point", json!(c.entry_point())),
         (
             "log_group",
             json!(
@@ -223,6 +241,16 @@ fn container_value(c: &ContainerDefinition) -> Value {
 fn normalize_containers(p: &mut Props) {
     if let Some(Value::Array(items)) = p.get_mut("containers") {
         for c in items.iter_mut() {
+            if let Some(Value::Array(ports)) = c.get_mut("port_mappings") {
+                for pm in ports.iter_mut().filter_map(Value::as_object_mut) {
+                    let same = pm.get("host_port").is_some_and(|h| {
+                        h.as_i64() == Some(0) || Some(h) == pm.get("container_port")
+                    });
+                    if same {
+                        pm.remove("host_port");
+                    }
+                }
+            }
             if let Value::Object(m) = c {
                 m.retain(|_, v| match v {
                     Value::Null => false,
@@ -321,7 +349,7 @@ impl ResourceKind for TaskDefinition {
             let p = props([
                 ("family", json!(td.family())),
                 ("compatibility", json!(td.requires_compatibilities().first().map(|c| c.as_str()))),
-                ("network_mode", json!(td.network_mode().map(|n| n.as_str()))),
+                ("network_mode", json!(network_mode(&td, applied_mode(q, &arn)))),
                 ("cpu", json!(td.cpu())),
                 ("memory", json!(td.memory())),
                 ("execution_role_arn", json!(td.execution_role_arn())),
@@ -352,9 +380,11 @@ impl ResourceKind for TaskDefinition {
                 .requires_compatibilities(Compatibility::from(
                     s(p, "compatibility").as_deref().unwrap_or("FARGATE"),
                 ))
-                .network_mode(NetworkMode::from(
-                    s(p, "network_mode").as_deref().unwrap_or("awsvpc"),
-                ))
+                .set_network_mode(match s(p, "network_mode").as_deref().unwrap_or("awsvpc") {
+                    // Not sent: the platform chooses.
+                    "default" => None,
+                    mode => Some(NetworkMode::from(mode)),
+                })
                 .set_cpu(s(p, "cpu"))
                 .set_memory(s(p, "memory"))
                 .set_execution_role_arn(s(p, "execution_role_arn"))
@@ -413,6 +443,22 @@ impl ResourceKind for TaskDefinition {
 
     fn normalize(&self, p: &mut Props) {
         normalize_containers(p);
+    }
+}
+
+/// The network mode last applied to the revision `arn`, if recorded.
+fn applied_mode<'a>(q: &'a ReadQuery, arn: &str) -> Option<&'a str> {
+    q.known.iter().find(|(id, _)| id == arn).and_then(|(_, p)| p.get("network_mode")?.as_str())
+}
+
+/// The revision's network mode; `default` when none was sent. AWS leaves
+/// an unsent mode unset for Windows tasks; moto reports `bridge` (Linux's
+/// default) instead, so a revision registered with `default` reads as
+/// `default` while AWS or moto report no mode or that fill-in.
+fn network_mode(td: &aws_sdk_ecs::types::TaskDefinition, applied: Option<&str>) -> String {
+    match (td.network_mode().map(|n| n.as_str()), applied) {
+        (None, _) | (Some("bridge"), Some("default")) => "default".into(),
+        (Some(mode), _) => mode.into(),
     }
 }
 
