@@ -92,12 +92,15 @@ impl Backend {
     }
 
     /// The stacks tagged in the region (no state needed).
-    pub async fn stacks(&self) -> Result<Vec<crate::aws::stacks::TaggedStack>, SessionError> {
+    pub async fn stacks(
+        &self,
+        only: Option<&str>,
+    ) -> Result<Vec<crate::aws::stacks::TaggedStack>, SessionError> {
         match self {
-            Backend::Aws { clients, .. } => {
-                Ok(crate::provider::retry::retrying(|| crate::aws::stacks::tagged_stacks(clients))
-                    .await?)
-            }
+            Backend::Aws { clients, .. } => Ok(crate::provider::retry::retrying(|| {
+                crate::aws::stacks::tagged_stacks(clients, only)
+            })
+            .await?),
             Backend::Memory { .. } => {
                 Err(SessionError::Backend("the test cloud cannot list stacks by tag".into()))
             }

@@ -56,6 +56,9 @@ pub struct Clients {
     pub ssm: aws_sdk_ssm::Client,
     pub autoscaling: aws_sdk_autoscaling::Client,
     pub region: String,
+    /// An endpoint URL is set: an emulator or a private endpoint, which
+    /// may not implement every call AWS has.
+    pub custom_endpoint: bool,
     pub stats: Arc<Stats>,
     /// Reads shared between kinds while a plan refreshes.
     pub reads: Arc<super::reads::ReadCache>,
@@ -129,6 +132,7 @@ impl Clients {
                     .build(),
             ),
             region,
+            custom_endpoint: config.endpoint_url().is_some(),
             stats,
             reads: Arc::default(),
         }

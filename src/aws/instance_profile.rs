@@ -38,8 +38,8 @@ fn observe(ctx: &Context, p: &Profile) -> Observed {
         ("role", str_value(p.roles().first().map(|r| r.role_name()))),
         ("tags", tags),
     ]);
-    Observed::new(p.instance_profile_name(), logical_id, props)
-        .with(attrs([("arn", json!(p.arn()))]))
+    let attrs = attrs([("arn", json!(p.arn())), ("name", json!(p.instance_profile_name()))]);
+    Observed::new(p.instance_profile_name(), logical_id, props).with(attrs)
 }
 
 impl InstanceProfile {

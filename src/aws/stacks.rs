@@ -26,10 +26,13 @@ pub struct TaggedStack {
     pub resources: usize,
 }
 
-/// Every stack tagged in the clients' region, by name.
-pub async fn tagged_stacks(c: &Clients) -> Result<Vec<TaggedStack>> {
+/// Every stack tagged in the clients' region, by name; with `only`, that
+/// stack alone (the listing is then filtered by the API: a page or two,
+/// however many other stacks the account holds).
+pub async fn tagged_stacks(c: &Clients, only: Option<&str>) -> Result<Vec<TaggedStack>> {
     use aws_sdk_resourcegroupstagging::types::TagFilter;
-    let filter = TagFilter::builder().key(TAG_STACK).build();
+    let filter =
+        TagFilter::builder().key(TAG_STACK).set_values(only.map(|n| vec![n.to_string()])).build();
     let mappings: Vec<_> =
         paginate!(c.tagging.get_resources().tag_filters(filter).resources_per_page(100))?;
     let mut stacks: BTreeMap<String, TaggedStack> = BTreeMap::new();

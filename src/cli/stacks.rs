@@ -62,7 +62,7 @@ pub(crate) fn find(
             return None;
         }
     };
-    let tagged = match rt.block_on(backend.stacks()) {
+    let tagged = match rt.block_on(backend.stacks(g.stack.as_deref())) {
         Ok(t) => t,
         Err(e) => {
             printer.error(&e);

@@ -359,7 +359,7 @@ fn ecs_awsvpc_nginx_runs_on_container_instances_and_follows_a_new_template_versi
             .await
             .unwrap();
         let td = td.task_definition().unwrap();
-        assert_eq!(td.family(), Some("nginx-awsvpc"));
+        assert_eq!(td.family(), Some(format!("{}-nginx-awsvpc", s.name).as_str()));
         assert_eq!(td.network_mode().map(|m| m.as_str()), Some("awsvpc"));
         let c = &td.container_definitions()[0];
         assert_eq!((c.image(), c.cpu(), c.memory()), (Some("nginx:latest"), 100, Some(512)));
@@ -509,4 +509,28 @@ fn ecs_windows_cluster_runs_iis_on_host_port_8080_and_destroys() {
     ok(&destroy);
     figures("ecs-windows-cluster destroy", &destroy, secs);
     assert_eq!(rt().block_on(leftovers(&url, None, &s)), Vec::<String>::new());
+}
+
+/// CreatePlacementGroup has no client token: when its answer is lost, the
+/// rerun of the call meets the group it made and takes it as its own (its
+/// `archkit:id` tag), so the apply converges with one group.
+#[test]
+fn a_lost_placement_group_answer_makes_no_second_group() {
+    let Some(url) = require_moto() else { return };
+    let proxy =
+        Proxy::builder(&url).fake_placement_groups().drop_op("CreatePlacementGroup").start();
+    let s = Stack::new(&url, "ltl");
+    let bp = s.builtin(LT);
+    let (apply, _) = run(&s, &proxy.url, &["apply", &bp, "--auto-approve"]);
+    assert_eq!(proxy.stats()["dropped"], 1, "the answer was not dropped");
+    ok(&apply);
+    let groups = rt().block_on(async {
+        let out = ec2(&proxy.url).describe_placement_groups().filters(s.tag_filter()).send().await;
+        out.unwrap().placement_groups().len()
+    });
+    assert_eq!(groups, 1);
+    let plan = crate::util::run(&mut s.cmd_at(&proxy.url, &["plan", &bp, "--detailed-exitcode"]));
+    assert_eq!(plan.code, 0, "{}\n{}", plan.stdout, plan.stderr);
+    ok(&run(&s, &proxy.url, &["destroy", &bp, "--auto-approve"]).0);
+    assert_eq!(rt().block_on(leftovers(&url, Some(&proxy.url), &s)), Vec::<String>::new());
 }

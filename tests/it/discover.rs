@@ -5,6 +5,10 @@
 //! account is untouched. What is left is checked service by service with
 //! the SDK, not through archkit.
 //!
+//! Every call goes through `scripts/fault-proxy.py --fake-placement-groups`:
+//! discovery reads every kind archkit knows, placement groups among them,
+//! which moto does not implement (the proxy answers them).
+//!
 //! moto does not enforce every dependency AWS does (a gateway detached
 //! while NAT gateways hold addresses): those orders are tested as rules
 //! (`kinds`), not here.
@@ -15,8 +19,8 @@ use crate::util::Run;
 const MQ_VARS: [(&str, &str); 2] =
     [("broker_password", "correct-horse-battery-9"), ("console_cidr", "203.0.113.7/32")];
 
-fn run(s: &Stack, vars: &[(&str, &str)], args: &[&str]) -> Run {
-    let mut c = s.cmd(args);
+fn run(s: &Stack, url: &str, vars: &[(&str, &str)], args: &[&str]) -> Run {
+    let mut c = s.cmd_at(url, args);
     for (k, v) in vars {
         c.env(format!("ARCHKIT_VAR_{k}"), v);
     }
@@ -24,10 +28,13 @@ fn run(s: &Stack, vars: &[(&str, &str)], args: &[&str]) -> Run {
 }
 
 /// What is left of `s`, kind by kind.
-fn leftovers(url: &str, bp: &str, s: &Stack, state: &serde_json::Value) -> Vec<String> {
+fn leftovers(url: &str, pg: &str, bp: &str, s: &Stack, state: &serde_json::Value) -> Vec<String> {
     let mut left = match bp {
         "mq-lambda-poller" => rt().block_on(crate::mq::leftovers(url, s, state)),
         "aurora-firehose-s3" => rt().block_on(crate::aurora::leftovers(url, s)),
+        "launch-template-spread" | "ecs-awsvpc-nginx" | "ecs-windows-cluster" => {
+            rt().block_on(crate::compute::leftovers(url, Some(pg), s))
+        }
         _ => rt().block_on(crate::fargate::leftovers(url, s)),
     };
     if bp == "privatelink-service" {
@@ -39,9 +46,11 @@ fn leftovers(url: &str, bp: &str, s: &Stack, state: &serde_json::Value) -> Vec<S
 
 fn discover_destroys_a_stack_without_state(bp: &str, vars: &[(&str, &str)]) {
     let Some(url) = require_moto() else { return };
+    let proxy = crate::faults::Proxy::builder(&url).fake_placement_groups().start();
+    let p = proxy.url.as_str();
     let (a, b) = (Stack::new(&url, "dsa"), Stack::new(&url, "dsb"));
-    ok(&run(&a, vars, &["apply", bp, "--auto-approve"]));
-    ok(&run(&b, vars, &["apply", bp, "--auto-approve"]));
+    ok(&run(&a, p, vars, &["apply", bp, "--auto-approve"]));
+    ok(&run(&b, p, vars, &["apply", bp, "--auto-approve"]));
     let state = a.state();
     let taggable: std::collections::BTreeSet<String> = state["resources"]
         .as_object()
@@ -53,7 +62,7 @@ fn discover_destroys_a_stack_without_state(bp: &str, vars: &[(&str, &str)]) {
     std::fs::remove_dir_all(a.dir_path().join(".archkit")).unwrap();
 
     // No blueprint and no state: only the stack's name.
-    let out = run(&a, &[], &["destroy", "--discover", "--auto-approve", "--json"]);
+    let out = run(&a, p, &[], &["destroy", "--discover", "--auto-approve", "--json"]);
     ok(&out);
     let plan = out
         .stdout
@@ -68,14 +77,14 @@ fn discover_destroys_a_stack_without_state(bp: &str, vars: &[(&str, &str)]) {
     assert_eq!(found, taggable);
     assert_eq!(changes.len(), taggable.len(), "found twice: {changes:#?}");
     assert!(changes.iter().all(|c| c["reason"] == "discovered"), "{changes:#?}");
-    assert_eq!(leftovers(&url, bp, &a, &state), Vec::<String>::new());
+    assert_eq!(leftovers(&url, p, bp, &a, &state), Vec::<String>::new());
 
     // The stack beside it is whole: it still plans no change.
-    let again = run(&b, vars, &["plan", bp, "--detailed-exitcode"]);
+    let again = run(&b, p, vars, &["plan", bp, "--detailed-exitcode"]);
     assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
     let b_state = b.state();
-    ok(&run(&b, vars, &["destroy", bp, "--auto-approve"]));
-    assert_eq!(leftovers(&url, bp, &b, &b_state), Vec::<String>::new());
+    ok(&run(&b, p, vars, &["destroy", bp, "--auto-approve"]));
+    assert_eq!(leftovers(&url, p, bp, &b, &b_state), Vec::<String>::new());
 }
 
 /// Kinds found through their parents, never by tags.
@@ -110,4 +119,14 @@ fn discover_destroys_aurora_firehose_s3_without_state() {
 #[test]
 fn discover_destroys_privatelink_service_without_state() {
     discover_destroys_a_stack_without_state("privatelink-service", &[]);
+}
+
+#[test]
+fn discover_destroys_launch_template_spread_without_state() {
+    discover_destroys_a_stack_without_state("launch-template-spread", &[("instance_count", "2")]);
+}
+
+#[test]
+fn discover_destroys_ecs_awsvpc_nginx_without_state() {
+    discover_destroys_a_stack_without_state("ecs-awsvpc-nginx", &[]);
 }

@@ -178,6 +178,13 @@ const AURORA: Subject = Subject {
     leftovers: |url, s| rt().block_on(crate::aurora::leftovers(url, s)),
 };
 
+const ECS_ON_EC2: Subject = Subject {
+    blueprint: "ecs-awsvpc-nginx",
+    env: &[],
+    tokens: &["CreateNatGateway", "CreateLaunchTemplate", "CreateService"],
+    leftovers: |url, s| rt().block_on(crate::compute::leftovers(url, None, s)),
+};
+
 impl Subject {
     fn cmd(&self, s: &Stack, url: &str, args: &[&str]) -> Command {
         let b = s.builtin(self.blueprint);
@@ -369,6 +376,19 @@ fn mq_poller_converges_after_a_sigkill_at_any_call_of_apply_or_destroy() {
 #[test]
 fn aurora_converges_after_a_sigkill_at_any_call_of_apply_or_destroy() {
     crash_everywhere(&AURORA, "crash-au");
+}
+
+/// The auto scaling group and the instance profile have no client token:
+/// a create whose answer was lost, or that a kill cut short, is found by
+/// its name and its own `archkit:id` tag, never made twice.
+#[test]
+fn ecs_on_ec2_converges_after_a_sigkill_at_any_call_of_apply_or_destroy() {
+    crash_everywhere(&ECS_ON_EC2, "crash-ee");
+}
+
+#[test]
+fn ecs_on_ec2_apply_and_destroy_survive_lost_answers_without_duplicates() {
+    lost_answers(&ECS_ON_EC2, "lost-ee", 3);
 }
 
 #[test]
