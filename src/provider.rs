@@ -103,6 +103,14 @@ pub struct ReadQuery {
     pub discover: bool,
 }
 
+impl ReadQuery {
+    /// The recorded ids `seen` does not hold: those the stack's tag
+    /// listing missed (tags removed outside archkit), read by id.
+    pub fn unseen(&self, seen: impl Fn(&str) -> bool) -> Vec<String> {
+        self.known.iter().map(|(id, _)| id.clone()).filter(|id| !seen(id)).collect()
+    }
+}
+
 /// One live resource as the provider sees it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Observed {

@@ -136,12 +136,7 @@ impl ResourceKind for AutoScalingGroup {
         let stack =
             Filter::builder().name(format!("tag:{TAG_STACK}")).values(ctx.stack.clone()).build();
         let mut found = self.describe(None, Some(stack)).await?;
-        let missing: Vec<String> = q
-            .known
-            .iter()
-            .map(|(id, _)| id.clone())
-            .filter(|id| !found.iter().any(|g| g.auto_scaling_group_name() == Some(id)))
-            .collect();
+        let missing = q.unseen(|id| found.iter().any(|g| g.auto_scaling_group_name() == Some(id)));
         if !missing.is_empty() {
             found.extend(self.describe(Some(missing), None).await?);
         }

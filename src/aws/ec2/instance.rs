@@ -76,12 +76,7 @@ impl Instance {
 impl ResourceKind for Instance {
     async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
         let mut found = self.describe(stack_filter(ctx)).await?;
-        let missing: Vec<String> = q
-            .known
-            .iter()
-            .map(|(id, _)| id.clone())
-            .filter(|id| !found.iter().any(|i| i.instance_id() == Some(id)))
-            .collect();
+        let missing = q.unseen(|id| found.iter().any(|i| i.instance_id() == Some(id)));
         if !missing.is_empty() {
             found.extend(self.describe(filter("instance-id", missing)).await?);
         }

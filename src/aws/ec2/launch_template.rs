@@ -129,12 +129,7 @@ impl ResourceKind for LaunchTemplate {
         let mut found = send!(ec2.describe_launch_templates().filters(stack_filter(ctx)))?
             .launch_templates
             .unwrap_or_default();
-        let missing: Vec<String> = q
-            .known
-            .iter()
-            .map(|(id, _)| id.clone())
-            .filter(|id| !found.iter().any(|t| t.launch_template_id() == Some(id)))
-            .collect();
+        let missing = q.unseen(|id| found.iter().any(|t| t.launch_template_id() == Some(id)));
         if !missing.is_empty() {
             // By id, with a filter: an unknown id is not an error then.
             let out = send!(

@@ -68,12 +68,7 @@ impl ResourceKind for PlacementGroup {
             }
             Err(e) => return Err(e),
         };
-        let missing: Vec<String> = q
-            .known
-            .iter()
-            .map(|(id, _)| id.clone())
-            .filter(|id| !found.iter().any(|g| g.group_name() == Some(id)))
-            .collect();
+        let missing = q.unseen(|id| found.iter().any(|g| g.group_name() == Some(id)));
         if !missing.is_empty() {
             let out =
                 send!(ec2.describe_placement_groups().filters(filter("group-name", missing)))?;
