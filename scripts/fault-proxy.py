@@ -36,6 +36,13 @@ TARGET (moto) and, as asked, injects the faults AWS users meet:
                        proxy's own, in EC2's XML: moto 5.2.5 does not
                        implement them (HTTP 500). A test double for those
                        three calls only; everything else still goes to moto.
+  --canned OP=JSON     answer every call of the JSON-protocol operation OP
+                       here with 200 and the body JSON, and keep the
+                       request's body in the stats (`canned`: [{op, body}]):
+                       a test double for a call moto does not implement
+                       (UpdateJob, UpdateCrawler, UpdateProject), which
+                       checks what archkit sends, not what AWS would do.
+                       May be given more than once.
   --latency-ms MS      add MS milliseconds to every call (an AWS round trip is
                        about 50); calls in flight wait side by side.
   --stats FILE         after every request, write JSON: calls, writes, the
@@ -74,14 +81,16 @@ p.add_argument("--pid-file")
 p.add_argument("--stats")
 p.add_argument("--latency-ms", type=float, default=0)
 p.add_argument("--fake-placement-groups", action="store_true")
+p.add_argument("--canned", action="append", default=[])
 ARGS = p.parse_args()
+CANNED = dict(c.split("=", 1) for c in ARGS.canned)
 TARGET = ARGS.target.rstrip("/")
 LOCK = threading.Lock()
 IN_FLIGHT = 0
 BURSTS = {}
 OP_THROTTLED = []  # the invocation of --throttle-op already chosen
 OP_DROPPED = []  # the call of --drop-op already dropped
-STATS = {"in_flight_max": 0, "calls": 0, "writes": 0, "throttled": 0, "dropped": 0, "killed_at": None, "ops": [], "tokens": [], "throttled_protocols": {}, "timeline": []}
+STATS = {"in_flight_max": 0, "calls": 0, "writes": 0, "throttled": 0, "dropped": 0, "killed_at": None, "ops": [], "tokens": [], "throttled_protocols": {}, "timeline": [], "canned": []}
 FIRST = []
 # Idempotency-token parameters, in every protocol's spelling.
 TOKENS = (b"ClientToken=", b'"clientToken"', b'"creatorRequestId"', b'"ClientToken"')
@@ -364,6 +373,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if throttle:
             return self.answer(*ANSWERS[proto])
         faked = placement_groups(op, body) if ARGS.fake_placement_groups else None
+        if op in CANNED:
+            with LOCK:
+                STATS["canned"].append({"op": op, "body": json.loads(body or b"{}")})
+                save_stats()
+            faked = (200, {"Content-Type": "application/x-amz-json-1.1"}, CANNED[op].encode())
         status, headers, data = faked or self.forward(body or None)
         if drop:
             return self.hang_up()

@@ -41,6 +41,10 @@ pub enum Type {
     /// blueprint is loaded, and the property's value becomes the zip's
     /// base64 SHA-256 (what Lambda reports as `CodeSha256`).
     Code,
+    /// One file beside the blueprint, written as a relative path and
+    /// uploaded as it is (an S3 object's body); the property's value
+    /// becomes the file's base64 SHA-256.
+    File,
 }
 
 impl Type {
@@ -57,6 +61,7 @@ impl Type {
             Type::Object(_) => "a mapping".into(),
             Type::Json => "any value".into(),
             Type::Code => "a directory of code, relative to the blueprint".into(),
+            Type::File => "a file, relative to the blueprint".into(),
         }
     }
 
@@ -72,6 +77,7 @@ impl Type {
             Type::Object(_) => "mappings".into(),
             Type::Json => "values".into(),
             Type::Code => "code directories".into(),
+            Type::File => "files".into(),
         }
     }
 }

@@ -55,6 +55,8 @@ pub fn schema_registry() -> Registry {
 }
 
 /// Where resources live.
+// One per run: the size of the AWS clients is not worth a box.
+#[allow(clippy::large_enum_variant)]
 pub enum Backend {
     Aws { clients: crate::aws::Clients, azs: Vec<String> },
     Memory { cloud: Arc<MemoryCloud>, path: PathBuf },

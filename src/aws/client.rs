@@ -55,6 +55,12 @@ pub struct Clients {
     pub rds: aws_sdk_rds::Client,
     pub ssm: aws_sdk_ssm::Client,
     pub autoscaling: aws_sdk_autoscaling::Client,
+    pub codebuild: aws_sdk_codebuild::Client,
+    pub ds: aws_sdk_directory::Client,
+    pub glue: aws_sdk_glue::Client,
+    pub sts: aws_sdk_sts::Client,
+    /// The caller's account id, asked once (ARNs the APIs do not return).
+    account: Arc<tokio::sync::OnceCell<String>>,
     pub region: String,
     /// An endpoint URL is set: an emulator or a private endpoint, which
     /// may not implement every call AWS has.
@@ -122,6 +128,11 @@ impl Clients {
             rds: client!(aws_sdk_rds),
             ssm: client!(aws_sdk_ssm),
             autoscaling: client!(aws_sdk_autoscaling),
+            codebuild: client!(aws_sdk_codebuild),
+            ds: client!(aws_sdk_directory),
+            glue: client!(aws_sdk_glue),
+            sts: client!(aws_sdk_sts),
+            account: Arc::default(),
             // Path-style addressing against an emulator or a private
             // endpoint, whose host names carry no bucket names.
             s3: aws_sdk_s3::Client::from_conf(
@@ -136,6 +147,20 @@ impl Clients {
             stats,
             reads: Arc::default(),
         }
+    }
+
+    /// The account the credentials belong to, asked of STS once per run:
+    /// Glue's tag calls take ARNs that its reads do not return.
+    pub async fn account_id(&self) -> crate::provider::Result<String> {
+        self.account
+            .get_or_try_init(|| async {
+                let me = send!(self.sts.get_caller_identity())?;
+                me.account().map(str::to_string).ok_or_else(|| {
+                    crate::provider::ProviderError::new("STS returned no account id")
+                })
+            })
+            .await
+            .cloned()
     }
 
     /// Clients that are never used to call AWS (no credentials, no
@@ -222,7 +247,7 @@ pub struct OperationJson {
 
 /// Whether an API operation only reads.
 pub fn is_read(operation: &str) -> bool {
-    ["Describe", "Get", "List"].iter().any(|p| operation.starts_with(p))
+    ["Describe", "Get", "List", "BatchGet", "Head"].iter().any(|p| operation.starts_with(p))
 }
 
 impl Stats {

@@ -90,7 +90,10 @@ pub fn is_not_found(code: &str) -> bool {
         || code.ends_with("NotFoundException")
         || code.ends_with("NotFoundFault")
         || code == "InvalidPlacementGroup.Unknown"
-        || matches!(code, "NoSuchEntity" | "NoSuchBucket")
+        || matches!(
+            code,
+            "NoSuchEntity" | "NoSuchBucket" | "NoSuchKey" | "EntityDoesNotExistException"
+        )
 }
 
 /// Messages AWS services give for a role IAM has not propagated yet
@@ -107,6 +110,9 @@ pub fn iam_propagating(message: &str) -> bool {
         "is not authorized to perform: iam:passrole",
         "the role defined for the function",
         "invalid service role",
+        // CodeBuild checks the role's EC2 permissions for a VPC project
+        // (aws-cdk#2652): a policy attached seconds ago is not seen yet.
+        "not authorized to perform describesecuritygroups",
     ]
     .iter()
     .any(|p| m.contains(p))

@@ -74,6 +74,8 @@ macro_rules! tag_calls {
 
 pub mod autoscaling;
 pub mod client;
+pub mod codebuild;
+pub mod directory;
 pub mod dynamodb;
 pub mod ec2;
 pub mod ecs;
@@ -81,6 +83,7 @@ pub mod elbv2;
 pub mod error;
 pub mod events;
 pub mod firehose;
+pub mod glue;
 pub mod iam;
 pub mod instance_profile;
 pub mod lambda;
@@ -91,6 +94,7 @@ pub mod prices;
 pub mod rds;
 pub mod reads;
 pub mod s3;
+pub mod s3_object;
 pub mod s3state;
 pub mod secretsmanager;
 pub mod ssm;
@@ -159,12 +163,18 @@ kinds! {
     dynamodb::TABLE => dynamodb::Table,
     secretsmanager::SECRET => secretsmanager::Secret,
     s3::BUCKET => s3::Bucket,
+    s3_object::OBJECT => s3_object::Object,
     firehose::DELIVERY_STREAM => firehose::DeliveryStream,
     rds::subnet_group::DB_SUBNET_GROUP => rds::subnet_group::SubnetGroup,
     rds::parameter_group::DB_CLUSTER_PARAMETER_GROUP => rds::parameter_group::ParameterGroup,
     rds::cluster::DB_CLUSTER => rds::cluster::Cluster,
     rds::instance::DB_INSTANCE => rds::instance::Instance,
     rds::role_association::CLUSTER_ROLE_ASSOCIATION => rds::role_association::RoleAssociation,
+    codebuild::PROJECT => codebuild::CodeBuildProject,
+    directory::MICROSOFT_AD => directory::MicrosoftAd,
+    glue::DATABASE => glue::Database,
+    glue::CRAWLER => glue::Crawler,
+    glue::JOB => glue::Job,
 }
 
 /// Every AWS resource kind's schema.

@@ -55,7 +55,7 @@ pub fn bucket_name(stack: &str, id: &str, lineage: &str) -> String {
 }
 
 /// The start of every derived name of `stack`'s buckets.
-fn stack_prefix(stack: &str) -> String {
+pub(crate) fn stack_prefix(stack: &str) -> String {
     format!("{}-", stack.to_ascii_lowercase())
 }
 

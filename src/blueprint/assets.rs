@@ -157,15 +157,46 @@ impl Walk<'_> {
     }
 }
 
-/// Packages every code property of the blueprint and replaces its path
-/// by the package's digest. Errors point at the resource.
+/// The bytes of the file `rel` beside the blueprint; like a code
+/// directory, it must stay inside the blueprint's directory.
+fn file_of(located: &Located, rel: &str) -> Result<Vec<u8>, String> {
+    let rel = rel.trim_start_matches("./");
+    if rel.is_empty() || Path::new(rel).is_absolute() || rel.split('/').any(|p| p == "..") {
+        return Err(format!("`{rel}` must be a file inside the blueprint's directory"));
+    }
+    if let Some(dir) = &located.dir {
+        let path = dir.join(rel);
+        if !path.is_file() {
+            return Err(format!("`{}` is not a file", path.display()));
+        }
+        let inside = dir.canonicalize().map_err(|e| format!("cannot read `{rel}`: {e}"))?;
+        let walk = Walk { inside, seen: HashSet::new(), out: &mut Vec::new() };
+        let real = walk.resolve(&path, Path::new(rel))?;
+        return std::fs::read(&real).map_err(|e| format!("cannot read `{rel}`: {e}"));
+    }
+    if let Some(name) = &located.builtin {
+        let want = PathBuf::from(rel);
+        if let Some((_, bytes)) =
+            source::builtin_files(name).unwrap_or_default().into_iter().find(|(p, _)| *p == want)
+        {
+            return Ok(bytes.to_vec());
+        }
+    }
+    Err(format!("`{rel}` is not a file of the blueprint"))
+}
+
+/// Packages every code property of the blueprint (a zip of a directory)
+/// and reads every file property (the file as it is), replacing the path
+/// by the bytes' digest. Errors point at the resource.
 pub fn package(bp: &mut Blueprint, located: &Located) -> Result<(), Diagnostics> {
     let mut diags = Vec::new();
     for r in bp.resources.values_mut() {
-        for prop in r.schema.properties.iter().filter(|p| matches!(p.ty, Type::Code)) {
+        for prop in r.schema.properties.iter().filter(|p| matches!(p.ty, Type::Code | Type::File)) {
             let Some(e) = r.properties.get_mut(prop.name) else {
                 continue;
             };
+            let is_code = matches!(prop.ty, Type::Code);
+            let what = if is_code { "directory of function code" } else { "file" };
             let Expr::Str(rel) = e else {
                 diags.push(
                     Diagnostic::new(
@@ -173,14 +204,15 @@ pub fn package(bp: &mut Blueprint, located: &Located) -> Result<(), Diagnostics>
                         format!("`{}.{}` must be a literal path", r.id, prop.name),
                     )
                     .label(r.span, "this resource")
-                    .help("write the directory beside the blueprint, e.g. `code: ./worker`")
+                    .help(format!("write the {what} beside the blueprint, e.g. `./data/x.json`"))
                     .in_file(&bp.file),
                 );
                 continue;
             };
-            match files_of(located, rel) {
-                Ok(files) => {
-                    let bytes = zip(files);
+            let bytes =
+                if is_code { files_of(located, rel).map(zip) } else { file_of(located, rel) };
+            match bytes {
+                Ok(bytes) => {
                     let sha = digest(&bytes);
                     bp.assets.insert(sha.clone(), Arc::new(bytes));
                     *e = Expr::Str(sha);
@@ -188,13 +220,10 @@ pub fn package(bp: &mut Blueprint, located: &Located) -> Result<(), Diagnostics>
                 Err(msg) => diags.push(
                     Diagnostic::new(
                         Code::CodeNotFound,
-                        format!("the code of `{}` cannot be packaged: {msg}", r.id),
+                        format!("the {} of `{}` cannot be read: {msg}", prop.name, r.id),
                     )
                     .label(r.span, "this resource")
-                    .help(format!(
-                        "`{}` names a directory of function code next to blueprint.yaml",
-                        prop.name
-                    ))
+                    .help(format!("`{}` names a {what} next to blueprint.yaml", prop.name))
                     .in_file(&bp.file),
                 ),
             }

@@ -831,7 +831,9 @@ impl<'a> Validator<'a> {
                 }
                 (Expr::Ref(_), _) | (_, Type::Json) => Some(parsed),
                 (Expr::Template(_), Type::String | Type::Cidr | Type::Enum(_)) => Some(parsed),
-                (Expr::Str(s), Type::String | Type::Code) => Some(Expr::Str(s.clone())),
+                (Expr::Str(s), Type::String | Type::Code | Type::File) => {
+                    Some(Expr::Str(s.clone()))
+                }
                 (Expr::Str(s), Type::Cidr) => self.cidr(node, s),
                 (Expr::Str(s), Type::Enum(allowed)) => {
                     if allowed.contains(&s.as_str()) {
@@ -1162,7 +1164,7 @@ fn param_fits(pt: ParamType, ty: &Type) -> bool {
         Type::Cidr | Type::Enum(_) => pt == ParamType::String,
         Type::Int => pt == ParamType::Number,
         Type::Bool => pt == ParamType::Bool,
-        Type::StringMap | Type::Object(_) | Type::Code => false,
+        Type::StringMap | Type::Object(_) | Type::Code | Type::File => false,
     }
 }
 

@@ -81,6 +81,12 @@ impl ProxyBuilder {
         self.arg("--drop-op", op)
     }
 
+    /// Answers every call of `op` with 200 and `body`, keeping the
+    /// requests (`canned` in the stats): a double for a call moto lacks.
+    pub(crate) fn canned(self, op: &str, body: &str) -> Self {
+        self.arg("--canned", format!("{op}={body}"))
+    }
+
     /// Serves placement-group calls from the proxy (moto has none).
     pub(crate) fn fake_placement_groups(mut self) -> Self {
         self.args.push("--fake-placement-groups".into());

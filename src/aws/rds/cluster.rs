@@ -84,7 +84,7 @@ pub async fn describe(c: &Clients, id: &str) -> Result<Option<DbCluster>> {
 
 /// A final snapshot's name: the cluster's, with the time, so a second
 /// cluster of the same identifier deleted later never clashes.
-fn final_snapshot(id: &str) -> String {
+pub(crate) fn final_snapshot(id: &str) -> String {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
