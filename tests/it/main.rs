@@ -35,6 +35,7 @@ mod firehose;
 mod graph;
 mod kinds;
 mod lambda_vpc;
+mod managed;
 mod markdown;
 mod moto;
 mod mq;
