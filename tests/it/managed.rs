@@ -271,7 +271,7 @@ fn codebuild(url: &str) -> aws_sdk_codebuild::Client {
 
 /// What is left of the CodeBuild stack: its network, role and cluster
 /// leftovers (as the compute stacks), its projects and its log groups.
-async fn codebuild_leftovers(url: &str, s: &Stack) -> Vec<String> {
+pub(crate) async fn codebuild_leftovers(url: &str, s: &Stack) -> Vec<String> {
     let mut left = crate::compute::leftovers(url, None, s).await;
     let names = codebuild(url).list_projects().send().await.unwrap();
     left.extend(
@@ -381,4 +381,172 @@ fn codebuild_vpc_builds_in_private_subnets_with_a_scoped_role() {
     rt().block_on(async {
         assert_eq!(codebuild_leftovers(&url, &s).await, Vec::<String>::new());
     });
+}
+
+fn ds(url: &str) -> aws_sdk_directory::Client {
+    client!(aws_sdk_directory, url)
+}
+
+fn rds(url: &str) -> aws_sdk_rds::Client {
+    client!(aws_sdk_rds, url)
+}
+
+/// What is left of the directory stack: its network and roles (as the
+/// compute stacks), directories tagged with the stack, its DB instances
+/// and subnet groups (named after the stack).
+pub(crate) async fn directory_leftovers(url: &str, s: &Stack) -> Vec<String> {
+    let mut left = crate::compute::leftovers(url, None, s).await;
+    let dirs = ds(url).describe_directories().send().await.unwrap();
+    for d in dirs.directory_descriptions() {
+        let id = d.directory_id().unwrap();
+        let tags = ds(url).list_tags_for_resource().resource_id(id).send().await.unwrap();
+        if tags.tags().iter().any(|t| t.key() == "archkit:stack" && t.value() == s.name) {
+            left.push(format!("directory {id}"));
+        }
+    }
+    let prefix = s.name.to_ascii_lowercase();
+    let dbs = rds(url).describe_db_instances().send().await.unwrap();
+    left.extend(
+        dbs.db_instances()
+            .iter()
+            .filter_map(|d| d.db_instance_identifier())
+            .filter(|n| n.starts_with(&prefix))
+            .map(|n| format!("db instance {n}")),
+    );
+    let groups = rds(url).describe_db_subnet_groups().send().await.unwrap();
+    left.extend(
+        groups
+            .db_subnet_groups()
+            .iter()
+            .filter_map(|g| g.db_subnet_group_name())
+            .filter(|n| n.starts_with(&prefix))
+            .map(|n| format!("db subnet group {n}")),
+    );
+    left
+}
+
+const AD: &str = "managed-ad-sqlserver";
+const AD_PASSWORD: &str = "Corp-Admin-Pw-7x";
+
+#[test]
+fn managed_ad_sqlserver_joins_the_directory_and_never_shows_its_password() {
+    let Some(url) = require_moto() else { return };
+    let proxy = Proxy::builder(&url).start();
+    let p = proxy.url.clone();
+    let s = Stack::new(&url, "mad");
+    let bp = s.builtin(AD);
+    let with = |args: &[&str], cidr: bool| {
+        let mut c = s.cmd_at(&p, args);
+        c.env("ARCHKIT_VAR_directory_admin_password", AD_PASSWORD);
+        if cidr {
+            c.env("ARCHKIT_VAR_db_client_cidr", "10.45.0.0/24");
+        }
+        let t = std::time::Instant::now();
+        let out = crate::util::run(&mut c);
+        (out, t.elapsed().as_secs_f64())
+    };
+
+    // db_client_cidr has no default: nothing happens without it.
+    let (plan, _) = with(&["plan", &bp], false);
+    assert_eq!(plan.code, 1, "{}\n{}", plan.stdout, plan.stderr);
+    assert!(plan.stderr.contains("db_client_cidr"), "{}", plan.stderr);
+
+    let (plan, _) = with(&["plan", &bp], true);
+    ok(&plan);
+    assert!(
+        plan.stdout.contains("Managed Microsoft AD (Standard, 2 domain controllers)"),
+        "{}",
+        plan.stdout
+    );
+    let (apply, secs) = with(&["apply", &bp, "--auto-approve", "--json", "--stats"], true);
+    ok(&apply);
+    figures("managed-ad-sqlserver apply", &apply, secs);
+    let dir_id = s.physical("directory");
+    let db = s.physical("sqlserver");
+    let role = attr(&s, "directory_access_role", "arn");
+    rt().block_on(async {
+        let d = ds(&url).describe_directories().directory_ids(&dir_id).send().await.unwrap();
+        let d = &d.directory_descriptions()[0];
+        assert_eq!(d.name(), Some("corp.example.com"));
+        assert_eq!(d.short_name(), Some("CORP"));
+        assert_eq!(d.edition().map(|e| e.as_str()), Some("Standard"));
+        let vpc = d.vpc_settings().unwrap();
+        assert_eq!(vpc.subnet_ids(), [s.physical("subnet_one"), s.physical("subnet_two")]);
+        let i = rds(&url).describe_db_instances().db_instance_identifier(&db).send().await.unwrap();
+        let i = &i.db_instances()[0];
+        assert_eq!(i.engine(), Some("sqlserver-ex"));
+        assert_eq!(i.license_model(), Some("license-included"));
+        assert_eq!(i.allocated_storage(), Some(20));
+        assert_eq!(i.db_cluster_identifier(), None);
+        let m = &i.domain_memberships()[0];
+        assert_eq!(m.domain(), Some(dir_id.as_str()));
+        assert_eq!(m.iam_role_name(), role.rsplit('/').next());
+        assert!(i.master_user_secret().is_some(), "RDS manages the master password");
+        let sgs: Vec<_> =
+            i.vpc_security_groups().iter().filter_map(|g| g.vpc_security_group_id()).collect();
+        assert_eq!(sgs, [s.physical("db_sg")]);
+        assert_eq!(
+            i.db_subnet_group().and_then(|g| g.db_subnet_group_name()),
+            Some(s.physical("db_subnets").as_str())
+        );
+        let sg = crate::moto::ec2(&url)
+            .describe_security_groups()
+            .group_ids(s.physical("db_sg"))
+            .send()
+            .await
+            .unwrap();
+        let rules = sg.security_groups()[0].ip_permissions();
+        assert_eq!(rules.len(), 1);
+        assert_eq!((rules[0].from_port(), rules[0].to_port()), (Some(1433), Some(1433)));
+        let ranges: Vec<_> = rules[0].ip_ranges().iter().filter_map(|r| r.cidr_ip()).collect();
+        assert_eq!(ranges, ["10.45.0.0/24"]);
+    });
+    let v = apply
+        .stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["event"] == "outputs")
+        .expect("an outputs event");
+    assert_eq!(v["outputs"]["kerberos_endpoint"], format!("{db}.corp.example.com"), "{v}");
+
+    let (again, secs) = with(&["plan", &bp, "--detailed-exitcode", "--json", "--stats"], true);
+    assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
+    figures("managed-ad-sqlserver no-change plan", &again, secs);
+    let (again, _) = with(&["apply", &bp, "--auto-approve", "--json", "--stats"], true);
+    ok(&again);
+    assert_eq!(stats(&again)["write_calls"], 0, "{}", again.stderr);
+
+    // A new admin password replaces the directory (it is fixed at
+    // creation), shown as sensitive, never in clear.
+    let mut c = s.cmd_at(&p, &["plan", &bp, "--json"]);
+    c.env("ARCHKIT_VAR_directory_admin_password", "Another-Pw-9x")
+        .env("ARCHKIT_VAR_db_client_cidr", "10.45.0.0/24");
+    let plan = crate::util::run(&mut c);
+    ok(&plan);
+    let got = changes(&plan);
+    let dir = got.iter().find(|(id, _, _)| id == "directory").expect("the directory changes");
+    assert_eq!((dir.1.as_str(), &dir.2), ("replace", &serde_json::json!(["password"])));
+    assert!(!plan.stdout.contains("Another-Pw-9x") && !plan.stderr.contains("Another-Pw-9x"));
+
+    let (destroy, secs) = with(&["destroy", &bp, "--auto-approve", "--json", "--stats"], true);
+    ok(&destroy);
+    figures("managed-ad-sqlserver destroy", &destroy, secs);
+    // The instance leaves the directory before it goes; the directory
+    // goes before its subnets.
+    let ops: Vec<String> = serde_json::from_value(proxy.stats()["ops"].clone()).unwrap();
+    let at = |op: &str| ops.iter().rposition(|o| o == op).unwrap_or_else(|| panic!("no {op}"));
+    assert!(at("DeleteDBInstance") < at("DeleteDirectory"), "{ops:?}");
+    assert!(at("DeleteDirectory") < at("DeleteSubnet"), "{ops:?}");
+    rt().block_on(async {
+        assert_eq!(directory_leftovers(&url, &s).await, Vec::<String>::new());
+    });
+
+    // The admin password is in no output, no state file, no log.
+    for out in [&apply, &again, &destroy] {
+        assert!(!out.stdout.contains(AD_PASSWORD) && !out.stderr.contains(AD_PASSWORD));
+    }
+    for f in std::fs::read_dir(s.dir_path().join(".archkit")).unwrap() {
+        let text = std::fs::read_to_string(f.unwrap().path()).unwrap_or_default();
+        assert!(!text.contains(AD_PASSWORD), "the password is stored in clear");
+    }
 }
