@@ -51,6 +51,16 @@ pub static US_EAST_1: PriceTable = PriceTable {
         ("ec2_linux_t3.large_hour", 0.0832),
         ("ec2_linux_m5.large_hour", 0.096),
         ("ec2_windows_t3.large_hour", 0.1108),
+        // RDS for SQL Server, Single-AZ, license included. Only db.t3.large
+        // is sourced: the smaller classes stay unknown.
+        ("sqlserver-ex_db.t3.large_hour", 0.162),
+        ("sqlserver-web_db.t3.large_hour", 0.232),
+        // AWS Managed Microsoft AD, two domain controllers.
+        ("ds_microsoft_ad_standard_hour", 0.12),
+        ("ds_microsoft_ad_enterprise_hour", 0.40),
+        ("codebuild_build_general1_small_minute", 0.005),
+        ("codebuild_build_general1_medium_minute", 0.01),
+        ("glue_dpu_hour", 0.44),
     ],
 };
 

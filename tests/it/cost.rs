@@ -93,6 +93,40 @@ fn each_blueprint_plan_shows_its_running_cost() {
     );
     assert_eq!(unpriced["unknown"], serde_json::json!(["instance"]));
 
+    // The managed-service posts (issue 18). Glue bills DPU-hours only
+    // while a run runs: nothing by the hour.
+    let glue = plan_cost(&s, &["glue-relationalize"]);
+    insta::assert_snapshot!(
+        "cost_glue_relationalize",
+        serde_json::to_string_pretty(&glue).unwrap()
+    );
+    assert_eq!(hourly(&glue), 0.0, "{glue}");
+    // CodeBuild bills build-minutes; the NAT gateway and its address the
+    // hour.
+    let codebuild = plan_cost(&s, &["codebuild-vpc"]);
+    insta::assert_snapshot!(
+        "cost_codebuild_vpc",
+        serde_json::to_string_pretty(&codebuild).unwrap()
+    );
+    assert!((hourly(&codebuild) - (0.045 + 0.005)).abs() < 1e-9, "{codebuild}");
+    // The directory's two controllers by the hour; a db.t3.small Express
+    // instance has no sourced price (unknown), db.t3.large has.
+    let ad = [
+        "managed-ad-sqlserver",
+        "--var",
+        "directory_admin_password=Corp-Admin-Pw-7x",
+        "--var",
+        "db_client_cidr=10.45.0.0/24",
+    ];
+    let small = plan_cost(&s, &ad);
+    insta::assert_snapshot!(
+        "cost_managed_ad_sqlserver",
+        serde_json::to_string_pretty(&small).unwrap()
+    );
+    assert_eq!(small["unknown"], serde_json::json!(["sqlserver"]), "{small}");
+    let large = plan_cost(&s, &[&ad[..], &["--var", "instance_class=db.t3.large"]].concat());
+    assert!((hourly(&large) - (0.12 + 0.162)).abs() < 1e-9, "{large}");
+
     // A region without a price table says so and guesses nothing.
     let out = s.run(&["plan", "fargate-public-private", "--region", "eu-west-1"]);
     ok(&out);
