@@ -67,6 +67,23 @@ impl ResourceKind for LogGroup {
         if ctx.thorough {
             prefixes.insert(lambda_prefix.clone());
         }
+        // Discovery also asks the tagging API for the stack's groups, which
+        // finds those with custom names (`/aws/codebuild/<project>`) that
+        // no prefix of the stack's covers. (moto ignores a `logs:log-group`
+        // type filter, so the ARNs are filtered here.)
+        let mut tagged = BTreeSet::new();
+        if q.discover {
+            use aws_sdk_resourcegroupstagging::types::TagFilter;
+            let filter = TagFilter::builder().key(TAG_STACK).values(&ctx.stack).build();
+            let mappings: Vec<_> = paginate!(self.0.tagging.get_resources().tag_filters(filter))?;
+            for arn in mappings.iter().filter_map(|m| m.resource_arn()) {
+                if let Some((_, name)) = arn.split_once(":log-group:") {
+                    let name = name.trim_end_matches(":*").to_string();
+                    prefixes.insert(name.clone());
+                    tagged.insert(name);
+                }
+            }
+        }
         for (id, _) in &q.known {
             let searched =
                 id.starts_with(&stack_prefix) || (ctx.thorough && id.starts_with(&lambda_prefix));
@@ -84,7 +101,10 @@ impl ResourceKind for LogGroup {
                 };
                 let known = q.known.iter().any(|(id, _)| id == name);
                 let mut logical_id = name.strip_prefix(&stack_prefix).map(str::to_string);
-                if logical_id.is_none() && !known && name.starts_with(&lambda_prefix) {
+                if logical_id.is_none()
+                    && !known
+                    && (name.starts_with(&lambda_prefix) || tagged.contains(name))
+                {
                     logical_id = self.logical_id(ctx, name).await?;
                 }
                 if logical_id.is_none() && !known {

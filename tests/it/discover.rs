@@ -35,6 +35,12 @@ fn leftovers(url: &str, pg: &str, bp: &str, s: &Stack, state: &serde_json::Value
         "launch-template-spread" | "ecs-awsvpc-nginx" | "ecs-windows-cluster" => {
             rt().block_on(crate::compute::leftovers(url, Some(pg), s))
         }
+        "glue-relationalize" => {
+            let bucket = state["resources"]["data_bucket"]["physical_id"].as_str().unwrap();
+            rt().block_on(crate::managed::glue_leftovers(url, s, bucket))
+        }
+        "codebuild-vpc" => rt().block_on(crate::managed::codebuild_leftovers(url, s)),
+        "managed-ad-sqlserver" => rt().block_on(crate::managed::directory_leftovers(url, s)),
         _ => rt().block_on(crate::fargate::leftovers(url, s)),
     };
     if bp == "privatelink-service" {
@@ -129,4 +135,22 @@ fn discover_destroys_launch_template_spread_without_state() {
 #[test]
 fn discover_destroys_ecs_awsvpc_nginx_without_state() {
     discover_destroys_a_stack_without_state("ecs-awsvpc-nginx", &[]);
+}
+
+#[test]
+fn discover_destroys_glue_relationalize_without_state() {
+    discover_destroys_a_stack_without_state("glue-relationalize", &[]);
+}
+
+#[test]
+fn discover_destroys_codebuild_vpc_without_state() {
+    discover_destroys_a_stack_without_state("codebuild-vpc", &[]);
+}
+
+#[test]
+fn discover_destroys_managed_ad_sqlserver_without_state() {
+    discover_destroys_a_stack_without_state(
+        "managed-ad-sqlserver",
+        &[("db_client_cidr", "10.45.0.0/24"), ("directory_admin_password", "Corp-Admin-Pw-7x")],
+    );
 }
