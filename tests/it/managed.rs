@@ -550,3 +550,33 @@ fn managed_ad_sqlserver_joins_the_directory_and_never_shows_its_password() {
         assert!(!text.contains(AD_PASSWORD), "the password is stored in clear");
     }
 }
+
+/// moto's CreateJob overwrites a job of the same name silently: a job
+/// that is not the stack's, under the name archkit would derive, is
+/// refused, never taken over or overwritten.
+#[test]
+fn a_glue_job_of_someone_elses_is_never_overwritten() {
+    let Some(url) = require_moto() else { return };
+    let s = Stack::new(&url, "gjx");
+    let bp = s.builtin(GLUE);
+    let name = format!("{}_relationalize_job", s.name.to_ascii_lowercase().replace('-', "_"));
+    let theirs = "arn:aws:iam::123456789012:role/someone-elses";
+    rt().block_on(async {
+        let cmd = aws_sdk_glue::types::JobCommand::builder()
+            .name("glueetl")
+            .script_location("s3://elsewhere/theirs.py")
+            .build();
+        glue(&url).create_job().name(&name).role(theirs).command(cmd).send().await.unwrap();
+    });
+    let (apply, _) = run(&s, &url, &["apply", &bp, "--auto-approve"]);
+    assert_eq!(apply.code, 1, "{}\n{}", apply.stdout, apply.stderr);
+    assert!(apply.stderr.contains("is not this stack's `relationalize_job`"), "{}", apply.stderr);
+    rt().block_on(async {
+        let j = glue(&url).get_job().job_name(&name).send().await.unwrap();
+        let j = j.job().unwrap();
+        assert_eq!(j.role(), Some(theirs));
+        assert_eq!(j.command().and_then(|c| c.script_location()), Some("s3://elsewhere/theirs.py"));
+        glue(&url).delete_job().job_name(&name).send().await.unwrap();
+    });
+    ok(&run(&s, &url, &["destroy", &bp, "--auto-approve", "--force-empty"]).0);
+}
