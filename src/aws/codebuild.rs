@@ -218,7 +218,7 @@ impl ResourceKind for CodeBuildProject {
         Ok(Created::new(name).with(a))
     }
 
-    async fn update(&self, ctx: &Context, name: &str, old: &Props, new: &Props) -> Result<Attrs> {
+    async fn update(&self, _ctx: &Context, name: &str, old: &Props, new: &Props) -> Result<Attrs> {
         let differs =
             self.schema().property_names().any(|k| k != "name" && old.get(k) != new.get(k));
         if !differs {
@@ -236,7 +236,6 @@ impl ResourceKind for CodeBuildProject {
             .filter(|(k, _)| k.starts_with("archkit:"))
             .collect();
         tags.extend(desired_tags(new));
-        let _ = ctx;
         send!(
             self.0
                 .codebuild
@@ -297,4 +296,29 @@ fn project_cost(c: &CostInput) -> Cost {
         .get(&key)
         .ok_or_else(|| format!("no sourced price for CodeBuild {size} in {}", c.prices.region))?;
     Ok(Estimate::free().usage("CodeBuild build minutes", minute, "build-minute"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(v: Value) -> Props {
+        v.as_object().unwrap().clone().into_iter().collect()
+    }
+
+    #[test]
+    fn a_no_source_project_needs_its_buildspec_and_no_location() {
+        let k = CodeBuildProject(Clients::offline("us-east-1"));
+        assert!(
+            k.check(&p(json!({"source_type": "NO_SOURCE", "buildspec": "version: 0.2"}))).is_ok()
+        );
+        let (msg, _) = k.check(&p(json!({"source_type": "NO_SOURCE"}))).unwrap_err();
+        assert!(msg.contains("buildspec"), "{msg}");
+        let located =
+            json!({"source_type": "NO_SOURCE", "buildspec": "x", "source_location": "s3://b/k"});
+        assert!(k.check(&p(located)).unwrap_err().0.contains("source_location"));
+        assert!(
+            k.check(&p(json!({"source_type": "GITHUB", "source_location": "https://x"}))).is_ok()
+        );
+    }
 }

@@ -259,3 +259,25 @@ fn directory_cost(c: &CostInput) -> Cost {
     Ok(Estimate::free()
         .charge(format!("1 Managed Microsoft AD ({edition}, 2 domain controllers)"), hour))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(v: Value) -> Props {
+        v.as_object().unwrap().clone().into_iter().collect()
+    }
+
+    #[test]
+    fn two_subnets_and_a_strong_password_never_echoed() {
+        let k = MicrosoftAd(Clients::offline("us-east-1"));
+        assert!(
+            k.check(&p(json!({"subnet_ids": ["a", "b"], "password": "Corp-Admin-Pw-7x"}))).is_ok()
+        );
+        assert!(k.check(&p(json!({"subnet_ids": ["a"]}))).unwrap_err().0.contains("exactly 2"));
+        for weak in ["short1A", "alllowercaseletters", "ALLUPPER12345"] {
+            let (msg, help) = k.check(&p(json!({"password": weak}))).unwrap_err();
+            assert!(!msg.contains(weak) && !help.contains(weak));
+        }
+    }
+}

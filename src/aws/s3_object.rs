@@ -310,3 +310,17 @@ impl ResourceKind for Object {
 fn object_cost(_c: &CostInput) -> Cost {
     Ok(Estimate::free())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_split_at_the_first_slash_and_tags_are_query_encoded() {
+        assert_eq!(split("bucket/a/b.json").unwrap(), ("bucket", "a/b.json"));
+        assert!(split("bucket").is_err() && split("/k").is_err() && split("b/").is_err());
+        let tags: BTreeSet<(String, String)> =
+            [("archkit:stack".into(), "demo".into()), ("Name".into(), "a b&c=d".into())].into();
+        assert_eq!(query(&tags), "Name=a%20b%26c%3Dd&archkit%3Astack=demo");
+    }
+}

@@ -401,3 +401,30 @@ fn instance_cost(c: &CostInput) -> Cost {
     }
     Ok(e)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(v: Value) -> Props {
+        v.as_object().unwrap().clone().into_iter().collect()
+    }
+
+    #[test]
+    fn instances_of_their_own_and_of_clusters_take_their_own_properties() {
+        let k = Instance(Clients::offline("us-east-1"));
+        let sql =
+            json!({"engine": "sqlserver-ex", "master_username": "admin", "allocated_storage": 20});
+        assert!(k.check(&p(sql.clone())).is_ok());
+        let mut no_storage = sql.clone();
+        no_storage.as_object_mut().unwrap().remove("allocated_storage");
+        assert!(k.check(&p(no_storage)).unwrap_err().0.contains("allocated_storage"));
+        let mut in_cluster = sql;
+        in_cluster["cluster_identifier"] = json!("c");
+        assert!(k.check(&p(in_cluster)).unwrap_err().0.contains("cannot serve"));
+        // An Aurora instance's cluster may be known only after apply.
+        assert!(k.check(&p(json!({"engine": "aurora-mysql"}))).is_ok());
+        let (msg, _) = k.check(&p(json!({"engine": "aurora-mysql", "domain": "d-1"}))).unwrap_err();
+        assert!(msg.contains("`domain`"), "{msg}");
+    }
+}
