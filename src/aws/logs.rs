@@ -67,19 +67,22 @@ impl ResourceKind for LogGroup {
         if ctx.thorough {
             prefixes.insert(lambda_prefix.clone());
         }
-        // Discovery also asks the tagging API for the stack's groups, which
-        // finds those with custom names (`/aws/codebuild/<project>`) that
-        // no prefix of the stack's covers. (moto ignores a `logs:log-group`
-        // type filter, so the ARNs are filtered here.)
+        // `destroy --discover` also asks the tagging API for the stack's
+        // groups, which finds those with custom names
+        // (`/aws/codebuild/<project>`) that no prefix of the stack's covers
+        // and no state records. (moto ignores a `logs:log-group` type
+        // filter, so the ARNs are filtered here.)
         let mut tagged = BTreeSet::new();
-        if q.discover {
+        if ctx.thorough {
             use aws_sdk_resourcegroupstagging::types::TagFilter;
             let filter = TagFilter::builder().key(TAG_STACK).values(&ctx.stack).build();
             let mappings: Vec<_> = paginate!(self.0.tagging.get_resources().tag_filters(filter))?;
             for arn in mappings.iter().filter_map(|m| m.resource_arn()) {
                 if let Some((_, name)) = arn.split_once(":log-group:") {
                     let name = name.trim_end_matches(":*").to_string();
-                    prefixes.insert(name.clone());
+                    if !prefixes.iter().any(|p| name.starts_with(p.as_str())) {
+                        prefixes.insert(name.clone());
+                    }
                     tagged.insert(name);
                 }
             }
