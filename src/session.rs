@@ -54,12 +54,28 @@ pub fn schema_registry() -> Registry {
     }
 }
 
+async fn ask_zones(clients: &crate::aws::Clients) -> crate::provider::Result<Vec<String>> {
+    crate::provider::retry::retrying(|| crate::aws::availability_zones(clients)).await
+}
+
+fn memory_zones(region: &str) -> Vec<String> {
+    ["a", "b", "c"].iter().map(|z| format!("{region}{z}")).collect()
+}
+
 /// Where resources live.
 // One per run: the size of the AWS clients is not worth a box.
 #[allow(clippy::large_enum_variant)]
 pub enum Backend {
-    Aws { clients: crate::aws::Clients, azs: Vec<String> },
-    Memory { cloud: Arc<MemoryCloud>, path: PathBuf },
+    /// The region's zones are asked once, beside the refresh
+    /// ([`Backend::start_zones`]).
+    Aws {
+        clients: crate::aws::Clients,
+        azs: Arc<tokio::sync::OnceCell<Vec<String>>>,
+    },
+    Memory {
+        cloud: Arc<MemoryCloud>,
+        path: PathBuf,
+    },
 }
 
 impl Backend {
@@ -85,10 +101,7 @@ impl Backend {
             }
             _ => {
                 let clients = crate::aws::Clients::load(settings).await?;
-                let azs =
-                    crate::provider::retry::retrying(|| crate::aws::availability_zones(&clients))
-                        .await?;
-                Ok(Backend::Aws { clients, azs })
+                Ok(Backend::Aws { clients, azs: Arc::default() })
             }
         }
     }
@@ -162,15 +175,42 @@ impl Backend {
         }
     }
 
-    /// The region and its availability zones.
-    pub fn region(&self, requested: Option<&str>) -> (String, Vec<String>) {
+    /// The region.
+    pub fn region(&self, requested: Option<&str>) -> String {
         match self {
-            Backend::Aws { clients, azs } => (clients.region.clone(), azs.clone()),
-            Backend::Memory { .. } => {
-                let r = requested.unwrap_or("mem-1").to_string();
-                let azs = ["a", "b", "c"].iter().map(|z| format!("{r}{z}")).collect();
-                (r, azs)
+            Backend::Aws { clients, .. } => clients.region.clone(),
+            Backend::Memory { .. } => requested.unwrap_or("mem-1").to_string(),
+        }
+    }
+
+    /// Starts asking AWS for the region's availability zones, so that the
+    /// answer arrives while the refresh reads (one round trip less on a
+    /// plan's critical path); [`Backend::zones`] waits for it.
+    pub fn start_zones(&self) {
+        if let Backend::Aws { clients, azs } = self {
+            let (clients, azs) = (clients.clone(), azs.clone());
+            tokio::spawn(async move {
+                // An error is not kept: `zones` asks again and reports it.
+                let _ = azs.get_or_try_init(|| ask_zones(&clients)).await;
+            });
+        }
+    }
+
+    /// The region's availability zones, in name order.
+    pub async fn zones(&self, region: &str) -> Result<Vec<String>, SessionError> {
+        match self {
+            Backend::Aws { clients, azs } => {
+                Ok(azs.get_or_try_init(|| ask_zones(clients)).await?.clone())
             }
+            Backend::Memory { .. } => Ok(memory_zones(region)),
+        }
+    }
+
+    /// The zones, if known already (after a plan).
+    fn zones_known(&self, region: &str) -> Vec<String> {
+        match self {
+            Backend::Aws { azs, .. } => azs.get().cloned().unwrap_or_default(),
+            Backend::Memory { .. } => memory_zones(region),
         }
     }
 
@@ -282,7 +322,6 @@ pub struct Session {
     pub values: Values,
     pub stack: String,
     pub region: String,
-    pub azs: Vec<String>,
     /// The `${ssm:NAME}` parameters looked up when the session opened,
     /// already substituted into `blueprint`.
     pub lookups: BTreeMap<String, String>,
@@ -358,7 +397,8 @@ impl Session {
         let lock = store.lock(o.lock_owner, o.lock_timeout).map_err(SessionError::from)?;
         let backend = Backend::connect(&o.aws).await?;
         let registry = backend.registry();
-        let (region, azs) = backend.region(o.region);
+        let region = backend.region(o.region);
+        backend.start_zones();
         // Looked up once, before planning, so every resource of this run
         // sees the same value (a destroy needs none).
         let refs = if o.require == Require::All {
@@ -400,7 +440,6 @@ impl Session {
             values,
             stack,
             region,
-            azs,
             lookups,
             store,
             state,
@@ -473,13 +512,14 @@ impl Session {
                 ids: ids.join("`, `"),
             });
         }
+        let azs = self.backend.zones(&self.region).await?;
         let mut plan = plan::diff(
             &plan::Input {
                 blueprint: &self.blueprint,
                 params: &self.values,
                 stack: &self.stack,
                 region: &self.region,
-                azs: &self.azs,
+                azs: &azs,
                 state: &self.state,
                 registry: &self.registry,
                 destroy,
@@ -502,11 +542,12 @@ impl Session {
     /// for a value not known (its resource does not exist).
     pub fn outputs(&self) -> Vec<(String, Option<serde_json::Value>, bool)> {
         use crate::plan::resolve::{Env, PlanValue, resolve, uses_secret};
+        let azs = self.backend.zones_known(&self.region);
         let env = Env {
             params: &self.values,
             stack: &self.stack,
             region: &self.region,
-            azs: &self.azs,
+            azs: &azs,
             expires_at: self.expires_at.as_deref(),
         };
         let look = engine::StateLookup { state: &self.state };
@@ -563,6 +604,7 @@ impl Session {
         if !plan.destroy {
             self.state.expires_at = plan.expires_at.clone();
         }
+        let azs = self.backend.zones(&self.region).await?;
         let (state, report) = engine::apply(
             &self.registry,
             &self.context(),
@@ -570,7 +612,7 @@ impl Session {
                 blueprint: &self.blueprint,
                 params: &self.values,
                 region: &self.region,
-                azs: &self.azs,
+                azs: &azs,
             },
             plan,
             self.state.clone(),
