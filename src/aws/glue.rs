@@ -89,16 +89,16 @@ async fn owned(
     Ok(Some((user, logical)))
 }
 
-/// Whether a resource called `name` that exists (`tags` read) is this
-/// stack's `logical`: adopted after a lost answer; anyone else's is an
+/// The `name` and `arn` attributes every Glue kind has.
+async fn name_attrs(c: &Clients, what: &str, name: &str) -> Result<Attrs> {
+    Ok(attrs([("name", json!(name)), ("arn", json!(arn(c, what, name).await?))]))
+}
+
+/// Whether the existing resource called `name` is this stack's `logical`
+/// (its tags say so): adopted after a lost answer; anyone else's is an
 /// error, never overwritten.
-fn adopt(
-    ctx: &Context,
-    what: &str,
-    name: &str,
-    logical: &str,
-    tags: &HashMap<String, String>,
-) -> Result<()> {
+async fn adopt(c: &Clients, ctx: &Context, what: &str, name: &str, logical: &str) -> Result<()> {
+    let tags = tags_of(c, &arn(c, what, name).await?).await?.unwrap_or_default();
     let (_, found) = split_tags(ctx, tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     if found.as_deref() == Some(logical) {
         return Ok(());
@@ -175,10 +175,7 @@ impl ResourceKind for Database {
                 ("description", json!(d.description())),
                 ("tags", user),
             ]);
-            let a = attrs([
-                ("name", json!(name)),
-                ("arn", json!(arn(&self.0, "database", &name).await?)),
-            ]);
+            let a = name_attrs(&self.0, "database", &name).await?;
             out.push(Observed::new(name.clone(), logical, p).with(a));
         }
         Ok(out)
@@ -187,8 +184,7 @@ impl ResourceKind for Database {
     async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created> {
         let p = &req.properties;
         let name = s(p, "name").unwrap_or_else(|| glue_name(&ctx.stack, &req.logical_id));
-        let a =
-            attrs([("name", json!(name)), ("arn", json!(arn(&self.0, "database", &name).await?))]);
+        let a = name_attrs(&self.0, "database", &name).await?;
         let input = DatabaseInput::builder()
             .name(&name)
             .set_description(s(p, "description"))
@@ -201,10 +197,7 @@ impl ResourceKind for Database {
         )))) {
             Ok(_) => {}
             Err(e) if e.code.as_deref() == Some("AlreadyExistsException") => {
-                let tags = tags_of(&self.0, &arn(&self.0, "database", &name).await?)
-                    .await?
-                    .unwrap_or_default();
-                adopt(ctx, "database", &name, &req.logical_id, &tags)?;
+                adopt(&self.0, ctx, "database", &name, &req.logical_id).await?;
             }
             Err(e) => return Err(e),
         }
@@ -299,10 +292,7 @@ impl ResourceKind for Crawler {
                 ("description", json!(c.description())),
                 ("tags", user),
             ]);
-            let a = attrs([
-                ("name", json!(name)),
-                ("arn", json!(arn(&self.0, "crawler", &name).await?)),
-            ]);
+            let a = name_attrs(&self.0, "crawler", &name).await?;
             out.push(Observed::new(name.clone(), logical, p).with(a));
         }
         Ok(out)
@@ -311,12 +301,9 @@ impl ResourceKind for Crawler {
     async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created> {
         let p = &req.properties;
         let name = s(p, "name").unwrap_or_else(|| glue_name(&ctx.stack, &req.logical_id));
-        let a =
-            attrs([("name", json!(name)), ("arn", json!(arn(&self.0, "crawler", &name).await?))]);
+        let a = name_attrs(&self.0, "crawler", &name).await?;
         if self.get(&name).await?.is_some() {
-            let tags =
-                tags_of(&self.0, &arn(&self.0, "crawler", &name).await?).await?.unwrap_or_default();
-            adopt(ctx, "crawler", &name, &req.logical_id, &tags)?;
+            adopt(&self.0, ctx, "crawler", &name, &req.logical_id).await?;
             return Ok(Created::new(name).with(a));
         }
         send!(
@@ -441,18 +428,8 @@ fn command(p: &Props) -> JobCommand {
 }
 
 fn arguments(p: &Props) -> Option<HashMap<String, String>> {
-    let args: HashMap<String, String> = desired_map(p, "default_arguments");
+    let args: HashMap<String, String> = string_map(p, "default_arguments");
     (!args.is_empty()).then_some(args)
-}
-
-fn desired_map(p: &Props, key: &str) -> HashMap<String, String> {
-    match p.get(key) {
-        Some(Value::Object(m)) => m
-            .iter()
-            .map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_string)))
-            .collect(),
-        _ => HashMap::new(),
-    }
 }
 
 #[async_trait]
@@ -486,8 +463,7 @@ impl ResourceKind for Job {
                 ("description", json!(j.description().filter(|d| !d.is_empty()))),
                 ("tags", user),
             ]);
-            let a =
-                attrs([("name", json!(name)), ("arn", json!(arn(&self.0, "job", &name).await?))]);
+            let a = name_attrs(&self.0, "job", &name).await?;
             out.push(Observed::new(name.clone(), logical, p).with(a));
         }
         Ok(out)
@@ -496,12 +472,10 @@ impl ResourceKind for Job {
     async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created> {
         let p = &req.properties;
         let name = s(p, "name").unwrap_or_else(|| glue_name(&ctx.stack, &req.logical_id));
-        let a = attrs([("name", json!(name)), ("arn", json!(arn(&self.0, "job", &name).await?))]);
+        let a = name_attrs(&self.0, "job", &name).await?;
         // moto overwrites a job of the same name: look first.
         if self.get(&name).await?.is_some() {
-            let tags =
-                tags_of(&self.0, &arn(&self.0, "job", &name).await?).await?.unwrap_or_default();
-            adopt(ctx, "job", &name, &req.logical_id, &tags)?;
+            adopt(&self.0, ctx, "job", &name, &req.logical_id).await?;
             return Ok(Created::new(name).with(a));
         }
         send!(

@@ -9,13 +9,18 @@ use crate::provider::{Props, Result};
 
 /// The `tags` property as a map.
 pub fn desired_tags(props: &Props) -> BTreeMap<String, String> {
-    match props.get("tags") {
-        Some(Value::Object(m)) => m
-            .iter()
-            .map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_string)))
-            .collect(),
-        _ => BTreeMap::new(),
-    }
+    string_map(props, "tags")
+}
+
+/// A map property (`tags`, a job's arguments, parameters) as string pairs,
+/// a value that is not a string written as JSON; empty when absent.
+pub fn string_map<C: FromIterator<(String, String)>>(props: &Props, key: &str) -> C {
+    let Some(Value::Object(m)) = props.get(key) else {
+        return std::iter::empty().collect();
+    };
+    m.iter()
+        .map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_string)))
+        .collect()
 }
 
 pub fn s(props: &Props, key: &str) -> Option<String> {

@@ -41,12 +41,7 @@ fn group_attrs(g: &DbClusterParameterGroup) -> Attrs {
 
 /// The blueprint's parameters as names and string values.
 fn wanted_params(p: &Props) -> BTreeMap<String, String> {
-    let Some(Value::Object(m)) = p.get("parameters") else {
-        return BTreeMap::new();
-    };
-    m.iter()
-        .map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_string)))
-        .collect()
+    string_map(p, "parameters")
 }
 
 impl ParameterGroup {
