@@ -93,6 +93,71 @@ pub(crate) async fn versioning_enabled(
     }
 }
 
+/// A tag set as S3's tagging calls take it (buckets and objects alike).
+pub(crate) fn tagging(tags: impl IntoIterator<Item = (String, String)>) -> Tagging {
+    let set: Vec<Tag> = tags
+        .into_iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build().expect("key and value set"))
+        .collect();
+    Tagging::builder().set_tag_set(Some(set)).build().expect("tag set given")
+}
+
+/// The tag set to write when S3 replaces a whole set at once: archkit's
+/// own tags (stack, id, lineage) kept as they are in `current`, the
+/// user's (the expiry among them) from `new`.
+pub(crate) fn replaced_tags(
+    current: Vec<(String, String)>,
+    new: &Props,
+) -> BTreeSet<(String, String)> {
+    let mut tags: BTreeSet<(String, String)> = current
+        .into_iter()
+        .filter(|(k, _)| k.starts_with("archkit:") && k != crate::provider::TAG_EXPIRES)
+        .collect();
+    tags.extend(desired_tags(new));
+    tags
+}
+
+/// The versions and delete markers of a listing, as ids to delete; with
+/// `key`, those of that key alone (a prefix listing also holds longer keys).
+pub(crate) fn version_ids(
+    out: &aws_sdk_s3::operation::list_object_versions::ListObjectVersionsOutput,
+    key: Option<&str>,
+) -> Vec<ObjectIdentifier> {
+    out.versions()
+        .iter()
+        .map(|v| (v.key(), v.version_id()))
+        .chain(out.delete_markers().iter().map(|m| (m.key(), m.version_id())))
+        .filter(|(k, _)| key.is_none_or(|key| *k == Some(key)))
+        .map(|(k, v)| {
+            ObjectIdentifier::builder()
+                .key(k.unwrap_or_default())
+                .set_version_id(v.map(str::to_string))
+                .build()
+                .expect("key set")
+        })
+        .collect()
+}
+
+/// Deletes `ids` of `bucket` in one DeleteObjects call; an object S3
+/// refused is an error naming it.
+pub(crate) async fn delete_ids(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    ids: Vec<ObjectIdentifier>,
+) -> Result<()> {
+    let batch = Delete::builder().set_objects(Some(ids)).quiet(true).build().expect("set");
+    let r = send!(s3.delete_objects().bucket(bucket).delete(batch))?;
+    if let Some(e) = r.errors().first() {
+        return Err(ProviderError::new(format!(
+            "could not delete object `{}` of bucket {bucket}: {} {}",
+            e.key().unwrap_or_default(),
+            e.code().unwrap_or_default(),
+            e.message().unwrap_or_default()
+        )));
+    }
+    Ok(())
+}
+
 impl Bucket {
     /// The bucket's tags; `None` when the bucket is gone.
     async fn tags(&self, name: &str) -> Result<Option<Vec<(String, String)>>> {
@@ -151,12 +216,7 @@ impl Bucket {
     }
 
     async fn set_tags(&self, name: &str, tags: BTreeSet<(String, String)>) -> Result<()> {
-        let set: Vec<Tag> = tags
-            .into_iter()
-            .map(|(k, v)| Tag::builder().key(k).value(v).build().expect("key and value set"))
-            .collect();
-        let tagging = Tagging::builder().set_tag_set(Some(set)).build().expect("tag set given");
-        send!(self.0.s3.put_bucket_tagging().bucket(name).tagging(tagging))?;
+        send!(self.0.s3.put_bucket_tagging().bucket(name).tagging(tagging(tags)))?;
         Ok(())
     }
 
@@ -174,33 +234,12 @@ impl Bucket {
         let mut deleted = 0;
         loop {
             let out = send!(self.0.s3.list_object_versions().bucket(name).max_keys(1000))?;
-            let ids: Vec<ObjectIdentifier> = out
-                .versions()
-                .iter()
-                .map(|v| (v.key(), v.version_id()))
-                .chain(out.delete_markers().iter().map(|m| (m.key(), m.version_id())))
-                .map(|(k, v)| {
-                    ObjectIdentifier::builder()
-                        .key(k.unwrap_or_default())
-                        .set_version_id(v.map(str::to_string))
-                        .build()
-                        .expect("key set")
-                })
-                .collect();
+            let ids = version_ids(&out, None);
             if ids.is_empty() {
                 return Ok(deleted);
             }
             let n = ids.len();
-            let batch = Delete::builder().set_objects(Some(ids)).quiet(true).build().expect("set");
-            let r = send!(self.0.s3.delete_objects().bucket(name).delete(batch))?;
-            if let Some(e) = r.errors().first() {
-                return Err(ProviderError::new(format!(
-                    "could not delete object `{}` of bucket {name}: {} {}",
-                    e.key().unwrap_or_default(),
-                    e.code().unwrap_or_default(),
-                    e.message().unwrap_or_default()
-                )));
-            }
+            delete_ids(&self.0.s3, name, ids).await?;
             deleted += n;
         }
     }
@@ -313,12 +352,7 @@ impl ResourceKind for Bucket {
         // (the expiry among them).
         if !TagChanges::between(old, new).is_empty() {
             let current = self.tags(name).await?.unwrap_or_default();
-            let mut tags: BTreeSet<(String, String)> = current
-                .into_iter()
-                .filter(|(k, _)| k.starts_with("archkit:") && k != crate::provider::TAG_EXPIRES)
-                .collect();
-            tags.extend(desired_tags(new));
-            self.set_tags(name, tags).await?;
+            self.set_tags(name, replaced_tags(current, new)).await?;
         }
         Ok(Attrs::new())
     }

@@ -16,7 +16,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{ChecksumAlgorithm, Delete, ObjectIdentifier, Tag, Tagging};
+use aws_sdk_s3::types::ChecksumAlgorithm;
 
 /// The metadata key holding the body's digest.
 const DIGEST: &str = "archkit-sha256";
@@ -51,14 +51,6 @@ fn object_attrs(bucket: &str, key: &str, version: Option<&str>) -> Attrs {
         ("arn", json!(format!("arn:aws:s3:::{bucket}/{key}"))),
         ("version_id", json!(version.filter(|v| *v != "null"))),
     ])
-}
-
-fn tag_set(tags: impl IntoIterator<Item = (String, String)>) -> Tagging {
-    let set: Vec<Tag> = tags
-        .into_iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build().expect("key and value set"))
-        .collect();
-    Tagging::builder().set_tag_set(Some(set)).build().expect("tag set given")
 }
 
 impl Object {
@@ -169,7 +161,14 @@ impl Object {
         key: &str,
         tags: BTreeSet<(String, String)>,
     ) -> Result<()> {
-        send!(self.0.s3.put_object_tagging().bucket(bucket).key(key).tagging(tag_set(tags)))?;
+        send!(
+            self.0
+                .s3
+                .put_object_tagging()
+                .bucket(bucket)
+                .key(key)
+                .tagging(crate::aws::s3::tagging(tags))
+        )?;
         Ok(())
     }
 
@@ -182,12 +181,7 @@ impl Object {
         new: &Props,
     ) -> Result<BTreeSet<(String, String)>> {
         let current = self.tags(bucket, key).await?.unwrap_or_default();
-        let mut tags: BTreeSet<(String, String)> = current
-            .into_iter()
-            .filter(|(k, _)| k.starts_with("archkit:") && k != crate::provider::TAG_EXPIRES)
-            .collect();
-        tags.extend(desired_tags(new));
-        Ok(tags)
+        Ok(crate::aws::s3::replaced_tags(current, new))
     }
 }
 
@@ -266,33 +260,12 @@ impl ResourceKind for Object {
             Err(e) if e.not_found => return Ok(()),
             Err(e) => return Err(e),
         };
-        let ids: Vec<ObjectIdentifier> = versions
-            .versions()
-            .iter()
-            .map(|v| (v.key(), v.version_id()))
-            .chain(versions.delete_markers().iter().map(|m| (m.key(), m.version_id())))
-            .filter(|(k, _)| *k == Some(key))
-            .map(|(k, v)| {
-                ObjectIdentifier::builder()
-                    .key(k.unwrap_or_default())
-                    .set_version_id(v.filter(|v| *v != "null").map(str::to_string))
-                    .build()
-                    .expect("key set")
-            })
-            .collect();
+        let ids = crate::aws::s3::version_ids(&versions, Some(key));
         if ids.is_empty() {
             send!(self.0.s3.delete_object().bucket(bucket).key(key))?;
             return Ok(());
         }
-        let batch = Delete::builder().set_objects(Some(ids)).quiet(true).build().expect("set");
-        let r = send!(self.0.s3.delete_objects().bucket(bucket).delete(batch))?;
-        if let Some(e) = r.errors().first() {
-            return Err(ProviderError::new(format!(
-                "could not delete s3://{id}: {} {}",
-                e.code().unwrap_or_default(),
-                e.message().unwrap_or_default()
-            )));
-        }
+        crate::aws::s3::delete_ids(&self.0.s3, bucket, ids).await?;
         Ok(())
     }
 
