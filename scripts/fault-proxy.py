@@ -17,6 +17,11 @@ TARGET (moto) and, as asked, injects the faults AWS users meet:
                        UpdateService) for its first --throttle-burst
                        attempts: one named call that must reach archkit's
                        own retries, whatever else runs.
+  --throttle-each-protocol
+                       with --throttle-every: also throttle the first call of
+                       each protocol seen (for its first --throttle-burst
+                       attempts), so that every protocol meets throttling
+                       whatever order concurrent calls arrive in.
   --throttle-writes    throttle every write (reads pass): a run that stays in
                        its retries, to be interrupted there.
   --drop-every-write N forward every Nth write (any call but Describe*,
@@ -72,6 +77,7 @@ p.add_argument("target")
 p.add_argument("--throttle-every", type=int, default=0)
 p.add_argument("--throttle-burst", type=int, default=1)
 p.add_argument("--throttle-writes", action="store_true")
+p.add_argument("--throttle-each-protocol", action="store_true")
 p.add_argument("--throttle-op", default=None)
 p.add_argument("--drop-every-write", type=int, default=0)
 p.add_argument("--drop-op", default=None)
@@ -333,12 +339,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
             # spread a burst over several calls, each then passing on its
             # second attempt, and archkit's own retries were not reached.
             inv = self.headers.get("amz-sdk-invocation-id")
+            proto = protocol(self.headers, body)
             throttle = False
             if inv and BURSTS.get(inv, 0) > 0:
                 BURSTS[inv] -= 1
                 throttle = True
             elif ARGS.throttle_op and op == ARGS.throttle_op and inv and not OP_THROTTLED:
                 OP_THROTTLED.append(inv)
+                throttle = True
+                BURSTS[inv] = ARGS.throttle_burst - 1
+            elif ARGS.throttle_each_protocol and inv and proto not in STATS["throttled_protocols"]:
                 throttle = True
                 BURSTS[inv] = ARGS.throttle_burst - 1
             elif ARGS.throttle_every and inv:
@@ -353,7 +363,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 OP_DROPPED.append(n)
                 drop = True
             kill = ARGS.kill_at and n == ARGS.kill_at
-            proto = protocol(self.headers, body)
             if throttle:
                 STATS["throttled"] += 1
                 counts = STATS["throttled_protocols"]
