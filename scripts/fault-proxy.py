@@ -48,6 +48,11 @@ TARGET (moto) and, as asked, injects the faults AWS users meet:
                        (UpdateJob, UpdateCrawler, UpdateProject), which
                        checks what archkit sends, not what AWS would do.
                        May be given more than once.
+  --in-use OP         answer the first call of the EC2 operation OP (e.g.
+                       DeleteSecurityGroup) with AWS's DependencyViolation
+                       without forwarding it: what AWS says when deleting a
+                       group or subnet that network interfaces still use,
+                       which moto does not check. May be given more than once.
   --latency-ms MS      add MS milliseconds to every call (an AWS round trip is
                        about 50); calls in flight wait side by side.
   --stats FILE         after every request, write JSON: calls, writes, the
@@ -88,6 +93,7 @@ p.add_argument("--stats")
 p.add_argument("--latency-ms", type=float, default=0)
 p.add_argument("--fake-placement-groups", action="store_true")
 p.add_argument("--canned", action="append", default=[])
+p.add_argument("--in-use", action="append", default=[])
 ARGS = p.parse_args()
 CANNED = dict(c.split("=", 1) for c in ARGS.canned)
 TARGET = ARGS.target.rstrip("/")
@@ -178,6 +184,7 @@ def kill_archkit():
     print("fault-proxy: no pid to kill", file=sys.stderr)
 
 
+IN_USE_REFUSED = set()  # --in-use: operations refused once already
 GROUPS = {}  # --fake-placement-groups: name -> group
 EC2_NS = "http://ec2.amazonaws.com/doc/2016-11-15/"
 
@@ -382,6 +389,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if throttle:
             return self.answer(*ANSWERS[proto])
         faked = placement_groups(op, body) if ARGS.fake_placement_groups else None
+        if op in ARGS.in_use:
+            with LOCK:
+                first = op not in IN_USE_REFUSED
+                IN_USE_REFUSED.add(op)
+            if first:
+                faked = ec2_error("DependencyViolation", "resource has a dependent object")
         if op in CANNED:
             with LOCK:
                 STATS["canned"].append({"op": op, "body": json.loads(body or b"{}")})

@@ -68,6 +68,10 @@ pub struct Clients {
     pub stats: Arc<Stats>,
     /// Reads shared between kinds while a plan refreshes.
     pub reads: Arc<super::reads::ReadCache>,
+    /// Security groups and subnets a deleted Lambda function's network
+    /// interfaces were found holding: their next delete attempt releases
+    /// the interfaces first.
+    pub lambda_held: Arc<Mutex<std::collections::HashSet<String>>>,
 }
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
@@ -146,6 +150,7 @@ impl Clients {
             custom_endpoint: config.endpoint_url().is_some(),
             stats,
             reads: Arc::default(),
+            lambda_held: Arc::default(),
         }
     }
 

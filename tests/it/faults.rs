@@ -93,6 +93,13 @@ impl ProxyBuilder {
         self.arg("--canned", format!("{op}={body}"))
     }
 
+    /// Refuses the first call of the EC2 delete `op` with
+    /// DependencyViolation, as AWS does while network interfaces still use
+    /// the group or subnet (moto deletes it).
+    pub(crate) fn in_use(self, op: &str) -> Self {
+        self.arg("--in-use", op)
+    }
+
     /// Serves placement-group calls from the proxy (moto has none).
     pub(crate) fn fake_placement_groups(mut self) -> Self {
         self.args.push("--fake-placement-groups".into());

@@ -6,20 +6,25 @@
 //!
 //! moto makes no interfaces for functions and deletes a security group or
 //! subnet still in use. So the test makes the interfaces itself, one
-//! detached and one attached to an instance (in use), detaches the second
-//! while the destroy waits, and asserts on what is left and on the events.
-//! Without the rule the destroy ends at once and both interfaces are left
-//! behind (on AWS: a VPC that cannot be deleted).
+//! detached and one attached to an instance (in use), and runs archkit
+//! through the fault proxy, which refuses the first delete of the group and
+//! of the subnet with DependencyViolation as AWS does (archkit looks for
+//! the interfaces only then). It detaches the second interface while the
+//! destroy waits, and asserts on what is left and on the events. Without
+//! the rule the destroy ends at once and both interfaces are left behind
+//! (on AWS: a VPC that cannot be deleted).
 
 use std::io::BufRead;
 use std::process::Stdio;
 
+use crate::faults::Proxy;
 use crate::moto::{Stack, ok, require_moto, rt};
 
 #[test]
 fn deleting_a_functions_security_group_waits_for_its_network_interfaces() {
     let Some(url) = require_moto() else { return };
-    let s = Stack::new(&url, "lambdavpc");
+    let proxy = Proxy::builder(&url).in_use("DeleteSecurityGroup").in_use("DeleteSubnet").start();
+    let s = Stack::new(&proxy.url, "lambdavpc");
     let bp = crate::util::fixtures().join("lambda-vpc");
     let bp = bp.to_str().unwrap();
     ok(&s.run(&["apply", bp, "--auto-approve"]));
@@ -121,4 +126,8 @@ fn deleting_a_functions_security_group_waits_for_its_network_interfaces() {
         ec2.terminate_instances().instance_ids(&instance).send().await.unwrap();
     });
     assert!(s.state()["resources"].as_object().unwrap().is_empty());
+    // Both deletes were refused once, so both looked for the interfaces.
+    let ops = proxy.stats()["ops"].clone();
+    let count = |op: &str| ops.as_array().unwrap().iter().filter(|o| *o == op).count();
+    assert!(count("DescribeNetworkInterfaces") >= 2, "{ops}");
 }

@@ -171,14 +171,56 @@ pub async fn read_tagged<T: Item + Clone + 'static>(
 /// (its docs and Terraform's wait both say up to 45 minutes).
 pub const LAMBDA_ENI_RELEASE: std::time::Duration = std::time::Duration::from_secs(45 * 60);
 
-/// Clears the way for deleting a security group or subnet (`filter` is
+/// Deletes a security group or subnet (`name` is the interfaces' filter:
 /// `group-id` or `subnet-id`) that a deleted Lambda function's network
-/// interfaces still hold: deletes those AWS has detached, and while any is
-/// still in use returns a retryable error (for up to 45 minutes) that says
-/// what is waited for. The interfaces are AWS's ("AWS Lambda VPC ENI-…"),
-/// released in its own time after the function is gone; the dependency
-/// graph cannot order what it never created.
-pub async fn release_lambda_enis(c: &Clients, name: &str, id: &str) -> Result<()> {
+/// interfaces may still hold. The interfaces are AWS's ("AWS Lambda VPC
+/// ENI-…"), released in its own time after the function is gone; the
+/// dependency graph cannot order what it never created.
+///
+/// The delete is tried first and the interfaces looked for only when AWS
+/// refuses it (DependencyViolation), so the common delete costs one call,
+/// not two. An id found held is remembered: its next attempt releases the
+/// interfaces before deleting. moto deletes a group or subnet still in use,
+/// so its tests have the fault proxy refuse the first delete as AWS does.
+pub async fn delete_held_by_lambda<F, Fut>(
+    c: &Clients,
+    name: &str,
+    id: &str,
+    delete: F,
+) -> Result<()>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<()>>,
+{
+    let known = c.lambda_held.lock().unwrap().contains(id);
+    if known {
+        release_lambda_enis(c, name, id).await?;
+        c.lambda_held.lock().unwrap().remove(id);
+        return delete().await;
+    }
+    match delete().await {
+        Err(e)
+            if matches!(e.code.as_deref(), Some("DependencyViolation" | "InvalidGroup.InUse")) =>
+        {
+            if let Err(held) = release_lambda_enis(c, name, id).await {
+                if held.code.as_deref() == Some("LambdaNetworkInterfacesInUse") {
+                    c.lambda_held.lock().unwrap().insert(id.to_string());
+                }
+                return Err(held);
+            }
+            // Released what was detached, or the dependency is not a
+            // function's (the engine retries that one as before).
+            delete().await
+        }
+        r => r,
+    }
+}
+
+/// Deletes the interfaces of a deleted Lambda function that hold a
+/// security group or subnet and that AWS has detached; while any is still
+/// in use returns a retryable error (for up to 45 minutes) that says what
+/// is waited for.
+async fn release_lambda_enis(c: &Clients, name: &str, id: &str) -> Result<()> {
     let enis = send!(
         c.ec2
             .describe_network_interfaces()

@@ -234,9 +234,10 @@ impl ResourceKind for SecurityGroup {
                 .send()
                 .await;
         }
-        super::common::release_lambda_enis(&self.0, "group-id", id).await?;
-        send!(self.0.ec2.delete_security_group().group_id(id))?;
-        Ok(())
+        super::common::delete_held_by_lambda(&self.0, "group-id", id, || async {
+            send!(self.0.ec2.delete_security_group().group_id(id)).map(|_| ())
+        })
+        .await
     }
 }
 

@@ -72,9 +72,10 @@ impl ResourceKind for Subnet {
     }
 
     async fn delete(&self, _ctx: &Context, id: &str, _props: &Props) -> Result<()> {
-        super::common::release_lambda_enis(&self.0, "subnet-id", id).await?;
-        send!(self.0.ec2.delete_subnet().subnet_id(id))?;
-        Ok(())
+        super::common::delete_held_by_lambda(&self.0, "subnet-id", id, || async {
+            send!(self.0.ec2.delete_subnet().subnet_id(id)).map(|_| ())
+        })
+        .await
     }
 }
 
