@@ -195,19 +195,13 @@ where
     let known = c.lambda_held.lock().unwrap().contains(id);
     if known {
         release_lambda_enis(c, name, id).await?;
-        c.lambda_held.lock().unwrap().remove(id);
         return delete().await;
     }
     match delete().await {
         Err(e)
             if matches!(e.code.as_deref(), Some("DependencyViolation" | "InvalidGroup.InUse")) =>
         {
-            if let Err(held) = release_lambda_enis(c, name, id).await {
-                if held.code.as_deref() == Some("LambdaNetworkInterfacesInUse") {
-                    c.lambda_held.lock().unwrap().insert(id.to_string());
-                }
-                return Err(held);
-            }
+            release_lambda_enis(c, name, id).await?;
             // Released what was detached, or the dependency is not a
             // function's (the engine retries that one as before).
             delete().await
@@ -219,7 +213,7 @@ where
 /// Deletes the interfaces of a deleted Lambda function that hold a
 /// security group or subnet and that AWS has detached; while any is still
 /// in use returns a retryable error (for up to 45 minutes) that says what
-/// is waited for.
+/// is waited for, and remembers `id` as held.
 async fn release_lambda_enis(c: &Clients, name: &str, id: &str) -> Result<()> {
     let enis = send!(
         c.ec2
@@ -241,8 +235,10 @@ async fn release_lambda_enis(c: &Clients, name: &str, id: &str) -> Result<()> {
         }
     }
     if held.is_empty() {
+        c.lambda_held.lock().unwrap().remove(id);
         return Ok(());
     }
+    c.lambda_held.lock().unwrap().insert(id.to_string());
     let mut e = ProviderError::new(format!(
         "{} network interface(s) of a deleted Lambda function ({}) still use it: AWS releases \
          them up to 45 minutes after the function is deleted",
