@@ -15,10 +15,9 @@ fn load(bytes: &[u8]) {
 }
 
 fn fargate() -> String {
-    std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/blueprints/fargate-public-private/blueprint.yaml"
-    ))
+    std::fs::read_to_string(
+        crate::util::root().join("blueprints/fargate-public-private/blueprint.yaml"),
+    )
     .unwrap()
 }
 

@@ -3,8 +3,14 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// The checkout being tested. Read when the test runs (cargo sets it), not
+/// when it was built: a build cache shared between checkouts (`.ci/run`'s)
+/// keeps a test binary built in another one, whose compiled-in path would
+/// point the tests at that checkout's files.
 pub fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
 }
 
 pub fn fixtures() -> PathBuf {
