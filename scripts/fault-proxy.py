@@ -433,6 +433,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 class Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default backlog of 5 overflows when archkit opens ten
+    # connections at once: the kernel drops the SYNs past it and the client
+    # sends them again after a second, a second that is the proxy's.
+    request_queue_size = 128
 
     def handle_error(self, request, client_address):
         # A client killed or hung up on mid-answer is what the faults are
