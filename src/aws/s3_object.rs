@@ -12,11 +12,15 @@
 //! left as empty as the blueprint found it.
 
 use crate::aws::prelude::*;
-use std::collections::BTreeSet;
+use futures_util::{StreamExt, TryStreamExt};
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::ChecksumAlgorithm;
+
+/// Tag reads in flight at once while discovering a bucket's objects.
+const DISCOVERY_READS: usize = 16;
 
 /// The metadata key holding the body's digest.
 const DIGEST: &str = "archkit-sha256";
@@ -66,21 +70,35 @@ impl Object {
     }
 
     /// Reads one object: `None` when it (or its bucket) is gone, or when it
-    /// is not the stack's and not recorded.
-    async fn observe(&self, ctx: &Context, id: &str, recorded: bool) -> Result<Option<Observed>> {
+    /// is not the stack's and not recorded. `tags` are the object's when
+    /// discovery has just read them; otherwise they are read beside the
+    /// HeadObject (S3 has no call that returns both, nor a batched one).
+    async fn observe(
+        &self,
+        ctx: &Context,
+        id: &str,
+        recorded: bool,
+        tags: Option<Vec<(String, String)>>,
+    ) -> Result<Option<Observed>> {
         let (bucket, key) = split(id)?;
-        let Some(tags) = self.tags(bucket, key).await? else {
+        let head = async {
+            match send!(self.0.s3.head_object().bucket(bucket).key(key)) {
+                Ok(h) => Ok(Some(h)),
+                Err(e) if e.not_found => Ok(None),
+                Err(e) => Err(e),
+            }
+        };
+        let (tags, head) = match tags {
+            Some(tags) => (Some(tags), head.await?),
+            None => futures_util::future::try_join(self.tags(bucket, key), head).await?,
+        };
+        let (Some(tags), Some(head)) = (tags, head) else {
             return Ok(None);
         };
         let (user, logical) = split_tags(ctx, tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         if logical.is_none() && !recorded {
             return Ok(None);
         }
-        let head = match send!(self.0.s3.head_object().bucket(bucket).key(key)) {
-            Ok(h) => h,
-            Err(e) if e.not_found => return Ok(None),
-            Err(e) => return Err(e),
-        };
         // An object written outside archkit has no digest of ours: its
         // body is taken as different, so the blueprint's file is written.
         let digest = head.metadata().and_then(|m| m.get(DIGEST)).cloned();
@@ -94,31 +112,50 @@ impl Object {
         Ok(Some(Observed::new(id, logical, p).with(object_attrs(bucket, key, head.version_id()))))
     }
 
-    /// Ids of the stack's objects in the stack's buckets (discovery
-    /// only: a listing and a tag read per object).
-    async fn discover(&self, ctx: &Context) -> Result<Vec<String>> {
+    /// The stack's objects in the stack's buckets, with their tags
+    /// (discovery only: a listing per bucket and a tag read per object,
+    /// all at once).
+    async fn discover(&self, ctx: &Context) -> Result<Vec<(String, Vec<(String, String)>)>> {
         let prefix = crate::aws::s3::stack_prefix(&ctx.stack);
         let buckets: Vec<aws_sdk_s3::types::Bucket> = paginate!(self.0.s3.list_buckets())?;
-        let mut out = Vec::new();
-        for bucket in buckets.iter().filter_map(|b| b.name()).filter(|n| n.starts_with(&prefix)) {
-            let pages: Vec<_> = self
-                .0
-                .s3
-                .list_objects_v2()
-                .bucket(bucket)
-                .into_paginator()
-                .send()
-                .try_collect()
-                .await
-                .map_err(err)?;
-            for key in pages.iter().flat_map(|p| p.contents()).filter_map(|o| o.key()) {
-                let tags = self.tags(bucket, key).await?.unwrap_or_default();
-                if tags.iter().any(|(k, v)| k == TAG_STACK && *v == ctx.stack) {
-                    out.push(format!("{bucket}/{key}"));
-                }
-            }
+        let listings =
+            buckets.iter().filter_map(|b| b.name()).filter(|n| n.starts_with(&prefix)).map(
+                |bucket| async move {
+                    let pages: Vec<_> = self
+                        .0
+                        .s3
+                        .list_objects_v2()
+                        .bucket(bucket)
+                        .into_paginator()
+                        .send()
+                        .try_collect()
+                        .await
+                        .map_err(err)?;
+                    let keys: Vec<String> = pages
+                        .iter()
+                        .flat_map(|p| p.contents())
+                        .filter_map(|o| o.key().map(str::to_string))
+                        .collect();
+                    Ok::<_, ProviderError>((bucket, keys))
+                },
+            );
+        let listed = futures_util::future::try_join_all(listings).await?;
+        let mut objects: Vec<(String, String)> = Vec::new();
+        for (bucket, keys) in listed {
+            objects.extend(keys.into_iter().map(|k| (bucket.to_string(), k)));
         }
-        Ok(out)
+        // Bounded: a stack's bucket may also hold data of its own (many
+        // objects, none of them the stack's).
+        let tagged: Vec<_> =
+            futures_util::stream::iter(objects.into_iter().map(|(bucket, key)| async move {
+                let tags = self.tags(&bucket, &key).await?.unwrap_or_default();
+                let ours = tags.iter().any(|(k, v)| k == TAG_STACK && *v == ctx.stack);
+                Ok::<_, ProviderError>(ours.then(|| (format!("{bucket}/{key}"), tags)))
+            }))
+            .buffer_unordered(DISCOVERY_READS)
+            .try_collect()
+            .await?;
+        Ok(tagged.into_iter().flatten().collect())
     }
 
     /// Writes the body with its tags in the same request, so no object of
@@ -202,19 +239,21 @@ fn query(tags: &BTreeSet<(String, String)>) -> String {
 
 #[async_trait]
 impl ResourceKind for Object {
+    /// Per object (S3 has no batched read of tags or heads): its tags and
+    /// HeadObject, every object at once, so a plan waits about one round
+    /// trip for them however many there are.
     async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
-        let mut ids: BTreeSet<String> = q.known.iter().map(|(id, _)| id.clone()).collect();
+        let mut ids: BTreeMap<String, Option<Vec<(String, String)>>> =
+            q.known.iter().map(|(id, _)| (id.clone(), None)).collect();
         if q.discover {
-            ids.extend(self.discover(ctx).await?);
+            ids.extend(self.discover(ctx).await?.into_iter().map(|(id, tags)| (id, Some(tags))));
         }
-        let mut out = Vec::new();
-        for id in ids {
+        let reads = ids.into_iter().map(|(id, tags)| async move {
             let recorded = q.known.iter().any(|(k, _)| *k == id);
-            if let Some(o) = self.observe(ctx, &id, recorded).await? {
-                out.push(o);
-            }
-        }
-        Ok(out)
+            self.observe(ctx, &id, recorded, tags).await
+        });
+        let observed = futures_util::future::try_join_all(reads).await?;
+        Ok(observed.into_iter().flatten().collect())
     }
 
     async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created> {

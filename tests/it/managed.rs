@@ -156,6 +156,18 @@ fn glue_relationalize_uploads_catalogs_and_leaves_nothing() {
     let (again, secs) = run(&s, &p, &["plan", &bp, "--detailed-exitcode", "--stats", "--json"]);
     assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
     figures("glue-relationalize no-change plan", &again, secs);
+    // Each of the two objects: its tags and its head, once (discovery's
+    // tag read is the plan's, not repeated).
+    let calls = |name: &str| {
+        stats(&again)["operations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|o| o["operation"] == name)
+            .map(|o| o["calls"].as_u64().unwrap())
+            .sum::<u64>()
+    };
+    assert_eq!((calls("GetObjectTagging"), calls("HeadObject")), (2, 2), "{}", again.stderr);
     let (again, _) = run(&s, &p, &["apply", &bp, "--auto-approve", "--json", "--stats"]);
     ok(&again);
     assert_eq!(stats(&again)["write_calls"], 0, "{}", again.stderr);
