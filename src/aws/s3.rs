@@ -54,6 +54,19 @@ pub fn bucket_name(stack: &str, id: &str, lineage: &str) -> String {
     format!("{base}-{}", &digest[..8])
 }
 
+/// The names of the account's buckets that start with `prefix`, from one
+/// ListBuckets a refresh (the bucket and object kinds both start from it).
+pub(crate) async fn buckets_named(c: &Clients, prefix: &str) -> Result<Vec<String>> {
+    let all = c
+        .reads
+        .shared("s3:ListBuckets", || async {
+            let listed: Vec<aws_sdk_s3::types::Bucket> = paginate!(c.s3.list_buckets())?;
+            Ok(listed.iter().filter_map(|b| b.name()).map(str::to_string).collect::<Vec<_>>())
+        })
+        .await?;
+    Ok(all.iter().filter(|n| n.starts_with(prefix)).cloned().collect())
+}
+
 /// The start of every derived name of `stack`'s buckets.
 pub(crate) fn stack_prefix(stack: &str) -> String {
     format!("{}-", stack.to_ascii_lowercase())
@@ -250,35 +263,35 @@ impl ResourceKind for Bucket {
     async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
         let prefix = stack_prefix(&ctx.stack);
         let mut names: BTreeSet<String> = q.known.iter().map(|(id, _)| id.clone()).collect();
-        let listed: Vec<aws_sdk_s3::types::Bucket> = paginate!(self.0.s3.list_buckets())?;
-        names.extend(
-            listed
-                .iter()
-                .filter_map(|b| b.name())
-                .filter(|n| n.starts_with(&prefix))
-                .map(str::to_string),
-        );
-        let mut out = Vec::new();
-        for name in names {
+        names.extend(buckets_named(&self.0, &prefix).await?);
+        // Every bucket at once: its tags, then (when it is the stack's or
+        // recorded) its versioning and public access block side by side.
+        let reads = names.into_iter().map(|name| async move {
             let Some(tags) = self.tags(&name).await? else {
-                continue;
+                return Ok(None);
             };
             let (user, logical) =
                 split_tags(ctx, tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
             if logical.is_none() && !q.known.iter().any(|(k, _)| *k == name) {
-                continue;
+                return Ok(None);
             }
-            let versioning = versioning_enabled(&self.0.s3, &name).await.map_err(err)?;
-            let blocked = self.public_access_blocked(&name).await?;
+            let (versioning, blocked) = futures_util::future::try_join(
+                async { versioning_enabled(&self.0.s3, &name).await.map_err(err) },
+                self.public_access_blocked(&name),
+            )
+            .await?;
             let p = props([
                 ("name", json!(name)),
                 ("versioning", json!(versioning)),
                 ("block_public_access", json!(blocked)),
                 ("tags", user),
             ]);
-            out.push(Observed::new(name.clone(), logical, p).with(attrs(&name, &self.0.region)));
-        }
-        Ok(out)
+            Ok::<_, ProviderError>(Some(
+                Observed::new(name.clone(), logical, p).with(attrs(&name, &self.0.region)),
+            ))
+        });
+        let observed = futures_util::future::try_join_all(reads).await?;
+        Ok(observed.into_iter().flatten().collect())
     }
 
     async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created> {

@@ -117,28 +117,25 @@ impl Object {
     /// all at once).
     async fn discover(&self, ctx: &Context) -> Result<Vec<(String, Vec<(String, String)>)>> {
         let prefix = crate::aws::s3::stack_prefix(&ctx.stack);
-        let buckets: Vec<aws_sdk_s3::types::Bucket> = paginate!(self.0.s3.list_buckets())?;
-        let listings =
-            buckets.iter().filter_map(|b| b.name()).filter(|n| n.starts_with(&prefix)).map(
-                |bucket| async move {
-                    let pages: Vec<_> = self
-                        .0
-                        .s3
-                        .list_objects_v2()
-                        .bucket(bucket)
-                        .into_paginator()
-                        .send()
-                        .try_collect()
-                        .await
-                        .map_err(err)?;
-                    let keys: Vec<String> = pages
-                        .iter()
-                        .flat_map(|p| p.contents())
-                        .filter_map(|o| o.key().map(str::to_string))
-                        .collect();
-                    Ok::<_, ProviderError>((bucket, keys))
-                },
-            );
+        let buckets = crate::aws::s3::buckets_named(&self.0, &prefix).await?;
+        let listings = buckets.iter().map(|bucket| async move {
+            let pages: Vec<_> = self
+                .0
+                .s3
+                .list_objects_v2()
+                .bucket(bucket)
+                .into_paginator()
+                .send()
+                .try_collect()
+                .await
+                .map_err(err)?;
+            let keys: Vec<String> = pages
+                .iter()
+                .flat_map(|p| p.contents())
+                .filter_map(|o| o.key().map(str::to_string))
+                .collect();
+            Ok::<_, ProviderError>((bucket.as_str(), keys))
+        });
         let listed = futures_util::future::try_join_all(listings).await?;
         let mut objects: Vec<(String, String)> = Vec::new();
         for (bucket, keys) in listed {
