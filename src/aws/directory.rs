@@ -103,19 +103,16 @@ fn gone(d: &DirectoryDescription) -> bool {
 #[async_trait]
 impl ResourceKind for MicrosoftAd {
     async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
-        let mut out = Vec::new();
-        for d in self.all().await? {
+        let directories: Vec<_> = self.all().await?.into_iter().filter(|d| !gone(d)).collect();
+        // Tags are read for every directory (a handful per account, and
+        // the only way to tell the stack's from the others), all at once.
+        let reads = directories.iter().map(|d| async move {
             let id = d.directory_id().unwrap_or_default().to_string();
-            if gone(&d) {
-                continue;
-            }
-            // Tags are read for every directory: a handful per account,
-            // and the only way to tell the stack's from the others.
-            let Some(tags) = self.tags(&id).await? else { continue };
+            let Some(tags) = self.tags(&id).await? else { return Ok(None) };
             let (user, logical) =
                 split_tags(ctx, tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
             if logical.is_none() && !q.known.iter().any(|(k, _)| *k == id) {
-                continue;
+                return Ok(None);
             }
             let vpc = d.vpc_settings();
             let p = props([
@@ -127,9 +124,10 @@ impl ResourceKind for MicrosoftAd {
                 ("description", json!(d.description())),
                 ("tags", user),
             ]);
-            out.push(Observed::new(id, logical, p).with(directory_attrs(&d)));
-        }
-        Ok(out)
+            Ok::<_, ProviderError>(Some(Observed::new(id, logical, p).with(directory_attrs(d))))
+        });
+        let observed = futures_util::future::try_join_all(reads).await?;
+        Ok(observed.into_iter().flatten().collect())
     }
 
     async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created> {
