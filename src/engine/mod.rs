@@ -572,21 +572,25 @@ fn polls(shared: &Shared, kind: &dyn ResourceKind, op: Op) -> PollSchedule {
 
 /// Polls until ready, holding no permit between polls. `Ok(None)` when
 /// interrupted.
+/// `polled`: the caller has polled once already and it was not ready, so
+/// the wait begins with a pause.
 async fn wait_ready(
     shared: &Shared,
     kind: &dyn ResourceKind,
     id: &str,
     pid: &str,
+    mut polled: bool,
 ) -> Result<Option<Attrs>, StepError> {
     let deadline = Instant::now() + shared.opts.wait_timeout;
     let mut announced = false;
     let mut pauses = polls(shared, kind, Op::Create);
     loop {
-        let polled = call(shared, || kind.poll_ready(&shared.ctx, pid)).await;
-        match polled {
-            Ok(Some(attrs)) => return Ok(Some(attrs)),
-            Ok(None) => {}
-            Err(e) => return Err(e.into()),
+        if !std::mem::take(&mut polled) {
+            match call(shared, || kind.poll_ready(&shared.ctx, pid)).await {
+                Ok(Some(attrs)) => return Ok(Some(attrs)),
+                Ok(None) => {}
+                Err(e) => return Err(e.into()),
+            }
         }
         if !announced {
             // Minutes may pass: what was recorded goes to disk first.
@@ -646,15 +650,31 @@ async fn create(shared: &Shared, kind: &dyn ResourceKind, c: &Change) -> Result<
         Ok(c) => c,
         Err(e) => return Err(create_failed(shared, c, &stored, e)),
     };
-    // Recorded as created but not ready: a run that stops during the wait
-    // (a crash, Ctrl-C) leaves it `creating`, and the next apply waits
-    // again instead of taking it as ready.
+    // Polled once before anything is recorded: most resources are ready
+    // at once, and are then recorded once, as ready (a journal record less
+    // per resource). A run that stops during that poll leaves the pending
+    // record, as one that stops during the create does, and the next run
+    // finds the resource the same way.
+    let first = call(shared, || kind.poll_ready(&shared.ctx, &created.physical_id)).await;
+    let status = if matches!(first, Ok(Some(_))) { Status::Ready } else { Status::Creating };
+    // Otherwise recorded as created but not ready: a run that stops during
+    // the wait (a crash, Ctrl-C) leaves it `creating`, and the next apply
+    // waits again instead of taking it as ready.
     note_state(shared, &c.id, |st| {
-        let r = record(c, &created.physical_id, stored.clone(), Status::Creating);
-        st.resources.insert(c.id.clone(), r.with(created.attributes.clone()));
+        let mut r = record(c, &created.physical_id, stored.clone(), status);
+        r.attributes.extend(created.attributes.clone());
+        if let Ok(Some(attrs)) = &first {
+            r.attributes.extend(attrs.clone());
+        }
+        st.resources.insert(c.id.clone(), r);
         st.end(&c.id);
     })?;
-    match wait_ready(shared, kind, &c.id, &created.physical_id).await {
+    let waited = match first {
+        Ok(Some(_)) => return Ok(()),
+        Ok(None) => wait_ready(shared, kind, &c.id, &created.physical_id, true).await,
+        Err(e) => Err(e.into()),
+    };
+    match waited {
         Ok(Some(attrs)) => record_ready(shared, &c.id, attrs),
         Ok(None) => Err(StepError::InterruptedReady),
         Err(e) => {
@@ -885,7 +905,7 @@ async fn update(shared: &Shared, kind: &dyn ResourceKind, c: &Change) -> Result<
     // definition): dependents wait until it is ready again. A failed
     // rollout is reported, but the resource is not tainted: its update
     // was made, and the next plan shows what is live.
-    match wait_ready(shared, kind, &c.id, &pid).await {
+    match wait_ready(shared, kind, &c.id, &pid, false).await {
         Ok(Some(attrs)) => record_ready(shared, &c.id, attrs),
         Ok(None) => Err(StepError::InterruptedReady),
         Err(e) => Err(e),

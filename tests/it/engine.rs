@@ -802,3 +802,33 @@ fn polls_start_fast_and_back_off_to_a_tenth_of_the_expected_duration() {
     let test = PollSchedule::new(ms(1), ms(20));
     assert_eq!(test.take(3).collect::<Vec<_>>(), [ms(1), ms(2), ms(2)]);
 }
+
+/// A resource ready at once is recorded once, as ready; one that must be
+/// waited for is recorded `creating` before the wait, so a run stopped
+/// during it waits again.
+#[tokio::test]
+async fn only_a_resource_waited_for_is_recorded_creating() {
+    use archkit::state::Status;
+    for (kind, polls, expected) in [
+        ("test.thing", 1, vec![Status::Ready]),
+        ("test.slow", 3, vec![Status::Creating, Status::Ready]),
+    ] {
+        let h = Harness::new();
+        h.cloud.slow_polls.store(polls, std::sync::atomic::Ordering::SeqCst);
+        let bp =
+            format!("name: t\nresources:\n  a:\n    type: {kind}\n    properties: {{value: x}}\n");
+        let plan = h.plan(&bp).await;
+        let sink = Arc::new(MemorySink::default());
+        let (_, report) = h.run(&bp, &plan, sink.clone(), Cancel::new()).await;
+        assert!(report.ok(), "{report:?}");
+        let mut statuses: Vec<Status> = sink
+            .writes
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|s| s.resources.get("a").map(|r| r.status))
+            .collect();
+        statuses.dedup();
+        assert_eq!(statuses, expected, "{kind}");
+    }
+}
