@@ -102,8 +102,8 @@ p.add_argument("--in-use", action="append", default=[])
 ARGS = p.parse_args()
 CANNED = dict(c.split("=", 1) for c in ARGS.canned)
 TARGET = ARGS.target.rstrip("/")
-TARGET_HOST = urllib.parse.urlsplit(TARGET).hostname
-TARGET_PORT = urllib.parse.urlsplit(TARGET).port
+_target = urllib.parse.urlsplit(TARGET)
+TARGET_HOST, TARGET_PORT = _target.hostname, _target.port
 UPSTREAM = threading.local()
 LOCK = threading.Lock()
 IN_FLIGHT = 0
