@@ -572,6 +572,7 @@ fn polls(shared: &Shared, kind: &dyn ResourceKind, op: Op) -> PollSchedule {
 
 /// Polls until ready, holding no permit between polls. `Ok(None)` when
 /// interrupted.
+///
 /// `polled`: the caller has polled once already and it was not ready, so
 /// the wait begins with a pause.
 async fn wait_ready(
