@@ -10,6 +10,7 @@
 //! (`--parallelism`, default 10); waiting for a slow resource holds no
 //! permit.
 
+mod commit;
 mod order;
 pub mod walk;
 
@@ -214,6 +215,8 @@ struct Shared {
     sem: Arc<Semaphore>,
     cancel: Arc<Cancel>,
     state: Mutex<State>,
+    /// Makes pending records durable, one sync at a time for all.
+    commit: commit::GroupCommit,
     /// Resolved inputs per resource id (computed when a create or update
     /// starts, from the state as it is then).
     bp: Blueprint,
@@ -245,6 +248,7 @@ pub async fn apply(
         opts,
         cancel: cancel.clone(),
         state: Mutex::new(state),
+        commit: commit::GroupCommit::default(),
         bp: inputs.blueprint.clone(),
         params: inputs.params.clone(),
         region: inputs.region.to_string(),
@@ -442,11 +446,16 @@ fn resolve_now(shared: &Shared, id: &str) -> Result<BTreeMap<String, Value>, Ste
 
 /// Changes what state holds for `id` and records it, returning once the
 /// record is on disk: for the records that precede a call that changes
-/// AWS (an operation begins). The sync happens outside the state's lock,
-/// so operations beginning together share it.
-fn write_state(shared: &Shared, id: &str, f: impl FnOnce(&mut State)) -> Result<(), StepError> {
+/// AWS (an operation begins). The sync happens outside the state's lock
+/// and off the runtime's threads, so operations beginning meanwhile
+/// share the next one ([`commit`]).
+async fn write_state(
+    shared: &Shared,
+    id: &str,
+    f: impl FnOnce(&mut State),
+) -> Result<(), StepError> {
     note_state(shared, id, f)?;
-    sync_state(shared)
+    sync_state(shared).await
 }
 
 /// Changes what state holds for `id` and records it without waiting for
@@ -464,9 +473,9 @@ fn note_state(shared: &Shared, id: &str, f: impl FnOnce(&mut State)) -> Result<(
 }
 
 /// Waits until every record so far is on disk.
-fn sync_state(shared: &Shared) -> Result<(), StepError> {
-    let serial = shared.state.lock().unwrap().serial;
-    Ok(shared.sink.sync(serial)?)
+async fn sync_state(shared: &Shared) -> Result<(), StepError> {
+    let serial = || shared.state.lock().unwrap().serial;
+    Ok(shared.commit.durable(&shared.sink, serial(), serial).await?)
 }
 
 /// How long a call in flight at an interrupt may still take.
@@ -595,7 +604,7 @@ async fn wait_ready(
         }
         if !announced {
             // Minutes may pass: what was recorded goes to disk first.
-            sync_state(shared)?;
+            sync_state(shared).await?;
             shared.events.event(&Event::Waiting { id: id.to_string(), op: Op::Create });
             announced = true;
         }
@@ -626,7 +635,8 @@ async fn create(shared: &Shared, kind: &dyn ResourceKind, c: &Change) -> Result<
             });
         }
         st.begin(&c.id, &c.kind, Operation::Create);
-    })?;
+    })
+    .await?;
     let req = CreateRequest {
         logical_id: c.id.clone(),
         properties: props.into_iter().collect(),
@@ -865,7 +875,7 @@ async fn update(shared: &Shared, kind: &dyn ResourceKind, c: &Change) -> Result<
         (r.physical_id.clone(), old, st.lineage.clone())
     };
     let stored = stored_props(&lineage, c, &props);
-    write_state(shared, &c.id, |st| st.begin(&c.id, &c.kind, Operation::Update))?;
+    write_state(shared, &c.id, |st| st.begin(&c.id, &c.kind, Operation::Update)).await?;
     let new: Props = props.into_iter().collect();
     // State holds only digests of secrets: a secret the plan found
     // unchanged is given to the provider as its new value on both sides,
@@ -947,7 +957,7 @@ async fn delete(
             }
         }
     };
-    write_state(shared, &c.id, |st| st.begin(&c.id, &c.kind, Operation::Delete))?;
+    write_state(shared, &c.id, |st| st.begin(&c.id, &c.kind, Operation::Delete)).await?;
     let mut result =
         call_for(shared, Some((&c.id, Op::Delete)), || kind.delete(&shared.ctx, &pid, &props))
             .await;
