@@ -223,7 +223,7 @@ fn list(state: &State, printer: &Printer) -> Outcome {
         };
         text.push_str(&format!("{id}  {}  {}{status}\n", r.kind, r.physical_id));
     }
-    for p in &state.pending {
+    for p in state.pending.values() {
         text.push_str(&format!("{}  {}  pending {:?} since {}\n", p.id, p.kind, p.op, p.started));
     }
     printer.out(&text);
@@ -431,10 +431,9 @@ fn mv(current: Option<State>, from: &str, to: &str) -> Result<Edit, CliError> {
             }
         }
     }
-    for p in &mut state.pending {
-        if p.id == from {
-            p.id = to.to_string();
-        }
+    if let Some(mut p) = state.pending.remove(from) {
+        p.id = to.to_string();
+        state.pending.insert(p.id.clone(), p);
     }
     for d in &mut state.deposed {
         if d.id == from {

@@ -187,7 +187,7 @@ pub async fn refresh(
     use futures_util::stream::{self, StreamExt, TryStreamExt};
     let mut kinds: BTreeSet<String> = blueprint_kinds.clone();
     kinds.extend(state.resources.values().map(|r| r.kind.clone()));
-    kinds.extend(state.pending.iter().map(|p| p.kind.clone()));
+    kinds.extend(state.pending.values().map(|p| p.kind.clone()));
     kinds.extend(state.deposed.iter().map(|d| d.kind.clone()));
     let reads = stream::iter(kinds.into_iter().filter_map(|kind| {
         let k = registry.kind(&kind)?;

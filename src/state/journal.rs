@@ -116,7 +116,7 @@ impl Journal {
             serial: state.serial,
             id: id.to_string(),
             resource: state.resources.get(id).cloned(),
-            pending: state.pending.iter().find(|p| p.id == id).cloned(),
+            pending: state.pending.get(id).cloned(),
             deposed: state.deposed.iter().filter(|d| d.id == id).cloned().collect(),
         };
         let mut line = serde_json::to_string(&entry).expect("entry serialises");
@@ -227,8 +227,10 @@ pub fn replay(path: &Path, bytes: &[u8], state: &mut State) -> Result<(), StateE
                 state.resources.remove(&id);
             }
         }
-        state.pending.retain(|p| p.id != id);
-        state.pending.extend(entry.pending);
+        state.pending.remove(&id);
+        if let Some(p) = entry.pending {
+            state.pending.insert(p.id.clone(), p);
+        }
         state.deposed.retain(|d| d.id != id);
         state.deposed.extend(entry.deposed);
     }

@@ -92,9 +92,12 @@ pub struct State {
     #[serde(default)]
     pub resources: BTreeMap<String, ResourceState>,
     /// Operations begun but not confirmed: each may have left a resource
-    /// behind, to be reconciled by its tags on the next plan.
-    #[serde(default)]
-    pub pending: Vec<PendingOperation>,
+    /// behind, to be reconciled by its tags on the next plan. At most one
+    /// per logical id, keyed by it: an apply begins thousands before their
+    /// calls, and each record's lookup must not cost the number pending
+    /// (issue 16). Stored as a list of operations, as before.
+    #[serde(default, with = "pending_list")]
+    pub pending: BTreeMap<String, PendingOperation>,
     /// Old objects of replaced resources, kept until they are deleted
     /// (Terraform's "deposed" objects).
     #[serde(default)]
@@ -129,7 +132,7 @@ impl State {
             stack: stack.to_string(),
             blueprint: blueprint.to_string(),
             resources: BTreeMap::new(),
-            pending: Vec::new(),
+            pending: BTreeMap::new(),
             deposed: Vec::new(),
             expires_at: None,
             outputs: BTreeMap::new(),
@@ -138,18 +141,13 @@ impl State {
 
     /// Records that an operation is about to start (before the API call).
     pub fn begin(&mut self, id: &str, kind: &str, op: Operation) {
-        self.pending.retain(|p| p.id != id);
-        self.pending.push(PendingOperation {
-            id: id.to_string(),
-            kind: kind.to_string(),
-            op,
-            started: now(),
-        });
+        let p = PendingOperation { id: id.to_string(), kind: kind.to_string(), op, started: now() };
+        self.pending.insert(id.to_string(), p);
     }
 
     /// Clears the pending operation of `id` once its outcome is recorded.
     pub fn end(&mut self, id: &str) {
-        self.pending.retain(|p| p.id != id);
+        self.pending.remove(id);
     }
 
     pub fn is_empty(&self) -> bool {
@@ -249,5 +247,29 @@ impl StateStore for LocalStore {
     }
     fn unlock(&self, id: Option<&str>, force: bool) -> Result<Option<LockInfo>, StateError> {
         LocalStore::unlock(self, id, force)
+    }
+}
+
+/// `State::pending` as the list of operations the file holds (each names
+/// its id); a list naming an id twice keeps the last.
+mod pending_list {
+    use std::collections::BTreeMap;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use super::PendingOperation;
+
+    pub fn serialize<S: Serializer>(
+        map: &BTreeMap<String, PendingOperation>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.collect_seq(map.values())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<BTreeMap<String, PendingOperation>, D::Error> {
+        let list = Vec::<PendingOperation>::deserialize(d)?;
+        Ok(list.into_iter().map(|p| (p.id.clone(), p)).collect())
     }
 }
