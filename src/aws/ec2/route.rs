@@ -176,7 +176,11 @@ impl ResourceKind for Route {
             // lost is recognised by its table and destination, and pointed
             // at the wanted target.
             Err(e) if e.code.as_deref() == Some("RouteAlreadyExists") => {
-                self.update(_ctx, "", p, p).await?;
+                // The route exists: a failed replace (its answer lost too)
+                // is finished as an update of it, not a create again.
+                self.update(_ctx, "", p, p)
+                    .await
+                    .map_err(|e| e.partial(&route_id(&table, &dest)))?;
             }
             Err(e) => return Err(e),
         }
