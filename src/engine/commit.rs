@@ -29,7 +29,7 @@ struct Inner {
     synced: u64,
     /// A sync is running (its caller will tell the others when it ends).
     syncing: bool,
-    /// Syncs started, for tests and `--stats`.
+    /// Syncs started (read by the tests).
     syncs: u64,
 }
 

@@ -71,8 +71,9 @@ pub struct Journal {
 }
 
 /// Makes a journal's appends durable: one sync covers every entry
-/// appended before it began, so operations that finish together share
-/// one (group commit).
+/// appended before it began, and none is needed after a full write. The
+/// engine calls it one sync at a time from `engine::commit`, which makes
+/// operations beginning during a sync share the next.
 #[derive(Debug, Default)]
 pub struct Syncer {
     /// The serial up to which entries are known to be on disk.
