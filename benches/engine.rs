@@ -86,12 +86,13 @@ fn run(src: &str, latency: Duration, parallelism: usize) -> Run {
         .unwrap();
         let plan_time = t.elapsed();
         let sink = Arc::new(MemorySink { count_only: true, ..Default::default() });
+        let bp = Arc::new(bp);
         let t = Instant::now();
         let (_, report) = engine::apply(
             &registry,
             &ctx,
             engine::Inputs { blueprint: &bp, params: &values, region: "mem-1", azs: &azs },
-            &p,
+            Arc::new(p),
             state.clone(),
             sink,
             Arc::new(NoEvents),

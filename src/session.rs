@@ -318,7 +318,7 @@ pub fn stack_name_error(name: &str) -> Option<&'static str> {
 pub struct Session {
     pub backend: Backend,
     pub registry: Registry,
-    pub blueprint: Blueprint,
+    pub blueprint: Arc<Blueprint>,
     pub values: Values,
     pub stack: String,
     pub region: String,
@@ -436,7 +436,7 @@ impl Session {
             expires_at,
             backend,
             registry,
-            blueprint: bp,
+            blueprint: Arc::new(bp),
             values,
             stack,
             region,
@@ -594,7 +594,7 @@ impl Session {
     /// Applies a plan, writing state after every operation.
     pub async fn apply(
         &mut self,
-        plan: &Plan,
+        plan: Plan,
         events: Arc<dyn Events>,
         opts: Options,
         cancel: Arc<Cancel>,
@@ -605,6 +605,7 @@ impl Session {
             self.state.expires_at = plan.expires_at.clone();
         }
         let azs = self.backend.zones(&self.region).await?;
+        let destroy = plan.destroy;
         let (state, report) = engine::apply(
             &self.registry,
             &self.context(),
@@ -614,8 +615,10 @@ impl Session {
                 region: &self.region,
                 azs: &azs,
             },
-            plan,
-            self.state.clone(),
+            Arc::new(plan),
+            // Moved, not copied: the engine returns it, and after an error
+            // the session's state is not used (the store has it).
+            std::mem::replace(&mut self.state, State::new(&self.stack, &self.blueprint.name)),
             self.store.clone(),
             events,
             opts,
@@ -625,7 +628,7 @@ impl Session {
         self.state = state;
         // The outputs, recorded for `archkit output` once they can be
         // resolved (a destroy leaves none).
-        let outputs: BTreeMap<String, crate::state::StoredOutput> = if plan.destroy {
+        let outputs: BTreeMap<String, crate::state::StoredOutput> = if destroy {
             BTreeMap::new()
         } else {
             self.outputs()

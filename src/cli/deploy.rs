@@ -277,7 +277,7 @@ pub(crate) fn run_changes(
     };
     let result = rt.block_on(async {
         on_interrupt(cancel.clone(), *printer);
-        session.apply(&plan, events, opts, cancel.clone()).await
+        session.apply(plan, events, opts, cancel.clone()).await
     });
     match result {
         Ok(report) => report_run(&session, &report, destroy, printer),

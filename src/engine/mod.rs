@@ -171,7 +171,8 @@ impl Report {
 
 /// Values an operation needs to resolve its resource's properties.
 pub struct Inputs<'a> {
-    pub blueprint: &'a Blueprint,
+    /// Shared with the engine's tasks, not copied.
+    pub blueprint: &'a Arc<Blueprint>,
     pub params: &'a Values,
     pub region: &'a str,
     pub azs: &'a [String],
@@ -219,7 +220,7 @@ struct Shared {
     commit: commit::GroupCommit,
     /// Resolved inputs per resource id (computed when a create or update
     /// starts, from the state as it is then).
-    bp: Blueprint,
+    bp: Arc<Blueprint>,
     params: Values,
     region: String,
     azs: Vec<String>,
@@ -232,7 +233,7 @@ pub async fn apply(
     registry: &Registry,
     ctx: &Context,
     inputs: Inputs<'_>,
-    plan: &Plan,
+    plan: Arc<Plan>,
     state: State,
     sink: Arc<dyn StateSink>,
     events: Arc<dyn Events>,
@@ -256,12 +257,11 @@ pub async fn apply(
     });
     {
         let mut st = shared.state.lock().unwrap();
-        reconcile(&mut st, plan, &inputs.blueprint.name);
+        reconcile(&mut st, &plan, &inputs.blueprint.name);
         shared.sink.write(&mut st)?;
     }
 
-    let (nodes, deps) = op_graph(plan, registry);
-    let plan = Arc::new(plan.clone());
+    let (nodes, deps) = op_graph(&plan, registry);
     let nodes = Arc::new(nodes);
     let outcomes = {
         let shared = shared.clone();
@@ -280,8 +280,13 @@ pub async fn apply(
         .await
     };
     let report = report(&shared, &plan, &nodes, outcomes, cancel.is_cancelled());
-    let mut st = shared.state.lock().unwrap().clone();
-    shared.sink.write(&mut st)?;
+    // Every task has ended, so the state is taken rather than copied.
+    let sink = shared.sink.clone();
+    let mut st = match Arc::try_unwrap(shared) {
+        Ok(shared) => shared.state.into_inner().unwrap(),
+        Err(shared) => shared.state.lock().unwrap().clone(),
+    };
+    sink.write(&mut st)?;
     Ok((st, report))
 }
 

@@ -3,6 +3,7 @@
 //! documented, stable JSON form for machines. Secrets never appear in
 //! either.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
@@ -15,9 +16,12 @@ use super::{Action, Change, Plan, Reason};
 pub const SENSITIVE: &str = "(sensitive)";
 const UNKNOWN: &str = "(known after apply)";
 
-/// A copy of the plan with every sensitive value replaced by
-/// [`SENSITIVE`]: what may be printed or saved.
-pub fn redacted(plan: &Plan) -> Plan {
+/// The plan with every sensitive value replaced by [`SENSITIVE`]: what
+/// may be printed or saved. Copied only when it has a sensitive value.
+pub fn redacted(plan: &Plan) -> Cow<'_, Plan> {
+    if plan.changes.iter().all(|c| c.sensitive.is_empty()) {
+        return Cow::Borrowed(plan);
+    }
     let mut p = plan.clone();
     for c in &mut p.changes {
         for name in &c.sensitive {
@@ -31,7 +35,7 @@ pub fn redacted(plan: &Plan) -> Plan {
             }
         }
     }
-    p
+    Cow::Owned(p)
 }
 
 fn show(v: &Value) -> String {

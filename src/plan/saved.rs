@@ -125,7 +125,7 @@ impl SavedPlan {
             params_digest: digest_params(values, &salt),
             params_salt: salt,
             region: region.to_string(),
-            plan: redacted(plan),
+            plan: redacted(plan).into_owned(),
         }
     }
 

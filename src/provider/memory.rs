@@ -70,6 +70,14 @@ struct SavedCloud {
     parameters: BTreeMap<String, String>,
 }
 
+/// [`SavedCloud`] as written, borrowed.
+#[derive(serde::Serialize)]
+struct SavedCloudRef<'a> {
+    resources: &'a BTreeMap<String, Stored>,
+    next_id: u64,
+    parameters: &'a BTreeMap<String, String>,
+}
+
 /// What the cloud does to the next matching call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
@@ -146,12 +154,17 @@ impl MemoryCloud {
     }
 
     pub fn save(&self, path: &std::path::Path) -> std::io::Result<()> {
-        let saved = SavedCloud {
-            resources: self.resources.lock().unwrap().clone(),
+        // Serialised under the locks rather than copied out first.
+        let resources = self.resources.lock().unwrap();
+        let parameters = self.parameters.lock().unwrap();
+        let saved = SavedCloudRef {
+            resources: &resources,
             next_id: self.next_id.load(Ordering::SeqCst),
-            parameters: self.parameters.lock().unwrap().clone(),
+            parameters: &parameters,
         };
-        std::fs::write(path, serde_json::to_string_pretty(&saved)?)
+        let text = serde_json::to_string_pretty(&saved)?;
+        drop((resources, parameters));
+        std::fs::write(path, text)
     }
 
     pub fn set_latency(&self, d: Duration) {

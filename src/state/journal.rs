@@ -40,7 +40,7 @@ struct Header {
 }
 
 /// Everything state holds for one logical id after an operation.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Entry {
     /// The state's serial after this entry.
@@ -48,8 +48,20 @@ struct Entry {
     id: String,
     resource: Option<ResourceState>,
     pending: Option<PendingOperation>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default)]
     deposed: Vec<Deposed>,
+}
+
+/// [`Entry`] as written: borrowed from the state, so an append copies
+/// nothing but its bytes.
+#[derive(Serialize)]
+struct EntryRef<'a> {
+    serial: u64,
+    id: &'a str,
+    resource: Option<&'a ResourceState>,
+    pending: Option<&'a PendingOperation>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    deposed: Vec<&'a Deposed>,
 }
 
 /// The journal's path beside a state file.
@@ -68,6 +80,8 @@ pub struct Journal {
     path: PathBuf,
     /// The serial of the last entry appended.
     appended: u64,
+    /// The line being appended, kept to reuse its allocation.
+    line: Vec<u8>,
 }
 
 /// Makes a journal's appends durable: one sync covers every entry
@@ -100,7 +114,7 @@ impl Journal {
         {
             let _ = d.sync_all();
         }
-        Ok(Journal { file: Arc::new(file), path, appended: state.serial })
+        Ok(Journal { file: Arc::new(file), path, appended: state.serial, line: Vec::new() })
     }
 
     /// What [`Syncer::sync`] needs: the file and the serial appended.
@@ -113,20 +127,21 @@ impl Journal {
     /// is durable once [`Syncer::sync`] has returned.
     pub fn append(&mut self, state: &mut State, id: &str) -> Result<(), StateError> {
         state.serial += 1;
-        let entry = Entry {
+        let entry = EntryRef {
             serial: state.serial,
-            id: id.to_string(),
-            resource: state.resources.get(id).cloned(),
-            pending: state.pending.get(id).cloned(),
-            deposed: state.deposed.iter().filter(|d| d.id == id).cloned().collect(),
+            id,
+            resource: state.resources.get(id),
+            pending: state.pending.get(id),
+            deposed: state.deposed.iter().filter(|d| d.id == id).collect(),
         };
-        let mut line = serde_json::to_string(&entry).expect("entry serialises");
-        line.push('\n');
-        let io = |action, path: &Path| {
-            let path = path.to_path_buf();
-            move |source| StateError::Io { action, path, source }
-        };
-        (&*self.file).write_all(line.as_bytes()).map_err(io("append to", &self.path))?;
+        self.line.clear();
+        serde_json::to_writer(&mut self.line, &entry).expect("entry serialises");
+        self.line.push(b'\n');
+        (&*self.file).write_all(&self.line).map_err(|source| StateError::Io {
+            action: "append to",
+            path: self.path.clone(),
+            source,
+        })?;
         self.appended = state.serial;
         Ok(())
     }

@@ -95,13 +95,14 @@ impl Harness {
         cancel: Arc<Cancel>,
     ) -> (State, engine::Report) {
         let (bp, values) = self.load(src);
+        let bp = Arc::new(bp);
         let azs = vec!["zone-a".to_string(), "zone-b".to_string()];
         let ctx = Context::new(STACK);
         engine::apply(
             &self.registry,
             &ctx,
             engine::Inputs { blueprint: &bp, params: &values, region: "mem-1", azs: &azs },
-            plan,
+            Arc::new(plan.clone()),
             self.state.clone(),
             sink,
             Arc::new(Log::default()),
