@@ -6,7 +6,8 @@ use std::process::ExitCode;
 // glibc's malloc spent a growing share of a large run consolidating and
 // unlinking free chunks (issue 16: at 10,000 resources most of the excess
 // over 10x the 1,000-resource plan); jemalloc's does not grow so (uv and
-// ruff use it for the same reason).
+// ruff use it for the same reason). Its options are built in from
+// .cargo/config.toml.
 #[global_allocator]
 static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
