@@ -118,9 +118,11 @@ fn parse_here(src: &str) -> Result<Node, SyntaxError> {
     // `!Ref x` or `!!python/object` would otherwise be dropped silently
     // and the bare value used: refuse tags instead.
     options.reject_unsupported_tags = true;
-    let index = LineIndex::new(src);
-    match serde_saphyr::from_str_with_options::<Spanned<Raw>>(src, options) {
-        Ok(raw) => Ok(convert(raw, &index)),
+    INDEX.set(Some(LineIndex::new(src)));
+    let parsed = serde_saphyr::from_str_with_options::<Spanned<Tree>>(src, options).map(node);
+    let index = INDEX.take().expect("set above");
+    match parsed {
+        Ok(root) => Ok(root),
         Err(e) => {
             let offset = e.location().map(|l| index.offset_of(&l)).unwrap_or(0);
             Err(SyntaxError { message: clean_message(&e.without_snippet().to_string()), offset })
@@ -146,16 +148,26 @@ fn clean_message(msg: &str) -> String {
 /// Maps serde-saphyr locations (1-based line and character column) to byte
 /// offsets. Byte offsets from the parser are used when present; they are
 /// missing for some error locations.
-struct LineIndex<'a> {
-    src: &'a str,
+struct LineIndex {
+    /// A copy of the document: the index lives in [`INDEX`] while serde
+    /// runs, which cannot borrow the caller's text.
+    src: Box<str>,
     line_starts: Vec<usize>,
 }
 
-impl<'a> LineIndex<'a> {
-    fn new(src: &'a str) -> Self {
+thread_local! {
+    /// The index of the document being parsed on this thread: serde-saphyr
+    /// gives each value its location, and [`node`] makes it a span as the
+    /// value is read, so no intermediate tree is built (at 10,000
+    /// resources that tree was most of `validate`'s memory).
+    static INDEX: std::cell::RefCell<Option<LineIndex>> = const { std::cell::RefCell::new(None) };
+}
+
+impl LineIndex {
+    fn new(src: &str) -> Self {
         let mut line_starts = vec![0];
         line_starts.extend(src.match_indices('\n').map(|(i, _)| i + 1));
-        LineIndex { src, line_starts }
+        LineIndex { src: src.into(), line_starts }
     }
 
     fn offset_of(&self, loc: &Location) -> usize {
@@ -187,107 +199,86 @@ impl<'a> LineIndex<'a> {
     }
 }
 
-fn convert(raw: Spanned<Raw>, index: &LineIndex) -> Node {
-    let span = index.span_of(&raw.referenced);
-    let value = match raw.value {
-        Raw::Null => Value::Null,
-        Raw::Bool(b) => Value::Bool(b),
-        Raw::Int(i) => Value::Int(i),
-        Raw::Float(f) => Value::Float(f),
-        Raw::Str(s) => Value::Str(s),
-        Raw::Seq(items) => Value::Seq(items.into_iter().map(|n| convert(n, index)).collect()),
-        Raw::Map(entries) => Value::Map(
-            entries
-                .into_iter()
-                .map(|(k, v)| {
-                    let key = Key { span: index.span_of(&k.referenced), name: k.value };
-                    (key, convert(v, index))
-                })
-                .collect(),
-        ),
-    };
-    Node { value, span }
+/// A value read with its location, made a [`Node`].
+fn node(v: Spanned<Tree>) -> Node {
+    let span = INDEX.with_borrow(|i| i.as_ref().map(|i| i.span_of(&v.referenced)));
+    Node { value: v.value.0, span: span.unwrap_or_else(|| SourceSpan::new(0.into(), 0)) }
 }
 
-/// The deserialisation target: like [`Value`] but with serde-saphyr spans.
-enum Raw {
-    Null,
-    Bool(bool),
-    Int(i64),
-    Float(f64),
-    Str(String),
-    Seq(Vec<Spanned<Raw>>),
-    Map(Vec<(Spanned<String>, Spanned<Raw>)>),
-}
+/// The deserialisation target: a [`Value`] whose items and entries are
+/// made nodes as they are read.
+struct Tree(Value);
 
-impl<'de> Deserialize<'de> for Raw {
+impl<'de> Deserialize<'de> for Tree {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(RawVisitor)
+        d.deserialize_any(TreeVisitor).map(Tree)
     }
 }
 
-struct RawVisitor;
+struct TreeVisitor;
 
-impl<'de> Visitor<'de> for RawVisitor {
-    type Value = Raw;
+impl<'de> Visitor<'de> for TreeVisitor {
+    type Value = Value;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("any YAML value")
     }
-    fn visit_unit<E>(self) -> Result<Raw, E> {
-        Ok(Raw::Null)
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
     }
-    fn visit_none<E>(self) -> Result<Raw, E> {
-        Ok(Raw::Null)
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
     }
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Raw, D::Error> {
-        Raw::deserialize(d)
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        Tree::deserialize(d).map(|t| t.0)
     }
-    fn visit_bool<E>(self, v: bool) -> Result<Raw, E> {
-        Ok(Raw::Bool(v))
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
     }
-    fn visit_i64<E>(self, v: i64) -> Result<Raw, E> {
-        Ok(Raw::Int(v))
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::Int(v))
     }
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Raw, E> {
-        i64::try_from(v).map(Raw::Int).map_err(|_| E::custom("integer is too large"))
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
+        i64::try_from(v).map(Value::Int).map_err(|_| E::custom("integer is too large"))
     }
-    fn visit_i128<E: de::Error>(self, v: i128) -> Result<Raw, E> {
-        i64::try_from(v).map(Raw::Int).map_err(|_| E::custom("integer is too large"))
+    fn visit_i128<E: de::Error>(self, v: i128) -> Result<Value, E> {
+        i64::try_from(v).map(Value::Int).map_err(|_| E::custom("integer is too large"))
     }
-    fn visit_u128<E: de::Error>(self, v: u128) -> Result<Raw, E> {
-        i64::try_from(v).map(Raw::Int).map_err(|_| E::custom("integer is too large"))
+    fn visit_u128<E: de::Error>(self, v: u128) -> Result<Value, E> {
+        i64::try_from(v).map(Value::Int).map_err(|_| E::custom("integer is too large"))
     }
-    fn visit_f64<E>(self, v: f64) -> Result<Raw, E> {
-        Ok(Raw::Float(v))
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(Value::Float(v))
     }
-    fn visit_str<E>(self, v: &str) -> Result<Raw, E> {
-        Ok(Raw::Str(v.to_owned()))
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::Str(v.to_owned()))
     }
-    fn visit_string<E>(self, v: String) -> Result<Raw, E> {
-        Ok(Raw::Str(v))
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::Str(v))
     }
-    fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Raw, E> {
+    fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Value, E> {
         String::from_utf8(v.to_vec())
-            .map(Raw::Str)
+            .map(Value::Str)
             .map_err(|_| E::custom("binary values are not supported"))
     }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<Raw, A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<Value, A::Error> {
         let mut items = Vec::new();
-        while let Some(item) = a.next_element::<Spanned<Raw>>()? {
-            items.push(item);
+        while let Some(item) = a.next_element::<Spanned<Tree>>()? {
+            items.push(node(item));
         }
-        Ok(Raw::Seq(items))
+        Ok(Value::Seq(items))
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Raw, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Value, A::Error> {
         let mut entries = Vec::new();
         while let Some(key) = a.next_key::<Spanned<KeyString>>()? {
-            let value = a.next_value::<Spanned<Raw>>()?;
-            let key =
-                Spanned { value: key.value.0, referenced: key.referenced, defined: key.defined };
-            entries.push((key, value));
+            let span = INDEX.with_borrow(|i| i.as_ref().map(|i| i.span_of(&key.referenced)));
+            let key = Key {
+                name: key.value.0,
+                span: span.unwrap_or_else(|| SourceSpan::new(0.into(), 0)),
+            };
+            entries.push((key, node(a.next_value::<Spanned<Tree>>()?)));
         }
-        Ok(Raw::Map(entries))
+        Ok(Value::Map(entries))
     }
 }
 
