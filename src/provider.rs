@@ -359,6 +359,15 @@ pub trait ResourceKind: Declared {
         Ok(true)
     }
 
+    /// How many round trips [`ResourceKind::read`] makes one after another
+    /// (a listing of parents, then their children, then the children's
+    /// tags). The refresh starts the kinds with the longest chains first,
+    /// so that a plan lasts about its longest chain rather than that chain
+    /// plus the one-call reads queued before it.
+    fn read_rounds(&self) -> usize {
+        1
+    }
+
     /// How long an operation usually takes (progress display, poll pace).
     fn expected_duration(&self, _op: Op) -> Duration {
         Duration::from_secs(2)

@@ -207,6 +207,11 @@ impl MemoryCloud {
         self.log.lock().unwrap().iter().filter(|c| c.0 == what).count()
     }
 
+    /// The kinds read so far, in the order their reads began.
+    pub fn reads(&self) -> Vec<String> {
+        self.log.lock().unwrap().iter().filter(|c| c.0 == "read").map(|c| c.1.clone()).collect()
+    }
+
     /// Kind names of every provider this cloud backs.
     pub fn kinds(self: &Arc<Self>) -> Vec<Arc<dyn ResourceKind>> {
         vec![
@@ -440,6 +445,11 @@ impl ResourceKind for MemoryKind {
 
     fn deleted_with_kinds(&self) -> &'static [&'static str] {
         if self.schema.kind == PART.kind { &["test.thing"] } else { &[] }
+    }
+
+    /// `test.unique` claims reads of two rounds, for the refresh's order.
+    fn read_rounds(&self) -> usize {
+        if self.schema.kind == UNIQUE.kind { 2 } else { 1 }
     }
 
     fn expected_duration(&self, _op: Op) -> Duration {

@@ -192,6 +192,18 @@ fn position(log: &[(String, String, String)], what: &str, id: &str) -> usize {
         .unwrap_or_else(|| panic!("no {what} of {id}"))
 }
 
+/// With fewer slots than kinds, the kind whose read takes the most
+/// rounds starts first; otherwise kinds start in name order.
+#[tokio::test]
+async fn refresh_starts_the_longest_read_chains_first() {
+    let h = Harness::new();
+    let ctx = Context::new(STACK);
+    let kinds: BTreeSet<String> =
+        ["test.slow", "test.thing", "test.unique"].into_iter().map(String::from).collect();
+    plan::refresh(&h.registry, &ctx, &h.state, &kinds, 1).await.unwrap();
+    assert_eq!(h.cloud.reads(), ["test.unique", "test.slow", "test.thing"]);
+}
+
 #[tokio::test]
 async fn apply_creates_in_dependency_order_and_converges() {
     let mut h = Harness::new();

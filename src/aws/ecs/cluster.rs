@@ -55,6 +55,11 @@ impl Cluster {
 
 #[async_trait]
 impl ResourceKind for Cluster {
+    /// The clusters, then their descriptions.
+    fn read_rounds(&self) -> usize {
+        2
+    }
+
     async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
         let mut names: BTreeSet<String> = q.known.iter().map(|(id, _)| id.clone()).collect();
         if q.discover {

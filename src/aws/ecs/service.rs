@@ -207,6 +207,11 @@ impl Service {
 
 #[async_trait]
 impl ResourceKind for Service {
+    /// The stack's clusters, then their services.
+    fn read_rounds(&self) -> usize {
+        2
+    }
+
     async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
         let mut by_cluster: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         for (arn, p) in &q.known {

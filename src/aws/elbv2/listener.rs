@@ -25,6 +25,11 @@ kind! { Listener, LISTENER }
 
 #[async_trait]
 impl ResourceKind for Listener {
+    /// The stack's load balancers, their listeners, then the listeners' tags.
+    fn read_rounds(&self) -> usize {
+        3
+    }
+
     async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
         // Listeners are listed per load balancer: those state records,
         // plus, to find lost ones, the stack's load balancers.

@@ -60,6 +60,11 @@ fn condition_values(c: &[RuleCondition], field: &str) -> Value {
 
 #[async_trait]
 impl ResourceKind for ListenerRule {
+    /// The stack's load balancers, their listeners, the listeners' rules, then the rules' tags.
+    fn read_rounds(&self) -> usize {
+        4
+    }
+
     async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
         let mut listeners: BTreeSet<String> =
             q.known.iter().filter_map(|(_, p)| s(p, "listener_arn")).collect();

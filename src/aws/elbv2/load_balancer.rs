@@ -62,6 +62,11 @@ impl LoadBalancer {
 
 #[async_trait]
 impl ResourceKind for LoadBalancer {
+    /// The load balancers, then their attributes and tags.
+    fn read_rounds(&self) -> usize {
+        2
+    }
+
     async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
         let all = super::common::all_lbs(&self.0).await?;
         let albs: Vec<String> = all

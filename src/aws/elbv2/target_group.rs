@@ -63,6 +63,11 @@ fn http(p: &Props) -> bool {
 
 #[async_trait]
 impl ResourceKind for TargetGroup {
+    /// The target groups, then their attributes and tags.
+    fn read_rounds(&self) -> usize {
+        2
+    }
+
     async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
         let all = super::common::all_tgs(&self.0).await?;
         let arns: Vec<String> = all
