@@ -15,11 +15,12 @@ fn main() -> ExitCode {
     // A panic is a bug: say so and how to report it, and exit 1 (an error)
     // rather than Rust's 101, which CI steps do not expect.
     std::panic::set_hook(Box::new(|info| {
-        eprintln!(
+        // Not eprintln!: a panic while printing the panic aborts.
+        archkit::output::to_stderr(&format!(
             "error: archkit hit a bug: {info}\n\
              help: state is written after every operation, so run the command again to \
-             continue; please report this with the command you ran"
-        );
+             continue; please report this with the command you ran\n"
+        ));
     }));
     std::panic::catch_unwind(archkit::cli::main).unwrap_or(ExitCode::from(1))
 }

@@ -399,7 +399,7 @@ pub(crate) fn confirm(
         let _in_runtime = rt.enter();
         Interrupts::listen()
     };
-    eprint!("{question} Only 'yes' is accepted: ");
+    crate::output::to_stderr(&format!("{question} Only 'yes' is accepted: "));
     let _ = std::io::stderr().flush();
     // The read runs on a thread of its own, raced against Ctrl-C inside the
     // runtime. Not on the runtime's blocking pool: dropping the runtime
@@ -418,7 +418,7 @@ pub(crate) fn confirm(
     });
     match answer {
         None => {
-            eprintln!();
+            crate::output::to_stderr("\n");
             Err(ExitStatus::Interrupted)
         }
         Some(line) => Ok(line.unwrap_or_default().trim() == "yes"),

@@ -41,9 +41,9 @@ impl Printer {
             return;
         };
         if self.json {
-            eprintln!("{}", serde_json::json!({ "stats": stats.json() }));
+            to_stderr(&format!("{}\n", serde_json::json!({ "stats": stats.json() })));
         } else {
-            eprint!("{}", render_stats(&stats.json()));
+            to_stderr(&render_stats(&stats.json()));
         }
     }
 
@@ -58,7 +58,7 @@ impl Printer {
     /// Writes a status line to stderr unless `-q`.
     pub fn status(&self, text: &str) {
         if !self.quiet {
-            eprintln!("{text}");
+            to_stderr(&format!("{text}\n"));
         }
     }
 
@@ -74,7 +74,7 @@ impl Printer {
             self.json_out(&DiagnosticsJson::from(d));
             return;
         }
-        eprint!("{}", render_diagnostics(d, self.color, term_width()));
+        to_stderr(&render_diagnostics(d, self.color, term_width()));
     }
 
     /// Renders any other error.
@@ -89,7 +89,7 @@ impl Printer {
             });
             return;
         }
-        eprint!("{}", render(err, self.color, term_width()));
+        to_stderr(&render(err, self.color, term_width()));
     }
 }
 
@@ -240,4 +240,11 @@ impl From<&Diagnostic> for DiagnosticJson {
             labels,
         }
     }
+}
+
+/// Writes `text` to stderr in one call. Unlike `eprint!`, a stderr whose
+/// reader has gone (`archkit apply 2>&1 | head -1`) is not a panic: the
+/// run goes on, with its lock released and its state written at the end.
+pub fn to_stderr(text: &str) {
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
 }

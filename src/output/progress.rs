@@ -4,7 +4,7 @@
 //! one JSON object per line on stdout.
 
 use std::collections::HashMap;
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -72,9 +72,9 @@ impl Events for Plain {
         };
         // One write per line: stderr is unbuffered, and `eprintln!` writes
         // the text and its newline apart (two calls per line, a tenth of a
-        // 10,000-resource apply). A closed stderr is not worth a panic.
+        // 10,000-resource apply).
         line.push('\n');
-        let _ = std::io::stderr().lock().write_all(line.as_bytes());
+        super::to_stderr(&line);
     }
 }
 

@@ -94,6 +94,31 @@ fn plan_apply_plan_destroy_round_trip() {
     assert!(!Path::new(&format!("{}.lock", e.state_path().display())).exists());
 }
 
+/// `archkit apply 2>&1 | head -1`: once the reader has gone, every
+/// progress and status line meets a closed pipe (EPIPE). The apply must
+/// finish as if nothing happened, not panic (eprint! did, then aborted
+/// while printing the panic, leaving the lock and half the stack).
+#[test]
+fn a_closed_stderr_pipe_does_not_stop_an_apply() {
+    let e = Env::new();
+    let (reader, writer) = std::io::pipe().unwrap();
+    // Closed before archkit starts, so every write to stderr fails.
+    drop(reader);
+    let bp = e.blueprint.to_str().unwrap().to_string();
+    let status = e
+        .cmd(&["apply", &bp, "--auto-approve"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(writer)
+        .status()
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+    assert_eq!(e.cloud()["resources"].as_object().unwrap().len(), 4);
+    assert!(!Path::new(&format!("{}.lock", e.state_path().display())).exists());
+    let again = e.run(&["plan", "BP", "--detailed-exitcode"]);
+    assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
+}
+
 #[test]
 fn saved_plans_apply_exactly_and_go_stale() {
     let e = Env::new();
