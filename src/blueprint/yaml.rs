@@ -121,13 +121,10 @@ fn parse_here(src: &str) -> Result<Node, SyntaxError> {
     INDEX.set(Some(LineIndex::new(src)));
     let parsed = serde_saphyr::from_str_with_options::<Spanned<Tree>>(src, options).map(node);
     let index = INDEX.take().expect("set above");
-    match parsed {
-        Ok(root) => Ok(root),
-        Err(e) => {
-            let offset = e.location().map(|l| index.offset_of(&l)).unwrap_or(0);
-            Err(SyntaxError { message: clean_message(&e.without_snippet().to_string()), offset })
-        }
-    }
+    parsed.map_err(|e| {
+        let offset = e.location().map(|l| index.offset_of(&l)).unwrap_or(0);
+        SyntaxError { message: clean_message(&e.without_snippet().to_string()), offset }
+    })
 }
 
 /// serde-saphyr appends " at line N, column M"; our diagnostics show the
@@ -201,8 +198,14 @@ impl LineIndex {
 
 /// A value read with its location, made a [`Node`].
 fn node(v: Spanned<Tree>) -> Node {
-    let span = INDEX.with_borrow(|i| i.as_ref().map(|i| i.span_of(&v.referenced)));
-    Node { value: v.value.0, span: span.unwrap_or_else(|| SourceSpan::new(0.into(), 0)) }
+    Node { span: span(&v.referenced), value: v.value.0 }
+}
+
+/// A location in the document being parsed on this thread, as a span.
+fn span(loc: &Location) -> SourceSpan {
+    INDEX
+        .with_borrow(|i| i.as_ref().map(|i| i.span_of(loc)))
+        .unwrap_or_else(|| SourceSpan::new(0.into(), 0))
 }
 
 /// The deserialisation target: a [`Value`] whose items and entries are
@@ -271,11 +274,7 @@ impl<'de> Visitor<'de> for TreeVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Value, A::Error> {
         let mut entries = Vec::new();
         while let Some(key) = a.next_key::<Spanned<KeyString>>()? {
-            let span = INDEX.with_borrow(|i| i.as_ref().map(|i| i.span_of(&key.referenced)));
-            let key = Key {
-                name: key.value.0,
-                span: span.unwrap_or_else(|| SourceSpan::new(0.into(), 0)),
-            };
+            let key = Key { span: span(&key.referenced), name: key.value.0 };
             entries.push((key, node(a.next_value::<Spanned<Tree>>()?)));
         }
         Ok(Value::Map(entries))

@@ -190,10 +190,16 @@ pub async fn refresh(
     kinds.extend(state.pending.values().map(|p| p.kind.clone()));
     kinds.extend(state.deposed.iter().map(|d| d.kind.clone()));
     // Longest read chains first: with more kinds than slots, a chain that
-    // starts behind one-call reads ends that much later.
-    let mut kinds: Vec<(String, &std::sync::Arc<dyn crate::provider::ResourceKind>)> =
-        kinds.into_iter().filter_map(|kind| Some((kind.clone(), registry.kind(&kind)?))).collect();
-    kinds.sort_by_key(|(kind, k)| (std::cmp::Reverse(k.read_rounds()), kind.clone()));
+    // starts behind one-call reads ends that much later. The sort is
+    // stable, so kinds of equal chains stay in name order.
+    let mut kinds: Vec<(String, &std::sync::Arc<dyn crate::provider::ResourceKind>)> = kinds
+        .into_iter()
+        .filter_map(|kind| {
+            let k = registry.kind(&kind)?;
+            Some((kind, k))
+        })
+        .collect();
+    kinds.sort_by_key(|(_, k)| std::cmp::Reverse(k.read_rounds()));
     let reads = stream::iter(kinds.into_iter().map(|(kind, k)| read_kind(kind, k, ctx, state)))
         .buffer_unordered(parallelism.max(1));
     let mut read: Vec<(String, Vec<Observed>)> = reads.try_collect().await?;
