@@ -35,12 +35,20 @@ TARGET (moto) and, as asked, injects the faults AWS users meet:
                        first carried out by TARGET (a crash between an AWS
                        call and the state write); without, it never reaches
                        TARGET.
+  --kill-op OP         like --kill-at, on the first call of operation OP
+                       (e.g. AttachInternetGateway): a crash at a named
+                       step, whatever the order of the calls before it.
   --fake-placement-groups
                        answer CreatePlacementGroup, DescribePlacementGroups
                        and DeletePlacementGroup here, from a table of this
                        proxy's own, in EC2's XML: moto 5.2.5 does not
                        implement them (HTTP 500). A test double for those
                        three calls only; everything else still goes to moto.
+  --release-nat-eips   after forwarding DeleteNatGateway, disassociate the
+                       gateway's Elastic IPs in TARGET: AWS releases them
+                       when the gateway is deleted, moto 5.2.5 keeps them
+                       associated, so a new gateway can never take them. A
+                       test double of that one AWS behaviour.
   --canned OP=JSON     answer every call of the JSON-protocol operation OP
                        here with 200 and the body JSON, and keep the
                        request's body in the stats (`canned`: [{op, body}]):
@@ -75,6 +83,7 @@ import http.client
 import http.server
 import json
 import os
+import re
 import signal
 import sys
 import threading
@@ -92,12 +101,14 @@ p.add_argument("--drop-every-write", type=int, default=0)
 p.add_argument("--drop-op", default=None)
 p.add_argument("--kill-at", type=int, default=0)
 p.add_argument("--kill-after-forward", action="store_true")
+p.add_argument("--kill-op", default=None)
 p.add_argument("--pid-file")
 p.add_argument("--stats")
 p.add_argument("--stats-at-exit", action="store_true")
 p.add_argument("--latency-ms", type=float, default=0)
 p.add_argument("--fake-placement-groups", action="store_true")
 p.add_argument("--canned", action="append", default=[])
+p.add_argument("--release-nat-eips", action="store_true")
 p.add_argument("--in-use", action="append", default=[])
 ARGS = p.parse_args()
 CANNED = dict(c.split("=", 1) for c in ARGS.canned)
@@ -318,6 +329,23 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 if not reused:
                     raise
 
+    def release_nat_eips(self, body):
+        """Disassociates the EIPs of the NAT gateway DeleteNatGateway in
+        `body` named, as AWS does when it deletes one (moto does not)."""
+        nat = urllib.parse.parse_qs(body.decode("utf-8", "replace")).get("NatGatewayId")
+        if not nat:
+            return
+
+        def call(params):
+            b = urllib.parse.urlencode({"Version": "2016-11-15", **params}).encode()
+            return self.forward(b)[2].decode("utf-8", "replace")
+
+        d = call({"Action": "DescribeNatGateways", "NatGatewayId.1": nat[0]})
+        for alloc in re.findall(r"<allocationId>([^<]+)</allocationId>", d):
+            a = call({"Action": "DescribeAddresses", "AllocationId.1": alloc})
+            for assoc in re.findall(r"<associationId>([^<]+)</associationId>", a):
+                call({"Action": "DisassociateAddress", "AssociationId": assoc})
+
     def answer(self, status, headers, data):
         self.send_response(status)
         for k, v in headers.items():
@@ -392,7 +420,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if ARGS.drop_op and op == ARGS.drop_op and not OP_DROPPED:
                 OP_DROPPED.append(n)
                 drop = True
-            kill = ARGS.kill_at and n == ARGS.kill_at
+            kill = bool(ARGS.kill_at and n == ARGS.kill_at)
+            if ARGS.kill_op and op == ARGS.kill_op and STATS.get("killed_at") is None:
+                kill = True
             if throttle:
                 STATS["throttled"] += 1
                 counts = STATS["throttled_protocols"]
@@ -424,6 +454,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 save_stats()
             faked = (200, {"Content-Type": "application/x-amz-json-1.1"}, CANNED[op].encode())
         status, headers, data = faked or self.forward(body or None)
+        if ARGS.release_nat_eips and op == "DeleteNatGateway" and status == 200:
+            self.release_nat_eips(body)
         if drop:
             return self.hang_up()
         self.answer(status, headers, data)

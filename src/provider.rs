@@ -373,12 +373,6 @@ pub trait ResourceKind: Declared {
         Duration::from_secs(2)
     }
 
-    /// True when a replacement must delete the old resource before
-    /// creating the new one (unique names, non-overlapping ranges).
-    fn delete_before_replace(&self) -> bool {
-        false
-    }
-
     /// Kinds whose instances in the same stack must be deleted before any
     /// instance of this kind, beyond the blueprint's references (an EIP is
     /// released only after the NAT gateway using it is gone).

@@ -182,6 +182,92 @@ pub struct Schema {
     /// How its running cost is worked out from the region's prices; none
     /// means unknown (shown as such, never as zero).
     pub cost: Option<crate::price::CostFn>,
+    /// Whether a replacement makes the new object before it deletes the
+    /// old one, or the other way round.
+    pub replacement: Replacement,
+}
+
+/// The order of a replacement's two halves, which the kind declares and
+/// the planner decides per change (shown as `+/-` or `-/+`, as Terraform
+/// shows `create_before_destroy`). Creating first keeps the resource
+/// available throughout, so it is the default; where AWS allows one object
+/// at a time (a name, an association, an address on one gateway) the new
+/// one can only be made once the old one is gone.
+#[derive(Debug, Clone, Copy)]
+pub enum Replacement {
+    /// Make the new object, move what uses the old one onto it, then
+    /// delete the old one.
+    CreateFirst,
+    /// Always delete the old object first, for the reason given.
+    DeleteFirst(&'static str),
+    /// Delete first when every one of these properties keeps its value (a
+    /// name, an address that must move from the old object to the new);
+    /// one the blueprint leaves out is derived from the stack and id, and
+    /// so kept too.
+    DeleteFirstIfKept(&'static [&'static str], &'static str),
+    /// Delete first when the rule holds for the change (two ranges of one
+    /// network that would overlap), described by the text.
+    DeleteFirstWhen(fn(&Sides) -> bool, &'static str),
+}
+
+/// The two sides of a replacement, for [`Replacement`]'s rules.
+pub struct Sides<'a> {
+    /// The existing object's values (live, or last applied).
+    pub before: &'a serde_json::Map<String, serde_json::Value>,
+    /// The desired values; `None` inside is known only after apply.
+    pub after: &'a std::collections::BTreeMap<String, Option<serde_json::Value>>,
+}
+
+impl Sides<'_> {
+    /// Whether `name` keeps its value. Left out of the blueprint, it is
+    /// derived from the stack and id as before; known only after apply, it
+    /// is taken as changed.
+    pub fn kept(&self, name: &str) -> bool {
+        match self.after.get(name) {
+            None => true,
+            Some(None) => false,
+            Some(Some(v)) => crate::provider::same_value(self.before.get(name), Some(v)),
+        }
+    }
+
+    /// The desired value of `name`, when known.
+    pub fn after(&self, name: &str) -> Option<&serde_json::Value> {
+        self.after.get(name).and_then(Option::as_ref)
+    }
+}
+
+impl Replacement {
+    /// Whether this replacement deletes the old object first.
+    pub fn delete_first(&self, sides: &Sides) -> bool {
+        match self {
+            Replacement::CreateFirst => false,
+            Replacement::DeleteFirst(_) => true,
+            Replacement::DeleteFirstIfKept(props, _) => props.iter().all(|p| sides.kept(p)),
+            Replacement::DeleteFirstWhen(rule, _) => rule(sides),
+        }
+    }
+
+    /// The rule in words, for the generated reference.
+    pub fn describe(&self) -> String {
+        match self {
+            Replacement::CreateFirst => {
+                "Replaced by creating the new one first, then deleting the old one (`+/-`).".into()
+            }
+            Replacement::DeleteFirst(why) => {
+                format!("Replaced by deleting the old one first (`-/+`): {why}.")
+            }
+            Replacement::DeleteFirstIfKept(props, why) => format!(
+                "Replaced by deleting the old one first (`-/+`) when {} {}: {why}; \
+                 otherwise created first (`+/-`).",
+                quote_list(props),
+                if props.len() == 1 { "keeps its value" } else { "keep their values" }
+            ),
+            Replacement::DeleteFirstWhen(_, why) => format!(
+                "Replaced by deleting the old one first (`-/+`) when {why}; otherwise created first \
+                 (`+/-`)."
+            ),
+        }
+    }
 }
 
 /// When `when` is set to `value` and `via` refers to a resource of kind
@@ -211,6 +297,7 @@ impl Schema {
             notes: "",
             requires: &[],
             cost: None,
+            replacement: Replacement::CreateFirst,
         }
     }
 
@@ -241,6 +328,12 @@ impl Schema {
 
     pub const fn cost(mut self, cost: crate::price::CostFn) -> Schema {
         self.cost = Some(cost);
+        self
+    }
+
+    /// How a replacement orders its create and its delete.
+    pub const fn replacement(mut self, r: Replacement) -> Schema {
+        self.replacement = r;
         self
     }
 
@@ -354,6 +447,8 @@ pub fn reference<'a>(schemas: impl IntoIterator<Item = &'a Schema>) -> String {
             out.push_str(&format!(", `{}` ({})", a.name, a.doc.trim_end_matches('.')));
         }
         out.push_str(".\n\n");
+        out.push_str(&s.replacement.describe());
+        out.push_str("\n\n");
     }
     out
 }

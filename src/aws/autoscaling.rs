@@ -33,7 +33,8 @@ pub static GROUP: Schema = Schema::new("aws.autoscaling.group", "An EC2 Auto Sca
         Attr::new("arn", Type::String, "The group's ARN."),
     })
     .notes("Tags (but `archkit:id`) are propagated to the instances. Deleting the group terminates its instances and waits until they are terminated. Running instances keep the template version they were launched from; new ones use the group's current version.")
-    .cost(group_cost);
+    .cost(group_cost)
+    .replacement(Replacement::DeleteFirstIfKept(&["name"], "group names are unique in a region"));
 
 kind! {
     /// The auto scaling group kind; its id is the group name.

@@ -65,7 +65,8 @@ pub static PROJECT: Schema = Schema::new("aws.codebuild.project", "A CodeBuild p
         Attr::new("arn", Type::String, "Its ARN."),
     })
     .notes("Builds are started by you (`aws codebuild start-build`) and billed per build-minute. In a VPC, each running build holds one address of a subnet, and a subnet or security group cannot be deleted while a build runs in it.")
-    .cost(project_cost);
+    .cost(project_cost)
+    .replacement(Replacement::DeleteFirstIfKept(&["name"], "project names are unique in a region"));
 
 kind! { CodeBuildProject, PROJECT }
 
@@ -261,10 +262,6 @@ impl ResourceKind for CodeBuildProject {
 
     fn expected_duration(&self, _op: Op) -> Duration {
         Duration::from_secs(5)
-    }
-
-    fn delete_before_replace(&self) -> bool {
-        true
     }
 
     fn check(&self, p: &Props) -> Result<(), (String, String)> {

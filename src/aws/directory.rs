@@ -44,7 +44,8 @@ pub static MICROSOFT_AD: Schema = Schema::new("aws.ds.microsoft_ad", "An AWS Man
         Attr::new("access_url", Type::String, "`<alias>.awsapps.com`."),
     })
     .notes("Creating takes 20 to 45 minutes; every property is fixed at creation (a change replaces the directory, and everything joined to it must join again). Billed per domain controller-hour from creation: a Standard directory has two.")
-    .cost(directory_cost);
+    .cost(directory_cost)
+    .replacement(Replacement::DeleteFirstIfKept(&["name"], "two directories of one domain name in one VPC would clash"));
 
 kind! { MicrosoftAd, MICROSOFT_AD }
 
@@ -210,12 +211,6 @@ impl ResourceKind for MicrosoftAd {
             Op::Update => Duration::from_secs(10),
             Op::Delete => Duration::from_secs(10 * 60),
         }
-    }
-
-    /// The domain name stays when only the password or network changes:
-    /// two directories of one name in one VPC would clash.
-    fn delete_before_replace(&self) -> bool {
-        true
     }
 
     fn check(&self, p: &Props) -> Result<(), (String, String)> {

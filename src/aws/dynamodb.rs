@@ -32,7 +32,8 @@ pub static TABLE: Schema = Schema::new("aws.dynamodb.table", "An on-demand Dynam
         Attr::new("name", Type::String, "Its name."),
     })
     .notes("On-demand capacity.")
-    .cost(table_cost);
+    .cost(table_cost)
+    .replacement(Replacement::DeleteFirstIfKept(&["name"], "table names are unique in a region"));
 
 kind! { Table, TABLE }
 
@@ -179,11 +180,6 @@ impl ResourceKind for Table {
 
     fn expected_duration(&self, _op: Op) -> Duration {
         Duration::from_secs(10)
-    }
-
-    /// The name is the identity: a new key schema needs the old table gone.
-    fn delete_before_replace(&self) -> bool {
-        true
     }
 
     fn normalize(&self, p: &mut Props) {

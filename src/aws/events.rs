@@ -33,7 +33,8 @@ pub static RULE: Schema = Schema::new("aws.events.rule", "An EventBridge rule th
         Attr::new("arn", Type::String, "The rule's ARN."),
     })
     .notes("`schedule_expression` is checked: `rate(1 minute)`, `rate(5 minutes)`, `cron(...)`.")
-    .free();
+    .free()
+    .replacement(Replacement::DeleteFirstIfKept(&["name"], "rule names are unique on an event bus"));
 
 kind! { Rule, RULE }
 

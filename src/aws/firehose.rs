@@ -37,7 +37,8 @@ pub static DELIVERY_STREAM: Schema = Schema::new("aws.firehose.delivery_stream",
         Attr::new("name", Type::String, "Its name."),
     })
     .notes("Direct PUT into an extended S3 destination. Destination changes are one `UpdateDestination` with the current version id; the source type and name replace the stream.")
-    .cost(stream_cost);
+    .cost(stream_cost)
+    .replacement(Replacement::DeleteFirstIfKept(&["name"], "stream names are unique in a region"));
 
 kind! { DeliveryStream, DELIVERY_STREAM }
 
@@ -231,11 +232,6 @@ impl ResourceKind for DeliveryStream {
             Op::Delete => Duration::from_secs(60),
             _ => Duration::from_secs(10),
         }
-    }
-
-    /// The name is the identity.
-    fn delete_before_replace(&self) -> bool {
-        true
     }
 }
 

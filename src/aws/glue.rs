@@ -155,7 +155,8 @@ pub static DATABASE: Schema = Schema::new("aws.glue.database", "A Glue Data Cata
         Attr::new("arn", Type::String, "Its ARN."),
     })
     .notes("Deleting a database drops its tables (those a crawler made among them); the data in S3 stays.")
-    .cost(|_| Ok(Estimate::free()));
+    .cost(|_| Ok(Estimate::free()))
+    .replacement(Replacement::DeleteFirstIfKept(&["name"], "database names are unique in the catalog"));
 
 kind! { Database, DATABASE }
 
@@ -223,10 +224,6 @@ impl ResourceKind for Database {
             r => r.map(|_| ()),
         }
     }
-
-    fn delete_before_replace(&self) -> bool {
-        true
-    }
 }
 
 // --- crawler --------------------------------------------------------------
@@ -246,7 +243,8 @@ pub static CRAWLER: Schema = Schema::new("aws.glue.crawler", "A Glue crawler tha
         Attr::new("arn", Type::String, "Its ARN."),
     })
     .notes("A crawler that is running is stopped before it is deleted (AWS refuses to delete it otherwise).")
-    .cost(crawler_cost);
+    .cost(crawler_cost)
+    .replacement(Replacement::DeleteFirstIfKept(&["name"], "crawler names are unique in a region"));
 
 kind! { Crawler, CRAWLER }
 
@@ -374,10 +372,6 @@ impl ResourceKind for Crawler {
             r => r.map(|_| ()),
         }
     }
-
-    fn delete_before_replace(&self) -> bool {
-        true
-    }
 }
 
 /// A crawler bills DPU-hours while it runs.
@@ -405,7 +399,8 @@ pub static JOB: Schema = Schema::new("aws.glue.job", "A Glue Spark (glueetl) job
         Attr::new("arn", Type::String, "Its ARN."),
     })
     .notes("A `glueetl` job with Python 3. Runs are started by you (`aws glue start-job-run`); each bills DPU-hours for its workers.")
-    .cost(job_cost);
+    .cost(job_cost)
+    .replacement(Replacement::DeleteFirstIfKept(&["name"], "job names are unique in a region"));
 
 kind! { Job, JOB }
 
@@ -535,10 +530,6 @@ impl ResourceKind for Job {
 
     async fn poll_deleted(&self, _ctx: &Context, name: &str) -> Result<bool> {
         Ok(self.get(name).await?.is_none())
-    }
-
-    fn delete_before_replace(&self) -> bool {
-        true
     }
 }
 

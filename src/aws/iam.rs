@@ -24,7 +24,8 @@ pub static ROLE: Schema = Schema::new("aws.iam.role", "An IAM role with its trus
         Attr::new("arn", Type::String, "The role's ARN."),
     })
     .notes("Created under the path `/archkit/<stack>/`.")
-    .free();
+    .free()
+    .replacement(Replacement::DeleteFirstIfKept(&["name"], "role names are unique in an account"));
 
 kind! {
     /// The IAM role kind. Its physical id is the role name.

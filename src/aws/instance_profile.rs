@@ -20,7 +20,8 @@ pub static INSTANCE_PROFILE: Schema = Schema::new("aws.iam.instance_profile", "A
         Attr::new("arn", Type::String, "The profile's ARN."),
     })
     .notes("Created under the path `/archkit/<stack>/`. A new role replaces the old one in place (removed, then added).")
-    .free();
+    .free()
+    .replacement(Replacement::DeleteFirstIfKept(&["name"], "profile names are unique in an account"));
 
 kind! {
     /// The instance profile kind; its id is the profile name.

@@ -59,7 +59,8 @@ pub static FUNCTION: Schema = Schema::new("aws.lambda.function", "A Lambda funct
         Attr::new("name", Type::String, "Its name."),
     })
     .notes("`code` is a directory beside the blueprint, packaged as a deterministic zip; the value compared is its SHA-256, as Lambda's `CodeSha256`. Waits until Active and until each update finished. In a VPC, AWS keeps the function's network interfaces up to 45 minutes after it is deleted: deleting its security groups and subnets waits for them, saying so.")
-    .cost(function_cost);
+    .cost(function_cost)
+    .replacement(Replacement::DeleteFirstIfKept(&["name"], "function names are unique in a region"));
 
 pub static PERMISSION: Schema = Schema::new("aws.lambda.permission", "A statement of a function's resource policy: who may invoke it.")
     .properties(rows! {
@@ -70,7 +71,8 @@ pub static PERMISSION: Schema = Schema::new("aws.lambda.permission", "A statemen
         Prop::new("statement_id", Type::String, "The statement's id; the logical id when omitted.").replace(),
     })
     .untagged()
-    .free();
+    .free()
+    .replacement(Replacement::DeleteFirstIfKept(&["function_name", "statement_id"], "a statement id is unique within the function's policy"));
 
 kind! { Function, FUNCTION }
 
@@ -407,11 +409,6 @@ impl ResourceKind for Permission {
         let (f, sid) = id.split_once('|').unwrap_or((id, ""));
         send!(self.0.lambda.remove_permission().function_name(f).statement_id(sid))?;
         Ok(())
-    }
-
-    /// A statement id is unique within the function's policy.
-    fn delete_before_replace(&self) -> bool {
-        true
     }
 
     fn normalize(&self, p: &mut Props) {

@@ -24,7 +24,8 @@ pub static LOG_GROUP: Schema = Schema::new("aws.logs.log_group", "A CloudWatch L
     .attributes(rows! {
         Attr::new("arn", Type::String, "The group's ARN."),
     })
-    .cost(log_group_cost);
+    .cost(log_group_cost)
+    .replacement(Replacement::DeleteFirstIfKept(&["name"], "log group names are unique in a region"));
 
 kind! {
     /// The log group kind. Its physical id is the group name.

@@ -42,7 +42,8 @@ pub static BROKER: Schema = Schema::new("aws.mq.broker", "An Amazon MQ broker wi
         Attr::new("console_url", Type::String, "The web console."),
     })
     .notes("The password needs 12+ characters, 4+ distinct, and no `,` `:` `=` (checked at plan time). Changing the version, type, groups or user reboots the broker (the plan says so). Creation takes 10-20 minutes on AWS.")
-    .cost(broker_cost);
+    .cost(broker_cost)
+    .replacement(Replacement::DeleteFirstIfKept(&["name"], "broker names are unique in a region"));
 
 /// Properties whose change takes effect only after a reboot.
 const NEEDS_REBOOT: &[&str] = &[

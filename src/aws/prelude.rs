@@ -17,4 +17,4 @@ pub use crate::provider::{
     ReadQuery, ResourceKind, Result, TAG_ID, TAG_STACK, created_id,
 };
 pub(crate) use crate::schema::rows;
-pub use crate::schema::{Attr, Prop, Schema, Type};
+pub use crate::schema::{Attr, Prop, Replacement, Schema, Sides, Type};

@@ -42,7 +42,8 @@ pub static BUCKET: Schema = Schema::new("aws.s3.bucket", "A private S3 bucket.")
         Attr::new("regional_domain_name", Type::String, "`<name>.s3.<region>.amazonaws.com`."),
     })
     .notes("Default encryption SSE-S3 (AES-256). A bucket holding objects is deleted only with `force_empty: true` or `archkit destroy --force-empty`.")
-    .cost(bucket_cost);
+    .cost(bucket_cost)
+    .replacement(Replacement::DeleteFirstIfKept(&["name"], "bucket names are unique across AWS"));
 
 kind! { Bucket, BUCKET }
 
@@ -405,12 +406,6 @@ impl ResourceKind for Bucket {
 
     fn expected_duration(&self, _op: Op) -> Duration {
         Duration::from_secs(5)
-    }
-
-    /// The name is the identity (a new one is a new bucket): the old one
-    /// goes first only when the name stays, which cannot happen here.
-    fn delete_before_replace(&self) -> bool {
-        false
     }
 }
 

@@ -38,7 +38,8 @@ pub static OBJECT: Schema = Schema::new("aws.s3.object", "An S3 object whose bod
         Attr::new("version_id", Type::String, "The version written last (versioned buckets).").updated(),
     })
     .notes("The file's SHA-256 is compared: an edited file is uploaded again, an unchanged one is not. Deleting removes every version of the key.")
-    .cost(object_cost);
+    .cost(object_cost)
+    .replacement(Replacement::DeleteFirstIfKept(&["bucket", "key"], "the bucket and key are the object's identity"));
 
 kind! { Object, OBJECT }
 
@@ -307,11 +308,6 @@ impl ResourceKind for Object {
 
     fn expected_duration(&self, _op: Op) -> Duration {
         Duration::from_secs(1)
-    }
-
-    /// The key is the identity.
-    fn delete_before_replace(&self) -> bool {
-        true
     }
 }
 

@@ -24,7 +24,8 @@ pub static SECRET: Schema = Schema::new("aws.secretsmanager.secret", "A Secrets 
         Attr::new("arn", Type::String, "The secret's ARN."),
     })
     .notes("`secret_string` is stored as a digest, never read back. Default name `archkit/<stack>/<id>`; deleted without a recovery window on destroy.")
-    .cost(secret_cost);
+    .cost(secret_cost)
+    .replacement(Replacement::DeleteFirstIfKept(&["name"], "secret names are unique in a region"));
 
 fn prefix(stack: &str) -> String {
     format!("archkit/{stack}/")
@@ -115,11 +116,6 @@ impl ResourceKind for Secret {
     async fn delete(&self, _ctx: &Context, arn: &str, _p: &Props) -> Result<()> {
         send!(self.0.secrets.delete_secret().secret_id(arn).force_delete_without_recovery(true))?;
         Ok(())
-    }
-
-    /// The name is unique: the old secret must be gone first.
-    fn delete_before_replace(&self) -> bool {
-        true
     }
 }
 

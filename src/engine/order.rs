@@ -81,15 +81,34 @@ pub(crate) fn op_graph(plan: &Plan, registry: &Registry) -> (Vec<OpNode>, Vec<Ve
                     deps[ni].extend(ops.del[parent.id.as_str()].iter().copied());
                 }
             }
-            let delete_first = registry.kind(&c.kind).is_some_and(|k| k.delete_before_replace());
+            let delete_first = ops
+                .up
+                .get(c.id.as_str())
+                .is_some_and(|&n| goes_first(registry, c, &plan.changes[ops.nodes[n].change]));
             ops.delete_edges(c, node.step, users, delete_first, &mut deps[ni]);
             kind_rule_edges(plan, registry, &ops.nodes, ni, &mut deps[ni]);
         } else {
             ops.create_edges(c, node.step, &mut deps[ni]);
+            // A create of an id whose deposed object must go first.
+            if node.step == Step::Create && c.action == Action::Create {
+                for &d in ops.del.get(c.id.as_str()).into_iter().flatten() {
+                    if goes_first(registry, &plan.changes[ops.nodes[d].change], c) {
+                        deps[ni].push(d);
+                    }
+                }
+            }
         }
         deps[ni].retain(|d| *d != ni);
     }
     (ops.nodes, deps)
+}
+
+/// Whether `old`, an object deleted under the id that `new` creates again
+/// (one deposed by a replacement whose create failed), must be gone before
+/// the create: the kind's replacement rule on the two.
+fn goes_first(registry: &Registry, old: &Change, new: &Change) -> bool {
+    let sides = crate::schema::Sides { before: &old.before, after: &new.after };
+    registry.schema(&new.kind).is_some_and(|s| s.replacement.delete_first(&sides))
 }
 
 /// The operation nodes of a plan, indexed by resource id.

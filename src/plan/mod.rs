@@ -465,6 +465,7 @@ pub fn diff(input: &Input, live: &Live) -> Result<Plan, PlanError> {
             }
         }
     }
+    delete_dependents_first(&mut changes);
     let (deletes, dropped) = plan_deletes(input, live, &ex);
     changes.extend(deletes);
     forget.extend(dropped);
@@ -705,7 +706,30 @@ fn choose_action(
     } else {
         None
     };
-    change.delete_first = change.action == Action::Replace && k.delete_before_replace();
+    let sides = crate::schema::Sides { before: &change.before, after: &change.after };
+    change.delete_first =
+        change.action == Action::Replace && schema.replacement.delete_first(&sides);
+}
+
+/// A replacement that deletes first takes down what depends on it before
+/// its own delete; those of its dependents that are replaced too must
+/// then delete first as well, or their new objects, made before the old
+/// ones go, would wait for the new object this one makes only after its
+/// delete (Pulumi's rule for `deleteBeforeReplace`). `changes` are in
+/// create order, so one pass carries the rule down every chain.
+fn delete_dependents_first(changes: &mut [Change]) {
+    let mut first: BTreeSet<String> = BTreeSet::new();
+    for c in changes.iter_mut() {
+        if c.action != Action::Replace {
+            continue;
+        }
+        if !c.delete_first && c.depends_on.iter().any(|d| first.contains(d)) {
+            c.delete_first = true;
+        }
+        if c.delete_first {
+            first.insert(c.id.clone());
+        }
+    }
 }
 
 /// Phase 5: deletes of recorded resources no longer wanted, of deposed
@@ -828,6 +852,16 @@ fn reaches(changes: &[Change], from: &str, to: &str) -> bool {
 }
 
 impl Change {
+    /// The change's symbol: a replacement shows its order, `-/+` when the
+    /// old object is deleted first, `+/-` when the new one is made first
+    /// (as Terraform shows `create_before_destroy`).
+    pub fn symbol(&self) -> &'static str {
+        match self.action {
+            Action::Replace if !self.delete_first => "+/-",
+            a => a.symbol(),
+        }
+    }
+
     /// A change of `id` with nothing decided yet.
     fn empty(id: &str, kind: &str) -> Change {
         Change {

@@ -111,7 +111,7 @@ pub fn human(plan: &Plan) -> String {
 
 /// A change's first line: symbol, id, kind, physical id, what and why.
 fn head(c: &Change) -> String {
-    let mut head = format!("{:>3} {}  {}", c.action.symbol(), c.id, c.kind);
+    let mut head = format!("{:>3} {}  {}", c.symbol(), c.id, c.kind);
     if let Some(pid) = &c.physical_id {
         let _ = write!(head, "  ({pid})");
     }
@@ -467,7 +467,7 @@ pub fn markdown(plan: &Plan, cost: Option<&super::cost::CostReport>) -> String {
             let _ = writeln!(
                 out,
                 "| {} | `{}` | `{}` | {what} | {} | {} |",
-                symbol_cell(c.action),
+                symbol_cell(c.symbol()),
                 cell(&c.id),
                 cell(&c.kind),
                 cell(&props),
@@ -555,7 +555,7 @@ fn cost_markdown(report: &super::cost::CostReport, view: CostView, out: &mut Str
             let _ = writeln!(
                 out,
                 "| {} | `{}` | {h} | {m} | {} |",
-                symbol_cell(r.action),
+                symbol_cell(r.action.symbol()),
                 cell(&r.id),
                 cell(&what)
             );
@@ -570,8 +570,8 @@ fn cost_markdown(report: &super::cost::CostReport, view: CostView, out: &mut Str
 }
 
 /// The action's symbol as code, or nothing for no change.
-fn symbol_cell(a: Action) -> String {
-    match a.symbol().trim() {
+fn symbol_cell(symbol: &str) -> String {
+    match symbol.trim() {
         "" => String::new(),
         s => format!("`{s}`"),
     }

@@ -19,7 +19,7 @@ use super::{
     Attrs, Context, CreateRequest, Created, Declared, Observed, Op, Props, ProviderError,
     ReadQuery, ResourceKind,
 };
-use crate::schema::{Attr, Prop, Schema, Type, rows};
+use crate::schema::{Attr, Prop, Replacement, Schema, Type, rows};
 
 pub static THING: Schema = Schema::new("test.thing", "An in-memory resource for engine tests.")
     .properties(rows! {
@@ -43,7 +43,8 @@ pub static SLOW: Schema =
 pub static UNIQUE: Schema = Schema::new("test.unique", "An in-memory resource with a unique name.")
     .properties(rows! {
         Prop::new("name", Type::String, "Unique; changing it replaces.").replace(),
-    });
+    })
+    .replacement(Replacement::DeleteFirst("the name is unique"));
 
 /// A part of a `test.thing` (its `owner`, the thing's arn) that goes
 /// with it: deleting the thing deletes its parts.
@@ -433,10 +434,6 @@ impl ResourceKind for MemoryKind {
         let n = polls.entry(physical_id.to_string()).or_default();
         *n += 1;
         Ok((*n >= need).then(|| attrs(physical_id)))
-    }
-
-    fn delete_before_replace(&self) -> bool {
-        self.schema.kind == UNIQUE.kind
     }
 
     fn delete_after_kinds(&self) -> &'static [&'static str] {

@@ -421,7 +421,7 @@ async fn updates_in_place_and_replacements_are_planned_and_applied() {
     assert_eq!(plan.change("b").unwrap().action, Action::Update);
     assert_eq!(plan.change("b").unwrap().after["value"], None);
     let text = plan::render::human(&plan);
-    assert!(text.contains("-/+ a  test.thing"), "{text}");
+    assert!(text.contains("+/- a  test.thing"), "{text}");
     assert!(text.contains("replace: `name` forces replacement"), "{text}");
     assert!(text.contains("(known after apply)"), "{text}");
     let (_, report) = h.apply(&changed).await;
@@ -636,6 +636,40 @@ async fn kinds_with_unique_names_are_replaced_delete_first() {
     let last_create = log.iter().rposition(|c| c.0 == "create" && c.2 == "anchor").unwrap();
     assert!(delete < last_create, "the old object goes before the new one is made");
     h.assert_consistent(&["a", "anchor", "b"]);
+}
+
+/// A replaced dependent of a delete-first replacement goes first too
+/// (Pulumi's rule): its new object waits for the new anchor, which is made
+/// only after the old anchor goes, which waits for the old dependent.
+#[tokio::test]
+async fn dependents_of_a_delete_first_replacement_are_deleted_first() {
+    let bp = format!(
+        "{UNIQUE}  c:\n    type: test.thing\n    properties: {{name: \"${{anchor.id}}\"}}\n"
+    );
+    let mut h = Harness::new();
+    h.apply(&bp).await;
+    let renamed = bp.replace("name: first", "name: second");
+    let plan = h.plan(&renamed).await;
+    let c = plan.change("c").unwrap();
+    assert_eq!((c.action, c.delete_first), (Action::Replace, true), "{c:?}");
+    // Siblings that depend on nothing replaced are left alone.
+    assert_eq!(plan.change("a").map(|c| c.action), Some(Action::NoOp));
+    let text = plan::render::human(&plan);
+    assert!(text.contains("-/+ anchor  test.unique"), "{text}");
+    assert!(text.contains("-/+ c  test.thing"), "{text}");
+    let (_, report) = h.apply(&renamed).await;
+    assert!(report.ok(), "{report:?}");
+    let log = h.cloud.log.lock().unwrap().clone();
+    let delete_c = position(&log, "delete", "c");
+    let delete_anchor = position(&log, "delete", "anchor");
+    let create_anchor = log.iter().rposition(|c| c.0 == "create" && c.2 == "anchor").unwrap();
+    let create_c = log.iter().rposition(|c| c.0 == "create" && c.2 == "c").unwrap();
+    assert!(
+        delete_c < delete_anchor && delete_anchor < create_anchor && create_anchor < create_c,
+        "{log:?}"
+    );
+    h.assert_consistent(&["a", "anchor", "b", "c"]);
+    assert!(!h.plan(&renamed).await.has_changes());
 }
 
 #[tokio::test]

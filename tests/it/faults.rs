@@ -115,6 +115,22 @@ impl ProxyBuilder {
         self.arg("--kill-at", k)
     }
 
+    /// Releases a deleted NAT gateway's Elastic IPs, as AWS does and moto
+    /// does not: a test double for that one behaviour.
+    pub(crate) fn release_nat_eips(mut self) -> Self {
+        self.args.push("--release-nat-eips".into());
+        self
+    }
+
+    /// SIGKILLs archkit on the first call of operation `op`, after
+    /// carrying it out when `after_forward`.
+    pub(crate) fn kill_op(mut self, op: &str, after_forward: bool) -> Self {
+        if after_forward {
+            self.args.push("--kill-after-forward".into());
+        }
+        self.arg("--kill-op", op)
+    }
+
     pub(crate) fn start(self) -> Proxy {
         let dir = tempfile::tempdir().unwrap();
         let stats = dir.path().join("stats.json");

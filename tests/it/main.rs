@@ -41,6 +41,7 @@ mod moto;
 mod mq;
 mod privatelink;
 mod rds;
+mod replace;
 mod robustness;
 mod s3state;
 mod sweep;

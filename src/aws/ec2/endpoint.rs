@@ -31,7 +31,8 @@ pub static VPC_ENDPOINT: Schema = Schema::new("aws.ec2.vpc_endpoint", "A VPC end
         props: &["enable_dns_support", "enable_dns_hostnames"],
         help: "private DNS answers only in a VPC with DNS support and DNS hostnames: set both to true on the VPC, or set `private_dns_enabled: false`",
     }])
-    .cost(vpc_endpoint_cost);
+    .cost(vpc_endpoint_cost)
+    .replacement(Replacement::DeleteFirstIfKept(&["vpc_id", "service_name"], "a VPC takes one endpoint with private DNS per service"));
 
 kind! { VpcEndpoint, VPC_ENDPOINT }
 

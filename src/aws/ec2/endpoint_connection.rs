@@ -35,7 +35,8 @@ pub static VPC_ENDPOINT_CONNECTION: Schema = Schema::new(
      one accepted outside archkit) needs no call.",
 )
 .untagged()
-    .free();
+    .free()
+    .replacement(Replacement::DeleteFirstIfKept(&["service_id", "vpc_endpoint_id"], "the connection is the pair of service and endpoint"));
 
 kind! { VpcEndpointConnection, VPC_ENDPOINT_CONNECTION }
 

@@ -19,7 +19,8 @@ pub static INTERNET_GATEWAY_ATTACHMENT: Schema = Schema::new("aws.ec2.internet_g
     })
     .notes("Found again by its gateway and VPC. Deleting the gateway waits for NAT gateways and Elastic IPs of the stack to go first.")
     .untagged()
-    .free();
+    .free()
+    .replacement(Replacement::DeleteFirst("a gateway attaches to one VPC at a time, and a VPC takes one gateway"));
 
 kind! { InternetGateway, INTERNET_GATEWAY, ec2_tags }
 

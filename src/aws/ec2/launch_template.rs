@@ -34,7 +34,8 @@ pub static LAUNCH_TEMPLATE: Schema = Schema::new("aws.ec2.launch_template", "An 
         Attr::new("latest_version", Type::String, "The latest version's number.").updated(),
     })
     .notes("A change of anything but `tags` creates a new version with the whole launch data and makes it the default; old versions stay until the template is deleted. Instances already running keep the version they were launched from.")
-    .free();
+    .free()
+    .replacement(Replacement::DeleteFirstIfKept(&["name"], "template names are unique in a region"));
 
 /// The hourly price of one instance launched from a template with these
 /// properties (`os` and `instance_type`).

@@ -25,7 +25,8 @@ pub static NAT_GATEWAY: Schema = Schema::new("aws.ec2.nat_gateway", "A NAT gatew
     .attributes(rows! {
         Attr::new("public_ip", Type::String, "The gateway's public address."),
     })
-    .cost(nat_gateway_cost);
+    .cost(nat_gateway_cost)
+    .replacement(Replacement::DeleteFirstIfKept(&["allocation_id"], "an Elastic IP is on one NAT gateway at a time"));
 
 kind! {
     /// The Elastic IP kind; its id is the allocation id.

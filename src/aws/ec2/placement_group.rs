@@ -25,7 +25,8 @@ pub static PLACEMENT_GROUP: Schema = Schema::new("aws.ec2.placement_group", "A p
         Attr::new("arn", Type::String, "The group's ARN."),
     })
     .notes("Deleted after the instances and auto scaling groups in it: AWS refuses to delete a group that still holds instances.")
-    .free();
+    .free()
+    .replacement(Replacement::DeleteFirstIfKept(&["name"], "group names are unique in a region"));
 
 kind! {
     /// The placement group kind; its id is the group name.

@@ -26,7 +26,11 @@ pub static ROUTE: Schema = Schema::new(
 .exactly_one_of(&[&["gateway_id", "nat_gateway_id", "vpc_endpoint_id"]])
 .notes("Found again by its table and destination.")
 .untagged()
-.free();
+.free()
+.replacement(Replacement::DeleteFirstIfKept(
+    &["route_table_id", "destination_cidr_block"],
+    "a table holds one route per destination",
+));
 
 pub static ROUTE_TABLE_ASSOCIATION: Schema = Schema::new(
     "aws.ec2.route_table_association",
@@ -38,7 +42,11 @@ pub static ROUTE_TABLE_ASSOCIATION: Schema = Schema::new(
 })
 .notes("Found again by its subnet.")
 .untagged()
-.free();
+.free()
+.replacement(Replacement::DeleteFirstIfKept(
+    &["subnet_id"],
+    "a subnet is associated with one route table at a time",
+));
 
 kind! { RouteTable, ROUTE_TABLE, ec2_tags }
 

@@ -33,7 +33,8 @@ pub static SECURITY_GROUP: Schema = Schema::new("aws.ec2.security_group", "A sec
         Prop::new("ingress", Type::List(&Type::Object(RULE)), "Inbound rules."),
         Prop::new("egress", Type::List(&Type::Object(RULE)), "Outbound rules."),
     })
-    .free();
+    .free()
+    .replacement(Replacement::DeleteFirstIfKept(&["name", "vpc_id"], "group names are unique within a VPC"));
 
 pub static SECURITY_GROUP_RULE: Schema = Schema::new("aws.ec2.security_group_rule", "One ingress or egress rule of a security group.")
     .properties(rows! {
@@ -47,7 +48,8 @@ pub static SECURITY_GROUP_RULE: Schema = Schema::new("aws.ec2.security_group_rul
         Prop::new("description", Type::String, "What the rule is for."),
     })
     .exactly_one_of(&[&["cidr_block", "source_security_group_id"]])
-    .free();
+    .free()
+    .replacement(Replacement::DeleteFirstIfKept(&["security_group_id", "type", "protocol", "from_port", "to_port", "cidr_block", "source_security_group_id"], "a group holds a rule once"));
 
 kind! {
     /// The security group kind. Inline rules are compared as a set of

@@ -16,7 +16,22 @@ pub static SUBNET: Schema = Schema::new("aws.ec2.subnet", "A subnet of a VPC in 
         Attr::new("arn", Type::String, "The subnet's ARN."),
         Attr::new("availability_zone_id", Type::String, "The zone's id (e.g. use1-az1)."),
     })
-    .free();
+    .free()
+    .replacement(Replacement::DeleteFirstWhen(overlaps_old_range, "the new range overlaps the old one in the same VPC, which AWS refuses"));
+
+/// Whether the replacement's range overlaps the old one in the same VPC:
+/// AWS refuses a subnet that overlaps another of its VPC, so the old one
+/// must go first.
+fn overlaps_old_range(sides: &Sides) -> bool {
+    let net = |v: Option<&Value>| v.and_then(Value::as_str)?.parse::<ipnet::Ipv4Net>().ok();
+    match (net(sides.before.get("cidr_block")), net(sides.after("cidr_block"))) {
+        (Some(old), Some(new)) => {
+            sides.kept("vpc_id") && (old.contains(&new.network()) || new.contains(&old.network()))
+        }
+        // A range known only after apply may overlap.
+        _ => sides.kept("vpc_id"),
+    }
+}
 
 kind! { Subnet, SUBNET }
 

@@ -16,7 +16,8 @@ pub static CLUSTER: Schema = Schema::new("aws.ecs.cluster", "An ECS cluster.")
         Attr::new("arn", Type::String, "The cluster's ARN."),
         Attr::new("name", Type::String, "Its name."),
     })
-    .free();
+    .free()
+    .replacement(Replacement::DeleteFirstIfKept(&["name"], "creating a cluster under a name in use returns that cluster"));
 
 kind! { Cluster, CLUSTER }
 

@@ -45,7 +45,8 @@ pub static SERVICE: Schema = Schema::new("aws.ecs.service", "An ECS service: kee
         Attr::new("name", Type::String, "Its name."),
     })
     .notes("Apply waits for the rollout; destroy scales to 0, deletes and waits until inactive.")
-    .cost(service_cost);
+    .cost(service_cost)
+    .replacement(Replacement::DeleteFirstIfKept(&["cluster", "name"], "service names are unique within a cluster"));
 
 kind! { Service, SERVICE }
 

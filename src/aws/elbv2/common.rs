@@ -38,6 +38,13 @@ pub(crate) fn name_of(ctx: &Context, logical_id: &str, p: &Props, immutable: &[&
     unique_name(&ctx.stack, &format!("{logical_id}-{}", &digest[..4]), NAME_MAX)
 }
 
+/// A replacement keeps its name only when the blueprint gives one: a
+/// derived name ([`name_of`]) changes with the properties that force the
+/// replacement, so the new object can be made first.
+pub(crate) fn explicit_name_kept(sides: &Sides) -> bool {
+    sides.after("name").is_some() && sides.kept("name")
+}
+
 pub(crate) fn tags(ctx: &Context, logical_id: &str, p: &Props) -> Vec<Tag> {
     create_tags(ctx, logical_id, p)
         .into_iter()

@@ -19,7 +19,8 @@ pub static LISTENER: Schema = Schema::new("aws.elbv2.listener", "A listener: a p
         Attr::new("arn", Type::String, "The listener's ARN."),
     })
     .exactly_one_of(&[&["target_group_arn", "fixed_response_status"]])
-    .free();
+    .free()
+    .replacement(Replacement::DeleteFirstIfKept(&["load_balancer_arn"], "a load balancer takes one listener per port"));
 
 kind! { Listener, LISTENER }
 

@@ -22,7 +22,11 @@ pub static LISTENER_RULE: Schema = Schema::new(
     Attr::new("arn", Type::String, "The rule's ARN."),
 })
 .notes("At least one of `path_patterns` and `host_headers`.")
-.free();
+.free()
+.replacement(Replacement::DeleteFirstIfKept(
+    &["listener_arn"],
+    "a listener takes one rule per priority",
+));
 
 kind! { ListenerRule, LISTENER_RULE }
 

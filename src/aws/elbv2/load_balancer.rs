@@ -17,6 +17,7 @@ pub static LOAD_BALANCER: Schema = Schema::new("aws.elbv2.load_balancer", "An Ap
         Prop::new("scheme", Type::Enum(&["internet-facing", "internal"]), "Reachable from the internet, or only inside the VPC.").default(Default::Str("internet-facing")).replace(),
         Prop::new("subnets", Type::List(&Type::String), "Subnets, at least two in different zones for an ALB.").required(),
         Prop::new("security_groups", Type::List(&Type::String), "Security groups of an ALB."),
+        Prop::new("vpc_id", Type::String, "The VPC of its subnets, when given: AWS cannot move a load balancer to another VPC, so a new one replaces it (give it to make a move of the subnets to a new VPC a replacement, not a refused update).").replace(),
         Prop::new("idle_timeout_seconds", Type::Int, "Idle connection timeout of an ALB (1-4000 s).").default(Default::Int(60)),
     })
     .attributes(rows! {
@@ -25,7 +26,8 @@ pub static LOAD_BALANCER: Schema = Schema::new("aws.elbv2.load_balancer", "An Ap
         Attr::new("zone_id", Type::String, "Its Route 53 hosted zone."),
         Attr::new("vpc_id", Type::String, "The VPC it is in."),
     })
-    .cost(load_balancer_cost);
+    .cost(load_balancer_cost)
+    .replacement(Replacement::DeleteFirstWhen(super::common::explicit_name_kept, "an explicit `name` stays: load balancer names are unique in a region (a derived one changes with the properties that force the replacement)"));
 
 kind! { LoadBalancer, LOAD_BALANCER }
 
@@ -104,6 +106,7 @@ impl ResourceKind for LoadBalancer {
                     ),
                 ),
                 ("security_groups", json!(lb.security_groups())),
+                ("vpc_id", json!(lb.vpc_id())),
             ]);
             if ty.as_deref() == Some("application") {
                 p.insert(
@@ -125,7 +128,7 @@ impl ResourceKind for LoadBalancer {
             self.0
                 .elb
                 .create_load_balancer()
-                .name(name_of(ctx, &req.logical_id, p, &["type", "scheme"]))
+                .name(name_of(ctx, &req.logical_id, p, &["type", "scheme", "vpc_id"]))
                 .r#type(LoadBalancerTypeEnum::from(
                     s(p, "type").as_deref().unwrap_or("application"),
                 ))

@@ -26,7 +26,8 @@ pub static TARGET_GROUP: Schema = Schema::new("aws.elbv2.target_group", "A targe
         Attr::new("arn", Type::String, "The target group's ARN."),
         Attr::new("name", Type::String, "Its name."),
     })
-    .free();
+    .free()
+    .replacement(Replacement::DeleteFirstWhen(super::common::explicit_name_kept, "an explicit `name` stays: target group names are unique in a region (a derived one changes with the properties that force the replacement)"));
 
 kind! { TargetGroup, TARGET_GROUP }
 

@@ -50,7 +50,8 @@ pub static DB_CLUSTER: Schema = Schema::new("aws.rds.db_cluster", "An Aurora DB 
         Attr::new("master_user_secret_arn", Type::String, "The Secrets Manager secret RDS keeps the master password in (with `manage_master_password`)."),
     })
     .notes("Creating or deleting takes 5 to 15 minutes. Changing `engine_version` upgrades in place: the cluster and its instances restart (a major version needs a parameter group of the new family). Deleting keeps a final snapshot unless `skip_final_snapshot: true`.")
-    .cost(cluster_cost);
+    .cost(cluster_cost)
+    .replacement(Replacement::DeleteFirstIfKept(&["identifier"], "cluster identifiers are unique in a region"));
 
 kind! { Cluster, DB_CLUSTER }
 
@@ -345,11 +346,6 @@ impl ResourceKind for Cluster {
 
     fn normalize(&self, p: &mut Props) {
         sort_sets(p, &["vpc_security_group_ids"]);
-    }
-
-    /// The identifier is the identity.
-    fn delete_before_replace(&self) -> bool {
-        true
     }
 }
 

@@ -73,7 +73,8 @@ pub static DB_INSTANCE: Schema = Schema::new("aws.rds.db_instance", "A DB instan
         Attr::new("master_user_secret_arn", Type::String, "Instance of its own: the Secrets Manager secret RDS keeps the master password in."),
     })
     .notes("Creating takes 5 to 15 minutes (Aurora) or 20 to 40 (SQL Server), deleting 5 to 10. Changing the class restarts the instance. An instance of its own (no `cluster_identifier`) needs `master_username`, `allocated_storage` and `db_subnet_group_name`, and keeps a final snapshot unless `skip_final_snapshot: true`.")
-    .cost(instance_cost);
+    .cost(instance_cost)
+    .replacement(Replacement::DeleteFirstIfKept(&["identifier"], "instance identifiers are unique in a region"));
 
 kind! { Instance, DB_INSTANCE }
 
@@ -377,11 +378,6 @@ impl ResourceKind for Instance {
             }
         }
         Ok(())
-    }
-
-    /// The identifier is the identity.
-    fn delete_before_replace(&self) -> bool {
-        true
     }
 }
 

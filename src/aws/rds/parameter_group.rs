@@ -28,7 +28,8 @@ pub static DB_CLUSTER_PARAMETER_GROUP: Schema = Schema::new("aws.rds.db_cluster_
         Attr::new("name", Type::String, "Its name."),
     })
     .notes("Only the parameters set here are compared; dropping one resets it to the family's default. A cluster picks up static parameters only after its instances reboot.")
-    .free();
+    .free()
+    .replacement(Replacement::DeleteFirstIfKept(&["name"], "group names are unique in a region"));
 
 kind! { ParameterGroup, DB_CLUSTER_PARAMETER_GROUP }
 
@@ -215,10 +216,5 @@ impl ResourceKind for ParameterGroup {
         changed.iter().any(|c| c == "parameters").then_some(
             "static parameters (apply_method: pending-reboot) take effect when the cluster's instances reboot",
         )
-    }
-
-    /// The name is the identity.
-    fn delete_before_replace(&self) -> bool {
-        true
     }
 }

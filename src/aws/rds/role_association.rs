@@ -25,7 +25,8 @@ pub static CLUSTER_ROLE_ASSOCIATION: Schema = Schema::new("aws.rds.cluster_role_
     })
     .untagged()
     .notes("Untaggable; found from the state. Aurora MySQL also needs the role in the cluster parameter `aws_default_lambda_role` (or `aws_default_s3_role`) to use it.")
-    .free();
+    .free()
+    .replacement(Replacement::DeleteFirstIfKept(&["cluster_identifier", "feature_name"], "a cluster takes one role per feature"));
 
 kind! { RoleAssociation, CLUSTER_ROLE_ASSOCIATION }
 

@@ -19,7 +19,8 @@ pub static DB_SUBNET_GROUP: Schema = Schema::new("aws.rds.db_subnet_group", "An 
         Attr::new("name", Type::String, "Its name."),
     })
     .notes("RDS refuses a group whose subnets cover fewer than two zones, and deleting one still used by a cluster or instance.")
-    .free();
+    .free()
+    .replacement(Replacement::DeleteFirstIfKept(&["name"], "group names are unique in a region"));
 
 kind! { SubnetGroup, DB_SUBNET_GROUP }
 
@@ -120,10 +121,5 @@ impl ResourceKind for SubnetGroup {
 
     fn normalize(&self, p: &mut Props) {
         sort_sets(p, &["subnet_ids"]);
-    }
-
-    /// The name is the identity.
-    fn delete_before_replace(&self) -> bool {
-        true
     }
 }
