@@ -415,14 +415,7 @@ pub trait ResourceKind: Declared {
     fn normalize(&self, _props: &mut Props) {}
 }
 
-/// Equal values, an absent one and `null` being the same.
-pub fn same_value(a: Option<&Value>, b: Option<&Value>) -> bool {
-    match (a, b) {
-        (None | Some(Value::Null), None | Some(Value::Null)) => true,
-        (Some(x), Some(y)) => x == y,
-        _ => false,
-    }
-}
+pub use crate::schema::same_value;
 
 /// Every known resource kind, by its type name (`aws.ec2.vpc`).
 #[derive(Clone, Default)]

@@ -226,7 +226,7 @@ impl Sides<'_> {
         match self.after.get(name) {
             None => true,
             Some(None) => false,
-            Some(Some(v)) => crate::provider::same_value(self.before.get(name), Some(v)),
+            Some(Some(v)) => same_value(self.before.get(name), Some(v)),
         }
     }
 
@@ -356,6 +356,16 @@ pub const TAGS: Prop = Prop::new(
     Type::StringMap,
     "Extra tags. archkit adds `archkit:stack`, `archkit:id`, `archkit:lineage` and `Name`.",
 );
+
+/// Equal values, an absent one and `null` being the same.
+pub fn same_value(a: Option<&serde_json::Value>, b: Option<&serde_json::Value>) -> bool {
+    use serde_json::Value;
+    match (a, b) {
+        (None | Some(Value::Null), None | Some(Value::Null)) => true,
+        (Some(x), Some(y)) => x == y,
+        _ => false,
+    }
+}
 
 /// The implicit `id` attribute of every kind.
 pub const ID: Attr = Attr::new("id", Type::String, "The provider's identifier.");
