@@ -59,6 +59,9 @@ pub struct ResourceCost {
     pub id: String,
     pub kind: String,
     pub action: Action,
+    /// The change's symbol (a replacement's shows its order).
+    #[serde(skip)]
+    pub symbol: &'static str,
     /// Its own cost, USD per hour (after the change; before it, for a
     /// delete); null when unknown.
     pub hourly: Option<f64>,
@@ -180,6 +183,7 @@ pub fn estimate(
             id: c.id.clone(),
             kind: c.kind.clone(),
             action: c.action,
+            symbol: c.symbol(),
             hourly,
             monthly: hourly.map(monthly),
             charges: charges

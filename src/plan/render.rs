@@ -368,7 +368,7 @@ pub fn cost(report: &super::cost::CostReport, view: CostView) -> String {
                 let _ = writeln!(
                     out,
                     "  {:>3} {:<width$}  {:>9}/h  {:>9}/month  {}",
-                    r.action.symbol(),
+                    r.symbol,
                     r.id,
                     usd(h, true, false),
                     usd(r.monthly.unwrap_or_default(), false, false),
@@ -376,8 +376,7 @@ pub fn cost(report: &super::cost::CostReport, view: CostView) -> String {
                 );
             }
             (None, Some(why)) => {
-                let _ =
-                    writeln!(out, "  {:>3} {:<width$}  unknown: {why}", r.action.symbol(), r.id);
+                let _ = writeln!(out, "  {:>3} {:<width$}  unknown: {why}", r.symbol, r.id);
             }
             _ => {}
         }
@@ -555,7 +554,7 @@ fn cost_markdown(report: &super::cost::CostReport, view: CostView, out: &mut Str
             let _ = writeln!(
                 out,
                 "| {} | `{}` | {h} | {m} | {} |",
-                symbol_cell(r.action.symbol()),
+                symbol_cell(r.symbol),
                 cell(&r.id),
                 cell(&what)
             );

@@ -31,11 +31,16 @@ const MOVED: [&str; 10] = [
     "private_subnet_two_cidr=10.50.3.0/24",
 ];
 
-/// moto through a proxy that releases a deleted NAT gateway's EIPs, as
-/// AWS does (moto 5.2.5 keeps them associated, so no replacement of a NAT
-/// gateway that keeps its EIP could pass against it).
-fn moto_releasing_nat_eips(url: &str) -> Proxy {
-    Proxy::builder(url).release_nat_eips().start()
+/// A stack of the blueprint applied through a proxy that releases a
+/// deleted NAT gateway's EIPs, as AWS does (moto 5.2.5 keeps them
+/// associated, so no replacement of a NAT gateway that keeps its EIP could
+/// pass against it): the proxy, the stack and the blueprint's path.
+fn applied(url: &str, name: &str) -> (Proxy, Stack, String) {
+    let nat = Proxy::builder(url).release_nat_eips().start();
+    let s = Stack::new(&nat.url, name);
+    let bp = s.builtin(BP);
+    ok(&s.run(&["apply", &bp, "--auto-approve"]));
+    (nat, s, bp)
 }
 
 fn with<'a>(args: &[&'a str], vars: &[&'a str]) -> Vec<&'a str> {
@@ -117,10 +122,7 @@ fn destroyed(url: &str, s: &Stack, bp: &str) {
 #[test]
 fn moving_the_vpc_range_converges_in_one_apply() {
     let Some(url) = require_moto() else { return };
-    let nat = moto_releasing_nat_eips(&url);
-    let s = Stack::new(&nat.url, "rvpc");
-    let bp = s.builtin(BP);
-    ok(&s.run(&["apply", &bp, "--auto-approve"]));
+    let (_nat, s, bp) = applied(&url, "rvpc");
     let old_vpc = s.physical("vpc");
 
     // The plan says which order each replacement takes.
@@ -146,10 +148,7 @@ fn moving_the_vpc_range_converges_in_one_apply() {
 #[test]
 fn moving_a_public_subnet_converges_in_one_apply() {
     let Some(url) = require_moto() else { return };
-    let nat = moto_releasing_nat_eips(&url);
-    let s = Stack::new(&nat.url, "rsub");
-    let bp = s.builtin(BP);
-    ok(&s.run(&["apply", &bp, "--auto-approve"]));
+    let (_nat, s, bp) = applied(&url, "rsub");
     let eip = s.physical("nat_one_eip");
     let old_nat = s.physical("nat_gateway_one");
 
@@ -189,10 +188,7 @@ fn moving_a_public_subnet_converges_in_one_apply() {
 #[test]
 fn a_kill_between_the_delete_and_the_create_of_a_replacement_converges() {
     let Some(url) = require_moto() else { return };
-    let nat = moto_releasing_nat_eips(&url);
-    let s = Stack::new(&nat.url, "rkill");
-    let bp = s.builtin(BP);
-    ok(&s.run(&["apply", &bp, "--auto-approve"]));
+    let (nat, s, bp) = applied(&url, "rkill");
 
     let proxy = Proxy::builder(&nat.url).kill_op("AttachInternetGateway", false).start();
     let (out, signal) =
