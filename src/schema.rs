@@ -107,12 +107,146 @@ pub struct Prop {
     pub replace: bool,
     /// The value is a secret: never shown in plans, logs or state.
     pub sensitive: bool,
+    /// AWS's own limit on the value, enforced at validate and plan on
+    /// every value known then, whatever the blueprint declares.
+    pub limit: Limit,
     pub doc: &'static str,
+}
+
+/// A limit AWS puts on a property's value (from the API reference), so a
+/// value out of range is refused before anything is created rather than
+/// by AWS halfway through an apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    None,
+    /// An integer from `.0` to `.1`, both included.
+    Range(i64, i64),
+    /// A CIDR block whose prefix length is from `/.0` to `/.1`.
+    Prefix(u8, u8),
+    /// A string that is not empty.
+    NonEmpty,
+}
+
+impl Limit {
+    /// Checks a known value; `Err((message, help))` says what is wrong
+    /// and what is allowed. Types are checked too, since a parameter's
+    /// value reaches a property unchecked by the blueprint's own types.
+    pub fn check(&self, ty: &Type, v: &serde_json::Value) -> Result<(), (String, String)> {
+        use serde_json::Value as J;
+        let shown = match v {
+            J::String(s) => format!("`{s}`"),
+            other => format!("`{other}`"),
+        };
+        match (ty, v) {
+            (Type::Int, J::Number(n)) => {
+                let whole = n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64);
+                let Some(i) = n.as_i64().or(whole) else {
+                    return Err((
+                        format!("is {shown}, not a whole number"),
+                        self.hint().unwrap_or_else(|| "give an integer".into()),
+                    ));
+                };
+                if let Limit::Range(lo, hi) = *self
+                    && !(lo..=hi).contains(&i)
+                {
+                    return Err((format!("is {i}, out of range"), self.hint().unwrap_or_default()));
+                }
+            }
+            (Type::Int, J::String(s)) => match s.trim().parse::<i64>() {
+                Ok(i) => return self.check(ty, &J::from(i)),
+                Err(_) => {
+                    return Err((
+                        format!("is {shown}, not an integer"),
+                        self.hint().unwrap_or_else(|| "give an integer".into()),
+                    ));
+                }
+            },
+            (Type::Cidr, J::String(s)) => {
+                let net = s.parse::<ipnet::Ipv4Net>().map_err(|_| {
+                    (
+                        format!("is {shown}, not an IPv4 CIDR block"),
+                        format!(
+                            "write an address and prefix length, e.g. `10.0.0.0/16`{}",
+                            self.hint().map(|h| format!("; {h}")).unwrap_or_default()
+                        ),
+                    )
+                })?;
+                if net.trunc() != net {
+                    return Err((
+                        format!("is {shown}, which has host bits set"),
+                        format!("did you mean `{}`?", net.trunc()),
+                    ));
+                }
+                if let Limit::Prefix(lo, hi) = *self
+                    && !(lo..=hi).contains(&net.prefix_len())
+                {
+                    return Err((
+                        format!("is {shown}, a /{} block", net.prefix_len()),
+                        self.hint().unwrap_or_default(),
+                    ));
+                }
+            }
+            (Type::Enum(vals), J::String(s)) if !vals.contains(&s.as_str()) => {
+                let help = match did_you_mean(s, vals.iter().copied()) {
+                    Some(m) => format!("did you mean `{m}`? use one of {}", quote_list(vals)),
+                    None => format!("use one of {}", quote_list(vals)),
+                };
+                return Err((format!("is {shown}, which is not allowed"), help));
+            }
+            (Type::String, J::String(s)) if *self == Limit::NonEmpty && s.trim().is_empty() => {
+                return Err(("is empty".into(), "give a value".into()));
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// The allowed values in words, for a hint.
+    pub fn hint(&self) -> Option<String> {
+        match *self {
+            Limit::None => None,
+            Limit::Range(lo, hi) if hi == i64::MAX => Some(format!("AWS allows {lo} or more")),
+            Limit::Range(lo, hi) => Some(format!("AWS allows {lo} to {hi}")),
+            Limit::Prefix(lo, hi) => {
+                Some(format!("AWS allows a block from /{lo} (largest) to /{hi} (smallest)"))
+            }
+            Limit::NonEmpty => Some("AWS needs a value that is not empty".into()),
+        }
+    }
 }
 
 impl Prop {
     pub const fn new(name: &'static str, ty: Type, doc: &'static str) -> Prop {
-        Prop { name, ty, required: false, default: None, replace: false, sensitive: false, doc }
+        Prop {
+            name,
+            ty,
+            required: false,
+            default: None,
+            replace: false,
+            sensitive: false,
+            limit: Limit::None,
+            doc,
+        }
+    }
+    /// An integer from `min` to `max` (see [`Limit::Range`]).
+    pub const fn range(mut self, min: i64, max: i64) -> Prop {
+        self.limit = Limit::Range(min, max);
+        self
+    }
+    /// An integer of at least `min`.
+    pub const fn at_least(mut self, min: i64) -> Prop {
+        self.limit = Limit::Range(min, i64::MAX);
+        self
+    }
+    /// A CIDR block from `/min` to `/max` (see [`Limit::Prefix`]).
+    pub const fn prefix(mut self, min: u8, max: u8) -> Prop {
+        self.limit = Limit::Prefix(min, max);
+        self
+    }
+    /// A string that is not empty.
+    pub const fn non_empty(mut self) -> Prop {
+        self.limit = Limit::NonEmpty;
+        self
     }
     pub const fn required(mut self) -> Prop {
         self.required = true;
@@ -475,6 +609,13 @@ fn property_rows(prefix: &str, props: &[Prop], rows: &mut Vec<String>) {
         let ty = match p.ty {
             Type::Enum(vals) => format!("one of {}", quote_list(vals)),
             ty => ty.describe(),
+        };
+        let ty = match p.limit {
+            Limit::None => ty,
+            Limit::Range(lo, hi) if hi == i64::MAX => format!("{ty}, {lo} or more"),
+            Limit::Range(lo, hi) => format!("{ty}, {lo} to {hi}"),
+            Limit::Prefix(lo, hi) => format!("{ty}, /{lo} to /{hi}"),
+            Limit::NonEmpty => format!("{ty}, not empty"),
         };
         let change = if p.replace { "replace" } else { "update" };
         let doc = if p.sensitive {

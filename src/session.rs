@@ -276,9 +276,9 @@ pub enum SessionError {
     #[diagnostic(
         code(archkit::stack::invalid_name),
         help(
-            "a stack name has 1 to 32 letters, digits and `-`, starts with a letter and does \
-             not end with `-`: it goes into every resource's name and tags and into the \
-             state file's name; pass another with --stack"
+            "a stack name has 1 to 32 lower-case letters, digits and `-`, starts with a letter \
+             and does not end with `-`: it goes into every resource's name and tags and into \
+             the state file's name; pass another with --stack"
         )
     )]
     InvalidStack { name: String, origin: &'static str, reason: &'static str },
@@ -382,12 +382,22 @@ impl Session {
         // Only what these values turn on is planned (a destroy plans from
         // state, whatever the values).
         let bp = if o.require == Require::All {
-            bp.select(|p| values.value(p)).map_err(OpenError::Blueprint)?
+            let bp = bp.select(|p| values.value(p)).map_err(OpenError::Blueprint)?;
+            blueprint::check::check_values(&bp, &values).map_err(OpenError::Blueprint)?;
+            bp
         } else {
             bp
         };
         let stack = o.stack.map(str::to_string).unwrap_or_else(|| bp.name.clone());
-        if let Some(reason) = stack_name_error(&stack) {
+        // Upper case is refused for new work only, so that a stack made
+        // before the rule can still be torn down.
+        let reason = stack_name_error(&stack).or_else(|| {
+            (o.require == Require::All && stack.chars().any(|c| c.is_ascii_uppercase())).then_some(
+                "it has upper-case letters, which AWS folds (RDS lower-cases its identifiers, \
+                 IAM names ignore case): `AU` and `au` would collide",
+            )
+        });
+        if let Some(reason) = reason {
             let origin = if o.stack.is_some() { "" } else { " (the blueprint's name)" };
             return Err(SessionError::InvalidStack { name: stack, origin, reason }.into());
         }

@@ -25,9 +25,9 @@ pub static GROUP: Schema = Schema::new("aws.autoscaling.group", "An EC2 Auto Sca
         Prop::new("launch_template_id", Type::String, "The launch template instances are launched from.").required(),
         Prop::new("launch_template_version", Type::String, "Its version, usually `${template.default_version}`: a new template version then updates the group, and instances launched from then on use it.").required(),
         Prop::new("subnet_ids", Type::List(&Type::String), "The subnets (and so zones) instances are launched into.").required(),
-        Prop::new("min_size", Type::Int, "Fewest instances.").required(),
-        Prop::new("max_size", Type::Int, "Most instances.").required(),
-        Prop::new("desired_capacity", Type::Int, "How many instances to run (between min and max)."),
+        Prop::new("min_size", Type::Int, "Fewest instances.").at_least(0).required(),
+        Prop::new("max_size", Type::Int, "Most instances.").at_least(0).required(),
+        Prop::new("desired_capacity", Type::Int, "How many instances to run (between min and max).").at_least(0),
     })
     .attributes(rows! {
         Attr::new("arn", Type::String, "The group's ARN."),

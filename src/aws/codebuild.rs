@@ -55,7 +55,7 @@ pub static PROJECT: Schema = Schema::new("aws.codebuild.project", "A CodeBuild p
         Prop::new("environment_type", Type::Enum(ENVIRONMENT_TYPES), "The build container's type.").default(Default::Str("LINUX_CONTAINER")),
         Prop::new("image", Type::String, "The build image.").default(Default::Str("aws/codebuild/amazonlinux2-x86_64-standard:5.0")),
         Prop::new("compute_type", Type::Enum(COMPUTE_TYPES), "The build machine's size.").default(Default::Str("BUILD_GENERAL1_SMALL")),
-        Prop::new("timeout_minutes", Type::Int, "A build is stopped after this long (5 to 2160).").default(Default::Int(60)),
+        Prop::new("timeout_minutes", Type::Int, "A build is stopped after this long (5 to 2160).").range(5, 2160).default(Default::Int(60)),
         Prop::new("vpc_id", Type::String, "The VPC builds run in; omitted: outside any VPC."),
         Prop::new("subnets", Type::List(&Type::String), "Private subnets with a NAT route (builds get no public address)."),
         Prop::new("security_group_ids", Type::List(&Type::String), "The builds' security groups."),

@@ -29,8 +29,8 @@ pub static DELIVERY_STREAM: Schema = Schema::new("aws.firehose.delivery_stream",
         Prop::new("prefix", Type::String, "Where objects go in the bucket, e.g. `CDC/` (then `YYYY/MM/DD/HH/`)."),
         Prop::new("error_output_prefix", Type::String, "Where records that failed go."),
         Prop::new("compression", Type::Enum(COMPRESSION), "How objects are compressed.").default(Default::Str("UNCOMPRESSED")),
-        Prop::new("buffer_size_mb", Type::Int, "Buffer this many MiB before writing (1 to 128).").default(Default::Int(5)),
-        Prop::new("buffer_interval_seconds", Type::Int, "Or this long (0 to 900).").default(Default::Int(300)),
+        Prop::new("buffer_size_mb", Type::Int, "Buffer this many MiB before writing (1 to 128).").range(1, 128).default(Default::Int(5)),
+        Prop::new("buffer_interval_seconds", Type::Int, "Or this long (0 to 900).").range(0, 900).default(Default::Int(300)),
     })
     .attributes(rows! {
         Attr::new("arn", Type::String, "The stream's ARN."),

@@ -388,9 +388,9 @@ pub static JOB: Schema = Schema::new("aws.glue.job", "A Glue Spark (glueetl) job
         Prop::new("script_location", Type::String, "The script, `s3://bucket/key.py`.").required(),
         Prop::new("glue_version", Type::String, "The Glue version (4.0 or later: Spark 3.3, Python 3).").default(Default::Str("4.0")),
         Prop::new("worker_type", Type::Enum(WORKER_TYPES), "The worker type.").default(Default::Str("G.1X")),
-        Prop::new("number_of_workers", Type::Int, "How many workers a run uses (2 or more).").default(Default::Int(2)),
-        Prop::new("timeout_minutes", Type::Int, "A run is stopped after this long.").default(Default::Int(60)),
-        Prop::new("max_retries", Type::Int, "Retries of a failed run.").default(Default::Int(0)),
+        Prop::new("number_of_workers", Type::Int, "How many workers a run uses (2 or more).").at_least(2).default(Default::Int(2)),
+        Prop::new("timeout_minutes", Type::Int, "A run is stopped after this long.").at_least(1).default(Default::Int(60)),
+        Prop::new("max_retries", Type::Int, "Retries of a failed run.").at_least(0).default(Default::Int(0)),
         Prop::new("default_arguments", Type::StringMap, "Arguments every run gets, e.g. `--TempDir`."),
         Prop::new("description", Type::String, "What it does."),
     })

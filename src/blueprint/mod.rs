@@ -4,9 +4,11 @@
 //!
 //! The stages are: bytes → UTF-8 → spanned YAML tree ([`yaml`]) → schema
 //! validation ([`validate`]) → dependency graph ([`crate::graph`]; its
-//! cycles become diagnostics here). A loaded blueprint carries its graph.
+//! cycles become diagnostics here). A loaded blueprint carries its graph;
+//! once parameter values are known, [`check`] checks what they make.
 
 pub mod assets;
+pub mod check;
 pub mod diagnostic;
 pub mod expr;
 pub mod model;

@@ -41,8 +41,13 @@ pub struct Blueprint {
 pub enum ParamType {
     String,
     Number,
+    /// A whole number (a count, a port).
+    Integer,
     Bool,
     List,
+    /// An IPv4 network address with its prefix (`10.0.0.0/16`): a string
+    /// checked as one, host bits included.
+    Cidr,
 }
 
 impl ParamType {
@@ -50,21 +55,44 @@ impl ParamType {
         Some(match s {
             "string" => ParamType::String,
             "number" => ParamType::Number,
+            "integer" => ParamType::Integer,
             "bool" => ParamType::Bool,
             "list" => ParamType::List,
+            "cidr" => ParamType::Cidr,
             _ => return None,
         })
     }
 
-    pub const NAMES: &'static [&'static str] = &["string", "number", "bool", "list"];
+    pub const NAMES: &'static [&'static str] =
+        &["string", "number", "integer", "bool", "list", "cidr"];
 
     pub fn name(self) -> &'static str {
         match self {
             ParamType::String => "string",
             ParamType::Number => "number",
+            ParamType::Integer => "integer",
             ParamType::Bool => "bool",
             ParamType::List => "list",
+            ParamType::Cidr => "cidr",
         }
+    }
+
+    /// Its name with an article, for messages: "an integer".
+    pub fn a(self) -> String {
+        match self {
+            ParamType::Integer => "an integer".into(),
+            other => format!("a {}", other.name()),
+        }
+    }
+
+    /// Whether its values are numbers.
+    pub fn numeric(self) -> bool {
+        matches!(self, ParamType::Number | ParamType::Integer)
+    }
+
+    /// Whether its values are strings.
+    pub fn textual(self) -> bool {
+        matches!(self, ParamType::String | ParamType::Cidr)
     }
 }
 
@@ -80,6 +108,9 @@ pub struct Parameter {
     pub pattern: Option<regex::Regex>,
     pub min_length: Option<usize>,
     pub max_length: Option<usize>,
+    /// For numbers: the smallest and largest values allowed.
+    pub min: Option<f64>,
+    pub max: Option<f64>,
     /// Never printed, logged or stored in plain text.
     pub secret: bool,
     /// The parameter's name in the file.

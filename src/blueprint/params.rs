@@ -168,18 +168,18 @@ pub fn resolve(
             None => {}
             Some((Err(expected), origin)) => diags.push(
                 Diagnostic::new(
-                    Code::ParameterValue,
+                    Code::InvalidValue,
                     format!("the value of `{name}` from {origin} is not {expected}"),
                 )
                 .in_file(&bp.file)
-                .label(p.span, format!("a {} parameter", p.ty.name()))
+                .label(p.span, format!("{} parameter", p.ty.a()))
                 .help(format!("give `{name}` {expected}")),
             ),
             Some((Ok(value), origin)) => {
                 if let Err((msg, help)) = check_param_value(p, &value) {
                     diags.push(
                         Diagnostic::new(
-                            Code::ParameterValue,
+                            Code::InvalidValue,
                             format!("the value of `{name}` from {origin} {msg}"),
                         )
                         .in_file(&bp.file)
@@ -202,8 +202,9 @@ pub fn resolve(
 /// Converts command-line or environment text to a typed value.
 fn from_text(ty: ParamType, s: &str) -> Result<Expr, String> {
     match ty {
-        ParamType::String => Ok(Expr::Str(s.to_string())),
-        ParamType::Number => s
+        ParamType::String | ParamType::Cidr => Ok(Expr::Str(s.to_string())),
+        // A fraction is read as one, so the error can say it is not whole.
+        ParamType::Number | ParamType::Integer => s
             .trim()
             .parse::<i64>()
             .map(Expr::Int)
@@ -233,14 +234,14 @@ fn from_text(ty: ParamType, s: &str) -> Result<Expr, String> {
 /// Converts a value read from a var file.
 fn from_expr(ty: ParamType, v: &Expr) -> Result<Expr, String> {
     match (ty, v) {
-        (ParamType::String, Expr::Str(_)) => Ok(v.clone()),
+        (ParamType::String | ParamType::Cidr, Expr::Str(_)) => Ok(v.clone()),
         (ParamType::String, Expr::Int(i)) => Ok(Expr::Str(i.to_string())),
-        (ParamType::Number, Expr::Int(_) | Expr::Float(_)) => Ok(v.clone()),
+        (ParamType::Number | ParamType::Integer, Expr::Int(_) | Expr::Float(_)) => Ok(v.clone()),
         (ParamType::Bool, Expr::Bool(_)) => Ok(v.clone()),
         (ParamType::List, Expr::List(items)) if items.iter().all(|i| matches!(i, Expr::Str(_))) => {
             Ok(v.clone())
         }
-        (t, _) => Err(format!("a {}", t.name())),
+        (t, _) => Err(t.a()),
     }
 }
 

@@ -21,8 +21,18 @@ const RESERVED_IDS: &[&str] = &["params", "stack", "region", "azs"];
 const TOP_KEYS: &[&str] = &["name", "description", "source", "parameters", "resources", "outputs"];
 const RESOURCE_KEYS: &[&str] =
     &["type", "properties", "depends_on", "description", "when", "for_each"];
-const PARAM_KEYS: &[&str] =
-    &["type", "default", "description", "allowed", "pattern", "min_length", "max_length", "secret"];
+const PARAM_KEYS: &[&str] = &[
+    "type",
+    "default",
+    "description",
+    "allowed",
+    "pattern",
+    "min_length",
+    "max_length",
+    "min",
+    "max",
+    "secret",
+];
 const OUTPUT_KEYS: &[&str] = &["value", "description", "sensitive"];
 
 pub(crate) struct Validator<'a> {
@@ -338,6 +348,8 @@ impl<'a> Validator<'a> {
             pattern: None,
             min_length: None,
             max_length: None,
+            min: None,
+            max: None,
             secret: false,
             span: key.span,
         };
@@ -382,6 +394,38 @@ impl<'a> Validator<'a> {
                 }
             }
         }
+        for (name, slot) in [("min", &mut p.min), ("max", &mut p.max)] {
+            if let Some((_, n)) = find(entries, name) {
+                match n.value {
+                    Value::Int(i) => *slot = Some(i as f64),
+                    Value::Float(f) => *slot = Some(f),
+                    _ => self.type_error(n, &format!("`{name}`"), "a number"),
+                }
+                if !p.ty.numeric() {
+                    self.err(
+                        Code::InvalidValue,
+                        format!("`{name}` of `{}` needs a number parameter", p.name),
+                        n.span,
+                        "for numbers only",
+                        Some(format!(
+                            "add `type: integer` or `type: number`, or use `{name}_length` for a string's length"
+                        )),
+                    );
+                }
+            }
+        }
+        if let (Some(lo), Some(hi)) = (p.min, p.max)
+            && lo > hi
+            && let Some((_, n)) = find(entries, "max")
+        {
+            self.err(
+                Code::InvalidValue,
+                format!("`max` of `{}` is below its `min`", p.name),
+                n.span,
+                "below min",
+                Some(format!("give a `max` of {lo} or more")),
+            );
+        }
         if let Some((_, n)) = find(entries, "pattern")
             && let Some(pat) = self.string(n, "`pattern`")
         {
@@ -425,7 +469,7 @@ impl<'a> Validator<'a> {
             } else if let Some(v) = self.param_literal(n, p.ty, &p.name) {
                 if let Err((msg, help)) = check_param_value(&p, &v) {
                     self.err(
-                        Code::ParameterValue,
+                        Code::InvalidValue,
                         format!("default of `{}` {msg}", p.name),
                         n.span,
                         "invalid default",
@@ -441,10 +485,10 @@ impl<'a> Validator<'a> {
     /// A literal parameter value (default or allowed entry) of type `ty`.
     fn param_literal(&mut self, node: &Node, ty: ParamType, name: &str) -> Option<Expr> {
         let v = match (&node.value, ty) {
-            (Value::Str(s), ParamType::String) => Expr::Str(s.clone()),
+            (Value::Str(s), ParamType::String | ParamType::Cidr) => Expr::Str(s.clone()),
             (Value::Int(i), ParamType::String) => Expr::Str(i.to_string()),
-            (Value::Int(i), ParamType::Number) => Expr::Int(*i),
-            (Value::Float(f), ParamType::Number) => Expr::Float(*f),
+            (Value::Int(i), ParamType::Number | ParamType::Integer) => Expr::Int(*i),
+            (Value::Float(f), ParamType::Number | ParamType::Integer) => Expr::Float(*f),
             (Value::Bool(b), ParamType::Bool) => Expr::Bool(*b),
             (Value::Seq(items), ParamType::List) => {
                 let mut out = Vec::new();
@@ -461,7 +505,7 @@ impl<'a> Validator<'a> {
                 Expr::List(out)
             }
             _ => {
-                self.type_error(node, &format!("a value of `{name}`"), &format!("a {}", ty.name()));
+                self.type_error(node, &format!("a value of `{name}`"), &ty.a());
                 return None;
             }
         };
@@ -599,7 +643,9 @@ impl<'a> Validator<'a> {
             return None;
         };
         match self.param_types.get(&param) {
-            Some(ParamType::List | ParamType::Number) => Some(ForEach { param, span: node.span }),
+            Some(ParamType::List | ParamType::Number | ParamType::Integer) => {
+                Some(ForEach { param, span: node.span })
+            }
             Some(_) => {
                 self.err(
                     Code::ForEach,
@@ -817,7 +863,7 @@ impl<'a> Validator<'a> {
                         pt.name()
                     ),
                     node.span,
-                    format!("a {} parameter", pt.name()),
+                    format!("{} parameter", pt.a()),
                     Some(format!(
                         "change the parameter's `type`, or use it where {} fits",
                         ty.describe()
@@ -1161,8 +1207,9 @@ fn param_fits(pt: ParamType, ty: &Type) -> bool {
         Type::Json => true,
         Type::List(_) => pt == ParamType::List,
         Type::String => pt != ParamType::List,
-        Type::Cidr | Type::Enum(_) => pt == ParamType::String,
-        Type::Int => pt == ParamType::Number,
+        Type::Cidr => pt.textual(),
+        Type::Enum(_) => pt == ParamType::String,
+        Type::Int => pt.numeric(),
         Type::Bool => pt == ParamType::Bool,
         Type::StringMap | Type::Object(_) | Type::Code | Type::File => false,
     }
@@ -1214,15 +1261,60 @@ pub(crate) fn check_param_value(p: &Parameter, v: &Expr) -> Result<(), (String, 
         };
         return Err((format!("is {shown}, which is not allowed"), help));
     }
+    if p.ty == ParamType::Cidr
+        && let Expr::Str(s) = v
+    {
+        match s.parse::<ipnet::Ipv4Net>() {
+            Ok(net) if net.trunc() != net => {
+                return Err((
+                    format!("is `{s}`, which has host bits set"),
+                    format!("a network address has none: did you mean `{}`?", net.trunc()),
+                ));
+            }
+            Ok(_) => {}
+            Err(_) => {
+                return Err((
+                    format!("is `{s}`, not an IPv4 CIDR block"),
+                    "write an address and a prefix length from /0 to /32, e.g. `10.0.0.0/16`"
+                        .into(),
+                ));
+            }
+        }
+    }
+    if p.ty.numeric() {
+        let x = match v {
+            Expr::Int(i) => *i as f64,
+            Expr::Float(f) => *f,
+            _ => f64::NAN,
+        };
+        let range = match (p.min, p.max) {
+            (Some(lo), Some(hi)) => format!("from {lo} to {hi}"),
+            (Some(lo), None) => format!("of {lo} or more"),
+            (None, Some(hi)) => format!("of {hi} or less"),
+            (None, None) => String::new(),
+        };
+        if p.ty == ParamType::Integer && !matches!(v, Expr::Int(_)) {
+            let help = if range.is_empty() { String::new() } else { format!(" {range}") };
+            return Err((
+                format!("is `{}`, not a whole number", literal_text(v)),
+                format!("give a whole number{help}"),
+            ));
+        }
+        if p.min.is_some_and(|lo| x < lo) || p.max.is_some_and(|hi| x > hi) {
+            return Err((
+                format!("is {}, out of range", literal_text(v)),
+                format!("give a number {range}"),
+            ));
+        }
+    }
     if let Expr::Str(s) = v {
         let n = s.chars().count();
         if let Some(min) = p.min_length
             && n < min
         {
-            return Err((
-                format!("is {n} characters long"),
-                format!("use at least {min} characters"),
-            ));
+            let plural = if min == 1 { "" } else { "s" };
+            let msg = if n == 0 { "is empty".into() } else { format!("is {n} characters long") };
+            return Err((msg, format!("use at least {min} character{plural}")));
         }
         if let Some(max) = p.max_length
             && n > max

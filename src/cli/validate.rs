@@ -38,8 +38,13 @@ pub fn run(args: &ValidateArgs, g: &GlobalArgs, printer: &Printer) -> ExitStatus
             return ExitStatus::Failure;
         }
     };
-    // `when:` and conditionals must make sense for these values too.
-    if let Err(d) = bp.clone().select(|p| values.value(p)) {
+    // `when:` and conditionals must make sense for these values too, and
+    // what the values make must be within AWS's limits.
+    if let Err(d) = bp
+        .clone()
+        .select(|p| values.value(p))
+        .and_then(|chosen| crate::blueprint::check::check_values(&chosen, &values))
+    {
         printer.diagnostics(&d);
         return ExitStatus::Failure;
     }

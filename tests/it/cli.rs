@@ -115,7 +115,7 @@ fn parameter_values_are_checked() {
 
     let bad = run(archkit(tmp.path()).args(["validate", ".", "--var", "size=medium"]));
     assert_eq!(bad.code, 1);
-    assert!(bad.stderr.contains("archkit::blueprint::parameter_value"), "{}", bad.stderr);
+    assert!(bad.stderr.contains("archkit::blueprint::invalid_value"), "{}", bad.stderr);
     assert!(bad.stderr.contains("`medium`, which is not allowed"), "{}", bad.stderr);
 
     let env = run(archkit(tmp.path()).args(["validate", "."]).env("ARCHKIT_VAR_count", "many"));

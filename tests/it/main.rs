@@ -46,3 +46,4 @@ mod robustness;
 mod s3state;
 mod sweep;
 mod util;
+mod values;

@@ -408,10 +408,10 @@ fn a_weak_broker_password_is_refused_before_anything_changes() {
     let s = Stack::new(&url, "mqweak");
     let bp = s.builtin(BP);
     for (pw, why) in [
-        ("short:pw", "archkit::blueprint::parameter_value"),
+        ("short:pw", "archkit::blueprint::invalid_value"),
         ("aaaaaaaaaaaabbbb", "archkit::plan::invalid"),
         ("aaaaaaaaaaaabbbb", "distinct"),
-        ("has=an-equals-sign", "archkit::blueprint::parameter_value"),
+        ("has=an-equals-sign", "archkit::blueprint::invalid_value"),
     ] {
         let (out, _) = run(&s, pw, &["apply", &bp, "--auto-approve"]);
         assert_eq!(out.code, 1, "{}", out.stderr);

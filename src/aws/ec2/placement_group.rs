@@ -18,7 +18,7 @@ pub static PLACEMENT_GROUP: Schema = Schema::new("aws.ec2.placement_group", "A p
         Prop::new("name", Type::String, "The group name; `<stack>-<id>` when omitted.").replace(),
         Prop::new("strategy", Type::Enum(&["spread", "cluster", "partition"]), "`spread`: each instance on distinct hardware (at most 7 running instances per zone).").default(Default::Str("spread")).replace(),
         Prop::new("spread_level", Type::Enum(&["rack", "host"]), "For `spread`: distinct racks (the default) or hosts (Outposts only).").replace(),
-        Prop::new("partition_count", Type::Int, "For `partition`: the number of partitions (1 to 7).").replace(),
+        Prop::new("partition_count", Type::Int, "For `partition`: the number of partitions (1 to 7).").range(1, 7).replace(),
     })
     .attributes(rows! {
         Attr::new("group_id", Type::String, "The group id (pg-...)."),

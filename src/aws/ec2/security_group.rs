@@ -13,9 +13,9 @@ static RULE: &[Prop] = rows! {
 
     Prop::new("protocol", Type::String, "`tcp`, `udp`, `icmp` or `-1` for all.").required(),
 
-    Prop::new("from_port", Type::Int, "First port (omit for all)."),
+    Prop::new("from_port", Type::Int, "First port (omit for all).").range(-1, 65535),
 
-    Prop::new("to_port", Type::Int, "Last port (omit for all)."),
+    Prop::new("to_port", Type::Int, "Last port (omit for all).").range(-1, 65535),
 
     Prop::new("cidr_blocks", Type::List(&Type::Cidr), "IPv4 sources or destinations."),
 
@@ -41,8 +41,8 @@ pub static SECURITY_GROUP_RULE: Schema = Schema::new("aws.ec2.security_group_rul
         Prop::new("security_group_id", Type::String, "The group the rule belongs to.").required().replace(),
         Prop::new("type", Type::Enum(&["ingress", "egress"]), "Direction.").required().replace(),
         Prop::new("protocol", Type::String, "`tcp`, `udp`, `icmp` or `-1` for all.").default(Default::Str("-1")).replace(),
-        Prop::new("from_port", Type::Int, "First port (omit for all).").replace(),
-        Prop::new("to_port", Type::Int, "Last port (omit for all).").replace(),
+        Prop::new("from_port", Type::Int, "First port (omit for all).").range(-1, 65535).replace(),
+        Prop::new("to_port", Type::Int, "Last port (omit for all).").range(-1, 65535).replace(),
         Prop::new("cidr_block", Type::Cidr, "An IPv4 source or destination.").replace(),
         Prop::new("source_security_group_id", Type::String, "A security group as the source or destination (may be the rule's own group).").replace(),
         Prop::new("description", Type::String, "What the rule is for."),

@@ -8,7 +8,7 @@ use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType};
 pub static SUBNET: Schema = Schema::new("aws.ec2.subnet", "A subnet of a VPC in one availability zone.")
     .properties(rows! {
         Prop::new("vpc_id", Type::String, "The VPC the subnet belongs to.").required().replace(),
-        Prop::new("cidr_block", Type::Cidr, "The subnet's IPv4 range, inside the VPC's.").required().replace(),
+        Prop::new("cidr_block", Type::Cidr, "The subnet's IPv4 range, inside the VPC's.").prefix(16, 28).required().replace(),
         Prop::new("availability_zone", Type::String, "The zone, usually `${azs[N]}` so it is chosen per region.").required().replace(),
         Prop::new("map_public_ip_on_launch", Type::Bool, "Give instances launched here a public IPv4 address.").default(Default::Bool(false)),
     })

@@ -7,7 +7,7 @@ use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, Tenancy};
 
 pub static VPC: Schema = Schema::new("aws.ec2.vpc", "A virtual private cloud.")
     .properties(rows! {
-        Prop::new("cidr_block", Type::Cidr, "The VPC's IPv4 range.").required().replace(),
+        Prop::new("cidr_block", Type::Cidr, "The VPC's IPv4 range.").prefix(16, 28).required().replace(),
         Prop::new("enable_dns_support", Type::Bool, "Resolve DNS through the Amazon resolver.").default(Default::Bool(true)),
         Prop::new("enable_dns_hostnames", Type::Bool, "Give instances public DNS hostnames.").default(Default::Bool(false)),
         Prop::new("instance_tenancy", Type::Enum(&["default", "dedicated"]), "Tenancy of instances launched in the VPC.").default(Default::Str("default")).replace(),

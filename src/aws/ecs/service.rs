@@ -19,7 +19,7 @@ static LOAD_BALANCER: &[Prop] = rows! {
 
     Prop::new("container_name", Type::String, "The container to send traffic to.").required(),
 
-    Prop::new("container_port", Type::Int, "Its port.").required(),
+    Prop::new("container_port", Type::Int, "Its port.").range(1, 65535).required(),
 
 };
 
@@ -28,15 +28,15 @@ pub static SERVICE: Schema = Schema::new("aws.ecs.service", "An ECS service: kee
         Prop::new("cluster", Type::String, "The cluster name.").required().replace(),
         Prop::new("name", Type::String, "The service name; derived from the stack and id when omitted.").replace(),
         Prop::new("task_definition", Type::String, "The task definition ARN.").required(),
-        Prop::new("desired_count", Type::Int, "How many tasks to run.").default(Default::Int(1)),
+        Prop::new("desired_count", Type::Int, "How many tasks to run.").at_least(0).default(Default::Int(1)),
         Prop::new("launch_type", Type::Enum(&["FARGATE", "EC2"]), "Where tasks run.").default(Default::Str("FARGATE")).replace(),
         Prop::new("subnets", Type::List(&Type::String), "Subnets of the tasks (awsvpc)."),
         Prop::new("security_groups", Type::List(&Type::String), "Security groups of the tasks (awsvpc)."),
         Prop::new("assign_public_ip", Type::Bool, "Give tasks public IPs (only for public subnets without NAT).").default(Default::Bool(false)),
         Prop::new("load_balancers", Type::List(&Type::Object(LOAD_BALANCER)), "Target groups to register tasks with."),
-        Prop::new("health_check_grace_period_seconds", Type::Int, "Seconds to ignore load balancer health checks after a task starts."),
-        Prop::new("deployment_maximum_percent", Type::Int, "Upper limit of running tasks during a deployment, in % of desired.").default(Default::Int(200)),
-        Prop::new("deployment_minimum_healthy_percent", Type::Int, "Lower limit of healthy tasks during a deployment, in % of desired.").default(Default::Int(100)),
+        Prop::new("health_check_grace_period_seconds", Type::Int, "Seconds to ignore load balancer health checks after a task starts.").range(0, 2147483647),
+        Prop::new("deployment_maximum_percent", Type::Int, "Upper limit of running tasks during a deployment, in % of desired.").at_least(0).default(Default::Int(200)),
+        Prop::new("deployment_minimum_healthy_percent", Type::Int, "Lower limit of healthy tasks during a deployment, in % of desired.").range(0, 100).default(Default::Int(100)),
         Prop::new("circuit_breaker", Type::Bool, "Stop a deployment whose tasks keep failing.").default(Default::Bool(true)),
         Prop::new("circuit_breaker_rollback", Type::Bool, "Roll a stopped deployment back to the last working one.").default(Default::Bool(true)),
     })

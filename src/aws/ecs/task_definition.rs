@@ -14,11 +14,11 @@ use super::common::*;
 
 static PORT_MAPPING: &[Prop] = rows! {
 
-    Prop::new("container_port", Type::Int, "The port the container listens on.").required(),
+    Prop::new("container_port", Type::Int, "The port the container listens on.").range(1, 65535).required(),
 
     Prop::new("protocol", Type::Enum(&["tcp", "udp"]), "The protocol.").default(Default::Str("tcp")),
 
-    Prop::new("host_port", Type::Int, "The host port it is published on (`bridge` and `default` network modes; `awsvpc` uses the container port)."),
+    Prop::new("host_port", Type::Int, "The host port it is published on (`bridge` and `default` network modes; `awsvpc` uses the container port).").range(0, 65535),
 
 };
 
@@ -26,13 +26,13 @@ static CONTAINER: &[Prop] = rows! {
 
     Prop::new("name", Type::String, "The container name.").required(),
 
-    Prop::new("image", Type::String, "The image, e.g. `nginx:1.27`.").required(),
+    Prop::new("image", Type::String, "The image, e.g. `nginx:1.27`.").required().non_empty(),
 
-    Prop::new("cpu", Type::Int, "CPU units reserved for the container.").default(Default::Int(0)),
+    Prop::new("cpu", Type::Int, "CPU units reserved for the container.").at_least(0).default(Default::Int(0)),
 
-    Prop::new("memory", Type::Int, "Hard memory limit (MiB)."),
+    Prop::new("memory", Type::Int, "Hard memory limit (MiB).").at_least(6),
 
-    Prop::new("memory_reservation", Type::Int, "Soft memory limit (MiB)."),
+    Prop::new("memory_reservation", Type::Int, "Soft memory limit (MiB).").at_least(6),
 
     Prop::new("essential", Type::Bool, "Whether the task stops when this container stops.").default(Default::Bool(true)),
 

@@ -9,7 +9,7 @@ use super::common::*;
 pub static LISTENER: Schema = Schema::new("aws.elbv2.listener", "A listener: a port on a load balancer and its default action.")
     .properties(rows! {
         Prop::new("load_balancer_arn", Type::String, "The load balancer.").required().replace(),
-        Prop::new("port", Type::Int, "The port to listen on.").required(),
+        Prop::new("port", Type::Int, "The port to listen on.").range(1, 65535).required(),
         Prop::new("protocol", Type::Enum(PROTOCOLS), "The protocol.").default(Default::Str("HTTP")),
         Prop::new("certificate_arn", Type::String, "The server certificate, for HTTPS and TLS."),
         Prop::new("target_group_arn", Type::String, "Default action: forward to this target group."),

@@ -13,7 +13,7 @@ pub static LISTENER_RULE: Schema = Schema::new(
 )
 .properties(rows! {
     Prop::new("listener_arn", Type::String, "The listener.").required().replace(),
-    Prop::new("priority", Type::Int, "Evaluation order (1-50000, unique per listener).").required(),
+    Prop::new("priority", Type::Int, "Evaluation order (1-50000, unique per listener).").range(1, 50000).required(),
     Prop::new("path_patterns", Type::List(&Type::String), "Match these URL paths (`*` wildcards)."),
     Prop::new("host_headers", Type::List(&Type::String), "Match these host names."),
     Prop::new("target_group_arn", Type::String, "Forward matches here.").required(),

@@ -18,7 +18,7 @@ pub static LOAD_BALANCER: Schema = Schema::new("aws.elbv2.load_balancer", "An Ap
         Prop::new("subnets", Type::List(&Type::String), "Subnets, at least two in different zones for an ALB.").required(),
         Prop::new("security_groups", Type::List(&Type::String), "Security groups of an ALB."),
         Prop::new("vpc_id", Type::String, "The VPC of its subnets, when given: AWS cannot move a load balancer to another VPC, so a new one replaces it (give it to make a move of the subnets to a new VPC a replacement, not a refused update).").replace(),
-        Prop::new("idle_timeout_seconds", Type::Int, "Idle connection timeout of an ALB (1-4000 s).").default(Default::Int(60)),
+        Prop::new("idle_timeout_seconds", Type::Int, "Idle connection timeout of an ALB (1-4000 s).").range(1, 4000).default(Default::Int(60)),
     })
     .attributes(rows! {
         Attr::new("arn", Type::String, "The load balancer's ARN."),

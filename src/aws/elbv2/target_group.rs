@@ -11,16 +11,16 @@ use super::common::*;
 pub static TARGET_GROUP: Schema = Schema::new("aws.elbv2.target_group", "A target group: where a listener sends traffic, with its health check.")
     .properties(rows! {
         Prop::new("name", Type::String, "The name (32 characters at most); derived from the stack and id when omitted.").replace(),
-        Prop::new("port", Type::Int, "The port targets receive traffic on.").required().replace(),
+        Prop::new("port", Type::Int, "The port targets receive traffic on.").range(1, 65535).required().replace(),
         Prop::new("protocol", Type::Enum(PROTOCOLS), "The protocol to targets.").default(Default::Str("HTTP")).replace(),
         Prop::new("target_type", Type::Enum(&["instance", "ip", "lambda", "alb"]), "What targets are; `ip` for Fargate (awsvpc) tasks.").default(Default::Str("instance")).replace(),
         Prop::new("vpc_id", Type::String, "The VPC of the targets.").required().replace(),
         Prop::new("health_check_path", Type::String, "HTTP health check path.").default(Default::Str("/")),
-        Prop::new("health_check_interval_seconds", Type::Int, "Seconds between health checks.").default(Default::Int(30)),
-        Prop::new("health_check_timeout_seconds", Type::Int, "Seconds before a check counts as failed.").default(Default::Int(5)),
-        Prop::new("healthy_threshold", Type::Int, "Passing checks before a target is healthy.").default(Default::Int(5)),
-        Prop::new("unhealthy_threshold", Type::Int, "Failing checks before a target is unhealthy.").default(Default::Int(2)),
-        Prop::new("deregistration_delay_seconds", Type::Int, "How long a leaving target drains (AWS default 300; lower it to speed up deploys and destroys).").default(Default::Int(300)),
+        Prop::new("health_check_interval_seconds", Type::Int, "Seconds between health checks.").range(5, 300).default(Default::Int(30)),
+        Prop::new("health_check_timeout_seconds", Type::Int, "Seconds before a check counts as failed.").range(2, 120).default(Default::Int(5)),
+        Prop::new("healthy_threshold", Type::Int, "Passing checks before a target is healthy.").range(2, 10).default(Default::Int(5)),
+        Prop::new("unhealthy_threshold", Type::Int, "Failing checks before a target is unhealthy.").range(2, 10).default(Default::Int(2)),
+        Prop::new("deregistration_delay_seconds", Type::Int, "How long a leaving target drains (AWS default 300; lower it to speed up deploys and destroys).").range(0, 3600).default(Default::Int(300)),
     })
     .attributes(rows! {
         Attr::new("arn", Type::String, "The target group's ARN."),

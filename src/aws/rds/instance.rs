@@ -56,7 +56,7 @@ pub static DB_INSTANCE: Schema = Schema::new("aws.rds.db_instance", "A DB instan
         Prop::new("auto_minor_version_upgrade", Type::Bool, "Apply minor engine versions in the maintenance window.").default(Default::Bool(true)),
         Prop::new("engine_version", Type::String, "Instance of its own: the engine version; RDS's default when omitted."),
         Prop::new("license_model", Type::String, "Instance of its own: `license-included` for SQL Server.").replace(),
-        Prop::new("allocated_storage", Type::Int, "Instance of its own: storage in GiB (20 or more for SQL Server); it can only grow."),
+        Prop::new("allocated_storage", Type::Int, "Instance of its own: storage in GiB (20 or more for SQL Server); it can only grow.").range(20, 65536),
         Prop::new("storage_type", Type::Enum(&["gp2", "gp3", "io1", "io2", "standard"]), "Instance of its own: the storage type."),
         Prop::new("master_username", Type::String, "Instance of its own: the master user. Its password is managed by RDS in Secrets Manager.").replace(),
         Prop::new("db_subnet_group_name", Type::String, "Instance of its own: the DB subnet group.").replace(),

@@ -1,0 +1,364 @@
+//! Checks of the values resources will be given, once parameter values
+//! are known: AWS's own limits on each property ([`crate::schema::Limit`])
+//! and the rules between resources that can be decided before anything
+//! exists (a subnet inside its VPC, subnets of one VPC apart).
+//!
+//! `validate` runs these with the values given and `plan`/`apply` with
+//! every value, so a value out of range is refused before the first AWS
+//! call that changes anything, with the `--var` it came from and the line
+//! it reaches. A value known only after apply (another resource's
+//! attribute) is not checked here; AWS checks it then.
+
+use std::collections::BTreeMap;
+
+use ipnet::Ipv4Net;
+use miette::SourceSpan;
+use serde_json::Value as J;
+
+use super::diagnostic::{Code, Diagnostic, Diagnostics};
+use super::expr::{Expr, Part, Ref};
+use super::model::{Blueprint, Resource};
+use super::params::{Origin, Values};
+use super::yaml::{self, Node};
+use crate::schema::{Limit, Type};
+
+/// Every value error of the resources for these parameter values, all at
+/// once.
+pub fn check_values(bp: &Blueprint, values: &Values) -> Result<(), Diagnostics> {
+    let mut c = Checker { bp, values, tree: yaml::parse(&bp.file.text).ok(), diags: Vec::new() };
+    for r in bp.resources.values() {
+        for (name, e) in &r.properties {
+            if let Some(p) = r.schema.property(name) {
+                let mut path = vec![Step::Key(name.clone())];
+                c.walk(r, &mut path, &p.ty, p.limit, p.sensitive, e);
+            }
+        }
+    }
+    c.subnets();
+    if c.diags.is_empty() {
+        Ok(())
+    } else {
+        Err(Diagnostics { file: bp.file.name.clone(), diagnostics: c.diags })
+    }
+}
+
+/// A step from a resource's `properties` to a nested value.
+enum Step {
+    Key(String),
+    Index(usize),
+}
+
+struct Checker<'a> {
+    bp: &'a Blueprint,
+    values: &'a Values,
+    /// The file again, for the span of each property value (the model
+    /// keeps only each resource's).
+    tree: Option<Node>,
+    diags: Vec<Diagnostic>,
+}
+
+impl Checker<'_> {
+    #[allow(clippy::too_many_arguments)]
+    fn walk(
+        &mut self,
+        r: &Resource,
+        path: &mut Vec<Step>,
+        ty: &Type,
+        limit: Limit,
+        sensitive: bool,
+        e: &Expr,
+    ) {
+        match (ty, e) {
+            (Type::Object(props), Expr::Map(m)) => {
+                for (k, sub) in m {
+                    if let Some(p) = props.iter().find(|p| p.name == k) {
+                        path.push(Step::Key(k.clone()));
+                        self.walk(r, path, &p.ty, p.limit, sensitive || p.sensitive, sub);
+                        path.pop();
+                    }
+                }
+            }
+            (Type::List(inner), Expr::List(items)) => {
+                for (i, item) in items.iter().enumerate() {
+                    path.push(Step::Index(i));
+                    self.walk(r, path, inner, limit, sensitive, item);
+                    path.pop();
+                }
+            }
+            _ => {
+                let Some(v) = self.known(e) else { return };
+                if let Err((msg, help)) = limit.check(ty, &v) {
+                    let params = params_of(e);
+                    let secret = sensitive
+                        || params.iter().any(|p| self.values.get(p).is_some_and(|v| v.secret));
+                    let msg = if secret {
+                        "has a value AWS does not accept (not shown: it is secret)".to_string()
+                    } else {
+                        msg
+                    };
+                    let from = self.origins(&params);
+                    let at = self.span(r, path);
+                    let label = if from.is_empty() { "here".to_string() } else { from.clone() };
+                    let from = if from.is_empty() { String::new() } else { format!(" ({from})") };
+                    self.diags.push(
+                        Diagnostic::new(
+                            Code::InvalidValue,
+                            format!("`{}.{}` {msg}{from}", r.id, path_text(path)),
+                        )
+                        .in_file(&self.bp.file)
+                        .label(at, label)
+                        .help(help),
+                    );
+                }
+            }
+        }
+    }
+
+    /// A value known before apply: literals and parameters, and text made
+    /// of them.
+    fn known(&self, e: &Expr) -> Option<J> {
+        let scalar = |e: &Expr| match e {
+            Expr::Str(s) => Some(J::from(s.clone())),
+            Expr::Int(i) => Some(J::from(*i)),
+            Expr::Float(f) => serde_json::Number::from_f64(*f).map(J::Number),
+            Expr::Bool(b) => Some(J::from(*b)),
+            _ => None,
+        };
+        match e {
+            Expr::Ref(Ref::Param(p)) => scalar(&self.values.value(p)?),
+            Expr::Template(parts) => {
+                let mut out = String::new();
+                for part in parts {
+                    match part {
+                        Part::Lit(s) => out.push_str(s),
+                        Part::Ref(Ref::Param(p)) => match scalar(&self.values.value(p)?)? {
+                            J::String(s) => out.push_str(&s),
+                            other => out.push_str(&other.to_string()),
+                        },
+                        Part::Ref(_) => return None,
+                    }
+                }
+                Some(J::from(out))
+            }
+            other => scalar(other),
+        }
+    }
+
+    /// Where the parameters came from, for the message: "from --var
+    /// vpc_cidr".
+    fn origins(&self, params: &[String]) -> String {
+        let from: Vec<String> = params
+            .iter()
+            .filter_map(|p| {
+                Some(match &self.values.get(p)?.origin {
+                    Origin::Cli => format!("from `--var {p}`"),
+                    Origin::Env(var) => format!("from `{var}`"),
+                    Origin::File(f) => format!("from `{p}` in {f}"),
+                    Origin::Default => format!("the default of `{p}`"),
+                    Origin::Prompt => format!("`{p}` as typed at the prompt"),
+                })
+            })
+            .collect();
+        from.join(", ")
+    }
+
+    /// The span of the value at `path` of resource `r`, or of the nearest
+    /// enclosing value found.
+    fn span(&self, r: &Resource, path: &[Step]) -> SourceSpan {
+        let base = r.id.split('[').next().unwrap_or(&r.id);
+        let Some(mut node) = self
+            .tree
+            .as_ref()
+            .and_then(|t| entry(t, "resources"))
+            .and_then(|n| entry(n, base))
+            .and_then(|n| entry(n, "properties"))
+        else {
+            return r.span;
+        };
+        for step in path {
+            let next = match step {
+                Step::Key(k) => entry(node, k),
+                Step::Index(i) => match &node.value {
+                    yaml::Value::Seq(items) => items.get(*i),
+                    _ => None,
+                },
+            };
+            match next {
+                Some(n) => node = n,
+                None => break,
+            }
+        }
+        node.span
+    }
+
+    /// Each subnet whose VPC is a resource of this blueprint lies inside
+    /// the VPC's range, apart from the VPC's other subnets.
+    fn subnets(&mut self) {
+        let mut by_vpc: BTreeMap<String, Vec<(&Resource, Ipv4Net)>> = BTreeMap::new();
+        for r in self.bp.resources.values().filter(|r| r.kind() == "aws.ec2.subnet") {
+            let Some(Expr::Ref(Ref::Attr { resource, attr })) = r.properties.get("vpc_id") else {
+                continue;
+            };
+            let Some(net) = r.properties.get("cidr_block").and_then(|e| self.net(e)) else {
+                continue;
+            };
+            if attr == "id" {
+                by_vpc.entry(resource.clone()).or_default().push((r, net));
+            }
+        }
+        for (vpc_id, subnets) in by_vpc {
+            let Some(vpc) = self.bp.resources.get(&vpc_id) else { continue };
+            if vpc.kind() != "aws.ec2.vpc" {
+                continue;
+            }
+            let vpc_net = vpc.properties.get("cidr_block").and_then(|e| self.net(e));
+            for (i, (r, net)) in subnets.iter().enumerate() {
+                let at = self.span(r, &[Step::Key("cidr_block".into())]);
+                if let Some(v) = vpc_net
+                    && !v.contains(net)
+                {
+                    let from = self.from(&r.properties["cidr_block"]);
+                    self.diags.push(
+                        Diagnostic::new(
+                            Code::InvalidValue,
+                            format!(
+                                "subnet `{}` ({net}) is outside its VPC `{vpc_id}` ({v}){from}",
+                                r.id
+                            ),
+                        )
+                        .in_file(&self.bp.file)
+                        .label(at, "outside the VPC's range")
+                        .help(format!(
+                            "choose a range inside {v} ({} to {})",
+                            v.network(),
+                            v.broadcast()
+                        )),
+                    );
+                    continue;
+                }
+                for (other, onet) in &subnets[..i] {
+                    if net.contains(&onet.network()) || onet.contains(&net.network()) {
+                        let from = self.from(&r.properties["cidr_block"]);
+                        let first = self.span(other, &[Step::Key("cidr_block".into())]);
+                        self.diags.push(
+                            Diagnostic::new(
+                                Code::InvalidValue,
+                                format!(
+                                    "subnets `{}` ({onet}) and `{}` ({net}) of VPC `{vpc_id}` overlap{from}",
+                                    other.id, r.id
+                                ),
+                            )
+                            .in_file(&self.bp.file)
+                            .label(first, "this range")
+                            .label(at, "overlaps this one")
+                            .help("give each subnet of a VPC its own range"),
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    fn net(&self, e: &Expr) -> Option<Ipv4Net> {
+        match self.known(e)? {
+            J::String(s) => s.parse::<Ipv4Net>().ok().filter(|n| n.trunc() == *n),
+            _ => None,
+        }
+    }
+
+    fn from(&self, e: &Expr) -> String {
+        let from = self.origins(&params_of(e));
+        if from.is_empty() { from } else { format!(" ({from})") }
+    }
+}
+
+/// The parameters a value refers to, in order.
+fn params_of(e: &Expr) -> Vec<String> {
+    let mut out = Vec::new();
+    e.visit_refs(&mut |r| {
+        if let Ref::Param(p) = r
+            && !out.contains(p)
+        {
+            out.push(p.clone());
+        }
+    });
+    out
+}
+
+fn entry<'n>(n: &'n Node, key: &str) -> Option<&'n Node> {
+    n.as_map()?.iter().find(|(k, _)| k.name == key).map(|(_, v)| v)
+}
+
+/// `containers[0].port_mappings[1].container_port`.
+fn path_text(path: &[Step]) -> String {
+    let mut out = String::new();
+    for s in path {
+        match s {
+            Step::Key(k) if out.is_empty() => out.push_str(k),
+            Step::Key(k) => {
+                out.push('.');
+                out.push_str(k);
+            }
+            Step::Index(i) => out.push_str(&format!("[{i}]")),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::blueprint::params::{Inputs, Require, resolve};
+
+    fn check(src: &str, vars: &[(&str, &str)]) -> Result<(), Diagnostics> {
+        let bp = crate::blueprint::load_bytes("c.yaml", src.as_bytes(), &crate::aws::registry())
+            .expect("loads");
+        let inputs = Inputs {
+            cli: vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            ..Inputs::default()
+        };
+        let values = resolve(&bp, &inputs, Require::Given, &mut |_| None).expect("values");
+        let bp = bp.select(|p| values.value(p)).expect("selects");
+        check_values(&bp, &values)
+    }
+
+    const NET: &str = "name: n\nparameters:\n  vpc_cidr: {default: 10.0.0.0/16}\n  a: {default: 10.0.0.0/24}\n  b: {default: 10.0.1.0/24}\nresources:\n  vpc:\n    type: aws.ec2.vpc\n    properties:\n      cidr_block: ${params.vpc_cidr}\n  one:\n    type: aws.ec2.subnet\n    properties:\n      vpc_id: ${vpc.id}\n      cidr_block: ${params.a}\n      availability_zone: us-east-1a\n  two:\n    type: aws.ec2.subnet\n    properties:\n      vpc_id: ${vpc.id}\n      cidr_block: ${params.b}\n      availability_zone: us-east-1a\n";
+
+    #[test]
+    fn a_vpc_range_outside_aws_limits_names_its_var_and_line() {
+        assert!(check(NET, &[]).is_ok());
+        let err = check(NET, &[("vpc_cidr", "10.0.0.0/8")]).unwrap_err();
+        assert_eq!(err.codes(), ["archkit::blueprint::invalid_value"]);
+        let d = &err.diagnostics[0];
+        assert!(
+            d.message.contains("vpc.cidr_block") && d.message.contains("--var vpc_cidr"),
+            "{d:?}"
+        );
+        assert!(d.help.as_deref().unwrap().contains("/16"), "{d:?}");
+        // The label is on the property's line (10), not the resource's.
+        assert_eq!(d.line_col(d.offset()).0, 10);
+    }
+
+    #[test]
+    fn subnets_outside_their_vpc_or_overlapping_are_refused() {
+        let err = check(NET, &[("a", "10.1.0.0/24")]).unwrap_err();
+        assert!(err.diagnostics[0].message.contains("outside its VPC"), "{err:?}");
+        let err = check(NET, &[("b", "10.0.0.0/23")]).unwrap_err();
+        assert!(err.diagnostics[0].message.contains("overlap"), "{err:?}");
+        // Both at once: every problem is reported.
+        let err = check(NET, &[("vpc_cidr", "10.0.0.0/8"), ("b", "10.0.0.128/25")]).unwrap_err();
+        assert_eq!(err.diagnostics.len(), 2, "{err:?}");
+    }
+
+    #[test]
+    fn nested_values_and_whole_numbers_are_checked() {
+        let src = "name: t\nparameters:\n  port: {type: number, default: 80}\nresources:\n  td:\n    type: aws.ecs.task_definition\n    properties:\n      family: web\n      containers:\n        - name: web\n          image: nginx\n          port_mappings:\n            - container_port: ${params.port}\n";
+        assert!(check(src, &[]).is_ok());
+        let err = check(src, &[("port", "70000")]).unwrap_err();
+        let d = &err.diagnostics[0];
+        assert!(d.message.contains("containers[0].port_mappings[0].container_port"), "{d:?}");
+        assert!(d.help.as_deref().unwrap().contains("1 to 65535"), "{d:?}");
+        let err = check(src, &[("port", "80.5")]).unwrap_err();
+        assert!(err.diagnostics[0].message.contains("not a whole number"), "{err:?}");
+    }
+}
