@@ -8,11 +8,17 @@
 //! it (`destroy --discover`), since the tagging API misses some kinds
 //! (moto: EIPs, VPC endpoints, MQ brokers, EventBridge rules, IAM). A stack
 //! made only of such kinds is not found here.
+//!
+//! Only what carries `archkit:id` as well counts: archkit tags everything
+//! it makes with both, so a resource tagged `archkit:stack` alone (by hand,
+//! by another tool) makes no stack, for `stacks` and `sweep` alike. An
+//! `archkit:expires-at` that is not an RFC 3339 time is kept aside, to be
+//! reported, and never read as an expiry.
 
 use std::collections::BTreeMap;
 
 use crate::aws::client::Clients;
-use crate::provider::{Result, TAG_EXPIRES, TAG_LINEAGE, TAG_STACK};
+use crate::provider::{Result, TAG_EXPIRES, TAG_ID, TAG_LINEAGE, TAG_STACK};
 
 /// One stack as its tags tell it.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -24,6 +30,18 @@ pub struct TaggedStack {
     pub lineages: Vec<String>,
     /// Resources the tagging API lists (a lower bound).
     pub resources: usize,
+    /// `archkit:expires-at` values that are not RFC 3339 times.
+    pub bad_expiry: Vec<String>,
+    /// Resources tagged `archkit:stack` with this name but no `archkit:id`
+    /// (not counted in `resources`).
+    pub untracked: usize,
+}
+
+impl TaggedStack {
+    /// Whether archkit made anything of it.
+    pub fn is_stack(&self) -> bool {
+        self.resources > 0
+    }
 }
 
 /// Every stack tagged in the clients' region, by name; with `only`, that
@@ -42,10 +60,18 @@ pub async fn tagged_stacks(c: &Clients, only: Option<&str>) -> Result<Vec<Tagged
         let s = stacks
             .entry(name.clone())
             .or_insert_with(|| TaggedStack { name, ..TaggedStack::default() });
+        if tag(TAG_ID).is_none() {
+            s.untracked += 1;
+            continue;
+        }
         s.resources += 1;
         if let Some(at) = tag(TAG_EXPIRES) {
+            if humantime::parse_rfc3339(&at).is_err() {
+                if !s.bad_expiry.contains(&at) {
+                    s.bad_expiry.push(at);
+                }
             // RFC 3339 in UTC orders as text.
-            if s.expires_at.as_ref().is_none_or(|e| *e < at) {
+            } else if s.expires_at.as_ref().is_none_or(|e| *e < at) {
                 s.expires_at = Some(at);
             }
         }

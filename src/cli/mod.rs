@@ -95,6 +95,9 @@ pub struct GlobalArgs {
     /// Less output
     #[arg(short, long, global = true)]
     pub quiet: bool,
+    /// `stack` came from `ARCHKIT_STACK`, not the command line.
+    #[arg(skip)]
+    pub stack_from_env: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -143,12 +146,48 @@ fn parse_var(s: &str) -> Result<(String, String), String> {
     }
 }
 
+/// Parses the command line, noting whether `--stack` came from
+/// `ARCHKIT_STACK` rather than the command line (`sweep` looks at every
+/// stack unless told otherwise on its own command line).
+fn parse() -> Result<Cli, clap::Error> {
+    use clap::{CommandFactory, FromArgMatches, parser::ValueSource};
+    let m = Cli::command().try_get_matches()?;
+    let mut cli = Cli::from_arg_matches(&m)?;
+    // A global option given after the subcommand is recorded there.
+    let source = m
+        .subcommand()
+        .and_then(|(_, sub)| sub.value_source("stack"))
+        .or_else(|| m.value_source("stack"));
+    cli.global.stack_from_env = source == Some(ValueSource::EnvVariable);
+    Ok(cli)
+}
+
+/// A usage error as archkit's JSON error: its first line as the message,
+/// clap's tip (if any) as the help.
+fn usage_error(e: &clap::Error) -> CliError {
+    let text = e.render().to_string();
+    let message = text.lines().next().unwrap_or_default().trim_start_matches("error: ").to_string();
+    let tip = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("tip: "))
+        .map(str::to_string)
+        .unwrap_or_else(|| "see `archkit --help` or `archkit <COMMAND> --help`".into());
+    CliError::new("archkit::usage", message, Some(tip))
+}
+
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match parse() {
         Ok(cli) => cli,
         Err(e) => {
-            let _ = e.print();
+            // A CI step that asked for JSON reads stdout as JSON, usage
+            // errors included.
+            let json = std::env::args_os().skip(1).take_while(|a| a != "--").any(|a| a == "--json");
+            if json && e.use_stderr() {
+                Printer::new(true, true, true).error(&usage_error(&e));
+            } else {
+                let _ = e.print();
+            }
             // clap uses 2 for usage errors; 2 means "changes present" here.
             return ExitCode::from(if e.use_stderr() { 1 } else { 0 });
         }

@@ -32,6 +32,35 @@ pub struct StackRow {
     pub unknown: Vec<String>,
     /// Resources of the stack archkit found.
     pub resources: usize,
+    /// An `archkit:expires-at` that is not an RFC 3339 time (never read
+    /// as an expiry: the stack is not swept).
+    pub invalid_expires_at: Option<String>,
+}
+
+/// What `stacks` and `sweep` looked at and found.
+pub(crate) struct Found {
+    pub region: String,
+    /// The stack `--stack` narrowed the search to, if any.
+    pub only: Option<String>,
+    pub rows: Vec<(TaggedStack, StackRow)>,
+    /// Tags that made no stack or no expiry, to report.
+    pub warnings: Vec<String>,
+}
+
+impl Found {
+    /// "every stack in us-east-1" or "stack `demo` in us-east-1".
+    pub fn scope(&self) -> String {
+        match &self.only {
+            Some(n) => format!("stack `{n}` in {}", self.region),
+            None => format!("every stack in {}", self.region),
+        }
+    }
+
+    pub fn warn(&self, printer: &Printer) {
+        for w in &self.warnings {
+            printer.warn(w);
+        }
+    }
 }
 
 /// When a UUIDv7 lineage was made.
@@ -48,13 +77,20 @@ pub(crate) fn is_expired(expires_at: Option<&str>, now: SystemTime) -> bool {
 
 /// The stacks tagged in the region, each looked at through a discovery
 /// session (whose state is a scratch file: listing never touches a stack's
-/// own state or lock).
+/// own state or lock). Every stack, unless `--stack` is on the command
+/// line: an `ARCHKIT_STACK` a CI workflow sets for its deploy steps must
+/// not narrow its nightly sweep.
 pub(crate) fn find(
     rt: &tokio::runtime::Runtime,
     g: &GlobalArgs,
     printer: &Printer,
     with_cost: bool,
-) -> Option<Vec<(TaggedStack, StackRow)>> {
+) -> Option<Found> {
+    let mut g = g.clone();
+    if g.stack_from_env {
+        g.stack = None;
+    }
+    let g = &g;
     let backend = match rt.block_on(Backend::connect(&settings(g))) {
         Ok(b) => b,
         Err(e) => {
@@ -78,11 +114,31 @@ pub(crate) fn find(
             return None;
         }
     };
-    let tagged: Vec<TaggedStack> = match &g.stack {
+    let mut warnings = Vec::new();
+    for t in &tagged {
+        for bad in &t.bad_expiry {
+            warnings.push(format!(
+                "stack `{}`: its tag archkit:expires-at is `{bad}`, not an RFC 3339 time, so it \
+                 never expires and sweep leaves it; set it again with `archkit apply --ttl 2h` \
+                 (or `--ttl none`)",
+                t.name
+            ));
+        }
+        if !t.is_stack() {
+            warnings.push(format!(
+                "{} resource(s) tagged archkit:stack={} carry no archkit:id: archkit did not make \
+                 them, so `{}` is not a stack (and sweep never deletes them)",
+                t.untracked, t.name, t.name
+            ));
+        }
+    }
+    let tagged: Vec<TaggedStack> = tagged
+        .into_iter()
+        .filter(TaggedStack::is_stack)
         // `--stack NAME` lists that stack only.
-        Some(name) => tagged.into_iter().filter(|t| t.name == *name).collect(),
-        None => tagged,
-    };
+        .filter(|t| g.stack.as_ref().is_none_or(|name| t.name == *name))
+        .collect();
+    let region = backend.region(g.region.as_deref());
     let row_of = |t: &TaggedStack, rt: &tokio::runtime::Runtime| -> Option<StackRow> {
         let created_at = t.lineages.iter().filter_map(|l| created(l)).min();
         let mut row = StackRow {
@@ -95,8 +151,13 @@ pub(crate) fn find(
             monthly: None,
             unknown: Vec::new(),
             resources: t.resources,
+            invalid_expires_at: t.bad_expiry.first().cloned(),
         };
-        if !with_cost {
+        // An expired stack is always looked at, cost or not: the tagging
+        // API keeps listing what was deleted for a while (terminated
+        // instances, deleted NAT gateways), and sweep must not name, count
+        // or destroy a stack that is already gone.
+        if !with_cost && !row.expired {
             return Some(row);
         }
         let mut g = g.clone();
@@ -144,7 +205,7 @@ pub(crate) fn find(
             }
         });
     }
-    Some(rows)
+    Some(Found { region, only: g.stack.clone(), rows, warnings })
 }
 
 fn ago(secs: u64) -> String {
@@ -156,13 +217,18 @@ pub fn run(_args: &StacksArgs, g: &GlobalArgs, printer: &Printer) -> ExitStatus 
     let Some(found) = find(&rt, g, printer, true) else {
         return ExitStatus::Failure;
     };
-    let rows: Vec<StackRow> = found.into_iter().map(|(_, r)| r).collect();
+    found.warn(printer);
+    let scope = found.scope();
+    let warnings = found.warnings.clone();
+    let rows: Vec<StackRow> = found.rows.into_iter().map(|(_, r)| r).collect();
     if printer.json {
-        printer.json_out(&serde_json::json!({ "stacks": rows }));
+        printer.json_out(
+            &serde_json::json!({ "looked_at": scope, "stacks": rows, "warnings": warnings }),
+        );
         return ExitStatus::Success;
     }
     if rows.is_empty() {
-        printer.out("No archkit stacks in this account and region.\n");
+        printer.out(&format!("No archkit stacks: looked at {scope}.\n"));
         return ExitStatus::Success;
     }
     let now = SystemTime::now();
@@ -174,6 +240,7 @@ pub fn run(_args: &StacksArgs, g: &GlobalArgs, printer: &Printer) -> ExitStatus 
     for r in &rows {
         let age = r.age_seconds.map_or("unknown".into(), ago);
         let expires = match (&r.expires_at, r.expired) {
+            (None, _) if r.invalid_expires_at.is_some() => "invalid (see warning)".to_string(),
             (None, _) => "never".to_string(),
             (Some(at), true) => format!("{at} (expired)"),
             (Some(at), false) => {
@@ -195,5 +262,6 @@ pub fn run(_args: &StacksArgs, g: &GlobalArgs, printer: &Printer) -> ExitStatus 
         ));
     }
     printer.out(&out);
+    printer.status(&format!("Looked at {scope}."));
     ExitStatus::Success
 }

@@ -24,16 +24,25 @@ pub fn run(args: &SweepArgs, g: &GlobalArgs, printer: &Printer) -> ExitStatus {
     let Some(found) = super::stacks::find(&rt, g, printer, false) else {
         return ExitStatus::Failure;
     };
-    let expired: Vec<_> = found.into_iter().filter(|(_, r)| r.expired).collect();
+    found.warn(printer);
+    let scope = found.scope();
+    let looked = found.rows.len();
+    let expired: Vec<_> = found.rows.into_iter().filter(|(_, r)| r.expired).collect();
     if args.dry_run || expired.is_empty() {
         if printer.json {
             let names: Vec<serde_json::Value> = expired
                 .iter()
                 .map(|(_, r)| serde_json::json!({"name": r.name, "expires_at": r.expires_at}))
                 .collect();
-            printer.json_out(&serde_json::json!({ "dry_run": args.dry_run, "expired": names }));
+            printer.json_out(&serde_json::json!({
+                "dry_run": args.dry_run,
+                "looked_at": scope,
+                "stacks": looked,
+                "expired": names,
+                "warnings": found.warnings,
+            }));
         } else if expired.is_empty() {
-            printer.out("No expired stacks.\n");
+            printer.out(&format!("No expired stacks: looked at {scope} ({looked} found).\n"));
         } else {
             for (_, r) in &expired {
                 printer.out(&format!(
@@ -42,9 +51,16 @@ pub fn run(args: &SweepArgs, g: &GlobalArgs, printer: &Printer) -> ExitStatus {
                     r.expires_at.as_deref().unwrap_or("?")
                 ));
             }
+            printer.status(&format!("Looked at {scope} ({looked} found)."));
         }
         return ExitStatus::Success;
     }
+    printer.status(&format!("Looked at {scope} ({looked} found)."));
+    let mut g = g.clone();
+    if g.stack_from_env {
+        g.stack = None;
+    }
+    let g = &g;
     let mut status = ExitStatus::Success;
     for (_, r) in expired {
         printer.status(&format!(

@@ -55,6 +55,12 @@ impl Printer {
         let _ = out.flush();
     }
 
+    /// Writes a warning to stderr, `-q` or not (and beside `--json`, whose
+    /// document carries the warnings too).
+    pub fn warn(&self, text: &str) {
+        to_stderr(&format!("warning: {text}\n"));
+    }
+
     /// Writes a status line to stderr unless `-q`.
     pub fn status(&self, text: &str) {
         if !self.quiet {

@@ -416,9 +416,15 @@ fn stack_names_are_checked_before_anything_is_written() {
     }
     assert!(!e.dir.path().join(".archkit").exists(), "nothing was written for a bad name");
     // Good names of every allowed shape.
-    for good in ["a", "dev-2", "Team-Blue-42", &"y".repeat(32)] {
+    for good in ["a", "dev-2", "team-blue-42", &"y".repeat(32)] {
         assert_eq!(e.run(&["--stack", good, "plan", "BP"]).code, 0, "{good}");
     }
+    // Upper case is refused for what makes resources (AWS folds it: RDS
+    // identifiers, IAM names), with the reason (issue 31 §3).
+    let out = e.run(&["--stack", "Team-Blue-42", "plan", "BP"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("archkit::stack::invalid_name"), "{}", out.stderr);
+    assert!(out.stderr.contains("upper-case"), "{}", out.stderr);
     // A saved plan whose stack was edited to a bad name is refused too.
     let saved = e.dir.path().join("p.json");
     assert_eq!(e.run(&["plan", "BP", "--out", saved.to_str().unwrap()]).code, 0);

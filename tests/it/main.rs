@@ -39,6 +39,7 @@ mod managed;
 mod markdown;
 mod moto;
 mod mq;
+mod names;
 mod privatelink;
 mod rds;
 mod replace;
