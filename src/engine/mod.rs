@@ -307,7 +307,7 @@ fn reconcile(st: &mut State, plan: &Plan, blueprint: &str) {
         match (c.action, st.resources.get_mut(&c.id).filter(|r| r.physical_id == *pid)) {
             (Action::NoOp, Some(r)) => r.attributes.extend(c.attributes.clone()),
             (Action::NoOp, None) => {
-                let props = stored_props(&st.lineage, c, &known_after(c));
+                let props = stored_props(c, &known_after(c));
                 let r = record(c, pid, props, Status::Ready).with(c.attributes.clone());
                 st.resources.insert(c.id.clone(), r);
             }
@@ -354,12 +354,12 @@ fn known_after(c: &Change) -> BTreeMap<String, Value> {
 
 /// What is stored in state for a resource: its applied properties, with
 /// secrets replaced by their digest.
-fn stored_props(lineage: &str, c: &Change, props: &BTreeMap<String, Value>) -> Props {
+fn stored_props(c: &Change, props: &BTreeMap<String, Value>) -> Props {
     props
         .iter()
         .map(|(k, v)| {
             if c.sensitive.contains(k) {
-                (k.clone(), plan::secret_digest(lineage, k, v))
+                (k.clone(), plan::secret_digest(k, v))
             } else {
                 (k.clone(), v.clone())
             }
@@ -625,8 +625,7 @@ async fn wait_ready(
 
 async fn create(shared: &Shared, kind: &dyn ResourceKind, c: &Change) -> Result<(), StepError> {
     let props = resolve_now(shared, &c.id)?;
-    let lineage = shared.state.lock().unwrap().lineage.clone();
-    let stored = stored_props(&lineage, c, &props);
+    let stored = stored_props(c, &props);
     write_state(shared, &c.id, |st| {
         // A replacement keeps the old object as deposed until it is gone.
         if c.action == Action::Replace
@@ -866,7 +865,7 @@ async fn find_created(
 
 async fn update(shared: &Shared, kind: &dyn ResourceKind, c: &Change) -> Result<(), StepError> {
     let props = resolve_now(shared, &c.id)?;
-    let (pid, old, lineage) = {
+    let (pid, old) = {
         let st = shared.state.lock().unwrap();
         let r = st.resources.get(&c.id).ok_or_else(|| StepError::NotInState(c.id.clone()))?;
         // What is live, not only what was applied: an update must also
@@ -877,9 +876,9 @@ async fn update(shared: &Shared, kind: &dyn ResourceKind, c: &Change) -> Result<
                 old.insert(k.clone(), v.clone());
             }
         }
-        (r.physical_id.clone(), old, st.lineage.clone())
+        (r.physical_id.clone(), old)
     };
-    let stored = stored_props(&lineage, c, &props);
+    let stored = stored_props(c, &props);
     write_state(shared, &c.id, |st| st.begin(&c.id, &c.kind, Operation::Update)).await?;
     let new: Props = props.into_iter().collect();
     // State holds only digests of secrets: a secret the plan found
