@@ -61,6 +61,11 @@ TARGET (moto) and, as asked, injects the faults AWS users meet:
                        without forwarding it: what AWS says when deleting a
                        group or subnet that network interfaces still use,
                        which moto does not check. May be given more than once.
+  --http-500 OP        answer every call of operation OP with HTTP 500 and an
+                       HTML body that carries no AWS error code, as a load
+                       balancer in front of an endpoint may: what archkit
+                       says of an error the SDK cannot name. May be given
+                       more than once.
   --latency-ms MS      add MS milliseconds to every call (an AWS round trip is
                        about 50); calls in flight wait side by side.
   --stats FILE         after every request, write JSON: calls, writes, the
@@ -110,6 +115,7 @@ p.add_argument("--fake-placement-groups", action="store_true")
 p.add_argument("--canned", action="append", default=[])
 p.add_argument("--release-nat-eips", action="store_true")
 p.add_argument("--in-use", action="append", default=[])
+p.add_argument("--http-500", action="append", default=[])
 ARGS = p.parse_args()
 CANNED = dict(c.split("=", 1) for c in ARGS.canned)
 TARGET = ARGS.target.rstrip("/")
@@ -448,6 +454,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 IN_USE_REFUSED.add(op)
             if first:
                 faked = ec2_error("DependencyViolation", "resource has a dependent object")
+        if op in ARGS.http_500:
+            faked = (500, {"Content-Type": "text/html"},
+                     b"<html><body>Internal Server Error</body></html>\n<p>request id abc</p>\n")
         if op in CANNED:
             with LOCK:
                 STATS["canned"].append({"op": op, "body": json.loads(body or b"{}")})

@@ -396,6 +396,13 @@ pub trait ResourceKind: Declared {
         None
     }
 
+    /// What deleting the live resource entails beyond its deletion (a
+    /// bucket's objects going with it), from the attributes the plan read:
+    /// shown by the plan, before the destroy asks.
+    fn delete_note(&self, _attributes: &Attrs) -> Option<String> {
+        None
+    }
+
     /// What an in-place update of these properties entails beyond the
     /// change itself, shown in the plan ("reboots the broker").
     fn update_note(&self, _changed: &[String]) -> Option<&'static str> {

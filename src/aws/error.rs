@@ -1,8 +1,8 @@
 //! Mapping SDK errors to provider errors, for every AWS service.
 
-use std::fmt::Debug;
 use std::time::Duration;
 
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
@@ -12,16 +12,15 @@ use crate::provider::ProviderError;
 /// help (throttling; eventual consistency such as a dependency still being
 /// released), whether the resource is gone, and whether the outcome is
 /// unknown (the request may have been carried out).
-pub fn err<E, R>(e: SdkError<E, R>) -> ProviderError
+pub fn err<E>(e: SdkError<E, HttpResponse>) -> ProviderError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: Debug,
 {
     let code = e.code().map(str::to_string);
     let message = match (&code, e.message()) {
         (Some(c), Some(m)) => format!("{c}: {m}"),
         (Some(c), None) => c.clone(),
-        _ => format!("{}", aws_smithy_types::error::display::DisplayErrorContext(&e)),
+        (None, _) => uncoded::<E>(&e),
     };
     let mut pe = ProviderError::new(message);
     pe.outcome_unknown = matches!(
@@ -57,6 +56,62 @@ where
         pe.code = Some(c);
     }
     pe
+}
+
+/// An error AWS gave no code for (an HTTP 500 from a proxy, an endpoint
+/// that does not resolve), said in one line: the service and operation,
+/// then the HTTP status and the body's first line, or the cause, never
+/// the SDK's debug dump of the response.
+fn uncoded<E>(e: &SdkError<E, HttpResponse>) -> String
+where
+    E: std::error::Error + 'static,
+{
+    let (service, operation) = operation_of::<E>();
+    let what = format!("{service} {operation}");
+    match e.raw_response() {
+        Some(r) => {
+            let body = r.body().bytes().map(String::from_utf8_lossy).unwrap_or_default();
+            let first = body.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
+            let first: String = first.chars().take(200).collect();
+            let status = r.status().as_u16();
+            if first.is_empty() {
+                format!("{what}: HTTP {status} with an empty body")
+            } else {
+                format!("{what}: HTTP {status}: {first}")
+            }
+        }
+        None => {
+            // Each cause's Display, not DisplayErrorContext, whose last
+            // part is the whole error's Debug dump.
+            let mut causes = vec![e.to_string()];
+            let mut next = std::error::Error::source(e);
+            while let Some(c) = next {
+                let text = c.to_string();
+                if !causes.iter().any(|s| s.contains(&text)) {
+                    causes.push(text);
+                }
+                next = c.source();
+            }
+            let hint = if causes.iter().any(|c| c.contains("dns error")) {
+                " (is the region right? `aws ec2 describe-regions` lists them)"
+            } else {
+                ""
+            };
+            format!("{what}: {}{hint}", causes.join(": "))
+        }
+    }
+}
+
+/// The service and operation an SDK error type belongs to, from its path:
+/// `aws_sdk_ec2::operation::create_vpc::CreateVpcError` is `ec2` and
+/// `CreateVpc`.
+fn operation_of<E>() -> (String, String) {
+    let path = std::any::type_name::<E>();
+    let mut parts = path.split("::");
+    let service = parts.next().unwrap_or_default().trim_start_matches("aws_sdk_").to_string();
+    let operation =
+        path.rsplit("::").next().unwrap_or_default().trim_end_matches("Error").to_string();
+    (service, operation)
 }
 
 /// Throttling in every service's spelling: the SDK's own list
@@ -121,6 +176,12 @@ pub fn iam_propagating(message: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_operation_is_named_from_its_error_type() {
+        type E = aws_sdk_ec2::operation::create_vpc::CreateVpcError;
+        assert_eq!(operation_of::<E>(), ("ec2".to_string(), "CreateVpc".to_string()));
+    }
 
     #[test]
     fn not_found_codes_of_every_service() {

@@ -242,6 +242,32 @@ impl Bucket {
         Ok((n, out.is_truncated() == Some(true)))
     }
 
+    /// Every object version and delete marker, counted page by page: what
+    /// `destroy --force-empty` says it will delete before it asks.
+    async fn count_all_versions(&self, name: &str) -> Result<u64> {
+        let (mut n, mut key, mut version) = (0u64, None::<String>, None::<String>);
+        loop {
+            let out = send!(
+                self.0
+                    .s3
+                    .list_object_versions()
+                    .bucket(name)
+                    .max_keys(1000)
+                    .set_key_marker(key.clone())
+                    .set_version_id_marker(version.clone())
+            )?;
+            n += (out.versions().len() + out.delete_markers().len()) as u64;
+            if out.is_truncated() != Some(true) {
+                return Ok(n);
+            }
+            key = out.next_key_marker().map(str::to_string);
+            version = out.next_version_id_marker().map(str::to_string);
+            if key.is_none() {
+                return Ok(n);
+            }
+        }
+    }
+
     /// Deletes every object version and delete marker, 1,000 at a time;
     /// how many.
     async fn empty(&self, name: &str) -> Result<usize> {
@@ -281,15 +307,19 @@ impl ResourceKind for Bucket {
                 self.public_access_blocked(&name),
             )
             .await?;
+            let mut a = attrs(&name, &self.0.region);
+            // Only a destroy that will delete the data counts it, so the
+            // plan says how much before anyone is asked.
+            if ctx.force_empty {
+                a.insert("object_versions".into(), json!(self.count_all_versions(&name).await?));
+            }
             let p = props([
                 ("name", json!(name)),
                 ("versioning", json!(versioning)),
                 ("block_public_access", json!(blocked)),
                 ("tags", user),
             ]);
-            Ok::<_, ProviderError>(Some(
-                Observed::new(name.clone(), logical, p).with(attrs(&name, &self.0.region)),
-            ))
+            Ok::<_, ProviderError>(Some(Observed::new(name.clone(), logical, p).with(a)))
         });
         let observed = futures_util::future::try_join_all(reads).await?;
         Ok(observed.into_iter().flatten().collect())
@@ -373,6 +403,16 @@ impl ResourceKind for Bucket {
 
     async fn poll_ready(&self, _ctx: &Context, name: &str) -> Result<Option<Attrs>> {
         Ok(Some(attrs(name, &self.0.region)))
+    }
+
+    fn delete_note(&self, attributes: &Attrs) -> Option<String> {
+        match attributes.get("object_versions").and_then(serde_json::Value::as_u64) {
+            Some(n) if n > 0 => Some(format!(
+                "--force-empty deletes its {n} object version(s) and delete marker(s) \
+                 permanently"
+            )),
+            _ => None,
+        }
     }
 
     async fn delete(&self, ctx: &Context, name: &str, p: &Props) -> Result<()> {

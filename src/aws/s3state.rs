@@ -334,10 +334,11 @@ enum S3Error {
     Other(String),
 }
 
-fn classify<E, R>(e: SdkError<E, R>) -> S3Error
+fn classify<E>(
+    e: SdkError<E, aws_smithy_runtime_api::client::orchestrator::HttpResponse>,
+) -> S3Error
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
 {
     match e.code() {
         Some("PreconditionFailed") => S3Error::Precondition,

@@ -29,7 +29,10 @@ pub fn completions(args: &CompletionsArgs) -> ExitStatus {
 }
 
 pub fn man(args: &ManArgs, printer: &Printer) -> ExitStatus {
-    let cmd = Cli::command();
+    let mut cmd = Cli::command();
+    // Building propagates the global options (`--stack`, `--region`, …)
+    // into each command, so a command's page lists them too.
+    cmd.build();
     let (page, title) = match &args.command {
         None => (cmd, "archkit".to_string()),
         Some(name) => match cmd.find_subcommand(name) {

@@ -91,12 +91,20 @@ impl TtlArgs {
     }
 }
 
+/// The longest `--ttl`: ten years.
+const TTL_MAX: Duration = Duration::from_secs(3650 * 24 * 3600);
+
 fn parse_ttl(s: &str) -> Result<Ttl, String> {
     if matches!(s, "none" | "off") {
         return Ok(Ttl::Clear);
     }
     match parse_duration(s)? {
         d if d.is_zero() => Err("a time to live must be longer than 0 (`none` clears it)".into()),
+        // Far beyond any tutorial, and well inside what an RFC 3339 tag
+        // can write (year 9999).
+        d if d > TTL_MAX => Err(format!(
+            "a time to live is at most 10 years (`3650d`); `{s}` is longer (`none` clears it)"
+        )),
         d => Ok(Ttl::For(d)),
     }
 }

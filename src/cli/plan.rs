@@ -27,6 +27,9 @@ pub struct PlanArgs {
     /// Mermaid diagram of what changes)
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
+    /// At most this many AWS reads at once while the plan reads live state
+    #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub parallelism: u16,
     #[command(flatten)]
     pub stack: StackArgs,
     #[command(flatten)]
@@ -58,6 +61,7 @@ pub fn run(args: &PlanArgs, g: &GlobalArgs, printer: &Printer) -> ExitStatus {
         return ExitStatus::Failure;
     };
     args.ttl.apply_to(&mut session);
+    session.read_parallelism = args.parallelism as usize;
     let plan = match make_plan(&rt, &session, args.destroy, printer) {
         Ok(p) => p,
         Err(status) => return status,

@@ -843,6 +843,7 @@ fn plan_deletes(input: &Input, live: &Live, ex: &Existing) -> (Vec<Change>, Vec<
         if let Some(o) = c.physical_id.as_deref().and_then(|p| live.get(p)) {
             c.attributes.extend(o.attributes.clone());
         }
+        c.note = input.registry.kind(&c.kind).and_then(|k| k.delete_note(&c.attributes));
     }
     let found: Vec<bool> = (0..deletes.len()).map(|i| i >= recorded).collect();
     infer_dependencies(&mut deletes, &found);

@@ -283,21 +283,30 @@ impl LocalStore {
         let mut text = serde_json::to_string_pretty(state).expect("state serialises");
         text.push('\n');
         let tmp = suffixed(&self.path, &format!(".tmp.{}", std::process::id()));
-        {
-            let mut f = File::create(&tmp).map_err(io_err("write", &tmp))?;
-            f.write_all(text.as_bytes()).map_err(io_err("write", &tmp))?;
-            f.sync_all().map_err(io_err("sync", &tmp))?;
-        }
-        // The backup is a hard link to the current file when possible (no
-        // copy), so it always holds a complete previous version.
-        let backup = self.backup_path();
-        if self.path.exists() {
-            let _ = fs::remove_file(&backup);
-            if fs::hard_link(&self.path, &backup).is_err() {
-                let _ = fs::copy(&self.path, &backup);
+        let replaced = (|| {
+            {
+                let mut f = File::create(&tmp).map_err(io_err("write", &tmp))?;
+                f.write_all(text.as_bytes()).map_err(io_err("write", &tmp))?;
+                f.sync_all().map_err(io_err("sync", &tmp))?;
             }
+            // The backup is a hard link to the current file when possible
+            // (no copy), so it always holds a complete previous version.
+            let backup = self.backup_path();
+            if self.path.exists() {
+                let _ = fs::remove_file(&backup);
+                if fs::hard_link(&self.path, &backup).is_err() {
+                    let _ = fs::copy(&self.path, &backup);
+                }
+            }
+            fs::rename(&tmp, &self.path).map_err(io_err("replace", &self.path))
+        })();
+        if let Err(e) = replaced {
+            // A write that failed (disk full, the path taken by a
+            // directory) leaves no half-written `*.tmp.<pid>` beside the
+            // state; the state itself is the previous, whole version.
+            let _ = fs::remove_file(&tmp);
+            return Err(e);
         }
-        fs::rename(&tmp, &self.path).map_err(io_err("replace", &self.path))?;
         // Persist the rename itself.
         if let Ok(d) = File::open(&dir) {
             let _ = d.sync_all();
@@ -580,6 +589,22 @@ mod tests {
         let backup: State =
             serde_json::from_str(&fs::read_to_string(store.backup_path()).unwrap()).unwrap();
         assert_eq!(backup.serial, 1);
+    }
+
+    #[test]
+    fn a_failed_write_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("demo.state.json");
+        // The state's path taken by a non-empty directory: the temporary
+        // file is written, then the rename onto the path fails.
+        fs::create_dir_all(path.join("in-the-way")).unwrap();
+        let err = LocalStore::new(&path).write_file(&mut sample()).unwrap_err();
+        assert!(matches!(err, StateError::Io { action: "replace", .. }), "{err}");
+        let names: Vec<String> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, vec!["demo.state.json".to_string()], "left behind: {names:?}");
     }
 
     #[test]

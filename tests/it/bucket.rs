@@ -90,6 +90,24 @@ fn a_bucket_is_private_plans_clean_and_is_never_emptied_without_force() {
     assert_eq!(left.versions().len() + left.delete_markers().len(), 3);
     assert!(s.state()["resources"]["data"].is_object(), "still recorded");
 
+    // Before it asks, --force-empty says how many versions it will delete
+    // for good (issue 31 §5); answered "no" on a real terminal, nothing
+    // goes.
+    let (code, text) = destroy_on_a_terminal(&s, &bp, "no");
+    assert_eq!(code, 1, "{text}");
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let note =
+        flat.find("--force-empty deletes its 3 object version(s) and delete marker(s) permanently");
+    let asked = flat.find("Destroy every resource of this stack?");
+    assert!(note.is_some() && asked.is_some() && note < asked, "{flat}");
+    assert!(exists(&url, &name));
+    let left = rt().block_on(s3(&url).list_object_versions().bucket(&name).send()).unwrap();
+    assert_eq!(left.versions().len() + left.delete_markers().len(), 3);
+    // Versions are counted only for a destroy that deletes them.
+    let plan = s.run(&["plan", &bp, "--destroy", "--json"]);
+    ok(&plan);
+    assert!(!plan.stdout.contains("object version"), "counted without --force-empty");
+
     // --force-empty deletes every version and the bucket.
     ok(&s.run(&["destroy", &bp, "--auto-approve", "--force-empty"]));
     assert!(!exists(&url, &name));
@@ -134,4 +152,34 @@ fn a_bucket_made_before_a_crash_is_created_again_under_its_own_name() {
         .count();
     assert_eq!(ours, 1);
     ok(&run(&["destroy", bp, "--auto-approve"]));
+}
+
+/// `archkit destroy --force-empty` on a pseudo-terminal (util-linux
+/// `script`), answering its prompt with `answer`.
+fn destroy_on_a_terminal(s: &Stack, bp: &str, answer: &str) -> (i32, String) {
+    use std::io::Write;
+    let exe = env!("CARGO_BIN_EXE_archkit");
+    let cmdline = format!("{exe} --stack {} destroy {bp} --force-empty", s.name);
+    let mut cmd = std::process::Command::new("script");
+    for (k, v) in s.cmd(&[]).get_envs() {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
+    }
+    let mut child = cmd
+        .args(["-qec", &cmdline, "/dev/null"])
+        .current_dir(s.dir_path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("util-linux `script` runs");
+    // Typed once the plan is read and the prompt is up.
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    child.stdin.take().unwrap().write_all(format!("{answer}\n").as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.code().unwrap_or(-1), text)
 }

@@ -366,6 +366,10 @@ fn man_page_renders_and_names_every_command() {
     }
     let apply = run(archkit(dir.path()).args(["man", "apply"]));
     assert!(apply.stdout.contains("auto\\-approve"), "{}", apply.stdout);
+    // A command's page lists the global options it takes (issue 31 §5).
+    for global in ["\\-\\-stack", "\\-\\-region", "\\-\\-endpoint\\-url", "\\-\\-json"] {
+        assert!(apply.stdout.contains(global), "{global}: {}", apply.stdout);
+    }
     let unknown = run(archkit(dir.path()).args(["man", "nope"]));
     assert_eq!(unknown.code, 1);
     assert!(unknown.stderr.contains("archkit::man::unknown_command"), "{}", unknown.stderr);

@@ -100,6 +100,12 @@ impl ProxyBuilder {
         self.arg("--in-use", op)
     }
 
+    /// Answers every call of `op` with HTTP 500 and an HTML body: an
+    /// error without an AWS error code.
+    pub(crate) fn http_500(self, op: &str) -> Self {
+        self.arg("--http-500", op)
+    }
+
     /// Serves placement-group calls from the proxy (moto has none).
     pub(crate) fn fake_placement_groups(mut self) -> Self {
         self.args.push("--fake-placement-groups".into());

@@ -25,6 +25,7 @@ mod cli;
 mod compute;
 mod corpus;
 mod cost;
+mod defects;
 mod deploy;
 mod discover;
 mod endpoint_service;
