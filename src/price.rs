@@ -104,6 +104,12 @@ impl Estimate {
         self
     }
 
+    /// A fixed charge AWS bills by the month (a secret, provisioned
+    /// storage), as its hourly share.
+    pub fn monthly(self, what: impl Into<String>, per_month: f64) -> Estimate {
+        self.charge(what, per_month / HOURS_PER_MONTH)
+    }
+
     pub fn usage(mut self, what: &'static str, price: f64, unit: &'static str) -> Estimate {
         self.usage.push(Usage { what, price, unit });
         self

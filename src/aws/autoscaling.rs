@@ -310,5 +310,6 @@ fn group_cost(c: &CostInput) -> Cost {
     let (what, hourly) =
         crate::aws::ec2::launch_template::instance_price(c, c.dep("aws.ec2.launch_template"))?;
     let n = c.int("desired_capacity").or(c.int("min_size")).ok_or("its size is not known")?;
-    Ok(Estimate::free().charge(format!("{n} × {what}"), hourly * n as f64))
+    let e = Estimate::free().charge(format!("{n} × {what}"), hourly * n as f64);
+    crate::aws::ec2::launch_template::root_volume(c, e)
 }

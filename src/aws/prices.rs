@@ -61,6 +61,11 @@ pub static US_EAST_1: PriceTable = PriceTable {
         ("codebuild_build_general1_small_minute", 0.005),
         ("codebuild_build_general1_medium_minute", 0.01),
         ("glue_dpu_hour", 0.44),
+        // RDS storage of an instance of its own, Single-AZ; EBS volumes
+        // (an instance's root volume).
+        ("rds_gp2_gb_month", 0.115),
+        ("rds_gp3_gb_month", 0.115),
+        ("ebs_gp3_gb_month", 0.08),
     ],
 };
 

@@ -67,9 +67,12 @@ fn each_blueprint_plan_shows_its_running_cost() {
         "cost_aurora_firehose_s3",
         serde_json::to_string_pretty(&aurora).unwrap()
     );
-    // One db.t4g.medium instance and its public address; the cluster
+    // One db.t4g.medium instance and its public address, and the secret
+    // of the RDS-managed master password ($0.40 a month); the cluster
     // bills storage and I/O, listed as usage, never guessed into totals.
-    assert!((hourly(&aurora) - (0.073 + 0.005)).abs() < 1e-9, "{aurora}");
+    // (Totals are rounded to six places.)
+    let secret = 0.40 / 730.0;
+    assert!((hourly(&aurora) - (0.073 + 0.005 + secret)).abs() < 1e-6, "{aurora}");
     let larger = plan_cost(
         &s,
         &[
@@ -80,7 +83,7 @@ fn each_blueprint_plan_shows_its_running_cost() {
             "instance_class=db.r6g.large",
         ],
     );
-    assert!((hourly(&larger) - (0.26 + 0.005)).abs() < 1e-9, "{larger}");
+    assert!((hourly(&larger) - (0.26 + 0.005 + secret)).abs() < 1e-6, "{larger}");
     let unpriced = plan_cost(
         &s,
         &[
@@ -125,10 +128,172 @@ fn each_blueprint_plan_shows_its_running_cost() {
     );
     assert_eq!(small["unknown"], serde_json::json!(["sqlserver"]), "{small}");
     let large = plan_cost(&s, &[&ad[..], &["--var", "instance_class=db.t3.large"]].concat());
-    assert!((hourly(&large) - (0.12 + 0.162)).abs() < 1e-9, "{large}");
+    // With its 20 GB of gp3 storage ($0.115 a GB-month) and the secret of
+    // its RDS-managed master password.
+    let storage = 20.0 * 0.115 / 730.0;
+    assert!((hourly(&large) - (0.12 + 0.162 + storage + secret)).abs() < 1e-6, "{large}");
 
     // A region without a price table says so and guesses nothing.
     let out = s.run(&["plan", "fargate-public-private", "--region", "eu-west-1"]);
     ok(&out);
     assert!(out.stdout.contains("Cost: no prices for eu-west-1."), "{}", out.stdout);
+}
+
+/// What AWS bills, from its pricing pages and independent of archkit's
+/// cost rules: a resource of one of these kinds must show a charge, a
+/// usage line or be listed unknown (issue 31 §4). A `(kind, property,
+/// value)` rule bills only when the planned property has that value (an
+/// interface endpoint, not a gateway one; a Fargate service, not one on
+/// container instances, which bill as their group).
+const BILLS: &[(&str, Option<(&str, &str)>)] = &[
+    ("aws.autoscaling.group", None),
+    ("aws.codebuild.project", None),
+    ("aws.ds.microsoft_ad", None),
+    ("aws.dynamodb.table", None),
+    ("aws.ec2.eip", None),
+    ("aws.ec2.instance", None),
+    ("aws.ec2.nat_gateway", None),
+    ("aws.ec2.vpc_endpoint", Some(("type", "Interface"))),
+    ("aws.ecs.service", Some(("launch_type", "FARGATE"))),
+    ("aws.elbv2.load_balancer", None),
+    ("aws.firehose.delivery_stream", None),
+    ("aws.glue.crawler", None),
+    ("aws.glue.job", None),
+    ("aws.lambda.function", None),
+    ("aws.logs.log_group", None),
+    ("aws.mq.broker", None),
+    ("aws.rds.db_cluster", None),
+    ("aws.rds.db_instance", None),
+    ("aws.s3.bucket", None),
+    ("aws.secretsmanager.secret", None),
+];
+
+/// Kinds AWS does not bill by themselves (what they hold bills
+/// elsewhere: a launch template's instances, a task definition's tasks,
+/// an S3 object as its bucket's storage).
+const FREE: &[&str] = &[
+    "aws.ec2.internet_gateway",
+    "aws.ec2.internet_gateway_attachment",
+    "aws.ec2.launch_template",
+    "aws.ec2.placement_group",
+    "aws.ec2.route",
+    "aws.ec2.route_table",
+    "aws.ec2.route_table_association",
+    "aws.ec2.security_group",
+    "aws.ec2.security_group_rule",
+    "aws.ec2.subnet",
+    "aws.ec2.vpc",
+    "aws.ec2.vpc_endpoint_connection",
+    "aws.ec2.vpc_endpoint_service",
+    "aws.ecs.cluster",
+    "aws.ecs.task_definition",
+    "aws.elbv2.listener",
+    "aws.elbv2.listener_rule",
+    "aws.elbv2.target_group",
+    "aws.events.rule",
+    "aws.glue.database",
+    "aws.iam.instance_profile",
+    "aws.iam.role",
+    "aws.lambda.permission",
+    "aws.rds.cluster_role_association",
+    "aws.rds.db_cluster_parameter_group",
+    "aws.rds.db_subnet_group",
+    "aws.s3.object",
+];
+
+/// Parts of a resource's bill beyond its main charge that a plan must
+/// show (the lines issue 31 §4 found missing): (blueprint, resource,
+/// words its charges or usage must contain).
+const PARTS: &[(&str, &str, &str)] = &[
+    ("launch-template-spread", "instance[1]", "EBS root volume"),
+    ("launch-template-spread", "instance[2]", "EBS root volume"),
+    ("ecs-awsvpc-nginx", "container_instances", "EBS root volume"),
+    ("ecs-windows-cluster", "container_instances", "EBS root volume"),
+    ("aurora-firehose-s3", "cluster", "Secrets Manager secret"),
+    ("managed-ad-sqlserver", "sqlserver", "GB of RDS gp3 storage"),
+    ("managed-ad-sqlserver", "sqlserver", "Secrets Manager secret"),
+];
+
+#[test]
+fn every_billing_resource_of_every_blueprint_has_a_charge_usage_or_unknown_marker() {
+    let Some(url) = require_moto() else { return };
+    let s = Stack::new(&url, "costall");
+    let windows_ami = "ami_parameter=/aws/service/ecs/optimized-ami/windows_server/2019/english/full/recommended/image_id";
+    let vars: &[(&str, &[&str])] = &[
+        ("aurora-firehose-s3", &["db_client_cidr=192.0.2.1/32"]),
+        ("codebuild-vpc", &[]),
+        ("ecs-awsvpc-nginx", &[]),
+        ("ecs-windows-cluster", &[windows_ami]),
+        ("fargate-public-private", &[]),
+        ("glue-relationalize", &[]),
+        ("launch-template-spread", &["instance_count=2"]),
+        // db.t3.large: the class with a sourced price, so its parts show.
+        (
+            "managed-ad-sqlserver",
+            &[
+                "directory_admin_password=Corp-Admin-Pw-7x",
+                "db_client_cidr=10.45.0.0/24",
+                "instance_class=db.t3.large",
+            ],
+        ),
+        ("mq-lambda-poller", &["broker_password=abcdefghijkl1234", "console_cidr=192.0.2.1/32"]),
+        ("privatelink-service", &[]),
+    ];
+    let listed =
+        crate::util::run(crate::util::archkit(&crate::util::root()).args(["blueprints", "--json"]));
+    let listed: serde_json::Value = serde_json::from_str(&listed.stdout).unwrap();
+    let mut names: Vec<&str> =
+        listed.as_array().unwrap().iter().map(|b| b["name"].as_str().unwrap()).collect();
+    names.sort();
+    assert_eq!(names, vars.iter().map(|(n, _)| *n).collect::<Vec<_>>(), "every built-in blueprint");
+    let mut parts_seen = 0;
+    for (bp, vs) in vars {
+        let mut args = vec!["plan", bp, "--json"];
+        for v in *vs {
+            args.extend(["--var", v]);
+        }
+        let out = s.run(&args);
+        ok(&out);
+        let plan: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        let cost = &plan["cost"];
+        let unknown: Vec<&str> =
+            cost["unknown"].as_array().unwrap().iter().map(|u| u.as_str().unwrap()).collect();
+        for c in plan["changes"].as_array().unwrap() {
+            let (id, kind) = (c["id"].as_str().unwrap(), c["kind"].as_str().unwrap());
+            let rule = BILLS.iter().find(|(k, _)| *k == kind);
+            assert!(
+                rule.is_some() || FREE.contains(&kind),
+                "{bp}: `{kind}` is in neither BILLS nor FREE"
+            );
+            let Some((_, when)) = rule else { continue };
+            if let Some((prop, value)) = when
+                && c["after"][prop] != *value
+            {
+                continue;
+            }
+            let row = cost["resources"].as_array().unwrap().iter().find(|r| r["id"] == id);
+            let shown = row.is_some_and(|r| {
+                !r["charges"].as_array().unwrap().is_empty()
+                    || !r["usage"].as_array().unwrap().is_empty()
+            });
+            assert!(
+                shown || unknown.contains(&id),
+                "{bp}: `{id}` ({kind}) bills but shows nothing: {cost}"
+            );
+            for (_, _, words) in PARTS.iter().filter(|(b, r, _)| b == bp && *r == id) {
+                let r = row.unwrap();
+                let lines: Vec<&str> = ["charges", "usage"]
+                    .iter()
+                    .flat_map(|k| r[*k].as_array().unwrap())
+                    .map(|l| l["what"].as_str().unwrap())
+                    .collect();
+                assert!(
+                    lines.iter().any(|l| l.contains(words)),
+                    "{bp}: `{id}` lacks {words:?}: {lines:?}"
+                );
+                parts_seen += 1;
+            }
+        }
+    }
+    assert_eq!(parts_seen, PARTS.len(), "every part was looked at");
 }

@@ -28,7 +28,7 @@ pub static INSTANCE: Schema = Schema::new("aws.ec2.instance", "An EC2 instance l
 fn instance_cost(c: &CostInput) -> Cost {
     let (what, hourly) =
         super::launch_template::instance_price(c, c.dep("aws.ec2.launch_template"))?;
-    Ok(Estimate::free().charge(what, hourly))
+    super::launch_template::root_volume(c, Estimate::free().charge(what, hourly))
 }
 
 kind! {

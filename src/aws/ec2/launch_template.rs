@@ -49,6 +49,18 @@ pub fn instance_price(c: &CostInput, template: Option<&Props>) -> Result<(String
     Ok((format!("{ty} {os} instance"), c.price(&format!("ec2_{os}_{ty}_hour"))?))
 }
 
+/// The root EBS volume each launched instance gets: its size and type are
+/// the AMI's, unknown at plan time, so it is listed per GB-month at the
+/// gp3 rate (what current Amazon Linux and ECS-optimized AMIs use), never
+/// counted as free.
+pub fn root_volume(c: &CostInput, e: Estimate) -> Result<Estimate, String> {
+    Ok(e.usage(
+        "EBS root volume of each instance (size and type from the AMI; gp3 rate)",
+        c.price("ebs_gp3_gb_month")?,
+        "GB-month",
+    ))
+}
+
 kind! {
     /// The launch template kind; its id is the template id (`lt-...`).
     LaunchTemplate, LAUNCH_TEMPLATE, ec2_tags

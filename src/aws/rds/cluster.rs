@@ -349,12 +349,18 @@ impl ResourceKind for Cluster {
     }
 }
 
-/// Aurora (Standard) bills the storage and I/O the cluster uses; its
-/// instances bill their hours (`aws.rds.db_instance`).
+/// Aurora (Standard) bills the storage and I/O the cluster uses, and the
+/// secret of a managed master password; its instances bill their hours
+/// (`aws.rds.db_instance`).
 fn cluster_cost(c: &CostInput) -> Cost {
-    Ok(Estimate::free()
+    let e = Estimate::free()
         .usage("Aurora storage", c.price("aurora_storage_gb_month")?, "GB-month")
-        .usage("Aurora I/O", c.price("aurora_million_io")?, "million requests"))
+        .usage("Aurora I/O", c.price("aurora_million_io")?, "million requests");
+    // A managed master password (the default) is a secret RDS bills for.
+    match c.props.get("manage_master_password").and_then(Value::as_bool) {
+        Some(false) => Ok(e),
+        _ => super::common::managed_secret(c, e),
+    }
 }
 
 #[cfg(test)]

@@ -51,6 +51,15 @@ pub fn wanted(name: &str, prefix: &str, q: &ReadQuery) -> bool {
     name.starts_with(prefix) || q.known.iter().any(|(k, _)| k == name)
 }
 
+/// The Secrets Manager secret RDS makes and bills for a managed master
+/// password (`rds!cluster-…`, `rds!db-…`): one secret-month a month.
+pub fn managed_secret(c: &CostInput, e: Estimate) -> Result<Estimate, String> {
+    Ok(e.monthly(
+        "1 Secrets Manager secret (RDS-managed master password)",
+        c.price("secret_month")?,
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -381,8 +381,8 @@ impl ResourceKind for Instance {
     }
 }
 
-/// An Aurora instance bills its hours by class; a class with no sourced
-/// price is unknown, never free.
+/// An instance bills its hours by class (a class with no sourced price is
+/// unknown, never free); one of its own also its storage and secret.
 fn instance_cost(c: &CostInput) -> Cost {
     let class = c.str("instance_class").ok_or("its class is known only after apply")?;
     let engine = c.str("engine").unwrap_or("aurora-mysql");
@@ -395,7 +395,22 @@ fn instance_cost(c: &CostInput) -> Cost {
     if c.props.get("publicly_accessible").and_then(Value::as_bool) == Some(true) {
         e = e.charge("1 public IPv4 address", c.price("public_ipv4_hour")?);
     }
-    Ok(e)
+    // An Aurora instance's storage is the cluster's. An instance of its
+    // own bills its allocated storage, and the secret of its master
+    // password, which RDS always manages here.
+    if engine.starts_with("aurora") {
+        return Ok(e);
+    }
+    let gb = c.int("allocated_storage").ok_or("its allocated storage is not known yet")?;
+    // RDS's default type when none is given is General Purpose (gp2 or
+    // gp3, one rate in us-east-1).
+    let ty = c.str("storage_type").unwrap_or("gp2");
+    let per_gb = c
+        .prices
+        .get(&format!("rds_{ty}_gb_month"))
+        .ok_or_else(|| format!("no sourced price for RDS {ty} storage in {}", c.prices.region))?;
+    e = e.monthly(format!("{gb} GB of RDS {ty} storage"), gb as f64 * per_gb);
+    super::common::managed_secret(c, e)
 }
 
 #[cfg(test)]
