@@ -15,8 +15,9 @@ use ipnet::Ipv4Net;
 use miette::SourceSpan;
 use serde_json::Value as J;
 
-use super::diagnostic::{Code, Diagnostic, Diagnostics};
-use super::expr::{Expr, Part, Ref};
+use super::diagnostic::{Code, Diagnostic, Diagnostics, span};
+use super::expr::{Call, Expr, Part, Ref};
+use super::func::CallError;
 use super::model::{Blueprint, Resource};
 use super::params::{Origin, Values};
 use super::yaml::{self, Node};
@@ -86,6 +87,9 @@ impl Checker<'_> {
                 }
             }
             _ => {
+                if self.call_errors(r, path, sensitive, e) {
+                    return;
+                }
                 let Some(v) = self.known(e) else { return };
                 if let Err((msg, help)) = limit.check(ty, &v) {
                     let params = params_of(e);
@@ -126,6 +130,7 @@ impl Checker<'_> {
         };
         match e {
             Expr::Ref(Ref::Param(p)) => scalar(&self.values.value(p)?),
+            Expr::Call(c) => self.call(c).ok().flatten(),
             Expr::Template(parts) => {
                 let mut out = String::new();
                 for part in parts {
@@ -135,12 +140,81 @@ impl Checker<'_> {
                             J::String(s) => out.push_str(&s),
                             other => out.push_str(&other.to_string()),
                         },
+                        Part::Call(c) => match self.call(c).ok().flatten()? {
+                            J::String(s) => out.push_str(&s),
+                            other => out.push_str(&other.to_string()),
+                        },
                         Part::Ref(_) => return None,
                     }
                 }
                 Some(J::from(out))
             }
             other => scalar(other),
+        }
+    }
+
+    /// A call's value once its arguments are known (`Ok(None)` while one
+    /// is not), or the innermost call that fails and why.
+    fn call<'c>(&self, c: &'c Call) -> Result<Option<J>, (&'c Call, CallError)> {
+        let mut args = Vec::with_capacity(c.args.len());
+        for a in &c.args {
+            let v = match a {
+                Expr::Call(inner) => self.call(inner)?,
+                other => self.known(other),
+            };
+            match v {
+                Some(v) => args.push(v),
+                None => return Ok(None),
+            }
+        }
+        c.func.eval(&args).map(Some).map_err(|e| (c, e))
+    }
+
+    /// Reports every failing call in a value, at the argument at fault;
+    /// true when one failed.
+    fn call_errors(&mut self, r: &Resource, path: &[Step], sensitive: bool, e: &Expr) -> bool {
+        let mut calls = Vec::new();
+        top_calls(e, &mut calls);
+        let mut failed = false;
+        for c in calls {
+            let Err((bad, err)) = self.call(c) else { continue };
+            failed = true;
+            let params = params_of(e);
+            let secret =
+                sensitive || params.iter().any(|p| self.values.get(p).is_some_and(|v| v.secret));
+            let msg = if secret {
+                "refuses its arguments (not shown: they are secret)".to_string()
+            } else {
+                err.message.clone()
+            };
+            let from = self.from(e);
+            let arg = bad.func.params().get(err.arg).copied().unwrap_or("argument");
+            let at = self.arg_span(r, path, bad, err.arg);
+            self.diags.push(
+                Diagnostic::new(
+                    Code::InvalidValue,
+                    format!("`{}.{}`: {}: {msg}{from}", r.id, path_text(path), bad.func.name()),
+                )
+                .in_file(&self.bp.file)
+                .label(at, format!("this {arg}"))
+                .help(err.help),
+            );
+        }
+        failed
+    }
+
+    /// The span of a call's argument when the value's text maps one to one
+    /// onto the file, else of the value.
+    fn arg_span(&self, r: &Resource, path: &[Step], c: &Call, arg: usize) -> SourceSpan {
+        let whole = self.span(r, path);
+        let node = self.node(r, path);
+        let base = node.and_then(|n| match &n.value {
+            yaml::Value::Str(s) => super::validate::content_offset(&self.bp.file.text, n, s),
+            _ => None,
+        });
+        match (base, c.at.0.get(arg)) {
+            (Some(b), Some(range)) => span(b + range.start, range.len()),
+            _ => whole,
         }
     }
 
@@ -165,16 +239,19 @@ impl Checker<'_> {
     /// The span of the value at `path` of resource `r`, or of the nearest
     /// enclosing value found.
     fn span(&self, r: &Resource, path: &[Step]) -> SourceSpan {
+        self.node(r, path).map_or(r.span, |n| n.span)
+    }
+
+    /// The node of the value at `path` of resource `r`, or of the nearest
+    /// enclosing value found.
+    fn node(&self, r: &Resource, path: &[Step]) -> Option<&Node> {
         let base = r.id.split('[').next().unwrap_or(&r.id);
-        let Some(mut node) = self
+        let mut node = self
             .tree
             .as_ref()
             .and_then(|t| entry(t, "resources"))
             .and_then(|n| entry(n, base))
-            .and_then(|n| entry(n, "properties"))
-        else {
-            return r.span;
-        };
+            .and_then(|n| entry(n, "properties"))?;
         for step in path {
             let next = match step {
                 Step::Key(k) => entry(node, k),
@@ -188,7 +265,7 @@ impl Checker<'_> {
                 None => break,
             }
         }
-        node.span
+        Some(node)
     }
 
     /// Each subnet whose VPC is a resource of this blueprint lies inside
@@ -269,6 +346,20 @@ impl Checker<'_> {
     fn from(&self, e: &Expr) -> String {
         let from = self.origins(&params_of(e));
         if from.is_empty() { from } else { format!(" ({from})") }
+    }
+}
+
+/// The calls of a value not inside another call.
+fn top_calls<'e>(e: &'e Expr, out: &mut Vec<&'e Call>) {
+    match e {
+        Expr::Call(c) => out.push(c),
+        Expr::Template(parts) => out.extend(parts.iter().filter_map(|p| match p {
+            Part::Call(c) => Some(c),
+            _ => None,
+        })),
+        Expr::List(items) => items.iter().for_each(|i| top_calls(i, out)),
+        Expr::Map(m) => m.values().for_each(|i| top_calls(i, out)),
+        _ => {}
     }
 }
 
@@ -360,5 +451,36 @@ mod tests {
         assert!(d.help.as_deref().unwrap().contains("1 to 65535"), "{d:?}");
         let err = check(src, &[("port", "80.5")]).unwrap_err();
         assert!(err.diagnostics[0].message.contains("not a whole number"), "{err:?}");
+    }
+
+    const DERIVED: &str = "name: n\nparameters:\n  vpc_cidr: {type: cidr, default: 10.0.0.0/16}\n  bits: {type: integer, default: 8}\nresources:\n  vpc:\n    type: aws.ec2.vpc\n    properties:\n      cidr_block: ${params.vpc_cidr}\n  one:\n    type: aws.ec2.subnet\n    properties:\n      vpc_id: ${vpc.id}\n      cidr_block: ${cidrsubnet(params.vpc_cidr, params.bits, 1)}\n      availability_zone: us-east-1a\n  two:\n    type: aws.ec2.subnet\n    properties:\n      vpc_id: ${vpc.id}\n      cidr_block: \"${cidrsubnet(\\\"10.0.0.0/16\\\", 8, 2)}\"\n      availability_zone: us-east-1a\n";
+
+    #[test]
+    fn a_call_that_cannot_be_made_names_its_argument_line_and_column() {
+        assert!(check(DERIVED, &[]).is_ok());
+        // 256 subnets of a /16 extended by 8 bits, so netnum 1 fits, but
+        // bits 17 go past /32: the error is at `params.bits`, line 14.
+        let err = check(DERIVED, &[("bits", "17")]).unwrap_err();
+        assert_eq!(err.codes(), ["archkit::blueprint::invalid_value"], "{err:?}");
+        let d = &err.diagnostics[0];
+        assert!(d.message.contains("one.cidr_block") && d.message.contains("cidrsubnet"), "{d:?}");
+        assert!(d.message.contains("--var bits"), "{d:?}");
+        let at = d.offset();
+        assert_eq!(&DERIVED[at..at + "params.bits".len()], "params.bits");
+        assert_eq!(d.line_col(at).0, 14);
+        assert!(d.help.as_deref().unwrap().contains("0 to 16"), "{d:?}");
+    }
+
+    #[test]
+    fn derived_subnets_are_checked_against_their_vpc() {
+        // A VPC moved by --var: a fixed subnet no longer lies inside it,
+        // the derived one moves with it.
+        let err = check(DERIVED, &[("vpc_cidr", "10.50.0.0/16")]).unwrap_err();
+        assert_eq!(err.diagnostics.len(), 1, "{err:?}");
+        let d = &err.diagnostics[0];
+        assert!(d.message.contains("subnet `two` (10.0.2.0/24) is outside"), "{d:?}");
+        // Two calls giving one range overlap.
+        let err = check(DERIVED, &[("bits", "7")]).unwrap_err();
+        assert!(err.diagnostics[0].message.contains("overlap"), "{err:?}");
     }
 }

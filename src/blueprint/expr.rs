@@ -3,13 +3,17 @@
 //! A blueprint value is a literal, a whole-value reference
 //! (`vpc_id: ${vpc.id}`), or a string template mixing text and references
 //! (`"${stack}-web"`). Every reference to a resource becomes a graph edge.
-//! `$${` writes a literal `${`.
+//! `$${` writes a literal `${`. A `${...}` may also call a function of
+//! [`super::func`] (`${cidrsubnet(params.vpc_cidr, 8, 1)}`), whose
+//! arguments are references, integers, `"text"` or other calls.
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::ops::Range;
 
 use serde::{Deserialize, Serialize};
+
+use super::func::{FUNCS, Func};
 
 /// A property value as written in a blueprint, references unresolved.
 /// Span-free, so two expressions compare equal whatever their position.
@@ -25,6 +29,9 @@ pub enum Expr {
     Map(BTreeMap<String, Expr>),
     Ref(Ref),
     Template(Vec<Part>),
+    /// `${cidrsubnet(params.vpc_cidr, 8, 1)}`: a function of its arguments'
+    /// values.
+    Call(Call),
     /// `${params.flag ? a.id : b.id}`: one of two references, chosen by a
     /// boolean parameter once values are known (see
     /// [`crate::blueprint::Blueprint::select`]).
@@ -33,6 +40,28 @@ pub enum Expr {
         then: Box<Expr>,
         otherwise: Box<Expr>,
     },
+}
+
+/// A function call: the function and its arguments.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Call {
+    pub func: Func,
+    pub args: Vec<Expr>,
+    /// Each argument's byte range in the string it was written in, so a
+    /// value check can point at the argument at fault.
+    #[serde(skip)]
+    pub at: ArgRanges,
+}
+
+/// Byte ranges of a call's arguments. Equal whatever they hold, so an
+/// expression compares equal whatever its position (as [`Expr`] says).
+#[derive(Debug, Clone, Default)]
+pub struct ArgRanges(pub Vec<Range<usize>>);
+
+impl PartialEq for ArgRanges {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }
 
 /// A boolean parameter, possibly negated: `params.x` or `!params.x`.
@@ -111,6 +140,7 @@ impl fmt::Display for Ref {
 pub enum Part {
     Lit(String),
     Ref(Ref),
+    Call(Call),
 }
 
 impl Expr {
@@ -120,11 +150,14 @@ impl Expr {
             Expr::Ref(r) => f(r),
             Expr::Template(parts) => {
                 for p in parts {
-                    if let Part::Ref(r) = p {
-                        f(r)
+                    match p {
+                        Part::Ref(r) => f(r),
+                        Part::Call(c) => c.args.iter().for_each(|e| e.visit_refs(f)),
+                        Part::Lit(_) => {}
                     }
                 }
             }
+            Expr::Call(c) => c.args.iter().for_each(|e| e.visit_refs(f)),
             Expr::List(items) => items.iter().for_each(|e| e.visit_refs(f)),
             Expr::Map(m) => m.values().for_each(|e| e.visit_refs(f)),
             Expr::Cond { then, otherwise, .. } => {
@@ -159,10 +192,12 @@ impl Expr {
                     .iter()
                     .map(|p| match p {
                         Part::Ref(r) => f(r).map_or_else(|| p.clone(), Part::Lit),
+                        Part::Call(c) => Part::Call(c.map_args(|e| e.substitute(f))),
                         other => other.clone(),
                     })
                     .collect(),
             ),
+            Expr::Call(c) => Expr::Call(c.map_args(|e| e.substitute(f))),
             Expr::List(items) => Expr::List(items.iter().map(|e| e.substitute(f)).collect()),
             Expr::Map(m) => {
                 Expr::Map(m.iter().map(|(k, e)| (k.clone(), e.substitute(f))).collect())
@@ -190,8 +225,15 @@ impl Expr {
             Expr::Map(m) => {
                 Expr::Map(m.iter().map(|(k, e)| (k.clone(), e.select(value))).collect())
             }
+            Expr::Call(c) => Expr::Call(c.map_args(|e| e.select(value))),
             other => other.clone(),
         }
+    }
+}
+
+impl Call {
+    fn map_args(&self, f: impl Fn(&Expr) -> Expr) -> Call {
+        Call { func: self.func, args: self.args.iter().map(f).collect(), at: self.at.clone() }
     }
 }
 
@@ -258,16 +300,21 @@ pub fn parse_string(s: &str) -> Result<(Expr, Vec<FoundRef>), TemplateError> {
                 })
                 .map_err(|(message, help)| TemplateError { message, help, range: start..end });
         }
-        let reference = parse_ref(inner.trim()).map_err(|(message, help)| TemplateError {
-            message,
-            help,
-            range: start..end,
-        })?;
         if !lit.is_empty() {
             parts.push(Part::Lit(std::mem::take(&mut lit)));
         }
-        found.push(FoundRef { reference: reference.clone(), range: start..end });
-        parts.push(Part::Ref(reference));
+        if is_call(inner) {
+            let mut p = CallParser { text: s, pos: start + 2, end: end - 1, found: &mut found };
+            parts.push(Part::Call(p.whole()?));
+        } else {
+            let reference = parse_ref(inner.trim()).map_err(|(message, help)| TemplateError {
+                message,
+                help,
+                range: start..end,
+            })?;
+            found.push(FoundRef { reference: reference.clone(), range: start..end });
+            parts.push(Part::Ref(reference));
+        }
         rest = &after[close + 1..];
         pos = end;
     }
@@ -279,9 +326,156 @@ pub fn parse_string(s: &str) -> Result<(Expr, Vec<FoundRef>), TemplateError> {
         [] => Expr::Str(String::new()),
         [Part::Lit(l)] => Expr::Str(l.clone()),
         [Part::Ref(r)] => Expr::Ref(r.clone()),
+        [Part::Call(c)] => Expr::Call(c.clone()),
         _ => Expr::Template(parts),
     };
     Ok((expr, found))
+}
+
+/// `name(` at the start: a call rather than a reference.
+fn is_call(inner: &str) -> bool {
+    let inner = inner.trim_start();
+    inner.find('(').is_some_and(|i| is_ident(inner[..i].trim_end()))
+}
+
+fn call_help() -> String {
+    let sigs: Vec<String> = FUNCS.iter().map(|f| format!("`{}`", f.signature())).collect();
+    format!("the functions are {}", sigs.join(" and "))
+}
+
+/// A recursive-descent parser of one call, over `text[pos..end]`, with
+/// positions in the whole string so errors and references keep their
+/// place.
+struct CallParser<'a, 'f> {
+    text: &'a str,
+    pos: usize,
+    end: usize,
+    found: &'f mut Vec<FoundRef>,
+}
+
+impl CallParser<'_, '_> {
+    fn err<T>(
+        &self,
+        message: String,
+        help: String,
+        range: Range<usize>,
+    ) -> Result<T, TemplateError> {
+        Err(TemplateError { message, help, range })
+    }
+
+    fn skip_space(&mut self) {
+        while self.pos < self.end && self.text.as_bytes()[self.pos].is_ascii_whitespace() {
+            self.pos += 1;
+        }
+    }
+
+    fn peek(&self) -> Option<u8> {
+        (self.pos < self.end).then(|| self.text.as_bytes()[self.pos])
+    }
+
+    /// The whole inside of `${...}`: one call and nothing after it.
+    fn whole(&mut self) -> Result<Call, TemplateError> {
+        self.skip_space();
+        let call = self.call()?;
+        self.skip_space();
+        if self.pos < self.end {
+            let rest = self.text[self.pos..self.end].to_string();
+            return self.err(
+                format!("unexpected `{rest}` after the call"),
+                "a `${...}` holds one call; put text outside it".into(),
+                self.pos..self.end,
+            );
+        }
+        Ok(call)
+    }
+
+    fn call(&mut self) -> Result<Call, TemplateError> {
+        let start = self.pos;
+        let open = start + self.text[start..self.end].find('(').expect("is_call checked");
+        let name = self.text[start..open].trim();
+        let Some(func) = Func::by_name(name) else {
+            return self.err(format!("unknown function `{name}`"), call_help(), start..open);
+        };
+        self.pos = open + 1;
+        let mut args = Vec::new();
+        let mut at = Vec::new();
+        self.skip_space();
+        if self.peek() == Some(b')') {
+            self.pos += 1;
+        } else {
+            loop {
+                self.skip_space();
+                let arg_start = self.pos;
+                args.push(self.arg()?);
+                at.push(arg_start..self.pos);
+                self.skip_space();
+                match self.peek() {
+                    Some(b',') => self.pos += 1,
+                    Some(b')') => {
+                        self.pos += 1;
+                        break;
+                    }
+                    _ => {
+                        return self.err(
+                            format!("`{}(` has no closing `)`", func.name()),
+                            format!("write `{}`", func.signature()),
+                            start..self.end,
+                        );
+                    }
+                }
+            }
+        }
+        let want = func.params().len();
+        if args.len() != want {
+            return self.err(
+                format!("`{}` takes {want} arguments, found {}", func.name(), args.len()),
+                format!("write `{}`", func.signature()),
+                start..self.pos,
+            );
+        }
+        Ok(Call { func, args, at: ArgRanges(at) })
+    }
+
+    /// One argument: `"text"`, an integer, a call or a reference.
+    fn arg(&mut self) -> Result<Expr, TemplateError> {
+        let start = self.pos;
+        let rest = &self.text[start..self.end];
+        if let Some(body) = rest.strip_prefix('"') {
+            let Some(close) = body.find('"') else {
+                return self.err(
+                    "unterminated text: `\"` has no closing `\"`".into(),
+                    "close the text with `\"`".into(),
+                    start..self.end,
+                );
+            };
+            self.pos = start + close + 2;
+            return Ok(Expr::Str(body[..close].to_string()));
+        }
+        let len = rest.find([',', ')']).unwrap_or(rest.len());
+        let token = rest[..len].trim_end();
+        if rest[..len].contains('(') {
+            return Ok(Expr::Call(self.call()?));
+        }
+        let range = start..start + token.len();
+        if token.is_empty() {
+            return self.err(
+                "missing argument".into(),
+                call_help(),
+                start..start + len.max(1).min(rest.len()),
+            );
+        }
+        self.pos = range.end;
+        if let Ok(i) = token.parse::<i64>() {
+            return Ok(Expr::Int(i));
+        }
+        let reference = parse_ref(token).map_err(|(message, help)| TemplateError {
+            message,
+            help,
+            range: range.clone(),
+        })?;
+        self.found.push(FoundRef { reference: reference.clone(), range });
+        Ok(Expr::Ref(reference))
+    }
 }
 
 const COND_HELP: &str =
@@ -473,5 +667,59 @@ mod tests {
     fn multibyte_text_keeps_byte_ranges() {
         let (_, refs) = parse_string("é${stack}").unwrap();
         assert_eq!(refs[0].range, 2..10);
+    }
+
+    #[test]
+    fn calls_parse_with_their_arguments_and_references() {
+        let text = "${cidrsubnet(params.vpc_cidr, 8, 2)}";
+        let (e, refs) = parse_string(text).unwrap();
+        let Expr::Call(c) = &e else { panic!("{e:?}") };
+        assert_eq!(c.func, Func::CidrSubnet);
+        assert_eq!(c.args, [Expr::Ref(Ref::Param("vpc_cidr".into())), Expr::Int(8), Expr::Int(2)]);
+        assert_eq!(&text[c.at.0[0].clone()], "params.vpc_cidr");
+        assert_eq!(&text[c.at.0[2].clone()], "2");
+        // The reference is found at its own characters, for its error.
+        assert_eq!(refs.len(), 1);
+        assert_eq!(&text[refs[0].range.clone()], "params.vpc_cidr");
+
+        // Nested, quoted text and in a template.
+        let text = r#"${ cidrhost(cidrsubnet("10.0.0.0/16", 8, 1), -1) }/32"#;
+        let (e, _) = parse_string(text).unwrap();
+        let Expr::Template(parts) = &e else { panic!("{e:?}") };
+        let Part::Call(c) = &parts[0] else { panic!("{parts:?}") };
+        assert_eq!(c.func, Func::CidrHost);
+        assert_eq!(c.args[1], Expr::Int(-1));
+        let Expr::Call(inner) = &c.args[0] else { panic!("{c:?}") };
+        assert_eq!(inner.args[0], Expr::Str("10.0.0.0/16".into()));
+        assert_eq!(parts[1], Part::Lit("/32".into()));
+        // References inside calls are visited (they are graph edges).
+        let (e, _) = parse_string("${cidrsubnet(vpc.cidr_block, 4, each.value)}").unwrap();
+        let mut seen = Vec::new();
+        e.visit_refs(&mut |r| seen.push(r.clone()));
+        assert_eq!(seen, [attr("vpc", "cidr_block"), Ref::Each]);
+        assert_eq!(
+            e.with_each("3"),
+            parse_string("${cidrsubnet(vpc.cidr_block, 4, \"3\")}").unwrap().0
+        );
+    }
+
+    #[test]
+    fn malformed_calls_point_at_their_characters() {
+        let text = "x-${cidrsubnets(params.a, 1, 2)}";
+        let e = parse_string(text).unwrap_err();
+        assert_eq!(&text[e.range.clone()], "cidrsubnets");
+        assert!(e.help.contains("cidrsubnet(prefix, newbits, netnum)"), "{e:?}");
+        let text = "${cidrsubnet(params.a, 1)}";
+        let e = parse_string(text).unwrap_err();
+        assert!(e.message.contains("takes 3 arguments, found 2"), "{e:?}");
+        let text = "${cidrhost(params.a, 1}";
+        assert!(parse_string(text).unwrap_err().message.contains("no closing `)`"));
+        let text = "${cidrhost(params.a, )}";
+        assert!(parse_string(text).unwrap_err().message.contains("missing argument"));
+        let text = "${cidrhost(params.a 1)}";
+        let e = parse_string(text).unwrap_err();
+        assert_eq!(&text[e.range.clone()], "params.a 1");
+        let text = "${cidrhost(params.a, 1) x}";
+        assert!(parse_string(text).unwrap_err().message.contains("after the call"));
     }
 }

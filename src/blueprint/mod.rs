@@ -11,6 +11,7 @@ pub mod assets;
 pub mod check;
 pub mod diagnostic;
 pub mod expr;
+pub mod func;
 pub mod model;
 pub mod params;
 pub mod source;

@@ -877,6 +877,8 @@ impl<'a> Validator<'a> {
                 }
                 (Expr::Ref(_), _) | (_, Type::Json) => Some(parsed),
                 (Expr::Template(_), Type::String | Type::Cidr | Type::Enum(_)) => Some(parsed),
+                // Both functions give text: a network or an address.
+                (Expr::Call(_), Type::String | Type::Cidr) => Some(parsed),
                 (Expr::Str(s), Type::String | Type::Code | Type::File) => {
                     Some(Expr::Str(s.clone()))
                 }
@@ -1232,7 +1234,7 @@ fn first_line(s: &str) -> String {
 
 /// Where the characters of a string scalar start in the source, when they
 /// appear there verbatim (plain or simply quoted scalars).
-fn content_offset(src: &str, node: &Node, s: &str) -> Option<usize> {
+pub(super) fn content_offset(src: &str, node: &Node, s: &str) -> Option<usize> {
     let start = node.span.offset();
     let len = node.span.len();
     let raw = src.get(start..start + len)?;

@@ -6,7 +6,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::blueprint::expr::{Expr, Part, Ref};
+use crate::blueprint::expr::{Call, Expr, Part, Ref};
 use crate::blueprint::params::Values;
 
 /// A value at plan time.
@@ -81,6 +81,7 @@ pub fn resolve(e: &Expr, env: &Env, look: &dyn Lookup) -> Result<PlanValue, Reso
             Known(Value::Object(out))
         }
         Expr::Ref(r) => reference(r, env, look)?,
+        Expr::Call(c) => call(c, env, look)?,
         Expr::Cond { cond, then, otherwise } => {
             let value = env.params.get(&cond.param).map(|v| &v.value);
             let branch = if cond.holds(value) { then } else { otherwise };
@@ -91,7 +92,7 @@ pub fn resolve(e: &Expr, env: &Env, look: &dyn Lookup) -> Result<PlanValue, Reso
             for p in parts {
                 match p {
                     Part::Lit(l) => s.push_str(l),
-                    Part::Ref(r) => match reference(r, env, look)? {
+                    Part::Ref(_) | Part::Call(_) => match part(p, env, look)? {
                         Known(Value::String(v)) => s.push_str(&v),
                         Known(Value::Null) => {}
                         Known(other) => s.push_str(&other.to_string()),
@@ -102,6 +103,31 @@ pub fn resolve(e: &Expr, env: &Env, look: &dyn Lookup) -> Result<PlanValue, Reso
             Known(Value::String(s))
         }
     })
+}
+
+fn part(p: &Part, env: &Env, look: &dyn Lookup) -> Result<PlanValue, ResolveError> {
+    match p {
+        Part::Ref(r) => reference(r, env, look),
+        Part::Call(c) => call(c, env, look),
+        Part::Lit(l) => Ok(PlanValue::Known(Value::String(l.clone()))),
+    }
+}
+
+/// A function of its arguments, once all are known. Plan-time checks
+/// (`blueprint::check`) report a failing call at its argument; this error
+/// is for arguments known only at apply time.
+fn call(c: &Call, env: &Env, look: &dyn Lookup) -> Result<PlanValue, ResolveError> {
+    let mut args = Vec::with_capacity(c.args.len());
+    for a in &c.args {
+        match resolve(a, env, look)? {
+            PlanValue::Known(v) => args.push(v),
+            PlanValue::Unknown => return Ok(PlanValue::Unknown),
+        }
+    }
+    c.func
+        .eval(&args)
+        .map(PlanValue::Known)
+        .map_err(|e| ResolveError(format!("{}: {}", c.func.name(), e.message)))
 }
 
 fn reference(r: &Ref, env: &Env, look: &dyn Lookup) -> Result<PlanValue, ResolveError> {
