@@ -43,84 +43,31 @@ pub fn check_values(bp: &Blueprint, values: &Values) -> Result<(), Diagnostics> 
     }
 }
 
-/// A step from a resource's `properties` to a nested value.
-enum Step {
-    Key(String),
-    Index(usize),
+/// Evaluates what is known before apply: literals, parameters, text made
+/// of them and calls over them.
+pub(super) struct Eval<'a> {
+    pub values: &'a Values,
 }
 
-struct Checker<'a> {
-    bp: &'a Blueprint,
-    values: &'a Values,
-    /// The file again, for the span of each property value (the model
-    /// keeps only each resource's).
-    tree: Option<Node>,
-    diags: Vec<Diagnostic>,
-}
-
-impl Checker<'_> {
-    #[allow(clippy::too_many_arguments)]
-    fn walk(
-        &mut self,
-        r: &Resource,
-        path: &mut Vec<Step>,
-        ty: &Type,
-        limit: Limit,
-        sensitive: bool,
-        e: &Expr,
-    ) {
-        match (ty, e) {
-            (Type::Object(props), Expr::Map(m)) => {
-                for (k, sub) in m {
-                    if let Some(p) = props.iter().find(|p| p.name == k) {
-                        path.push(Step::Key(k.clone()));
-                        self.walk(r, path, &p.ty, p.limit, sensitive || p.sensitive, sub);
-                        path.pop();
-                    }
-                }
-            }
-            (Type::List(inner), Expr::List(items)) => {
-                for (i, item) in items.iter().enumerate() {
-                    path.push(Step::Index(i));
-                    self.walk(r, path, inner, limit, sensitive, item);
-                    path.pop();
-                }
-            }
-            _ => {
-                if self.call_errors(r, path, sensitive, e) {
-                    return;
-                }
-                let Some(v) = self.known(e) else { return };
-                if let Err((msg, help)) = limit.check(ty, &v) {
-                    let params = params_of(e);
-                    let secret = sensitive
-                        || params.iter().any(|p| self.values.get(p).is_some_and(|v| v.secret));
-                    let msg = if secret {
-                        "has a value AWS does not accept (not shown: it is secret)".to_string()
-                    } else {
-                        msg
-                    };
-                    let from = self.origins(&params);
-                    let at = self.span(r, path);
-                    let label = if from.is_empty() { "here".to_string() } else { from.clone() };
-                    let from = if from.is_empty() { String::new() } else { format!(" ({from})") };
-                    self.diags.push(
-                        Diagnostic::new(
-                            Code::InvalidValue,
-                            format!("`{}.{}` {msg}{from}", r.id, path_text(path)),
-                        )
-                        .in_file(&self.bp.file)
-                        .label(at, label)
-                        .help(help),
-                    );
-                }
+impl Eval<'_> {
+    /// The value of `e`, `Ok(None)` while a part is unknown, or why a call
+    /// in it refuses its arguments.
+    pub(super) fn known_or_error(&self, e: &Expr) -> Result<Option<J>, CallError> {
+        let mut calls = Vec::new();
+        top_calls(e, &mut calls);
+        for c in calls {
+            if let Err((bad, err)) = self.call(c) {
+                let arg = bad.func.params().get(err.arg).copied().unwrap_or("argument");
+                let message = format!("{}: {} (its {arg})", bad.func.name(), err.message);
+                return Err(CallError { message, ..err });
             }
         }
+        Ok(self.known(e))
     }
 
     /// A value known before apply: literals and parameters, and text made
     /// of them.
-    fn known(&self, e: &Expr) -> Option<J> {
+    pub(super) fn known(&self, e: &Expr) -> Option<J> {
         let scalar = |e: &Expr| match e {
             Expr::Str(s) => Some(J::from(s.clone())),
             Expr::Int(i) => Some(J::from(*i)),
@@ -155,7 +102,7 @@ impl Checker<'_> {
 
     /// A call's value once its arguments are known (`Ok(None)` while one
     /// is not), or the innermost call that fails and why.
-    fn call<'c>(&self, c: &'c Call) -> Result<Option<J>, (&'c Call, CallError)> {
+    pub(super) fn call<'c>(&self, c: &'c Call) -> Result<Option<J>, (&'c Call, CallError)> {
         let mut args = Vec::with_capacity(c.args.len());
         for a in &c.args {
             let v = match a {
@@ -169,6 +116,86 @@ impl Checker<'_> {
         }
         c.func.eval(&args).map(Some).map_err(|e| (c, e))
     }
+}
+
+/// A step from a resource's `properties` to a nested value.
+enum Step {
+    Key(String),
+    Index(usize),
+}
+
+struct Checker<'a> {
+    bp: &'a Blueprint,
+    values: &'a Values,
+    /// The file again, for the span of each property value (the model
+    /// keeps only each resource's).
+    tree: Option<Node>,
+    diags: Vec<Diagnostic>,
+}
+
+impl<'a> Checker<'a> {
+    fn eval(&self) -> Eval<'a> {
+        Eval { values: self.values }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn walk(
+        &mut self,
+        r: &Resource,
+        path: &mut Vec<Step>,
+        ty: &Type,
+        limit: Limit,
+        sensitive: bool,
+        e: &Expr,
+    ) {
+        match (ty, e) {
+            (Type::Object(props), Expr::Map(m)) => {
+                for (k, sub) in m {
+                    if let Some(p) = props.iter().find(|p| p.name == k) {
+                        path.push(Step::Key(k.clone()));
+                        self.walk(r, path, &p.ty, p.limit, sensitive || p.sensitive, sub);
+                        path.pop();
+                    }
+                }
+            }
+            (Type::List(inner), Expr::List(items)) => {
+                for (i, item) in items.iter().enumerate() {
+                    path.push(Step::Index(i));
+                    self.walk(r, path, inner, limit, sensitive, item);
+                    path.pop();
+                }
+            }
+            _ => {
+                if self.call_errors(r, path, sensitive, e) {
+                    return;
+                }
+                let Some(v) = self.eval().known(e) else { return };
+                if let Err((msg, help)) = limit.check(ty, &v) {
+                    let params = params_of(e);
+                    let secret = sensitive
+                        || params.iter().any(|p| self.values.get(p).is_some_and(|v| v.secret));
+                    let msg = if secret {
+                        "has a value AWS does not accept (not shown: it is secret)".to_string()
+                    } else {
+                        msg
+                    };
+                    let from = self.origins(&params);
+                    let at = self.span(r, path);
+                    let label = if from.is_empty() { "here".to_string() } else { from.clone() };
+                    let from = if from.is_empty() { String::new() } else { format!(" ({from})") };
+                    self.diags.push(
+                        Diagnostic::new(
+                            Code::InvalidValue,
+                            format!("`{}.{}` {msg}{from}", r.id, path_text(path)),
+                        )
+                        .in_file(&self.bp.file)
+                        .label(at, label)
+                        .help(help),
+                    );
+                }
+            }
+        }
+    }
 
     /// Reports every failing call in a value, at the argument at fault;
     /// true when one failed.
@@ -177,7 +204,7 @@ impl Checker<'_> {
         top_calls(e, &mut calls);
         let mut failed = false;
         for c in calls {
-            let Err((bad, err)) = self.call(c) else { continue };
+            let Err((bad, err)) = self.eval().call(c) else { continue };
             failed = true;
             let params = params_of(e);
             let secret =
@@ -337,7 +364,7 @@ impl Checker<'_> {
     }
 
     fn net(&self, e: &Expr) -> Option<Ipv4Net> {
-        match self.known(e)? {
+        match self.eval().known(e)? {
             J::String(s) => s.parse::<Ipv4Net>().ok().filter(|n| n.trunc() == *n),
             _ => None,
         }

@@ -6,7 +6,10 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use super::diagnostic::{Code, Diagnostic, Diagnostics};
-use super::expr::Expr;
+use serde_json::Value as J;
+
+use super::check::Eval;
+use super::expr::{Expr, Ref};
 use super::model::{Blueprint, ParamType, Parameter};
 use super::validate::check_param_value;
 
@@ -130,6 +133,8 @@ pub fn resolve(
             );
         }
     }
+    // Defaults made from other parameters wait until those have values.
+    let mut derived = Vec::new();
     for (name, p) in &bp.parameters {
         let mut chosen: Option<(Result<Expr, String>, Origin)> =
             p.default.clone().map(|d| (Ok(d), Origin::Default));
@@ -175,6 +180,7 @@ pub fn resolve(
                 .label(p.span, format!("{} parameter", p.ty.a()))
                 .help(format!("give `{name}` {expected}")),
             ),
+            Some((Ok(value), Origin::Default)) if uses_params(&value) => derived.push((p, value)),
             Some((Ok(value), origin)) => {
                 if let Err((msg, help)) = check_param_value(p, &value) {
                     diags.push(
@@ -192,10 +198,70 @@ pub fn resolve(
             }
         }
     }
+    for (p, e) in derived {
+        derive(bp, p, &e, &mut out, &mut diags);
+    }
     if diags.is_empty() {
         Ok(out)
     } else {
         Err(Diagnostics { file: bp.file.name.clone(), diagnostics: diags })
+    }
+}
+
+fn uses_params(e: &Expr) -> bool {
+    let mut found = false;
+    e.visit_refs(&mut |r| found |= matches!(r, Ref::Param(_)));
+    found
+}
+
+/// Computes a default made from other parameters (validation allows only
+/// parameters whose own default is a literal, so `out` has them all) and
+/// checks it as if it had been given.
+fn derive(bp: &Blueprint, p: &Parameter, e: &Expr, out: &mut Values, diags: &mut Vec<Diagnostic>) {
+    let mut used = Vec::new();
+    e.visit_refs(&mut |r| {
+        if let Ref::Param(q) = r {
+            used.push(q.clone());
+        }
+    });
+    // A parameter it uses has no value: reported already (plan) or not
+    // needed (validate); this one has none either.
+    if used.iter().any(|q| out.get(q).is_none()) {
+        return;
+    }
+    let from = used
+        .iter()
+        .filter_map(|q| {
+            let v = out.get(q)?;
+            Some(match &v.value {
+                Expr::Str(s) => format!("{q} = {s} from {}", v.origin),
+                _ => format!("{q} from {}", v.origin),
+            })
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let name = &p.name;
+    let fail = |msg: String, help: String| {
+        Diagnostic::new(Code::InvalidValue, format!("the default of `{name}` {msg} ({from})"))
+            .in_file(&bp.file)
+            .label(p.span, "declared here")
+            .help(help)
+    };
+    let value = match (Eval { values: out }).known_or_error(e) {
+        Ok(Some(J::String(s))) => Expr::Str(s),
+        Ok(Some(other)) => Expr::Str(other.to_string()),
+        Ok(None) => return,
+        Err(err) => {
+            diags.push(fail(format!("cannot be computed: {}", err.message), err.help));
+            return;
+        }
+    };
+    match check_param_value(p, &value) {
+        Err((msg, help)) => diags.push(fail(msg, help)),
+        Ok(()) => {
+            out.values
+                .insert(name.clone(), Value { value, secret: false, origin: Origin::Default });
+        }
     }
 }
 
@@ -356,5 +422,44 @@ mod tests {
         let v =
             Value { value: Expr::Str("hunter2hunter2".into()), secret: true, origin: Origin::Cli };
         assert!(!format!("{v:?}").contains("hunter2"));
+    }
+
+    fn derived() -> Blueprint {
+        let src = "name: d\nparameters:\n  vpc_cidr: {type: cidr, default: 10.0.0.0/16}\n  \
+                   one: {type: cidr, default: \"${cidrsubnet(params.vpc_cidr, 8, 1)}\"}\n  \
+                   host: {default: \"${cidrhost(params.vpc_cidr, 5)}\"}\nresources: {}\n";
+        crate::blueprint::load_bytes("d.yaml", src.as_bytes(), &crate::aws::registry()).unwrap()
+    }
+
+    fn cli(pairs: &[(&str, &str)]) -> Inputs {
+        let cli = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Inputs { cli, ..Inputs::default() }
+    }
+
+    #[test]
+    fn a_derived_default_follows_the_parameter_it_is_made_from() {
+        let bp = derived();
+        let v = resolve(&bp, &Inputs::default(), Require::All, &mut |_| None).unwrap();
+        assert_eq!(v.value("one"), Some(Expr::Str("10.0.1.0/24".into())));
+        let v = resolve(&bp, &cli(&[("vpc_cidr", "10.50.0.0/16")]), Require::All, &mut |_| None)
+            .unwrap();
+        assert_eq!(v.value("one"), Some(Expr::Str("10.50.1.0/24".into())));
+        assert_eq!(v.get("one").unwrap().origin, Origin::Default);
+        // A value given for it wins over the derived default.
+        let given = cli(&[("vpc_cidr", "10.50.0.0/16"), ("one", "10.50.9.0/24")]);
+        let v = resolve(&bp, &given, Require::All, &mut |_| None).unwrap();
+        assert_eq!(v.value("one"), Some(Expr::Str("10.50.9.0/24".into())));
+        assert_eq!(v.value("host"), Some(Expr::Str("10.50.0.5".into())));
+    }
+
+    #[test]
+    fn a_derived_default_that_cannot_be_computed_names_the_value_it_came_from() {
+        let bp = derived();
+        let err = resolve(&bp, &cli(&[("vpc_cidr", "10.9.0.0/28")]), Require::All, &mut |_| None)
+            .unwrap_err();
+        assert_eq!(err.codes(), ["archkit::blueprint::invalid_value"]);
+        let msg = &err.diagnostics[0].message;
+        assert!(msg.contains("default of `one`"), "{msg}");
+        assert!(msg.contains("vpc_cidr = 10.9.0.0/28 from --var"), "{msg}");
     }
 }

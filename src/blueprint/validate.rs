@@ -314,6 +314,7 @@ impl<'a> Validator<'a> {
 
     fn parameters(&mut self, node: &Node) -> IndexMap<String, Parameter> {
         let mut out = IndexMap::new();
+        let mut derived = Vec::new();
         let Some(entries) = node.as_map() else {
             if !matches!(node.value, Value::Null) {
                 self.type_error(node, "`parameters`", "a mapping of names to parameters");
@@ -331,14 +332,79 @@ impl<'a> Validator<'a> {
                 );
                 continue;
             }
-            if let Some(p) = self.parameter(key, body) {
+            if let Some(p) = self.parameter(key, body, &mut derived) {
                 out.insert(p.name.clone(), p);
             }
         }
+        self.derived_defaults(&out, &derived);
         out
     }
 
-    fn parameter(&mut self, key: &Key, body: &Node) -> Option<Parameter> {
+    /// A default made from other parameters (`${cidrsubnet(params.vpc_cidr,
+    /// 8, 0)}`) may use only parameters that exist, are not secret (a
+    /// default is shown in plans) and whose own default is a literal, so
+    /// there is no order to find and no cycle.
+    fn derived_defaults(
+        &mut self,
+        params: &IndexMap<String, Parameter>,
+        derived: &[(String, Vec<(Ref, SourceSpan)>)],
+    ) {
+        let is_derived = |n: &str| derived.iter().any(|(d, _)| d == n);
+        for (name, refs) in derived {
+            for (r, at) in refs {
+                let Ref::Param(q) = r else { continue };
+                let Some(target) = params.get(q) else {
+                    let help = match did_you_mean(q, params.keys().map(|s| s.as_str())) {
+                        Some(s) => format!("did you mean `params.{s}`?"),
+                        None => format!("declare it under `parameters:` as `{q}:`"),
+                    };
+                    self.err(
+                        Code::UnknownParameter,
+                        format!("the default of `{name}` refers to unknown parameter `{q}`"),
+                        *at,
+                        "no such parameter",
+                        Some(help),
+                    );
+                    continue;
+                };
+                if q == name {
+                    self.err(
+                        Code::SelfReference,
+                        format!("the default of `{name}` refers to itself"),
+                        *at,
+                        "itself",
+                        Some("derive it from another parameter, or give a literal".into()),
+                    );
+                } else if target.secret {
+                    self.err(
+                        Code::SecretDefault,
+                        format!("the default of `{name}` uses secret parameter `{q}`"),
+                        *at,
+                        "secret",
+                        Some(format!(
+                            "`{name}` is not secret, so its value is shown in plans; \
+                             derive it from a parameter that is not secret"
+                        )),
+                    );
+                } else if is_derived(q) {
+                    self.err(
+                        Code::BadReference,
+                        format!("the default of `{name}` uses `{q}`, whose default is derived too"),
+                        *at,
+                        "derived default",
+                        Some(format!("derive `{name}` from the parameter `{q}` is derived from")),
+                    );
+                }
+            }
+        }
+    }
+
+    fn parameter(
+        &mut self,
+        key: &Key,
+        body: &Node,
+        derived: &mut Vec<(String, Vec<(Ref, SourceSpan)>)>,
+    ) -> Option<Parameter> {
         let mut p = Parameter {
             name: key.name.clone(),
             ty: ParamType::String,
@@ -466,6 +532,32 @@ impl<'a> Validator<'a> {
                         p.name, p.name
                     )),
                 );
+            } else if let Value::Str(s) = &n.value
+                && s.contains("${")
+                && matches!(p.ty, ParamType::String | ParamType::Cidr)
+            {
+                // Checked against the parameter's type once the parameters
+                // it uses have values (`params::resolve`).
+                let mut refs = Vec::new();
+                if let Some(e) = self.string_expr(n, s, &mut refs) {
+                    for (r, at) in &refs {
+                        if !matches!(r, Ref::Param(_)) {
+                            self.err(
+                                Code::BadReference,
+                                format!("the default of `{}` uses more than parameters", p.name),
+                                *at,
+                                "not a parameter",
+                                Some(
+                                    "a default may use `${params.NAME}` and functions such as \
+                                     `cidrsubnet`; other values are known only later"
+                                        .into(),
+                                ),
+                            );
+                        }
+                    }
+                    derived.push((p.name.clone(), refs));
+                    p.default = Some(e);
+                }
             } else if let Some(v) = self.param_literal(n, p.ty, &p.name) {
                 if let Err((msg, help)) = check_param_value(&p, &v) {
                     self.err(

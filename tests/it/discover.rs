@@ -28,7 +28,13 @@ fn run(s: &Stack, url: &str, vars: &[(&str, &str)], args: &[&str]) -> Run {
 }
 
 /// What is left of `s`, kind by kind.
-fn leftovers(url: &str, pg: &str, bp: &str, s: &Stack, state: &serde_json::Value) -> Vec<String> {
+pub(crate) fn leftovers(
+    url: &str,
+    pg: &str,
+    bp: &str,
+    s: &Stack,
+    state: &serde_json::Value,
+) -> Vec<String> {
     let mut left = match bp {
         "mq-lambda-poller" => rt().block_on(crate::mq::leftovers(url, s, state)),
         "aurora-firehose-s3" => rt().block_on(crate::aurora::leftovers(url, s)),

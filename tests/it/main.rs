@@ -21,6 +21,7 @@ macro_rules! client {
 
 mod aurora;
 mod bucket;
+mod cidr;
 mod cli;
 mod compute;
 mod corpus;
