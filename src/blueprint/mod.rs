@@ -12,6 +12,7 @@ pub mod check;
 pub mod diagnostic;
 pub mod expr;
 pub mod func;
+mod known;
 pub mod model;
 pub mod params;
 pub mod source;

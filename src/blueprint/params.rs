@@ -8,8 +8,8 @@ use std::fmt;
 use super::diagnostic::{Code, Diagnostic, Diagnostics};
 use serde_json::Value as J;
 
-use super::check::Eval;
 use super::expr::{Expr, Ref};
+use super::known::{Eval, Lookup};
 use super::model::{Blueprint, ParamType, Parameter};
 use super::validate::check_param_value;
 
@@ -87,6 +87,12 @@ impl Values {
     /// The value of `name`, if it has one.
     pub fn value(&self, name: &str) -> Option<Expr> {
         self.get(name).map(|v| v.value.clone())
+    }
+}
+
+impl Lookup for Values {
+    fn value(&self, name: &str) -> Option<Expr> {
+        Values::value(self, name)
     }
 }
 
