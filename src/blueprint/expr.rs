@@ -64,35 +64,90 @@ impl PartialEq for ArgRanges {
     }
 }
 
-/// A boolean parameter, possibly negated: `params.x` or `!params.x`.
+/// A condition on parameters: terms joined by `&&`, each a bool parameter
+/// (`params.x`, `!params.x`) or a string parameter compared with a quoted
+/// text (`params.x == "public"`, `params.x != "public"`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Condition {
+    pub terms: Vec<Term>,
+}
+
+/// One term of a [`Condition`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Term {
     pub param: String,
+    /// `!params.x`, or `!=` for a comparison.
     pub negate: bool,
+    /// The text a string parameter is compared with.
+    pub equals: Option<String>,
 }
 
 impl Condition {
-    /// Parses `params.x` or `!params.x`.
+    /// Parses `params.x`, `!params.x`, `params.x == "v"`, `params.x != "v"`
+    /// and terms of these joined by `&&`.
     pub fn parse(s: &str) -> Option<Condition> {
+        let terms = s.split("&&").map(Term::parse).collect::<Option<Vec<_>>>()?;
+        Some(Condition { terms })
+    }
+
+    /// Whether every term holds, with `value` giving each parameter's value.
+    pub fn holds(&self, value: &dyn Fn(&str) -> Option<Expr>) -> bool {
+        self.terms.iter().all(|t| t.holds(value(&t.param).as_ref()))
+    }
+
+    /// The parameters it reads, in order.
+    pub fn params(&self) -> impl Iterator<Item = &str> {
+        self.terms.iter().map(|t| t.param.as_str())
+    }
+}
+
+impl Term {
+    fn parse(s: &str) -> Option<Term> {
         let s = s.trim();
+        for (op, negate) in [("==", false), ("!=", true)] {
+            if let Some((left, right)) = s.split_once(op) {
+                let param = left.trim().strip_prefix("params.")?;
+                let right = right.trim();
+                let text =
+                    ['"', '\''].iter().find_map(|q| right.strip_prefix(*q)?.strip_suffix(*q))?;
+                return is_ident(param).then(|| Term {
+                    param: param.to_string(),
+                    negate,
+                    equals: Some(text.to_string()),
+                });
+            }
+        }
         let (negate, rest) = match s.strip_prefix('!') {
             Some(r) => (true, r.trim_start()),
             None => (false, s),
         };
         let param = rest.strip_prefix("params.")?;
-        is_ident(param).then(|| Condition { param: param.to_string(), negate })
+        is_ident(param).then(|| Term { param: param.to_string(), negate, equals: None })
     }
 
-    /// Whether the condition holds for a parameter value.
+    /// Whether the term holds for a parameter value.
     pub fn holds(&self, value: Option<&Expr>) -> bool {
-        matches!(value, Some(Expr::Bool(true))) != self.negate
+        let yes = match &self.equals {
+            Some(text) => matches!(value, Some(Expr::Str(s)) if s == text),
+            None => matches!(value, Some(Expr::Bool(true))),
+        };
+        yes != self.negate
     }
 }
 
 impl fmt::Display for Condition {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let bang = if self.negate { "!" } else { "" };
-        write!(f, "{bang}params.{}", self.param)
+        for (i, t) in self.terms.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" && ")?;
+            }
+            match (&t.equals, t.negate) {
+                (Some(text), false) => write!(f, "params.{} == {text:?}", t.param)?,
+                (Some(text), true) => write!(f, "params.{} != {text:?}", t.param)?,
+                (None, negate) => write!(f, "{}params.{}", if negate { "!" } else { "" }, t.param)?,
+            }
+        }
+        Ok(())
     }
 }
 
@@ -215,7 +270,7 @@ impl Expr {
     pub fn select(&self, value: &dyn Fn(&str) -> Option<Expr>) -> Expr {
         match self {
             Expr::Cond { cond, then, otherwise } => {
-                if cond.holds(value(&cond.param).as_ref()) {
+                if cond.holds(value) {
                     then.select(value)
                 } else {
                     otherwise.select(value)
@@ -478,8 +533,8 @@ impl CallParser<'_, '_> {
     }
 }
 
-const COND_HELP: &str =
-    "a conditional reads `${params.flag ? a.attr : b.attr}`, with a bool parameter";
+const COND_HELP: &str = "a conditional reads `${params.flag ? a.attr : b.attr}`, with a bool \
+     parameter; a branch is a reference, `true`, `false`, an integer or a quoted text";
 
 /// `params.flag ? a.attr : b.attr` (the whole value only): the expression
 /// and every reference it contains, the condition's parameter first.
@@ -497,20 +552,34 @@ fn conditional(inner: &str, whole: bool) -> Result<(Expr, Vec<Ref>), (String, St
     let Some(cond) = Condition::parse(cond) else {
         return Err((
             format!("`{}` is not a condition", cond.trim()),
-            "the condition is a bool parameter, `params.flag` or `!params.flag`".into(),
+            "a condition is `params.flag`, `!params.flag` or `params.name == \"text\"`, \
+             joined by `&&`"
+                .into(),
         ));
     };
-    let then = parse_ref(then.trim())?;
-    let otherwise = parse_ref(otherwise.trim())?;
-    let refs = vec![Ref::Param(cond.param.clone()), then.clone(), otherwise.clone()];
-    Ok((
-        Expr::Cond {
-            cond,
-            then: Box::new(Expr::Ref(then)),
-            otherwise: Box::new(Expr::Ref(otherwise)),
-        },
-        refs,
-    ))
+    let mut refs: Vec<Ref> = cond.params().map(|p| Ref::Param(p.to_string())).collect();
+    let then = branch(then.trim(), &mut refs)?;
+    let otherwise = branch(otherwise.trim(), &mut refs)?;
+    Ok((Expr::Cond { cond, then: Box::new(then), otherwise: Box::new(otherwise) }, refs))
+}
+
+/// A conditional's branch: `true`, `false`, an integer, a quoted text or a
+/// reference.
+fn branch(s: &str, refs: &mut Vec<Ref>) -> Result<Expr, (String, String)> {
+    match s {
+        "true" => return Ok(Expr::Bool(true)),
+        "false" => return Ok(Expr::Bool(false)),
+        _ => {}
+    }
+    if let Ok(i) = s.parse::<i64>() {
+        return Ok(Expr::Int(i));
+    }
+    if let Some(text) = ['"', '\''].iter().find_map(|q| s.strip_prefix(*q)?.strip_suffix(*q)) {
+        return Ok(Expr::Str(text.to_string()));
+    }
+    let r = parse_ref(s)?;
+    refs.push(r.clone());
+    Ok(Expr::Ref(r))
 }
 
 const REF_HELP: &str = "references look like `${resource.attribute}`, `${params.name}`, \
@@ -613,6 +682,43 @@ mod tests {
         );
         assert_eq!(refs.len(), 2);
         assert_eq!(refs[1].range, 27..40);
+    }
+
+    #[test]
+    fn conditions_compare_text_and_join_with_and() {
+        let c = Condition::parse(r#"params.tasks == "public" && !params.per_az"#).unwrap();
+        assert_eq!(c.params().collect::<Vec<_>>(), ["tasks", "per_az"]);
+        let values = |tasks: &str, per_az: bool| {
+            let tasks = Expr::Str(tasks.into());
+            move |p: &str| match p {
+                "tasks" => Some(tasks.clone()),
+                "per_az" => Some(Expr::Bool(per_az)),
+                _ => None,
+            }
+        };
+        assert!(c.holds(&values("public", false)));
+        assert!(!c.holds(&values("public", true)));
+        assert!(!c.holds(&values("private", false)));
+        let ne = Condition::parse("params.tasks != 'public'").unwrap();
+        assert!(ne.holds(&values("private", false)));
+        assert!(!ne.holds(&values("public", false)));
+        // Shown as written, so plans and errors read back.
+        assert_eq!(c.to_string(), r#"params.tasks == "public" && !params.per_az"#);
+        for bad in ["params.x == public", "x == \"a\"", "params.x &&", "params.x == \"a"] {
+            assert!(Condition::parse(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn conditional_branches_may_be_literals() {
+        let (e, refs) = parse_string(r#"${params.tasks == "public" ? true : false}"#).unwrap();
+        let Expr::Cond { then, otherwise, .. } = e else { panic!("{e:?}") };
+        assert_eq!((*then, *otherwise), (Expr::Bool(true), Expr::Bool(false)));
+        assert_eq!(refs.len(), 1, "only the parameter is a reference");
+        let (e, refs) = parse_string("${params.big ? 4 : vpc.id}").unwrap();
+        let Expr::Cond { then, .. } = e else { panic!() };
+        assert_eq!(*then, Expr::Int(4));
+        assert_eq!(refs.len(), 2);
     }
 
     #[test]

@@ -174,7 +174,7 @@ impl Blueprint {
         let off: std::collections::BTreeSet<String> = self
             .resources
             .values()
-            .filter(|r| r.when.as_ref().is_some_and(|c| !c.holds(value(&c.param).as_ref())))
+            .filter(|r| r.when.as_ref().is_some_and(|c| !c.holds(&value)))
             .map(|r| r.id.clone())
             .collect();
         let mut diags = Vec::new();

@@ -40,12 +40,20 @@ pub(crate) struct Validator<'a> {
     registry: &'a Registry,
     /// Parameter types, known once `parameters:` is read.
     param_types: HashMap<String, ParamType>,
+    /// Each string parameter's `allowed` values, for conditions.
+    param_allowed: HashMap<String, Vec<String>>,
     pub diags: Vec<Diagnostic>,
 }
 
 impl<'a> Validator<'a> {
     pub fn new(file: &'a SourceFile, registry: &'a Registry) -> Self {
-        Validator { file, registry, param_types: HashMap::new(), diags: Vec::new() }
+        Validator {
+            file,
+            registry,
+            param_types: HashMap::new(),
+            param_allowed: HashMap::new(),
+            diags: Vec::new(),
+        }
     }
 
     fn err(
@@ -125,6 +133,17 @@ impl<'a> Validator<'a> {
             bp.parameters = self.parameters(n);
         }
         self.param_types = bp.parameters.iter().map(|(k, p)| (k.clone(), p.ty)).collect();
+        self.param_allowed = bp
+            .parameters
+            .iter()
+            .map(|(k, p)| {
+                let texts = p.allowed.iter().filter_map(|a| match a {
+                    Expr::Str(s) => Some(s.clone()),
+                    _ => None,
+                });
+                (k.clone(), texts.collect())
+            })
+            .collect();
         let resources = match find(entries, "resources") {
             Some((_, n)) => match &n.value {
                 Value::Map(m) => m.as_slice(),
@@ -761,57 +780,97 @@ impl<'a> Validator<'a> {
         }
     }
 
-    /// `when: ${params.flag}` or `when: ${!params.flag}`.
+    /// `when: ${params.flag}`, `${!params.flag}`, `${params.name == "text"}`,
+    /// terms joined by `&&`.
     fn when(&mut self, node: &Node) -> Option<Condition> {
-        let help = "write `when: ${params.flag}` or `when: ${!params.flag}`, with a bool parameter";
+        let help = "write `when: ${params.flag}`, `when: ${!params.flag}` (a bool parameter) \
+                    or `when: ${params.name == \"text\"}`, terms joined by `&&`";
         let cond = whole_ref(node).and_then(Condition::parse);
         let Some(cond) = cond else {
             self.err(
                 Code::BadReference,
-                "`when` must name a bool parameter",
+                "`when` must be a condition on parameters",
                 node.span,
                 "not a condition",
                 Some(help.into()),
             );
             return None;
         };
-        if !self.param_types.contains_key(&cond.param) {
-            self.err(
-                Code::UnknownParameter,
-                format!("reference to unknown parameter `{}`", cond.param),
-                node.span,
-                "no such parameter",
-                Some(format!(
-                    "declare it under `parameters:` as `{}:` with `type: bool`",
-                    cond.param
-                )),
-            );
-            return None;
+        let mut known = true;
+        for p in cond.params() {
+            if !self.param_types.contains_key(p) {
+                self.err(
+                    Code::UnknownParameter,
+                    format!("reference to unknown parameter `{p}`"),
+                    node.span,
+                    "no such parameter",
+                    Some(format!("declare it under `parameters:` as `{p}:`")),
+                );
+                known = false;
+            }
         }
-        self.condition_type(&cond, node.span).then_some(cond)
+        (known && self.condition_type(&cond, node.span)).then_some(cond)
     }
 
-    /// Checks that a condition names a declared bool parameter.
+    /// Checks each term: a bare parameter is a bool, a compared one a
+    /// string whose `allowed` values (if any) include the text.
     fn condition_type(&mut self, cond: &Condition, at: SourceSpan) -> bool {
-        match self.param_types.get(&cond.param) {
-            Some(ParamType::Bool) => true,
-            Some(other) => {
-                self.err(
-                    Code::WrongType,
-                    format!(
-                        "a condition needs a bool parameter, but `{}` is a {}",
-                        cond.param,
-                        other.name()
-                    ),
-                    at,
-                    "not a bool",
-                    Some("declare the parameter with `type: bool`".into()),
-                );
-                false
-            }
+        let mut ok = true;
+        for t in &cond.terms {
             // An unknown parameter is reported with the other references.
-            None => true,
+            let Some(ty) = self.param_types.get(&t.param).copied() else { continue };
+            match (&t.equals, ty) {
+                (None, ParamType::Bool) | (Some(_), ParamType::String | ParamType::Cidr) => {}
+                (None, other) => {
+                    self.err(
+                        Code::WrongType,
+                        format!(
+                            "a condition needs a bool parameter, but `{}` is a {}",
+                            t.param,
+                            other.name()
+                        ),
+                        at,
+                        "not a bool",
+                        Some(format!(
+                            "declare the parameter with `type: bool`, or compare it: \
+                             `params.{} == \"text\"`",
+                            t.param
+                        )),
+                    );
+                    ok = false;
+                }
+                (Some(_), other) => {
+                    self.err(
+                        Code::WrongType,
+                        format!(
+                            "`params.{}` is compared with a text, but it is a {}",
+                            t.param,
+                            other.name()
+                        ),
+                        at,
+                        "not a string",
+                        Some("compare a string parameter; use a bool parameter bare".into()),
+                    );
+                    ok = false;
+                }
+            }
+            if let Some(text) = &t.equals
+                && let Some(allowed) = self.param_allowed.get(&t.param)
+                && !allowed.is_empty()
+                && !allowed.contains(text)
+            {
+                let allowed: Vec<&str> = allowed.iter().map(String::as_str).collect();
+                self.err(
+                    Code::InvalidValue,
+                    format!("`params.{}` is never {text:?}: it is one of its `allowed`", t.param),
+                    at,
+                    "never true",
+                    Some(format!("compare with one of {}", quote_list(&allowed))),
+                );
+                ok = false;
+            }
         }
+        ok
     }
 
     /// Validates a mapping against `props`. `at.top` marks a resource's own

@@ -83,8 +83,7 @@ pub fn resolve(e: &Expr, env: &Env, look: &dyn Lookup) -> Result<PlanValue, Reso
         Expr::Ref(r) => reference(r, env, look)?,
         Expr::Call(c) => call(c, env, look)?,
         Expr::Cond { cond, then, otherwise } => {
-            let value = env.params.get(&cond.param).map(|v| &v.value);
-            let branch = if cond.holds(value) { then } else { otherwise };
+            let branch = if cond.holds(&|p| env.params.value(p)) { then } else { otherwise };
             resolve(branch, env, look)?
         }
         Expr::Template(parts) => {

@@ -35,6 +35,15 @@ fn each_blueprint_plan_shows_its_running_cost() {
     // One NAT gateway and its address fewer: $0.045 + $0.005 an hour.
     let saving = hourly(&fargate) - hourly(&one_nat);
     assert!((saving - 0.05).abs() < 1e-9, "saving {saving}");
+    // Public tasks (the post's first pattern): no NAT gateway and no EIP
+    // ($0.045 + $0.005 an hour each, two of each), but each of the two
+    // tasks holds a public IPv4 address ($0.005 an hour).
+    let public = plan_cost(&s, &["fargate-public-private", "--var", "task_subnets=public"]);
+    let saving = hourly(&fargate) - hourly(&public);
+    assert!((saving - 0.09).abs() < 1e-9, "saving {saving}");
+    let ids: Vec<&str> =
+        public["resources"].as_array().unwrap().iter().filter_map(|r| r["id"].as_str()).collect();
+    assert!(!ids.iter().any(|i| i.starts_with("nat_")), "{ids:?}");
     // Two tasks of 0.25 vCPU and 0.5 GB, by the price table's rates.
     let service = fargate["resources"].as_array().unwrap().iter().find(|r| r["id"] == "service");
     let per_task = 0.25 * 0.04048 + 0.5 * 0.004445;

@@ -476,3 +476,96 @@ fn fargate_sizes_are_checked_before_anything_changes() {
     let left = rt().block_on(leftovers(&url, &s));
     assert!(left.is_empty(), "{left:?}");
 }
+
+/// What the service's tasks are given: sorted subnets and whether they get
+/// public IPs.
+fn task_network(url: &str, s: &Stack) -> (Vec<String>, bool) {
+    rt().block_on(async {
+        let d = ecs(url)
+            .describe_services()
+            .cluster(s.physical("cluster"))
+            .services(s.physical("service"))
+            .send()
+            .await
+            .unwrap();
+        let vpc = d.services()[0].network_configuration().unwrap().awsvpc_configuration().unwrap();
+        let mut subnets = vpc.subnets().to_vec();
+        subnets.sort();
+        let public = vpc.assign_public_ip() == Some(&aws_sdk_ecs::types::AssignPublicIp::Enabled);
+        (subnets, public)
+    })
+}
+
+/// The stack's NAT gateways that are not deleted, and its addresses.
+/// (moto ignores tag filters on NAT gateways: filtered here by their tags.)
+fn nat_and_eips(url: &str, s: &Stack) -> (usize, usize) {
+    rt().block_on(async {
+        let ec2 = ec2(url);
+        let nats = ec2.describe_nat_gateways().send().await.unwrap();
+        let nats = nats
+            .nat_gateways()
+            .iter()
+            .filter(|n| crate::moto::tags(n.tags()).get("archkit:stack") == Some(&s.name))
+            .filter(|n| {
+                !matches!(
+                    n.state(),
+                    Some(
+                        aws_sdk_ec2::types::NatGatewayState::Deleted
+                            | aws_sdk_ec2::types::NatGatewayState::Deleting
+                    )
+                )
+            })
+            .count();
+        let eips = ec2.describe_addresses().filters(s.tag_filter()).send().await.unwrap();
+        (nats, eips.addresses().len())
+    })
+}
+
+/// The post's first pattern (issue 33 §2): `--var task_subnets=public` on a
+/// live private stack moves the tasks into the public subnets with public
+/// IPs and removes both NAT gateways and their addresses; the next plan is
+/// empty, a second apply writes nothing, and switching back converges too.
+#[test]
+fn public_tasks_drop_the_nat_gateways_and_switch_back() {
+    let Some(url) = require_moto() else { return };
+    let s = Stack::new(&url, "fgpub");
+    let bp = s.builtin(BP);
+    ok(&s.run(&["apply", &bp, "--auto-approve"]));
+    assert_eq!(nat_and_eips(&url, &s), (2, 2));
+    let mut private = vec![s.physical("private_subnet_one"), s.physical("private_subnet_two")];
+    private.sort();
+    let mut public = vec![s.physical("public_subnet_one"), s.physical("public_subnet_two")];
+    public.sort();
+    assert_eq!(task_network(&url, &s), (private.clone(), false));
+
+    let var = ["--var", "task_subnets=public"];
+    let plan = s.run(&[&["plan", &bp, "--json"][..], &var[..]].concat());
+    ok(&plan);
+    assert_eq!(change(&plan, "service")["action"], "update");
+    for id in ["nat_gateway_one", "nat_gateway_two", "nat_one_eip", "private_route_one"] {
+        assert_eq!(change(&plan, id)["action"], "delete", "{id}");
+    }
+    ok(&s.run(&[&["apply", &bp, "--auto-approve"][..], &var[..]].concat()));
+    assert_eq!(task_network(&url, &s), (public, true));
+    assert_eq!(nat_and_eips(&url, &s), (0, 0));
+    // The private subnets stay (they cost nothing), on the main route table.
+    assert!(s.state()["resources"]["private_subnet_one"].is_object());
+    assert!(s.state()["resources"]["private_route_table_one"].is_null());
+
+    let again = s.run(&[&["plan", &bp, "--detailed-exitcode"][..], &var[..]].concat());
+    assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
+    let second = s.run(&[&["apply", &bp, "--auto-approve", "--json"][..], &var[..]].concat());
+    ok(&second);
+    assert_eq!(finished_ids(&second.stdout), Vec::<String>::new(), "{}", second.stdout);
+
+    // And back: the NAT gateways return and the tasks leave the public
+    // subnets.
+    ok(&s.run(&["apply", &bp, "--auto-approve"]));
+    assert_eq!(task_network(&url, &s), (private, false));
+    assert_eq!(nat_and_eips(&url, &s), (2, 2));
+    let again = s.run(&["plan", &bp, "--detailed-exitcode"]);
+    assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
+    ok(&s.run(&["destroy", &bp, "--auto-approve"]));
+    let left = rt().block_on(leftovers(&url, &s));
+    assert!(left.is_empty(), "left behind: {left:?}");
+}

@@ -16,17 +16,17 @@ use crate::util::{archkit, run};
 /// (the `--var`, what the hint must say, the line the error points at)
 /// for `fargate-public-private`.
 const BAD: &[(&str, &str, u64)] = &[
-    ("vpc_cidr=10.0.0.0/33", "prefix length from /0 to /32", 18),
-    ("vpc_cidr=banana", "e.g. `10.0.0.0/16`", 18),
-    ("vpc_cidr=10.0.0.1/16", "did you mean `10.0.0.0/16`?", 18),
+    ("vpc_cidr=10.0.0.0/33", "prefix length from /0 to /32", 20),
+    ("vpc_cidr=banana", "e.g. `10.0.0.0/16`", 20),
+    ("vpc_cidr=10.0.0.1/16", "did you mean `10.0.0.0/16`?", 20),
     // A valid block AWS refuses for a VPC: the property's line.
-    ("vpc_cidr=10.0.0.0/8", "/16 (largest) to /28", 69),
-    ("container_port=70000", "from 1 to 65535", 46),
-    ("desired_count=-1", "0 or more", 59),
-    ("desired_count=2.5", "whole number", 59),
-    ("image=", "at least 1 character", 42),
+    ("vpc_cidr=10.0.0.0/8", "/16 (largest) to /28", 75),
+    ("container_port=70000", "from 1 to 65535", 52),
+    ("desired_count=-1", "0 or more", 65),
+    ("desired_count=2.5", "whole number", 65),
+    ("image=", "at least 1 character", 48),
     // Inside its own limits, outside the VPC.
-    ("public_subnet_one_cidr=10.1.0.0/24", "inside 10.0.0.0/16", 77),
+    ("public_subnet_one_cidr=10.1.0.0/24", "inside 10.0.0.0/16", 83),
 ];
 
 #[test]
