@@ -279,6 +279,27 @@ fn mq_poller_applies_keeps_the_password_secret_updates_narrowly_and_destroys() {
         assert_eq!(w_st[0]["Effect"], "Allow");
     });
 
+    // The post's last steps, printed: send a message from the console,
+    // drain the queue now, read what the worker wrote.
+    let out = s.run(&["output", "--json"]);
+    ok(&out);
+    let o: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let console = o["broker_console"].as_str().unwrap();
+    assert!(console.starts_with("https://"), "{o}");
+    assert_eq!(
+        o["send_test_message"],
+        format!("{console}/admin/send.jsp?JMSDestination=SAMPLE_QUEUE&JMSDestinationType=queue")
+    );
+    assert_eq!(
+        o["drain_now"],
+        format!("aws lambda invoke --function-name {} /dev/stdout", phys("subscriber"))
+    );
+    assert_eq!(
+        o["read_messages"],
+        format!("aws dynamodb scan --table-name {}", phys("messages_table"))
+    );
+    assert!(!out.stdout.contains(PASSWORD));
+
     // Nothing to do right after apply.
     let (plan, secs) =
         run(&s, PASSWORD, &["plan", &bp, "--detailed-exitcode", "--json", "--stats"]);

@@ -1,10 +1,13 @@
 """Subscriber: runs on a schedule, drains the Amazon MQ queue over
-STOMP+TLS and invokes the worker asynchronously with each message.
+STOMP+TLS and invokes the worker synchronously with each message, as the
+post's subscriber does.
 
 The broker password is read from AWS Secrets Manager at run time (its ARN
 is in BROKER_SECRET_ARN), never from a plain environment variable. A
-message is acknowledged only after the worker invocation was accepted, so
-a failed invocation leaves it on the queue for the next run."""
+message is acknowledged only after the worker has run and returned without
+error (a synchronous RequestResponse invoke, not an asynchronous one that
+Lambda merely queues), so a failed or throttled worker leaves the message
+on the queue: the broker delivers it again on the next run."""
 
 import json
 import os
@@ -36,6 +39,20 @@ def forward(conn, invoke, deadline):
     return count
 
 
+class WorkerFailed(RuntimeError):
+    """The worker ran and raised: the message must stay on the queue."""
+
+
+def invoke_worker(lam, worker, p):
+    """Runs the worker on one payload and waits for it. Raises (so the
+    message is not acknowledged) when the invoke fails or the worker's
+    code raised, which Lambda reports as FunctionError on a 200 answer."""
+    r = lam.invoke(FunctionName=worker, InvocationType="RequestResponse", Payload=json.dumps(p).encode("utf-8"))
+    if r.get("FunctionError"):
+        raise WorkerFailed(f"{worker} failed ({r['FunctionError']}): {r['Payload'].read().decode('utf-8', 'replace')[:500]}")
+    return r
+
+
 def handler(event, context):
     import boto3  # in the Lambda runtime; imported here so tests need not have it
 
@@ -46,7 +63,7 @@ def handler(event, context):
     worker = os.environ["WORKER_FUNCTION"]
 
     def invoke(p):
-        lam.invoke(FunctionName=worker, InvocationType="Event", Payload=json.dumps(p).encode("utf-8"))
+        invoke_worker(lam, worker, p)
 
     conn = stomp.Connection(
         os.environ["BROKER_HOST"],

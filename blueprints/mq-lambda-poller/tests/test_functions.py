@@ -165,6 +165,69 @@ class Subscriber(unittest.TestCase):
         self.assertIn("bad login", str(e.exception))
 
 
+class Invoke(unittest.TestCase):
+    """The subscriber's Lambda call, checked by botocore's Stubber against
+    the Lambda API model (request parameters and response shape). A stub
+    stands in for Lambda here: moto runs function code only in Docker."""
+
+    def client(self):
+        try:
+            import boto3
+            from botocore.stub import Stubber
+        except ImportError:
+            if os.environ.get("CI") == "true":
+                raise
+            self.skipTest("boto3 is not installed (run with .venv-moto/bin/python)")
+        lam = boto3.client("lambda", region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t")
+        return lam, Stubber(lam)
+
+    def expected(self, p):
+        return {"FunctionName": "w", "InvocationType": "RequestResponse", "Payload": json.dumps(p).encode("utf-8")}
+
+    def test_waits_for_the_worker(self):
+        import io
+
+        from botocore.response import StreamingBody
+
+        lam, stub = self.client()
+        p = {"message": "m", "timestamp": "t"}
+        body = b'{"uuid": "u"}'
+        stub.add_response("invoke", {"StatusCode": 200, "Payload": StreamingBody(io.BytesIO(body), len(body))}, self.expected(p))
+        with stub:
+            self.assertEqual(subscriber.invoke_worker(lam, "w", p)["StatusCode"], 200)
+        stub.assert_no_pending_responses()
+
+    def test_a_worker_that_raised_is_a_failure_and_the_message_stays(self):
+        import io
+
+        from botocore.response import StreamingBody
+        from botocore.stub import ANY
+
+        lam, stub = self.client()
+        body = b'{"errorMessage": "ProvisionedThroughputExceededException"}'
+        answer = {"StatusCode": 200, "FunctionError": "Unhandled", "Payload": StreamingBody(io.BytesIO(body), len(body))}
+        # The payload's timestamp is the time of delivery.
+        stub.add_response("invoke", answer, {**self.expected({}), "Payload": ANY})
+        broker = FakeBroker(["only"])
+        broker.start()
+        conn = stomp.Connection("127.0.0.1", broker.port, "archkit", "s3cret-passw0rd", tls=False, timeout=0.5)
+        conn.subscribe("/queue/q")
+        with stub, self.assertRaises(subscriber.WorkerFailed) as e:
+            subscriber.forward(conn, lambda q: subscriber.invoke_worker(lam, "w", q), time.monotonic() + 5)
+        conn.disconnect()
+        broker.join(2)
+        self.assertIn("ProvisionedThroughputExceededException", str(e.exception))
+        self.assertNotIn("ACK", [f.command for f in broker.received])
+
+    def test_a_throttled_invoke_raises(self):
+        lam, stub = self.client()
+        p = {"message": "m", "timestamp": "t"}
+        stub.add_client_error("invoke", "TooManyRequestsException", http_status_code=429, expected_params=self.expected(p))
+        with stub, self.assertRaises(Exception) as e:
+            subscriber.invoke_worker(lam, "w", p)
+        self.assertIn("TooManyRequestsException", str(e.exception))
+
+
 class Worker(unittest.TestCase):
     def test_item_has_uuid_message_and_timestamp(self):
         i = worker.item({"message": "m", "timestamp": "t"})
