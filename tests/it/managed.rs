@@ -336,7 +336,12 @@ fn codebuild_vpc_builds_in_private_subnets_with_a_scoped_role() {
         assert_eq!(env.r#type().as_str(), "LINUX_CONTAINER");
         let src = pr.source().unwrap();
         assert_eq!(src.r#type().as_str(), "NO_SOURCE");
-        assert!(src.buildspec().unwrap().contains("checkip.amazonaws.com"));
+        let spec = src.buildspec().unwrap();
+        assert!(spec.contains("checkip.amazonaws.com"), "{spec}");
+        // The post's check: a connection inside the VPC (its DNS server by
+        // default, 10.44.0.0/16 + 2), made by bash's /dev/tcp.
+        assert!(spec.contains("shell: bash"), "{spec}");
+        assert!(spec.contains("</dev/tcp/10.44.0.2/53'"), "{spec}");
         let tags: Vec<_> = pr.tags().iter().map(|t| (t.key(), t.value())).collect();
         assert!(tags.contains(&(Some("archkit:id"), Some("project"))), "{tags:?}");
         // The role may create interfaces only in these subnets, only for
@@ -353,6 +358,31 @@ fn codebuild_vpc_builds_in_private_subnets_with_a_scoped_role() {
             assert!(doc.contains(&format!("subnet/{subnet}")), "{doc}");
         }
         assert!(doc.contains("ec2:AuthorizedService"), "{doc}");
+
+        // Egress: anything inside the VPC's range, HTTPS and HTTP beyond it.
+        let sg = crate::moto::ec2(&url)
+            .describe_security_groups()
+            .group_ids(s.physical("build_sg"))
+            .send()
+            .await
+            .unwrap();
+        let mut egress: Vec<(String, Option<i32>, Vec<String>)> = sg.security_groups()[0]
+            .ip_permissions_egress()
+            .iter()
+            .map(|p| {
+                let cidrs = p.ip_ranges().iter().filter_map(|r| r.cidr_ip().map(String::from));
+                (p.ip_protocol().unwrap_or_default().to_string(), p.from_port(), cidrs.collect())
+            })
+            .collect();
+        egress.sort();
+        assert_eq!(
+            egress,
+            [
+                ("-1".to_string(), None, vec!["10.44.0.0/16".to_string()]),
+                ("tcp".to_string(), Some(80), vec!["0.0.0.0/0".to_string()]),
+                ("tcp".to_string(), Some(443), vec!["0.0.0.0/0".to_string()]),
+            ]
+        );
     });
     // The role (with its policy) was made before the project.
     let ops: Vec<String> = serde_json::from_value(proxy.stats()["ops"].clone()).unwrap();
@@ -366,6 +396,18 @@ fn codebuild_vpc_builds_in_private_subnets_with_a_scoped_role() {
     let (again, _) = run(&s, &p, &["apply", &bp, "--auto-approve", "--json", "--stats"]);
     ok(&again);
     assert_eq!(stats(&again)["write_calls"], 0, "{}", again.stderr);
+
+    // The reader's database instead of the DNS server: the buildspec
+    // changes in place, nothing else does.
+    let target = ["--var", "vpc_target_host=db.internal", "--var", "vpc_target_port=5432"];
+    let (plan, _) = run(&s, &p, &[&["plan", &bp, "--json"][..], &target].concat());
+    assert_eq!(
+        changes(&plan),
+        [("project".to_string(), "update".to_string(), serde_json::json!(["buildspec"]))]
+    );
+    let out = run(&s, &p, &[&["plan", &bp, "--var", "vpc_target_port=0"][..]].concat()).0;
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("vpc_target_port"), "{}", out.stderr);
 
     // A bigger machine: UpdateProject with the whole definition and the
     // whole tag list, archkit's tags kept (canned: moto has none).
