@@ -67,6 +67,10 @@ pub(crate) async fn leftovers(url: &str, pg_url: Option<&str>, s: &Stack) -> Vec
     left.extend(subnets.subnets().iter().map(|v| format!("subnet {:?}", v.subnet_id())));
     let sgs = ec2.describe_security_groups().filters(f()).send().await.unwrap();
     left.extend(sgs.security_groups().iter().map(|g| format!("sg {:?}", g.group_id())));
+    let igws = ec2.describe_internet_gateways().filters(f()).send().await.unwrap();
+    left.extend(
+        igws.internet_gateways().iter().map(|g| format!("igw {:?}", g.internet_gateway_id())),
+    );
     let lts = ec2.describe_launch_templates().filters(f()).send().await.unwrap();
     left.extend(
         lts.launch_templates().iter().map(|t| format!("template {:?}", t.launch_template_name())),
@@ -158,6 +162,32 @@ fn launch_template_spread_versions_on_change_and_destroys_instances_first() {
         assert_eq!(d.instance_type().map(|t| t.as_str()), Some("m5.large"));
         assert_eq!(d.placement().and_then(|p| p.group_name()), Some(group.as_str()));
         assert_eq!(d.security_group_ids(), [s.physical("instance_sg")]);
+        // Session Manager: the profile's role has its policy only, and the
+        // subnet routes out through the internet gateway.
+        let profile = s.physical("instance_profile");
+        assert_eq!(d.iam_instance_profile().and_then(|p| p.name()), Some(profile.as_str()));
+        let attached = crate::moto::iam(&url)
+            .list_attached_role_policies()
+            .role_name(s.physical("instance_role"))
+            .send()
+            .await
+            .unwrap();
+        let arns: Vec<&str> =
+            attached.attached_policies().iter().filter_map(|p| p.policy_arn()).collect();
+        assert_eq!(arns, ["arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"]);
+        let subnet = ec2(&url).describe_subnets().subnet_ids(s.physical("subnet")).send().await;
+        assert_eq!(subnet.unwrap().subnets()[0].map_public_ip_on_launch(), Some(true));
+        let tables = ec2(&url)
+            .describe_route_tables()
+            .route_table_ids(s.physical("route_table"))
+            .send()
+            .await
+            .unwrap();
+        let table = &tables.route_tables()[0];
+        let out = table.routes().iter().find(|r| r.destination_cidr_block() == Some("0.0.0.0/0"));
+        assert_eq!(out.and_then(|r| r.gateway_id()), Some(s.physical("internet_gateway").as_str()));
+        let assoc: Vec<_> = table.associations().iter().filter_map(|a| a.subnet_id()).collect();
+        assert_eq!(assoc, [s.physical("subnet")]);
         let groups = crate::moto::ec2(&p)
             .describe_placement_groups()
             .group_names(&group)
@@ -178,6 +208,20 @@ fn launch_template_spread_versions_on_change_and_destroys_instances_first() {
             assert_eq!(t.get("aws:ec2launchtemplate:id"), Some(&template_id));
         }
     });
+
+    // The instances and their placement, and the way in, printed.
+    let out = s.run(&["output", "--json"]);
+    ok(&out);
+    let o: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let list = o["instances"].as_str().unwrap();
+    for part in [
+        format!("Name=tag:archkit:stack,Values={} ", s.name),
+        format!("Name=placement-group-name,Values={group} "),
+        "[InstanceId,Placement.AvailabilityZone,Placement.GroupName,State.Name]".to_string(),
+    ] {
+        assert!(list.contains(&part), "{list} lacks {part}");
+    }
+    assert_eq!(o["connect"], "aws ssm start-session --region us-east-1 --target INSTANCE_ID");
 
     // No change, and a second apply writes nothing.
     let (again, _) =
@@ -321,9 +365,17 @@ async fn ecs_on_ec2_read_back(url: &str, s: &Stack, ami: &str, version: &str) {
         .send()
         .await
         .unwrap();
-    let arns: Vec<&str> =
+    let mut arns: Vec<&str> =
         attached.attached_policies().iter().filter_map(|p| p.policy_arn()).collect();
-    assert_eq!(arns, ["arn:aws:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role"]);
+    arns.sort();
+    // The ECS agent's policy, and Session Manager's for the post's curl.
+    assert_eq!(
+        arns,
+        [
+            "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore",
+            "arn:aws:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role",
+        ]
+    );
 
     // The task SG admits TCP 80 from the VPC only.
     let sg = ec2.describe_security_groups().group_ids(s.physical("task_sg")).send().await.unwrap();
@@ -376,6 +428,30 @@ fn ecs_awsvpc_nginx_runs_on_container_instances_and_follows_a_new_template_versi
         let net = svc.network_configuration().unwrap().awsvpc_configuration().unwrap();
         assert_eq!(net.security_groups(), [s.physical("task_sg")]);
     });
+
+    // The post's check, printed: the task's own address from its
+    // attachment, then a curl to it from a container instance.
+    let out = s.run(&["output", "--json"]);
+    ok(&out);
+    let o: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    // The service by name (its physical id is its ARN).
+    let (cluster, service) = (s.physical("cluster"), format!("{}-service", s.name));
+    let find = o["task_address"].as_str().unwrap();
+    assert!(find.starts_with("ADDR=$(aws ecs describe-tasks --region us-east-1 "), "{find}");
+    for part in [
+        format!("--cluster {cluster} --service-name {service}"),
+        "details[?name=='privateIPv4Address'].value".to_string(),
+    ] {
+        assert!(find.contains(&part), "{find} lacks {part}");
+    }
+    let curl = o["curl_task"].as_str().unwrap();
+    assert!(curl.starts_with("aws ssm start-session "), "{curl}");
+    for part in [
+        "--document-name AWS-StartInteractiveCommand --parameters command=\"curl -s http://$ADDR\"",
+        &format!("--auto-scaling-group-names {}", s.physical("container_instances")),
+    ] {
+        assert!(curl.contains(part), "{curl} lacks {part}");
+    }
 
     let again = crate::util::run(&mut s.cmd(&["plan", &bp, "--detailed-exitcode"]));
     assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
