@@ -409,6 +409,22 @@ mod tests {
         assert!(d.help.as_deref().unwrap().contains("0 to 16"), "{d:?}");
     }
 
+    const ELEMENT: &str = "name: t\nparameters:\n  names: {type: list, default: []}\nresources:\n  logs:\n    type: aws.logs.log_group\n    properties:\n      name: ${element(params.names, 1)}\n";
+
+    #[test]
+    fn element_of_a_known_list_is_checked_at_plan_time() {
+        // An empty list has no element: the list argument is at fault.
+        let err = check(ELEMENT, &[]).unwrap_err();
+        assert_eq!(err.codes(), ["archkit::blueprint::invalid_value"], "{err:?}");
+        let d = &err.diagnostics[0];
+        assert!(d.message.contains("element: the list is empty"), "{d:?}");
+        let at = d.offset();
+        assert_eq!(&ELEMENT[at..at + "params.names".len()], "params.names");
+        assert_eq!(d.line_col(at).0, 8);
+        // Given an item, index 1 wraps to it.
+        assert!(check(ELEMENT, &[("names", "[app]")]).is_ok());
+    }
+
     #[test]
     fn derived_subnets_are_checked_against_their_vpc() {
         // A VPC moved by --var: a fixed subnet no longer lies inside it,

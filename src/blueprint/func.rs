@@ -5,7 +5,10 @@
 //! `cidrsubnet(prefix, newbits, netnum)` is the `netnum`-th network of
 //! `prefix` extended by `newbits` bits; `cidrhost(prefix, hostnum)` the
 //! `hostnum`-th address of `prefix` (negative counts back from the end).
-//! Both are pure: they run at plan time once their arguments are known
+//! `element(list, index)` picks one item of a list, such as the first DNS
+//! name of an interface endpoint (`${element(endpoint.dns_entries, 0)}`),
+//! wrapping past the end as Terraform's does. All three give text and are
+//! pure: they run at plan time once their arguments are known
 //! and again at apply time for arguments known only then.
 
 use std::net::Ipv4Addr;
@@ -19,16 +22,18 @@ use serde_json::Value as J;
 pub enum Func {
     CidrSubnet,
     CidrHost,
+    Element,
 }
 
 /// Every function, for lookups and the help text of an unknown name.
-pub const FUNCS: &[Func] = &[Func::CidrSubnet, Func::CidrHost];
+pub const FUNCS: &[Func] = &[Func::CidrSubnet, Func::CidrHost, Func::Element];
 
 impl Func {
     pub fn name(self) -> &'static str {
         match self {
             Func::CidrSubnet => "cidrsubnet",
             Func::CidrHost => "cidrhost",
+            Func::Element => "element",
         }
     }
 
@@ -41,6 +46,7 @@ impl Func {
         match self {
             Func::CidrSubnet => &["prefix", "newbits", "netnum"],
             Func::CidrHost => &["prefix", "hostnum"],
+            Func::Element => &["list", "index"],
         }
     }
 
@@ -52,6 +58,10 @@ impl Func {
     /// Applies the function to known argument values. The caller checked
     /// the count of arguments.
     pub fn eval(self, args: &[J]) -> Result<J, CallError> {
+        if self == Func::Element {
+            let index = number(args.get(1), 1, "index")?;
+            return element(args.first(), index);
+        }
         let prefix = prefix(args.first())?;
         match self {
             Func::CidrSubnet => {
@@ -63,6 +73,7 @@ impl Func {
                 let hostnum = number(args.get(1), 1, "hostnum")?;
                 cidrhost(prefix, hostnum).map(|a| J::from(a.to_string()))
             }
+            Func::Element => unreachable!("handled above"),
         }
     }
 }
@@ -161,6 +172,41 @@ pub fn cidrhost(base: Ipv4Net, hostnum: i64) -> Result<Ipv4Addr, CallError> {
     Ok(Ipv4Addr::from((u64::from(u32::from(base.network())) + offset) as u32))
 }
 
+/// The `index`-th item of a list of text, wrapping past the end
+/// (Terraform's `element`).
+fn element(list: Option<&J>, index: i64) -> Result<J, CallError> {
+    let Some(J::Array(items)) = list else {
+        let shown = list.map_or_else(|| "nothing".to_string(), |v| v.to_string());
+        return Err(fail(
+            0,
+            format!("{shown} is not a list"),
+            "give a list, e.g. an endpoint's `dns_entries`",
+        ));
+    };
+    if items.is_empty() {
+        return Err(fail(
+            0,
+            "the list is empty, so it has no element".into(),
+            "check that the list has items",
+        ));
+    }
+    if index < 0 {
+        return Err(fail(
+            1,
+            format!("index {index} is negative"),
+            "index is 0 or more (it wraps past the end)",
+        ));
+    }
+    match &items[(index as u64 % items.len() as u64) as usize] {
+        J::String(s) => Ok(J::from(s.clone())),
+        other => Err(fail(
+            0,
+            format!("item {index} is {other}, not text"),
+            "element picks from a list of text",
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -228,6 +274,19 @@ mod tests {
         );
         assert_eq!(call(Func::CidrHost, &[J::from(5), J::from(1)]), Err(0));
         assert_eq!(call(Func::CidrHost, &[J::from("10.0.0.0/16"), J::from("x")]), Err(1));
+    }
+
+    #[test]
+    fn element_picks_and_wraps_as_terraform_does() {
+        let call = |args: &[J]| Func::Element.eval(args).map_err(|e| e.arg);
+        let list = serde_json::json!(["a.example", "b.example"]);
+        assert_eq!(call(&[list.clone(), J::from(0)]), Ok(J::from("a.example")));
+        assert_eq!(call(&[list.clone(), J::from("1")]), Ok(J::from("b.example")));
+        assert_eq!(call(&[list.clone(), J::from(3)]), Ok(J::from("b.example")));
+        assert_eq!(call(&[list.clone(), J::from(-1)]), Err(1));
+        assert_eq!(call(&[serde_json::json!([]), J::from(0)]), Err(0));
+        assert_eq!(call(&[J::from("a"), J::from(0)]), Err(0));
+        assert_eq!(call(&[serde_json::json!([1]), J::from(0)]), Err(0));
     }
 
     proptest! {

@@ -48,7 +48,14 @@ impl Eval<'_> {
             _ => None,
         };
         match e {
-            Expr::Ref(Ref::Param(p)) => scalar(&self.values.value(p)?),
+            // A `list` parameter is known as a list of its items, for
+            // `element` (`Option<Vec<_>>`: unknown if any item is).
+            Expr::Ref(Ref::Param(p)) => match self.values.value(p)? {
+                Expr::List(items) => {
+                    items.iter().map(scalar).collect::<Option<Vec<J>>>().map(J::Array)
+                }
+                v => scalar(&v),
+            },
             Expr::Call(c) => self.call(c).ok().flatten(),
             Expr::Template(parts) => {
                 let mut out = String::new();
