@@ -84,6 +84,7 @@ pub mod error;
 pub mod events;
 pub mod firehose;
 pub mod glue;
+pub mod glue_table;
 pub mod iam;
 pub mod instance_profile;
 pub mod lambda;
@@ -175,6 +176,7 @@ kinds! {
     glue::DATABASE => glue::Database,
     glue::CRAWLER => glue::Crawler,
     glue::JOB => glue::Job,
+    glue_table::TABLE => glue_table::Table,
 }
 
 /// Every AWS resource kind's schema.

@@ -123,6 +123,17 @@ pub(crate) async fn leftovers(url: &str, s: &Stack) -> Vec<String> {
             .filter(|n| n.starts_with(&prefix))
             .map(|n| format!("bucket {n}")),
     );
+    let glue = client!(aws_sdk_glue, url);
+    let dbs = glue.get_databases().send().await.unwrap();
+    left.extend(
+        dbs.database_list()
+            .iter()
+            .map(|d| d.name())
+            .filter(|n| n.starts_with(&prefix.replace('-', "_")))
+            // Glue names have `_` for the stack's `-`: shown with `-` so
+            // the stack's name is recognised in it.
+            .map(|n| format!("glue database {}", n.replace('_', "-"))),
+    );
     // The master password's secret, which RDS tags with its cluster.
     let sm = client!(aws_sdk_secretsmanager, url);
     let secrets = sm.list_secrets().send().await.unwrap();
@@ -188,6 +199,53 @@ fn aurora_changes_reach_s3_through_firehose_and_the_stack_leaves_nothing() {
             .find(|p| p.parameter_name() == Some("aws_default_lambda_role"))
             .and_then(|p| p.parameter_value());
         assert_eq!(lambda_role, Some(invoke_role_arn.as_str()));
+        // New sessions have the AWS_LAMBDA_ACCESS role active.
+        let on_login = params
+            .parameters()
+            .iter()
+            .find(|p| p.parameter_name() == Some("activate_all_roles_on_login"))
+            .and_then(|p| p.parameter_value());
+        assert_eq!(on_login, Some("1"));
+
+        // The catalog table: the post's columns, over CDC/, read by
+        // LazySimpleSerDe with `,` and the `\` escape the function writes.
+        let glue = client!(aws_sdk_glue, &url);
+        let (db, name) =
+            phys("sales_cdc").split_once('|').map(|(a, b)| (a.to_string(), b.to_string())).unwrap();
+        assert_eq!(db, phys("cdc_catalog"));
+        let got = glue.get_table().database_name(&db).name(&name).send().await.unwrap();
+        let table = got.table().unwrap();
+        assert_eq!(table.table_type(), Some("EXTERNAL_TABLE"));
+        let sd = table.storage_descriptor().unwrap();
+        assert_eq!(sd.location(), Some(format!("s3://{bucket}/CDC/").as_str()));
+        let cols: Vec<(&str, &str)> =
+            sd.columns().iter().map(|c| (c.name(), c.r#type().unwrap_or_default())).collect();
+        assert_eq!(
+            cols,
+            [
+                ("itemid", "int"),
+                ("category", "varchar(255)"),
+                ("price", "double"),
+                ("quantity", "int"),
+                ("orderdate", "timestamp"),
+                ("destinationstate", "varchar(2)"),
+                ("shippingtype", "varchar(255)"),
+                ("referral", "varchar(255)"),
+            ]
+        );
+        let serde = sd.serde_info().unwrap();
+        assert_eq!(
+            serde.serialization_library(),
+            Some("org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe")
+        );
+        let sp = serde.parameters().unwrap();
+        assert_eq!((sp["field.delim"].as_str(), sp["escape.delim"].as_str()), (",", "\\"));
+        assert_eq!(sd.input_format(), Some("org.apache.hadoop.mapred.TextInputFormat"));
+        // Not taggable: the table's parameters carry the stack.
+        let tp = table.parameters().unwrap();
+        assert_eq!(tp.get("archkit:stack"), Some(&s.name));
+        assert_eq!(tp.get("archkit:id").map(String::as_str), Some("sales_cdc"));
+
         let c = rds.describe_db_clusters().db_cluster_identifier(&cluster).send().await.unwrap();
         let c = &c.db_clusters()[0];
         assert_eq!(c.engine(), Some("aurora-mysql"));
@@ -272,6 +330,53 @@ fn aurora_changes_reach_s3_through_firehose_and_the_stack_leaves_nothing() {
     let (again, _) = run(&s, &["apply", &bp, "--auto-approve", "--json", "--stats"]);
     ok(&again);
     assert_eq!(stats(&again)["write_calls"], 0, "{}", again.stderr);
+
+    // A column added to the catalog table: UpdateTable in place with the
+    // whole definition (archkit's parameters kept), then no change.
+    let yaml = std::path::Path::new(&bp).join("blueprint.yaml");
+    let text = std::fs::read_to_string(&yaml).unwrap();
+    let last = "        - {name: referral, type: varchar(255)}\n";
+    assert!(text.contains(last));
+    let more = format!("{last}        - {{name: coupon, type: string, comment: added later}}\n");
+    std::fs::write(&yaml, text.replace(last, &more)).unwrap();
+    let (plan, _) = run(&s, &["plan", &bp, "--json"]);
+    assert_eq!(
+        changes(&plan),
+        [("sales_cdc".to_string(), "update".to_string(), serde_json::json!(["columns"]))]
+    );
+    ok(&run(&s, &["apply", &bp, "--auto-approve"]).0);
+    rt().block_on(async {
+        let (db, name) = s
+            .physical("sales_cdc")
+            .split_once('|')
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .unwrap();
+        let got = client!(aws_sdk_glue, &url).get_table().database_name(db).name(name).send().await;
+        let got = got.unwrap();
+        let t = got.table().unwrap();
+        let cols = t.storage_descriptor().unwrap().columns();
+        assert_eq!(cols.len(), 9);
+        assert_eq!((cols[8].name(), cols[8].comment()), ("coupon", Some("added later")));
+        assert_eq!(
+            t.parameters().unwrap().get("archkit:id").map(String::as_str),
+            Some("sales_cdc")
+        );
+    });
+    let (plan, _) = run(&s, &["plan", &bp, "--detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "{}", plan.stdout);
+
+    // The post's last steps, printed: the 10-row generator and the query
+    // over the catalog table.
+    let out = s.run(&["output", "--json"]);
+    ok(&out);
+    let o: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let db = s.physical("cdc_catalog");
+    assert_eq!(o["catalog_table"], format!("{db}.sales_cdc"));
+    let query = o["query"].as_str().unwrap();
+    assert!(query.contains(&format!("--query-execution-context Database={db} ")), "{query}");
+    assert!(query.contains("FROM sales_cdc GROUP BY category"), "{query}");
+    assert!(o["generate_rows"].as_str().unwrap().ends_with("< sql/generate.sql"), "{o}");
+    assert!(std::path::Path::new(&bp).join("sql/generate.sql").is_file());
 
     // The optional Spectrum role: off by default, one role when asked for.
     let (plan, _) = run(&s, &["plan", &bp, "--json", "--var", "redshift_spectrum=true"]);

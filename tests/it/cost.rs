@@ -181,6 +181,8 @@ const BILLS: &[(&str, Option<(&str, &str)>)] = &[
 /// elsewhere: a launch template's instances, a task definition's tasks,
 /// an S3 object as its bucket's storage).
 const FREE: &[&str] = &[
+    // The Data Catalog's first million objects are free.
+    "aws.glue.table",
     "aws.ec2.internet_gateway",
     "aws.ec2.internet_gateway_attachment",
     "aws.ec2.launch_template",

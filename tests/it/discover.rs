@@ -100,7 +100,7 @@ fn discover_destroys_a_stack_without_state(bp: &str, vars: &[(&str, &str)]) {
 }
 
 /// Kinds found through their parents, never by tags.
-const UNTAGGED: [&str; 6] = [
+const UNTAGGED: [&str; 7] = [
     "aws.ec2.route",
     "aws.ec2.route_table_association",
     "aws.ec2.internet_gateway_attachment",
@@ -108,6 +108,8 @@ const UNTAGGED: [&str; 6] = [
     "aws.lambda.permission",
     // Goes with its cluster.
     "aws.rds.cluster_role_association",
+    // Goes with its database (DeleteDatabase drops its tables).
+    "aws.glue.table",
 ];
 
 #[test]

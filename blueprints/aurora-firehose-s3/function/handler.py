@@ -2,12 +2,11 @@
 
 Aurora MySQL calls this function asynchronously (`lambda_async`) from the
 TR_Sales_CDC trigger with the row as a JSON object (sql/setup.sql); the
-line lands under CDC/ in the bucket, where Redshift Spectrum or Athena
-read it with the column order below.
+line lands under CDC/ in the bucket, where the stack's Glue catalog table
+(`sales_cdc`) lets Athena and Redshift Spectrum read it with the column
+order below.
 """
 
-import csv
-import io
 import json
 import os
 
@@ -35,14 +34,23 @@ def firehose():
     return _firehose
 
 
+def field(v):
+    """One value as the catalog table reads it: Hive's LazySimpleSerDe
+    with `,` between fields and `\\` as its escape character (the table's
+    `escape.delim`), so a comma or backslash inside a value is escaped
+    rather than quoted (LazySimpleSerDe has no quoting: a quoted value
+    would keep its quotes and split at its comma). A line break would end
+    the record whatever the escaping (files are split into lines first),
+    so it becomes a space."""
+    text = "" if v is None else str(v)
+    text = text.replace("\\", "\\\\").replace(",", "\\,")
+    return text.replace("\r\n", " ").replace("\n", " ").replace("\r", " ")
+
+
 def to_csv(row):
-    """One CSV line of `row`'s fields in FIELDS order, ending in a newline
-    (Firehose concatenates records). A missing or NULL column is empty; a
-    value holding a comma, quote or newline is quoted."""
-    out = io.StringIO()
-    values = ["" if row.get(f) is None else row.get(f) for f in FIELDS]
-    csv.writer(out, lineterminator="\n").writerow(values)
-    return out.getvalue()
+    """One line of `row`'s fields in FIELDS order, ending in a newline
+    (Firehose concatenates records). A missing or NULL column is empty."""
+    return ",".join(field(row.get(f)) for f in FIELDS) + "\n"
 
 
 def handler(event, context):

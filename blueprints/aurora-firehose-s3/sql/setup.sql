@@ -57,11 +57,13 @@ BEGIN
 END;;
 DELIMITER ;
 
--- Whoever inserts into Sales needs the role, active in their session.
+-- Whoever inserts into Sales needs the role. The cluster parameter group
+-- sets activate_all_roles_on_login = 1, so it is active in every new
+-- session of this user (the SET ROLE covers this one).
 GRANT AWS_LAMBDA_ACCESS TO CURRENT_USER();
 SET ROLE AWS_LAMBDA_ACCESS;
 
--- A row to see it work: a CSV line lands under CDC/ within the Firehose
--- buffer interval.
+-- A row to see it work (or run sql/generate.sql for the post's 10): a
+-- line lands under CDC/ within the Firehose buffer interval.
 -- INSERT INTO Sales (ItemID, Category, Price, Quantity, OrderDate, DestinationState, ShippingType, Referral)
 --   VALUES (1, 'Electronics', 199.99, 1, NOW(), 'WA', '2-Day', 'Friend');
