@@ -141,6 +141,36 @@ fn glue_relationalize_uploads_catalogs_and_leaves_nothing() {
         assert_eq!(args["--TempDir"], format!("s3://{bucket}/temp/"));
         assert_eq!(args["--database"], database);
         assert_eq!(args["--table_name"], "players");
+        assert_eq!(args["--output_path"], format!("s3://{bucket}/output-flat/"));
+        assert_eq!(args["--frames_path"], format!("s3://{bucket}/output-frames/"));
+
+        // The post's Athena table over the root frame: ORC at
+        // output-flat/, with the names the job writes (the post's DDL's).
+        let t = g.get_table().database_name(&database).name("players_flat").send().await.unwrap();
+        let t = t.table().unwrap();
+        let sd = t.storage_descriptor().unwrap();
+        assert_eq!(sd.location(), Some(format!("s3://{bucket}/output-flat/").as_str()));
+        assert_eq!(
+            sd.serde_info().and_then(|s| s.serialization_library()),
+            Some("org.apache.hadoop.hive.ql.io.orc.OrcSerde")
+        );
+        let cols: Vec<(&str, &str)> =
+            sd.columns().iter().map(|c| (c.name(), c.r#type().unwrap_or_default())).collect();
+        assert_eq!(cols.len(), 25, "{cols:?}");
+        for want in [
+            ("username", "string"),
+            ("characteristics_race", "string"),
+            ("characteristics_power", "int"),
+            ("kinetic_name", "string"),
+            ("map", "string"),
+            ("waypoint", "string"),
+        ] {
+            assert!(cols.contains(&want), "{want:?} not in {cols:?}");
+        }
+        assert!(
+            !cols.iter().any(|(n, _)| n.starts_with("arsenal_") || n.contains('.')),
+            "{cols:?}"
+        );
         let trust = crate::moto::iam(&url)
             .get_role()
             .role_name(role.rsplit('/').next().unwrap())

@@ -8,7 +8,10 @@ SparkContext, reads its arguments and commits the job.
 Arguments (the job's default arguments, see blueprint.yaml):
   --database      the Glue database the crawler wrote the table to
   --table_name    the crawled table (`players`)
-  --output_path   where the flattened frames go, s3://bucket/output-flat/
+  --output_path   where the root frame goes, s3://bucket/output-flat/ (the
+                  post's Athena table, `players_flat` in the catalog)
+  --frames_path   where any other frame (one per nested array) goes, each
+                  under its own name, s3://bucket/output-frames/
   --TempDir       staging space for Relationalize, s3://bucket/temp/
 
 The functions above `main` are pure Python, so the tests run them
@@ -18,18 +21,29 @@ without Spark or Glue.
 import re
 import sys
 
-ARGS = ["JOB_NAME", "database", "table_name", "output_path", "TempDir"]
+ARGS = ["JOB_NAME", "database", "table_name", "output_path", "frames_path", "TempDir"]
+
+# The post's DDL names a weapon's columns without `arsenal_`
+# (`kinetic_name`) and the location's without `location_` (`map`,
+# `waypoint`), and keeps the others' group (`characteristics_race`).
+DROPPED_GROUPS = ("arsenal_", "location_")
+
+ROOT_FRAME = "roottable"
 
 
 def flat_name(column):
     """Relationalize names nested columns with dots
-    (`player.characteristics.race`); Athena and Hive DDL cannot use them,
-    and the post's tables say `characteristics_race`. Dots (and anything
-    else outside [A-Za-z0-9_]) become underscores, the leading `player_`
-    of the post's root object is dropped, and the result is lower case."""
+    (`player.characteristics.race`); Athena and Hive DDL cannot use them.
+    The post's DDL says `characteristics_race`, `kinetic_name`, `map`:
+    dots (and anything else outside [A-Za-z0-9_]) become underscores, the
+    leading `player_` of the root object is dropped, then the `arsenal_`
+    and `location_` groups, and the result is lower case."""
     name = re.sub(r"[^A-Za-z0-9_]", "_", column).lower()
     if name.startswith("player_"):
         name = name[len("player_"):]
+    for group in DROPPED_GROUPS:
+        if name.startswith(group):
+            name = name[len(group):]
     return name
 
 
@@ -48,12 +62,18 @@ def renames(columns):
     return out
 
 
-def frame_path(output_path, frame):
+def frame_path(output_path, frames_path, frame):
     """Where one frame of the relationalized collection is written: the
-    root frame (named after the root, `roottable`) under
-    `<output>/roottable/`, each array under its own name made flat."""
-    base = output_path if output_path.endswith("/") else output_path + "/"
-    return base + flat_name(frame).strip("_") + "/"
+    root frame (`roottable`) at `output_path` itself, where the post's
+    table reads it, and every other frame (an array) under `frames_path`
+    in a folder of its own name made flat, so no table over `output_path`
+    ever reads a second schema."""
+    def folder(p):
+        return p if p.endswith("/") else p + "/"
+
+    if frame == ROOT_FRAME:
+        return folder(output_path)
+    return folder(frames_path) + flat_name(frame).strip("_") + "/"
 
 
 def main():
@@ -73,7 +93,7 @@ def main():
         database=args["database"], table_name=args["table_name"]
     )
     frames = Relationalize.apply(
-        frame=players, staging_path=args["TempDir"], name="roottable"
+        frame=players, staging_path=args["TempDir"], name=ROOT_FRAME
     )
     for name in frames.keys():
         frame = frames.select(name)
@@ -82,7 +102,7 @@ def main():
         glue.write_dynamic_frame.from_options(
             frame=frame,
             connection_type="s3",
-            connection_options={"path": frame_path(args["output_path"], name)},
+            connection_options={"path": frame_path(args["output_path"], args["frames_path"], name)},
             format="orc",
         )
     job.commit()
