@@ -72,6 +72,7 @@ macro_rules! tag_calls {
     }};
 }
 
+pub mod appscaling;
 pub mod autoscaling;
 pub mod client;
 pub mod codebuild;
@@ -149,6 +150,8 @@ kinds! {
     iam::ROLE => iam::Role,
     instance_profile::INSTANCE_PROFILE => instance_profile::InstanceProfile,
     autoscaling::GROUP => autoscaling::AutoScalingGroup,
+    appscaling::TARGET => appscaling::Target,
+    appscaling::POLICY => appscaling::Policy,
     logs::LOG_GROUP => logs::LogGroup,
     elbv2::load_balancer::LOAD_BALANCER => elbv2::load_balancer::LoadBalancer,
     elbv2::target_group::TARGET_GROUP => elbv2::target_group::TargetGroup,

@@ -163,7 +163,11 @@ fn ecs_windows_cluster_moves_with_its_vpc_range() {
         "ami_parameter",
         "/aws/service/ecs/optimized-ami/windows_server/2019/english/full/recommended/image_id",
     );
-    moves_with_its_vpc("ecs-windows-cluster", &[MOVED, ami], &["10.50.0.0/16"]);
+    moves_with_its_vpc(
+        "ecs-windows-cluster",
+        &[MOVED, ami, ("web_cidr", "203.0.113.7/32")],
+        &["10.50.0.0/16"],
+    );
 }
 
 /// A subnet outside its VPC is refused at `plan`: exit 1, the line of the

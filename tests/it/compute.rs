@@ -507,6 +507,8 @@ const WINDOWS: &str = "ecs-windows-cluster";
 /// path (`../shared/reference/moto-more.md`).
 const MOTO_WINDOWS_AMI: &str =
     "/aws/service/ecs/optimized-ami/windows_server/2019/english/full/recommended/image_id";
+/// Who may open the IIS page: required, never the world by default.
+const WEB: &str = "web_cidr=203.0.113.7/32";
 
 #[test]
 fn ecs_windows_cluster_runs_iis_on_host_port_8080_and_destroys() {
@@ -516,14 +518,14 @@ fn ecs_windows_cluster_runs_iis_on_host_port_8080_and_destroys() {
 
     // The blueprint's own parameter is the current Windows Server 2022
     // path, which moto lacks: a clear error before anything is made.
-    let plan = crate::util::run(&mut s.cmd(&["plan", &bp]));
+    let plan = crate::util::run(&mut s.cmd(&["plan", &bp, "--var", WEB]));
     assert_eq!(plan.code, 1, "{}", plan.stderr);
     let err = plan.stderr.split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(err.contains("archkit::lookup::not_found"), "{err}");
     assert!(err.contains("Windows_Server-2022-English-Full-ECS_Optimized"), "{err}");
 
     let var = format!("ami_parameter={MOTO_WINDOWS_AMI}");
-    let (plan, _) = run(&s, &url, &["plan", &bp, "--json", "--var", &var]);
+    let (plan, _) = run(&s, &url, &["plan", &bp, "--json", "--var", &var, "--var", WEB]);
     ok(&plan);
     let v: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
     let ami = v["lookups"][MOTO_WINDOWS_AMI].as_str().unwrap().to_string();
@@ -531,8 +533,11 @@ fn ecs_windows_cluster_runs_iis_on_host_port_8080_and_destroys() {
     let cost = v["cost"].to_string();
     assert!(cost.contains("t3.large windows instance"), "{cost}");
 
-    let (apply, secs) =
-        run(&s, &url, &["apply", &bp, "--auto-approve", "--json", "--stats", "--var", &var]);
+    let (apply, secs) = run(
+        &s,
+        &url,
+        &["apply", &bp, "--auto-approve", "--json", "--stats", "--var", &var, "--var", WEB],
+    );
     ok(&apply);
     figures("ecs-windows-cluster apply", &apply, secs);
     rt().block_on(async {
@@ -567,18 +572,137 @@ fn ecs_windows_cluster_runs_iis_on_host_port_8080_and_destroys() {
         let perms = sg.unwrap().security_groups()[0].ip_permissions().to_vec();
         assert_eq!(perms.len(), 1);
         assert_eq!((perms[0].from_port(), perms[0].to_port()), (Some(8080), Some(8080)));
-    });
 
-    let again = crate::util::run(&mut s.cmd(&["plan", &bp, "--detailed-exitcode", "--var", &var]));
+        // The post's load balancer: internet-facing, 80 from web_cidr
+        // only, forwarding to the instances' host port 8080, where the
+        // service registers its tasks.
+        let elb = client!(aws_sdk_elasticloadbalancingv2, &url);
+        let lbs =
+            elb.describe_load_balancers().load_balancer_arns(s.physical("web_lb")).send().await;
+        let lb = lbs.unwrap().load_balancers()[0].clone();
+        assert_eq!(lb.scheme().map(|x| x.as_str()), Some("internet-facing"));
+        let web = ec2.describe_security_groups().group_ids(s.physical("web_sg")).send().await;
+        let perms = web.unwrap().security_groups()[0].ip_permissions().to_vec();
+        let ranges: Vec<&str> = perms[0].ip_ranges().iter().filter_map(|r| r.cidr_ip()).collect();
+        assert_eq!(
+            (perms.len(), perms[0].from_port(), ranges),
+            (1, Some(80), vec!["203.0.113.7/32"])
+        );
+        let tgs =
+            elb.describe_target_groups().target_group_arns(s.physical("iis_targets")).send().await;
+        let tg = tgs.unwrap().target_groups()[0].clone();
+        assert_eq!(
+            (tg.port(), tg.target_type().map(|x| x.as_str())),
+            (Some(8080), Some("instance"))
+        );
+        let svc = ecs
+            .describe_services()
+            .cluster(s.physical("cluster"))
+            .services(s.physical("service"))
+            .send()
+            .await
+            .unwrap();
+        let lb0 = &svc.services()[0].load_balancers()[0];
+        assert_eq!(lb0.target_group_arn(), tg.target_group_arn());
+        assert_eq!(
+            (lb0.container_name(), lb0.container_port()),
+            (Some("windows_sample_app"), Some(80))
+        );
+
+        // Scaling: the service's desired count between 1 and 2, kept near
+        // 60 % CPU by a target-tracking policy.
+        let aas = client!(aws_sdk_applicationautoscaling, &url);
+        let rid = format!("service/{}/{}-service", s.physical("cluster"), s.name);
+        let ns = aws_sdk_applicationautoscaling::types::ServiceNamespace::Ecs;
+        let targets = aas
+            .describe_scalable_targets()
+            .service_namespace(ns.clone())
+            .resource_ids(&rid)
+            .send()
+            .await;
+        let targets = targets.unwrap();
+        let st = &targets.scalable_targets()[0];
+        assert_eq!((st.min_capacity(), st.max_capacity()), (1, 2));
+        assert_eq!(st.scalable_dimension().as_str(), "ecs:service:DesiredCount");
+        let pols =
+            aas.describe_scaling_policies().service_namespace(ns).resource_id(&rid).send().await;
+        let pols = pols.unwrap();
+        assert_eq!(pols.scaling_policies().len(), 1);
+        let tt = pols.scaling_policies()[0].target_tracking_scaling_policy_configuration().unwrap();
+        assert_eq!(tt.target_value(), 60.0);
+        assert_eq!(
+            tt.predefined_metric_specification().map(|m| m.predefined_metric_type().as_str()),
+            Some("ECSServiceAverageCPUUtilization")
+        );
+    });
+    let out = s.run(&["output", "iis_url"]);
+    ok(&out);
+    assert!(
+        out.stdout.trim().starts_with("http://") && out.stdout.contains("elb"),
+        "{}",
+        out.stdout
+    );
+
+    let again = crate::util::run(&mut s.cmd(&[
+        "plan",
+        &bp,
+        "--detailed-exitcode",
+        "--var",
+        &var,
+        "--var",
+        WEB,
+    ]));
     assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
-    let (again, _) =
-        run(&s, &url, &["apply", &bp, "--auto-approve", "--json", "--stats", "--var", &var]);
+    let (again, _) = run(
+        &s,
+        &url,
+        &["apply", &bp, "--auto-approve", "--json", "--stats", "--var", &var, "--var", WEB],
+    );
     ok(&again);
     assert_eq!(stats(&again)["write_calls"], 0, "{}", again.stderr);
 
+    // Another CPU target and a higher ceiling: the policy and the target
+    // are updated in place, nothing else; then no change.
+    let moved = ["--var", "cpu_target=45", "--var", "max_count=3"];
+    let args = |verb: &'static str| {
+        let mut a = vec![verb, bp.as_str(), "--var", var.as_str(), "--var", WEB];
+        a.extend(moved);
+        a
+    };
+    let (plan, _) = run(&s, &url, &[&args("plan")[..], &["--json"]].concat());
+    let mut got = changes(&plan);
+    got.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        got,
+        [
+            ("cpu_scaling".to_string(), "update".to_string(), serde_json::json!(["target_value"])),
+            (
+                "scaling_target".to_string(),
+                "update".to_string(),
+                serde_json::json!(["max_capacity"])
+            ),
+        ]
+    );
+    ok(&run(&s, &url, &[&args("apply")[..], &["--auto-approve"]].concat()).0);
+    let again = run(&s, &url, &[&args("plan")[..], &["--detailed-exitcode"]].concat()).0;
+    assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
+
+    let cluster = s.physical("cluster");
     let (destroy, secs) = run(&s, &url, &["destroy", &bp, "--auto-approve", "--json", "--stats"]);
     ok(&destroy);
     figures("ecs-windows-cluster destroy", &destroy, secs);
+    // The policy before its target, the target before the service.
+    let order = crate::util::finished_ids(&destroy.stdout);
+    let pos = |id: &str| order.iter().position(|x| x == id).unwrap();
+    assert!(pos("cpu_scaling") < pos("scaling_target"), "{order:?}");
+    assert!(pos("scaling_target") < pos("service"), "{order:?}");
+    rt().block_on(async {
+        let aas = client!(aws_sdk_applicationautoscaling, &url);
+        let ns = aws_sdk_applicationautoscaling::types::ServiceNamespace::Ecs;
+        let left = aas.describe_scalable_targets().service_namespace(ns).send().await.unwrap();
+        let ours = format!("service/{cluster}/");
+        assert!(!left.scalable_targets().iter().any(|t| t.resource_id().starts_with(&ours)));
+    });
     assert_eq!(rt().block_on(leftovers(&url, None, &s)), Vec::<String>::new());
 }
 

@@ -181,6 +181,9 @@ const BILLS: &[(&str, Option<(&str, &str)>)] = &[
 /// elsewhere: a launch template's instances, a task definition's tasks,
 /// an S3 object as its bucket's storage).
 const FREE: &[&str] = &[
+    // Application Auto Scaling is free; the tasks it adds bill as tasks.
+    "aws.appautoscaling.target",
+    "aws.appautoscaling.policy",
     // The Data Catalog's first million objects are free.
     "aws.glue.table",
     "aws.ec2.internet_gateway",
@@ -234,7 +237,7 @@ fn every_billing_resource_of_every_blueprint_has_a_charge_usage_or_unknown_marke
         ("aurora-firehose-s3", &["db_client_cidr=192.0.2.1/32"]),
         ("codebuild-vpc", &[]),
         ("ecs-awsvpc-nginx", &[]),
-        ("ecs-windows-cluster", &[windows_ami]),
+        ("ecs-windows-cluster", &[windows_ami, "web_cidr=203.0.113.7/32"]),
         ("fargate-public-private", &[]),
         ("glue-relationalize", &[]),
         ("launch-template-spread", &["instance_count=2"]),
