@@ -131,6 +131,10 @@ pub struct Resource {
     pub when: Option<Condition>,
     /// `for_each: ${params.list}`: one instance per item, `id[item]`.
     pub for_each: Option<ForEach>,
+    /// `ignore_changes: [desired_count]`: properties set at create and
+    /// then left as they are live (something else manages them, such as
+    /// an autoscaler), as Terraform's `lifecycle.ignore_changes`.
+    pub ignore_changes: Vec<String>,
 }
 
 /// The list parameter a `for_each` resource is made once per item of.

@@ -20,7 +20,7 @@ const RESERVED_IDS: &[&str] = &["params", "stack", "region", "azs"];
 
 const TOP_KEYS: &[&str] = &["name", "description", "source", "parameters", "resources", "outputs"];
 const RESOURCE_KEYS: &[&str] =
-    &["type", "properties", "depends_on", "description", "when", "for_each"];
+    &["type", "properties", "depends_on", "description", "when", "for_each", "ignore_changes"];
 const PARAM_KEYS: &[&str] = &[
     "type",
     "default",
@@ -674,7 +674,11 @@ impl<'a> Validator<'a> {
             span: key.span,
             when: None,
             for_each: None,
+            ignore_changes: Vec::new(),
         };
+        if let Some((_, n)) = find(entries, "ignore_changes") {
+            res.ignore_changes = self.ignore_changes(n, schema, &key.name);
+        }
         if let Some((_, n)) = find(entries, "when") {
             res.when = self.when(n);
         }
@@ -736,6 +740,45 @@ impl<'a> Validator<'a> {
             }
         }
         Some(res)
+    }
+
+    /// `ignore_changes: [name, ...]`: properties of the resource's own
+    /// schema, left to whatever else changes them once created.
+    fn ignore_changes(&mut self, node: &Node, schema: &'static Schema, id: &str) -> Vec<String> {
+        let items: Vec<&Node> = match &node.value {
+            Value::Seq(items) => items.iter().collect(),
+            Value::Str(_) => vec![node],
+            _ => {
+                self.type_error(node, "`ignore_changes`", "a list of property names");
+                return Vec::new();
+            }
+        };
+        let mut out = Vec::new();
+        for item in items {
+            let Some(name) = self.string(item, "an `ignore_changes` entry") else { continue };
+            if schema.property(&name).is_some_and(|p| p.name != "tags") {
+                out.push(name);
+                continue;
+            }
+            let names = schema.property_names().filter(|n| *n != "tags");
+            let help = match did_you_mean(&name, names) {
+                Some(m) => format!("did you mean `{m}`?"),
+                None => {
+                    format!("name a property of {} (`archkit blueprints --kinds`)", schema.kind)
+                }
+            };
+            self.err(
+                Code::UnknownProperty,
+                format!(
+                    "`ignore_changes` of `{id}` names `{name}`, not a property of {}",
+                    schema.kind
+                ),
+                item.span,
+                "no such property",
+                Some(help),
+            );
+        }
+        out
     }
 
     /// `for_each: ${params.list}`, with a list parameter, or

@@ -656,6 +656,7 @@ fn plan_resource(
             applied.as_ref(),
             &input.state.lineage,
         );
+        ignore_changes(&mut change, &res.ignore_changes, &o.properties);
         choose_action(&mut change, res.schema, k.as_ref(), recorded, ex.adopted.contains(id));
         if change.action == Action::NoOp {
             change.note = k.live_note(&o.attributes);
@@ -725,6 +726,22 @@ fn compare(
         {
             change.changed.push(name.clone());
             change.after.insert(name.clone(), Some(Value::Null));
+        }
+    }
+}
+
+/// The blueprint's `ignore_changes`: those properties keep their live
+/// value (an update of something else sends it as it is) and are neither
+/// a change nor drift.
+fn ignore_changes(change: &mut Change, ignored: &[String], live: &Props) {
+    if ignored.is_empty() {
+        return;
+    }
+    change.changed.retain(|n| !ignored.contains(n));
+    change.drift.retain(|n| !ignored.contains(n));
+    for name in ignored {
+        if let Some(v) = live.get(name) {
+            change.after.insert(name.clone(), Some(v.clone()));
         }
     }
 }

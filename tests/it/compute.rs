@@ -661,6 +661,33 @@ fn ecs_windows_cluster_runs_iis_on_host_port_8080_and_destroys() {
     ok(&again);
     assert_eq!(stats(&again)["write_calls"], 0, "{}", again.stderr);
 
+    // The scaling policy scales the service out (done here with the SDK,
+    // as Application Auto Scaling would: moto never scales). The count is
+    // the policy's (`ignore_changes: [desired_count]`): no change is
+    // planned, and an apply writes nothing and leaves it at 2.
+    let service = |url: &str| {
+        let (c, sv) = (s.physical("cluster"), s.physical("service"));
+        let url = url.to_string();
+        rt().block_on(async move {
+            let ecs = client!(aws_sdk_ecs, &url);
+            let d = ecs.describe_services().cluster(&c).services(&sv).send().await.unwrap();
+            (ecs, c, sv, d.services()[0].desired_count())
+        })
+    };
+    let (ecs, c, sv, _) = service(&url);
+    rt().block_on(ecs.update_service().cluster(&c).service(&sv).desired_count(2).send()).unwrap();
+    let scaled =
+        run(&s, &url, &["plan", &bp, "--detailed-exitcode", "--var", &var, "--var", WEB]).0;
+    assert_eq!(scaled.code, 0, "{}\n{}", scaled.stdout, scaled.stderr);
+    let (again, _) = run(
+        &s,
+        &url,
+        &["apply", &bp, "--auto-approve", "--json", "--stats", "--var", &var, "--var", WEB],
+    );
+    ok(&again);
+    assert_eq!(stats(&again)["write_calls"], 0, "{}", again.stderr);
+    assert_eq!(service(&url).3, 2);
+
     // Another CPU target and a higher ceiling: the policy and the target
     // are updated in place, nothing else; then no change.
     let moved = ["--var", "cpu_target=45", "--var", "max_count=3"];
