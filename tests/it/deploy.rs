@@ -581,7 +581,7 @@ fn a_second_interrupt_exits_at_once_and_the_rerun_converges() {
     kill("-TERM");
     let exit = child.wait().unwrap();
     let took = sent.elapsed();
-    seen.extend(rx.try_iter());
+    read_to_end(&rx, &mut seen);
     let stderr = seen.join("\n");
     eprintln!("figures: second interrupt: exit after {:.3}s", took.as_secs_f64());
     assert_eq!(exit.code(), Some(130), "{stderr}");
@@ -639,9 +639,21 @@ pub(crate) fn interrupt_at(
     assert!(Command::new("kill").args([signal, &pid]).status().unwrap().success());
     let exit = child.wait().unwrap();
     let took = sent.elapsed().as_secs_f64();
-    std::thread::sleep(Duration::from_millis(50));
-    seen.extend(rx.try_iter());
+    read_to_end(&rx, &mut seen);
     (exit.code(), took, seen.join("\n"))
+}
+
+/// The rest of a dead child's stderr lines: its reader thread may not have
+/// read the last ones when `wait` returns (a race a busy machine shows), so
+/// read until the thread ends at the pipe's end, at most 10 s.
+fn read_to_end(rx: &std::sync::mpsc::Receiver<String>, seen: &mut Vec<String>) {
+    let until = Instant::now() + Duration::from_secs(10);
+    while let Some(left) = until.checked_duration_since(Instant::now()) {
+        match rx.recv_timeout(left) {
+            Ok(line) => seen.push(line),
+            Err(_) => break,
+        }
+    }
 }
 
 /// Issue 13: SIGINT and SIGTERM during a readiness wait (a `test.slow`
