@@ -37,7 +37,7 @@ const WORKER_TYPES: &[&str] = &["G.025X", "G.1X", "G.2X", "G.4X", "G.8X", "Z.2X"
 
 /// A Glue name for `id` of `stack`: lower case with underscores, which
 /// Athena also accepts for databases and tables.
-fn glue_name(stack: &str, id: &str) -> String {
+pub(super) fn glue_name(stack: &str, id: &str) -> String {
     unique_name(stack, id, NAME_MAX).to_ascii_lowercase().replace('-', "_")
 }
 

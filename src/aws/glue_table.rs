@@ -83,9 +83,7 @@ fn split(id: &str) -> Option<(&str, &str)> {
 }
 
 fn table_name(ctx: &Context, logical: &str, p: &Props) -> String {
-    s(p, "name").unwrap_or_else(|| {
-        unique_name(&ctx.stack, logical, 255).to_ascii_lowercase().replace('-', "_")
-    })
+    s(p, "name").unwrap_or_else(|| super::glue::glue_name(&ctx.stack, logical))
 }
 
 /// The whole table definition archkit sends on create and update.
