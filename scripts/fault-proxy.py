@@ -44,6 +44,14 @@ TARGET (moto) and, as asked, injects the faults AWS users meet:
                        proxy's own, in EC2's XML: moto 5.2.5 does not
                        implement them (HTTP 500). A test double for those
                        three calls only; everything else still goes to moto.
+  --fake-ssm-associations
+                       answer CreateAssociation, DescribeAssociation,
+                       ListAssociations, UpdateAssociation and
+                       DeleteAssociation, and the tag calls on an
+                       Association, here, from a table of this proxy's own,
+                       in SSM's JSON: moto 5.2.5 implements no association
+                       call. A test double for those calls only: it checks
+                       what archkit sends and keeps it, it runs no document.
   --release-nat-eips   after forwarding DeleteNatGateway, disassociate the
                        gateway's Elastic IPs in TARGET: AWS releases them
                        when the gateway is deleted, moto 5.2.5 keeps them
@@ -112,6 +120,7 @@ p.add_argument("--stats")
 p.add_argument("--stats-at-exit", action="store_true")
 p.add_argument("--latency-ms", type=float, default=0)
 p.add_argument("--fake-placement-groups", action="store_true")
+p.add_argument("--fake-ssm-associations", action="store_true")
 p.add_argument("--canned", action="append", default=[])
 p.add_argument("--release-nat-eips", action="store_true")
 p.add_argument("--in-use", action="append", default=[])
@@ -300,6 +309,70 @@ def placement_groups(op, body):
         return ok(f"<placementGroupSet>{items}</placementGroupSet>")
 
 
+ASSOCIATIONS = {}  # --fake-ssm-associations: id -> description
+SSM_ASSOCIATION_OPS = ("CreateAssociation", "DescribeAssociation", "ListAssociations",
+                       "UpdateAssociation", "DeleteAssociation")
+SSM_TAG_OPS = ("AddTagsToResource", "RemoveTagsFromResource", "ListTagsForResource")
+
+
+def ssm_associations(op, headers, body):
+    """An SSM answer for an association call, or None for any other (RDS
+    and others have calls of the same names)."""
+    if op not in SSM_ASSOCIATION_OPS + SSM_TAG_OPS:
+        return None
+    if not (headers.get("X-Amz-Target") or "").startswith("AmazonSSM."):
+        return None
+    q = json.loads(body or b"{}")
+    if op in SSM_TAG_OPS and q.get("ResourceType") != "Association":
+        return None
+    ok = lambda doc: (200, {"Content-Type": "application/x-amz-json-1.1"}, json.dumps(doc).encode())  # noqa: E731
+
+    def missing():
+        return (400, {"Content-Type": "application/x-amz-json-1.1"}, json.dumps(
+            {"__type": "AssociationDoesNotExist", "Message": "The specified association does not exist."}).encode())
+
+    with LOCK:
+        if op == "CreateAssociation":
+            aid = "%08x-%04x-4%03x-8%03x-%012x" % (len(ASSOCIATIONS) + 1, os.getpid() % 65536, 0, 0,
+                                                 int(time.time() * 1000) % 10**12)
+            d = {"AssociationId": aid, "AssociationVersion": "1", "Name": q["Name"],
+                 "Overview": {"Status": "Pending"}, "Date": time.time()}
+            for k in ("AssociationName", "DocumentVersion", "Targets", "Parameters", "ScheduleExpression"):
+                if k in q:
+                    d[k] = q[k]
+            ASSOCIATIONS[aid] = {"d": d, "tags": {t["Key"]: t["Value"] for t in q.get("Tags", [])}}
+            return ok({"AssociationDescription": d})
+        if op == "ListAssociations":
+            found = [a["d"] for a in ASSOCIATIONS.values()]
+            for f in q.get("AssociationFilterList", []):
+                if f["key"] == "AssociationName":
+                    found = [d for d in found if d.get("AssociationName") == f["value"]]
+            keys = ("AssociationId", "AssociationName", "Name", "Targets", "Overview", "AssociationVersion")
+            return ok({"Associations": [{k: d[k] for k in keys if k in d} for d in found]})
+        a = ASSOCIATIONS.get(q.get("AssociationId") or q.get("ResourceId"))
+        if a is None:
+            return missing()
+        if op == "DescribeAssociation":
+            return ok({"AssociationDescription": a["d"]})
+        if op == "UpdateAssociation":
+            for k in ("DocumentVersion", "Targets", "Parameters", "ScheduleExpression", "AssociationName"):
+                if k in q:
+                    a["d"][k] = q[k]
+            a["d"]["AssociationVersion"] = str(int(a["d"]["AssociationVersion"]) + 1)
+            return ok({"AssociationDescription": a["d"]})
+        if op == "DeleteAssociation":
+            del ASSOCIATIONS[a["d"]["AssociationId"]]
+            return ok({})
+        if op == "AddTagsToResource":
+            a["tags"].update({t["Key"]: t["Value"] for t in q.get("Tags", [])})
+            return ok({})
+        if op == "RemoveTagsFromResource":
+            for k in q.get("TagKeys", []):
+                a["tags"].pop(k, None)
+            return ok({})
+        return ok({"TagList": [{"Key": k, "Value": v} for k, v in a["tags"].items()]})
+
+
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     # The headers and the body go out in two writes: with Nagle's
@@ -448,6 +521,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if throttle:
             return self.answer(*ANSWERS[proto])
         faked = placement_groups(op, body) if ARGS.fake_placement_groups else None
+        if ARGS.fake_ssm_associations:
+            faked = faked or ssm_associations(op, self.headers, body)
         if op in ARGS.in_use:
             with LOCK:
                 first = op not in IN_USE_REFUSED

@@ -100,6 +100,8 @@ pub mod s3_object;
 pub mod s3state;
 pub mod secretsmanager;
 pub mod ssm;
+pub mod ssm_association;
+pub mod ssm_document;
 pub mod stacks;
 pub mod values;
 
@@ -180,6 +182,8 @@ kinds! {
     glue::CRAWLER => glue::Crawler,
     glue::JOB => glue::Job,
     glue_table::TABLE => glue_table::Table,
+    ssm_document::DOCUMENT => ssm_document::Document,
+    ssm_association::ASSOCIATION => ssm_association::Association,
 }
 
 /// Every AWS resource kind's schema.

@@ -51,6 +51,8 @@ pub static US_EAST_1: PriceTable = PriceTable {
         ("ec2_linux_t3.large_hour", 0.0832),
         ("ec2_linux_m5.large_hour", 0.096),
         ("ec2_windows_t3.large_hour", 0.1108),
+        // Infracost's dataset (@16e40f6: $43.80 a month / 730 h), weak.
+        ("ec2_windows_t3.medium_hour", 0.06),
         // RDS for SQL Server, Single-AZ, license included. Only db.t3.large
         // is sourced: the smaller classes stay unknown.
         ("sqlserver-ex_db.t3.large_hour", 0.162),

@@ -53,7 +53,7 @@ fn moves_with_its_vpc(bp: &str, vars: &[(&str, &str)], ranges: &[&str]) {
     let Some(url) = require_moto() else { return };
     // Discovery and the spread blueprint read placement groups, which moto
     // lacks: the proxy answers those calls only.
-    let proxy = Proxy::builder(&url).fake_placement_groups().start();
+    let proxy = Proxy::builder(&url).fake_placement_groups().fake_ssm_associations().start();
     let p = proxy.url.as_str();
     let s = Stack::new(&url, "cidr");
     ok(&run(&s, p, vars, &["apply", bp, "--auto-approve"]));
@@ -122,6 +122,7 @@ fn managed_ad_sqlserver_moves_with_its_vpc_range() {
             MOVED,
             ("db_client_cidr", "10.45.0.0/24"),
             ("directory_admin_password", "Corp-Admin-Pw-7x"),
+            ("admin_ami_parameter", crate::managed::MOTO_WINDOWS_AMI),
         ],
         &["10.50.0.0/16"],
     );

@@ -39,7 +39,7 @@ async fn live_instances(url: &str, s: &Stack) -> Vec<(String, aws_sdk_ec2::types
 }
 
 /// The default version of a launch template.
-async fn default_version(
+pub(crate) async fn default_version(
     url: &str,
     template_id: &str,
 ) -> aws_sdk_ec2::types::LaunchTemplateVersion {

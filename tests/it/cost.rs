@@ -6,8 +6,10 @@
 use crate::moto::{Stack, ok, require_moto};
 
 /// The `cost` object of a `plan --json` run.
-fn plan_cost(s: &Stack, args: &[&str]) -> serde_json::Value {
-    let out = s.run(&[&["plan", "--json"][..], args].concat());
+/// A plan through `proxy`, which answers the SSM association calls moto
+/// lacks (managed-ad-sqlserver's domain join).
+fn plan_cost(s: &Stack, proxy: &str, args: &[&str]) -> serde_json::Value {
+    let out = crate::util::run(&mut s.cmd_at(proxy, &[&["plan", "--json"][..], args].concat()));
     ok(&out);
     let plan: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     plan["cost"].clone()
@@ -21,13 +23,16 @@ fn hourly(cost: &serde_json::Value) -> f64 {
 fn each_blueprint_plan_shows_its_running_cost() {
     let Some(url) = require_moto() else { return };
     let s = Stack::new(&url, "cost");
+    let proxy = crate::faults::Proxy::builder(&url).fake_ssm_associations().start();
+    let p = proxy.url.as_str();
     // The stack name is in no cost figure: the snapshots hold for any run.
-    let fargate = plan_cost(&s, &["fargate-public-private"]);
+    let fargate = plan_cost(&s, p, &["fargate-public-private"]);
     insta::assert_snapshot!(
         "cost_fargate_public_private",
         serde_json::to_string_pretty(&fargate).unwrap()
     );
-    let one_nat = plan_cost(&s, &["fargate-public-private", "--var", "nat_gateway_per_az=false"]);
+    let one_nat =
+        plan_cost(&s, p, &["fargate-public-private", "--var", "nat_gateway_per_az=false"]);
     insta::assert_snapshot!(
         "cost_fargate_public_private_one_nat",
         serde_json::to_string_pretty(&one_nat).unwrap()
@@ -38,7 +43,7 @@ fn each_blueprint_plan_shows_its_running_cost() {
     // Public tasks (the post's first pattern): no NAT gateway and no EIP
     // ($0.045 + $0.005 an hour each, two of each), but each of the two
     // tasks holds a public IPv4 address ($0.005 an hour).
-    let public = plan_cost(&s, &["fargate-public-private", "--var", "task_subnets=public"]);
+    let public = plan_cost(&s, p, &["fargate-public-private", "--var", "task_subnets=public"]);
     let saving = hourly(&fargate) - hourly(&public);
     assert!((saving - 0.09).abs() < 1e-9, "saving {saving}");
     let ids: Vec<&str> =
@@ -51,6 +56,7 @@ fn each_blueprint_plan_shows_its_running_cost() {
 
     let mq = plan_cost(
         &s,
+        p,
         &[
             "mq-lambda-poller",
             "--var",
@@ -65,13 +71,13 @@ fn each_blueprint_plan_shows_its_running_cost() {
     let broker = mq["resources"].as_array().unwrap().iter().find(|r| r["id"] == "broker").unwrap();
     assert!(broker["hourly"].is_null(), "{broker}");
 
-    let privatelink = plan_cost(&s, &["privatelink-service"]);
+    let privatelink = plan_cost(&s, p, &["privatelink-service"]);
     insta::assert_snapshot!(
         "cost_privatelink_service",
         serde_json::to_string_pretty(&privatelink).unwrap()
     );
 
-    let aurora = plan_cost(&s, &["aurora-firehose-s3", "--var", "db_client_cidr=192.0.2.1/32"]);
+    let aurora = plan_cost(&s, p, &["aurora-firehose-s3", "--var", "db_client_cidr=192.0.2.1/32"]);
     insta::assert_snapshot!(
         "cost_aurora_firehose_s3",
         serde_json::to_string_pretty(&aurora).unwrap()
@@ -84,6 +90,7 @@ fn each_blueprint_plan_shows_its_running_cost() {
     assert!((hourly(&aurora) - (0.073 + 0.005 + secret)).abs() < 1e-6, "{aurora}");
     let larger = plan_cost(
         &s,
+        p,
         &[
             "aurora-firehose-s3",
             "--var",
@@ -95,6 +102,7 @@ fn each_blueprint_plan_shows_its_running_cost() {
     assert!((hourly(&larger) - (0.26 + 0.005 + secret)).abs() < 1e-6, "{larger}");
     let unpriced = plan_cost(
         &s,
+        p,
         &[
             "aurora-firehose-s3",
             "--var",
@@ -107,7 +115,7 @@ fn each_blueprint_plan_shows_its_running_cost() {
 
     // The managed-service posts (issue 18). Glue bills DPU-hours only
     // while a run runs: nothing by the hour.
-    let glue = plan_cost(&s, &["glue-relationalize"]);
+    let glue = plan_cost(&s, p, &["glue-relationalize"]);
     insta::assert_snapshot!(
         "cost_glue_relationalize",
         serde_json::to_string_pretty(&glue).unwrap()
@@ -115,7 +123,7 @@ fn each_blueprint_plan_shows_its_running_cost() {
     assert_eq!(hourly(&glue), 0.0, "{glue}");
     // CodeBuild bills build-minutes; the NAT gateway and its address the
     // hour.
-    let codebuild = plan_cost(&s, &["codebuild-vpc"]);
+    let codebuild = plan_cost(&s, p, &["codebuild-vpc"]);
     insta::assert_snapshot!(
         "cost_codebuild_vpc",
         serde_json::to_string_pretty(&codebuild).unwrap()
@@ -129,18 +137,22 @@ fn each_blueprint_plan_shows_its_running_cost() {
         "directory_admin_password=Corp-Admin-Pw-7x",
         "--var",
         "db_client_cidr=10.45.0.0/24",
+        "--var",
+        "admin_ami_parameter=/aws/service/ecs/optimized-ami/windows_server/2019/english/full/recommended/image_id",
     ];
-    let small = plan_cost(&s, &ad);
+    let small = plan_cost(&s, p, &ad);
     insta::assert_snapshot!(
         "cost_managed_ad_sqlserver",
         serde_json::to_string_pretty(&small).unwrap()
     );
     assert_eq!(small["unknown"], serde_json::json!(["sqlserver"]), "{small}");
-    let large = plan_cost(&s, &[&ad[..], &["--var", "instance_class=db.t3.large"]].concat());
+    let large = plan_cost(&s, p, &[&ad[..], &["--var", "instance_class=db.t3.large"]].concat());
     // With its 20 GB of gp3 storage ($0.115 a GB-month) and the secret of
-    // its RDS-managed master password.
+    // its RDS-managed master password; the Windows t3.medium admin
+    // instance ($0.06) and the secret holding the Admin password.
     let storage = 20.0 * 0.115 / 730.0;
-    assert!((hourly(&large) - (0.12 + 0.162 + storage + secret)).abs() < 1e-6, "{large}");
+    let admin = 0.06 + secret;
+    assert!((hourly(&large) - (0.12 + 0.162 + storage + secret + admin)).abs() < 1e-6, "{large}");
 
     // A region without a price table says so and guesses nothing.
     let out = s.run(&["plan", "fargate-public-private", "--region", "eu-west-1"]);
@@ -186,6 +198,9 @@ const FREE: &[&str] = &[
     "aws.appautoscaling.policy",
     // The Data Catalog's first million objects are free.
     "aws.glue.table",
+    // Run Command and State Manager on your own instances are free.
+    "aws.ssm.document",
+    "aws.ssm.association",
     "aws.ec2.internet_gateway",
     "aws.ec2.internet_gateway_attachment",
     "aws.ec2.launch_template",
@@ -232,7 +247,9 @@ const PARTS: &[(&str, &str, &str)] = &[
 fn every_billing_resource_of_every_blueprint_has_a_charge_usage_or_unknown_marker() {
     let Some(url) = require_moto() else { return };
     let s = Stack::new(&url, "costall");
+    let proxy = crate::faults::Proxy::builder(&url).fake_ssm_associations().start();
     let windows_ami = "ami_parameter=/aws/service/ecs/optimized-ami/windows_server/2019/english/full/recommended/image_id";
+    let windows_admin = format!("admin_{windows_ami}");
     let vars: &[(&str, &[&str])] = &[
         ("aurora-firehose-s3", &["db_client_cidr=192.0.2.1/32"]),
         ("codebuild-vpc", &[]),
@@ -248,6 +265,7 @@ fn every_billing_resource_of_every_blueprint_has_a_charge_usage_or_unknown_marke
                 "directory_admin_password=Corp-Admin-Pw-7x",
                 "db_client_cidr=10.45.0.0/24",
                 "instance_class=db.t3.large",
+                windows_admin.as_str(),
             ],
         ),
         ("mq-lambda-poller", &["broker_password=abcdefghijkl1234", "console_cidr=192.0.2.1/32"]),
@@ -266,7 +284,7 @@ fn every_billing_resource_of_every_blueprint_has_a_charge_usage_or_unknown_marke
         for v in *vs {
             args.extend(["--var", v]);
         }
-        let out = s.run(&args);
+        let out = crate::util::run(&mut s.cmd_at(&proxy.url, &args));
         ok(&out);
         let plan: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
         let cost = &plan["cost"];

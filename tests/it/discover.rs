@@ -58,7 +58,8 @@ pub(crate) fn leftovers(
 
 fn discover_destroys_a_stack_without_state(bp: &str, vars: &[(&str, &str)]) {
     let Some(url) = require_moto() else { return };
-    let proxy = crate::faults::Proxy::builder(&url).fake_placement_groups().start();
+    let proxy =
+        crate::faults::Proxy::builder(&url).fake_placement_groups().fake_ssm_associations().start();
     let p = proxy.url.as_str();
     let (a, b) = (Stack::new(&url, "dsa"), Stack::new(&url, "dsb"));
     ok(&run(&a, p, vars, &["apply", bp, "--auto-approve"]));
@@ -159,6 +160,10 @@ fn discover_destroys_codebuild_vpc_without_state() {
 fn discover_destroys_managed_ad_sqlserver_without_state() {
     discover_destroys_a_stack_without_state(
         "managed-ad-sqlserver",
-        &[("db_client_cidr", "10.45.0.0/24"), ("directory_admin_password", "Corp-Admin-Pw-7x")],
+        &[
+            ("db_client_cidr", "10.45.0.0/24"),
+            ("directory_admin_password", "Corp-Admin-Pw-7x"),
+            ("admin_ami_parameter", crate::managed::MOTO_WINDOWS_AMI),
+        ],
     );
 }

@@ -112,6 +112,12 @@ impl ProxyBuilder {
         self
     }
 
+    /// Serves SSM association calls from the proxy (moto has none).
+    pub(crate) fn fake_ssm_associations(mut self) -> Self {
+        self.args.push("--fake-ssm-associations".into());
+        self
+    }
+
     /// SIGKILLs the process whose pid `Proxy::spawn` writes, on the k-th
     /// call: after carrying the call out when `after_forward`.
     pub(crate) fn kill_at(mut self, k: u64, after_forward: bool) -> Self {

@@ -517,17 +517,43 @@ pub(crate) async fn directory_leftovers(url: &str, s: &Stack) -> Vec<String> {
 
 const AD: &str = "managed-ad-sqlserver";
 const AD_PASSWORD: &str = "Corp-Admin-Pw-7x";
+/// moto has no `/aws/service/ami-windows-latest` tree: the legacy path of
+/// a Windows Server image it knows stands in for the blueprint's default.
+pub(crate) const MOTO_WINDOWS_AMI: &str =
+    "/aws/service/ecs/optimized-ami/windows_server/2019/english/full/recommended/image_id";
+
+fn ssm(url: &str) -> aws_sdk_ssm::Client {
+    client!(aws_sdk_ssm, url)
+}
+
+/// The stack's SSM documents (moto) and associations (the proxy's fake).
+async fn ssm_leftovers(url: &str, proxy: &str, s: &Stack) -> Vec<String> {
+    let mut left = Vec::new();
+    let docs = ssm(url).list_documents().send().await.unwrap();
+    for d in docs.document_identifiers() {
+        if d.tags().iter().any(|t| t.key() == "archkit:stack" && t.value() == s.name) {
+            left.push(format!("document {:?}", d.name()));
+        }
+    }
+    let assocs = ssm(proxy).list_associations().send().await.unwrap();
+    left.extend(
+        assocs.associations().iter().map(|a| format!("association {:?}", a.association_id())),
+    );
+    left
+}
 
 #[test]
 fn managed_ad_sqlserver_joins_the_directory_and_never_shows_its_password() {
     let Some(url) = require_moto() else { return };
-    let proxy = Proxy::builder(&url).start();
+    // moto implements no association call: the proxy answers those.
+    let proxy = Proxy::builder(&url).fake_ssm_associations().start();
     let p = proxy.url.clone();
     let s = Stack::new(&url, "mad");
     let bp = s.builtin(AD);
     let with = |args: &[&str], cidr: bool| {
         let mut c = s.cmd_at(&p, args);
-        c.env("ARCHKIT_VAR_directory_admin_password", AD_PASSWORD);
+        c.env("ARCHKIT_VAR_directory_admin_password", AD_PASSWORD)
+            .env("ARCHKIT_VAR_admin_ami_parameter", MOTO_WINDOWS_AMI);
         if cidr {
             c.env("ARCHKIT_VAR_db_client_cidr", "10.45.0.0/24");
         }
@@ -590,6 +616,7 @@ fn managed_ad_sqlserver_joins_the_directory_and_never_shows_its_password() {
         assert_eq!((rules[0].from_port(), rules[0].to_port()), (Some(1433), Some(1433)));
         let ranges: Vec<_> = rules[0].ip_ranges().iter().filter_map(|r| r.cidr_ip()).collect();
         assert_eq!(ranges, ["10.45.0.0/24"]);
+        admin_read_back(&url, &p, &s, d.dns_ip_addrs(), &format!("{db}.corp.example.com")).await;
     });
     let v = apply
         .stdout
@@ -598,6 +625,17 @@ fn managed_ad_sqlserver_joins_the_directory_and_never_shows_its_password() {
         .find(|v| v["event"] == "outputs")
         .expect("an outputs event");
     assert_eq!(v["outputs"]["kerberos_endpoint"], format!("{db}.corp.example.com"), "{v}");
+    let doc = s.physical("gmsa_document");
+    let admin = s.physical("admin");
+    let create = v["outputs"]["create_gmsa"].as_str().unwrap();
+    assert!(
+        create.starts_with("aws ssm send-command")
+            && create.contains(&format!("--document-name {doc} "))
+            && create.contains(&format!("--instance-ids {admin} ")),
+        "{create}"
+    );
+    let status = v["outputs"]["domain_join_status"].as_str().unwrap();
+    assert!(status.contains(&s.physical("domain_join")), "{status}");
 
     let (again, secs) = with(&["plan", &bp, "--detailed-exitcode", "--json", "--stats"], true);
     assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
@@ -606,11 +644,35 @@ fn managed_ad_sqlserver_joins_the_directory_and_never_shows_its_password() {
     ok(&again);
     assert_eq!(stats(&again)["write_calls"], 0, "{}", again.stderr);
 
+    // A value the blueprint exposes: a new gMSA name is a new version of
+    // the document (the default one), nothing else; then no change.
+    let (plan, _) = with(&["plan", &bp, "--json", "--var", "gmsa_name=WebGmsa"], true);
+    ok(&plan);
+    let got = changes(&plan);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!((got[0].0.as_str(), got[0].1.as_str()), ("gmsa_document", "update"), "{got:?}");
+    let (apply2, _) = with(&["apply", &bp, "--auto-approve", "--var", "gmsa_name=WebGmsa"], true);
+    ok(&apply2);
+    rt().block_on(async {
+        let got = ssm(&url).get_document().name(&doc).send().await.unwrap();
+        assert_eq!(got.document_version(), Some("2"));
+        let content: serde_json::Value = serde_json::from_str(got.content().unwrap()).unwrap();
+        assert_eq!(content["parameters"]["GmsaName"]["default"], "WebGmsa", "{content}");
+    });
+    let (again2, _) =
+        with(&["plan", &bp, "--detailed-exitcode", "--var", "gmsa_name=WebGmsa"], true);
+    assert_eq!(again2.code, 0, "{}\n{}", again2.stdout, again2.stderr);
+    // A name past the 15 characters of a sAMAccountName stops at plan.
+    let (long, _) = with(&["plan", &bp, "--var", "gmsa_name=AppServersGmsa01"], true);
+    assert_eq!(long.code, 1, "{}", long.stderr);
+    assert!(long.stderr.contains("gmsa_name"), "{}", long.stderr);
+
     // A new admin password replaces the directory (it is fixed at
     // creation), shown as sensitive, never in clear.
     let mut c = s.cmd_at(&p, &["plan", &bp, "--json"]);
     c.env("ARCHKIT_VAR_directory_admin_password", "Another-Pw-9x")
-        .env("ARCHKIT_VAR_db_client_cidr", "10.45.0.0/24");
+        .env("ARCHKIT_VAR_db_client_cidr", "10.45.0.0/24")
+        .env("ARCHKIT_VAR_admin_ami_parameter", MOTO_WINDOWS_AMI);
     let plan = crate::util::run(&mut c);
     ok(&plan);
     let got = changes(&plan);
@@ -627,8 +689,18 @@ fn managed_ad_sqlserver_joins_the_directory_and_never_shows_its_password() {
     let at = |op: &str| ops.iter().rposition(|o| o == op).unwrap_or_else(|| panic!("no {op}"));
     assert!(at("DeleteDBInstance") < at("DeleteDirectory"), "{ops:?}");
     assert!(at("DeleteDirectory") < at("DeleteSubnet"), "{ops:?}");
+    // The association goes before the instance it targets.
+    assert!(at("DeleteAssociation") < at("TerminateInstances"), "{ops:?}");
     rt().block_on(async {
         assert_eq!(directory_leftovers(&url, &s).await, Vec::<String>::new());
+        assert_eq!(ssm_leftovers(&url, &p, &s).await, Vec::<String>::new());
+        let secrets = client!(aws_sdk_secretsmanager, &url).list_secrets().send().await.unwrap();
+        let ours: Vec<_> = secrets
+            .secret_list()
+            .iter()
+            .filter(|x| x.name().is_some_and(|n| n.starts_with(&format!("archkit/{}/", s.name))))
+            .collect();
+        assert!(ours.is_empty(), "{ours:?}");
     });
 
     // The admin password is in no output, no state file, no log.
@@ -639,6 +711,115 @@ fn managed_ad_sqlserver_joins_the_directory_and_never_shows_its_password() {
         let text = std::fs::read_to_string(f.unwrap().path()).unwrap_or_default();
         assert!(!text.contains(AD_PASSWORD), "the password is stored in clear");
     }
+}
+
+/// Reads back what the admin host adds: the instance in its public subnet
+/// with its profile, the role (Session Manager, the domain join, the Admin
+/// password), the association joining it to the directory, and the gMSA
+/// document with SQL Server's Kerberos host and the Admin password's
+/// secret, never the password. (The association is the proxy's test
+/// double; that AWS joins the host, and that the PowerShell runs, is
+/// AWS's to prove.)
+async fn admin_read_back(url: &str, proxy: &str, s: &Stack, dns: &[String], sql_host: &str) {
+    let admin = s.physical("admin");
+    let i = crate::moto::ec2(url).describe_instances().instance_ids(&admin).send().await.unwrap();
+    let i = &i.reservations()[0].instances()[0];
+    assert_eq!(i.subnet_id(), Some(s.physical("admin_subnet").as_str()));
+    assert!(i.public_ip_address().is_some(), "a route out to Systems Manager");
+    // moto leaves a launched instance's profile out of its description:
+    // the template carries it.
+    let v = crate::compute::default_version(url, &s.physical("admin_template")).await;
+    let d = v.launch_template_data().unwrap();
+    let profile = s.physical("admin_profile");
+    assert_eq!(d.iam_instance_profile().and_then(|p| p.name()), Some(profile.as_str()));
+    assert_eq!(d.security_group_ids(), [s.physical("admin_sg")]);
+    let sg = crate::moto::ec2(url)
+        .describe_security_groups()
+        .group_ids(s.physical("admin_sg"))
+        .send()
+        .await
+        .unwrap();
+    assert!(sg.security_groups()[0].ip_permissions().is_empty(), "no inbound rule");
+
+    let role = attr(s, "admin_role", "arn");
+    let role = role.rsplit('/').next().unwrap();
+    let iam = crate::moto::iam(url);
+    let attached = iam.list_attached_role_policies().role_name(role).send().await.unwrap();
+    let mut arns: Vec<_> =
+        attached.attached_policies().iter().filter_map(|p| p.policy_arn()).collect();
+    arns.sort();
+    assert_eq!(
+        arns,
+        [
+            "arn:aws:iam::aws:policy/AmazonSSMDirectoryServiceAccess",
+            "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
+        ]
+    );
+    let secret = s.physical("admin_password");
+    let inline = iam
+        .get_role_policy()
+        .role_name(role)
+        .policy_name("read-admin-password")
+        .send()
+        .await
+        .unwrap();
+    let doc = percent_encoding::percent_decode_str(inline.policy_document()).decode_utf8_lossy();
+    let policy: serde_json::Value = serde_json::from_str(&doc).unwrap();
+    assert_eq!(policy["Statement"][0]["Action"], "secretsmanager:GetSecretValue");
+    assert_eq!(policy["Statement"][0]["Resource"], secret.as_str());
+    let value = client!(aws_sdk_secretsmanager, url)
+        .get_secret_value()
+        .secret_id(&secret)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(value.secret_string(), Some(AD_PASSWORD));
+
+    let a = ssm(proxy)
+        .describe_association()
+        .association_id(s.physical("domain_join"))
+        .send()
+        .await
+        .unwrap();
+    let a = a.association_description().unwrap();
+    assert_eq!(a.name(), Some("AWS-JoinDirectoryServiceDomain"));
+    assert_eq!(a.targets()[0].key(), Some("InstanceIds"));
+    assert_eq!(a.targets()[0].values(), std::slice::from_ref(&admin));
+    let params = a.parameters().unwrap();
+    assert_eq!(params["directoryId"], [s.physical("directory")]);
+    assert_eq!(params["directoryName"], ["corp.example.com"]);
+    assert_eq!(params["dnsIpAddresses"], dns);
+
+    let got = ssm(url).get_document().name(s.physical("gmsa_document")).send().await.unwrap();
+    assert_eq!(got.document_type().map(|t| t.as_str()), Some("Command"));
+    let text = got.content().unwrap();
+    assert!(!text.contains(AD_PASSWORD), "the password is in the document");
+    let content: serde_json::Value = serde_json::from_str(text).unwrap();
+    let params = &content["parameters"];
+    assert_eq!(params["GroupName"]["default"], "App_server_grp");
+    assert_eq!(params["GmsaName"]["default"], "AppGmsa");
+    assert_eq!(params["SqlHost"]["default"], sql_host);
+    let script: Vec<&str> = content["mainSteps"][0]["inputs"]["runCommand"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap())
+        .collect();
+    let has = |needle: &str| script.iter().any(|l| l.contains(needle));
+    assert!(has(&format!("Get-SECSecretValue -SecretId '{secret}'")), "{script:?}");
+    assert!(has("PSCredential('CORP\\Admin'"), "{script:?}");
+    assert!(has("New-ADGroup -Name '{{ GroupName }}'"), "{script:?}");
+    assert!(
+        has("New-ADServiceAccount -Name '{{ GmsaName }}'")
+            && has("-PrincipalsAllowedToRetrieveManagedPassword '{{ GroupName }}'"),
+        "{script:?}"
+    );
+    assert!(
+        has(
+            "'msDS-AllowedToDelegateTo' = @('MSSQLSvc/{{ SqlHost }}', 'MSSQLSvc/{{ SqlHost }}:{{ SqlPort }}')"
+        ),
+        "{script:?}"
+    );
 }
 
 /// moto's CreateJob overwrites a job of the same name silently: a job
