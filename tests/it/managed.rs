@@ -851,3 +851,144 @@ fn a_glue_job_of_someone_elses_is_never_overwritten() {
     });
     ok(&run(&s, &url, &["destroy", &bp, "--auto-approve", "--force-empty"]).0);
 }
+
+/// A document and an association alone: what the gMSA document and the
+/// domain join are made of, for the kinds' own promises.
+const SSM_BP: &str = r#"name: ssm-kinds
+parameters:
+  greeting:
+    default: hello
+  instance:
+    default: i-0123456789abcdef0
+resources:
+  doc:
+    type: aws.ssm.document
+    properties:
+      content:
+        schemaVersion: "2.2"
+        description: Says something
+        mainSteps:
+          - action: aws:runShellScript
+            name: say
+            inputs:
+              runCommand: ["echo ${params.greeting}"]
+  run_it:
+    type: aws.ssm.association
+    properties:
+      document_name: ${doc.name}
+      instance_ids: ["${params.instance}"]
+      parameters:
+        single: one
+"#;
+
+fn ssm_stack(url: &str, name: &str) -> (Stack, String) {
+    let s = Stack::new(url, name);
+    let dir = s.dir_path().join("ssm");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("blueprint.yaml"), SSM_BP).unwrap();
+    let bp = dir.to_str().unwrap().to_string();
+    (s, bp)
+}
+
+/// The associations of `name` the proxy's fake holds (a test double for
+/// AWS: it keeps what archkit sends and runs nothing).
+async fn associations_named(proxy: &str, name: &str) -> Vec<String> {
+    let all = ssm(proxy).list_associations().send().await.unwrap();
+    all.associations()
+        .iter()
+        .filter(|a| a.association_name() == Some(name))
+        .filter_map(|a| a.association_id().map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn ssm_creates_whose_answers_were_lost_are_found_again_and_changes_converge() {
+    let Some(url) = require_moto() else { return };
+    for op in ["CreateDocument", "CreateAssociation"] {
+        let proxy = Proxy::builder(&url).fake_ssm_associations().drop_op(op).start();
+        let p = proxy.url.clone();
+        let (s, bp) = ssm_stack(&url, "ssml");
+        // The answer is lost. The SDK's retry of the create, or the
+        // rerun, finds what the lost call made: one of each, in state.
+        let (first, _) = run(&s, &p, &["apply", &bp, "--auto-approve"]);
+        assert_eq!(proxy.stats()["dropped"], 1, "{op}: {}", first.stderr);
+        let (again, _) = run(&s, &p, &["apply", &bp, "--auto-approve", "--json", "--stats"]);
+        ok(&again);
+        if first.code == 0 {
+            assert_eq!(stats(&again)["write_calls"], 0, "{op}: {}", again.stderr);
+        }
+        let name = attr(&s, "run_it", "name");
+        assert_eq!(name, format!("{}-run-it", s.name));
+        let doc = s.physical("doc");
+        rt().block_on(async {
+            assert_eq!(associations_named(&p, &name).await, [s.physical("run_it")], "{op}");
+            let docs = ssm(&url).list_documents().send().await.unwrap();
+            let ours: Vec<_> =
+                docs.document_identifiers().iter().filter(|d| d.name() == Some(&doc)).collect();
+            assert_eq!(ours.len(), 1, "{op}");
+        });
+        let (plan, _) = run(&s, &p, &["plan", &bp, "--detailed-exitcode"]);
+        assert_eq!(plan.code, 0, "{op}: {}\n{}", plan.stdout, plan.stderr);
+
+        // A new value of each: the document gets version 2 as its default,
+        // the association moves to the new instance; then no change.
+        let vars = ["--var", "greeting=bonjour", "--var", "instance=i-0fedcba9876543210"];
+        let (plan, _) = run(&s, &p, &[&["plan", &bp, "--json"][..], &vars].concat());
+        let got = changes(&plan);
+        let kinds: Vec<_> = got.iter().map(|(id, a, _)| (id.as_str(), a.as_str())).collect();
+        assert_eq!(kinds, [("doc", "update"), ("run_it", "update")], "{got:?}");
+        ok(&run(&s, &p, &[&["apply", &bp, "--auto-approve"][..], &vars].concat()).0);
+        rt().block_on(async {
+            let d = ssm(&url).describe_document().name(&doc).send().await.unwrap();
+            assert_eq!(d.document().and_then(|d| d.default_version()), Some("2"));
+            let got = ssm(&url).get_document().name(&doc).send().await.unwrap();
+            assert!(got.content().unwrap().contains("echo bonjour"));
+            let a = ssm(&p)
+                .describe_association()
+                .association_id(s.physical("run_it"))
+                .send()
+                .await
+                .unwrap();
+            let a = a.association_description().unwrap();
+            assert_eq!(a.targets()[0].values(), ["i-0fedcba9876543210"]);
+            // A string parameter goes out as a list of one.
+            assert_eq!(a.parameters().unwrap()["single"], ["one"]);
+        });
+        let (plan, _) = run(&s, &p, &[&["plan", &bp, "--detailed-exitcode"][..], &vars].concat());
+        assert_eq!(plan.code, 0, "{op}: {}\n{}", plan.stdout, plan.stderr);
+        ok(&run(&s, &p, &[&["destroy", &bp, "--auto-approve"][..], &vars].concat()).0);
+        rt().block_on(async {
+            assert_eq!(ssm_leftovers(&url, &p, &s).await, Vec::<String>::new(), "{op}");
+        });
+    }
+}
+
+#[test]
+fn an_ssm_document_of_someone_elses_is_never_overwritten() {
+    let Some(url) = require_moto() else { return };
+    let proxy = Proxy::builder(&url).fake_ssm_associations().start();
+    let p = proxy.url.clone();
+    let (s, bp) = ssm_stack(&url, "ssmx");
+    let name = format!("{}-doc", s.name);
+    let theirs = r#"{"schemaVersion":"2.2","description":"theirs","mainSteps":[{"action":"aws:runShellScript","name":"x","inputs":{"runCommand":["true"]}}]}"#;
+    rt().block_on(async {
+        ssm(&url)
+            .create_document()
+            .name(&name)
+            .content(theirs)
+            .document_type(aws_sdk_ssm::types::DocumentType::Command)
+            .send()
+            .await
+            .unwrap();
+    });
+    let (apply, _) = run(&s, &p, &["apply", &bp, "--auto-approve"]);
+    assert_eq!(apply.code, 1, "{}\n{}", apply.stdout, apply.stderr);
+    assert!(apply.stderr.contains("is not this stack's `doc`"), "{}", apply.stderr);
+    rt().block_on(async {
+        let got = ssm(&url).get_document().name(&name).send().await.unwrap();
+        assert_eq!(got.content(), Some(theirs));
+        assert_eq!(got.document_version(), Some("1"));
+        ssm(&url).delete_document().name(&name).send().await.unwrap();
+    });
+    ok(&run(&s, &p, &["destroy", &bp, "--auto-approve"]).0);
+}
