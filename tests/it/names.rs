@@ -196,7 +196,10 @@ fn stacks_and_sweep_agree_that_tags_without_an_archkit_id_make_no_stack() {
 #[test]
 fn a_destroyed_stack_the_tagging_api_still_lists_is_neither_listed_nor_swept() {
     let Some(url) = require_moto() else { return };
-    let s = Stack::new(&url, "stale");
+    // The stack's discovery reads every kind, SSM associations too, which
+    // moto lacks: the proxy's test double answers those calls.
+    let proxy = crate::faults::Proxy::builder(&url).fake_ssm_associations().start();
+    let s = Stack::new(&proxy.url, "stale");
     ok(&s.run(&["apply", &bp(&s), "--auto-approve"]));
     let nat = s.physical("nat_gateway_one");
     ok(&s.run(&["destroy", &bp(&s), "--auto-approve"]));

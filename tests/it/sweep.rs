@@ -23,6 +23,10 @@ fn names(v: &serde_json::Value, key: &str) -> Vec<String> {
 #[test]
 fn sweep_destroys_only_expired_stacks_and_ttl_is_a_tag_change() {
     let Some(url) = require_moto() else { return };
+    // The stacks' discovery reads every kind, SSM associations too, which
+    // moto lacks: the proxy's test double answers those calls.
+    let proxy = crate::faults::Proxy::builder(&url).fake_ssm_associations().start();
+    let url = proxy.url.clone();
     let (old, new) = (Stack::new(&url, "ttl-old"), Stack::new(&url, "ttl-new"));
     ok(&old.run(&["apply", BP, "--auto-approve", "--ttl", "1s"]));
     ok(&new.run(&["apply", BP, "--auto-approve", "--ttl", "2h"]));
