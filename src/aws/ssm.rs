@@ -36,3 +36,8 @@ pub async fn parameters(
     }
     Ok((found, missing))
 }
+
+/// An SSM tag: documents and associations take the same shape.
+pub fn tag(key: String, value: String) -> aws_sdk_ssm::types::Tag {
+    aws_sdk_ssm::types::Tag::builder().key(key).value(value).build().expect("key and value set")
+}

@@ -15,9 +15,10 @@ use std::collections::HashMap;
 use crate::aws::prelude::*;
 
 use aws_sdk_ssm::types::{
-    AssociationDescription, AssociationFilter, AssociationFilterKey, ResourceTypeForTagging, Tag,
-    Target,
+    AssociationDescription, AssociationFilter, AssociationFilterKey, ResourceTypeForTagging, Target,
 };
+
+use super::ssm::tag;
 
 /// Association names are `[a-zA-Z0-9_.-]{3,128}`.
 const NAME_MAX: usize = 128;
@@ -65,10 +66,6 @@ fn parameters(p: &Props) -> Option<HashMap<String, Vec<String>>> {
 
 fn targets(p: &Props) -> Target {
     Target::builder().key("InstanceIds").set_values(Some(list(p, "instance_ids"))).build()
-}
-
-fn tag(k: String, v: String) -> Tag {
-    Tag::builder().key(k).value(v).build().expect("key and value set")
 }
 
 impl Association {

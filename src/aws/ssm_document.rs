@@ -14,6 +14,8 @@ use aws_sdk_ssm::types::{
     DocumentFormat, DocumentKeyValuesFilter, DocumentType, ResourceTypeForTagging, Tag,
 };
 
+use super::ssm::tag;
+
 /// Document names are `[a-zA-Z0-9_.-]{3,128}`.
 const NAME_MAX: usize = 128;
 const TYPES: &[&str] = &["Command", "Automation", "Session"];
@@ -126,10 +128,8 @@ impl ResourceKind for Document {
     async fn create(&self, ctx: &Context, req: &CreateRequest) -> Result<Created> {
         let p = &req.properties;
         let name = doc_name(ctx, &req.logical_id, p);
-        let tags: Vec<Tag> = create_tags(ctx, &req.logical_id, p)
-            .into_iter()
-            .map(|(k, v)| Tag::builder().key(k).value(v).build().expect("key and value set"))
-            .collect();
+        let tags: Vec<Tag> =
+            create_tags(ctx, &req.logical_id, p).into_iter().map(|(k, v)| tag(k, v)).collect();
         let kind = s(p, "document_type").unwrap_or_else(|| "Command".into());
         let call = self
             .0
@@ -185,14 +185,7 @@ impl ResourceKind for Document {
             out = self.attrs(name, Some(&version)).await?;
         }
         if !TagChanges::between(old, new).is_empty() {
-            let tags = |set: Vec<(String, String)>| -> Vec<Tag> {
-                set.into_iter()
-                    .map(|(k, v)| {
-                        Tag::builder().key(k).value(v).build().expect("key and value set")
-                    })
-                    .collect()
-            };
-            tag_calls! { old, new, ssm.remove_tags_from_resource().resource_type(ResourceTypeForTagging::Document).resource_id(name), ssm.add_tags_to_resource().resource_type(ResourceTypeForTagging::Document).resource_id(name), |set| tags(set) }
+            tag_calls! { old, new, ssm.remove_tags_from_resource().resource_type(ResourceTypeForTagging::Document).resource_id(name), ssm.add_tags_to_resource().resource_type(ResourceTypeForTagging::Document).resource_id(name), |set| set.into_iter().map(|(k, v)| tag(k, v)).collect() }
         }
         Ok(out)
     }
