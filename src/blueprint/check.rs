@@ -1,7 +1,8 @@
 //! Checks of the values resources will be given, once parameter values
 //! are known: AWS's own limits on each property ([`crate::schema::Limit`])
 //! and the rules between resources that can be decided before anything
-//! exists (a subnet inside its VPC, subnets of one VPC apart).
+//! exists (a subnet inside its VPC, subnets of one VPC apart, at most seven
+//! instances of a spread placement group per zone).
 //!
 //! `validate` runs these with the values given and `plan`/`apply` with
 //! every value, so a value out of range is refused before the first AWS
@@ -36,10 +37,34 @@ pub fn check_values(bp: &Blueprint, values: &Values) -> Result<(), Diagnostics> 
         }
     }
     c.subnets();
+    c.spread_groups();
     if c.diags.is_empty() {
         Ok(())
     } else {
         Err(Diagnostics { file: bp.file.name.clone(), diagnostics: c.diags })
+    }
+}
+
+/// A zone as written, for a message: `${azs[1]}`, `${element(azs, 2)}`.
+fn zone_name(e: &Expr) -> String {
+    fn bare(e: &Expr) -> String {
+        match e {
+            Expr::Ref(r) => {
+                let r = r.to_string();
+                r.trim_start_matches("${").trim_end_matches('}').to_string()
+            }
+            Expr::Call(c) => {
+                let args: Vec<String> = c.args.iter().map(bare).collect();
+                format!("{}({})", c.func.name(), args.join(", "))
+            }
+            Expr::Str(s) => s.clone(),
+            Expr::Int(i) => i.to_string(),
+            other => format!("{other:?}"),
+        }
+    }
+    match e {
+        Expr::Str(s) => s.clone(),
+        other => format!("${{{}}}", bare(other)),
     }
 }
 
@@ -288,6 +313,82 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// A spread placement group (rack level) holds at most seven running
+    /// instances per Availability Zone: count the blueprint's instances
+    /// per group and zone, the zone as its subnet gives it before apply
+    /// (`${azs[0]}`, `${element(azs, each.value)}` or a name; two
+    /// expressions of one zone count apart, so this errs on the side of
+    /// letting AWS decide).
+    fn spread_groups(&mut self) {
+        const PER_ZONE: usize = 7;
+        let bp = self.bp;
+        let target = |r: &Resource, prop: &str| match r.properties.get(prop) {
+            Some(Expr::Ref(Ref::Attr { resource, .. })) => bp.resources.get(resource),
+            _ => None,
+        };
+        let mut per: BTreeMap<(String, String), Vec<&Resource>> = BTreeMap::new();
+        for r in bp.resources.values().filter(|r| r.kind() == "aws.ec2.instance") {
+            let Some(group) = target(r, "launch_template_id")
+                .filter(|t| t.kind() == "aws.ec2.launch_template")
+                .and_then(|t| target(t, "placement_group"))
+                .filter(|g| g.kind() == "aws.ec2.placement_group")
+            else {
+                continue;
+            };
+            let known = |p: &str| group.properties.get(p).and_then(|e| self.eval().known(e));
+            let spread = known("strategy").is_none_or(|s| s == "spread")
+                && known("spread_level").is_none_or(|l| l == "rack");
+            if !spread {
+                continue;
+            }
+            let zone = match target(r, "subnet_id").filter(|s| s.kind() == "aws.ec2.subnet") {
+                Some(subnet) => match subnet.properties.get("availability_zone") {
+                    Some(e) => match self.eval().known(e) {
+                        Some(J::String(z)) => z,
+                        _ => format!("the zone of `{}` ({})", subnet.id, zone_name(e)),
+                    },
+                    None => continue,
+                },
+                None => match r.properties.get("subnet_id") {
+                    Some(e) => format!("the zone of subnet {}", zone_name(e)),
+                    None => "the default subnet's zone".into(),
+                },
+            };
+            per.entry((group.id.clone(), zone)).or_default().push(r);
+        }
+        for ((group, zone), instances) in per.into_iter().filter(|(_, v)| v.len() > PER_ZONE) {
+            let first = instances[0];
+            let base = first.id.split('[').next().unwrap_or(&first.id);
+            let from = self.count_origin(base);
+            self.diags.push(
+                Diagnostic::new(
+                    Code::InvalidValue,
+                    format!(
+                        "{} instances of spread placement group `{group}` in {zone}{}, but a spread group holds at most {PER_ZONE} per zone",
+                        instances.len(),
+                        from.map_or_else(String::new, |f| format!(" ({f})")),
+                    ),
+                )
+                .in_file(&bp.file)
+                .label(first.span, format!("{} in one zone", instances.len()))
+                .help(format!(
+                    "spread the instances over more zones (subnets in other zones), or launch at most {PER_ZONE} per zone"
+                )),
+            );
+        }
+    }
+
+    /// Where the count of a `for_each` resource came from (`--var ...`).
+    fn count_origin(&self, base: &str) -> Option<String> {
+        let from =
+            self.tree.as_ref().and_then(|t| entry(t, "resources")).and_then(|n| entry(n, base))?;
+        let fe = entry(from, "for_each")?;
+        let yaml::Value::Str(text) = &fe.value else { return None };
+        let (e, _) = super::expr::parse_string(text).ok()?;
+        let origins = self.origins(&params_of(&e));
+        (!origins.is_empty()).then_some(origins)
+    }
+
     fn net(&self, e: &Expr) -> Option<Ipv4Net> {
         match self.eval().known(e)? {
             J::String(s) => s.parse::<Ipv4Net>().ok().filter(|n| n.trunc() == *n),
@@ -436,5 +537,59 @@ mod tests {
         // Two calls giving one range overlap.
         let err = check(DERIVED, &[("bits", "7")]).unwrap_err();
         assert!(err.diagnostics[0].message.contains("overlap"), "{err:?}");
+    }
+
+    const SPREAD: &str = "name: s\nparameters:\n  zones: {type: integer, default: 1}\n  count: {type: integer, default: 7}\nresources:\n  vpc:\n    type: aws.ec2.vpc\n    properties: {cidr_block: 10.0.0.0/16}\n  subnet:\n    type: aws.ec2.subnet\n    for_each: ${params.zones}\n    properties:\n      vpc_id: ${vpc.id}\n      cidr_block: ${cidrsubnet(\"10.0.0.0/16\", 8, each.value)}\n      availability_zone: ${element(azs, each.value)}\n  spread:\n    type: aws.ec2.placement_group\n  template:\n    type: aws.ec2.launch_template\n    properties:\n      image_id: ami-1\n      instance_type: m5.large\n      placement_group: ${spread.name}\n  instance:\n    type: aws.ec2.instance\n    for_each: ${params.count}\n    properties:\n      launch_template_id: ${template.id}\n      launch_template_version: ${template.default_version}\n      subnet_id: ${element(subnet[*].id, each.value)}\n";
+
+    #[test]
+    fn a_spread_group_holds_at_most_seven_instances_per_zone() {
+        assert!(check(SPREAD, &[]).is_ok());
+        let err = check(SPREAD, &[("count", "8")]).unwrap_err();
+        assert_eq!(err.codes(), ["archkit::blueprint::invalid_value"], "{err:?}");
+        let d = &err.diagnostics[0];
+        assert!(
+            d.message.contains(
+                "8 instances of spread placement group `spread` in the zone of `subnet[1]` (${element(azs, 1)})"
+            )
+                && d.message.contains("from `--var count`")
+                && d.message.contains("at most 7 per zone"),
+            "{d:?}"
+        );
+        // Dealt over two zones, 14 fit and 15 do not (8 land in one).
+        assert!(check(SPREAD, &[("zones", "2"), ("count", "14")]).is_ok());
+        let err = check(SPREAD, &[("zones", "2"), ("count", "15")]).unwrap_err();
+        assert!(err.diagnostics[0].message.starts_with("8 instances"), "{err:?}");
+        // A cluster group has no such limit.
+        let cluster = SPREAD.replace(
+            "type: aws.ec2.placement_group",
+            "type: aws.ec2.placement_group\n    properties: {strategy: cluster}",
+        );
+        assert!(check(&cluster, &[("count", "9")]).is_ok());
+    }
+
+    #[test]
+    fn an_instance_depends_only_on_the_instance_of_a_splat_it_picks() {
+        let bp = crate::blueprint::load_bytes("s.yaml", SPREAD.as_bytes(), &crate::aws::registry())
+            .expect("loads");
+        let inputs = Inputs {
+            cli: [("zones", "2"), ("count", "3")]
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..Inputs::default()
+        };
+        let values = resolve(&bp, &inputs, Require::Given, &mut |_| None).expect("values");
+        let bp = bp.select(|p| values.value(p)).expect("selects");
+        let targets = |id: &str| -> Vec<String> {
+            let mut t: Vec<String> =
+                bp.resources[id].deps.iter().map(|d| d.target.clone()).collect();
+            t.sort();
+            t
+        };
+        // Items count from 1; `element` wraps: 1 -> subnet[2], 2 -> subnet[1].
+        assert_eq!(targets("instance[1]"), ["subnet[2]", "template", "template"]);
+        assert_eq!(targets("instance[2]"), ["subnet[1]", "template", "template"]);
+        assert_eq!(targets("instance[3]"), ["subnet[2]", "template", "template"]);
+        assert!(bp.graph.dependencies("instance[2]").contains(&"subnet[1]"));
     }
 }

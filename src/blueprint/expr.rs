@@ -162,6 +162,17 @@ pub enum Ref {
     /// `${azs[N]}`: the N-th availability zone of the region, chosen at plan
     /// time.
     Az(usize),
+    /// `${azs}`: every availability zone of the region, in order (for
+    /// `${element(azs, each.value)}`: one zone per `for_each` item).
+    Azs,
+    /// `${RESOURCE[*].ATTRIBUTE}`: the attribute of every instance of a
+    /// `for_each` resource, as a list in item order (replaced by a list of
+    /// [`Ref::Attr`] when the instances are known).
+    All { resource: String, attr: String },
+    /// `${RESOURCE[each.value].ATTRIBUTE}`: inside a `for_each` resource,
+    /// the instance of another resource made for the same item (replaced
+    /// by a [`Ref::Attr`] with the item).
+    Item { resource: String, attr: String },
     /// `${stack}`: the stack name.
     Stack,
     /// `${region}`: the region the stack is deployed to.
@@ -175,12 +186,28 @@ pub enum Ref {
     Ssm(String),
 }
 
+impl Ref {
+    /// The resource and attribute this reads, whether one instance or
+    /// every instance of it.
+    pub fn reads(&self) -> Option<(&str, &str)> {
+        match self {
+            Ref::Attr { resource, attr }
+            | Ref::All { resource, attr }
+            | Ref::Item { resource, attr } => Some((resource, attr)),
+            _ => None,
+        }
+    }
+}
+
 impl fmt::Display for Ref {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Ref::Param(p) => write!(f, "${{params.{p}}}"),
             Ref::Attr { resource, attr } => write!(f, "${{{resource}.{attr}}}"),
             Ref::Az(i) => write!(f, "${{azs[{i}]}}"),
+            Ref::Azs => f.write_str("${azs}"),
+            Ref::All { resource, attr } => write!(f, "${{{resource}[*].{attr}}}"),
+            Ref::Item { resource, attr } => write!(f, "${{{resource}[each.value].{attr}}}"),
             Ref::Stack => f.write_str("${stack}"),
             Ref::Region => f.write_str("${region}"),
             Ref::Each => f.write_str("${each.value}"),
@@ -225,28 +252,101 @@ impl Expr {
 
     /// This value for the `for_each` item `item`: `${each.value}` replaced.
     pub fn with_each(&self, item: &str) -> Expr {
-        self.substitute(&|r| (*r == Ref::Each).then(|| item.to_string()))
+        self.substitute(&|r| match r {
+            Ref::Each => Some(Expr::Str(item.to_string())),
+            Ref::Item { resource, attr } => Some(Expr::Ref(Ref::Attr {
+                resource: format!("{resource}[{item}]"),
+                attr: attr.clone(),
+            })),
+            _ => None,
+        })
+    }
+
+    /// This value with every `${r[*].attr}` replaced by the list of that
+    /// attribute of `r`'s instances (`instances` gives each `for_each`
+    /// resource's instance ids in item order), and every `element` of such
+    /// a list at a known index replaced by the item it picks, so a
+    /// resource depends only on the instance it uses.
+    pub fn with_instances(&self, instances: &BTreeMap<String, Vec<String>>) -> Expr {
+        self.substitute(&|r| match r {
+            Ref::All { resource, attr } => instances.get(resource).map(|ids| {
+                Expr::List(
+                    ids.iter()
+                        .map(|id| Expr::Ref(Ref::Attr { resource: id.clone(), attr: attr.clone() }))
+                        .collect(),
+                )
+            }),
+            _ => None,
+        })
+        .fold_elements()
+    }
+
+    /// `element([a, b, ...], N)` with N known: the item it picks
+    /// (Terraform's wrapping past the end); anything else unchanged.
+    fn fold_elements(self) -> Expr {
+        match self {
+            Expr::Call(c) => {
+                let c = c.map_args(|e| e.clone().fold_elements());
+                if c.func == Func::Element
+                    && let [Expr::List(items), index] = c.args.as_slice()
+                    && !items.is_empty()
+                {
+                    let n = match index {
+                        Expr::Int(i) => Some(*i),
+                        Expr::Str(s) => s.trim().parse::<i64>().ok(),
+                        _ => None,
+                    };
+                    if let Some(n) = n.filter(|n| *n >= 0) {
+                        return items[(n as u64 % items.len() as u64) as usize].clone();
+                    }
+                }
+                Expr::Call(c)
+            }
+            Expr::Template(parts) => Expr::Template(
+                parts
+                    .into_iter()
+                    .map(|p| match p {
+                        Part::Call(c) => match Expr::Call(c).fold_elements() {
+                            Expr::Call(c) => Part::Call(c),
+                            Expr::Str(s) => Part::Lit(s),
+                            Expr::Ref(r) => Part::Ref(r),
+                            // Only a call, a text or a reference comes back
+                            // from folding a call of a list of those.
+                            other => unreachable!("folded to {other:?}"),
+                        },
+                        p => p,
+                    })
+                    .collect(),
+            ),
+            Expr::List(items) => Expr::List(items.into_iter().map(Expr::fold_elements).collect()),
+            Expr::Map(m) => Expr::Map(m.into_iter().map(|(k, e)| (k, e.fold_elements())).collect()),
+            other => other,
+        }
     }
 
     /// This value with every `${ssm:NAME}` replaced by the value looked up
     /// for NAME (a name not in `values` stays a reference).
     pub fn with_lookups(&self, values: &BTreeMap<String, String>) -> Expr {
         self.substitute(&|r| match r {
-            Ref::Ssm(name) => values.get(name).cloned(),
+            Ref::Ssm(name) => values.get(name).cloned().map(Expr::Str),
             _ => None,
         })
     }
 
-    /// This value with each reference `f` gives a string for replaced by
-    /// that string.
-    fn substitute(&self, f: &dyn Fn(&Ref) -> Option<String>) -> Expr {
+    /// This value with each reference `f` gives a value for replaced by
+    /// that value (in text, only by a text or another reference).
+    fn substitute(&self, f: &dyn Fn(&Ref) -> Option<Expr>) -> Expr {
         match self {
-            Expr::Ref(r) => f(r).map_or_else(|| self.clone(), Expr::Str),
+            Expr::Ref(r) => f(r).unwrap_or_else(|| self.clone()),
             Expr::Template(parts) => Expr::Template(
                 parts
                     .iter()
                     .map(|p| match p {
-                        Part::Ref(r) => f(r).map_or_else(|| p.clone(), Part::Lit),
+                        Part::Ref(r) => match f(r) {
+                            Some(Expr::Str(s)) => Part::Lit(s),
+                            Some(Expr::Ref(r)) => Part::Ref(r),
+                            _ => p.clone(),
+                        },
                         Part::Call(c) => Part::Call(c.map_args(|e| e.substitute(f))),
                         other => other.clone(),
                     })
@@ -608,10 +708,12 @@ fn parse_ref(inner: &str) -> Result<Ref, (String, String)> {
         });
     }
     if inner == "azs" {
-        return Err((
-            "`${azs}` needs an index".into(),
-            "pick one zone by index, e.g. `${azs[0]}`".into(),
-        ));
+        return Ok(Ref::Azs);
+    }
+    if let Some((head, rest)) = inner.split_once('[')
+        && is_ident(head)
+    {
+        return instance_ref(head, rest);
     }
     let Some((head, tail)) = inner.split_once('.') else {
         return Err((
@@ -626,6 +728,29 @@ fn parse_ref(inner: &str) -> Result<Ref, (String, String)> {
         Ok(Ref::Param(tail.to_string()))
     } else {
         Ok(Ref::Attr { resource: head.to_string(), attr: tail.to_string() })
+    }
+}
+
+/// `NAME[*].attr` or `NAME[each.value].attr`, `rest` what follows `[`.
+fn instance_ref(head: &str, rest: &str) -> Result<Ref, (String, String)> {
+    let help = || {
+        format!(
+            "index a `for_each` resource with `[*]` (every instance, as a list: \
+             `${{{head}[*].id}}`) or `[each.value]` (the instance of this item: \
+             `${{{head}[each.value].id}}`)"
+        )
+    };
+    let Some((index, tail)) = rest.split_once("].") else {
+        return Err((format!("`{head}[{rest}` is not a valid reference"), help()));
+    };
+    if !is_ident(tail) {
+        return Err((format!("`{head}[{rest}` is not a valid reference"), help()));
+    }
+    let (resource, attr) = (head.to_string(), tail.to_string());
+    match index.trim() {
+        "*" => Ok(Ref::All { resource, attr }),
+        "each.value" => Ok(Ref::Item { resource, attr }),
+        other => Err((format!("`[{other}]` is not an index archkit knows"), help())),
     }
 }
 
@@ -730,7 +855,55 @@ mod tests {
     fn availability_zones_by_index() {
         assert_eq!(parse_string("${azs[1]}").unwrap().0, Expr::Ref(Ref::Az(1)));
         assert!(parse_string("${azs[-1]}").is_err());
-        assert!(parse_string("${azs}").is_err());
+        assert_eq!(parse_string("${azs}").unwrap().0, Expr::Ref(Ref::Azs));
+    }
+
+    #[test]
+    fn instances_of_a_for_each_resource_by_splat_or_item() {
+        let all = Ref::All { resource: "subnet".into(), attr: "id".into() };
+        let item = Ref::Item { resource: "subnet".into(), attr: "id".into() };
+        assert_eq!(parse_string("${subnet[*].id}").unwrap().0, Expr::Ref(all.clone()));
+        assert_eq!(parse_string("${subnet[each.value].id}").unwrap().0, Expr::Ref(item.clone()));
+        assert_eq!(all.to_string(), "${subnet[*].id}");
+        assert_eq!(item.to_string(), "${subnet[each.value].id}");
+        for bad in ["${subnet[1].id}", "${subnet[*]}", "${subnet[*].}", "${subnet[*]id}"] {
+            let e = parse_string(bad).unwrap_err();
+            assert!(e.help.contains("[*]"), "{bad}: {e:?}");
+        }
+        // An item reference becomes the instance of that item.
+        let e = parse_string("${subnet[each.value].id}").unwrap().0.with_each("2");
+        assert_eq!(e, Expr::Ref(attr("subnet[2]", "id")));
+    }
+
+    #[test]
+    fn a_splat_becomes_a_list_and_element_at_a_known_index_picks_one() {
+        let ids = BTreeMap::from([(
+            "subnet".to_string(),
+            vec!["subnet[1]".to_string(), "subnet[2]".to_string()],
+        )]);
+        let list = parse_string("${subnet[*].id}").unwrap().0.with_instances(&ids);
+        assert_eq!(
+            list,
+            Expr::List(vec![
+                Expr::Ref(attr("subnet[1]", "id")),
+                Expr::Ref(attr("subnet[2]", "id"))
+            ])
+        );
+        // Items count from 1; `element` wraps, as Terraform's does.
+        let pick = |item: &str| {
+            parse_string("${element(subnet[*].id, each.value)}")
+                .unwrap()
+                .0
+                .with_each(item)
+                .with_instances(&ids)
+        };
+        assert_eq!(pick("1"), Expr::Ref(attr("subnet[2]", "id")));
+        assert_eq!(pick("2"), Expr::Ref(attr("subnet[1]", "id")));
+        assert_eq!(pick("3"), Expr::Ref(attr("subnet[2]", "id")));
+        // An index known only later stays a call.
+        let later =
+            parse_string("${element(subnet[*].id, params.n)}").unwrap().0.with_instances(&ids);
+        assert!(matches!(later, Expr::Call(_)), "{later:?}");
     }
 
     #[test]

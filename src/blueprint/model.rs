@@ -190,8 +190,8 @@ impl Blueprint {
             let mut live = std::collections::BTreeSet::new();
             for e in r.properties.values() {
                 e.visit_refs(&mut |rf| {
-                    if let Ref::Attr { resource, attr } = rf {
-                        live.insert((resource.clone(), attr.clone()));
+                    if let Some((resource, attr)) = rf.reads() {
+                        live.insert((resource.to_string(), attr.to_string()));
                     }
                 });
             }
@@ -207,10 +207,10 @@ impl Blueprint {
             o.value = o.value.select(&value);
             let mut bad = Vec::new();
             o.value.visit_refs(&mut |rf| {
-                if let Ref::Attr { resource, .. } = rf
+                if let Some((resource, _)) = rf.reads()
                     && off.contains(resource)
                 {
-                    bad.push(resource.clone());
+                    bad.push(resource.to_string());
                 }
             });
             for target in bad {
@@ -220,8 +220,9 @@ impl Blueprint {
         self.expand_for_each(&value, &mut diags);
         if diags.is_empty() {
             // Removing resources and branches removes edges, never adds
-            // any; instances of a `for_each` resource have its edges and
-            // nothing refers to them: the graph has no cycle either.
+            // any; instances of a `for_each` resource have its edges, and
+            // an edge to one of them was an edge to the resource: the
+            // graph has no cycle either.
             self.graph = self.build_graph().expect("a subgraph of an acyclic graph");
             Ok(self)
         } else {
@@ -276,12 +277,64 @@ impl Blueprint {
     }
 
     /// Replaces each `for_each` resource by one instance per item of its
-    /// list parameter, `id[item]`, with `${each.value}` the item.
+    /// list parameter, `id[item]`, with `${each.value}` the item; then
+    /// every reference to its instances (`${id[*].attr}`,
+    /// `${id[each.value].attr}`) by references to the instances, and each
+    /// edge to it by edges to the instances used (all of them for
+    /// `depends_on`).
     fn expand_for_each(
         &mut self,
         value: &impl Fn(&str) -> Option<Expr>,
         diags: &mut Vec<Diagnostic>,
     ) {
+        let instances = self.make_instances(value, diags);
+        if instances.is_empty() {
+            return;
+        }
+        for r in self.resources.values_mut() {
+            for e in r.properties.values_mut() {
+                *e = e.with_instances(&instances);
+            }
+            let mut used = Vec::new();
+            for e in r.properties.values() {
+                e.visit_refs(&mut |rf| {
+                    if let Ref::Attr { resource, attr } = rf {
+                        used.push((resource.clone(), attr.clone()));
+                    }
+                });
+            }
+            let deps = std::mem::take(&mut r.deps);
+            for d in deps {
+                let Some(ids) = instances.get(&d.target) else {
+                    r.deps.push(d);
+                    continue;
+                };
+                // `depends_on` a `for_each` resource: on all its instances;
+                // a reference: on the instances it names.
+                for id in ids {
+                    let named = match &d.via {
+                        DepVia::DependsOn => true,
+                        DepVia::Reference { attr } => used.contains(&(id.clone(), attr.clone())),
+                    };
+                    if named && !r.deps.iter().any(|o| o.target == *id && o.via == d.via) {
+                        r.deps.push(Dep { target: id.clone(), via: d.via.clone(), span: d.span });
+                    }
+                }
+            }
+        }
+        for o in self.outputs.values_mut() {
+            o.value = o.value.with_instances(&instances);
+        }
+    }
+
+    /// The instances of each `for_each` resource, in item order, by the
+    /// resource's id.
+    fn make_instances(
+        &mut self,
+        value: &impl Fn(&str) -> Option<Expr>,
+        diags: &mut Vec<Diagnostic>,
+    ) -> BTreeMap<String, Vec<String>> {
+        let mut instances = BTreeMap::new();
         let multi: Vec<String> = self
             .resources
             .values()
@@ -289,6 +342,7 @@ impl Blueprint {
             .map(|r| r.id.clone())
             .collect();
         for id in multi {
+            let made: &mut Vec<String> = instances.entry(id.clone()).or_default();
             let r = self.resources.shift_remove(&id).expect("listed above");
             let fe = r.for_each.clone().expect("filtered above");
             let items = match value(&fe.param) {
@@ -349,9 +403,11 @@ impl Blueprint {
                 for e in one.properties.values_mut() {
                     *e = e.with_each(&item);
                 }
+                made.push(one.id.clone());
                 self.resources.insert(one.id.clone(), one);
             }
         }
+        instances
     }
 }
 

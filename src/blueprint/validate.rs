@@ -199,43 +199,101 @@ impl<'a> Validator<'a> {
         bp
     }
 
-    /// A `for_each` resource is several resources: nothing may refer to it
-    /// as to one (nor do outputs know which instance), so references and
-    /// `depends_on` to it are refused.
+    /// A `for_each` resource is several resources: a reference names
+    /// every instance (`${r[*].id}`, a list) or, from a `for_each` resource
+    /// over the same parameter, the instance of the same item
+    /// (`${r[each.value].id}`); never one as if there were one. Outputs
+    /// may take the list; `depends_on` waits for every instance.
     fn no_refs_to_for_each(&mut self, bp: &Blueprint) {
+        let multi = |id: &str| bp.resources.get(id).and_then(|t| t.for_each.as_ref());
         for r in bp.resources.values() {
+            let (mut one, mut all, mut item) = (Vec::new(), Vec::new(), Vec::new());
+            for e in r.properties.values() {
+                e.visit_refs(&mut |rf| match rf {
+                    Ref::Attr { resource, attr } => one.push((resource.clone(), attr.clone())),
+                    Ref::All { resource, attr } => all.push((resource.clone(), attr.clone())),
+                    Ref::Item { resource, attr } => item.push((resource.clone(), attr.clone())),
+                    _ => {}
+                });
+            }
             for d in &r.deps {
-                if bp.resources.get(&d.target).is_some_and(|t| t.for_each.is_some()) {
-                    self.err(
+                let t = &d.target;
+                // `depends_on` a `for_each` resource waits for all of it.
+                let DepVia::Reference { attr } = &d.via else { continue };
+                let key = (t.clone(), attr.clone());
+                let (by_all, by_item) = (all.contains(&key), item.contains(&key));
+                match multi(t) {
+                    Some(_) if one.contains(&key) => self.err(
                         Code::ForEach,
-                        format!("`{}` refers to `{}`, which `for_each` makes several of", r.id, d.target),
+                        format!("`{}` refers to `{t}`, which `for_each` makes several of", r.id),
                         d.span,
                         "several resources",
-                        Some("refer to resources without `for_each`; instances cannot be referred to yet".into()),
-                    );
+                        Some(format!(
+                            "name every instance, `${{{t}[*].{attr}}}` (a list, e.g. for \
+                             `${{element({t}[*].{attr}, each.value)}}`), or, in a `for_each` \
+                             resource over the same values, `${{{t}[each.value].{attr}}}`"
+                        )),
+                    ),
+                    Some(fe) if by_item && r.for_each.as_ref().is_none_or(|own| own.param != fe.param) => {
+                        self.err(
+                            Code::ForEach,
+                            format!(
+                                "`{}` refers to `{t}[each.value]`, but is not made for each item of `{}`",
+                                r.id, fe.param
+                            ),
+                            d.span,
+                            "no such item here",
+                            Some(format!(
+                                "give `{}` `for_each: ${{params.{}}}`, or name every instance: `${{{t}[*].{attr}}}`",
+                                r.id, fe.param
+                            )),
+                        )
+                    }
+                    None if by_all || by_item => self.err(
+                        Code::ForEach,
+                        format!("`{}` indexes `{t}`, which is one resource", r.id),
+                        d.span,
+                        "not a `for_each` resource",
+                        Some(format!("refer to it as `${{{t}.{attr}}}`")),
+                    ),
+                    _ => {}
                 }
             }
         }
         for o in bp.outputs.values() {
             let mut bad = Vec::new();
             o.value.visit_refs(&mut |r| match r {
-                Ref::Attr { resource, .. }
-                    if bp.resources.get(resource).is_some_and(|t| t.for_each.is_some()) =>
-                {
-                    bad.push(format!("`{resource}`, which `for_each` makes several of"));
-                }
-                Ref::Each => {
-                    bad.push("`${each.value}`, which only a `for_each` resource has".into())
-                }
+                Ref::Attr { resource, attr } if multi(resource).is_some() => bad.push((
+                    format!("`{resource}`, which `for_each` makes several of"),
+                    format!("an output may list every instance: `${{{resource}[*].{attr}}}`"),
+                )),
+                Ref::Item { resource, .. } => bad.push((
+                    format!("`{resource}[each.value]`, which only a `for_each` resource has"),
+                    format!(
+                        "an output may list every instance: `{}`",
+                        Ref::All {
+                            resource: resource.clone(),
+                            attr: r.reads().map_or("id", |(_, a)| a).to_string()
+                        }
+                    ),
+                )),
+                Ref::All { resource, attr } if multi(resource).is_none() => bad.push((
+                    format!("`{resource}[*]`, but `{resource}` is one resource"),
+                    format!("refer to it as `${{{resource}.{attr}}}`"),
+                )),
+                Ref::Each => bad.push((
+                    "`${each.value}`, which only a `for_each` resource has".into(),
+                    "outputs name one value: refer to a resource without `for_each`".into(),
+                )),
                 _ => {}
             });
-            for what in bad {
+            for (what, help) in bad {
                 self.err(
                     Code::ForEach,
                     format!("output `{}` refers to {what}", o.name),
                     o.span,
                     "in this output",
-                    Some("outputs name one value: refer to a resource without `for_each`".into()),
+                    Some(help),
                 );
             }
         }
@@ -1066,6 +1124,25 @@ impl<'a> Validator<'a> {
                 return None;
             }
             return match (&parsed, ty) {
+                // A list where one value goes (`availability_zone: ${azs}`).
+                (Expr::Ref(r @ (Ref::Azs | Ref::All { .. })), ty)
+                    if !matches!(ty, Type::List(_) | Type::Json) =>
+                {
+                    let one = match r {
+                        Ref::All { resource, attr } => format!(
+                            "one instance: `${{element({resource}[*].{attr}, each.value)}}` or `${{{resource}[each.value].{attr}}}`"
+                        ),
+                        _ => "one zone by index, e.g. `${azs[0]}`, or per item: `${element(azs, each.value)}`".into(),
+                    };
+                    self.err(
+                        Code::BadReference,
+                        format!("`{name}` must be {}, but `{r}` is a list", ty.describe()),
+                        node.span,
+                        "a list",
+                        Some(format!("pick {one}")),
+                    );
+                    None
+                }
                 (Expr::Cond { cond, .. }, _) => {
                     self.condition_type(cond, node.span).then_some(parsed)
                 }
@@ -1274,7 +1351,9 @@ impl<'a> Validator<'a> {
                         );
                     }
                 }
-                Ref::Attr { resource, attr } => {
+                Ref::Attr { resource, attr }
+                | Ref::All { resource, attr }
+                | Ref::Item { resource, attr } => {
                     let Some(kind) = ctx.kinds.get(resource.as_str()) else {
                         self.unknown_resource(resource, *at, ctx);
                         continue;
@@ -1318,7 +1397,7 @@ impl<'a> Validator<'a> {
                         );
                     }
                 }
-                Ref::Az(_) | Ref::Stack | Ref::Region | Ref::Each => {}
+                Ref::Az(_) | Ref::Azs | Ref::Stack | Ref::Region | Ref::Each => {}
             }
         }
     }

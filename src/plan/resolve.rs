@@ -154,6 +154,14 @@ fn reference(r: &Ref, env: &Env, look: &dyn Lookup) -> Result<PlanValue, Resolve
                 )));
             }
         },
+        Ref::Azs => {
+            PlanValue::Known(Value::Array(env.azs.iter().cloned().map(Value::String).collect()))
+        }
+        // Replaced by `Blueprint::select` (a whole value or a call's
+        // argument); a list cannot be part of text.
+        Ref::All { .. } | Ref::Item { .. } => {
+            return Err(ResolveError(format!("{r} must be a whole value or a function argument")));
+        }
         // Replaced by the session's lookups before anything is resolved.
         Ref::Ssm(name) => {
             return Err(ResolveError(format!("SSM parameter `{name}` was not looked up")));

@@ -175,7 +175,7 @@ fn launch_template_spread_versions_on_change_and_destroys_instances_first() {
         let arns: Vec<&str> =
             attached.attached_policies().iter().filter_map(|p| p.policy_arn()).collect();
         assert_eq!(arns, ["arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"]);
-        let subnet = ec2(&url).describe_subnets().subnet_ids(s.physical("subnet")).send().await;
+        let subnet = ec2(&url).describe_subnets().subnet_ids(s.physical("subnet[1]")).send().await;
         assert_eq!(subnet.unwrap().subnets()[0].map_public_ip_on_launch(), Some(true));
         let tables = ec2(&url)
             .describe_route_tables()
@@ -187,7 +187,7 @@ fn launch_template_spread_versions_on_change_and_destroys_instances_first() {
         let out = table.routes().iter().find(|r| r.destination_cidr_block() == Some("0.0.0.0/0"));
         assert_eq!(out.and_then(|r| r.gateway_id()), Some(s.physical("internet_gateway").as_str()));
         let assoc: Vec<_> = table.associations().iter().filter_map(|a| a.subnet_id()).collect();
-        assert_eq!(assoc, [s.physical("subnet")]);
+        assert_eq!(assoc, [s.physical("subnet[1]")]);
         let groups = crate::moto::ec2(&p)
             .describe_placement_groups()
             .group_names(&group)
@@ -203,7 +203,7 @@ fn launch_template_spread_versions_on_change_and_destroys_instances_first() {
         assert_eq!(ids, ["instance[1]", "instance[2]"]);
         for (_, i) in &live {
             assert_eq!(i.image_id(), Some(image.as_str()));
-            assert_eq!(i.subnet_id(), Some(s.physical("subnet").as_str()));
+            assert_eq!(i.subnet_id(), Some(s.physical("subnet[1]").as_str()));
             let t = crate::moto::tags(i.tags());
             assert_eq!(t.get("aws:ec2launchtemplate:id"), Some(&template_id));
         }
@@ -308,6 +308,136 @@ fn launch_template_spread_versions_on_change_and_destroys_instances_first() {
     let order = crate::util::finished_ids(&destroy.stdout);
     let pos = |id: &str| order.iter().position(|x| x == id).unwrap();
     assert!(pos("instance[1]") < pos("spread") && pos("instance[2]") < pos("spread"), "{order:?}");
+    assert_eq!(rt().block_on(leftovers(&url, Some(&p), &s)), Vec::<String>::new());
+}
+
+/// `zones` spreads the group over several zones: one subnet in each,
+/// instances dealt round robin; more than seven in one zone stops at
+/// `plan` before any write; a third zone adds a subnet and deals the
+/// instances again, and the stack converges.
+#[test]
+fn launch_template_spread_spans_zones_and_holds_seven_per_zone() {
+    let Some(url) = require_moto() else { return };
+    let proxy = Proxy::builder(&url).fake_placement_groups().start();
+    let p = proxy.url.clone();
+    let s = Stack::new(&url, "ltz");
+    let bp = s.builtin(LT);
+
+    // 15 over two zones puts 8 in one: refused at plan, nothing written.
+    let (plan, _) = run(&s, &p, &["plan", &bp, "--var", "zones=2", "--var", "instance_count=15"]);
+    assert_eq!(plan.code, 1, "{}\n{}", plan.stdout, plan.stderr);
+    let err = plan.stderr.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(err.contains("archkit::blueprint::invalid_value"), "{err}");
+    assert!(
+        err.contains("8 instances of spread placement group `spread`")
+            && err.contains("(from `--var instance_count`)")
+            && err.contains("at most 7 per zone"),
+        "{err}"
+    );
+    let (apply, _) = run(
+        &s,
+        &p,
+        &["apply", &bp, "--auto-approve", "--var", "zones=2", "--var", "instance_count=15"],
+    );
+    assert_eq!(apply.code, 1, "{}", apply.stderr);
+    assert_eq!(rt().block_on(leftovers(&url, Some(&p), &s)), Vec::<String>::new());
+
+    let two = ["--var", "zones=2", "--var", "instance_count=3"];
+    let (apply, _) = run(&s, &p, &[&["apply", &bp, "--auto-approve"][..], &two].concat());
+    ok(&apply);
+    let placed = |s: &Stack| {
+        rt().block_on(async {
+            let mut zone_of = std::collections::BTreeMap::new();
+            for n in 1..=3 {
+                let id = format!("subnet[{n}]");
+                let Some(subnet) =
+                    s.state()["resources"][&id]["physical_id"].as_str().map(String::from)
+                else {
+                    continue;
+                };
+                let out = ec2(&url).describe_subnets().subnet_ids(&subnet).send().await.unwrap();
+                let sn = &out.subnets()[0];
+                assert_eq!(sn.cidr_block(), Some(format!("10.30.{n}.0/24").as_str()));
+                zone_of.insert(subnet, (id, sn.availability_zone().unwrap().to_string()));
+            }
+            let mut live: Vec<(String, String, String)> = live_instances(&url, s)
+                .await
+                .into_iter()
+                .map(|(id, i)| {
+                    let (subnet, zone) = zone_of[i.subnet_id().unwrap()].clone();
+                    let placed_in = i.placement().and_then(|p| p.availability_zone()).unwrap();
+                    assert_eq!(placed_in, zone, "{id} is in its subnet's zone");
+                    (id, subnet, zone)
+                })
+                .collect();
+            live.sort();
+            let zones: std::collections::BTreeSet<&String> =
+                zone_of.values().map(|(_, z)| z).collect();
+            assert_eq!(zones.len(), zone_of.len(), "one zone per subnet: {zone_of:?}");
+            live
+        })
+    };
+    let live = placed(&s);
+    let subnets: Vec<&str> = live.iter().map(|(_, sn, _)| sn.as_str()).collect();
+    // Items count from 1 and `element` wraps: 1 -> subnet[2], 2 -> subnet[1].
+    assert_eq!(subnets, ["subnet[2]", "subnet[1]", "subnet[2]"], "{live:?}");
+    // Each subnet routes out through the internet gateway.
+    rt().block_on(async {
+        let tables = ec2(&url)
+            .describe_route_tables()
+            .route_table_ids(s.physical("route_table"))
+            .send()
+            .await
+            .unwrap();
+        let mut assoc: Vec<String> = tables.route_tables()[0]
+            .associations()
+            .iter()
+            .filter_map(|a| a.subnet_id().map(String::from))
+            .collect();
+        assoc.sort();
+        let mut want = vec![s.physical("subnet[1]"), s.physical("subnet[2]")];
+        want.sort();
+        assert_eq!(assoc, want);
+    });
+    // The outputs list the instances and their zones, in item order.
+    let out = s.run(&["output", "--json"]);
+    ok(&out);
+    let o: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let ids: Vec<String> = (1..=3).map(|n| s.physical(&format!("instance[{n}]"))).collect();
+    assert_eq!(o["instance_ids"], serde_json::json!(ids));
+    let zones: Vec<&str> = live.iter().map(|(_, _, z)| z.as_str()).collect();
+    assert_eq!(o["instance_zones"], serde_json::json!(zones));
+    assert_eq!(o["subnets"], serde_json::json!([s.physical("subnet[1]"), s.physical("subnet[2]")]));
+    let (again, _) = run(&s, &p, &[&["plan", &bp, "--detailed-exitcode"][..], &two].concat());
+    assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
+
+    // A third zone: its subnet and association, and the instances whose
+    // subnet the deal changes (2 -> subnet[3], 3 -> subnet[1]) replaced.
+    let three = ["--var", "zones=3", "--var", "instance_count=3"];
+    let (plan, _) = run(&s, &p, &[&["plan", &bp, "--json"][..], &three].concat());
+    ok(&plan);
+    let mut got: Vec<(String, String)> =
+        changes(&plan).into_iter().map(|(id, action, _)| (id, action)).collect();
+    got.sort();
+    let want = [
+        ("instance[2]", "replace"),
+        ("instance[3]", "replace"),
+        ("subnet[3]", "create"),
+        ("subnet_association[3]", "create"),
+    ];
+    let want: Vec<(String, String)> =
+        want.iter().map(|(i, a)| (i.to_string(), a.to_string())).collect();
+    assert_eq!(got, want, "{}", plan.stdout);
+    let (apply, _) = run(&s, &p, &[&["apply", &bp, "--auto-approve"][..], &three].concat());
+    ok(&apply);
+    let live = placed(&s);
+    let subnets: Vec<&str> = live.iter().map(|(_, sn, _)| sn.as_str()).collect();
+    assert_eq!(subnets, ["subnet[2]", "subnet[3]", "subnet[1]"], "{live:?}");
+    let (again, _) = run(&s, &p, &[&["plan", &bp, "--detailed-exitcode"][..], &three].concat());
+    assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
+
+    let (destroy, _) = run(&s, &p, &[&["destroy", &bp, "--auto-approve"][..], &three].concat());
+    ok(&destroy);
     assert_eq!(rt().block_on(leftovers(&url, Some(&p), &s)), Vec::<String>::new());
 }
 

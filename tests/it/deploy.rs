@@ -896,3 +896,71 @@ fn lookups_and_counted_instances() {
     assert_eq!(out.code, 1, "{}", out.stderr);
     assert!(out.stderr.contains("`for_each` over -1 instances"), "{}", out.stderr);
 }
+
+/// `${r[*].attr}` lists every instance of a `for_each` resource,
+/// `${element(r[*].attr, each.value)}` spreads one resource's instances
+/// over another's round robin, and `${r[each.value].attr}` pairs the
+/// instances of two resources over the same parameter. Each instance
+/// depends only on the instances it uses; a new count converges.
+#[test]
+fn instances_are_referred_to_by_splat_element_and_item() {
+    let e = Env::new();
+    let bp = e.dir.path().join("spread.yaml");
+    std::fs::write(
+        &bp,
+        "name: memory\nparameters:\n  zones:\n    type: number\n    default: 2\n  \
+         count:\n    type: number\n    default: 3\nresources:\n  \
+         net:\n    type: test.thing\n    for_each: ${params.zones}\n    properties:\n      \
+         value: net-${each.value}\n  \
+         pair:\n    type: test.thing\n    for_each: ${params.zones}\n    properties:\n      \
+         value: ${net[each.value].arn}\n  \
+         box:\n    type: test.thing\n    for_each: ${params.count}\n    properties:\n      \
+         value: ${element(net[*].arn, each.value)}\n  \
+         all:\n    type: test.thing\n    properties:\n      refs: ${net[*].arn}\n  \
+         last:\n    type: test.thing\n    depends_on: [net]\n\
+         outputs:\n  nets: ${net[*].arn}\n",
+    )
+    .unwrap();
+    let bp = bp.to_str().unwrap();
+
+    let applied = e.run(&["apply", bp, "--auto-approve", "--json"]);
+    assert_eq!(applied.code, 0, "{}", applied.stderr);
+    let arn = |s: &serde_json::Value, id: &str| s["resources"][id]["attributes"]["arn"].clone();
+    let value = |s: &serde_json::Value, id: &str| s["resources"][id]["properties"]["value"].clone();
+    let s = e.state();
+    assert!(arn(&s, "net[1]").as_str().is_some_and(|a| a.starts_with("arn:memory:")), "{s}");
+    assert_eq!(value(&s, "box[1]"), arn(&s, "net[2]"));
+    assert_eq!(value(&s, "box[2]"), arn(&s, "net[1]"));
+    assert_eq!(value(&s, "box[3]"), arn(&s, "net[2]"));
+    assert_eq!(value(&s, "pair[1]"), arn(&s, "net[1]"));
+    assert_eq!(value(&s, "pair[2]"), arn(&s, "net[2]"));
+    assert_eq!(
+        s["resources"]["all"]["properties"]["refs"],
+        serde_json::json!([arn(&s, "net[1]"), arn(&s, "net[2]")])
+    );
+    // Each box waits for the one net it uses, not for all of them.
+    assert_eq!(s["resources"]["box[2]"]["depends_on"], serde_json::json!(["net[1]"]));
+    assert_eq!(s["resources"]["box[3]"]["depends_on"], serde_json::json!(["net[2]"]));
+    // `depends_on` a `for_each` resource waits for every instance.
+    assert_eq!(s["resources"]["last"]["depends_on"], serde_json::json!(["net[1]", "net[2]"]));
+    let out = e.run(&["output", "--stack", "memory", "--json"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let outputs: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(outputs["nets"], serde_json::json!([arn(&s, "net[1]"), arn(&s, "net[2]")]));
+    assert_eq!(e.run(&["plan", bp, "--detailed-exitcode"]).code, 0);
+
+    // A third zone: one more net and pair, the list grows, and the boxes
+    // are dealt again (box[2] to net[3], box[3] to net[1]).
+    let plan = e.run(&["plan", bp, "--json", "--var", "zones=3"]);
+    let json: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
+    assert_eq!(json["summary"]["add"], 2, "{}", plan.stdout);
+    assert_eq!(e.run(&["apply", bp, "--auto-approve", "--var", "zones=3"]).code, 0);
+    let s = e.state();
+    assert_eq!(value(&s, "box[1]"), arn(&s, "net[2]"));
+    assert_eq!(value(&s, "box[2]"), arn(&s, "net[3]"));
+    assert_eq!(value(&s, "box[3]"), arn(&s, "net[1]"));
+    assert_eq!(s["resources"]["all"]["properties"]["refs"].as_array().unwrap().len(), 3);
+    assert_eq!(e.run(&["plan", bp, "--detailed-exitcode", "--var", "zones=3"]).code, 0);
+    assert_eq!(e.run(&["destroy", bp, "--auto-approve", "--var", "zones=3"]).code, 0);
+    assert_eq!(e.cloud()["resources"].as_object().unwrap().len(), 0);
+}
