@@ -122,6 +122,19 @@ impl Backend {
         }
     }
 
+    /// The regions the account has enabled, for `--all-regions`.
+    pub async fn regions(&self) -> Result<Vec<String>, SessionError> {
+        match self {
+            Backend::Aws { clients, .. } => Ok(crate::provider::retry::retrying(|| {
+                crate::aws::stacks::enabled_regions(clients)
+            })
+            .await?),
+            Backend::Memory { .. } => {
+                Err(SessionError::Backend("the test cloud has no regions to list".into()))
+            }
+        }
+    }
+
     /// The values of the Systems Manager parameters `wanted` names (each
     /// with the resource that uses it first); every one must exist.
     pub async fn lookup(

@@ -44,6 +44,18 @@ impl TaggedStack {
     }
 }
 
+/// The regions the account has enabled (DescribeRegions without
+/// `AllRegions`: those that need no opt-in and those opted in), sorted:
+/// where `--all-regions` looks.
+pub async fn enabled_regions(c: &Clients) -> Result<Vec<String>> {
+    let out = c.ec2.describe_regions().send().await.map_err(crate::aws::error::err)?;
+    let mut names: Vec<String> =
+        out.regions().iter().filter_map(|r| r.region_name().map(String::from)).collect();
+    names.sort();
+    names.dedup();
+    Ok(names)
+}
+
 /// Every stack tagged in the clients' region, by name; with `only`, that
 /// stack alone (the listing is then filtered by the API: a page or two,
 /// however many other stacks the account holds).

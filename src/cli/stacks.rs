@@ -1,5 +1,6 @@
 //! `archkit stacks`: the stacks archkit finds by tag in the account and
-//! region, with their age, expiry and estimated running cost. Needs no
+//! region (or, with `--all-regions`, every region the account has
+//! enabled), with their age, expiry and estimated running cost. Needs no
 //! state file: each stack's cost comes from a discovery of its resources.
 
 use std::time::{Duration, SystemTime};
@@ -14,12 +15,19 @@ use crate::output::Printer;
 use crate::session::Backend;
 
 #[derive(Debug, Args)]
-pub struct StacksArgs {}
+pub struct StacksArgs {
+    /// Look in every region the account has enabled (DescribeRegions), read
+    /// concurrently, instead of the configured one
+    #[arg(long)]
+    pub all_regions: bool,
+}
 
 /// One row of `archkit stacks` (and of `stacks --json`).
 #[derive(Debug, Clone, Serialize)]
 pub struct StackRow {
     pub name: String,
+    /// The region it was found in.
+    pub region: String,
     /// When its state was begun (from its lineage), RFC 3339.
     pub created_at: Option<String>,
     pub age_seconds: Option<u64>,
@@ -139,10 +147,12 @@ pub(crate) fn find(
         .filter(|t| g.stack.as_ref().is_none_or(|name| t.name == *name))
         .collect();
     let region = backend.region(g.region.as_deref());
+    let region = &region;
     let row_of = |t: &TaggedStack, rt: &tokio::runtime::Runtime| -> Option<StackRow> {
         let created_at = t.lineages.iter().filter_map(|l| created(l)).min();
         let mut row = StackRow {
             name: t.name.clone(),
+            region: region.clone(),
             created_at: created_at.map(|c| humantime::format_rfc3339_seconds(c).to_string()),
             age_seconds: created_at.and_then(|c| now.duration_since(c).ok()).map(|d| d.as_secs()),
             expires_at: t.expires_at.clone(),
@@ -205,37 +215,121 @@ pub(crate) fn find(
             }
         });
     }
-    Some(Found { region, only: g.stack.clone(), rows, warnings })
+    Some(Found { region: region.clone(), only: g.stack.clone(), rows, warnings })
+}
+
+/// Regions looked at at once by `--all-regions` (each on a thread and a
+/// runtime of its own, and each of those looks at four stacks at once).
+const REGIONS_AT_ONCE: usize = 8;
+
+/// [`find`] in the configured region, or with `all` in every region the
+/// account has enabled, concurrently; the regions in order. `false` when a
+/// region could not be looked at (its error printed; the others are still
+/// returned, so a user sees what was found).
+pub(crate) fn find_regions(
+    rt: &tokio::runtime::Runtime,
+    g: &GlobalArgs,
+    printer: &Printer,
+    with_cost: bool,
+    all: bool,
+) -> (Vec<Found>, bool) {
+    if !all {
+        return match find(rt, g, printer, with_cost) {
+            Some(f) => (vec![f], true),
+            None => (Vec::new(), false),
+        };
+    }
+    let regions = rt.block_on(async {
+        let backend = Backend::connect(&settings(g)).await?;
+        backend.regions().await
+    });
+    let regions = match regions {
+        Ok(r) => r,
+        Err(e) => {
+            printer.error(&e);
+            return (Vec::new(), false);
+        }
+    };
+    let chunk = regions.len().div_ceil(REGIONS_AT_ONCE).max(1);
+    let found: Vec<Option<Found>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = regions
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    let rt = runtime();
+                    part.iter()
+                        .map(|r| {
+                            let mut g = g.clone();
+                            g.region = Some(r.clone());
+                            find(&rt, &g, printer, with_cost)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
+    });
+    let ok = found.iter().all(Option::is_some) && found.len() == regions.len();
+    (found.into_iter().flatten().collect(), ok)
+}
+
+/// What was looked at: "every stack in us-east-1", or across regions
+/// "every stack in 17 regions".
+pub(crate) fn scope_of(found: &[Found], all: bool, g: &GlobalArgs) -> String {
+    match found {
+        [one] if !all => one.scope(),
+        _ => {
+            let only = if g.stack_from_env { None } else { g.stack.as_ref() };
+            let n = found.len();
+            let regions = if n == 1 { "1 region".to_string() } else { format!("{n} regions") };
+            match only {
+                Some(name) => format!("stack `{name}` in {regions}"),
+                None => format!("every stack in {regions}"),
+            }
+        }
+    }
 }
 
 fn ago(secs: u64) -> String {
     humantime::format_duration(Duration::from_secs(secs.max(60) / 60 * 60)).to_string()
 }
 
-pub fn run(_args: &StacksArgs, g: &GlobalArgs, printer: &Printer) -> ExitStatus {
+pub fn run(args: &StacksArgs, g: &GlobalArgs, printer: &Printer) -> ExitStatus {
     let rt = runtime();
-    let Some(found) = find(&rt, g, printer, true) else {
+    let (found, complete) = find_regions(&rt, g, printer, true, args.all_regions);
+    if found.is_empty() && !complete {
         return ExitStatus::Failure;
-    };
-    found.warn(printer);
-    let scope = found.scope();
-    let warnings = found.warnings.clone();
-    let rows: Vec<StackRow> = found.rows.into_iter().map(|(_, r)| r).collect();
+    }
+    found.iter().for_each(|f| f.warn(printer));
+    let scope = scope_of(&found, args.all_regions, g);
+    let warnings: Vec<String> = found.iter().flat_map(|f| f.warnings.clone()).collect();
+    let rows: Vec<StackRow> = found.into_iter().flat_map(|f| f.rows).map(|(_, r)| r).collect();
+    let status = if complete { ExitStatus::Success } else { ExitStatus::Failure };
     if printer.json {
         printer.json_out(
             &serde_json::json!({ "looked_at": scope, "stacks": rows, "warnings": warnings }),
         );
-        return ExitStatus::Success;
+        return status;
     }
     if rows.is_empty() {
         printer.out(&format!("No archkit stacks: looked at {scope}.\n"));
-        return ExitStatus::Success;
+        return status;
     }
     let now = SystemTime::now();
-    let width = rows.iter().map(|r| r.name.len()).max().unwrap_or(5).max(5);
+    // The region column only when the rows may differ in it.
+    let regions = args.all_regions;
+    let nw = rows.iter().map(|r| r.name.len()).max().unwrap_or(5).max(5);
+    let rw = rows.iter().map(|r| r.region.len()).max().unwrap_or(6).max(6);
+    let label = |name: &str, region: &str| {
+        if regions { format!("{name:<nw$}  {region:<rw$}") } else { name.to_string() }
+    };
+    let width = if regions { nw + 2 + rw } else { nw };
     let mut out = format!(
         "{:<width$}  {:>10}  {:<32}  {:>10}  RESOURCES\n",
-        "STACK", "AGE", "EXPIRES", "COST/HOUR"
+        label("STACK", "REGION"),
+        "AGE",
+        "EXPIRES",
+        "COST/HOUR"
     );
     for r in &rows {
         let age = r.age_seconds.map_or("unknown".into(), ago);
@@ -258,10 +352,14 @@ pub fn run(_args: &StacksArgs, g: &GlobalArgs, printer: &Printer) -> ExitStatus 
         };
         out.push_str(&format!(
             "{:<width$}  {:>10}  {:<32}  {:>10}  {}\n",
-            r.name, age, expires, cost, r.resources
+            label(&r.name, &r.region),
+            age,
+            expires,
+            cost,
+            r.resources
         ));
     }
     printer.out(&out);
     printer.status(&format!("Looked at {scope}."));
-    ExitStatus::Success
+    status
 }

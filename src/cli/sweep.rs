@@ -1,4 +1,5 @@
-//! `archkit sweep`: destroys every stack of the account and region whose
+//! `archkit sweep`: destroys every stack of the account and region (or,
+//! with `--all-regions`, of every region the account has enabled) whose
 //! `archkit:expires-at` (set by `apply --ttl`) has passed, found by tags
 //! with no state file, each as `destroy --stack NAME --discover` would.
 
@@ -13,6 +14,10 @@ pub struct SweepArgs {
     /// Only name the expired stacks; change nothing
     #[arg(long)]
     pub dry_run: bool,
+    /// Look in every region the account has enabled (DescribeRegions), read
+    /// concurrently, instead of the configured one
+    #[arg(long)]
+    pub all_regions: bool,
     #[command(flatten)]
     pub apply: ApplyArgs,
     #[command(flatten)]
@@ -21,54 +26,67 @@ pub struct SweepArgs {
 
 pub fn run(args: &SweepArgs, g: &GlobalArgs, printer: &Printer) -> ExitStatus {
     let rt = runtime();
-    let Some(found) = super::stacks::find(&rt, g, printer, false) else {
+    let all = args.all_regions;
+    let (found, complete) = super::stacks::find_regions(&rt, g, printer, false, all);
+    if found.is_empty() && !complete {
         return ExitStatus::Failure;
-    };
-    found.warn(printer);
-    let scope = found.scope();
-    let looked = found.rows.len();
-    let expired: Vec<_> = found.rows.into_iter().filter(|(_, r)| r.expired).collect();
+    }
+    found.iter().for_each(|f| f.warn(printer));
+    let scope = super::stacks::scope_of(&found, all, g);
+    let looked: usize = found.iter().map(|f| f.rows.len()).sum();
+    let warnings: Vec<String> = found.iter().flat_map(|f| f.warnings.clone()).collect();
+    let expired: Vec<_> =
+        found.into_iter().flat_map(|f| f.rows).map(|(_, r)| r).filter(|r| r.expired).collect();
+    // "in us-west-2" only when the regions may differ.
+    let at =
+        |r: &super::stacks::StackRow| if all { format!(" in {}", r.region) } else { String::new() };
+    let failed = if complete { ExitStatus::Success } else { ExitStatus::Failure };
     if args.dry_run || expired.is_empty() {
         if printer.json {
             let names: Vec<serde_json::Value> = expired
                 .iter()
-                .map(|(_, r)| serde_json::json!({"name": r.name, "expires_at": r.expires_at}))
+                .map(|r| {
+                    serde_json::json!({"name": r.name, "region": r.region, "expires_at": r.expires_at})
+                })
                 .collect();
             printer.json_out(&serde_json::json!({
                 "dry_run": args.dry_run,
                 "looked_at": scope,
                 "stacks": looked,
                 "expired": names,
-                "warnings": found.warnings,
+                "warnings": warnings,
             }));
         } else if expired.is_empty() {
             printer.out(&format!("No expired stacks: looked at {scope} ({looked} found).\n"));
         } else {
-            for (_, r) in &expired {
+            for r in &expired {
                 printer.out(&format!(
-                    "Would destroy stack `{}` (expired at {}).\n",
+                    "Would destroy stack `{}`{} (expired at {}).\n",
                     r.name,
+                    at(r),
                     r.expires_at.as_deref().unwrap_or("?")
                 ));
             }
             printer.status(&format!("Looked at {scope} ({looked} found)."));
         }
-        return ExitStatus::Success;
+        return failed;
     }
     printer.status(&format!("Looked at {scope} ({looked} found)."));
     let mut g = g.clone();
     if g.stack_from_env {
         g.stack = None;
     }
-    let g = &g;
-    let mut status = ExitStatus::Success;
-    for (_, r) in expired {
+    let mut status = failed;
+    for r in expired {
         printer.status(&format!(
-            "Destroying stack `{}` (expired at {}).",
+            "Destroying stack `{}`{} (expired at {}).",
             r.name,
+            at(&r),
             r.expires_at.as_deref().unwrap_or("?")
         ));
-        let Some(session) = open_discovery(&rt, &r.name, g, &args.stack, "archkit sweep", printer)
+        let mut g = g.clone();
+        g.region = Some(r.region.clone());
+        let Some(session) = open_discovery(&rt, &r.name, &g, &args.stack, "archkit sweep", printer)
         else {
             status = ExitStatus::Failure;
             continue;

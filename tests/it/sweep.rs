@@ -103,3 +103,95 @@ fn sweep_destroys_only_expired_stacks_and_ttl_is_a_tag_change() {
     assert_eq!(plan.code, 0, "the sweep touched the other stack: {}", plan.stdout);
     ok(&new.run(&["destroy", BP, "--auto-approve"]));
 }
+
+/// After a tutorial people forget which region they used: `stacks` and
+/// `sweep` with `--all-regions` look in every region the account has
+/// enabled (moto answers DescribeRegions with every region it knows), list
+/// a stack of another region with that region, and sweep it there.
+#[test]
+fn all_regions_lists_and_sweeps_a_stack_of_another_region() {
+    let Some(url) = require_moto() else { return };
+    // Expired stacks are discovered whole (SSM associations too, which
+    // moto lacks: the proxy's test double answers those calls).
+    let proxy = crate::faults::Proxy::builder(&url).fake_ssm_associations().start();
+    let url = proxy.url.clone();
+    let west = Stack::new(&url, "rg-west");
+    let east = Stack::new(&url, "rg-east");
+    let bp = |s: &Stack| crate::moto::bp(s);
+    ok(&west.run(&["apply", &bp(&west), "--auto-approve", "--ttl", "1s", "--region", "us-west-2"]));
+    ok(&east.run(&["apply", &bp(&east), "--auto-approve", "--ttl", "2h"]));
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let bare = |s: &Stack, args: &[&str]| json(&crate::util::run(&mut s.cmd_bare(args)));
+
+    // The configured region (us-east-1) alone does not see it.
+    let here = bare(&east, &["--stack", &west.name, "stacks", "--json"]);
+    assert_eq!(names(&here, "stacks"), Vec::<String>::new(), "{here}");
+    // Every region does, and says where it is.
+    let all = bare(&east, &["--stack", &west.name, "stacks", "--all-regions", "--json"]);
+    assert_eq!(names(&all, "stacks"), vec![west.name.clone()], "{all}");
+    assert_eq!(all["stacks"][0]["region"], "us-west-2", "{all}");
+    assert_eq!(all["stacks"][0]["expired"], true, "{all}");
+    let looked = all["looked_at"].as_str().unwrap();
+    let regions: usize =
+        looked.split(" in ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
+    assert!(regions > 10, "{looked}");
+    // The table has a region column.
+    let text =
+        crate::util::run(&mut east.cmd_bare(&["--stack", &west.name, "stacks", "--all-regions"]));
+    ok(&text);
+    let line = text.stdout.lines().find(|l| l.starts_with(&west.name)).expect("a row");
+    assert!(line.contains("us-west-2") && line.contains("(expired)"), "{}", text.stdout);
+    assert!(text.stdout.starts_with("STACK"), "{}", text.stdout);
+    assert!(text.stdout.lines().next().unwrap().contains("REGION"), "{}", text.stdout);
+
+    // Both stacks across regions: each in its own.
+    for s in [&west, &east] {
+        let one = bare(s, &["--stack", &s.name, "stacks", "--all-regions", "--json"]);
+        let region = if s.name == west.name { "us-west-2" } else { "us-east-1" };
+        assert_eq!(one["stacks"][0]["region"], region, "{one}");
+        assert_eq!(one["stacks"].as_array().unwrap().len(), 1, "{one}");
+    }
+
+    // A dry run names it with its region; the sweep destroys it there.
+    let dry =
+        bare(&east, &["--stack", &west.name, "sweep", "--all-regions", "--dry-run", "--json"]);
+    assert_eq!(
+        dry["expired"],
+        serde_json::json!([{
+            "name": west.name, "region": "us-west-2", "expires_at": west.state()["expires_at"]
+        }]),
+        "{dry}"
+    );
+    let swept = crate::util::run(&mut east.cmd_bare(&[
+        "--stack",
+        &west.name,
+        "sweep",
+        "--all-regions",
+        "--auto-approve",
+    ]));
+    ok(&swept);
+    assert!(
+        swept.stderr.contains(&format!("Destroying stack `{}` in us-west-2", west.name)),
+        "{}",
+        swept.stderr
+    );
+    let left = bare(&east, &["--stack", &west.name, "stacks", "--all-regions", "--json"]);
+    assert_eq!(names(&left, "stacks"), Vec::<String>::new(), "{left}");
+    let vpcs = crate::moto::rt().block_on(async {
+        let creds = aws_sdk_ec2::config::Credentials::new("testing", "testing", None, None, "t");
+        let c = aws_sdk_ec2::Client::from_conf(
+            aws_sdk_ec2::Config::builder()
+                .behavior_version(aws_sdk_ec2::config::BehaviorVersion::latest())
+                .region(aws_sdk_ec2::config::Region::new("us-west-2"))
+                .endpoint_url(&url)
+                .credentials_provider(creds)
+                .build(),
+        );
+        c.describe_vpcs().filters(west.tag_filter()).send().await.unwrap().vpcs().len()
+    });
+    assert_eq!(vpcs, 0, "the west stack's VPC is still there");
+    // The other region's stack is untouched.
+    let plan = east.run(&["plan", &bp(&east), "--detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "the sweep touched the other stack: {}", plan.stdout);
+    ok(&east.run(&["destroy", &bp(&east), "--auto-approve"]));
+}
