@@ -27,7 +27,7 @@ use crate::schema::{Limit, Type};
 /// Every value error of the resources for these parameter values, all at
 /// once.
 pub fn check_values(bp: &Blueprint, values: &Values) -> Result<(), Diagnostics> {
-    let mut c = Checker { bp, values, tree: yaml::parse(&bp.file.text).ok(), diags: Vec::new() };
+    let mut c = Checker { bp, values, tree: std::cell::OnceCell::new(), diags: Vec::new() };
     for r in bp.resources.values() {
         for (name, e) in &r.properties {
             if let Some(p) = r.schema.property(name) {
@@ -79,11 +79,17 @@ struct Checker<'a> {
     values: &'a Values,
     /// The file again, for the span of each property value (the model
     /// keeps only each resource's).
-    tree: Option<Node>,
+    /// Parsed only to report an error: most runs have none, and a large
+    /// blueprint's tree is tens of megabytes.
+    tree: std::cell::OnceCell<Option<Node>>,
     diags: Vec<Diagnostic>,
 }
 
 impl<'a> Checker<'a> {
+    fn tree(&self) -> Option<&Node> {
+        self.tree.get_or_init(|| yaml::parse(&self.bp.file.text).ok()).as_ref()
+    }
+
     fn eval(&self) -> Eval<'a> {
         Eval { values: self.values }
     }
@@ -224,8 +230,7 @@ impl<'a> Checker<'a> {
     fn node(&self, r: &Resource, path: &[Step]) -> Option<&Node> {
         let base = r.id.split('[').next().unwrap_or(&r.id);
         let mut node = self
-            .tree
-            .as_ref()
+            .tree()
             .and_then(|t| entry(t, "resources"))
             .and_then(|n| entry(n, base))
             .and_then(|n| entry(n, "properties"))?;
@@ -267,7 +272,8 @@ impl<'a> Checker<'a> {
             }
             let vpc_net = vpc.properties.get("cidr_block").and_then(|e| self.net(e));
             for (i, (r, net)) in subnets.iter().enumerate() {
-                let at = self.span(r, &[Step::Key("cidr_block".into())]);
+                // Spans only for errors: finding one parses the file again.
+                let cidr = [Step::Key("cidr_block".into())];
                 if let Some(v) = vpc_net
                     && !v.contains(net)
                 {
@@ -281,7 +287,7 @@ impl<'a> Checker<'a> {
                             ),
                         )
                         .in_file(&self.bp.file)
-                        .label(at, "outside the VPC's range")
+                        .label(self.span(r, &cidr), "outside the VPC's range")
                         .help(format!(
                             "choose a range inside {v} ({} to {})",
                             v.network(),
@@ -304,7 +310,7 @@ impl<'a> Checker<'a> {
                             )
                             .in_file(&self.bp.file)
                             .label(first, "this range")
-                            .label(at, "overlaps this one")
+                            .label(self.span(r, &cidr), "overlaps this one")
                             .help("give each subnet of a VPC its own range"),
                         );
                     }
@@ -381,7 +387,7 @@ impl<'a> Checker<'a> {
     /// Where the count of a `for_each` resource came from (`--var ...`).
     fn count_origin(&self, base: &str) -> Option<String> {
         let from =
-            self.tree.as_ref().and_then(|t| entry(t, "resources")).and_then(|n| entry(n, base))?;
+            self.tree().and_then(|t| entry(t, "resources")).and_then(|n| entry(n, base))?;
         let fe = entry(from, "for_each")?;
         let yaml::Value::Str(text) = &fe.value else { return None };
         let (e, _) = super::expr::parse_string(text).ok()?;
