@@ -386,8 +386,7 @@ impl<'a> Checker<'a> {
 
     /// Where the count of a `for_each` resource came from (`--var ...`).
     fn count_origin(&self, base: &str) -> Option<String> {
-        let from =
-            self.tree().and_then(|t| entry(t, "resources")).and_then(|n| entry(n, base))?;
+        let from = self.tree().and_then(|t| entry(t, "resources")).and_then(|n| entry(n, base))?;
         let fe = entry(from, "for_each")?;
         let yaml::Value::Str(text) = &fe.value else { return None };
         let (e, _) = super::expr::parse_string(text).ok()?;

@@ -879,3 +879,50 @@ async fn only_a_resource_waited_for_is_recorded_creating() {
         assert_eq!(statuses, expected, "{kind}");
     }
 }
+
+/// Issue 34 §1: a readiness wait never holds up an unrelated resource.
+/// Two independent chains of slow resources (three and two links, each
+/// ready after 15 polls 20 ms apart) applied together finish within 1.05×
+/// of the longer chain applied alone: the shorter one runs beside it.
+#[tokio::test]
+async fn two_independent_slow_chains_overlap() {
+    fn chain(name: &str, n: usize) -> String {
+        (1..=n)
+            .map(|i| {
+                let value = if i > 1 { format!("${{{name}{}.id}}", i - 1) } else { "x".into() };
+                format!("  {name}{i}:\n    type: test.slow\n    properties: {{value: '{value}'}}\n")
+            })
+            .collect()
+    }
+    let setup = || {
+        let mut h = Harness::new();
+        h.opts.min_poll = Duration::from_millis(20);
+        h.cloud.slow_polls.store(15, std::sync::atomic::Ordering::SeqCst);
+        h
+    };
+    let longer = format!("name: t\nresources:\n{}", chain("a", 3));
+    let both = format!("name: t\nresources:\n{}{}", chain("a", 3), chain("b", 2));
+    let timed = |src: String| async move {
+        let mut h = setup();
+        let t = std::time::Instant::now();
+        let (_, report) = h.apply(&src).await;
+        assert!(report.ok(), "{report:?}");
+        (t.elapsed().as_secs_f64(), h)
+    };
+    // The chain alone before and after, so a busy machine (the other
+    // tests) slows the reference as much as the subject.
+    let (before, _) = timed(longer.clone()).await;
+    let (both_secs, h) = timed(both).await;
+    let (after, _) = timed(longer).await;
+    let alone_secs = before.max(after);
+    h.assert_consistent(&["a1", "a2", "a3", "b1", "b2"]);
+    // Three waits of about 0.3 s each: the chain alone takes about 0.9 s.
+    assert!(alone_secs > 0.6, "{alone_secs}");
+    assert!(
+        both_secs <= alone_secs * 1.05,
+        "together {both_secs:.3} s, the longer alone {alone_secs:.3} s"
+    );
+    eprintln!(
+        "figures: two slow chains: together {both_secs:.3} s, the longer alone {alone_secs:.3} s"
+    );
+}
