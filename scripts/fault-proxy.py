@@ -74,6 +74,16 @@ TARGET (moto) and, as asked, injects the faults AWS users meet:
                        balancer in front of an endpoint may: what archkit
                        says of an error the SDK cannot name. May be given
                        more than once.
+  --pending KIND=SECS  keep what a create makes pending for SECS seconds, as
+                       AWS does and moto does not (moto makes everything
+                       ready at once): describe answers the pending state,
+                       then the ready one; likewise a delete answers
+                       deleting, then deleted. KIND: nat_gateway (pending ->
+                       available, deleting -> deleted) or load_balancer
+                       (ELBv2: provisioning -> active). A test double for
+                       the states only: moto's resource is ready at once
+                       underneath. May be given more than once; SECS may be
+                       a fraction (AWS's durations scaled down for tests).
   --latency-ms MS      add MS milliseconds to every call (an AWS round trip is
                        about 50); calls in flight wait side by side.
   --stats FILE         after every request, write JSON: calls, writes, the
@@ -125,7 +135,9 @@ p.add_argument("--canned", action="append", default=[])
 p.add_argument("--release-nat-eips", action="store_true")
 p.add_argument("--in-use", action="append", default=[])
 p.add_argument("--http-500", action="append", default=[])
+p.add_argument("--pending", action="append", default=[])
 ARGS = p.parse_args()
+PENDING = {k: float(v) for k, v in (x.split("=", 1) for x in ARGS.pending)}
 CANNED = dict(c.split("=", 1) for c in ARGS.canned)
 TARGET = ARGS.target.rstrip("/")
 _target = urllib.parse.urlsplit(TARGET)
@@ -254,6 +266,67 @@ def indexed(q, prefix):
     items = sorted((int(k[len(prefix) + 1:]), v[0]) for k, v in q.items()
                    if k.startswith(prefix + ".") and k[len(prefix) + 1:].isdigit())
     return [v for _, v in items]
+
+
+# --pending: when each resource was created or deleted (monotonic time).
+MADE = {}
+GONE = {}
+# kind: (create op, id pattern in its answer, delete op, id field of the
+# delete request, describe op, the element of one item, the state as moto
+# answers it -> as AWS does while pending, the same for deleting).
+PENDING_KINDS = {
+    "nat_gateway": ("CreateNatGateway", rb"<natGatewayId>(nat-[0-9a-f]+)</natGatewayId>",
+                    "DeleteNatGateway", "NatGatewayId", "DescribeNatGateways", b"item",
+                    (b"<state>available</state>", b"<state>pending</state>"),
+                    (b"<state>deleted</state>", b"<state>deleting</state>")),
+    "load_balancer": ("CreateLoadBalancer", rb"<LoadBalancerArn>([^<]+)</LoadBalancerArn>",
+                      None, None, "DescribeLoadBalancers", b"member",
+                      (b"<Code>active</Code>", b"<Code>provisioning</Code>"), None),
+}
+
+
+def top_items(data, tag):
+    """Byte ranges of the outermost <tag>...</tag> elements of `data`."""
+    out, depth, start = [], 0, 0
+    for m in re.finditer(rb"<(/?)" + tag + rb">", data):
+        if not m.group(1):
+            if depth == 0:
+                start = m.start()
+            depth += 1
+        else:
+            depth -= 1
+            if depth == 0:
+                out.append((start, m.end()))
+    return out
+
+
+def pending_answer(op, body, data):
+    """`data`, moto's answer to `op`, as AWS would give it while a
+    resource --pending names is still pending or deleting."""
+    now = time.monotonic()
+    for kind, secs in PENDING.items():
+        create, pattern, delete, field, describe, item, made, gone = PENDING_KINDS[kind]
+        if op == create:
+            for rid in re.findall(pattern, data)[:1]:
+                MADE[rid] = now
+        elif delete and op == delete:
+            q = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
+            for rid in q.get(field, []):
+                GONE[rid.encode()] = now
+        elif op == describe:
+            parts, last = [], 0
+            for a, b in top_items(data, item):
+                one = data[a:b]
+                ids = re.findall(pattern, one)
+                rid = ids[0] if ids else None
+                if rid in MADE and now - MADE[rid] < secs:
+                    one = one.replace(made[0], made[1], 1)
+                if gone and rid in GONE and now - GONE[rid] < secs:
+                    one = one.replace(gone[0], gone[1], 1)
+                parts += [data[last:a], one]
+                last = b
+            data = b"".join(parts) + data[last:]
+    return data
 
 
 def placement_groups(op, body):
@@ -538,6 +611,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 save_stats()
             faked = (200, {"Content-Type": "application/x-amz-json-1.1"}, CANNED[op].encode())
         status, headers, data = faked or self.forward(body or None)
+        if PENDING and status == 200:
+            with LOCK:
+                data = pending_answer(op, body, data)
         if ARGS.release_nat_eips and op == "DeleteNatGateway" and status == 200:
             self.release_nat_eips(body)
         if drop:

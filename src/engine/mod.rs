@@ -554,28 +554,33 @@ where
     }
 }
 
-/// The pauses between readiness (or deletion) polls: fast at first, since
-/// many resources are ready in seconds, then doubling up to a tenth of the
-/// kind's expected duration (at most 15 s): a dependent starts soon after
-/// its input is ready without polling a 15-minute broker every second.
+/// The pauses between readiness (or deletion) polls: each a twentieth of
+/// the time waited so far, at least `min` and at most a tenth of the
+/// kind's expected duration (at most 15 s). So a wait ends at most
+/// `max(min, 5 %)` after the resource became ready (1 s for the first 20 s
+/// of a wait, 3 s a minute in, 15 s from five minutes on): a dependent
+/// starts soon after its input is ready, and a 15-minute broker is polled
+/// every 15 s, not every second (issue 34 §1).
 #[derive(Debug, Clone)]
 pub struct PollSchedule {
-    next: Duration,
+    min: Duration,
     cap: Duration,
+    /// The pauses so far.
+    waited: Duration,
 }
 
 impl PollSchedule {
     pub fn new(min: Duration, expected: Duration) -> PollSchedule {
         let cap = (expected / 10).max(min).min(Duration::from_secs(15));
-        PollSchedule { next: min.min(cap), cap }
+        PollSchedule { min: min.min(cap), cap, waited: Duration::ZERO }
     }
 }
 
 impl Iterator for PollSchedule {
     type Item = Duration;
     fn next(&mut self) -> Option<Duration> {
-        let now = self.next;
-        self.next = self.next.saturating_mul(2).min(self.cap);
+        let now = (self.waited / 20).clamp(self.min, self.cap);
+        self.waited += now;
         Some(now)
     }
 }

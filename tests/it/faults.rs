@@ -106,6 +106,12 @@ impl ProxyBuilder {
         self.arg("--http-500", op)
     }
 
+    /// Keeps what a create of `kind` makes pending for `secs` seconds (and
+    /// a delete deleting), as AWS does and moto does not.
+    pub(crate) fn pending(self, kind: &str, secs: f64) -> Self {
+        self.arg("--pending", format!("{kind}={secs}"))
+    }
+
     /// Adds `ms` milliseconds to every call.
     pub(crate) fn latency_ms(self, ms: u32) -> Self {
         self.arg("--latency-ms", ms)
@@ -548,6 +554,75 @@ fn fargate_on_s3_state_groups_its_writes_and_converges_after_a_sigkill() {
         failures.len()
     );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Issue 34 §1: AWS keeps a NAT gateway pending for minutes and an ALB
+/// provisioning; moto makes both ready at once. Through the proxy's
+/// pending mode (each pending for 3 s, AWS's durations scaled down) the
+/// apply waits for them, and what needs the NAT gateway (the private
+/// route) starts within the polling schedule's lateness of it being ready
+/// (1 s in a wait's first 20 s); the destroy waits for the gateway to be
+/// deleted before releasing its address.
+#[test]
+fn pending_resources_are_awaited_and_their_dependents_start_soon_after() {
+    let Some(url) = require_moto() else { return };
+    const SECS: f64 = 3.0;
+    let proxy =
+        Proxy::builder(&url).pending("nat_gateway", SECS).pending("load_balancer", SECS).start();
+    let s = Stack::new(&url, "pend");
+    let out = FARGATE.run(&s, &proxy.url, &["apply", "--auto-approve"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let stats = proxy.stats();
+    let timeline = stats["timeline"].as_array().unwrap();
+    let at = |op: &str, start: bool| -> Vec<f64> {
+        timeline
+            .iter()
+            .filter(|t| t[0] == op)
+            .map(|t| t[if start { 1 } else { 2 }].as_f64().unwrap())
+            .collect()
+    };
+    let made = at("CreateNatGateway", false)[0];
+    let polls = at("DescribeNatGateways", true).iter().filter(|t| **t > made).count();
+    assert!(polls >= 3, "{polls} polls of the pending gateway");
+    // The NAT route is the last route made: the others need no wait.
+    let route = *at("CreateRoute", true).iter().fold(&0.0, |a, b| if b > a { b } else { a });
+    let late = route - (made + SECS);
+    assert!(late >= 0.0, "the route was made {:.2} s before the gateway was ready", -late);
+    assert!(late < 1.5, "the route started {late:.2} s after the gateway was ready");
+    let lb_made = at("CreateLoadBalancer", false)[0];
+    let lb_polls: Vec<f64> =
+        at("DescribeLoadBalancers", false).into_iter().filter(|t| *t > lb_made).collect();
+    // Polled while provisioning, until one answer after it became active.
+    assert!(lb_polls.len() >= 3, "{lb_polls:?}");
+    assert!(lb_polls.iter().any(|t| *t >= lb_made + SECS), "{lb_polls:?}");
+    assert_eq!(s.state()["resources"]["nat_gateway_one"]["status"], "ready");
+    let plan = FARGATE.run(&s, &proxy.url, &["plan", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "{}", plan.stdout);
+
+    let before = timeline.len();
+    let out = FARGATE.run(&s, &proxy.url, &["destroy", "--auto-approve"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let stats = proxy.stats();
+    let timeline = &stats["timeline"].as_array().unwrap()[before..];
+    let first = |op: &str| timeline.iter().find(|t| t[0] == op).map(|t| t[1].as_f64().unwrap());
+    let deleted = first("DeleteNatGateway").expect("the gateway is deleted");
+    let released = timeline
+        .iter()
+        .filter(|t| t[0] == "ReleaseAddress")
+        .map(|t| t[1].as_f64().unwrap())
+        .fold(f64::MAX, f64::min);
+    assert!(
+        released >= deleted + SECS,
+        "released at {released:.2}, deleting until {:.2}",
+        deleted + SECS
+    );
+    assert!(released < deleted + SECS + 1.5, "released {:.2} s late", released - deleted - SECS);
+    assert_eq!((FARGATE.leftovers)(&url, &s), Vec::<String>::new());
+    eprintln!(
+        "figures: pending mode ({SECS} s): the NAT route started {late:.2} s after the gateway was ready; \
+         the address released {:.2} s after it was deleted",
+        released - deleted - SECS
+    );
 }
 
 #[test]
