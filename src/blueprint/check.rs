@@ -445,7 +445,9 @@ mod tests {
     use super::*;
     use crate::blueprint::params::{Inputs, Require, resolve};
 
-    fn check(src: &str, vars: &[(&str, &str)]) -> Result<(), Diagnostics> {
+    /// `src` for these `--var`s, as plan sees it: parameters resolved,
+    /// `when:` and `for_each` applied.
+    fn selected(src: &str, vars: &[(&str, &str)]) -> (Blueprint, Values) {
         let bp = crate::blueprint::load_bytes("c.yaml", src.as_bytes(), &crate::aws::registry())
             .expect("loads");
         let inputs = Inputs {
@@ -453,7 +455,11 @@ mod tests {
             ..Inputs::default()
         };
         let values = resolve(&bp, &inputs, Require::Given, &mut |_| None).expect("values");
-        let bp = bp.select(|p| values.value(p)).expect("selects");
+        (bp.select(|p| values.value(p)).expect("selects"), values)
+    }
+
+    fn check(src: &str, vars: &[(&str, &str)]) -> Result<(), Diagnostics> {
+        let (bp, values) = selected(src, vars);
         check_values(&bp, &values)
     }
 
@@ -574,17 +580,7 @@ mod tests {
 
     #[test]
     fn an_instance_depends_only_on_the_instance_of_a_splat_it_picks() {
-        let bp = crate::blueprint::load_bytes("s.yaml", SPREAD.as_bytes(), &crate::aws::registry())
-            .expect("loads");
-        let inputs = Inputs {
-            cli: [("zones", "2"), ("count", "3")]
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            ..Inputs::default()
-        };
-        let values = resolve(&bp, &inputs, Require::Given, &mut |_| None).expect("values");
-        let bp = bp.select(|p| values.value(p)).expect("selects");
+        let (bp, _) = selected(SPREAD, &[("zones", "2"), ("count", "3")]);
         let targets = |id: &str| -> Vec<String> {
             let mut t: Vec<String> =
                 bp.resources[id].deps.iter().map(|d| d.target.clone()).collect();

@@ -297,7 +297,7 @@ impl Expr {
                         _ => None,
                     };
                     if let Some(n) = n.filter(|n| *n >= 0) {
-                        return items[(n as u64 % items.len() as u64) as usize].clone();
+                        return items[super::func::wrap(n, items.len())].clone();
                     }
                 }
                 Expr::Call(c)

@@ -172,6 +172,12 @@ pub fn cidrhost(base: Ipv4Net, hostnum: i64) -> Result<Ipv4Addr, CallError> {
     Ok(Ipv4Addr::from((u64::from(u32::from(base.network())) + offset) as u32))
 }
 
+/// Where `element` picks in a list of `len` items (not empty): `index`
+/// (not negative) wrapping past the end, as Terraform's does.
+pub fn wrap(index: i64, len: usize) -> usize {
+    (index as u64 % len as u64) as usize
+}
+
 /// The `index`-th item of a list of text, wrapping past the end
 /// (Terraform's `element`).
 fn element(list: Option<&J>, index: i64) -> Result<J, CallError> {
@@ -197,7 +203,7 @@ fn element(list: Option<&J>, index: i64) -> Result<J, CallError> {
             "index is 0 or more (it wraps past the end)",
         ));
     }
-    match &items[(index as u64 % items.len() as u64) as usize] {
+    match &items[wrap(index, items.len())] {
         J::String(s) => Ok(J::from(s.clone())),
         other => Err(fail(
             0,

@@ -267,15 +267,9 @@ impl<'a> Validator<'a> {
                     format!("`{resource}`, which `for_each` makes several of"),
                     format!("an output may list every instance: `${{{resource}[*].{attr}}}`"),
                 )),
-                Ref::Item { resource, .. } => bad.push((
+                Ref::Item { resource, attr } => bad.push((
                     format!("`{resource}[each.value]`, which only a `for_each` resource has"),
-                    format!(
-                        "an output may list every instance: `{}`",
-                        Ref::All {
-                            resource: resource.clone(),
-                            attr: r.reads().map_or("id", |(_, a)| a).to_string()
-                        }
-                    ),
+                    format!("an output may list every instance: `${{{resource}[*].{attr}}}`"),
                 )),
                 Ref::All { resource, attr } if multi(resource).is_none() => bad.push((
                     format!("`{resource}[*]`, but `{resource}` is one resource"),
