@@ -58,10 +58,7 @@ pub(crate) struct Found {
 impl Found {
     /// "every stack in us-east-1" or "stack `demo` in us-east-1".
     pub fn scope(&self) -> String {
-        match &self.only {
-            Some(n) => format!("stack `{n}` in {}", self.region),
-            None => format!("every stack in {}", self.region),
-        }
+        scope_in(self.only.as_deref(), &self.region)
     }
 
     pub fn warn(&self, printer: &Printer) {
@@ -69,6 +66,26 @@ impl Found {
             printer.warn(w);
         }
     }
+}
+
+/// "every stack in PLACE" or "stack `NAME` in PLACE".
+fn scope_in(only: Option<&str>, place: &str) -> String {
+    match only {
+        Some(n) => format!("stack `{n}` in {place}"),
+        None => format!("every stack in {place}"),
+    }
+}
+
+/// The global arguments of a command that looks at every stack: `--stack`
+/// on the command line narrows it, an `ARCHKIT_STACK` in the environment
+/// does not (a CI workflow sets that for its deploy steps, and its nightly
+/// sweep must still look at every stack).
+pub(crate) fn listing_args(g: &GlobalArgs) -> GlobalArgs {
+    let mut g = g.clone();
+    if g.stack_from_env {
+        g.stack = None;
+    }
+    g
 }
 
 /// When a UUIDv7 lineage was made.
@@ -86,19 +103,14 @@ pub(crate) fn is_expired(expires_at: Option<&str>, now: SystemTime) -> bool {
 /// The stacks tagged in the region, each looked at through a discovery
 /// session (whose state is a scratch file: listing never touches a stack's
 /// own state or lock). Every stack, unless `--stack` is on the command
-/// line: an `ARCHKIT_STACK` a CI workflow sets for its deploy steps must
-/// not narrow its nightly sweep.
+/// line ([`listing_args`]).
 pub(crate) fn find(
     rt: &tokio::runtime::Runtime,
     g: &GlobalArgs,
     printer: &Printer,
     with_cost: bool,
 ) -> Option<Found> {
-    let mut g = g.clone();
-    if g.stack_from_env {
-        g.stack = None;
-    }
-    let g = &g;
+    let g = &listing_args(g);
     let backend = match rt.block_on(Backend::connect(&settings(g))) {
         Ok(b) => b,
         Err(e) => {
@@ -279,13 +291,9 @@ pub(crate) fn scope_of(found: &[Found], all: bool, g: &GlobalArgs) -> String {
     match found {
         [one] if !all => one.scope(),
         _ => {
-            let only = if g.stack_from_env { None } else { g.stack.as_ref() };
             let n = found.len();
             let regions = if n == 1 { "1 region".to_string() } else { format!("{n} regions") };
-            match only {
-                Some(name) => format!("stack `{name}` in {regions}"),
-                None => format!("every stack in {regions}"),
-            }
+            scope_in(listing_args(g).stack.as_deref(), &regions)
         }
     }
 }

@@ -72,10 +72,7 @@ pub fn run(args: &SweepArgs, g: &GlobalArgs, printer: &Printer) -> ExitStatus {
         return failed;
     }
     printer.status(&format!("Looked at {scope} ({looked} found)."));
-    let mut g = g.clone();
-    if g.stack_from_env {
-        g.stack = None;
-    }
+    let g = super::stacks::listing_args(g);
     let mut status = failed;
     for r in expired {
         printer.status(&format!(
