@@ -84,6 +84,14 @@ struct Group {
     closed: bool,
 }
 
+impl Group {
+    /// The state was just put: the next group starts.
+    fn put_now(&mut self) {
+        self.done_at_put = self.done.len();
+        self.last_put = Instant::now();
+    }
+}
+
 /// A put at once every this many operations ended...
 const GROUP_OPS: usize = 50;
 /// ...or this long after the last put.
@@ -192,10 +200,7 @@ impl Inner {
                     let result = self.put_state(unsent.0, unsent.1, true);
                     g = self.group.lock().unwrap();
                     match result {
-                        Ok(()) => {
-                            g.done_at_put = g.done.len();
-                            g.last_put = Instant::now();
-                        }
+                        Ok(()) => g.put_now(),
                         Err(e) => g.failed = Some(e),
                     }
                 }
@@ -293,7 +298,10 @@ fn delete(worker: &Worker, bucket: &str, key: &str, etag: &str) -> Result<(), S3
     })
 }
 
-fn state_bytes(state: &State) -> Vec<u8> {
+/// The next serial and this build's format for `state`, and its bytes.
+fn next_version(state: &mut State) -> Vec<u8> {
+    state.serial += 1;
+    state.format_version = FORMAT_VERSION;
     let mut text = serde_json::to_string_pretty(state).expect("state serialises");
     text.push('\n');
     text.into_bytes()
@@ -303,9 +311,7 @@ impl StateSink for S3Store {
     /// The whole state, put at once (a run's start and end): one
     /// conditional PUT, which S3's versions (when on) keep.
     fn write(&self, state: &mut State) -> Result<(), StateError> {
-        state.serial += 1;
-        state.format_version = FORMAT_VERSION;
-        let body = state_bytes(state);
+        let body = next_version(state);
         {
             let mut g = self.inner.group.lock().unwrap();
             // This state is newer than anything unsent or failed.
@@ -314,9 +320,7 @@ impl StateSink for S3Store {
         }
         match self.inner.put_state(body, state.serial, false) {
             Ok(()) => {
-                let mut g = self.inner.group.lock().unwrap();
-                g.done_at_put = g.done.len();
-                g.last_put = Instant::now();
+                self.inner.group.lock().unwrap().put_now();
                 Ok(())
             }
             Err(e) => {
@@ -341,9 +345,8 @@ impl StateSink for S3Store {
             drop(g);
             return self.write(state);
         }
-        state.serial += 1;
-        state.format_version = FORMAT_VERSION;
-        g.unsent = Some((state_bytes(state), state.serial));
+        let body = next_version(state);
+        g.unsent = Some((body, state.serial));
         drop(g);
         self.inner.wake.notify_all();
         Ok(())
