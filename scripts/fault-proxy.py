@@ -79,10 +79,16 @@ TARGET (moto) and, as asked, injects the faults AWS users meet:
                        ready at once): describe answers the pending state,
                        then the ready one; likewise a delete answers
                        deleting, then deleted. KIND: nat_gateway (pending ->
-                       available, deleting -> deleted) or load_balancer
-                       (ELBv2: provisioning -> active). A test double for
-                       the states only: moto's resource is ready at once
-                       underneath. May be given more than once; SECS may be
+                       available, deleting -> deleted), load_balancer
+                       (ELBv2: provisioning -> active), mq_broker
+                       (CREATION_IN_PROGRESS -> RUNNING, DELETION_IN_PROGRESS
+                       -> NotFound), db_cluster and db_instance (RDS:
+                       creating -> available, deleting -> not found) or
+                       directory (Managed AD: Creating -> Active, Deleting ->
+                       not found). A test double for the states only:
+                       moto's resource is ready at once underneath, and
+                       gone at once when deleted (the proxy answers its
+                       last description, deleting, meanwhile). May be given more than once; SECS may be
                        a fraction (AWS's durations scaled down for tests).
   --latency-ms MS      add MS milliseconds to every call (an AWS round trip is
                        about 50); calls in flight wait side by side.
@@ -268,20 +274,142 @@ def indexed(q, prefix):
     return [v for _, v in items]
 
 
-# --pending: when each resource was created or deleted (monotonic time).
+# --pending: when each resource was created or deleted (monotonic time),
+# and the last answer describing it alone (for its deleting state, below).
 MADE = {}
 GONE = {}
-# kind: (create op, id pattern in its answer, delete op, id field of the
-# delete request, describe op, the element of one item, the state as moto
-# answers it -> as AWS does while pending, the same for deleting).
+LAST = {}
+
+
+class Kind:
+    """How one kind's calls look on the wire: the create (its operation and
+    the id in its answer), the describe (its operation, the id each item
+    carries, how one item is delimited, and the id a describe of one
+    resource asks for), the delete (its operation and the id it names),
+    and the state tokens: ready as moto answers it -> pending as AWS
+    answers while creating; and the state AWS answers while deleting.
+
+    moto keeps a deleted NAT gateway (state `deleted`) but forgets a
+    broker, a database or a directory at once, so while one of those is
+    `deleting` the proxy answers its describe with the last answer it saw
+    for it, the state changed: a test double for AWS's deleting state."""
+
+    def __init__(self, create, made_id, describe, item_id, items, asked, delete, gone_id,
+                 ready, pending, deleting, moto_deleted=None):
+        self.create, self.made_id = create, made_id
+        self.describe, self.item_id, self.items, self.asked = describe, item_id, items, asked
+        self.delete, self.gone_id = delete, gone_id
+        self.ready, self.pending, self.deleting = ready, pending, deleting
+        self.moto_deleted = moto_deleted
+
+    def is_op(self, which, op):
+        return which is not None and re.fullmatch(which, op) is not None
+
+
+def xml_items(tag):
+    return lambda data: top_items(data, tag)
+
+
+def whole(data):
+    return [(0, len(data))]
+
+
+def json_list(key):
+    """The byte ranges of the objects of the JSON list `key` (moto's
+    json.dumps: `"key": [{...}, {...}]`)."""
+    def items(data):
+        m = re.search(rb'"' + key + rb'":\s*\[', data)
+        if not m:
+            return []
+        out, depth, start = [], 0, 0
+        in_str = esc = False
+        for i in range(m.end(), len(data)):
+            c = data[i:i + 1]
+            if in_str:
+                esc = not esc and c == b"\\"
+                if c == b'"' and not esc:
+                    in_str = False
+                continue
+            if c == b'"':
+                in_str = True
+            elif c == b"{":
+                depth += 1
+                if depth == 1:
+                    start = i
+            elif c == b"}":
+                depth -= 1
+                if depth == 0:
+                    out.append((start, i + 1))
+            elif c == b"]" and depth == 0:
+                break
+        return out
+    return items
+
+
+def form(field):
+    return lambda op, body: urllib.parse.parse_qs(body.decode("utf-8", "replace")).get(field, [None])[0]
+
+
+def json_field(field, first=False):
+    def get(op, body):
+        v = json.loads(body or b"{}").get(field)
+        return (v[0] if v and len(v) == 1 else None) if first else v
+    return get
+
+
+def path_id(pattern):
+    return lambda op, body: (re.fullmatch(pattern, op) or [None, None])[1]
+
+
+def state(tag):
+    return lambda value: f"<{tag}>{value}</{tag}>".encode()
+
+
+def jstate(key):
+    return lambda value: rb'"' + key.encode() + rb'":\s*"' + value.encode() + rb'"'
+
+
 PENDING_KINDS = {
-    "nat_gateway": ("CreateNatGateway", rb"<natGatewayId>(nat-[0-9a-f]+)</natGatewayId>",
-                    "DeleteNatGateway", "NatGatewayId", "DescribeNatGateways", b"item",
-                    (b"<state>available</state>", b"<state>pending</state>"),
-                    (b"<state>deleted</state>", b"<state>deleting</state>")),
-    "load_balancer": ("CreateLoadBalancer", rb"<LoadBalancerArn>([^<]+)</LoadBalancerArn>",
-                      None, None, "DescribeLoadBalancers", b"member",
-                      (b"<Code>active</Code>", b"<Code>provisioning</Code>"), None),
+    # EC2 query: moto keeps the gateway, state deleted.
+    "nat_gateway": Kind(
+        "CreateNatGateway", rb"<natGatewayId>(nat-[0-9a-f]+)</natGatewayId>",
+        "DescribeNatGateways", rb"<natGatewayId>(nat-[0-9a-f]+)</natGatewayId>", xml_items(b"item"), None,
+        "DeleteNatGateway", form("NatGatewayId"),
+        state("state")("available"), state("state")("pending"), state("state")("deleting"),
+        moto_deleted=state("state")("deleted")),
+    # ELBv2 query: provisioning -> active (its delete is at once on AWS too).
+    "load_balancer": Kind(
+        "CreateLoadBalancer", rb"<LoadBalancerArn>([^<]+)</LoadBalancerArn>",
+        "DescribeLoadBalancers", rb"<LoadBalancerArn>([^<]+)</LoadBalancerArn>", xml_items(b"member"), None,
+        None, None, b"<Code>active</Code>", b"<Code>provisioning</Code>", None),
+    # Amazon MQ REST-JSON: CREATION_IN_PROGRESS -> RUNNING, DELETION_IN_PROGRESS -> NotFound.
+    "mq_broker": Kind(
+        "POST /v1/brokers", rb'"brokerId":\s*"([^"]+)"',
+        r"GET /v1/brokers/[^/]+", rb'"brokerId":\s*"([^"]+)"', whole, path_id(r"GET /v1/brokers/([^/]+)"),
+        r"DELETE /v1/brokers/[^/]+", path_id(r"DELETE /v1/brokers/([^/]+)"),
+        jstate("brokerState")("RUNNING"), b'"brokerState": "CREATION_IN_PROGRESS"',
+        b'"brokerState": "DELETION_IN_PROGRESS"'),
+    # RDS query: creating -> available, deleting -> DBClusterNotFoundFault.
+    "db_cluster": Kind(
+        "CreateDBCluster", rb"<DBClusterIdentifier>([^<]+)</DBClusterIdentifier>",
+        "DescribeDBClusters", rb"<DBClusterIdentifier>([^<]+)</DBClusterIdentifier>", xml_items(b"DBCluster"),
+        form("DBClusterIdentifier"),
+        "DeleteDBCluster", form("DBClusterIdentifier"),
+        state("Status")("available"), state("Status")("creating"), state("Status")("deleting")),
+    "db_instance": Kind(
+        "CreateDBInstance", rb"<DBInstanceIdentifier>([^<]+)</DBInstanceIdentifier>",
+        "DescribeDBInstances", rb"<DBInstanceIdentifier>([^<]+)</DBInstanceIdentifier>", xml_items(b"DBInstance"),
+        form("DBInstanceIdentifier"),
+        "DeleteDBInstance", form("DBInstanceIdentifier"),
+        state("DBInstanceStatus")("available"), state("DBInstanceStatus")("creating"),
+        state("DBInstanceStatus")("deleting")),
+    # Directory Service JSON: Creating -> Active, Deleting -> EntityDoesNotExist.
+    "directory": Kind(
+        "CreateMicrosoftAD", rb'"DirectoryId":\s*"([^"]+)"',
+        "DescribeDirectories", rb'"DirectoryId":\s*"([^"]+)"', json_list(b"DirectoryDescriptions"),
+        json_field("DirectoryIds", first=True),
+        "DeleteDirectory", json_field("DirectoryId"),
+        jstate("Stage")("Active"), b'"Stage": "Creating"', b'"Stage": "Deleting"'),
 }
 
 
@@ -300,33 +428,52 @@ def top_items(data, tag):
     return out
 
 
-def pending_answer(op, body, data):
-    """`data`, moto's answer to `op`, as AWS would give it while a
-    resource --pending names is still pending or deleting."""
+def pending_answer(op, body, status, headers, data):
+    """moto's answer (`status`, `headers`, `data`) to `op`, as AWS would
+    give it while a resource --pending names is still pending or
+    deleting."""
     now = time.monotonic()
-    for kind, secs in PENDING.items():
-        create, pattern, delete, field, describe, item, made, gone = PENDING_KINDS[kind]
-        if op == create:
-            for rid in re.findall(pattern, data)[:1]:
-                MADE[rid] = now
-        elif delete and op == delete:
-            q = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
-            for rid in q.get(field, []):
-                GONE[rid.encode()] = now
-        elif op == describe:
-            parts, last = [], 0
-            for a, b in top_items(data, item):
+    for name, secs in PENDING.items():
+        k = PENDING_KINDS[name]
+        if k.is_op(k.create, op) and status == 200:
+            for rid in re.findall(k.made_id, data)[:1]:
+                MADE[(name, rid)] = now
+        elif k.is_op(k.delete, op) and status == 200:
+            rid = k.gone_id(op, body)
+            if rid:
+                GONE[(name, rid.encode())] = now
+        elif k.is_op(k.describe, op):
+            asked = k.asked(op, body) if k.asked else None
+            asked = asked.encode() if isinstance(asked, str) else asked
+            if status != 200:
+                # Forgotten by moto; still deleting on AWS.
+                last = LAST.get((name, asked))
+                if asked and last and now - GONE.get((name, asked), -1e9) < secs:
+                    status, headers, data = last
+                    data = re.sub(k.ready, k.deleting, data, count=1)
+                continue
+            items = k.items(data)
+            parts, last, ones = [], 0, []
+            for a, b in items:
                 one = data[a:b]
-                ids = re.findall(pattern, one)
+                ids = re.findall(k.item_id, one)
                 rid = ids[0] if ids else None
-                if rid in MADE and now - MADE[rid] < secs:
-                    one = one.replace(made[0], made[1], 1)
-                if gone and rid in GONE and now - GONE[rid] < secs:
-                    one = one.replace(gone[0], gone[1], 1)
+                if now - MADE.get((name, rid), -1e9) < secs:
+                    one = re.sub(k.ready, k.pending, one, count=1)
+                if k.moto_deleted and now - GONE.get((name, rid), -1e9) < secs:
+                    one = re.sub(k.moto_deleted, k.deleting, one, count=1)
                 parts += [data[last:a], one]
+                ones.append((rid, one))
                 last = b
+            if items:
+                # Each item as the answer to a describe of it alone (a
+                # listing's envelope around that one item): what the proxy
+                # answers once moto has forgotten it.
+                head, tail = data[:items[0][0]], data[items[-1][1]:]
+                for rid, one in ones:
+                    LAST[(name, rid)] = (status, headers, head + one + tail)
             data = b"".join(parts) + data[last:]
-    return data
+    return status, headers, data
 
 
 def placement_groups(op, body):
@@ -611,9 +758,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 save_stats()
             faked = (200, {"Content-Type": "application/x-amz-json-1.1"}, CANNED[op].encode())
         status, headers, data = faked or self.forward(body or None)
-        if PENDING and status == 200:
+        if PENDING:
             with LOCK:
-                data = pending_answer(op, body, data)
+                status, headers, data = pending_answer(op, body, status, headers, data)
         if ARGS.release_nat_eips and op == "DeleteNatGateway" and status == 200:
             self.release_nat_eips(body)
         if drop:

@@ -625,6 +625,117 @@ fn pending_resources_are_awaited_and_their_dependents_start_soon_after() {
     );
 }
 
+/// The slow database resources: while the proxy answers the cluster and
+/// the instance `creating` (then `deleting`, after moto has forgotten them),
+/// the instance waits for the cluster, the role association for the
+/// cluster, the cluster's delete for the instance's and the subnet group's
+/// for the cluster's; each starts within a poll of the wait's end.
+#[test]
+fn aurora_waits_on_its_cluster_and_instance_while_creating_and_deleting() {
+    let Some(url) = require_moto() else { return };
+    const SECS: f64 = 3.0;
+    let proxy =
+        Proxy::builder(&url).pending("db_cluster", SECS).pending("db_instance", SECS).start();
+    let s = Stack::new(&url, "pendau");
+    let out = AURORA.run(&s, &proxy.url, &["apply", "--auto-approve"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let timeline = proxy.stats()["timeline"].as_array().unwrap().clone();
+    let after = |from: usize| Timeline(&timeline[from..]);
+    let apply = after(0);
+    let cluster = apply.end("CreateDBCluster");
+    let instance = apply.start("CreateDBInstance");
+    let role = apply.start("AddRoleToDBCluster");
+    let mut lateness = vec![];
+    for (what, at) in [("the instance", instance), ("the role association", role)] {
+        let late = at - (cluster + SECS);
+        assert!(late >= 0.0, "{what} started {:.2} s before the cluster was available", -late);
+        assert!(late < 1.5, "{what} started {late:.2} s after the cluster was available");
+        lateness.push(late);
+    }
+    let plan = AURORA.run(&s, &proxy.url, &["plan", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "{}", plan.stdout);
+
+    let before = proxy.stats()["timeline"].as_array().unwrap().len();
+    let out = AURORA.run(&s, &proxy.url, &["destroy", "--auto-approve"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let timeline = proxy.stats()["timeline"].as_array().unwrap().clone();
+    let destroy = Timeline(&timeline[before..]);
+    let pairs = [("DeleteDBInstance", "DeleteDBCluster"), ("DeleteDBCluster", "DeleteDBSubnetGroup")];
+    for (first, then) in pairs {
+        let late = destroy.start(then) - (destroy.end(first) + SECS);
+        assert!(late >= 0.0, "{then} started {:.2} s before {first} was done", -late);
+        assert!(late < 1.5, "{then} started {late:.2} s after {first} was done");
+        lateness.push(late);
+    }
+    assert_eq!((AURORA.leftovers)(&url, &s), Vec::<String>::new());
+    eprintln!("figures: pending mode ({SECS} s), Aurora: dependents started {lateness:.2?} s late");
+}
+
+/// Amazon MQ's broker: the subscriber function (it carries the broker's
+/// host) and the broker's security group wait for it, creating then
+/// deleting.
+#[test]
+fn mq_broker_is_awaited_while_creating_and_deleting() {
+    let Some(url) = require_moto() else { return };
+    const SECS: f64 = 3.0;
+    let proxy = Proxy::builder(&url).pending("mq_broker", SECS).start();
+    let s = Stack::new(&url, "pendmq");
+    let out = MQ.run(&s, &proxy.url, &["apply", "--auto-approve"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let timeline = proxy.stats()["timeline"].as_array().unwrap().clone();
+    let apply = Timeline(&timeline);
+    let made = apply.end("POST /v1/brokers");
+    let polls = apply.starts(|op| op.starts_with("GET /v1/brokers/")).filter(|t| *t > made).count();
+    assert!(polls >= 3, "{polls} polls of the broker while it was being created");
+    // Two functions: the worker needs no broker, the subscriber is last.
+    let subscriber =
+        apply.starts(|op| op == "POST /2015-03-31/functions").fold(f64::MIN, f64::max);
+    let late = subscriber - (made + SECS);
+    assert!(late >= 0.0, "the subscriber was made {:.2} s before the broker ran", -late);
+    assert!(late < 1.5, "the subscriber started {late:.2} s after the broker ran");
+
+    let before = timeline.len();
+    let out = MQ.run(&s, &proxy.url, &["destroy", "--auto-approve"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let timeline = proxy.stats()["timeline"].as_array().unwrap().clone();
+    let destroy = Timeline(&timeline[before..]);
+    let deleted = destroy.end_of(|op| op.starts_with("DELETE /v1/brokers/"));
+    let group = destroy.start("DeleteSecurityGroup");
+    let late_group = group - (deleted + SECS);
+    assert!(late_group >= 0.0, "the broker's group was deleted {:.2} s early", -late_group);
+    assert!(late_group < 1.5, "the broker's group was deleted {late_group:.2} s late");
+    assert_eq!((MQ.leftovers)(&url, &s), Vec::<String>::new());
+    eprintln!(
+        "figures: pending mode ({SECS} s), MQ: the subscriber started {late:.2} s after the broker ran, \
+         its group deleted {late_group:.2} s after the broker was gone"
+    );
+}
+
+/// The proxy's timeline (`[op, start, end]` in seconds), queried by
+/// operation.
+struct Timeline<'a>(&'a [serde_json::Value]);
+
+impl Timeline<'_> {
+    fn starts<'b>(&'b self, op: impl Fn(&str) -> bool + 'b) -> impl Iterator<Item = f64> + 'b {
+        self.0.iter().filter(move |t| op(t[0].as_str().unwrap())).map(|t| t[1].as_f64().unwrap())
+    }
+
+    /// The first start of `op`.
+    fn start(&self, op: &str) -> f64 {
+        self.starts(|o| o == op).next().unwrap_or_else(|| panic!("no {op} in the timeline"))
+    }
+
+    /// The first end of an operation `op` matches.
+    fn end_of(&self, op: impl Fn(&str) -> bool) -> f64 {
+        let t = self.0.iter().find(|t| op(t[0].as_str().unwrap())).expect("the operation ran");
+        t[2].as_f64().unwrap()
+    }
+
+    fn end(&self, op: &str) -> f64 {
+        self.end_of(|o| o == op)
+    }
+}
+
 #[test]
 fn mq_poller_converges_after_a_sigkill_at_any_call_of_apply_or_destroy() {
     crash_everywhere(&MQ, "crash-mq");
