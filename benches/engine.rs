@@ -81,7 +81,7 @@ fn run(src: &str, latency: Duration, parallelism: usize) -> Run {
                 destroy: false,
                 expires_at: None,
             },
-            &live,
+            live,
         )
         .unwrap();
         let plan_time = t.elapsed();

@@ -548,7 +548,7 @@ impl Session {
                 destroy,
                 expires_at: self.expires_at.as_deref(),
             },
-            &live,
+            live,
         )?;
         if !destroy {
             plan.lookups = self.lookups.clone();

@@ -77,7 +77,7 @@ impl Harness {
                 destroy,
                 expires_at: None,
             },
-            &live,
+            live,
         )
         .unwrap()
     }
