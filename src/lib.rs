@@ -18,4 +18,5 @@ pub mod price;
 pub mod provider;
 pub mod schema;
 pub mod session;
+pub mod settings;
 pub mod state;

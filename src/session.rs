@@ -41,7 +41,7 @@ pub fn open_store(
 
 /// The test cloud file, when `ARCHKIT_TEST_CLOUD` names one.
 fn test_cloud() -> Option<PathBuf> {
-    std::env::var_os("ARCHKIT_TEST_CLOUD").filter(|p| !p.is_empty()).map(PathBuf::from)
+    crate::settings::env().test.cloud.clone()
 }
 
 /// The kinds blueprints may use: AWS's, or the test provider's when
@@ -85,16 +85,13 @@ impl Backend {
             Some(path) => {
                 let cloud =
                     MemoryCloud::load(&path).map_err(|e| SessionError::Backend(e.to_string()))?;
-                if let Some(ms) =
-                    std::env::var("ARCHKIT_TEST_LATENCY_MS").ok().and_then(|v| v.parse().ok())
-                {
+                let hooks = &crate::settings::env().test;
+                if let Some(ms) = hooks.latency_ms {
                     cloud.set_latency(Duration::from_millis(ms));
                 }
                 // How many polls a `test.slow` resource needs: a readiness
                 // wait as long as a test needs to interrupt it.
-                if let Some(n) =
-                    std::env::var("ARCHKIT_TEST_SLOW_POLLS").ok().and_then(|v| v.parse().ok())
-                {
+                if let Some(n) = hooks.slow_polls {
                     cloud.slow_polls.store(n, std::sync::atomic::Ordering::SeqCst);
                 }
                 Ok(Backend::Memory { cloud, path })

@@ -49,9 +49,7 @@ pub struct Inputs {
 impl Inputs {
     /// Reads `ARCHKIT_VAR_*` from the process environment.
     pub fn from_env() -> Vec<(String, String)> {
-        std::env::vars()
-            .filter_map(|(k, v)| Some((k.strip_prefix("ARCHKIT_VAR_")?.to_string(), v)))
-            .collect()
+        crate::settings::env().vars.clone()
     }
 }
 

@@ -119,7 +119,7 @@ pub(crate) fn settings(g: &GlobalArgs) -> crate::aws::Settings {
         region: g.region.clone(),
         profile: g.profile.clone(),
         endpoint_url: g.endpoint_url.clone(),
-        max_attempts: std::env::var("ARCHKIT_AWS_MAX_ATTEMPTS").ok().and_then(|v| v.parse().ok()),
+        max_attempts: crate::settings::env().aws_max_attempts,
     }
 }
 

@@ -182,7 +182,8 @@ pub fn main() -> ExitCode {
         Err(e) => {
             // A CI step that asked for JSON reads stdout as JSON, usage
             // errors included.
-            let json = std::env::args_os().skip(1).take_while(|a| a != "--").any(|a| a == "--json");
+            let json =
+                crate::settings::args().iter().take_while(|a| *a != "--").any(|a| a == "--json");
             if json && e.use_stderr() {
                 Printer::new(true, true, true).error(&usage_error(&e));
             } else {
@@ -195,7 +196,7 @@ pub fn main() -> ExitCode {
     let mut printer = Printer::new(cli.global.json, cli.global.no_color, cli.global.quiet);
     printer.stats = cli.global.stats;
     // Lets the tests prove what a panic looks like to a user.
-    if std::env::var_os("ARCHKIT_TEST_PANIC").is_some() {
+    if crate::settings::env().test.panic {
         panic!("ARCHKIT_TEST_PANIC is set");
     }
     run(cli, &printer).into()

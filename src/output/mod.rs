@@ -28,7 +28,7 @@ pub struct Printer {
 impl Printer {
     pub fn new(json: bool, no_color: bool, quiet: bool) -> Self {
         let color = !no_color
-            && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+            && !crate::settings::env().no_color
             && std::io::stderr().is_terminal();
         Printer { json, color, quiet, stats: false }
     }
@@ -144,7 +144,7 @@ pub fn render_stats(j: &crate::aws::client::StatsJson) -> String {
 }
 
 fn term_width() -> usize {
-    std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()).unwrap_or(100)
+    crate::settings::env().columns.unwrap_or(100)
 }
 
 /// Renders one diagnostic with miette's graphical handler.

@@ -456,7 +456,7 @@ impl LockInfo {
         LockInfo {
             id: uuid::Uuid::new_v4().to_string(),
             owner: owner.to_string(),
-            user: std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_default(),
+            user: crate::settings::env().user.clone(),
             pid: std::process::id(),
             host: hostname(),
             created: super::now(),
@@ -540,7 +540,7 @@ pub(crate) fn hostname() -> String {
         .map(|h| h.trim().to_string())
         .ok()
         .filter(|h| !h.is_empty())
-        .or_else(|| std::env::var("HOSTNAME").ok())
+        .or_else(|| crate::settings::env().hostname.clone())
         .unwrap_or_else(|| "localhost".into())
 }
 
@@ -872,10 +872,10 @@ mod tests {
     #[test]
     #[ignore = "helper process for kill_during_write_never_tears_the_file"]
     fn writer_child() {
-        let Ok(path) = std::env::var("ARCHKIT_TEST_STATE_PATH") else {
+        let Some(path) = &crate::settings::env().test.state_path else {
             return;
         };
-        let store = LocalStore::new(path);
+        let store = LocalStore::new(path.clone());
         let mut s = sample();
         loop {
             // Large enough that a torn write would be visible.
@@ -902,7 +902,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("torn.json");
         for round in 0..5 {
-            let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+            let mut child = std::process::Command::new(crate::settings::current_exe().unwrap())
                 .args(["--exact", "state::local::tests::writer_child", "--ignored", "--nocapture"])
                 .env("ARCHKIT_TEST_STATE_PATH", &path)
                 .stdout(std::process::Stdio::null())

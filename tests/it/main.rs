@@ -36,6 +36,7 @@ mod faults;
 mod firehose;
 mod graph;
 mod kinds;
+mod layout;
 mod lambda_vpc;
 mod managed;
 mod markdown;
