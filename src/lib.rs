@@ -12,6 +12,7 @@ pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod graph;
+pub mod ops;
 pub mod output;
 pub mod plan;
 pub mod price;

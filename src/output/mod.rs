@@ -27,9 +27,8 @@ pub struct Printer {
 
 impl Printer {
     pub fn new(json: bool, no_color: bool, quiet: bool) -> Self {
-        let color = !no_color
-            && !crate::settings::env().no_color
-            && std::io::stderr().is_terminal();
+        let color =
+            !no_color && !crate::settings::env().no_color && std::io::stderr().is_terminal();
         Printer { json, color, quiet, stats: false }
     }
 

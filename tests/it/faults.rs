@@ -660,7 +660,8 @@ fn aurora_waits_on_its_cluster_and_instance_while_creating_and_deleting() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     let timeline = proxy.stats()["timeline"].as_array().unwrap().clone();
     let destroy = Timeline(&timeline[before..]);
-    let pairs = [("DeleteDBInstance", "DeleteDBCluster"), ("DeleteDBCluster", "DeleteDBSubnetGroup")];
+    let pairs =
+        [("DeleteDBInstance", "DeleteDBCluster"), ("DeleteDBCluster", "DeleteDBSubnetGroup")];
     for (first, then) in pairs {
         let late = destroy.start(then) - (destroy.end(first) + SECS);
         assert!(late >= 0.0, "{then} started {:.2} s before {first} was done", -late);
@@ -688,8 +689,7 @@ fn mq_broker_is_awaited_while_creating_and_deleting() {
     let polls = apply.starts(|op| op.starts_with("GET /v1/brokers/")).filter(|t| *t > made).count();
     assert!(polls >= 3, "{polls} polls of the broker while it was being created");
     // Two functions: the worker needs no broker, the subscriber is last.
-    let subscriber =
-        apply.starts(|op| op == "POST /2015-03-31/functions").fold(f64::MIN, f64::max);
+    let subscriber = apply.starts(|op| op == "POST /2015-03-31/functions").fold(f64::MIN, f64::max);
     let late = subscriber - (made + SECS);
     assert!(late >= 0.0, "the subscriber was made {:.2} s before the broker ran", -late);
     assert!(late < 1.5, "the subscriber started {late:.2} s after the broker ran");
