@@ -7,6 +7,7 @@ use clap::Args;
 
 use super::deploy::{ApplyArgs, StackArgs, open_discovery, run_changes, runtime};
 use super::{ExitStatus, GlobalArgs};
+use crate::ops::stacks::StackRow;
 use crate::output::Printer;
 
 #[derive(Debug, Args)]
@@ -27,19 +28,18 @@ pub struct SweepArgs {
 pub fn run(args: &SweepArgs, g: &GlobalArgs, printer: &Printer) -> ExitStatus {
     let rt = runtime();
     let all = args.all_regions;
-    let (found, complete) = super::stacks::find_regions(&rt, g, printer, false, all);
-    if found.is_empty() && !complete {
+    let (listing, scope) = super::stacks::look(g, printer, false, all);
+    let complete = listing.complete();
+    if listing.found.is_empty() && !complete {
         return ExitStatus::Failure;
     }
-    found.iter().for_each(|f| f.warn(printer));
-    let scope = super::stacks::scope_of(&found, all, g);
+    let found = listing.found;
     let looked: usize = found.iter().map(|f| f.rows.len()).sum();
-    let warnings: Vec<String> = found.iter().flat_map(|f| f.warnings.clone()).collect();
+    let warnings = super::stacks::warnings(&found);
     let expired: Vec<_> =
         found.into_iter().flat_map(|f| f.rows).map(|(_, r)| r).filter(|r| r.expired).collect();
     // "in us-west-2" only when the regions may differ.
-    let at =
-        |r: &super::stacks::StackRow| if all { format!(" in {}", r.region) } else { String::new() };
+    let at = |r: &StackRow| if all { format!(" in {}", r.region) } else { String::new() };
     let failed = if complete { ExitStatus::Success } else { ExitStatus::Failure };
     if args.dry_run || expired.is_empty() {
         if printer.json {

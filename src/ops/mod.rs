@@ -5,5 +5,17 @@
 //!
 //! - [`state_edit`]: `archkit state push|mv|rm`, under the stack's lock,
 //!   with lineage and serial rules and a backup of what is replaced.
+//! - [`stacks`]: the stacks found by their tags, in one region or all,
+//!   with their expiry and cost (`archkit stacks`, and `sweep`'s search).
 
+pub mod stacks;
 pub mod state_edit;
+
+/// A runtime of the library's own, for work spread over threads (each
+/// thread's AWS clients belong to the runtime that made them).
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("the tokio runtime starts")
+}
