@@ -14,6 +14,7 @@ mod plan;
 mod stacks;
 mod state;
 mod sweep;
+mod terminal;
 mod validate;
 
 use std::path::PathBuf;

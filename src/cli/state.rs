@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use clap::{Args, Subcommand};
 
-use super::deploy::{StackArgs, confirm, runtime, settings};
+use super::deploy::{StackArgs, runtime, settings};
+use super::terminal::confirm;
 use super::{CliError, ExitStatus, GlobalArgs};
 use crate::ops::state_edit;
 use crate::output::Printer;
