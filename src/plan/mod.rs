@@ -456,10 +456,38 @@ struct Existing {
     gone: BTreeSet<String>,
     /// Live resources carrying each logical id (tag discovery), sorted.
     tagged: BTreeMap<String, Vec<String>>,
+    /// What the live object of a wanted resource says beyond its values
+    /// (`live_note`), taken before its attributes moved here.
+    notes: HashMap<String, String>,
+}
+
+impl Existing {
+    /// A wanted resource's live attributes, moved out of `live` (with the
+    /// note they make), those of `recorded` kept where live has none.
+    fn take_live(
+        &mut self,
+        input: &Input,
+        id: &str,
+        o: &mut crate::provider::Observed,
+        recorded: Option<&BTreeMap<String, Value>>,
+    ) -> BTreeMap<String, Value> {
+        let k = input.registry.kind(input.blueprint.resources[id].kind());
+        if let Some(note) = k.and_then(|k| k.live_note(&o.attributes)) {
+            self.notes.insert(id.to_string(), note);
+        }
+        let mut attrs = std::mem::take(&mut o.attributes);
+        for (name, v) in recorded.into_iter().flatten() {
+            attrs.entry(name.clone()).or_insert_with(|| v.clone());
+        }
+        attrs
+    }
 }
 
 /// Phase 1: match state records and tagged live resources to ids.
-fn match_existing(input: &Input, live: &Live) -> Existing {
+///
+/// The live attributes of wanted resources move into [`Existing`]; those
+/// of resources to delete stay in `live` for [`plan_deletes`].
+fn match_existing(input: &Input, live: &mut Live) -> Existing {
     let (bp, state) = (input.blueprint, input.state);
     let mut tagged: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (pid, (_, o)) in &live.by_physical {
@@ -476,12 +504,17 @@ fn match_existing(input: &Input, live: &Live) -> Existing {
         adopted: BTreeSet::new(),
         gone: BTreeSet::new(),
         tagged: BTreeMap::new(),
+        notes: HashMap::new(),
     };
     for (id, r) in &state.resources {
-        match live.get(&r.physical_id) {
+        match live.by_physical.get_mut(&r.physical_id).map(|(_, o)| o) {
             // A destroy resolves no references: it needs no attributes.
             Some(_) if input.destroy => {
                 ex.by_id.insert(id.clone(), (r.physical_id.clone(), BTreeMap::new()));
+            }
+            Some(o) if bp.resources.contains_key(id) => {
+                let attrs = ex.take_live(input, id, o, Some(&r.attributes));
+                ex.by_id.insert(id.clone(), (r.physical_id.clone(), attrs));
             }
             Some(o) => {
                 let mut attrs = r.attributes.clone();
@@ -500,10 +533,11 @@ fn match_existing(input: &Input, live: &Live) -> Existing {
             }
             if let Some(pid) =
                 tagged.get(id).and_then(|p| p.iter().find(|p| !deposed.contains(p.as_str())))
-                && let Some((kind, o)) = live.by_physical.get(pid)
+                && let Some((kind, o)) = live.by_physical.get_mut(pid)
                 && *kind == bp.resources[id].kind()
             {
-                ex.by_id.insert(id.clone(), (pid.clone(), o.attributes.clone()));
+                let attrs = ex.take_live(input, id, o, None);
+                ex.by_id.insert(id.clone(), (pid.clone(), attrs));
                 ex.adopted.insert(id.clone());
                 ex.gone.remove(id);
             }
@@ -520,10 +554,11 @@ fn match_existing(input: &Input, live: &Live) -> Existing {
 /// (`before`, `attributes`) rather than being copied, which at 10,000
 /// resources is tens of megabytes.
 pub fn diff(input: &Input, mut live: Live) -> Result<Plan, PlanError> {
-    let mut ex = match_existing(input, &live);
+    let mut ex = match_existing(input, &mut live);
     let mut forget = Vec::new();
     let mut planned = Planned::default();
     if !input.destroy {
+        planned.changes.reserve(input.blueprint.resources.len());
         for id in input.blueprint.graph.create_order() {
             let (change, desired) = plan_resource(input, &live, &ex, &planned, id)?;
             planned.push(change, desired, input.blueprint.resources[id].schema.attributes);
@@ -728,7 +763,7 @@ fn plan_resource(
         let adopted = ex.adopted.contains(id);
         choose_action(&mut change, &o.properties, res.schema, k.as_ref(), recorded, adopted);
         if change.action == Action::NoOp {
-            change.note = k.live_note(&o.attributes);
+            change.note = ex.notes.get(id).cloned();
         }
     } else if ex.gone.contains(id) {
         change.reason = Some(Reason::DeletedOutside);
