@@ -508,18 +508,14 @@ fn match_existing(input: &Input, live: &mut Live) -> Existing {
     };
     for (id, r) in &state.resources {
         match live.by_physical.get_mut(&r.physical_id).map(|(_, o)| o) {
-            // A destroy resolves no references: it needs no attributes.
-            Some(_) if input.destroy => {
-                ex.by_id.insert(id.clone(), (r.physical_id.clone(), BTreeMap::new()));
-            }
-            Some(o) if bp.resources.contains_key(id) => {
+            Some(o) if !input.destroy && bp.resources.contains_key(id) => {
                 let attrs = ex.take_live(input, id, o, Some(&r.attributes));
                 ex.by_id.insert(id.clone(), (r.physical_id.clone(), attrs));
             }
-            Some(o) => {
-                let mut attrs = r.attributes.clone();
-                attrs.extend(o.attributes.clone());
-                ex.by_id.insert(id.clone(), (r.physical_id.clone(), attrs));
+            // Nothing refers to it (a destroy, or a record the blueprint
+            // no longer has): its delete reads its attributes from `live`.
+            Some(_) => {
+                ex.by_id.insert(id.clone(), (r.physical_id.clone(), BTreeMap::new()));
             }
             None => {
                 ex.gone.insert(id.clone());
