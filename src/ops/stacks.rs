@@ -110,7 +110,7 @@ fn created(lineage: &str) -> Option<SystemTime> {
 }
 
 /// Whether an RFC 3339 expiry is past at `now`.
-pub fn is_expired(expires_at: Option<&str>, now: SystemTime) -> bool {
+fn is_expired(expires_at: Option<&str>, now: SystemTime) -> bool {
     expires_at.and_then(|e| humantime::parse_rfc3339(e).ok()).is_some_and(|at| at <= now)
 }
 

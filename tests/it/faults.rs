@@ -572,26 +572,19 @@ fn pending_resources_are_awaited_and_their_dependents_start_soon_after() {
     let s = Stack::new(&url, "pend");
     let out = FARGATE.run(&s, &proxy.url, &["apply", "--auto-approve"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
-    let stats = proxy.stats();
-    let timeline = stats["timeline"].as_array().unwrap();
-    let at = |op: &str, start: bool| -> Vec<f64> {
-        timeline
-            .iter()
-            .filter(|t| t[0] == op)
-            .map(|t| t[if start { 1 } else { 2 }].as_f64().unwrap())
-            .collect()
-    };
-    let made = at("CreateNatGateway", false)[0];
-    let polls = at("DescribeNatGateways", true).iter().filter(|t| **t > made).count();
+    let timeline = proxy.stats()["timeline"].as_array().unwrap().clone();
+    let apply = Timeline(&timeline);
+    let made = apply.end("CreateNatGateway");
+    let polls = apply.starts(|op| op == "DescribeNatGateways").filter(|t| *t > made).count();
     assert!(polls >= 3, "{polls} polls of the pending gateway");
     // The NAT route is the last route made: the others need no wait.
-    let route = *at("CreateRoute", true).iter().fold(&0.0, |a, b| if b > a { b } else { a });
+    let route = apply.starts(|op| op == "CreateRoute").fold(0.0, f64::max);
     let late = route - (made + SECS);
     assert!(late >= 0.0, "the route was made {:.2} s before the gateway was ready", -late);
     assert!(late < 1.5, "the route started {late:.2} s after the gateway was ready");
-    let lb_made = at("CreateLoadBalancer", false)[0];
+    let lb_made = apply.end("CreateLoadBalancer");
     let lb_polls: Vec<f64> =
-        at("DescribeLoadBalancers", false).into_iter().filter(|t| *t > lb_made).collect();
+        apply.ends(|op| op == "DescribeLoadBalancers").filter(|t| *t > lb_made).collect();
     // Polled while provisioning, until one answer after it became active.
     assert!(lb_polls.len() >= 3, "{lb_polls:?}");
     assert!(lb_polls.iter().any(|t| *t >= lb_made + SECS), "{lb_polls:?}");
@@ -602,15 +595,10 @@ fn pending_resources_are_awaited_and_their_dependents_start_soon_after() {
     let before = timeline.len();
     let out = FARGATE.run(&s, &proxy.url, &["destroy", "--auto-approve"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
-    let stats = proxy.stats();
-    let timeline = &stats["timeline"].as_array().unwrap()[before..];
-    let first = |op: &str| timeline.iter().find(|t| t[0] == op).map(|t| t[1].as_f64().unwrap());
-    let deleted = first("DeleteNatGateway").expect("the gateway is deleted");
-    let released = timeline
-        .iter()
-        .filter(|t| t[0] == "ReleaseAddress")
-        .map(|t| t[1].as_f64().unwrap())
-        .fold(f64::MAX, f64::min);
+    let timeline = proxy.stats()["timeline"].as_array().unwrap().clone();
+    let destroy = Timeline(&timeline[before..]);
+    let deleted = destroy.start("DeleteNatGateway");
+    let released = destroy.starts(|op| op == "ReleaseAddress").fold(f64::MAX, f64::min);
     assert!(
         released >= deleted + SECS,
         "released at {released:.2}, deleting until {:.2}",
@@ -718,6 +706,10 @@ struct Timeline<'a>(&'a [serde_json::Value]);
 impl Timeline<'_> {
     fn starts<'b>(&'b self, op: impl Fn(&str) -> bool + 'b) -> impl Iterator<Item = f64> + 'b {
         self.0.iter().filter(move |t| op(t[0].as_str().unwrap())).map(|t| t[1].as_f64().unwrap())
+    }
+
+    fn ends<'b>(&'b self, op: impl Fn(&str) -> bool + 'b) -> impl Iterator<Item = f64> + 'b {
+        self.0.iter().filter(move |t| op(t[0].as_str().unwrap())).map(|t| t[2].as_f64().unwrap())
     }
 
     /// The first start of `op`.
