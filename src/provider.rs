@@ -8,6 +8,9 @@
 //! its API; the engine decides the order (as Terraform's provider
 //! interface and graph walker split it).
 
+#[cfg(feature = "test-cloud")]
+pub mod file_cloud;
+#[cfg(feature = "test-cloud")]
 pub mod memory;
 pub mod retry;
 

@@ -1,12 +1,10 @@
 //! A stack session: everything `plan`, `apply` and `destroy` share. It
-//! loads the blueprint and parameter values, chooses the backend, takes
-//! the state lock, refreshes and plans, and runs the engine.
+//! loads the blueprint and parameter values, connects to the [`Cloud`],
+//! takes the state lock, refreshes and plans, and runs the engine.
 //!
-//! The backend is AWS. For the CLI's own tests, `ARCHKIT_TEST_CLOUD=<file>`
-//! selects the in-memory test provider (kinds `test.*` only) persisted in
-//! that file, so exit codes, prompts, saved plans and interrupts can be
-//! tested without any cloud. It is a test double for the engine's
-//! plumbing, never a stand-in for AWS.
+//! The cloud is AWS. A build with the `test-cloud` feature (the test
+//! suite's) can instead use the in-memory test cloud kept in the file
+//! `ARCHKIT_TEST_CLOUD` names (kinds `test.*` only): see `crate::cloud`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -16,10 +14,10 @@ use std::time::Duration;
 use crate::blueprint::params::{self, Inputs, Require, Values};
 use crate::blueprint::source::Located;
 use crate::blueprint::{self, Blueprint, Diagnostics};
+use crate::cloud::{Cloud, CloudError};
 use crate::engine::{self, Cancel, Events, Options, Report};
 use crate::plan::saved::SavedPlan;
 use crate::plan::{self, Plan, PlanError};
-use crate::provider::memory::MemoryCloud;
 use crate::provider::{Context, ProviderError, Registry};
 use crate::state::{LocalStore, LockGuard, State, StateError, StateStore};
 
@@ -39,198 +37,24 @@ pub fn open_store(
     }
 }
 
-/// The test cloud file, when `ARCHKIT_TEST_CLOUD` names one.
-fn test_cloud() -> Option<PathBuf> {
-    crate::settings::env().test.cloud.clone()
+/// The cloud this run talks to: AWS, or, in a build with the
+/// `test-cloud` feature, the test cloud `ARCHKIT_TEST_CLOUD` names.
+pub async fn connect(settings: &crate::aws::Settings) -> Result<Box<dyn Cloud>, CloudError> {
+    #[cfg(feature = "test-cloud")]
+    if let Some(path) = &crate::settings::env().test.cloud {
+        return Ok(Box::new(crate::provider::file_cloud::FileCloud::load(path.clone())?));
+    }
+    Ok(Box::new(crate::aws::cloud::AwsCloud::connect(settings).await?))
 }
 
-/// The kinds blueprints may use: AWS's, or the test provider's when
-/// `ARCHKIT_TEST_CLOUD` is set.
+/// The kinds blueprints may use, known before connecting: AWS's, or the
+/// test cloud's.
 pub fn schema_registry() -> Registry {
-    if test_cloud().is_some() {
-        Registry::with_kinds(MemoryCloud::new().kinds())
-    } else {
-        crate::aws::registry()
+    #[cfg(feature = "test-cloud")]
+    if crate::settings::env().test.cloud.is_some() {
+        return Registry::with_kinds(crate::provider::memory::MemoryCloud::new().kinds());
     }
-}
-
-async fn ask_zones(clients: &crate::aws::Clients) -> crate::provider::Result<Vec<String>> {
-    crate::provider::retry::retrying(|| crate::aws::availability_zones(clients)).await
-}
-
-fn memory_zones(region: &str) -> Vec<String> {
-    ["a", "b", "c"].iter().map(|z| format!("{region}{z}")).collect()
-}
-
-/// Where resources live.
-// One per run: the size of the AWS clients is not worth a box.
-#[allow(clippy::large_enum_variant)]
-pub enum Backend {
-    /// The region's zones are asked once, beside the refresh
-    /// ([`Backend::start_zones`]).
-    Aws {
-        clients: crate::aws::Clients,
-        azs: Arc<tokio::sync::OnceCell<Vec<String>>>,
-    },
-    Memory {
-        cloud: Arc<MemoryCloud>,
-        path: PathBuf,
-    },
-}
-
-impl Backend {
-    /// AWS, unless `ARCHKIT_TEST_CLOUD` names a test cloud file.
-    pub async fn connect(settings: &crate::aws::Settings) -> Result<Backend, SessionError> {
-        match test_cloud() {
-            Some(path) => {
-                let cloud =
-                    MemoryCloud::load(&path).map_err(|e| SessionError::Backend(e.to_string()))?;
-                let hooks = &crate::settings::env().test;
-                if let Some(ms) = hooks.latency_ms {
-                    cloud.set_latency(Duration::from_millis(ms));
-                }
-                // How many polls a `test.slow` resource needs: a readiness
-                // wait as long as a test needs to interrupt it.
-                if let Some(n) = hooks.slow_polls {
-                    cloud.slow_polls.store(n, std::sync::atomic::Ordering::SeqCst);
-                }
-                Ok(Backend::Memory { cloud, path })
-            }
-            _ => {
-                let clients = crate::aws::Clients::load(settings).await?;
-                Ok(Backend::Aws { clients, azs: Arc::default() })
-            }
-        }
-    }
-
-    /// The stacks tagged in the region (no state needed).
-    pub async fn stacks(
-        &self,
-        only: Option<&str>,
-    ) -> Result<Vec<crate::aws::stacks::TaggedStack>, SessionError> {
-        match self {
-            Backend::Aws { clients, .. } => Ok(crate::provider::retry::retrying(|| {
-                crate::aws::stacks::tagged_stacks(clients, only)
-            })
-            .await?),
-            Backend::Memory { .. } => {
-                Err(SessionError::Backend("the test cloud cannot list stacks by tag".into()))
-            }
-        }
-    }
-
-    /// The regions the account has enabled, for `--all-regions`.
-    pub async fn regions(&self) -> Result<Vec<String>, SessionError> {
-        match self {
-            Backend::Aws { clients, .. } => Ok(crate::provider::retry::retrying(|| {
-                crate::aws::stacks::enabled_regions(clients)
-            })
-            .await?),
-            Backend::Memory { .. } => {
-                Err(SessionError::Backend("the test cloud has no regions to list".into()))
-            }
-        }
-    }
-
-    /// The values of the Systems Manager parameters `wanted` names (each
-    /// with the resource that uses it first); every one must exist.
-    pub async fn lookup(
-        &self,
-        wanted: &BTreeMap<String, String>,
-        region: &str,
-    ) -> Result<BTreeMap<String, String>, SessionError> {
-        if wanted.is_empty() {
-            return Ok(BTreeMap::new());
-        }
-        let names: Vec<String> = wanted.keys().cloned().collect();
-        let (found, missing) = match self {
-            Backend::Aws { clients, .. } => {
-                crate::provider::retry::retrying(|| crate::aws::ssm::parameters(clients, &names))
-                    .await?
-            }
-            Backend::Memory { cloud, .. } => {
-                let known = cloud.parameters.lock().unwrap();
-                let found: BTreeMap<String, String> = names
-                    .iter()
-                    .filter_map(|n| known.get(n).map(|v| (n.clone(), v.clone())))
-                    .collect();
-                let missing = names.iter().filter(|n| !found.contains_key(*n)).cloned().collect();
-                (found, missing)
-            }
-        };
-        match missing.first() {
-            None => Ok(found),
-            Some(name) => Err(SessionError::LookupNotFound {
-                name: name.clone(),
-                user: wanted.get(name).cloned().unwrap_or_default(),
-                region: region.to_string(),
-                others: missing.len() - 1,
-            }),
-        }
-    }
-
-    /// The API-call counter, for `--stats`.
-    pub fn stats(&self) -> Option<&crate::aws::client::Stats> {
-        match self {
-            Backend::Aws { clients, .. } => Some(&clients.stats),
-            Backend::Memory { .. } => None,
-        }
-    }
-
-    pub fn registry(&self) -> Registry {
-        match self {
-            Backend::Aws { clients, .. } => Registry::with_kinds(crate::aws::kinds(clients))
-                .with_prices(crate::aws::prices::table),
-            Backend::Memory { cloud, .. } => Registry::with_kinds(cloud.kinds()),
-        }
-    }
-
-    /// The region.
-    pub fn region(&self, requested: Option<&str>) -> String {
-        match self {
-            Backend::Aws { clients, .. } => clients.region.clone(),
-            Backend::Memory { .. } => requested.unwrap_or("mem-1").to_string(),
-        }
-    }
-
-    /// Starts asking AWS for the region's availability zones, so that the
-    /// answer arrives while the refresh reads (one round trip less on a
-    /// plan's critical path); [`Backend::zones`] waits for it.
-    pub fn start_zones(&self) {
-        if let Backend::Aws { clients, azs } = self {
-            let (clients, azs) = (clients.clone(), azs.clone());
-            tokio::spawn(async move {
-                // An error is not kept: `zones` asks again and reports it.
-                let _ = azs.get_or_try_init(|| ask_zones(&clients)).await;
-            });
-        }
-    }
-
-    /// The region's availability zones, in name order.
-    pub async fn zones(&self, region: &str) -> Result<Vec<String>, SessionError> {
-        match self {
-            Backend::Aws { clients, azs } => {
-                Ok(azs.get_or_try_init(|| ask_zones(clients)).await?.clone())
-            }
-            Backend::Memory { .. } => Ok(memory_zones(region)),
-        }
-    }
-
-    /// The zones, if known already (after a plan).
-    fn zones_known(&self, region: &str) -> Vec<String> {
-        match self {
-            Backend::Aws { azs, .. } => azs.get().cloned().unwrap_or_default(),
-            Backend::Memory { .. } => memory_zones(region),
-        }
-    }
-
-    /// Persists a test cloud after the command.
-    pub fn finish(&self) -> Result<(), SessionError> {
-        if let Backend::Memory { cloud, path } = self {
-            cloud.save(path).map_err(|e| SessionError::Backend(e.to_string()))?;
-        }
-        Ok(())
-    }
+    crate::aws::registry()
 }
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
@@ -244,9 +68,6 @@ pub enum SessionError {
     #[error("reading the live state failed: {0}")]
     #[diagnostic(code(archkit::provider::read))]
     Refresh(#[from] ProviderError),
-    #[error(transparent)]
-    #[diagnostic(transparent)]
-    Client(#[from] crate::aws::client::ClientError),
     #[error(
         "SSM parameter `{name}` (used by `{user}`) does not exist in region {region}{}",
         if *others > 0 { format!(", nor {others} more of the blueprint's lookups") } else { String::new() }
@@ -259,9 +80,9 @@ pub enum SessionError {
         )
     )]
     LookupNotFound { name: String, user: String, region: String, others: usize },
-    #[error("test backend: {0}")]
-    #[diagnostic(code(archkit::backend))]
-    Backend(String),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Cloud(#[from] CloudError),
     #[error(
         "stack `{stack}` has resources (`{ids}`) that another state file manages (lineage {lineage})"
     )]
@@ -324,9 +145,32 @@ pub fn stack_name_error(name: &str) -> Option<&'static str> {
     }
 }
 
+/// The values of the Systems Manager parameters `wanted` names (each with
+/// the resource that uses it first); every one must exist.
+async fn lookup(
+    cloud: &dyn Cloud,
+    wanted: &BTreeMap<String, String>,
+    region: &str,
+) -> Result<BTreeMap<String, String>, SessionError> {
+    if wanted.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let names: Vec<String> = wanted.keys().cloned().collect();
+    let (found, missing) = cloud.parameters(&names).await?;
+    match missing.first() {
+        None => Ok(found),
+        Some(name) => Err(SessionError::LookupNotFound {
+            name: name.clone(),
+            user: wanted.get(name).cloned().unwrap_or_default(),
+            region: region.to_string(),
+            others: missing.len() - 1,
+        }),
+    }
+}
+
 /// What a session knows once loaded.
 pub struct Session {
-    pub backend: Backend,
+    pub cloud: Box<dyn Cloud>,
     pub registry: Registry,
     pub blueprint: Arc<Blueprint>,
     pub values: Values,
@@ -415,10 +259,10 @@ impl Session {
         // the cloud it refreshes) is read while no other run can change it.
         let store = open_store(o.state_path, &stack, &o.aws).map_err(SessionError::from)?;
         let lock = store.lock(o.lock_owner, o.lock_timeout).map_err(SessionError::from)?;
-        let backend = Backend::connect(&o.aws).await?;
-        let registry = backend.registry();
-        let region = backend.region(o.region);
-        backend.start_zones();
+        let cloud = connect(&o.aws).await.map_err(SessionError::from)?;
+        let registry = cloud.registry();
+        let region = cloud.region(o.region);
+        cloud.start_zones();
         // Looked up once, before planning, so every resource of this run
         // sees the same value (a destroy needs none).
         let refs = if o.require == Require::All {
@@ -433,7 +277,7 @@ impl Session {
         };
         let wanted: BTreeMap<String, String> =
             refs.values().map(|(name, user)| (name.clone(), user.clone())).collect();
-        let lookups = backend.lookup(&wanted, &region).await?;
+        let lookups = lookup(cloud.as_ref(), &wanted, &region).await?;
         let by_ref: BTreeMap<String, String> = refs
             .iter()
             .filter_map(|(key, (name, _))| Some((key.clone(), lookups.get(name)?.clone())))
@@ -454,7 +298,7 @@ impl Session {
         let expires_at = state.expires_at.clone();
         Ok(Session {
             expires_at,
-            backend,
+            cloud,
             registry,
             blueprint: Arc::new(bp),
             values,
@@ -517,10 +361,7 @@ impl Session {
         }
         let ctx = self.context();
         // Kinds reading the same listing share it, for this refresh only.
-        let _shared = match &self.backend {
-            Backend::Aws { clients, .. } => Some(clients.reads.scope()),
-            Backend::Memory { .. } => None,
-        };
+        let _shared = self.cloud.share_reads();
         let live =
             plan::refresh(&self.registry, &ctx, &self.state, &kinds, self.read_parallelism).await?;
         let foreign = ctx.foreign.lock().unwrap().clone();
@@ -532,7 +373,7 @@ impl Session {
                 ids: ids.join("`, `"),
             });
         }
-        let azs = self.backend.zones(&self.region).await?;
+        let azs = self.cloud.zones(&self.region).await?;
         let mut plan = plan::diff(
             &plan::Input {
                 blueprint: &self.blueprint,
@@ -562,7 +403,7 @@ impl Session {
     /// for a value not known (its resource does not exist).
     pub fn outputs(&self) -> Vec<(String, Option<serde_json::Value>, bool)> {
         use crate::plan::resolve::{Env, PlanValue, resolve, uses_secret};
-        let azs = self.backend.zones_known(&self.region);
+        let azs = self.cloud.zones_known(&self.region);
         let env = Env {
             params: &self.values,
             stack: &self.stack,
@@ -624,7 +465,7 @@ impl Session {
         if !plan.destroy {
             self.state.expires_at = plan.expires_at.clone();
         }
-        let azs = self.backend.zones(&self.region).await?;
+        let azs = self.cloud.zones(&self.region).await?;
         let destroy = plan.destroy;
         let (state, report) = engine::apply(
             &self.registry,

@@ -26,11 +26,13 @@ pub struct Env {
     pub user: String,
     /// `HOSTNAME`: where a lock was taken, when the kernel does not say.
     pub hostname: Option<String>,
-    /// Hooks of the test suite; none is set in a user's environment.
+    /// Hooks of the test suite, read only by a build with the test cloud.
+    #[cfg(any(test, feature = "test-cloud"))]
     pub test: TestHooks,
 }
 
 /// Variables only the test suite sets.
+#[cfg(any(test, feature = "test-cloud"))]
 #[derive(Debug, Clone, Default)]
 pub struct TestHooks {
     /// `ARCHKIT_TEST_CLOUD`: the file of the in-memory test cloud to use
@@ -61,6 +63,7 @@ impl Env {
                 .collect(),
             user: var("USER").or_else(|| var("LOGNAME")).unwrap_or_default(),
             hostname: var("HOSTNAME"),
+            #[cfg(any(test, feature = "test-cloud"))]
             test: TestHooks {
                 cloud: set("ARCHKIT_TEST_CLOUD").map(PathBuf::from),
                 latency_ms: var("ARCHKIT_TEST_LATENCY_MS").and_then(|v| v.parse().ok()),

@@ -75,6 +75,7 @@ macro_rules! tag_calls {
 pub mod appscaling;
 pub mod autoscaling;
 pub mod client;
+pub mod cloud;
 pub mod codebuild;
 pub mod directory;
 pub mod dynamodb;

@@ -312,7 +312,7 @@ pub(crate) fn make_plan(
         Some(Ok(p)) => Ok(p),
         Some(Err(e)) => {
             printer.error(&e);
-            printer.api_stats(session.backend.stats());
+            printer.api_stats(session.cloud.stats());
             Err(ExitStatus::Failure)
         }
     }
@@ -378,8 +378,8 @@ fn print_outputs(session: &Session, printer: &Printer) {
 
 /// Prints call statistics and persists a test cloud.
 pub(crate) fn finish(session: &Session, status: ExitStatus, printer: &Printer) -> ExitStatus {
-    printer.api_stats(session.backend.stats());
-    if let Err(e) = session.backend.finish() {
+    printer.api_stats(session.cloud.stats());
+    if let Err(e) = session.cloud.finish() {
         printer.error(&e);
         return ExitStatus::Failure;
     }

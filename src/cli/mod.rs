@@ -197,6 +197,7 @@ pub fn main() -> ExitCode {
     let mut printer = Printer::new(cli.global.json, cli.global.no_color, cli.global.quiet);
     printer.stats = cli.global.stats;
     // Lets the tests prove what a panic looks like to a user.
+    #[cfg(feature = "test-cloud")]
     if crate::settings::env().test.panic {
         panic!("ARCHKIT_TEST_PANIC is set");
     }

@@ -95,8 +95,8 @@ pub fn run(args: &PlanArgs, g: &GlobalArgs, printer: &Printer) -> ExitStatus {
             ));
         }
     }
-    printer.api_stats(session.backend.stats());
-    if let Err(e) = session.backend.finish() {
+    printer.api_stats(session.cloud.stats());
+    if let Err(e) = session.cloud.finish() {
         printer.error(&e);
         return ExitStatus::Failure;
     }

@@ -38,6 +38,7 @@ pub use walk::{Cancel, Outcome};
 
 /// Keeps every written state in memory (tests), or only counts writes
 /// (benchmarks of the engine's own overhead).
+#[cfg(feature = "test-cloud")]
 #[derive(Debug, Default)]
 pub struct MemorySink {
     pub writes: Mutex<Vec<State>>,
@@ -46,6 +47,7 @@ pub struct MemorySink {
     pub count: std::sync::atomic::AtomicUsize,
 }
 
+#[cfg(feature = "test-cloud")]
 impl StateSink for MemorySink {
     fn write(&self, state: &mut State) -> Result<(), StateError> {
         state.serial += 1;

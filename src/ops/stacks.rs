@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::aws::stacks::TaggedStack;
 use crate::blueprint::params::{Inputs, Require};
 use crate::blueprint::source;
-use crate::session::{Backend, Open, OpenError, Session, SessionError};
+use crate::session::{Open, OpenError, Session, SessionError};
 
 /// What to look for.
 #[derive(Debug, Clone, Default)]
@@ -71,6 +71,10 @@ pub enum ListError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Session(#[from] SessionError),
+
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Cloud(#[from] crate::cloud::CloudError),
 
     #[error("cannot make a scratch directory: {0}")]
     #[diagnostic(code(archkit::stacks::scratch))]
@@ -220,7 +224,7 @@ fn row_of(
 /// runtime of its own: a session's clients belong to the runtime that
 /// made them).
 pub fn find(rt: &tokio::runtime::Runtime, q: &Query) -> Result<Found, ListError> {
-    let backend = rt.block_on(Backend::connect(&q.aws))?;
+    let backend = rt.block_on(crate::session::connect(&q.aws))?;
     let tagged = rt.block_on(backend.stacks(q.stack.as_deref()))?;
     let scratch = tempfile::tempdir().map_err(ListError::Scratch)?;
     let warnings = tag_warnings(&tagged);
@@ -285,7 +289,7 @@ pub fn find_regions(rt: &tokio::runtime::Runtime, q: &Query, all: bool) -> Listi
     if !all {
         return one(find(rt, q));
     }
-    let regions = rt.block_on(async { Backend::connect(&q.aws).await?.regions().await });
+    let regions = rt.block_on(async { crate::session::connect(&q.aws).await?.regions().await });
     let regions = match regions {
         Ok(r) => r,
         Err(e) => return one(Err(e.into())),
