@@ -74,29 +74,14 @@ where
     F: Fn(usize) -> Fut,
     Fut: Future<Output = Result<(), String>> + Send + 'static,
 {
-    let n = deps.len();
-    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
-    let mut waiting: Vec<usize> = vec![0; n];
-    for (i, ds) in deps.iter().enumerate() {
-        let mut ds = ds.clone();
-        ds.sort_unstable();
-        ds.dedup();
-        waiting[i] = ds.len();
-        for d in ds {
-            dependents[d].push(i);
-        }
-    }
-    let mut outcome: Vec<Option<Outcome>> = vec![None; n];
-    // Deterministic start order: lowest index first.
-    let mut ready: std::collections::BTreeSet<usize> =
-        (0..n).filter(|i| waiting[*i] == 0).collect();
+    let mut q = Queue::new(deps);
     let mut tasks = JoinSet::new();
     // Which node each task runs, so a panicking one fails its own node.
     let mut node_of = std::collections::HashMap::new();
     loop {
         if !cancel.is_cancelled() {
             while tasks.len() < MAX_TASKS
-                && let Some(i) = ready.pop_first()
+                && let Some(i) = q.ready.pop_first()
             {
                 let fut = run(i);
                 node_of.insert(tasks.spawn(fut).id(), i);
@@ -105,48 +90,87 @@ where
         let Some(joined) = tasks.join_next_with_id().await else {
             break;
         };
-        let (i, result) = match joined {
-            Ok((id, r)) => (node_of[&id], r),
+        match joined {
+            Ok((id, Ok(()))) => q.done(node_of[&id]),
+            Ok((id, Err(msg))) => q.failed(node_of[&id], msg),
             // A panic is a bug in archkit: it fails its node (and skips its
             // dependents), not the whole run.
             Err(e) => {
                 let node = node_of[&e.id()];
-                let why = match e.try_into_panic() {
-                    Ok(p) => p
-                        .downcast_ref::<&str>()
-                        .map(|s| s.to_string())
-                        .or_else(|| p.downcast_ref::<String>().cloned())
-                        .unwrap_or_default(),
-                    Err(e) => e.to_string(),
-                };
-                (node, Err(format!("internal error (a bug in archkit, please report it): {why}")))
-            }
-        };
-        match result {
-            Ok(()) => {
-                outcome[i] = Some(Outcome::Done);
-                for &d in &dependents[i] {
-                    waiting[d] -= 1;
-                    if waiting[d] == 0 && outcome[d].is_none() {
-                        ready.insert(d);
-                    }
-                }
-            }
-            Err(msg) => {
-                outcome[i] = Some(Outcome::Failed(msg));
-                // Skip everything downstream.
-                let mut stack = dependents[i].clone();
-                while let Some(d) = stack.pop() {
-                    if outcome[d].is_none() {
-                        outcome[d] = Some(Outcome::Skipped { upstream: i });
-                        ready.remove(&d);
-                        stack.extend(dependents[d].iter().copied());
-                    }
-                }
+                let why = panic_text(e);
+                q.failed(
+                    node,
+                    format!("internal error (a bug in archkit, please report it): {why}"),
+                )
             }
         }
     }
-    outcome.into_iter().map(|o| o.unwrap_or(Outcome::NotRun)).collect()
+    q.outcome.into_iter().map(|o| o.unwrap_or(Outcome::NotRun)).collect()
+}
+
+/// The walk's bookkeeping: what each node waits for and how it ended.
+struct Queue {
+    dependents: Vec<Vec<usize>>,
+    /// Dependencies not done yet, per node.
+    waiting: Vec<usize>,
+    outcome: Vec<Option<Outcome>>,
+    /// Deterministic start order: lowest index first.
+    ready: std::collections::BTreeSet<usize>,
+}
+
+impl Queue {
+    fn new(deps: &[Vec<usize>]) -> Queue {
+        let n = deps.len();
+        let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
+        let mut waiting: Vec<usize> = vec![0; n];
+        for (i, ds) in deps.iter().enumerate() {
+            let mut ds = ds.clone();
+            ds.sort_unstable();
+            ds.dedup();
+            waiting[i] = ds.len();
+            for d in ds {
+                dependents[d].push(i);
+            }
+        }
+        let ready = (0..n).filter(|i| waiting[*i] == 0).collect();
+        Queue { dependents, waiting, outcome: vec![None; n], ready }
+    }
+
+    /// Node `i` is done: dependents with nothing left to wait for are ready.
+    fn done(&mut self, i: usize) {
+        self.outcome[i] = Some(Outcome::Done);
+        for &d in &self.dependents[i] {
+            self.waiting[d] -= 1;
+            if self.waiting[d] == 0 && self.outcome[d].is_none() {
+                self.ready.insert(d);
+            }
+        }
+    }
+
+    /// Node `i` failed: everything downstream is skipped.
+    fn failed(&mut self, i: usize, msg: String) {
+        self.outcome[i] = Some(Outcome::Failed(msg));
+        let mut stack = self.dependents[i].clone();
+        while let Some(d) = stack.pop() {
+            if self.outcome[d].is_none() {
+                self.outcome[d] = Some(Outcome::Skipped { upstream: i });
+                self.ready.remove(&d);
+                stack.extend(self.dependents[d].iter().copied());
+            }
+        }
+    }
+}
+
+/// What a task that panicked said.
+fn panic_text(e: tokio::task::JoinError) -> String {
+    match e.try_into_panic() {
+        Ok(p) => p
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| p.downcast_ref::<String>().cloned())
+            .unwrap_or_default(),
+        Err(e) => e.to_string(),
+    }
 }
 
 #[cfg(test)]
