@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::aws::stacks::TaggedStack;
 use crate::blueprint::params::{Inputs, Require};
 use crate::blueprint::source;
-use crate::session::{Open, OpenError, Session, SessionError};
+use crate::session::{Open, OpenError, Session};
 
 /// What to look for.
 #[derive(Debug, Clone, Default)]
@@ -68,10 +68,6 @@ impl Found {
 /// Why a region could not be looked at.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum ListError {
-    #[error(transparent)]
-    #[diagnostic(transparent)]
-    Session(#[from] SessionError),
-
     #[error(transparent)]
     #[diagnostic(transparent)]
     Cloud(#[from] crate::cloud::CloudError),
