@@ -9,9 +9,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
-use crate::blueprint::params::{self, Inputs, Require, Values};
+use crate::blueprint::params::{self, Require, Values};
 use crate::blueprint::source::Located;
 use crate::blueprint::{self, Blueprint, Diagnostics};
 use crate::cloud::{Cloud, CloudError};
@@ -19,6 +18,7 @@ use crate::engine::{self, Cancel, Events, Options, Report};
 use crate::plan::saved::SavedPlan;
 use crate::plan::{self, Plan, PlanError};
 use crate::provider::{Context, ProviderError, Registry};
+use crate::settings::{Mode, Settings};
 use crate::state::{LocalStore, LockGuard, State, StateError, StateStore};
 
 /// The store `--state` names (a path, or `s3://bucket/key`), or the
@@ -65,9 +65,6 @@ pub enum SessionError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Plan(#[from] PlanError),
-    #[error("reading the live state failed: {0}")]
-    #[diagnostic(code(archkit::provider::read))]
-    Refresh(#[from] ProviderError),
     #[error(
         "SSM parameter `{name}` (used by `{user}`) does not exist in region {region}{}",
         if *others > 0 { format!(", nor {others} more of the blueprint's lookups") } else { String::new() }
@@ -113,15 +110,13 @@ pub enum SessionError {
         )
     )]
     InvalidStack { name: String, origin: &'static str, reason: &'static str },
-    #[error(
-        "state {} belongs to stack `{found}`, not `{expected}`",
-        .path.display()
-    )]
-    #[diagnostic(
-        code(archkit::state::wrong_stack),
-        help("pass the matching --stack, or another --state path")
-    )]
-    WrongStack { path: PathBuf, found: String, expected: String },
+}
+
+/// A read of the refresh that failed: the cloud's call error.
+impl From<ProviderError> for SessionError {
+    fn from(e: ProviderError) -> Self {
+        SessionError::Cloud(CloudError::Call(e))
+    }
 }
 
 /// The longest stack name: the shortest names derived from it (load
@@ -168,49 +163,27 @@ async fn lookup(
     }
 }
 
-/// What a session knows once loaded.
+/// What a session knows once loaded. Nothing of it changes once open
+/// but the state, which applying writes.
 pub struct Session {
-    pub cloud: Box<dyn Cloud>,
-    pub registry: Registry,
-    pub blueprint: Arc<Blueprint>,
-    pub values: Values,
-    pub stack: String,
-    pub region: String,
+    cloud: Box<dyn Cloud>,
+    registry: Registry,
+    blueprint: Arc<Blueprint>,
+    values: Values,
+    stack: String,
+    region: String,
+    mode: Mode,
     /// The `${ssm:NAME}` parameters looked up when the session opened,
     /// already substituted into `blueprint`.
-    pub lookups: BTreeMap<String, String>,
-    pub store: Arc<dyn StateStore>,
-    pub state: State,
-    pub blueprint_bytes: Vec<u8>,
-    /// Kinds read at once by the refresh (`--parallelism` for apply and
-    /// destroy).
-    pub read_parallelism: usize,
-    /// Read every kind archkit implements, not only the blueprint's and
-    /// state's, for what is tagged with the stack (`destroy --discover`).
-    pub discover: bool,
-    /// Delete the objects of buckets being deleted (`destroy --force-empty`).
-    pub force_empty: bool,
+    lookups: BTreeMap<String, String>,
+    store: Arc<dyn StateStore>,
+    state: State,
+    blueprint_bytes: Vec<u8>,
+    read_parallelism: usize,
     /// The stack's expiry the plan gives it: the recorded one, unless
-    /// `--ttl` set or cleared it.
-    pub expires_at: Option<String>,
+    /// `--ttl` (or a saved plan) set or cleared it.
+    expires_at: Option<String>,
     _lock: LockGuard,
-}
-
-/// Inputs for opening a session.
-pub struct Open<'a> {
-    pub located: &'a Located,
-    pub inputs: &'a Inputs,
-    pub stack: Option<&'a str>,
-    pub state_path: Option<PathBuf>,
-    pub region: Option<&'a str>,
-    pub lock_owner: &'a str,
-    pub lock_timeout: Duration,
-    pub prompt: &'a mut dyn FnMut(&blueprint::Parameter) -> Option<String>,
-    pub aws: crate::aws::Settings,
-    /// `All` for plan and apply. `Given` for destroy, which removes what
-    /// state records and needs no value: tearing a stack down never asks
-    /// for its secrets again.
-    pub require: Require,
 }
 
 /// Either blueprint diagnostics or another error.
@@ -228,25 +201,31 @@ impl From<SessionError> for OpenError {
 impl Session {
     /// Validates the blueprint and its values first (no AWS call for a
     /// blueprint with errors), then connects and takes the lock.
-    pub async fn open(o: Open<'_>) -> Result<Session, OpenError> {
+    /// `prompt` asks for a secret no input gives (never for a destroy).
+    pub async fn open(
+        o: &Settings,
+        located: &Located,
+        prompt: &mut dyn FnMut(&blueprint::Parameter) -> Option<String>,
+    ) -> Result<Session, OpenError> {
         let schemas = schema_registry();
-        let bp = blueprint::load(o.located, &schemas).map_err(OpenError::Blueprint)?;
+        let bp = blueprint::load(located, &schemas).map_err(OpenError::Blueprint)?;
+        let require = o.mode.require();
         let values =
-            params::resolve(&bp, o.inputs, o.require, o.prompt).map_err(OpenError::Blueprint)?;
+            params::resolve(&bp, &o.inputs, require, prompt).map_err(OpenError::Blueprint)?;
         // Only what these values turn on is planned (a destroy plans from
         // state, whatever the values).
-        let bp = if o.require == Require::All {
+        let bp = if require == Require::All {
             let bp = bp.select(|p| values.value(p)).map_err(OpenError::Blueprint)?;
             blueprint::check::check_values(&bp, &values).map_err(OpenError::Blueprint)?;
             bp
         } else {
             bp
         };
-        let stack = o.stack.map(str::to_string).unwrap_or_else(|| bp.name.clone());
+        let stack = o.stack.clone().unwrap_or_else(|| bp.name.clone());
         // Upper case is refused for new work only, so that a stack made
         // before the rule can still be torn down.
         let reason = stack_name_error(&stack).or_else(|| {
-            (o.require == Require::All && stack.chars().any(|c| c.is_ascii_uppercase())).then_some(
+            (require == Require::All && stack.chars().any(|c| c.is_ascii_uppercase())).then_some(
                 "it has upper-case letters, which AWS folds (RDS lower-cases its identifiers, \
                  IAM names ignore case): `AU` and `au` would collide",
             )
@@ -257,15 +236,15 @@ impl Session {
         }
         // The lock first: everything the session reads (the state, and
         // the cloud it refreshes) is read while no other run can change it.
-        let store = open_store(o.state_path, &stack, &o.aws).map_err(SessionError::from)?;
-        let lock = store.lock(o.lock_owner, o.lock_timeout).map_err(SessionError::from)?;
+        let store = open_store(o.state.clone(), &stack, &o.aws).map_err(SessionError::from)?;
+        let lock = store.lock(&o.lock_owner, o.lock_timeout).map_err(SessionError::from)?;
         let cloud = connect(&o.aws).await.map_err(SessionError::from)?;
         let registry = cloud.registry();
-        let region = cloud.region(o.region);
+        let region = cloud.region(o.aws.region.as_deref());
         cloud.start_zones();
         // Looked up once, before planning, so every resource of this run
         // sees the same value (a destroy needs none).
-        let refs = if o.require == Require::All {
+        let refs = if require == Require::All {
             bp.lookups(|p| {
                 values.value(p).and_then(|v| match v {
                     crate::blueprint::expr::Expr::Str(s) => Some(s),
@@ -285,19 +264,16 @@ impl Session {
         let bp = bp.with_lookups(&by_ref);
         let state = match store.load().map_err(SessionError::from)? {
             Some(s) if s.stack != stack => {
-                return Err(SessionError::WrongStack {
-                    path: PathBuf::from(store.location()),
-                    found: s.stack,
-                    expected: stack,
-                }
-                .into());
+                let what = format!("state {}", store.location());
+                let wrong = StateError::WrongStack { what, found: s.stack, expected: stack };
+                return Err(SessionError::State(wrong).into());
             }
             Some(s) => s,
             None => State::new(&stack, &bp.name),
         };
-        let expires_at = state.expires_at.clone();
         Ok(Session {
-            expires_at,
+            expires_at: o.expiry.resolve(state.expires_at.as_deref()),
+            mode: o.mode,
             cloud,
             registry,
             blueprint: Arc::new(bp),
@@ -307,12 +283,26 @@ impl Session {
             lookups,
             store,
             state,
-            blueprint_bytes: o.located.bytes.clone(),
-            read_parallelism: 10,
-            discover: false,
-            force_empty: false,
+            blueprint_bytes: located.bytes.clone(),
+            read_parallelism: o.read_parallelism,
             _lock: lock,
         })
+    }
+
+    pub fn cloud(&self) -> &dyn Cloud {
+        self.cloud.as_ref()
+    }
+
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    pub fn store(&self) -> &dyn StateStore {
+        self.store.as_ref()
     }
 
     /// The stale lock this session's replaced (its holder died on this
@@ -322,21 +312,23 @@ impl Session {
     }
 
     pub fn context(&self) -> Context {
+        let teardown = self.mode.teardown().unwrap_or_default();
         Context {
             stack: self.stack.clone(),
             // Discovery takes everything tagged with the stack's name,
             // whichever state file made it (no lineage: none is foreign);
             // that is what a user who lost the state asks for.
-            lineage: if self.discover { String::new() } else { self.state.lineage.clone() },
+            lineage: if teardown.discover { String::new() } else { self.state.lineage.clone() },
             foreign: Arc::default(),
             assets: Arc::new(self.blueprint.assets.clone()),
-            thorough: self.discover,
-            force_empty: self.force_empty,
+            thorough: teardown.discover,
+            force_empty: teardown.force_empty,
         }
     }
 
-    /// Refreshes and plans (`destroy` plans the removal of everything).
-    pub async fn plan(&self, destroy: bool) -> Result<Plan, SessionError> {
+    /// Refreshes and plans (a destroy: the removal of everything).
+    pub async fn plan(&self) -> Result<Plan, SessionError> {
+        let destroy = self.mode.is_destroy();
         // A record of a kind this build cannot read would look deleted and
         // be dropped from state: refuse instead, changing nothing.
         let records = self.state.resources.iter().map(|(id, r)| (id, &r.kind));
@@ -348,7 +340,7 @@ impl Session {
         }
         let mut kinds: BTreeSet<String> =
             self.blueprint.resources.values().map(|r| r.kind().to_string()).collect();
-        if self.discover {
+        if self.mode.teardown().is_some_and(|t| t.discover) {
             // Untaggable kinds cannot be found by tag: they go with their
             // parents (routes with their table, a permission with its
             // function), whose deletes take them along.

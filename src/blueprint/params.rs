@@ -46,13 +46,6 @@ pub struct Inputs {
     pub env: Vec<(String, String)>,
 }
 
-impl Inputs {
-    /// Reads `ARCHKIT_VAR_*` from the process environment.
-    pub fn from_env() -> Vec<(String, String)> {
-        crate::settings::env().vars.clone()
-    }
-}
-
 /// A resolved parameter value. `Debug` hides secrets.
 #[derive(Clone, PartialEq)]
 pub struct Value {
@@ -111,50 +104,12 @@ pub fn resolve(
     require: Require,
     prompt: &mut dyn FnMut(&Parameter) -> Option<String>,
 ) -> Result<Values, Diagnostics> {
-    let mut diags = Vec::new();
+    let mut diags = unknown_vars(bp, inputs);
     let mut out = Values::default();
-    for (name, _) in &inputs.cli {
-        if !bp.parameters.contains_key(name) {
-            let help =
-                match crate::schema::did_you_mean(name, bp.parameters.keys().map(|s| s.as_str())) {
-                    Some(s) => format!("did you mean `{s}`?"),
-                    None if bp.parameters.is_empty() => "this blueprint has no parameters".into(),
-                    None => format!(
-                        "its parameters are {}",
-                        bp.parameters
-                            .keys()
-                            .map(|k| format!("`{k}`"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                };
-            diags.push(
-                Diagnostic::new(
-                    Code::UnknownParameter,
-                    format!("--var `{name}` is not a parameter of {}", bp.name),
-                )
-                .help(help),
-            );
-        }
-    }
     // Defaults made from other parameters wait until those have values.
     let mut derived = Vec::new();
     for (name, p) in &bp.parameters {
-        let mut chosen: Option<(Result<Expr, String>, Origin)> =
-            p.default.clone().map(|d| (Ok(d), Origin::Default));
-        if let Some((_, v)) = inputs.env.iter().rev().find(|(k, _)| k == name) {
-            chosen = Some((from_text(p.ty, v), Origin::Env(format!("ARCHKIT_VAR_{name}"))));
-        }
-        if let Some((file, _, v)) = inputs.files.iter().rev().find(|(_, k, _)| k == name) {
-            chosen = Some((from_expr(p.ty, v), Origin::File(file.clone())));
-        }
-        if let Some((_, v)) = inputs.cli.iter().rev().find(|(k, _)| k == name) {
-            chosen = Some((from_text(p.ty, v), Origin::Cli));
-        }
-        if chosen.is_none() && p.secret && require == Require::All {
-            chosen = prompt(p).map(|v| (from_text(p.ty, &v), Origin::Prompt));
-        }
-        match chosen {
+        match chosen(name, p, inputs, require, prompt) {
             None if require == Require::All => {
                 let help = if p.secret {
                     format!(
@@ -210,6 +165,57 @@ pub fn resolve(
     } else {
         Err(Diagnostics { file: bp.file.name.clone(), diagnostics: diags })
     }
+}
+
+/// An error for each `--var` that names no parameter of `bp`.
+fn unknown_vars(bp: &Blueprint, inputs: &Inputs) -> Vec<Diagnostic> {
+    let names = || bp.parameters.keys().map(|s| s.as_str());
+    let unknown = inputs.cli.iter().filter(|(name, _)| !bp.parameters.contains_key(name));
+    unknown
+        .map(|(name, _)| {
+            let help = match crate::schema::did_you_mean(name, names()) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None if bp.parameters.is_empty() => "this blueprint has no parameters".into(),
+                None => format!(
+                    "its parameters are {}",
+                    names().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+                ),
+            };
+            Diagnostic::new(
+                Code::UnknownParameter,
+                format!("--var `{name}` is not a parameter of {}", bp.name),
+            )
+            .help(help)
+        })
+        .collect()
+}
+
+/// The value parameter `name` is given and where from: `--var` over a
+/// var file over `ARCHKIT_VAR_*` over the default; a secret without one
+/// is asked for when every value is needed.
+fn chosen(
+    name: &str,
+    p: &Parameter,
+    inputs: &Inputs,
+    require: Require,
+    prompt: &mut dyn FnMut(&Parameter) -> Option<String>,
+) -> Option<(Result<Expr, String>, Origin)> {
+    if let Some((_, v)) = inputs.cli.iter().rev().find(|(k, _)| k == name) {
+        return Some((from_text(p.ty, v), Origin::Cli));
+    }
+    if let Some((file, _, v)) = inputs.files.iter().rev().find(|(_, k, _)| k == name) {
+        return Some((from_expr(p.ty, v), Origin::File(file.clone())));
+    }
+    if let Some((_, v)) = inputs.env.iter().rev().find(|(k, _)| k == name) {
+        return Some((from_text(p.ty, v), Origin::Env(format!("ARCHKIT_VAR_{name}"))));
+    }
+    if let Some(d) = &p.default {
+        return Some((Ok(d.clone()), Origin::Default));
+    }
+    if p.secret && require == Require::All {
+        return prompt(p).map(|v| (from_text(p.ty, &v), Origin::Prompt));
+    }
+    None
 }
 
 fn uses_params(e: &Expr) -> bool {

@@ -4,11 +4,11 @@ use std::path::Path;
 
 use clap::Args;
 
-use super::deploy::{ApplyArgs, StackArgs, TtlArgs, open, run_changes, runtime};
+use super::deploy::{ApplyArgs, Opening, StackArgs, TtlArgs, open, run_changes, runtime};
 use super::{ExitStatus, GlobalArgs};
-use crate::blueprint::params::Require;
 use crate::output::Printer;
 use crate::plan::saved::SavedPlan;
+use crate::settings::{Expiry, Mode, Teardown};
 
 #[derive(Debug, Args)]
 pub struct ApplyCmdArgs {
@@ -43,21 +43,22 @@ pub fn run(args: &ApplyCmdArgs, g: &GlobalArgs, printer: &Printer) -> ExitStatus
     }
     let g = &g;
     // A saved destroy plan is applied as the destroy it was planned as
-    // (which, like `destroy`, needs no parameter values).
-    let destroy = saved.as_ref().is_some_and(|s| s.plan.destroy);
-    let require = if destroy { Require::Given } else { Require::All };
+    // (which, like `destroy`, needs no parameter values); a saved plan
+    // keeps the expiry it was planned with.
+    let mode = match &saved {
+        Some(s) if s.plan.destroy => Mode::Destroy(Teardown::default()),
+        _ => Mode::Apply,
+    };
+    let expiry = match &saved {
+        Some(s) => s.plan.expires_at.clone().map_or(Expiry::Clear, Expiry::At),
+        None => args.ttl.expiry(),
+    };
+    let how = Opening { owner: "archkit apply", mode, parallelism: args.apply.parallelism, expiry };
     let rt = runtime();
-    let Some(mut session) =
-        open(&rt, &blueprint, g, &args.stack, "archkit apply", require, printer)
-    else {
+    let Some(session) = open(&rt, &blueprint, g, &args.stack, how, printer) else {
         return ExitStatus::Failure;
     };
-    // A saved plan keeps the expiry it was planned with.
-    match &saved {
-        Some(s) => session.expires_at = s.plan.expires_at.clone(),
-        None => args.ttl.apply_to(&mut session),
-    }
-    run_changes(&rt, session, destroy, saved.map(|s| (s, blueprint)), &args.apply, printer)
+    run_changes(&rt, session, saved.as_ref(), &args.apply, printer)
 }
 
 /// A saved plan when `arg` is a file holding one.

@@ -3,9 +3,11 @@
 
 use clap::Args;
 
-use super::deploy::{ApplyArgs, StackArgs, open, open_discovery};
+use super::deploy::{ApplyArgs, Opening, StackArgs, open, open_discovery};
+use super::stack_args::flags;
 use super::{ExitStatus, GlobalArgs};
 use crate::output::Printer;
+use crate::settings::{Expiry, Mode, Teardown};
 
 #[derive(Debug, Args)]
 pub struct DestroyArgs {
@@ -30,13 +32,16 @@ pub struct DestroyArgs {
 
 pub fn run(args: &DestroyArgs, g: &GlobalArgs, printer: &Printer) -> ExitStatus {
     let rt = super::deploy::runtime();
-    let (owner, given) = ("archkit destroy", crate::blueprint::params::Require::Given);
+    let teardown = Teardown { discover: args.discover, force_empty: args.force_empty };
+    let how = || Opening {
+        owner: "archkit destroy",
+        mode: Mode::Destroy(teardown),
+        parallelism: args.apply.parallelism,
+        expiry: Expiry::Keep,
+    };
     let opened = match (&args.blueprint, &g.stack) {
-        (Some(bp), _) => open(&rt, bp, g, &args.stack, owner, given, printer).map(|mut s| {
-            s.discover = args.discover;
-            s
-        }),
-        (None, Some(stack)) => open_discovery(&rt, stack, g, &args.stack, owner, printer),
+        (Some(bp), _) => open(&rt, bp, g, &args.stack, how(), printer),
+        (None, Some(stack)) => open_discovery(&rt, stack, flags(g, &args.stack), how(), printer),
         (None, None) => {
             printer.error(&super::CliError::new(
                 "archkit::cli::discover_needs_stack",
@@ -46,9 +51,8 @@ pub fn run(args: &DestroyArgs, g: &GlobalArgs, printer: &Printer) -> ExitStatus 
             return ExitStatus::Failure;
         }
     };
-    let Some(mut session) = opened else {
+    let Some(session) = opened else {
         return ExitStatus::Failure;
     };
-    session.force_empty = args.force_empty;
-    super::deploy::run_changes(&rt, session, true, None, &args.apply, printer)
+    super::deploy::run_changes(&rt, session, None, &args.apply, printer)
 }

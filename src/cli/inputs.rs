@@ -28,8 +28,11 @@ pub(crate) fn load_blueprint(arg: &str, printer: &Printer) -> Option<Blueprint> 
 
 /// Collects `--var`, `--var-file` and `ARCHKIT_VAR_*` inputs.
 pub(crate) fn var_inputs(g: &GlobalArgs, printer: &Printer) -> Option<params::Inputs> {
-    let mut inputs =
-        params::Inputs { cli: g.vars.clone(), files: Vec::new(), env: params::Inputs::from_env() };
+    let mut inputs = params::Inputs {
+        cli: g.vars.clone(),
+        files: Vec::new(),
+        env: crate::settings::env().vars.clone(),
+    };
     for f in &g.var_files {
         let name = f.display().to_string();
         const HELP: &str = "a var file is YAML or JSON text: one `name: value` line per \

@@ -1,18 +1,25 @@
 //! Opening a stack session for `plan`, `apply`, `destroy` and the
 //! commands that find stacks by tag, printing why it could not open.
 
-use super::stack_args::{StackArgs, settings, store_settings};
+use super::stack_args::{StackArgs, flags};
 use super::{GlobalArgs, prompt_secret, var_inputs};
-use crate::blueprint::params::Require;
 use crate::blueprint::source;
 use crate::output::Printer;
-use crate::session::{Open, OpenError, Session};
+use crate::session::{OpenError, Session};
+use crate::settings::{Expiry, Flags, Mode, Settings};
 
 pub(crate) fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("the tokio runtime starts")
+    crate::ops::runtime()
+}
+
+/// What a command opens its session for, beyond the global options.
+pub(crate) struct Opening<'a> {
+    /// Who holds the lock (`archkit apply`).
+    pub owner: &'a str,
+    pub mode: Mode,
+    /// Kinds the refresh reads at once (`--parallelism`).
+    pub parallelism: u16,
+    pub expiry: Expiry,
 }
 
 /// Opens a session for BLUEPRINT, printing any error. `rt` is the
@@ -23,72 +30,49 @@ pub(crate) fn open(
     blueprint: &str,
     g: &GlobalArgs,
     stack: &StackArgs,
-    owner: &str,
-    require: Require,
+    how: Opening<'_>,
     printer: &Printer,
 ) -> Option<Session> {
-    let located = match source::locate(blueprint) {
-        Ok(l) => l,
-        Err(e) => {
-            printer.error(&e);
-            return None;
-        }
-    };
-    open_located(rt, &located, g, stack, owner, require, printer)
+    let located = source::locate(blueprint).map_err(|e| printer.error(&e)).ok()?;
+    let mut settings =
+        Settings::resolve(&flags(g, stack), located.dir.as_deref(), how.mode, how.owner)
+            .map_err(|e| printer.error(&*e))
+            .ok()?;
+    settings.inputs = var_inputs(g, printer)?;
+    settings.read_parallelism = how.parallelism as usize;
+    settings.expiry = how.expiry;
+    // A destroy asks for nothing: it removes what state records.
+    let mut never = |_: &crate::blueprint::Parameter| None;
+    let mut ask = prompt_secret;
+    let prompt: &mut dyn FnMut(&crate::blueprint::Parameter) -> Option<String> =
+        if how.mode.is_destroy() { &mut never } else { &mut ask };
+    opened(rt.block_on(Session::open(&settings, &located, prompt)), printer)
 }
 
 /// A destroy session of stack `name` with no blueprint, reading every
-/// kind for the stack's tags (`destroy --discover`, `sweep`, `stacks`).
+/// kind for the stack's tags (`destroy --discover`, `sweep`).
 pub(crate) fn open_discovery(
     rt: &tokio::runtime::Runtime,
     name: &str,
-    g: &GlobalArgs,
-    stack: &StackArgs,
-    owner: &str,
+    mut f: Flags,
+    how: Opening<'_>,
     printer: &Printer,
 ) -> Option<Session> {
-    let mut g = g.clone();
-    g.stack = Some(name.to_string());
-    let located = source::discovered(name);
-    let mut session = open_located(rt, &located, &g, stack, owner, Require::Given, printer)?;
-    session.discover = true;
-    Some(session)
+    f.stack = Some(name.to_string());
+    let (state, lock_timeout) = f.store(None).map_err(|e| printer.error(&*e)).ok()?;
+    let mut settings = crate::ops::destroy::discovery(name, &f.aws(), state, how.owner);
+    settings.lock_timeout = lock_timeout;
+    settings.mode = how.mode;
+    settings.read_parallelism = how.parallelism as usize;
+    opened(rt.block_on(crate::ops::destroy::open_discovery(&settings)), printer)
 }
 
-/// [`open`] of a blueprint already found (or, for `destroy --discover`
-/// without one, made up).
-pub(crate) fn open_located(
-    rt: &tokio::runtime::Runtime,
-    located: &source::Located,
-    g: &GlobalArgs,
-    stack: &StackArgs,
-    owner: &str,
-    require: Require,
-    printer: &Printer,
-) -> Option<Session> {
-    // A destroy asks for nothing: it removes what state records.
-    let destroy = require == Require::Given;
-    let inputs = var_inputs(g, printer)?;
-    let (state_path, lock_timeout) = store_settings(g, stack, located.dir.as_deref(), printer)?;
-    let mut ask = prompt_secret;
-    let mut never = |_: &crate::blueprint::Parameter| None;
-    let prompt: &mut dyn FnMut(&crate::blueprint::Parameter) -> Option<String> =
-        if destroy { &mut never } else { &mut ask };
-    let opened = rt.block_on(Session::open(Open {
-        located,
-        inputs: &inputs,
-        stack: g.stack.as_deref(),
-        state_path,
-        region: g.region.as_deref(),
-        lock_owner: owner,
-        lock_timeout,
-        prompt,
-        require,
-        aws: settings(g),
-    }));
+/// The session, after telling what opening it noticed; `None` after
+/// printing why it did not open.
+fn opened(opened: Result<Session, OpenError>, printer: &Printer) -> Option<Session> {
     match opened {
         Ok(s) => {
-            for a in s.store.advice() {
+            for a in s.store().advice() {
                 printer.status(&format!("note: {a}"));
             }
             if let Some(l) = s.took_over_lock() {

@@ -31,46 +31,51 @@ pub fn run(args: &OutputArgs, g: &GlobalArgs, printer: &Printer) -> ExitStatus {
             return ExitStatus::Failure;
         }
     };
+    if let Some(name) = &args.name {
+        return one(&state, name, printer);
+    }
     let shown: Vec<(String, serde_json::Value)> = state
         .outputs
         .iter()
         .map(|(k, o)| (k.clone(), crate::output::shown_output(Some(&o.value), o.sensitive)))
         .collect();
-    if let Some(name) = &args.name {
-        let Some(o) = state.outputs.get(name) else {
-            let names: Vec<&str> = state.outputs.keys().map(String::as_str).collect();
-            printer.error(&CliError::new(
-                "archkit::output::unknown",
-                format!("stack `{}` has no output `{name}`", state.stack),
-                Some(if names.is_empty() {
-                    "it has none recorded: apply it first".into()
-                } else {
-                    format!("its outputs: {}", names.join(", "))
-                }),
-            ));
-            return ExitStatus::Failure;
-        };
-        // A secret is never printed, even alone: exit 1 says so.
-        if o.sensitive {
-            printer.error(&CliError::new(
-                "archkit::output::sensitive",
-                format!("output `{name}` is sensitive and is not recorded"),
-                None,
-            ));
-            return ExitStatus::Failure;
-        }
-        match (&o.value, printer.json) {
-            (v, true) => printer.json_out(v),
-            (serde_json::Value::String(s), false) => printer.out(&format!("{s}\n")),
-            (v, false) => printer.out(&format!("{v}\n")),
-        }
-        return ExitStatus::Success;
-    }
     if printer.json {
         printer.json_out(&shown.into_iter().collect::<serde_json::Map<_, _>>());
         return ExitStatus::Success;
     }
     let text = crate::output::outputs_text(&shown, "");
     printer.out(&text);
+    ExitStatus::Success
+}
+
+/// Output `name` alone: a string raw, for `$(...)`.
+fn one(state: &crate::state::State, name: &str, printer: &Printer) -> ExitStatus {
+    let Some(o) = state.outputs.get(name) else {
+        let names: Vec<&str> = state.outputs.keys().map(String::as_str).collect();
+        printer.error(&CliError::new(
+            "archkit::output::unknown",
+            format!("stack `{}` has no output `{name}`", state.stack),
+            Some(if names.is_empty() {
+                "it has none recorded: apply it first".into()
+            } else {
+                format!("its outputs: {}", names.join(", "))
+            }),
+        ));
+        return ExitStatus::Failure;
+    };
+    // A secret is never printed, even alone: exit 1 says so.
+    if o.sensitive {
+        printer.error(&CliError::new(
+            "archkit::output::sensitive",
+            format!("output `{name}` is sensitive and is not recorded"),
+            None,
+        ));
+        return ExitStatus::Failure;
+    }
+    match (&o.value, printer.json) {
+        (v, true) => printer.json_out(v),
+        (serde_json::Value::String(s), false) => printer.out(&format!("{s}\n")),
+        (v, false) => printer.out(&format!("{v}\n")),
+    }
     ExitStatus::Success
 }

@@ -4,10 +4,11 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::deploy::{StackArgs, TtlArgs, make_plan, open, runtime};
+use super::deploy::{Opening, StackArgs, TtlArgs, make_plan, open, runtime};
 use super::{ExitStatus, GlobalArgs};
 use crate::output::Printer;
 use crate::plan::render;
+use crate::settings::{Mode, Teardown};
 
 #[derive(Debug, Args)]
 pub struct PlanArgs {
@@ -45,25 +46,17 @@ pub enum Format {
 
 pub fn run(args: &PlanArgs, g: &GlobalArgs, printer: &Printer) -> ExitStatus {
     let rt = runtime();
-    let Some(mut session) = open(
-        &rt,
-        &args.blueprint,
-        g,
-        &args.stack,
-        "archkit plan",
-        if args.destroy {
-            crate::blueprint::params::Require::Given
-        } else {
-            crate::blueprint::params::Require::All
-        },
-        printer,
-    ) else {
+    let how = Opening {
+        owner: "archkit plan",
+        mode: if args.destroy { Mode::Destroy(Teardown::default()) } else { Mode::Plan },
+        parallelism: args.parallelism,
+        expiry: args.ttl.expiry(),
+    };
+    let Some(session) = open(&rt, &args.blueprint, g, &args.stack, how, printer) else {
         return ExitStatus::Failure;
     };
-    args.ttl.apply_to(&mut session);
-    session.read_parallelism = args.parallelism as usize;
-    let plan = match make_plan(&rt, &session, args.destroy, printer) {
-        Ok(p) => p,
+    let (plan, cost) = match make_plan(&rt, &session, None, printer) {
+        Ok(p) => (p.plan, p.cost),
         Err(status) => return status,
     };
     if let Some(out) = &args.out
@@ -72,7 +65,6 @@ pub fn run(args: &PlanArgs, g: &GlobalArgs, printer: &Printer) -> ExitStatus {
         printer.error(&e);
         return ExitStatus::Failure;
     }
-    let cost = session.cost(&plan);
     if printer.json || args.format == Format::Json {
         printer.json_out(&render::PlanJson { cost: Some(cost), ..render::json(&plan) });
     } else if args.format == Format::Markdown {
@@ -95,14 +87,10 @@ pub fn run(args: &PlanArgs, g: &GlobalArgs, printer: &Printer) -> ExitStatus {
             ));
         }
     }
-    printer.api_stats(session.cloud.stats());
-    if let Err(e) = session.cloud.finish() {
-        printer.error(&e);
-        return ExitStatus::Failure;
-    }
-    if args.detailed_exitcode && plan.has_changes() {
+    let status = if args.detailed_exitcode && plan.has_changes() {
         ExitStatus::Changes
     } else {
         ExitStatus::Success
-    }
+    };
+    super::deploy::finish(&session, status, printer)
 }

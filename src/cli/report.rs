@@ -3,6 +3,7 @@
 
 use super::ExitStatus;
 use crate::engine::Report;
+use crate::ops::apply::Outcome;
 use crate::output::Printer;
 use crate::output::events::JsonEvent;
 use crate::session::Session;
@@ -12,15 +13,14 @@ use crate::session::Session;
 pub(crate) fn report_run(
     session: &Session,
     report: &Report,
-    destroy: bool,
+    outcome: Outcome,
     printer: &Printer,
 ) -> ExitStatus {
-    let status = if report.interrupted {
-        ExitStatus::Interrupted
-    } else if report.ok() {
-        ExitStatus::Success
-    } else {
-        ExitStatus::Failure
+    let destroy = session.mode().is_destroy();
+    let status = match outcome {
+        Outcome::Done => ExitStatus::Success,
+        Outcome::Interrupted => ExitStatus::Interrupted,
+        Outcome::Failed => ExitStatus::Failure,
     };
     if status == ExitStatus::Success && !destroy {
         print_outputs(session, printer);
@@ -32,7 +32,7 @@ pub(crate) fn report_run(
             failed: report.failed(),
             skipped: report.skipped(),
             interrupted: report.interrupted,
-            state_serial: session.state.serial,
+            state_serial: session.state().serial,
         }
         .emit();
     } else {
@@ -72,8 +72,8 @@ pub(crate) fn print_outputs(session: &Session, printer: &Printer) {
 
 /// Prints call statistics and persists a test cloud.
 pub(crate) fn finish(session: &Session, status: ExitStatus, printer: &Printer) -> ExitStatus {
-    printer.api_stats(session.cloud.stats());
-    if let Err(e) = session.cloud.finish() {
+    printer.api_stats(session.cloud().stats());
+    if let Err(e) = session.cloud().finish() {
         printer.error(&e);
         return ExitStatus::Failure;
     }

@@ -8,7 +8,7 @@ use clap::Args;
 
 use super::GlobalArgs;
 use crate::output::Printer;
-use crate::session::Session;
+use crate::settings::{Expiry, Flags};
 
 /// Options of the commands that touch a stack.
 #[derive(Debug, Args, Clone)]
@@ -19,26 +19,27 @@ pub struct StackArgs {
     pub lock_timeout: Option<Duration>,
 }
 
-/// Where state lives and how long to wait for its lock: `--state`
-/// (`ARCHKIT_STATE`) and `--lock-timeout`, else the `[state]` of the
-/// archkit.toml beside the blueprint or in the working directory, else
-/// the defaults. `None` after printing an invalid archkit.toml.
+/// What the command line says of where the stack lives and how to reach
+/// AWS.
+pub(crate) fn flags(g: &GlobalArgs, stack: &StackArgs) -> Flags {
+    Flags {
+        stack: g.stack.clone(),
+        state: g.state.clone(),
+        lock_timeout: stack.lock_timeout,
+        region: g.region.clone(),
+        profile: g.profile.clone(),
+        endpoint_url: g.endpoint_url.clone(),
+    }
+}
+
+/// [`Flags::store`], printing an invalid archkit.toml.
 pub(crate) fn store_settings(
     g: &GlobalArgs,
     stack: &StackArgs,
     blueprint_dir: Option<&std::path::Path>,
     printer: &Printer,
 ) -> Option<(Option<std::path::PathBuf>, Duration)> {
-    let config = match crate::config::find(blueprint_dir) {
-        Ok(c) => c,
-        Err(e) => {
-            printer.error(&*e);
-            return None;
-        }
-    };
-    let from_file = config.as_ref().and_then(|(file, c)| c.state_location(file));
-    let timeout = config.as_ref().and_then(|(_, c)| c.state.lock_timeout);
-    Some((g.state.clone().or(from_file), stack.lock_timeout.or(timeout).unwrap_or(Duration::ZERO)))
+    flags(g, stack).store(blueprint_dir).map_err(|e| printer.error(&*e)).ok()
 }
 
 /// Options of the commands that change a stack.
@@ -71,15 +72,12 @@ pub enum Ttl {
 }
 
 impl TtlArgs {
-    /// Sets the session's expiry when `--ttl` was given.
-    pub(crate) fn apply_to(&self, session: &mut Session) {
+    /// The expiry `--ttl` gives.
+    pub(crate) fn expiry(&self) -> Expiry {
         match self.ttl {
-            Some(Ttl::For(d)) => {
-                let at = std::time::SystemTime::now() + d;
-                session.expires_at = Some(humantime::format_rfc3339_seconds(at).to_string());
-            }
-            Some(Ttl::Clear) => session.expires_at = None,
-            None => {}
+            Some(Ttl::For(d)) => Expiry::after(d),
+            Some(Ttl::Clear) => Expiry::Clear,
+            None => Expiry::Keep,
         }
     }
 }
@@ -108,10 +106,5 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 
 /// How to reach AWS, from the global options.
 pub(crate) fn settings(g: &GlobalArgs) -> crate::aws::Settings {
-    crate::aws::Settings {
-        region: g.region.clone(),
-        profile: g.profile.clone(),
-        endpoint_url: g.endpoint_url.clone(),
-        max_attempts: crate::settings::env().aws_max_attempts,
-    }
+    flags(g, &StackArgs { lock_timeout: None }).aws()
 }

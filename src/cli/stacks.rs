@@ -7,10 +7,12 @@ use std::time::{Duration, SystemTime};
 
 use clap::Args;
 
-use super::deploy::{runtime, settings};
+use super::deploy::{StackArgs, runtime};
+use super::stack_args::flags;
 use super::{ExitStatus, GlobalArgs};
 use crate::ops::stacks::{Found, Listing, Query, StackRow, find_regions, scope_of};
 use crate::output::Printer;
+use crate::settings::Flags;
 
 #[derive(Debug, Args)]
 pub struct StacksArgs {
@@ -24,15 +26,15 @@ pub struct StacksArgs {
 /// on the command line narrows it, an `ARCHKIT_STACK` in the environment
 /// does not (a CI workflow sets that for its deploy steps, and its nightly
 /// sweep must still look at every stack).
-pub(crate) fn listing_args(g: &GlobalArgs) -> GlobalArgs {
-    let mut g = g.clone();
+pub(crate) fn listing_flags(g: &GlobalArgs) -> Flags {
+    let mut f = flags(g, &StackArgs { lock_timeout: None });
     if g.stack_from_env {
-        g.stack = None;
+        f.stack = None;
     }
-    g
+    f
 }
 
-/// Looks for stacks as the global arguments say ([`listing_args`]),
+/// Looks for stacks as the global arguments say ([`listing_flags`]),
 /// printing the regions it could not look at and the tag warnings, and
 /// the scope of the search.
 pub(crate) fn look(
@@ -41,12 +43,12 @@ pub(crate) fn look(
     with_cost: bool,
     all: bool,
 ) -> (Listing, String) {
-    let g = listing_args(g);
-    let q = Query { aws: settings(&g), stack: g.stack.clone(), with_cost };
+    let f = listing_flags(g);
+    let q = Query { aws: f.aws(), stack: f.stack.clone(), with_cost };
     let listing = find_regions(&runtime(), &q, all);
     listing.errors.iter().for_each(|e| printer.error(e));
     listing.found.iter().flat_map(|f| &f.warnings).for_each(|w| printer.warn(w));
-    let scope = scope_of(&listing.found, all, g.stack.as_deref());
+    let scope = scope_of(&listing.found, all, f.stack.as_deref());
     (listing, scope)
 }
 
@@ -79,9 +81,14 @@ pub fn run(args: &StacksArgs, g: &GlobalArgs, printer: &Printer) -> ExitStatus {
         printer.out(&format!("No archkit stacks: looked at {scope}.\n"));
         return status;
     }
+    printer.out(&table(&rows, args.all_regions));
+    printer.status(&format!("Looked at {scope}."));
+    status
+}
+
+/// The rows as a table; a region column when the rows may differ in it.
+fn table(rows: &[StackRow], regions: bool) -> String {
     let now = SystemTime::now();
-    // The region column only when the rows may differ in it.
-    let regions = args.all_regions;
     let nw = rows.iter().map(|r| r.name.len()).max().unwrap_or(5).max(5);
     let rw = rows.iter().map(|r| r.region.len()).max().unwrap_or(6).max(6);
     let label = |name: &str, region: &str| {
@@ -95,20 +102,9 @@ pub fn run(args: &StacksArgs, g: &GlobalArgs, printer: &Printer) -> ExitStatus {
         "EXPIRES",
         "COST/HOUR"
     );
-    for r in &rows {
+    for r in rows {
         let age = r.age_seconds.map_or("unknown".into(), ago);
-        let expires = match (&r.expires_at, r.expired) {
-            (None, _) if r.invalid_expires_at.is_some() => "invalid (see warning)".to_string(),
-            (None, _) => "never".to_string(),
-            (Some(at), true) => format!("{at} (expired)"),
-            (Some(at), false) => {
-                let left = humantime::parse_rfc3339(at)
-                    .ok()
-                    .and_then(|t| t.duration_since(now).ok())
-                    .map_or(String::new(), |d| format!(" (in {})", ago(d.as_secs())));
-                format!("{at}{left}")
-            }
-        };
+        let expires = expires(r, now);
         let cost = match r.hourly {
             Some(h) if r.unknown.is_empty() => format!("${h:.4}"),
             Some(h) => format!("${h:.4}+?"),
@@ -123,7 +119,21 @@ pub fn run(args: &StacksArgs, g: &GlobalArgs, printer: &Printer) -> ExitStatus {
             r.resources
         ));
     }
-    printer.out(&out);
-    printer.status(&format!("Looked at {scope}."));
-    status
+    out
+}
+
+/// When a stack expires, and how long that is from `now`.
+fn expires(r: &StackRow, now: SystemTime) -> String {
+    match (&r.expires_at, r.expired) {
+        (None, _) if r.invalid_expires_at.is_some() => "invalid (see warning)".to_string(),
+        (None, _) => "never".to_string(),
+        (Some(at), true) => format!("{at} (expired)"),
+        (Some(at), false) => {
+            let left = humantime::parse_rfc3339(at)
+                .ok()
+                .and_then(|t| t.duration_since(now).ok())
+                .map_or(String::new(), |d| format!(" (in {})", ago(d.as_secs())));
+            format!("{at}{left}")
+        }
+    }
 }

@@ -5,10 +5,11 @@
 
 use clap::Args;
 
-use super::deploy::{ApplyArgs, StackArgs, open_discovery, run_changes, runtime};
+use super::deploy::{ApplyArgs, Opening, StackArgs, open_discovery, run_changes, runtime};
 use super::{ExitStatus, GlobalArgs};
 use crate::ops::stacks::StackRow;
 use crate::output::Printer;
+use crate::settings::{Expiry, Mode, Teardown};
 
 #[derive(Debug, Args)]
 pub struct SweepArgs {
@@ -42,37 +43,11 @@ pub fn run(args: &SweepArgs, g: &GlobalArgs, printer: &Printer) -> ExitStatus {
     let at = |r: &StackRow| if all { format!(" in {}", r.region) } else { String::new() };
     let failed = if complete { ExitStatus::Success } else { ExitStatus::Failure };
     if args.dry_run || expired.is_empty() {
-        if printer.json {
-            let names: Vec<serde_json::Value> = expired
-                .iter()
-                .map(|r| {
-                    serde_json::json!({"name": r.name, "region": r.region, "expires_at": r.expires_at})
-                })
-                .collect();
-            printer.json_out(&serde_json::json!({
-                "dry_run": args.dry_run,
-                "looked_at": scope,
-                "stacks": looked,
-                "expired": names,
-                "warnings": warnings,
-            }));
-        } else if expired.is_empty() {
-            printer.out(&format!("No expired stacks: looked at {scope} ({looked} found).\n"));
-        } else {
-            for r in &expired {
-                printer.out(&format!(
-                    "Would destroy stack `{}`{} (expired at {}).\n",
-                    r.name,
-                    at(r),
-                    r.expires_at.as_deref().unwrap_or("?")
-                ));
-            }
-            printer.status(&format!("Looked at {scope} ({looked} found)."));
-        }
+        print_expired(&expired, args.dry_run, &scope, looked, &warnings, &at, printer);
         return failed;
     }
     printer.status(&format!("Looked at {scope} ({looked} found)."));
-    let g = super::stacks::listing_args(g);
+    let flags = super::stacks::listing_flags(g);
     let mut status = failed;
     for r in expired {
         printer.status(&format!(
@@ -81,18 +56,61 @@ pub fn run(args: &SweepArgs, g: &GlobalArgs, printer: &Printer) -> ExitStatus {
             at(&r),
             r.expires_at.as_deref().unwrap_or("?")
         ));
-        let mut g = g.clone();
-        g.region = Some(r.region.clone());
-        let Some(session) = open_discovery(&rt, &r.name, &g, &args.stack, "archkit sweep", printer)
-        else {
+        let mut flags = flags.clone();
+        flags.region = Some(r.region.clone());
+        flags.lock_timeout = args.stack.lock_timeout;
+        let how = Opening {
+            owner: "archkit sweep",
+            mode: Mode::Destroy(Teardown { discover: true, force_empty: false }),
+            parallelism: args.apply.parallelism,
+            expiry: Expiry::Keep,
+        };
+        let Some(session) = open_discovery(&rt, &r.name, flags, how, printer) else {
             status = ExitStatus::Failure;
             continue;
         };
-        match run_changes(&rt, session, true, None, &args.apply, printer) {
+        match run_changes(&rt, session, None, &args.apply, printer) {
             ExitStatus::Success => {}
             ExitStatus::Interrupted => return ExitStatus::Interrupted,
             _ => status = ExitStatus::Failure,
         }
     }
     status
+}
+
+/// What a dry run (or a sweep with nothing expired) found.
+fn print_expired(
+    expired: &[StackRow],
+    dry_run: bool,
+    scope: &str,
+    looked: usize,
+    warnings: &[String],
+    at: &dyn Fn(&StackRow) -> String,
+    printer: &Printer,
+) {
+    if printer.json {
+        let names: Vec<serde_json::Value> = expired
+            .iter()
+            .map(|r| serde_json::json!({"name": r.name, "region": r.region, "expires_at": r.expires_at}))
+            .collect();
+        printer.json_out(&serde_json::json!({
+            "dry_run": dry_run,
+            "looked_at": scope,
+            "stacks": looked,
+            "expired": names,
+            "warnings": warnings,
+        }));
+    } else if expired.is_empty() {
+        printer.out(&format!("No expired stacks: looked at {scope} ({looked} found).\n"));
+    } else {
+        for r in expired {
+            printer.out(&format!(
+                "Would destroy stack `{}`{} (expired at {}).\n",
+                r.name,
+                at(r),
+                r.expires_at.as_deref().unwrap_or("?")
+            ));
+        }
+        printer.status(&format!("Looked at {scope} ({looked} found)."));
+    }
 }

@@ -8,10 +8,8 @@ use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
+use super::destroy::discovery;
 use crate::aws::stacks::TaggedStack;
-use crate::blueprint::params::{Inputs, Require};
-use crate::blueprint::source;
-use crate::session::{Open, OpenError, Session};
 
 /// What to look for.
 #[derive(Debug, Clone, Default)]
@@ -114,34 +112,6 @@ fn is_expired(expires_at: Option<&str>, now: SystemTime) -> bool {
     expires_at.and_then(|e| humantime::parse_rfc3339(e).ok()).is_some_and(|at| at <= now)
 }
 
-/// A destroy session of stack `name` with no blueprint, reading every
-/// kind for the stack's tags, its state in `state_path`.
-pub fn open_discovery(
-    rt: &tokio::runtime::Runtime,
-    name: &str,
-    aws: &crate::aws::Settings,
-    state_path: Option<std::path::PathBuf>,
-    lock_timeout: Duration,
-    owner: &str,
-) -> Result<Session, OpenError> {
-    let located = source::discovered(name);
-    let mut never = |_: &crate::blueprint::Parameter| None;
-    let mut session = rt.block_on(Session::open(Open {
-        located: &located,
-        inputs: &Inputs::default(),
-        stack: Some(name),
-        state_path,
-        region: aws.region.as_deref(),
-        lock_owner: owner,
-        lock_timeout,
-        prompt: &mut never,
-        require: Require::Given,
-        aws: aws.clone(),
-    }))?;
-    session.discover = true;
-    Ok(session)
-}
-
 /// Warnings about the tags of `tagged`: expiries that are no time, and
 /// names tagged on resources archkit did not make.
 fn tag_warnings(tagged: &[TaggedStack]) -> Vec<String> {
@@ -197,9 +167,9 @@ fn row_of(
         return Some(row);
     }
     let state = scratch.join(format!("{}.state.json", t.name));
-    if let Ok(s) =
-        open_discovery(rt, &t.name, &q.aws, Some(state), Duration::ZERO, "archkit stacks")
-        && let Ok(plan) = rt.block_on(s.plan(true))
+    let settings = discovery(&t.name, &q.aws, Some(state), "archkit stacks");
+    if let Ok(s) = rt.block_on(super::destroy::open_discovery(&settings))
+        && let Ok(plan) = rt.block_on(s.plan())
     {
         // Only stale listings left (the tagging API may list what is
         // already deleted): no stack any more.

@@ -24,10 +24,6 @@ pub enum EditError {
         help: Option<String>,
     },
 
-    #[error("{message}")]
-    #[diagnostic(code(archkit::state::wrong_stack), help("{help}"))]
-    WrongStack { message: String, help: &'static str },
-
     #[error("stack `{stack}` records no resource `{id}`")]
     #[diagnostic(code(archkit::state::unknown_id), help("{help}"))]
     UnknownId { stack: String, id: String, help: String },
@@ -80,14 +76,9 @@ pub fn begin(
     if let (Some(s), Some(want)) = (&current, stack)
         && s.stack != want
     {
-        return Err(EditError::WrongStack {
-            message: format!(
-                "state {} belongs to stack `{}`, not `{want}`",
-                store.location(),
-                s.stack
-            ),
-            help: "pass the matching --stack, or another --state",
-        });
+        let what = format!("state {}", store.location());
+        let (found, expected) = (s.stack.clone(), want.to_string());
+        return Err(StateError::WrongStack { what, found, expected }.into());
     }
     let replaced = current.clone();
     Ok(Prepared { _lock: lock, replaced, edit: edit(current)? })
@@ -135,14 +126,9 @@ pub fn read_file(file: &Path, stack: Option<&str>) -> Result<State, EditError> {
     })?;
     let state = crate::state::local::parse(file, &text)?;
     if let Some(want) = stack.filter(|w| *w != state.stack) {
-        return Err(EditError::WrongStack {
-            message: format!(
-                "{} is the state of stack `{}`, not `{want}`",
-                file.display(),
-                state.stack
-            ),
-            help: "pass the matching --stack",
-        });
+        let what = format!("state file {}", file.display());
+        let (found, expected) = (state.stack.clone(), want.to_string());
+        return Err(StateError::WrongStack { what, found, expected }.into());
     }
     Ok(state)
 }
