@@ -279,6 +279,7 @@ impl<'a> Validator<'a> {
 
 /// Whose properties [`Validator::object`] checks: a resource (`top`) or a
 /// nested object, and where to point when a property is missing.
+#[derive(Clone, Copy)]
 struct Owner<'a> {
     name: &'a str,
     top: bool,

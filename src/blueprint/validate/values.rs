@@ -14,7 +14,7 @@ impl Validator<'_> {
         at: Owner<'_>,
         refs: &mut Vec<(Ref, SourceSpan)>,
     ) -> Option<Expr> {
-        let Owner { name: owner, top, anchor } = at;
+        let Owner { name: owner, top, .. } = at;
         let Some(entries) = node.as_map() else {
             self.type_error(node, &format!("properties of `{owner}`"), "a mapping");
             return None;
@@ -28,30 +28,7 @@ impl Validator<'_> {
         let mut out = BTreeMap::new();
         for (key, value) in entries {
             let Some(prop) = lookup(&key.name) else {
-                let names: Vec<&str> = if top {
-                    schema.property_names().collect()
-                } else {
-                    props.iter().map(|p| p.name).collect()
-                };
-                let help = match did_you_mean(&key.name, names.iter().copied()) {
-                    Some(s) => format!("did you mean `{s}`?"),
-                    None => format!(
-                        "`{}` accepts {}",
-                        owner_name(owner, schema, top),
-                        quote_list(&names)
-                    ),
-                };
-                self.err(
-                    Code::UnknownProperty,
-                    format!(
-                        "unknown property `{}` for {}",
-                        key.name,
-                        owner_name(owner, schema, top)
-                    ),
-                    key.span,
-                    "unknown property",
-                    Some(help),
-                );
+                self.unknown_property(key, props, schema, at);
                 continue;
             };
             if matches!(value.value, Value::Null) {
@@ -62,6 +39,53 @@ impl Validator<'_> {
                 out.insert(prop.name.to_string(), v);
             }
         }
+        self.missing_and_defaults(entries, props, schema, at, &mut out);
+        if top {
+            self.exactly_one_of(entries, schema, at, &out);
+        }
+        Some(Expr::Map(out))
+    }
+
+    /// An error for `key`, not a property of `props`, with the closest
+    /// name or the list of those it could be.
+    fn unknown_property(
+        &mut self,
+        key: &Key,
+        props: &'static [Prop],
+        schema: &'static Schema,
+        at: Owner<'_>,
+    ) {
+        let Owner { name: owner, top, .. } = at;
+        let names: Vec<&str> = if top {
+            schema.property_names().collect()
+        } else {
+            props.iter().map(|p| p.name).collect()
+        };
+        let whose = owner_name(owner, schema, top);
+        let help = match did_you_mean(&key.name, names.iter().copied()) {
+            Some(s) => format!("did you mean `{s}`?"),
+            None => format!("`{whose}` accepts {}", quote_list(&names)),
+        };
+        self.err(
+            Code::UnknownProperty,
+            format!("unknown property `{}` for {whose}", key.name),
+            key.span,
+            "unknown property",
+            Some(help),
+        );
+    }
+
+    /// Errors for the required properties not set; the defaults of the
+    /// others, into `out`.
+    fn missing_and_defaults(
+        &mut self,
+        entries: &[(Key, Node)],
+        props: &'static [Prop],
+        schema: &'static Schema,
+        at: Owner<'_>,
+        out: &mut BTreeMap<String, Expr>,
+    ) {
+        let Owner { name: owner, top, anchor } = at;
         for prop in props {
             if out.contains_key(prop.name) {
                 continue;
@@ -89,7 +113,19 @@ impl Validator<'_> {
                 );
             }
         }
-        if top {
+    }
+
+    /// An error for each of the schema's groups of which not exactly one
+    /// property is set.
+    fn exactly_one_of(
+        &mut self,
+        entries: &[(Key, Node)],
+        schema: &'static Schema,
+        at: Owner<'_>,
+        out: &BTreeMap<String, Expr>,
+    ) {
+        let Owner { name: owner, anchor, .. } = at;
+        {
             for group in schema.exactly_one_of {
                 let set: Vec<&str> =
                     group.iter().copied().filter(|g| out.contains_key(*g)).collect();
@@ -119,7 +155,6 @@ impl Validator<'_> {
                 }
             }
         }
-        Some(Expr::Map(out))
     }
 
     /// Validates one value against a type, collecting its references.
@@ -132,81 +167,7 @@ impl Validator<'_> {
         refs: &mut Vec<(Ref, SourceSpan)>,
     ) -> Option<Expr> {
         if let Value::Str(s) = &node.value {
-            let parsed = self.string_expr(node, s, refs)?;
-            if let Expr::Ref(Ref::Param(p)) = &parsed
-                && let Some(pt) = self.param_types.get(p)
-                && !param_fits(*pt, ty)
-            {
-                self.err(
-                    Code::WrongType,
-                    format!(
-                        "`{name}` must be {}, but parameter `{p}` is a {}",
-                        ty.describe(),
-                        pt.name()
-                    ),
-                    node.span,
-                    format!("{} parameter", pt.a()),
-                    Some(format!(
-                        "change the parameter's `type`, or use it where {} fits",
-                        ty.describe()
-                    )),
-                );
-                return None;
-            }
-            return match (&parsed, ty) {
-                // A list where one value goes (`availability_zone: ${azs}`).
-                (Expr::Ref(r @ (Ref::Azs | Ref::All { .. })), ty)
-                    if !matches!(ty, Type::List(_) | Type::Json) =>
-                {
-                    let one = match r {
-                        Ref::All { resource, attr } => format!(
-                            "one instance: `${{element({resource}[*].{attr}, each.value)}}` or `${{{resource}[each.value].{attr}}}`"
-                        ),
-                        _ => "one zone by index, e.g. `${azs[0]}`, or per item: `${element(azs, each.value)}`".into(),
-                    };
-                    self.err(
-                        Code::BadReference,
-                        format!("`{name}` must be {}, but `{r}` is a list", ty.describe()),
-                        node.span,
-                        "a list",
-                        Some(format!("pick {one}")),
-                    );
-                    None
-                }
-                (Expr::Cond { cond, .. }, _) => {
-                    self.condition_type(cond, node.span).then_some(parsed)
-                }
-                (Expr::Ref(_), _) | (_, Type::Json) => Some(parsed),
-                (Expr::Template(_), Type::String | Type::Cidr | Type::Enum(_)) => Some(parsed),
-                // Both functions give text: a network or an address.
-                (Expr::Call(_), Type::String | Type::Cidr) => Some(parsed),
-                (Expr::Str(s), Type::String | Type::Code | Type::File) => {
-                    Some(Expr::Str(s.clone()))
-                }
-                (Expr::Str(s), Type::Cidr) => self.cidr(node, s),
-                (Expr::Str(s), Type::Enum(allowed)) => {
-                    if allowed.contains(&s.as_str()) {
-                        Some(parsed)
-                    } else {
-                        let help = match did_you_mean(s, allowed.iter().copied()) {
-                            Some(m) => format!("did you mean `{m}`?"),
-                            None => format!("use one of {}", quote_list(allowed)),
-                        };
-                        self.err(
-                            Code::InvalidValue,
-                            format!("`{s}` is not a valid value for `{name}`"),
-                            node.span,
-                            format!("expected one of {}", quote_list(allowed)),
-                            Some(help),
-                        );
-                        None
-                    }
-                }
-                _ => {
-                    self.wrong_type(node, ty, name);
-                    None
-                }
-            };
+            return self.text_value(node, s, ty, name, refs);
         }
         match (&node.value, ty) {
             (_, Type::Json) => Some(self.json(node, refs)),
@@ -250,6 +211,89 @@ impl Validator<'_> {
             (Value::Map(_), Type::Object(props)) => {
                 let at = Owner { name, top: false, anchor: node.span };
                 self.object(node, props, schema, at, refs)
+            }
+            _ => {
+                self.wrong_type(node, ty, name);
+                None
+            }
+        }
+    }
+
+    /// A string value against a type: text, a `${...}` expression or a
+    /// template, whose type must fit where it goes.
+    fn text_value(
+        &mut self,
+        node: &Node,
+        s: &str,
+        ty: &Type,
+        name: &str,
+        refs: &mut Vec<(Ref, SourceSpan)>,
+    ) -> Option<Expr> {
+        let parsed = self.string_expr(node, s, refs)?;
+        if let Expr::Ref(Ref::Param(p)) = &parsed
+            && let Some(pt) = self.param_types.get(p)
+            && !param_fits(*pt, ty)
+        {
+            self.err(
+                Code::WrongType,
+                format!(
+                    "`{name}` must be {}, but parameter `{p}` is a {}",
+                    ty.describe(),
+                    pt.name()
+                ),
+                node.span,
+                format!("{} parameter", pt.a()),
+                Some(format!(
+                    "change the parameter's `type`, or use it where {} fits",
+                    ty.describe()
+                )),
+            );
+            return None;
+        }
+        match (&parsed, ty) {
+            // A list where one value goes (`availability_zone: ${azs}`).
+            (Expr::Ref(r @ (Ref::Azs | Ref::All { .. })), ty)
+                if !matches!(ty, Type::List(_) | Type::Json) =>
+            {
+                let one = match r {
+                    Ref::All { resource, attr } => format!(
+                        "one instance: `${{element({resource}[*].{attr}, each.value)}}` or `${{{resource}[each.value].{attr}}}`"
+                    ),
+                    _ => "one zone by index, e.g. `${azs[0]}`, or per item: `${element(azs, each.value)}`".into(),
+                };
+                self.err(
+                    Code::BadReference,
+                    format!("`{name}` must be {}, but `{r}` is a list", ty.describe()),
+                    node.span,
+                    "a list",
+                    Some(format!("pick {one}")),
+                );
+                None
+            }
+            (Expr::Cond { cond, .. }, _) => self.condition_type(cond, node.span).then_some(parsed),
+            (Expr::Ref(_), _) | (_, Type::Json) => Some(parsed),
+            (Expr::Template(_), Type::String | Type::Cidr | Type::Enum(_)) => Some(parsed),
+            // Both functions give text: a network or an address.
+            (Expr::Call(_), Type::String | Type::Cidr) => Some(parsed),
+            (Expr::Str(s), Type::String | Type::Code | Type::File) => Some(Expr::Str(s.clone())),
+            (Expr::Str(s), Type::Cidr) => self.cidr(node, s),
+            (Expr::Str(s), Type::Enum(allowed)) => {
+                if allowed.contains(&s.as_str()) {
+                    Some(parsed)
+                } else {
+                    let help = match did_you_mean(s, allowed.iter().copied()) {
+                        Some(m) => format!("did you mean `{m}`?"),
+                        None => format!("use one of {}", quote_list(allowed)),
+                    };
+                    self.err(
+                        Code::InvalidValue,
+                        format!("`{s}` is not a valid value for `{name}`"),
+                        node.span,
+                        format!("expected one of {}", quote_list(allowed)),
+                        Some(help),
+                    );
+                    None
+                }
             }
             _ => {
                 self.wrong_type(node, ty, name);
