@@ -185,6 +185,27 @@ pub enum Op {
     Delete,
 }
 
+/// What a failed provider call means for the one who made it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// It failed, and trying again would fail the same way.
+    #[default]
+    Failed,
+    /// Worth retrying: throttling, eventual consistency.
+    Retryable,
+    /// Something AWS releases slowly is still in the way (network
+    /// interfaces of a deleted load balancer or task holding a security
+    /// group, a role not yet propagated): keep retrying for this long,
+    /// beyond the engine's usual number of attempts.
+    RetryWithin(Duration),
+    /// The resource does not exist (deletes treat this as success).
+    NotFound,
+    /// The request may have reached the provider and its outcome is
+    /// unknown (a lost response): the pending operation is kept and
+    /// reconciled by tags on the next plan.
+    OutcomeUnknown,
+}
+
 /// An error from a provider call.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{message}")]
@@ -192,22 +213,10 @@ pub struct ProviderError {
     pub message: String,
     /// The provider's error code (`InvalidVpcID.NotFound`, `Throttling`).
     pub code: Option<String>,
-    /// Worth retrying: throttling, eventual consistency.
-    pub retryable: bool,
-    /// Something AWS releases slowly is still in the way (network
-    /// interfaces of a deleted load balancer or task holding a security
-    /// group, a role not yet propagated): keep retrying for this long,
-    /// beyond the engine's usual number of attempts.
-    pub retry_within: Option<Duration>,
-    /// The resource does not exist (deletes treat this as success).
-    pub not_found: bool,
+    pub kind: ErrorKind,
     /// A create failed after the resource may have been made: the id, if
     /// the provider returned one, so it is recorded (tainted), never lost.
     pub partial_id: Option<String>,
-    /// The request may have reached the provider and its outcome is
-    /// unknown (a lost response): the pending operation is kept and
-    /// reconciled by tags on the next plan.
-    pub outcome_unknown: bool,
 }
 
 impl ProviderError {
@@ -215,11 +224,8 @@ impl ProviderError {
         ProviderError {
             message: message.into(),
             code: None,
-            retryable: false,
-            retry_within: None,
-            not_found: false,
+            kind: ErrorKind::Failed,
             partial_id: None,
-            outcome_unknown: false,
         }
     }
 
@@ -228,21 +234,42 @@ impl ProviderError {
         self
     }
 
-    pub fn retryable(mut self) -> Self {
-        self.retryable = true;
+    pub fn kind(mut self, kind: ErrorKind) -> Self {
+        self.kind = kind;
         self
     }
 
-    /// Retryable for up to `d` (see [`ProviderError::retry_within`]).
-    pub fn retry_within(mut self, d: Duration) -> Self {
-        self.retryable = true;
-        self.retry_within = Some(d);
-        self
+    pub fn retryable(self) -> Self {
+        self.kind(ErrorKind::Retryable)
     }
 
-    pub fn not_found(mut self) -> Self {
-        self.not_found = true;
-        self
+    /// Retryable for up to `d` (see [`ErrorKind::RetryWithin`]).
+    pub fn retry_within(self, d: Duration) -> Self {
+        self.kind(ErrorKind::RetryWithin(d))
+    }
+
+    pub fn not_found(self) -> Self {
+        self.kind(ErrorKind::NotFound)
+    }
+
+    pub fn is_retryable(&self) -> bool {
+        matches!(self.kind, ErrorKind::Retryable | ErrorKind::RetryWithin(_))
+    }
+
+    /// How long to keep retrying beyond the usual attempts, if at all.
+    pub fn retry_window(&self) -> Option<Duration> {
+        match self.kind {
+            ErrorKind::RetryWithin(d) => Some(d),
+            _ => None,
+        }
+    }
+
+    pub fn is_not_found(&self) -> bool {
+        self.kind == ErrorKind::NotFound
+    }
+
+    pub fn is_outcome_unknown(&self) -> bool {
+        self.kind == ErrorKind::OutcomeUnknown
     }
 
     /// This error came after the resource `id` was made: the id is
@@ -254,17 +281,14 @@ impl ProviderError {
 
     /// A call abandoned at an interrupt before AWS answered.
     pub fn abandoned() -> Self {
-        let mut e = ProviderError::new("interrupted before AWS answered");
-        e.outcome_unknown = true;
-        e
+        ProviderError::new("interrupted before AWS answered").kind(ErrorKind::OutcomeUnknown)
     }
 
     /// A create whose answer named no resource: an error, so state never
     /// records an empty id (the resource, if made, is found by its tags).
     pub fn no_id(kind: &str) -> Self {
-        let mut e = ProviderError::new(format!("{kind}: the create call answered without an id"));
-        e.outcome_unknown = true;
-        e
+        ProviderError::new(format!("{kind}: the create call answered without an id"))
+            .kind(ErrorKind::OutcomeUnknown)
     }
 }
 
@@ -379,7 +403,7 @@ pub trait ResourceKind: Declared {
     /// Kinds whose instances in the same stack must be deleted before any
     /// instance of this kind, beyond the blueprint's references (an EIP is
     /// released only after the NAT gateway using it is gone).
-    fn delete_after_kinds(&self) -> &'static [&'static str] {
+    fn delete_after(&self) -> &'static [&'static Schema] {
         &[]
     }
 
@@ -388,7 +412,7 @@ pub trait ResourceKind: Declared {
     /// depends on is of such a kind and both are deleted in one run, this
     /// delete waits for that one (and then finds itself gone) instead of
     /// that one waiting for this.
-    fn deleted_with_kinds(&self) -> &'static [&'static str] {
+    fn deleted_with(&self) -> &'static [&'static Schema] {
         &[]
     }
 
@@ -561,7 +585,7 @@ mod tests {
             let e = created_id(missing, "aws.ec2.vpc").unwrap_err();
             assert!(e.message.contains("aws.ec2.vpc") && e.message.contains("without an id"));
             // The resource may exist: the next plan looks it up by tags.
-            assert!(e.outcome_unknown);
+            assert!(e.is_outcome_unknown());
         }
     }
 }

@@ -120,21 +120,19 @@ impl ResourceKind for Target {
         Ok(attrs([("arn", json!(arn))]))
     }
 
+    /// A target already gone (`ObjectNotFoundException`, "No scalable
+    /// target registered") is a not-found, which the engine takes as done.
     async fn delete(&self, _ctx: &Context, id: &str, _p: &Props) -> Result<()> {
         let (ns, rid, dim, _) = parts(id).ok_or_else(|| bad_id(id))?;
-        match send!(
+        send!(
             self.0
                 .appscaling
                 .deregister_scalable_target()
                 .service_namespace(ns)
                 .resource_id(rid)
                 .scalable_dimension(dim)
-        ) {
-            Err(e) if e.not_found => Ok(()),
-            // "No scalable target registered for ...": already gone.
-            Err(e) if e.code.as_deref() == Some("ObjectNotFoundException") => Ok(()),
-            r => r.map(|_| ()),
-        }
+        )?;
+        Ok(())
     }
 }
 
@@ -240,7 +238,7 @@ impl ResourceKind for Policy {
     async fn delete(&self, _ctx: &Context, id: &str, _p: &Props) -> Result<()> {
         let (ns, rid, dim, name) = parts(id).ok_or_else(|| bad_id(id))?;
         let name = name.ok_or_else(|| bad_id(id))?;
-        match send!(
+        send!(
             self.0
                 .appscaling
                 .delete_scaling_policy()
@@ -248,11 +246,8 @@ impl ResourceKind for Policy {
                 .service_namespace(ns)
                 .resource_id(rid)
                 .scalable_dimension(dim)
-        ) {
-            Err(e) if e.not_found => Ok(()),
-            Err(e) if e.code.as_deref() == Some("ObjectNotFoundException") => Ok(()),
-            r => r.map(|_| ()),
-        }
+        )?;
+        Ok(())
     }
 }
 

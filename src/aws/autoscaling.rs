@@ -307,8 +307,10 @@ impl ResourceKind for AutoScalingGroup {
 
 /// Desired capacity times the template's instance price.
 fn group_cost(c: &CostInput) -> Cost {
-    let (what, hourly) =
-        crate::aws::ec2::launch_template::instance_price(c, c.dep("aws.ec2.launch_template"))?;
+    let (what, hourly) = crate::aws::ec2::launch_template::instance_price(
+        c,
+        c.dep(&crate::aws::ec2::launch_template::LAUNCH_TEMPLATE),
+    )?;
     let n = c.int("desired_capacity").or(c.int("min_size")).ok_or("its size is not known")?;
     let e = Estimate::free().charge(format!("{n} × {what}"), hourly * n as f64);
     crate::aws::ec2::launch_template::root_volume(c, e)

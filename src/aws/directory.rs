@@ -64,7 +64,7 @@ impl MicrosoftAd {
     async fn describe(&self, id: &str) -> Result<Option<DirectoryDescription>> {
         match send!(self.0.ds.describe_directories().directory_ids(id)) {
             Ok(r) => Ok(r.directory_descriptions().first().cloned()),
-            Err(e) if e.not_found => Ok(None),
+            Err(e) if e.is_not_found() => Ok(None),
             Err(e) => Err(e),
         }
     }
@@ -74,7 +74,7 @@ impl MicrosoftAd {
             Ok(r) => Ok(Some(
                 r.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect(),
             )),
-            Err(e) if e.not_found => Ok(None),
+            Err(e) if e.is_not_found() => Ok(None),
             Err(e) => Err(e),
         }
     }
@@ -180,23 +180,22 @@ impl ResourceKind for MicrosoftAd {
 
     async fn poll_ready(&self, _ctx: &Context, id: &str) -> Result<Option<Attrs>> {
         let Some(d) = self.describe(id).await? else { return Ok(None) };
-        match d.stage() {
-            Some(DirectoryStage::Active) => Ok(Some(directory_attrs(&d))),
-            Some(
-                s
-                @ (DirectoryStage::Failed | DirectoryStage::Impaired | DirectoryStage::Inoperable),
-            ) => Err(ProviderError::new(format!(
-                "the directory {id} is {}: {}",
-                s.as_str(),
-                d.stage_reason().unwrap_or("no reason given")
-            ))),
-            _ => Ok(None),
-        }
+        use DirectoryStage::{Active, Failed, Impaired, Inoperable};
+        ready_when(
+            d.stage(),
+            &[&Active],
+            &[&Failed, &Impaired, &Inoperable],
+            || directory_attrs(&d),
+            |s| {
+                let why = d.stage_reason().unwrap_or("no reason given");
+                ProviderError::new(format!("the directory {id} is {}: {why}", s.as_str()))
+            },
+        )
     }
 
     async fn delete(&self, _ctx: &Context, id: &str, _p: &Props) -> Result<()> {
         match send!(self.0.ds.delete_directory().directory_id(id)) {
-            Err(e) if e.not_found => Ok(()),
+            Err(e) if e.is_not_found() => Ok(()),
             r => r.map(|_| ()),
         }
     }

@@ -44,7 +44,7 @@ impl Table {
     ) -> Result<Option<aws_sdk_dynamodb::types::TableDescription>> {
         match send!(self.0.dynamodb.describe_table().table_name(name)) {
             Ok(r) => Ok(r.table().cloned()),
-            Err(e) if e.not_found => Ok(None),
+            Err(e) if e.is_not_found() => Ok(None),
             Err(e) => Err(e),
         }
     }

@@ -6,7 +6,7 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
-use crate::provider::ProviderError;
+use crate::provider::{ErrorKind, ProviderError};
 
 /// Maps an SDK error to a provider error: its code, whether retrying may
 /// help (throttling; eventual consistency such as a dependency still being
@@ -22,40 +22,53 @@ where
         (Some(c), None) => c.clone(),
         (None, _) => uncoded::<E>(&e),
     };
-    let mut pe = ProviderError::new(message);
-    pe.outcome_unknown = matches!(
+    let kind = if matches!(
         e,
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_)
-    );
-    if let Some(c) = code {
-        pe.retryable = THROTTLING.contains(&c.as_str())
-            || matches!(
-                c.as_str(),
-                "DependencyViolation"
-                    | "IncorrectState"
-                    | "InvalidGroup.InUse"
-                    | "ConcurrentModification"
-                    | "OperationAbortedException"
-                    | "RequestTimeout"
-                    | "RequestTimeoutException"
-            );
-        // A role used seconds after its creation: IAM has not yet
-        // propagated it. The same codes with other messages are real
-        // errors and are not retried.
-        if iam_propagating(&pe.message) {
-            pe.retry_within = Some(Duration::from_secs(120));
-            pe.retryable = true;
-        }
-        // Dependencies AWS releases in its own time: a deleted load
-        // balancer's or task's network interfaces keep a security group or
-        // subnet in use for minutes (Lambda's for 20 or more).
-        if matches!(c.as_str(), "DependencyViolation" | "InvalidGroup.InUse" | "ResourceInUse") {
-            pe.retry_within = Some(Duration::from_secs(30 * 60));
-        }
-        pe.not_found = is_not_found(&c);
-        pe.code = Some(c);
+    ) {
+        ErrorKind::OutcomeUnknown
+    } else {
+        code.as_deref().map_or(ErrorKind::Failed, |c| kind_of(c, &message))
+    };
+    let pe = ProviderError::new(message).kind(kind);
+    match code {
+        Some(c) => pe.code(c),
+        None => pe,
     }
-    pe
+}
+
+/// What an error code (and its message) means for the caller.
+fn kind_of(code: &str, message: &str) -> ErrorKind {
+    // Dependencies AWS releases in its own time: a deleted load
+    // balancer's or task's network interfaces keep a security group or
+    // subnet in use for minutes (Lambda's for 20 or more). (A
+    // `ResourceInUse` is not retried here: the kinds that meet it say
+    // what it means for them.)
+    if matches!(code, "DependencyViolation" | "InvalidGroup.InUse") {
+        return ErrorKind::RetryWithin(Duration::from_secs(30 * 60));
+    }
+    // A role used seconds after its creation: IAM has not yet propagated
+    // it. The same codes with other messages are real errors and are not
+    // retried.
+    if iam_propagating(message) {
+        return ErrorKind::RetryWithin(Duration::from_secs(120));
+    }
+    let retryable = THROTTLING.contains(&code)
+        || matches!(
+            code,
+            "IncorrectState"
+                | "ConcurrentModification"
+                | "OperationAbortedException"
+                | "RequestTimeout"
+                | "RequestTimeoutException"
+        );
+    if retryable {
+        ErrorKind::Retryable
+    } else if is_not_found(code) {
+        ErrorKind::NotFound
+    } else {
+        ErrorKind::Failed
+    }
 }
 
 /// An error AWS gave no code for (an HTTP 500 from a proxy, an endpoint
@@ -198,6 +211,7 @@ mod tests {
             "DBSubnetGroupNotFoundFault",
             "DBInstanceNotFound",
             "DBParameterGroupNotFound",
+            "ObjectNotFoundException",
         ] {
             assert!(is_not_found(c), "{c}");
         }

@@ -69,7 +69,7 @@ impl DeliveryStream {
     async fn describe(&self, name: &str) -> Result<Option<DeliveryStreamDescription>> {
         match send!(self.0.firehose.describe_delivery_stream().delivery_stream_name(name)) {
             Ok(r) => Ok(r.delivery_stream_description().cloned()),
-            Err(e) if e.not_found => Ok(None),
+            Err(e) if e.is_not_found() => Ok(None),
             Err(e) => Err(e),
         }
     }

@@ -53,7 +53,7 @@ async fn arn(c: &Clients, what: &str, name: &str) -> Result<String> {
 async fn tags_of(c: &Clients, arn: &str) -> Result<Option<HashMap<String, String>>> {
     match send!(c.glue.get_tags().resource_arn(arn)) {
         Ok(t) => Ok(Some(t.tags().cloned().unwrap_or_default())),
-        Err(e) if e.not_found => Ok(None),
+        Err(e) if e.is_not_found() => Ok(None),
         Err(e) => Err(e),
     }
 }
@@ -220,7 +220,7 @@ impl ResourceKind for Database {
 
     async fn delete(&self, _ctx: &Context, name: &str, _p: &Props) -> Result<()> {
         match send!(self.0.glue.delete_database().name(name)) {
-            Err(e) if e.not_found => Ok(()),
+            Err(e) if e.is_not_found() => Ok(()),
             r => r.map(|_| ()),
         }
     }
@@ -252,7 +252,7 @@ impl Crawler {
     async fn get(&self, name: &str) -> Result<Option<aws_sdk_glue::types::Crawler>> {
         match send!(self.0.glue.get_crawler().name(name)) {
             Ok(r) => Ok(r.crawler().cloned()),
-            Err(e) if e.not_found => Ok(None),
+            Err(e) if e.is_not_found() => Ok(None),
             Err(e) => Err(e),
         }
     }
@@ -355,7 +355,7 @@ impl ResourceKind for Crawler {
             }
         }
         match send!(self.0.glue.delete_crawler().name(name)) {
-            Err(e) if e.not_found => Ok(()),
+            Err(e) if e.is_not_found() => Ok(()),
             // Stopping takes a moment (the crawl in flight ends first).
             Err(e)
                 if matches!(
@@ -408,7 +408,7 @@ impl Job {
     async fn get(&self, name: &str) -> Result<Option<aws_sdk_glue::types::Job>> {
         match send!(self.0.glue.get_job().job_name(name)) {
             Ok(r) => Ok(r.job().cloned()),
-            Err(e) if e.not_found => Ok(None),
+            Err(e) if e.is_not_found() => Ok(None),
             Err(e) => Err(e),
         }
     }

@@ -197,7 +197,7 @@ impl Table {
     async fn get(&self, db: &str, name: &str) -> Result<Option<aws_sdk_glue::types::Table>> {
         match send!(self.0.glue.get_table().database_name(db).name(name)) {
             Ok(t) => Ok(t.table().cloned()),
-            Err(e) if e.not_found => Ok(None),
+            Err(e) if e.is_not_found() => Ok(None),
             Err(e) => Err(e),
         }
     }
@@ -259,7 +259,7 @@ impl ResourceKind for Table {
     async fn delete(&self, _ctx: &Context, id: &str, _p: &Props) -> Result<()> {
         let Some((db, name)) = split(id) else { return Ok(()) };
         match send!(self.0.glue.delete_table().database_name(db).name(name)) {
-            Err(e) if e.not_found => Ok(()),
+            Err(e) if e.is_not_found() => Ok(()),
             r => r.map(|_| ()),
         }
     }

@@ -47,7 +47,7 @@ impl InstanceProfile {
     async fn get(&self, name: &str) -> Result<Option<Profile>> {
         match send!(self.0.iam.get_instance_profile().instance_profile_name(name)) {
             Ok(out) => Ok(out.instance_profile),
-            Err(e) if e.not_found => Ok(None),
+            Err(e) if e.is_not_found() => Ok(None),
             Err(e) => Err(e),
         }
     }

@@ -115,7 +115,7 @@ impl Function {
     async fn config(&self, name: &str) -> Result<Option<GetFunctionConfigurationOutput>> {
         match send!(self.0.lambda.get_function_configuration().function_name(name)) {
             Ok(c) => Ok(Some(c)),
-            Err(e) if e.not_found => Ok(None),
+            Err(e) if e.is_not_found() => Ok(None),
             Err(e) => Err(e),
         }
     }
@@ -346,7 +346,7 @@ impl ResourceKind for Permission {
         for f in functions {
             let policy = match send!(self.0.lambda.get_policy().function_name(&f)) {
                 Ok(r) => r.policy().map(str::to_string).unwrap_or_default(),
-                Err(e) if e.not_found => continue,
+                Err(e) if e.is_not_found() => continue,
                 Err(e) => return Err(e),
             };
             let doc: Value = serde_json::from_str(&policy).unwrap_or(Value::Null);

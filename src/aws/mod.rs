@@ -104,6 +104,7 @@ pub mod ssm;
 pub mod ssm_association;
 pub mod ssm_document;
 pub mod stacks;
+pub mod status;
 pub mod values;
 
 use std::sync::Arc;

@@ -112,7 +112,7 @@ impl Broker {
     ) -> Result<Option<aws_sdk_mq::operation::describe_broker::DescribeBrokerOutput>> {
         match send!(self.0.mq.describe_broker().broker_id(id)) {
             Ok(d) => Ok(Some(d)),
-            Err(e) if e.not_found => Ok(None),
+            Err(e) if e.is_not_found() => Ok(None),
             Err(e) => Err(e),
         }
     }
@@ -293,13 +293,13 @@ impl ResourceKind for Broker {
         let Some(d) = self.describe(id).await? else {
             return Ok(None);
         };
-        match d.broker_state() {
-            Some(BrokerState::Running) => Ok(Some(attrs_of(&d))),
-            Some(BrokerState::CreationFailed) => {
-                Err(ProviderError::new("the broker failed to create (CREATION_FAILED)"))
-            }
-            _ => Ok(None),
-        }
+        ready_when(
+            d.broker_state(),
+            &[&BrokerState::Running],
+            &[&BrokerState::CreationFailed],
+            || attrs_of(&d),
+            |_| ProviderError::new("the broker failed to create (CREATION_FAILED)"),
+        )
     }
 
     async fn delete(&self, _ctx: &Context, id: &str, _p: &Props) -> Result<()> {

@@ -5,7 +5,7 @@
 //! only while a plan refreshes ([`ReadCache::scope`]): apply's reads after
 //! writes must see what the writes did.
 
-use std::any::Any;
+use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -16,10 +16,19 @@ use crate::provider::Result;
 
 type Cell = Arc<OnceCell<Arc<dyn Any + Send + Sync>>>;
 
+/// What a shared read is known by: its name (`s3:ListBuckets`) and the
+/// type of its answer, so two reads of one name with different answers
+/// never meet, and an answer is always of the type its asker expects.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Key {
+    name: String,
+    answer: TypeId,
+}
+
 #[derive(Debug, Default)]
 pub struct ReadCache {
     on: Mutex<bool>,
-    cells: Mutex<HashMap<String, Cell>>,
+    cells: Mutex<HashMap<Key, Cell>>,
 }
 
 /// Sharing is on until this is dropped.
@@ -57,8 +66,8 @@ impl ReadCache {
             if !*self.on.lock().unwrap() {
                 return read().await.map(Arc::new);
             }
-            let mut cells = self.cells.lock().unwrap();
-            cells.entry(key.to_string()).or_default().clone()
+            let key = Key { name: key.to_string(), answer: TypeId::of::<T>() };
+            self.cells.lock().unwrap().entry(key).or_default().clone()
         };
         let any = cell
             .get_or_try_init(|| async {
@@ -66,7 +75,7 @@ impl ReadCache {
             })
             .await?
             .clone();
-        Ok(any.downcast::<T>().expect("one key, one type"))
+        Ok(any.downcast::<T>().expect("the key holds the answer's type"))
     }
 }
 
@@ -104,5 +113,16 @@ mod tests {
         assert!(failed.is_err());
         let ok = cache.shared("k", || async { Ok(7u8) }).await.unwrap();
         assert_eq!(*ok, 7);
+    }
+
+    /// One name read for two types of answer: two reads, neither taken
+    /// for the other (before the key held the type, this panicked).
+    #[tokio::test]
+    async fn one_name_with_two_types_is_two_reads() {
+        let cache = ReadCache::default();
+        let _s = cache.scope();
+        let n = cache.shared("k", || async { Ok(7u8) }).await.unwrap();
+        let s = cache.shared("k", || async { Ok("seven".to_string()) }).await.unwrap();
+        assert_eq!((*n, s.as_str()), (7, "seven"));
     }
 }

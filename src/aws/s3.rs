@@ -180,7 +180,7 @@ impl Bucket {
                 t.tag_set().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect(),
             )),
             Err(e) if e.code.as_deref() == Some("NoSuchTagSet") => Ok(Some(Vec::new())),
-            Err(e) if e.not_found => Ok(None),
+            Err(e) if e.is_not_found() => Ok(None),
             Err(e) => Err(e),
         }
     }
@@ -439,7 +439,7 @@ impl ResourceKind for Bucket {
     async fn poll_deleted(&self, _ctx: &Context, name: &str) -> Result<bool> {
         match send!(self.0.s3.head_bucket().bucket(name)) {
             Ok(_) => Ok(false),
-            Err(e) if e.not_found => Ok(true),
+            Err(e) if e.is_not_found() => Ok(true),
             Err(e) => Err(e),
         }
     }

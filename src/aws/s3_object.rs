@@ -65,7 +65,7 @@ impl Object {
             Ok(t) => Ok(Some(
                 t.tag_set().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect(),
             )),
-            Err(e) if e.not_found => Ok(None),
+            Err(e) if e.is_not_found() => Ok(None),
             Err(e) => Err(e),
         }
     }
@@ -85,7 +85,7 @@ impl Object {
         let head = async {
             match send!(self.0.s3.head_object().bucket(bucket).key(key)) {
                 Ok(h) => Ok(Some(h)),
-                Err(e) if e.not_found => Ok(None),
+                Err(e) if e.is_not_found() => Ok(None),
                 Err(e) => Err(e),
             }
         };
@@ -294,7 +294,7 @@ impl ResourceKind for Object {
         let versions = match send!(self.0.s3.list_object_versions().bucket(bucket).prefix(key)) {
             Ok(v) => v,
             // The bucket went first (deleted outside archkit): so did this.
-            Err(e) if e.not_found => return Ok(()),
+            Err(e) if e.is_not_found() => return Ok(()),
             Err(e) => return Err(e),
         };
         let ids = crate::aws::s3::version_ids(&versions, Some(key));

@@ -72,7 +72,7 @@ impl Association {
     async fn describe(&self, id: &str) -> Result<Option<AssociationDescription>> {
         match send!(self.0.ssm.describe_association().association_id(id)) {
             Ok(d) => Ok(d.association_description().cloned()),
-            Err(e) if e.not_found || e.code.as_deref() == Some("AssociationDoesNotExist") => {
+            Err(e) if e.is_not_found() || e.code.as_deref() == Some("AssociationDoesNotExist") => {
                 Ok(None)
             }
             Err(e) => Err(e),

@@ -72,7 +72,7 @@ impl Document {
         let ssm = &self.0.ssm;
         let d = match send!(ssm.describe_document().name(name)) {
             Ok(d) => d,
-            Err(e) if e.not_found || e.code.as_deref() == Some("InvalidDocument") => {
+            Err(e) if e.is_not_found() || e.code.as_deref() == Some("InvalidDocument") => {
                 return Ok(None);
             }
             Err(e) => return Err(e),

@@ -59,7 +59,7 @@ where
                     && !shared.cancel.is_cancelled() =>
             {
                 attempt += 1;
-                if let (Some((id, op)), Some(within), false) = (what, e.retry_within, told) {
+                if let (Some((id, op)), Some(within), false) = (what, e.retry_window(), told) {
                     told = true;
                     shared.events.event(&Event::Held {
                         id: id.to_string(),
@@ -85,7 +85,8 @@ where
 /// not have been carried out), fewer than the attempts were lost so far,
 /// and no interrupt came. Counts the attempt.
 pub(super) fn try_again(shared: &Shared, e: &ProviderError, lost: &mut u32) -> bool {
-    let again = e.outcome_unknown && *lost < shared.opts.attempts && !shared.cancel.is_cancelled();
+    let again =
+        e.is_outcome_unknown() && *lost < shared.opts.attempts && !shared.cancel.is_cancelled();
     *lost += u32::from(again);
     again
 }

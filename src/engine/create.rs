@@ -45,7 +45,7 @@ pub(super) async fn create(
         // throttled attribute call, or one whose answer was lost) failed
         // retryably: finish it as an update of what is live.
         Err(e)
-            if (e.retryable || e.outcome_unknown)
+            if (e.is_retryable() || e.is_outcome_unknown())
                 && let Some(pid) = e.partial_id.clone() =>
         {
             finish_create(shared, kind, &pid, &req.properties).await.map_err(|mut e| {
@@ -151,7 +151,7 @@ fn create_failed(shared: &Shared, c: &Change, stored: &Props, e: ProviderError) 
             let r = record(c, pid, stored.clone(), Status::Tainted);
             st.resources.insert(c.id.clone(), r);
             st.end(&c.id);
-        } else if !e.outcome_unknown {
+        } else if !e.is_outcome_unknown() {
             st.end(&c.id);
         }
     });

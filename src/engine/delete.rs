@@ -21,7 +21,7 @@ pub(super) async fn delete(
     let (pid, props) = target(shared, c, step)?;
     write_state(shared, &c.id, |st| st.begin(&c.id, &c.kind, Operation::Delete)).await?;
     let result = match delete_once(shared, kind, c, &pid, &props).await {
-        Err(e) if e.not_found => Ok(()),
+        Err(e) if e.is_not_found() => Ok(()),
         other => other,
     };
     if let Err(e) = result {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::provider::Op;
 use crate::provider::retry;
 
-use super::walk::Outcome;
+use super::Outcome;
 
 /// Progress events, one per step of each operation.
 #[derive(Debug, Clone, PartialEq)]

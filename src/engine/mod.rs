@@ -40,10 +40,14 @@ pub use events::{Event, Events, NoEvents, Options, Report};
 pub use journal::MemorySink;
 use journal::{known_after, record, stored_props};
 use order::op_graph;
+pub use step::Failure;
 pub use step::StepError;
 use step::run_step;
 pub use wait::PollSchedule;
-pub use walk::{Cancel, Outcome};
+pub use walk::Cancel;
+
+/// How one operation of an apply ended.
+pub type Outcome = walk::Outcome<Failure>;
 
 /// Values an operation needs to resolve its resource's properties.
 pub struct Inputs<'a> {

@@ -63,7 +63,7 @@ pub(crate) fn op_graph(plan: &Plan, registry: &Registry) -> (Vec<OpNode>, Vec<Ve
             && ops.del.contains_key(parent.id.as_str())
             && registry
                 .kind(&child.kind)
-                .is_some_and(|k| k.deleted_with_kinds().contains(&parent.kind.as_str()))
+                .is_some_and(|k| k.deleted_with().iter().any(|s| s.kind == parent.kind))
     };
     for (ni, node) in ops.nodes.iter().enumerate() {
         let c = &plan.changes[node.change];
@@ -223,12 +223,12 @@ fn kind_rule_edges(
     let Some(k) = registry.kind(&c.kind) else {
         return;
     };
-    let after = k.delete_after_kinds();
+    let after = k.delete_after();
     if after.is_empty() {
         return;
     }
     deps.extend(nodes.iter().enumerate().filter_map(|(mi, m)| {
         let mc = &plan.changes[m.change];
-        (mi != ni && m.step.deletes() && after.contains(&mc.kind.as_str())).then_some(mi)
+        (mi != ni && m.step.deletes() && after.iter().any(|s| s.kind == mc.kind)).then_some(mi)
     }));
 }

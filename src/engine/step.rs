@@ -40,14 +40,53 @@ pub enum StepError {
     NotReady(Duration),
     #[error("still not deleted after {0:?}")]
     NotDeleted(Duration),
+    #[error("{0}")]
+    Panicked(String),
 }
 
-pub(super) async fn run_step(shared: &Arc<Shared>, c: &Change, step: Step) -> Result<(), String> {
+/// Why a step failed, as the report keeps it: shared between the walk and
+/// the report, and compared by what it says.
+#[derive(Debug, Clone)]
+pub struct Failure(Arc<StepError>);
+
+impl Failure {
+    pub fn error(&self) -> &StepError {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl PartialEq for Failure {
+    fn eq(&self, other: &Failure) -> bool {
+        self.to_string() == other.to_string()
+    }
+}
+
+impl Eq for Failure {}
+
+impl From<StepError> for Failure {
+    fn from(e: StepError) -> Failure {
+        Failure(Arc::new(e))
+    }
+}
+
+impl From<super::walk::Panicked> for Failure {
+    fn from(p: super::walk::Panicked) -> Failure {
+        StepError::Panicked(p.to_string()).into()
+    }
+}
+
+pub(super) async fn run_step(shared: &Arc<Shared>, c: &Change, step: Step) -> Result<(), Failure> {
     let op = step.op();
     let kind = shared
         .registry
         .kind(&c.kind)
-        .ok_or_else(|| StepError::NoImplementation(c.kind.clone()).to_string())?
+        .ok_or_else(|| Failure::from(StepError::NoImplementation(c.kind.clone())))?
         .clone();
     let started = Instant::now();
     shared.events.event(&Event::Started {
@@ -60,7 +99,7 @@ pub(super) async fn run_step(shared: &Arc<Shared>, c: &Change, step: Step) -> Re
         Step::Update => update(shared, kind.as_ref(), c).await,
         Step::Delete | Step::DeleteOld => delete(shared, kind.as_ref(), c, step).await,
     }
-    .map_err(|e| e.to_string());
+    .map_err(Failure::from);
     match &result {
         Ok(()) => {
             let note = match step {
@@ -77,7 +116,9 @@ pub(super) async fn run_step(shared: &Arc<Shared>, c: &Change, step: Step) -> Re
                 note,
             })
         }
-        Err(e) => shared.events.event(&Event::Failed { id: c.id.clone(), op, error: e.clone() }),
+        Err(e) => {
+            shared.events.event(&Event::Failed { id: c.id.clone(), op, error: e.to_string() })
+        }
     }
     result
 }

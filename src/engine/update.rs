@@ -37,7 +37,7 @@ pub(super) async fn update(
         match call(shared, || kind.update(&shared.ctx, &pid, &old, &new)).await {
             // Its answer was lost: part of it may be done. Update again
             // from what is live now.
-            Err(e) if e.outcome_unknown => {
+            Err(e) if e.is_outcome_unknown() => {
                 finish_create(shared, kind, &pid, &new).await.map(|c| c.attributes)
             }
             other => other,

@@ -129,7 +129,7 @@ pub(super) async fn wait_deleted(
         match call(shared, || kind.poll_deleted(&shared.ctx, pid)).await {
             Ok(true) => Ok(Some(())),
             Ok(false) => Ok(None),
-            Err(e) if e.not_found => Ok(Some(())),
+            Err(e) if e.is_not_found() => Ok(Some(())),
             Err(e) => Err(e),
         }
     })

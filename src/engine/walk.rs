@@ -15,11 +15,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
-/// How one node ended.
+/// How one node ended; `E` is why it failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
+pub enum Outcome<E> {
     Done,
-    Failed(String),
+    Failed(E),
     /// Not run because a dependency failed.
     Skipped {
         upstream: usize,
@@ -68,11 +68,28 @@ impl Cancel {
 /// (about 2 KB each) were 19 MB of its peak memory.
 const MAX_TASKS: usize = 1024;
 
+/// A node's task panicked (a bug in archkit), saying this.
+#[derive(Debug)]
+pub struct Panicked(pub String);
+
+impl std::fmt::Display for Panicked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "internal error (a bug in archkit, please report it): {}", self.0)
+    }
+}
+
+impl From<Panicked> for String {
+    fn from(p: Panicked) -> String {
+        p.to_string()
+    }
+}
+
 /// Runs `run(i)` for every node once all of `deps[i]` are done.
-pub async fn walk<F, Fut>(deps: &[Vec<usize>], cancel: &Cancel, run: F) -> Vec<Outcome>
+pub async fn walk<E, F, Fut>(deps: &[Vec<usize>], cancel: &Cancel, run: F) -> Vec<Outcome<E>>
 where
+    E: From<Panicked> + Clone + Send + 'static,
     F: Fn(usize) -> Fut,
-    Fut: Future<Output = Result<(), String>> + Send + 'static,
+    Fut: Future<Output = Result<(), E>> + Send + 'static,
 {
     let mut q = Queue::new(deps);
     let mut tasks = JoinSet::new();
@@ -97,11 +114,7 @@ where
             // dependents), not the whole run.
             Err(e) => {
                 let node = node_of[&e.id()];
-                let why = panic_text(e);
-                q.failed(
-                    node,
-                    format!("internal error (a bug in archkit, please report it): {why}"),
-                )
+                q.failed(node, Panicked(panic_text(e)).into())
             }
         }
     }
@@ -109,17 +122,17 @@ where
 }
 
 /// The walk's bookkeeping: what each node waits for and how it ended.
-struct Queue {
+struct Queue<E> {
     dependents: Vec<Vec<usize>>,
     /// Dependencies not done yet, per node.
     waiting: Vec<usize>,
-    outcome: Vec<Option<Outcome>>,
+    outcome: Vec<Option<Outcome<E>>>,
     /// Deterministic start order: lowest index first.
     ready: std::collections::BTreeSet<usize>,
 }
 
-impl Queue {
-    fn new(deps: &[Vec<usize>]) -> Queue {
+impl<E: Clone> Queue<E> {
+    fn new(deps: &[Vec<usize>]) -> Queue<E> {
         let n = deps.len();
         let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
         let mut waiting: Vec<usize> = vec![0; n];
@@ -148,8 +161,8 @@ impl Queue {
     }
 
     /// Node `i` failed: everything downstream is skipped.
-    fn failed(&mut self, i: usize, msg: String) {
-        self.outcome[i] = Some(Outcome::Failed(msg));
+    fn failed(&mut self, i: usize, why: E) {
+        self.outcome[i] = Some(Outcome::Failed(why));
         let mut stack = self.dependents[i].clone();
         while let Some(d) = stack.pop() {
             if self.outcome[d].is_none() {
@@ -178,11 +191,14 @@ mod tests {
     use super::*;
     use std::sync::Mutex;
 
-    async fn record(deps: Vec<Vec<usize>>, fail: Option<usize>) -> (Vec<Outcome>, Vec<usize>) {
+    async fn record(
+        deps: Vec<Vec<usize>>,
+        fail: Option<usize>,
+    ) -> (Vec<Outcome<String>>, Vec<usize>) {
         let order = Arc::new(Mutex::new(Vec::new()));
         let cancel = Cancel::new();
         let o = order.clone();
-        let out = walk(&deps, &cancel, move |i| {
+        let out: Vec<Outcome<String>> = walk(&deps, &cancel, move |i| {
             let o = o.clone();
             async move {
                 tokio::task::yield_now().await;
@@ -202,12 +218,12 @@ mod tests {
         // 0 → 1 → 2; 3 independent.
         let deps = vec![vec![], vec![0], vec![1], vec![]];
         let cancel = Cancel::new();
-        let out = walk(&deps, &cancel, |i| async move {
+        let out: Vec<Outcome<String>> = walk(&deps, &cancel, |i| async move {
             tokio::task::yield_now().await;
             if i == 1 {
                 panic!("a bug in the step");
             }
-            Ok(())
+            Ok::<(), String>(())
         })
         .await;
         assert_eq!(out[0], Outcome::Done);
@@ -253,7 +269,7 @@ mod tests {
         let deps = vec![Vec::new(); n];
         let running = Arc::new((AtomicUsize::new(0), AtomicUsize::new(0)));
         let r = running.clone();
-        let out = walk(&deps, &Cancel::new(), move |_| {
+        let out: Vec<Outcome<String>> = walk(&deps, &Cancel::new(), move |_| {
             let r = r.clone();
             async move {
                 let now = r.0.fetch_add(1, Ordering::SeqCst) + 1;
@@ -273,7 +289,7 @@ mod tests {
         let deps = vec![vec![], vec![0], vec![1]];
         let cancel = Cancel::new();
         let c = cancel.clone();
-        let out = walk(&deps, &cancel, move |i| {
+        let out: Vec<Outcome<String>> = walk(&deps, &cancel, move |i| {
             let c = c.clone();
             async move {
                 if i == 0 {

@@ -436,12 +436,14 @@ impl ResourceKind for MemoryKind {
         Ok((*n >= need).then(|| attrs(physical_id)))
     }
 
-    fn delete_after_kinds(&self) -> &'static [&'static str] {
-        if self.schema.kind == UNIQUE.kind { &["test.thing"] } else { &[] }
+    fn delete_after(&self) -> &'static [&'static Schema] {
+        static KINDS: [&Schema; 1] = [&THING];
+        if self.schema.kind == UNIQUE.kind { &KINDS } else { &[] }
     }
 
-    fn deleted_with_kinds(&self) -> &'static [&'static str] {
-        if self.schema.kind == PART.kind { &["test.thing"] } else { &[] }
+    fn deleted_with(&self) -> &'static [&'static Schema] {
+        static KINDS: [&Schema; 1] = [&THING];
+        if self.schema.kind == PART.kind { &KINDS } else { &[] }
     }
 
     /// `test.unique` claims reads of two rounds, for the refresh's order.

@@ -18,9 +18,9 @@ pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// the first made at `started`. A create that made its resource
 /// (`partial_id`) is never run again: that would make a second one.
 pub fn again(e: &ProviderError, attempt: u32, attempts: u32, started: Instant) -> bool {
-    e.retryable
+    e.is_retryable()
         && e.partial_id.is_none()
-        && (attempt < attempts || e.retry_within.is_some_and(|d| started.elapsed() < d))
+        && (attempt < attempts || e.retry_window().is_some_and(|d| started.elapsed() < d))
 }
 
 /// The delay after `delay`.

@@ -41,6 +41,14 @@ pub struct LockInfo {
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum StateError {
+    /// A state (a store's, or a file being pushed) of another stack than
+    /// the one the command is about.
+    #[error("{what} belongs to stack `{found}`, not `{expected}`")]
+    #[diagnostic(
+        code(archkit::state::wrong_stack),
+        help("pass the matching --stack, or another --state path")
+    )]
+    WrongStack { what: String, found: String, expected: String },
     #[error("cannot {action} state file {}", .path.display())]
     #[diagnostic(code(archkit::state::io))]
     Io {

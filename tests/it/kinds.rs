@@ -70,7 +70,7 @@ fn internet_gateways_go_after_nat_gateways_and_elastic_ips() {
     let kinds = archkit::aws::kinds(&clients);
     for name in ["aws.ec2.internet_gateway", "aws.ec2.internet_gateway_attachment"] {
         let k = kinds.iter().find(|k| k.schema().kind == name).unwrap();
-        let after = k.delete_after_kinds();
+        let after: Vec<&str> = k.delete_after().iter().map(|s| s.kind).collect();
         assert!(after.contains(&"aws.ec2.nat_gateway"), "{name}: {after:?}");
         assert!(after.contains(&"aws.ec2.eip"), "{name}: {after:?}");
     }

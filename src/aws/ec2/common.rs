@@ -227,7 +227,7 @@ async fn release_lambda_enis(c: &Clients, name: &str, id: &str) -> Result<()> {
         if eni.status().map(|s| s.as_str()) == Some("available") {
             match send!(c.ec2.delete_network_interface().network_interface_id(eni_id)) {
                 Ok(_) => {}
-                Err(e) if e.not_found => {}
+                Err(e) if e.is_not_found() => {}
                 Err(e) => return Err(e),
             }
         } else {

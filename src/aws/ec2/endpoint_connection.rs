@@ -91,7 +91,7 @@ impl VpcEndpointConnection {
                 .first()
                 .and_then(|e| e.state())
                 .map(|s| s.as_str().to_string())),
-            Err(e) if e.not_found => Ok(None),
+            Err(e) if e.is_not_found() => Ok(None),
             Err(e) => Err(e),
         }
     }

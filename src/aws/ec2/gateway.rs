@@ -67,8 +67,9 @@ impl ResourceKind for InternetGateway {
     /// to: a stack found by tags has no attachment record), and detaching
     /// fails while NAT gateways or Elastic IPs of the VPC remain (AWS
     /// enforces it, moto does not): they go first, as for the attachment.
-    fn delete_after_kinds(&self) -> &'static [&'static str] {
-        &["aws.ec2.nat_gateway", "aws.ec2.eip"]
+    fn delete_after(&self) -> &'static [&'static Schema] {
+        static KINDS: [&Schema; 2] = [&super::nat::NAT_GATEWAY, &super::nat::EIP];
+        &KINDS
     }
 }
 
@@ -154,8 +155,9 @@ impl ResourceKind for InternetGatewayAttachment {
     /// Detaching fails with DependencyViolation ("has some mapped public
     /// address(es)") while NAT gateways or Elastic IPs of the VPC remain:
     /// they go first (moto does not enforce this, AWS does).
-    fn delete_after_kinds(&self) -> &'static [&'static str] {
-        &["aws.ec2.nat_gateway", "aws.ec2.eip"]
+    fn delete_after(&self) -> &'static [&'static Schema] {
+        static KINDS: [&Schema; 2] = [&super::nat::NAT_GATEWAY, &super::nat::EIP];
+        &KINDS
     }
 
     fn expected_duration(&self, _op: Op) -> Duration {

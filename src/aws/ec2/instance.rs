@@ -27,7 +27,7 @@ pub static INSTANCE: Schema = Schema::new("aws.ec2.instance", "An EC2 instance l
 /// The hours of the template's instance type.
 fn instance_cost(c: &CostInput) -> Cost {
     let (what, hourly) =
-        super::launch_template::instance_price(c, c.dep("aws.ec2.launch_template"))?;
+        super::launch_template::instance_price(c, c.dep(&super::launch_template::LAUNCH_TEMPLATE))?;
     super::launch_template::root_volume(c, Estimate::free().charge(what, hourly))
 }
 

@@ -71,8 +71,9 @@ impl ResourceKind for Eip {
     /// Release is rejected while a NAT gateway still holds the address (and
     /// its association cannot be removed by hand): NAT gateways go first,
     /// and are waited for until deleted. moto allows the release anyway.
-    fn delete_after_kinds(&self) -> &'static [&'static str] {
-        &["aws.ec2.nat_gateway"]
+    fn delete_after(&self) -> &'static [&'static Schema] {
+        static KINDS: [&Schema; 1] = [&NAT_GATEWAY];
+        &KINDS
     }
 }
 
@@ -130,20 +131,17 @@ impl ResourceKind for NatGateway {
         let Some(n) = out.nat_gateways().first() else {
             return Ok(None);
         };
-        match n.state().map(|s| s.as_str()) {
-            Some("available") => {
-                let attrs = attrs([(
-                    "public_ip",
-                    str_value(n.nat_gateway_addresses().first().and_then(|a| a.public_ip())),
-                )]);
-                Ok(Some(attrs))
-            }
-            Some("failed") => Err(ProviderError::new(format!(
-                "NAT gateway {id} failed: {}",
-                n.failure_message().unwrap_or("no reason given")
-            ))),
-            _ => Ok(None),
-        }
+        let public_ip = || n.nat_gateway_addresses().first().and_then(|a| a.public_ip());
+        ready_when(
+            n.state().map(|s| s.as_str()),
+            &["available"],
+            &["failed"],
+            || attrs([("public_ip", str_value(public_ip()))]),
+            |_| {
+                let why = n.failure_message().unwrap_or("no reason given");
+                ProviderError::new(format!("NAT gateway {id} failed: {why}"))
+            },
+        )
     }
 
     async fn poll_deleted(&self, _ctx: &Context, id: &str) -> Result<bool> {

@@ -158,7 +158,8 @@ impl ResourceKind for PlacementGroup {
 
     /// Instances and groups launch into it through a launch template, so
     /// no reference orders them: they go first.
-    fn delete_after_kinds(&self) -> &'static [&'static str] {
-        &["aws.ec2.instance", "aws.autoscaling.group"]
+    fn delete_after(&self) -> &'static [&'static Schema] {
+        static KINDS: [&Schema; 2] = [&super::instance::INSTANCE, &crate::aws::autoscaling::GROUP];
+        &KINDS
     }
 }

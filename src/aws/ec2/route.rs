@@ -90,7 +90,7 @@ impl ResourceKind for RouteTable {
                     .filter_map(|a| a.route_table_association_id());
                 for a in held {
                     match send!(ec2.disassociate_route_table().association_id(a)) {
-                        Err(e) if !e.not_found => return Err(e),
+                        Err(e) if !e.is_not_found() => return Err(e),
                         _ => {}
                     }
                 }

@@ -29,7 +29,7 @@ pub(crate) async fn sync_tags(c: &Clients, arn: &str, old: &Props, new: &Props) 
 /// gone; the other not-found codes are mapped by [`err`].
 pub(crate) fn not_found(mut e: ProviderError) -> ProviderError {
     if e.code.as_deref() == Some("ServiceNotActiveException") {
-        e.not_found = true;
+        e.kind = crate::provider::ErrorKind::NotFound;
     }
     e
 }

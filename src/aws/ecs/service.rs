@@ -191,7 +191,7 @@ impl Service {
             .map_err(not_found)
             {
                 Ok(r) => out.extend(r.services().iter().cloned()),
-                Err(e) if e.not_found => {}
+                Err(e) if e.is_not_found() => {}
                 Err(e) => return Err(e),
             }
         }
@@ -415,7 +415,9 @@ fn service_cost(c: &CostInput) -> Cost {
         return Ok(Estimate::free());
     }
     let count = c.int("desired_count").ok_or("its task count is known only after apply")?;
-    let td = c.dep("aws.ecs.task_definition").ok_or("its task definition is not in the stack")?;
+    let td = c
+        .dep(&super::task_definition::TASK_DEFINITION)
+        .ok_or("its task definition is not in the stack")?;
     let units = |k: &str| {
         td.get(k)
             .and_then(|v| v.as_str().and_then(|s| s.parse::<f64>().ok()).or_else(|| v.as_f64()))

@@ -173,7 +173,7 @@ where
                 .reads
                 .shared(&key, || async {
                     match asked.await {
-                        Err(e) if e.not_found => Ok(Vec::new()),
+                        Err(e) if e.is_not_found() => Ok(Vec::new()),
                         other => other,
                     }
                 })
@@ -256,7 +256,7 @@ where
         async move {
             match asked.await {
                 Ok(v) => Ok((arn, v)),
-                Err(e) if e.not_found => Ok((arn, None)),
+                Err(e) if e.is_not_found() => Ok((arn, None)),
                 Err(e) => Err(e),
             }
         }

@@ -196,7 +196,7 @@ impl ResourceKind for LoadBalancer {
     async fn poll_deleted(&self, _ctx: &Context, arn: &str) -> Result<bool> {
         match send!(self.0.elb.describe_load_balancers().load_balancer_arns(arn)) {
             Ok(r) => Ok(r.load_balancers().is_empty()),
-            Err(e) if e.not_found => Ok(true),
+            Err(e) if e.is_not_found() => Ok(true),
             Err(e) => Err(e),
         }
     }

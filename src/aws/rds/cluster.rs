@@ -78,7 +78,7 @@ fn major(version: &str) -> &str {
 pub async fn describe(c: &Clients, id: &str) -> Result<Option<DbCluster>> {
     match send!(c.rds.describe_db_clusters().db_cluster_identifier(id)) {
         Ok(r) => Ok(r.db_clusters().first().cloned()),
-        Err(e) if e.not_found => Ok(None),
+        Err(e) if e.is_not_found() => Ok(None),
         Err(e) => Err(e),
     }
 }
@@ -256,16 +256,19 @@ impl ResourceKind for Cluster {
         let Some(c) = describe(&self.0, id).await? else {
             return Ok(None);
         };
-        match c.status() {
-            Some("available") => Ok(Some(cluster_attrs(&c))),
-            Some(
-                s @ ("failed"
-                | "incompatible-parameters"
-                | "incompatible-restore"
-                | "inaccessible-encryption-credentials"),
-            ) => Err(ProviderError::new(format!("the DB cluster {id} is {s}"))),
-            _ => Ok(None),
-        }
+        const FAILED: &[&str] = &[
+            "failed",
+            "incompatible-parameters",
+            "incompatible-restore",
+            "inaccessible-encryption-credentials",
+        ];
+        ready_when(
+            c.status(),
+            &["available"],
+            FAILED,
+            || cluster_attrs(&c),
+            |s| ProviderError::new(format!("the DB cluster {id} is {s}")),
+        )
     }
 
     async fn delete(&self, _ctx: &Context, id: &str, p: &Props) -> Result<()> {

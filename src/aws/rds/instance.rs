@@ -97,7 +97,7 @@ fn membership(d: &DbInstance) -> Option<&aws_sdk_rds::types::DomainMembership> {
 async fn describe(c: &Clients, id: &str) -> Result<Option<DbInstance>> {
     match send!(c.rds.describe_db_instances().db_instance_identifier(id)) {
         Ok(r) => Ok(r.db_instances().first().cloned()),
-        Err(e) if e.not_found => Ok(None),
+        Err(e) if e.is_not_found() => Ok(None),
         Err(e) => Err(e),
     }
 }
@@ -282,17 +282,20 @@ impl ResourceKind for Instance {
         let Some(d) = describe(&self.0, id).await? else {
             return Ok(None);
         };
-        match d.db_instance_status() {
-            Some("available") => Ok(Some(instance_attrs(&d))),
-            Some(
-                s @ ("failed"
-                | "incompatible-parameters"
-                | "incompatible-network"
-                | "storage-full"
-                | "inaccessible-encryption-credentials"),
-            ) => Err(ProviderError::new(format!("the DB instance {id} is {s}"))),
-            _ => Ok(None),
-        }
+        const FAILED: &[&str] = &[
+            "failed",
+            "incompatible-parameters",
+            "incompatible-network",
+            "storage-full",
+            "inaccessible-encryption-credentials",
+        ];
+        ready_when(
+            d.db_instance_status(),
+            &["available"],
+            FAILED,
+            || instance_attrs(&d),
+            |s| ProviderError::new(format!("the DB instance {id} is {s}")),
+        )
     }
 
     async fn delete(&self, _ctx: &Context, id: &str, p: &Props) -> Result<()> {

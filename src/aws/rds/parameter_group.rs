@@ -50,7 +50,7 @@ impl ParameterGroup {
         let call = self.0.rds.describe_db_cluster_parameter_groups();
         match send!(call.db_cluster_parameter_group_name(name)) {
             Ok(r) => Ok(r.db_cluster_parameter_groups().first().cloned()),
-            Err(e) if e.not_found => Ok(None),
+            Err(e) if e.is_not_found() => Ok(None),
             Err(e) => Err(e),
         }
     }

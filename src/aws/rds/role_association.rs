@@ -6,7 +6,7 @@
 //! `AssociatedRoles`, whose status goes PENDING → ACTIVE. It goes with its
 //! cluster: when both are deleted, the association waits for the cluster
 //! and finds itself gone, rather than calling RemoveRoleFromDBCluster on a
-//! cluster about to disappear (see `deleted_with_kinds`).
+//! cluster about to disappear (see `deleted_with`).
 //!
 //! moto does not implement RemoveRoleFromDBCluster (HTTP 500), so removing
 //! an association from a cluster that stays is not proven by the tests.
@@ -94,14 +94,18 @@ impl ResourceKind for RoleAssociation {
         let Some(c) = describe(&self.0, cluster).await? else {
             return Ok(None);
         };
-        match role_of(c.associated_roles(), role).and_then(|r| r.status()) {
-            Some("ACTIVE") => Ok(Some(Attrs::new())),
-            Some("INVALID") => Err(ProviderError::new(format!(
-                "the cluster {cluster} cannot assume {role} (status INVALID): \
-                 check the role's trust policy allows rds.amazonaws.com"
-            ))),
-            _ => Ok(None),
-        }
+        ready_when(
+            role_of(c.associated_roles(), role).and_then(|r| r.status()),
+            &["ACTIVE"],
+            &["INVALID"],
+            Attrs::new,
+            |_| {
+                ProviderError::new(format!(
+                    "the cluster {cluster} cannot assume {role} (status INVALID): \
+                     check the role's trust policy allows rds.amazonaws.com"
+                ))
+            },
+        )
     }
 
     async fn delete(&self, _ctx: &Context, id: &str, _p: &Props) -> Result<()> {
@@ -131,7 +135,8 @@ impl ResourceKind for RoleAssociation {
         Duration::from_secs(30)
     }
 
-    fn deleted_with_kinds(&self) -> &'static [&'static str] {
-        &["aws.rds.db_cluster"]
+    fn deleted_with(&self) -> &'static [&'static Schema] {
+        static KINDS: [&Schema; 1] = [&super::cluster::DB_CLUSTER];
+        &KINDS
     }
 }

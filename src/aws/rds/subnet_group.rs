@@ -32,7 +32,7 @@ impl SubnetGroup {
     async fn describe(&self, name: &str) -> Result<Option<DbSubnetGroup>> {
         match send!(self.0.rds.describe_db_subnet_groups().db_subnet_group_name(name)) {
             Ok(r) => Ok(r.db_subnet_groups().first().cloned()),
-            Err(e) if e.not_found => Ok(None),
+            Err(e) if e.is_not_found() => Ok(None),
             Err(e) => Err(e),
         }
     }
