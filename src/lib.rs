@@ -10,6 +10,7 @@ pub mod aws;
 pub mod blueprint;
 pub mod cli;
 pub mod cloud;
+pub mod codes;
 pub mod config;
 pub mod engine;
 pub mod graph;

@@ -56,3 +56,51 @@ fn only_the_aws_module_names_the_sdk() {
         assert!(hits.is_empty(), "src/{dir} names the AWS SDK:\n{}", hits.join("\n"));
     }
 }
+
+/// The error codes (outside blueprint diagnostics) the sources declare:
+/// `code(archkit::...)` attributes and `"archkit::..."` literals (a
+/// command's `CliError`), each with where it stands. Tests' assertions
+/// and blueprint codes (`blueprint::diagnostic::Code`) are left out.
+fn declared_codes() -> Vec<(String, String)> {
+    let attr = regex::Regex::new(r"code\((archkit::[a-z_]+(?:::[a-z_]+)*)\)").unwrap();
+    let lit = regex::Regex::new(r#""(archkit::[a-z_]+(?:::[a-z_]+)*)""#).unwrap();
+    let mut out = Vec::new();
+    for hit in
+        lines_where("", &["codes.rs", "blueprint/diagnostic.rs"], |l| l.contains("archkit::"))
+    {
+        if hit.contains("assert") || hit.contains("archkit::blueprint::") {
+            continue;
+        }
+        for re in [&attr, &lit] {
+            for c in re.captures_iter(&hit) {
+                out.push((c[1].to_string(), hit.clone()));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn every_error_code_is_registered_once() {
+    let declared = declared_codes();
+    assert!(declared.len() > 30, "the scan found too few codes: {declared:?}");
+    let unlisted: Vec<&(String, String)> =
+        declared.iter().filter(|(c, _)| archkit::codes::lookup(c).is_none()).collect();
+    assert!(unlisted.is_empty(), "codes missing from src/codes.rs: {unlisted:#?}");
+    let unused: Vec<&str> = archkit::codes::CODES
+        .iter()
+        .map(|c| c.code)
+        .filter(|c| !declared.iter().any(|(d, _)| d == c))
+        .collect();
+    assert!(unused.is_empty(), "src/codes.rs lists codes no source declares: {unused:?}");
+    // One error type decides each code: an attribute declares it once.
+    let mut attrs: Vec<&(String, String)> =
+        declared.iter().filter(|(c, line)| line.contains(&format!("code({c})"))).collect();
+    attrs.sort();
+    let twice: Vec<_> = attrs.windows(2).filter(|w| w[0].0 == w[1].0).collect();
+    assert!(twice.is_empty(), "codes declared by two error variants: {twice:#?}");
+    let mut listed: Vec<&str> = archkit::codes::CODES.iter().map(|c| c.code).collect();
+    listed.sort();
+    listed.dedup();
+    assert_eq!(listed.len(), archkit::codes::CODES.len(), "a code is listed twice");
+}
