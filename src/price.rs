@@ -52,8 +52,11 @@ impl CostInput<'_> {
     }
 
     /// The known properties of the first dependency of `kind`.
-    pub fn dep(&self, schema: &crate::schema::Schema) -> Option<&Props> {
-        self.deps.iter().find(|(k, _)| *k == schema.kind).map(|(_, p)| *p)
+    /// The properties of the dependency of kind `kind` (named by its
+    /// schema's field, `LAUNCH_TEMPLATE.kind`, so a renamed kind does not
+    /// compile).
+    pub fn dep(&self, kind: &str) -> Option<&Props> {
+        self.deps.iter().find(|(k, _)| *k == kind).map(|(_, p)| *p)
     }
 
     pub fn str(&self, key: &str) -> Option<&str> {

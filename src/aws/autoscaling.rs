@@ -309,7 +309,7 @@ impl ResourceKind for AutoScalingGroup {
 fn group_cost(c: &CostInput) -> Cost {
     let (what, hourly) = crate::aws::ec2::launch_template::instance_price(
         c,
-        c.dep(&crate::aws::ec2::launch_template::LAUNCH_TEMPLATE),
+        c.dep(crate::aws::ec2::launch_template::LAUNCH_TEMPLATE.kind),
     )?;
     let n = c.int("desired_capacity").or(c.int("min_size")).ok_or("its size is not known")?;
     let e = Estimate::free().charge(format!("{n} × {what}"), hourly * n as f64);

@@ -26,8 +26,10 @@ pub static INSTANCE: Schema = Schema::new("aws.ec2.instance", "An EC2 instance l
 
 /// The hours of the template's instance type.
 fn instance_cost(c: &CostInput) -> Cost {
-    let (what, hourly) =
-        super::launch_template::instance_price(c, c.dep(&super::launch_template::LAUNCH_TEMPLATE))?;
+    let (what, hourly) = super::launch_template::instance_price(
+        c,
+        c.dep(super::launch_template::LAUNCH_TEMPLATE.kind),
+    )?;
     super::launch_template::root_volume(c, Estimate::free().charge(what, hourly))
 }
 

@@ -416,7 +416,7 @@ fn service_cost(c: &CostInput) -> Cost {
     }
     let count = c.int("desired_count").ok_or("its task count is known only after apply")?;
     let td = c
-        .dep(&super::task_definition::TASK_DEFINITION)
+        .dep(super::task_definition::TASK_DEFINITION.kind)
         .ok_or("its task definition is not in the stack")?;
     let units = |k: &str| {
         td.get(k)
