@@ -60,10 +60,12 @@ pub(crate) fn open_discovery(
 ) -> Option<Session> {
     f.stack = Some(name.to_string());
     let (state, lock_timeout) = f.store(None).map_err(|e| printer.error(&*e)).ok()?;
-    let mut settings = crate::ops::destroy::discovery(name, &f.aws(), state, how.owner);
-    settings.lock_timeout = lock_timeout;
-    settings.mode = how.mode;
-    settings.read_parallelism = how.parallelism as usize;
+    let settings = Settings {
+        lock_timeout,
+        mode: how.mode,
+        read_parallelism: how.parallelism as usize,
+        ..crate::ops::destroy::discovery(name, &f.aws(), state, how.owner)
+    };
     opened(rt.block_on(crate::ops::destroy::open_discovery(&settings)), printer)
 }
 
