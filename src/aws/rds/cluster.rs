@@ -15,7 +15,7 @@
 //! never sends a second create for a cluster that exists. Statuses are
 //! instant in moto, so the tests prove the calls, not the waits.
 
-use super::common::{pairs, rds_name, sync_tags, tags, wanted};
+use super::common::{made_before, pairs, rds_name, refused_delete, sync_tags, tags, wanted};
 use crate::aws::prelude::*;
 use crate::schema::Default;
 use aws_sdk_rds::types::DbCluster;
@@ -151,17 +151,11 @@ impl ResourceKind for Cluster {
             s(p, "identifier").unwrap_or_else(|| rds_name(&ctx.stack, &req.logical_id, NAME_MAX));
         // Never a second CreateDBCluster for an identifier that exists (a
         // retry after a lost answer): moto would overwrite the first.
-        if let Some(c) = describe(&self.0, &id).await? {
-            let (_, logical) = split_tags(ctx, pairs(c.tag_list()));
-            if logical.as_deref() == Some(req.logical_id.as_str()) {
-                return Ok(Created::new(id).with(cluster_attrs(&c)));
-            }
-            return Err(ProviderError::new(format!(
-                "a DB cluster named {id} already exists and is not this stack's `{}`; \
-                 set another `identifier`",
-                req.logical_id
-            ))
-            .code("DBClusterAlreadyExistsFault"));
+        let found = describe(&self.0, &id).await?;
+        let clash = ("DB cluster", "DBClusterAlreadyExistsFault");
+        if let Some(c) = made_before(ctx, &req.logical_id, &id, found, DbCluster::tag_list, clash)?
+        {
+            return Ok(Created::new(id).with(cluster_attrs(&c)));
         }
         let managed = b(p, "manage_master_password").unwrap_or(true);
         let r = send!(
@@ -282,13 +276,10 @@ impl ResourceKind for Cluster {
             .set_final_db_snapshot_identifier((!skip).then(|| final_snapshot(id)));
         match send!(call) {
             Ok(_) => Ok(()),
+            // Its instances may still be being deleted.
             Err(e) if e.code.as_deref() == Some("InvalidDBClusterStateFault") => {
-                match describe(&self.0, id).await? {
-                    None => Ok(()),
-                    Some(c) if c.status() == Some("deleting") => Ok(()),
-                    // Its instances are still being deleted (minutes on AWS).
-                    Some(_) => Err(e.retry_within(Duration::from_secs(20 * 60))),
-                }
+                let now = describe(&self.0, id).await?;
+                refused_delete(e, now.as_ref().map(DbCluster::status))
             }
             Err(e) if e.message.contains("deletion protection") => Err(ProviderError {
                 message: format!(

@@ -45,6 +45,42 @@ pub async fn sync_tags(c: &Clients, arn: &str, old: &Props, new: &Props) -> Resu
     Ok(())
 }
 
+/// Before a create of the identifier `id`: what already has it, when it
+/// is this stack's `logical` (a retry after a lost answer, which on moto
+/// would overwrite the first), or an error naming the clash. `what` is
+/// the kind in words (`DB cluster`), `code` AWS's error code for it.
+pub fn made_before<T>(
+    ctx: &Context,
+    logical: &str,
+    id: &str,
+    found: Option<T>,
+    tag_list: impl Fn(&T) -> &[Tag],
+    (what, code): (&str, &str),
+) -> Result<Option<T>> {
+    let Some(found) = found else { return Ok(None) };
+    let (_, tagged) = split_tags(ctx, pairs(tag_list(&found)));
+    if tagged.as_deref() == Some(logical) {
+        return Ok(Some(found));
+    }
+    Err(ProviderError::new(format!(
+        "a {what} named {id} already exists and is not this stack's `{logical}`; \
+         set another `identifier`"
+    ))
+    .code(code))
+}
+
+/// A delete RDS refused with `e` (an `Invalid…State` fault), given the
+/// resource's status now (`None`: gone): done when it is gone or already
+/// deleting (a retried destroy); otherwise tried again for 20 minutes,
+/// since what holds it (its instances' deletes, a modification) ends in
+/// minutes on AWS.
+pub fn refused_delete(e: ProviderError, status: Option<Option<&str>>) -> Result<()> {
+    match status {
+        None | Some(Some("deleting")) => Ok(()),
+        Some(_) => Err(e.retry_within(std::time::Duration::from_secs(20 * 60))),
+    }
+}
+
 /// A name that starts with the stack's prefix, or one the state records:
 /// the resources a read describes further.
 pub fn wanted(name: &str, prefix: &str, q: &ReadQuery) -> bool {

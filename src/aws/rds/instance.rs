@@ -15,7 +15,7 @@
 //! `Domain` in ModifyDBInstance: joining another directory in place is the
 //! call AWS documents, not one a test here can prove.
 
-use super::common::{pairs, rds_name, sync_tags, tags, wanted};
+use super::common::{made_before, pairs, rds_name, refused_delete, sync_tags, tags, wanted};
 use crate::aws::prelude::*;
 use crate::schema::Default;
 use aws_sdk_rds::types::DbInstance;
@@ -175,17 +175,11 @@ impl ResourceKind for Instance {
         let id =
             s(p, "identifier").unwrap_or_else(|| rds_name(&ctx.stack, &req.logical_id, NAME_MAX));
         // A retry after a lost answer finds the first create's instance.
-        if let Some(d) = describe(&self.0, &id).await? {
-            let (_, logical) = split_tags(ctx, pairs(d.tag_list()));
-            if logical.as_deref() == Some(req.logical_id.as_str()) {
-                return Ok(Created::new(id).with(instance_attrs(&d)));
-            }
-            return Err(ProviderError::new(format!(
-                "a DB instance named {id} already exists and is not this stack's `{}`; \
-                 set another `identifier`",
-                req.logical_id
-            ))
-            .code("DBInstanceAlreadyExists"));
+        let found = describe(&self.0, &id).await?;
+        let clash = ("DB instance", "DBInstanceAlreadyExists");
+        if let Some(d) = made_before(ctx, &req.logical_id, &id, found, DbInstance::tag_list, clash)?
+        {
+            return Ok(Created::new(id).with(instance_attrs(&d)));
         }
         let r = send!(
             self.0
@@ -313,11 +307,8 @@ impl ResourceKind for Instance {
         match send!(call) {
             // Already on its way out (a retried destroy).
             Err(e) if e.code.as_deref() == Some("InvalidDBInstanceState") => {
-                match describe(&self.0, id).await? {
-                    None => Ok(()),
-                    Some(d) if d.db_instance_status() == Some("deleting") => Ok(()),
-                    Some(_) => Err(e.retry_within(Duration::from_secs(20 * 60))),
-                }
+                let now = describe(&self.0, id).await?;
+                refused_delete(e, now.as_ref().map(DbInstance::db_instance_status))
             }
             r => r.map(|_| ()),
         }
