@@ -70,6 +70,11 @@ pub static PROJECT: Schema = Schema::new("aws.codebuild.project", "A CodeBuild p
 
 kind! { CodeBuildProject, PROJECT }
 
+/// A project's tags as the pairs `split_tags` reads.
+fn tag_pairs(p: &Project) -> impl Iterator<Item = (&str, &str)> {
+    p.tags().iter().map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default()))
+}
+
 fn project_attrs(p: &Project) -> Attrs {
     attrs([("name", json!(p.name())), ("arn", json!(p.arn()))])
 }
@@ -141,12 +146,7 @@ impl ResourceKind for CodeBuildProject {
         let mut out = Vec::new();
         for pr in self.get(names).await? {
             let name = pr.name().unwrap_or_default().to_string();
-            let (user, logical) = split_tags(
-                ctx,
-                pr.tags()
-                    .iter()
-                    .map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default())),
-            );
+            let (user, logical) = split_tags(ctx, tag_pairs(&pr));
             if logical.is_none() && !q.known.iter().any(|(k, _)| *k == name) {
                 continue;
             }
@@ -186,20 +186,13 @@ impl ResourceKind for CodeBuildProject {
         if let Some(pr) =
             self.get(vec![name.clone()]).await?.into_iter().find(|pr| pr.name() == Some(&name))
         {
-            let (_, logical) = split_tags(
-                ctx,
-                pr.tags()
-                    .iter()
-                    .map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default())),
-            );
-            if logical.as_deref() == Some(req.logical_id.as_str()) {
-                return Ok(Created::new(name).with(project_attrs(&pr)));
-            }
-            return Err(ProviderError::new(format!(
-                "a CodeBuild project named {name} already exists and is not this stack's `{}`; set another `name`",
-                req.logical_id
-            ))
-            .code("ResourceAlreadyExistsException"));
+            let clash = Clash {
+                what: format!("a CodeBuild project named {name}"),
+                field: "name",
+                code: "ResourceAlreadyExistsException",
+            };
+            clash.unless_tagged(ctx, &req.logical_id, tag_pairs(&pr))?;
+            return Ok(Created::new(name).with(project_attrs(&pr)));
         }
         let r = send!(
             self.0
@@ -230,10 +223,8 @@ impl ResourceKind for CodeBuildProject {
         let current = self.get(vec![name.to_string()]).await?;
         let mut tags: Vec<(String, String)> = current
             .iter()
-            .flat_map(|pr| pr.tags())
-            .map(|t| {
-                (t.key().unwrap_or_default().to_string(), t.value().unwrap_or_default().to_string())
-            })
+            .flat_map(tag_pairs)
+            .map(|(k, v)| (k.to_string(), v.to_string()))
             .filter(|(k, _)| k.starts_with("archkit:"))
             .collect();
         tags.extend(desired_tags(new));

@@ -99,14 +99,12 @@ async fn name_attrs(c: &Clients, what: &str, name: &str) -> Result<Attrs> {
 /// error, never overwritten.
 async fn adopt(c: &Clients, ctx: &Context, what: &str, name: &str, logical: &str) -> Result<()> {
     let tags = tags_of(c, &arn(c, what, name).await?).await?.unwrap_or_default();
-    let (_, found) = split_tags(ctx, tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-    if found.as_deref() == Some(logical) {
-        return Ok(());
-    }
-    Err(ProviderError::new(format!(
-        "a Glue {what} named {name} already exists and is not this stack's `{logical}`; set another `name`"
-    ))
-    .code("AlreadyExistsException"))
+    let clash = Clash {
+        what: format!("a Glue {what} named {name}"),
+        field: "name",
+        code: "AlreadyExistsException",
+    };
+    clash.unless_tagged(ctx, logical, tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))
 }
 
 async fn sync_glue_tags(

@@ -228,13 +228,12 @@ impl ResourceKind for Table {
             Err(e) if e.code.as_deref() == Some("AlreadyExistsException") => {
                 let live = self.get(&db, &name).await?;
                 let (_, logical, ours) = live.map(|t| observed(ctx, &db, &t)).unwrap_or_default();
-                if !(ours && logical.as_deref() == Some(req.logical_id.as_str())) {
-                    return Err(ProviderError::new(format!(
-                        "a Glue table {db}.{name} already exists and is not this stack's `{}`; set another `name`",
-                        req.logical_id
-                    ))
-                    .code("AlreadyExistsException"));
-                }
+                let clash = Clash {
+                    what: format!("a Glue table {db}.{name}"),
+                    field: "name",
+                    code: "AlreadyExistsException",
+                };
+                clash.unless_ours(logical.as_deref().filter(|_| ours), &req.logical_id)?;
                 let table = input(ctx, &req.logical_id, &name, p);
                 send!(self.0.glue.update_table().database_name(&db).table_input(table))?;
             }

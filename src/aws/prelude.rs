@@ -9,8 +9,8 @@ pub use crate::aws::client::Clients;
 pub use crate::aws::error::err;
 pub use crate::aws::status::ready_when;
 pub use crate::aws::values::{
-    TagChanges, arn_attrs, attrs, b, create_tags, desired_tags, i, known_arn, list, props, s,
-    set_changed, sort_sets, split_tags, str_value, string_map, sync_tags_with, unique_name,
+    Clash, TagChanges, arn_attrs, attrs, b, create_tags, desired_tags, i, known_arn, list, props,
+    s, set_changed, sort_sets, split_tags, str_value, string_map, sync_tags_with, unique_name,
 };
 pub use crate::price::{Cost, CostInput, Estimate};
 pub use crate::provider::{

@@ -261,15 +261,10 @@ impl ResourceKind for Object {
         // An object already there that is not this stack's is someone's
         // data: never overwritten.
         if let Some(tags) = self.tags(&bucket, &key).await? {
-            let (_, logical) = split_tags(ctx, tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-            if logical.as_deref() != Some(req.logical_id.as_str()) {
-                return Err(ProviderError::new(format!(
-                    "s3://{id} already exists and is not this stack's `{}`; archkit does not \
-                     overwrite it. Choose another `key`",
-                    req.logical_id
-                ))
-                .code("ObjectAlreadyExists"));
-            }
+            let clash =
+                Clash { what: format!("s3://{id}"), field: "key", code: "ObjectAlreadyExists" };
+            let tags = tags.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+            clash.unless_tagged(ctx, &req.logical_id, tags)?;
         }
         let tags = create_tags(ctx, &req.logical_id, p).into_iter().collect();
         let attrs = self.put(ctx, &bucket, &key, p, tags).await?;

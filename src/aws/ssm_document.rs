@@ -148,13 +148,14 @@ impl ResourceKind for Document {
             // A lost answer: ours if its tags say so; never someone else's.
             Err(e) if e.code.as_deref() == Some("DocumentAlreadyExists") => {
                 let live = self.observe(ctx, &name).await?;
+                let clash = Clash {
+                    what: format!("an SSM document `{name}`"),
+                    field: "name",
+                    code: "DocumentAlreadyExists",
+                };
                 let Some(live) = live.filter(|o| o.logical_id.as_deref() == Some(&req.logical_id))
                 else {
-                    return Err(ProviderError::new(format!(
-                        "an SSM document `{name}` already exists and is not this stack's `{}`; set another `name`",
-                        req.logical_id
-                    ))
-                    .code("DocumentAlreadyExists"));
+                    return Err(clash.error(&req.logical_id));
                 };
                 let attrs = self.update(ctx, &name, &live.properties, p).await.partial(&name)?;
                 let mut created = Created::new(name.clone()).with(live.attributes);

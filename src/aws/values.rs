@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::provider::{Props, Result};
+use crate::provider::{Props, ProviderError, Result};
 
 /// The `tags` property as a map.
 pub fn desired_tags(props: &Props) -> BTreeMap<String, String> {
@@ -99,6 +99,49 @@ pub fn split_tags<'a>(
         ours = false;
     }
     (Value::Object(user), logical.filter(|_| ours))
+}
+
+/// What a create found already under the name it wants, in words for
+/// the error when it is not this stack's: `what` names it (`a Glue job
+/// named x`), `field` is the property that picks another name, `code`
+/// AWS's error code for the clash.
+pub struct Clash<'a> {
+    pub what: String,
+    pub field: &'a str,
+    pub code: &'a str,
+}
+
+impl Clash<'_> {
+    /// Ok when `found`, the logical id the existing resource carries for
+    /// this stack, is `logical`: a retry after a lost answer, adopted.
+    /// Anyone else's is this clash, never overwritten.
+    pub fn unless_ours(self, found: Option<&str>, logical: &str) -> Result<()> {
+        if found == Some(logical) {
+            return Ok(());
+        }
+        Err(self.error(logical))
+    }
+
+    /// The error for a resource that is not this stack's `logical`.
+    pub fn error(self, logical: &str) -> ProviderError {
+        ProviderError::new(format!(
+            "{} already exists and is not this stack's `{logical}`; archkit never takes it \
+             over: set another `{}`",
+            self.what, self.field
+        ))
+        .code(self.code)
+    }
+
+    /// [`Clash::unless_ours`] by the existing resource's tags.
+    pub fn unless_tagged<'t>(
+        self,
+        ctx: &crate::provider::Context,
+        logical: &str,
+        tags: impl IntoIterator<Item = (&'t str, &'t str)>,
+    ) -> Result<()> {
+        let (_, found) = split_tags(ctx, tags);
+        self.unless_ours(found.as_deref(), logical)
+    }
 }
 
 /// How a resource's user tags change between two property sets: keys to

@@ -152,9 +152,12 @@ impl ResourceKind for Cluster {
         // Never a second CreateDBCluster for an identifier that exists (a
         // retry after a lost answer): moto would overwrite the first.
         let found = describe(&self.0, &id).await?;
-        let clash = ("DB cluster", "DBClusterAlreadyExistsFault");
-        if let Some(c) = made_before(ctx, &req.logical_id, &id, found, DbCluster::tag_list, clash)?
-        {
+        let clash = Clash {
+            what: format!("a DB cluster named {id}"),
+            field: "identifier",
+            code: "DBClusterAlreadyExistsFault",
+        };
+        if let Some(c) = made_before(ctx, &req.logical_id, found, DbCluster::tag_list, clash)? {
             return Ok(Created::new(id).with(cluster_attrs(&c)));
         }
         let managed = b(p, "manage_master_password").unwrap_or(true);

@@ -45,28 +45,19 @@ pub async fn sync_tags(c: &Clients, arn: &str, old: &Props, new: &Props) -> Resu
     Ok(())
 }
 
-/// Before a create of the identifier `id`: what already has it, when it
-/// is this stack's `logical` (a retry after a lost answer, which on moto
-/// would overwrite the first), or an error naming the clash. `what` is
-/// the kind in words (`DB cluster`), `code` AWS's error code for it.
+/// Before a create: what already has its identifier, when it is this
+/// stack's `logical` (a retry after a lost answer, which on moto would
+/// overwrite the first), or the `clash`.
 pub fn made_before<T>(
     ctx: &Context,
     logical: &str,
-    id: &str,
     found: Option<T>,
     tag_list: impl Fn(&T) -> &[Tag],
-    (what, code): (&str, &str),
+    clash: Clash,
 ) -> Result<Option<T>> {
     let Some(found) = found else { return Ok(None) };
-    let (_, tagged) = split_tags(ctx, pairs(tag_list(&found)));
-    if tagged.as_deref() == Some(logical) {
-        return Ok(Some(found));
-    }
-    Err(ProviderError::new(format!(
-        "a {what} named {id} already exists and is not this stack's `{logical}`; \
-         set another `identifier`"
-    ))
-    .code(code))
+    clash.unless_tagged(ctx, logical, pairs(tag_list(&found)))?;
+    Ok(Some(found))
 }
 
 /// A delete RDS refused with `e` (an `Invalid…State` fault), given the

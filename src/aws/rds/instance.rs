@@ -176,9 +176,12 @@ impl ResourceKind for Instance {
             s(p, "identifier").unwrap_or_else(|| rds_name(&ctx.stack, &req.logical_id, NAME_MAX));
         // A retry after a lost answer finds the first create's instance.
         let found = describe(&self.0, &id).await?;
-        let clash = ("DB instance", "DBInstanceAlreadyExists");
-        if let Some(d) = made_before(ctx, &req.logical_id, &id, found, DbInstance::tag_list, clash)?
-        {
+        let clash = Clash {
+            what: format!("a DB instance named {id}"),
+            field: "identifier",
+            code: "DBInstanceAlreadyExists",
+        };
+        if let Some(d) = made_before(ctx, &req.logical_id, found, DbInstance::tag_list, clash)? {
             return Ok(Created::new(id).with(instance_attrs(&d)));
         }
         let r = send!(
