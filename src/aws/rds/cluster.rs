@@ -15,7 +15,9 @@
 //! never sends a second create for a cluster that exists. Statuses are
 //! instant in moto, so the tests prove the calls, not the waits.
 
-use super::common::{made_before, pairs, rds_name, refused_delete, sync_tags, tags, wanted};
+use super::common::{
+    Listed, Rds, listed, made_before, poll_ready, rds_name, refused_delete, sync_tags_of, tags,
+};
 use crate::aws::prelude::*;
 use crate::schema::Default;
 use aws_sdk_rds::types::DbCluster;
@@ -75,13 +77,9 @@ fn major(version: &str) -> &str {
     }
 }
 
-pub async fn describe(c: &Clients, id: &str) -> Result<Option<DbCluster>> {
-    match send!(c.rds.describe_db_clusters().db_cluster_identifier(id)) {
-        Ok(r) => Ok(r.db_clusters().first().cloned()),
-        Err(e) if e.is_not_found() => Ok(None),
-        Err(e) => Err(e),
-    }
-}
+rds! { DbCluster, "DB cluster", NAME_MAX,
+describe_db_clusters.db_cluster_identifier -> db_clusters,
+db_cluster_arn, cluster_attrs, status }
 
 /// A final snapshot's name: the cluster's, with the time, so a second
 /// cluster of the same identifier deleted later never clashes.
@@ -97,19 +95,10 @@ pub(crate) fn final_snapshot(id: &str) -> String {
 #[async_trait]
 impl ResourceKind for Cluster {
     async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
-        let prefix = rds_name(&ctx.stack, "", NAME_MAX);
-        let all: Vec<DbCluster> = paginate!(self.0.rds.describe_db_clusters())?;
         let mut out = Vec::new();
-        for c in all {
-            let id = c.db_cluster_identifier().unwrap_or_default().to_string();
-            if !wanted(&id, &prefix, q) || c.status() == Some("deleting") {
-                continue;
-            }
-            let (user, logical) = split_tags(ctx, pairs(c.tag_list()));
-            let known = q.known.iter().find(|(k, _)| *k == id).map(|(_, p)| p);
-            if logical.is_none() && known.is_none() {
-                continue;
-            }
+        for Listed { it: c, name: id, user, logical, known } in
+            listed::<DbCluster>(&self.0, ctx, q).await?
+        {
             let pending = c.pending_modified_values();
             let sgs: Vec<&str> =
                 c.vpc_security_groups().iter().filter_map(|g| g.vpc_security_group_id()).collect();
@@ -151,13 +140,8 @@ impl ResourceKind for Cluster {
             s(p, "identifier").unwrap_or_else(|| rds_name(&ctx.stack, &req.logical_id, NAME_MAX));
         // Never a second CreateDBCluster for an identifier that exists (a
         // retry after a lost answer): moto would overwrite the first.
-        let found = describe(&self.0, &id).await?;
-        let clash = Clash {
-            what: format!("a DB cluster named {id}"),
-            field: "identifier",
-            code: "DBClusterAlreadyExistsFault",
-        };
-        if let Some(c) = made_before(ctx, &req.logical_id, found, DbCluster::tag_list, clash)? {
+        let code = "DBClusterAlreadyExistsFault";
+        if let Some(c) = made_before::<DbCluster>(&self.0, ctx, &req.logical_id, &id, code).await? {
             return Ok(Created::new(id).with(cluster_attrs(&c)));
         }
         let managed = b(p, "manage_master_password").unwrap_or(true);
@@ -238,34 +222,19 @@ impl ResourceKind for Cluster {
                     .set_vpc_security_group_ids(sgs.then(|| list(new, "vpc_security_group_ids")))
             )?;
         }
-        if !TagChanges::between(old, new).is_empty() {
-            let arn = known_arn(
-                describe(&self.0, id).await?.and_then(|c| c.db_cluster_arn().map(Into::into)),
-                id,
-            )?;
-            sync_tags(&self.0, &arn, old, new).await?;
-        }
+        sync_tags_of::<DbCluster>(&self.0, id, old, new).await?;
         Ok(Attrs::new())
     }
 
     /// `available`, after a create or a modification.
     async fn poll_ready(&self, _ctx: &Context, id: &str) -> Result<Option<Attrs>> {
-        let Some(c) = describe(&self.0, id).await? else {
-            return Ok(None);
-        };
         const FAILED: &[&str] = &[
             "failed",
             "incompatible-parameters",
             "incompatible-restore",
             "inaccessible-encryption-credentials",
         ];
-        ready_when(
-            c.status(),
-            &["available"],
-            FAILED,
-            || cluster_attrs(&c),
-            |s| ProviderError::new(format!("the DB cluster {id} is {s}")),
-        )
+        poll_ready::<DbCluster>(&self.0, id, FAILED).await
     }
 
     async fn delete(&self, _ctx: &Context, id: &str, p: &Props) -> Result<()> {
@@ -281,7 +250,7 @@ impl ResourceKind for Cluster {
             Ok(_) => Ok(()),
             // Its instances may still be being deleted.
             Err(e) if e.code.as_deref() == Some("InvalidDBClusterStateFault") => {
-                let now = describe(&self.0, id).await?;
+                let now = DbCluster::describe(&self.0, id).await?;
                 refused_delete(e, now.as_ref().map(DbCluster::status))
             }
             Err(e) if e.message.contains("deletion protection") => Err(ProviderError {
@@ -296,7 +265,7 @@ impl ResourceKind for Cluster {
     }
 
     async fn poll_deleted(&self, _ctx: &Context, id: &str) -> Result<bool> {
-        Ok(describe(&self.0, id).await?.is_none())
+        Ok(DbCluster::describe(&self.0, id).await?.is_none())
     }
 
     fn expected_duration(&self, op: Op) -> Duration {

@@ -45,19 +45,163 @@ pub async fn sync_tags(c: &Clients, arn: &str, old: &Props, new: &Props) -> Resu
     Ok(())
 }
 
-/// Before a create: what already has its identifier, when it is this
-/// stack's `logical` (a retry after a lost answer, which on moto would
-/// overwrite the first), or the `clash`.
-pub fn made_before<T>(
+/// What the RDS kinds' resources share in shape: found by name in a
+/// paginated describe of the account or by one describe of its name, with
+/// an ARN, tags and (clusters, instances) a status.
+#[async_trait]
+pub trait Rds: Sized + Send + Sync {
+    /// The kind in words, for messages: `DB cluster`.
+    const WHAT: &'static str;
+    /// The longest name RDS takes for it.
+    const NAME_MAX: usize;
+    /// The one named `name`; `None`: gone.
+    async fn describe(c: &Clients, name: &str) -> Result<Option<Self>>;
+    /// Every one in the account.
+    async fn list(c: &Clients) -> Result<Vec<Self>>;
+    fn name(&self) -> &str;
+    fn arn(&self) -> Option<&str>;
+    fn attrs(&self) -> Attrs;
+    /// Its status, for those that have one.
+    fn status(&self) -> Option<&str> {
+        None
+    }
+    /// Its tags: one ListTagsForResource, unless its describe carries them.
+    async fn tags(&self, c: &Clients) -> Result<Vec<Tag>> {
+        list_tags(c, self.arn().unwrap_or_default()).await
+    }
+}
+
+/// Implements [`Rds`] for an SDK type: the describe call, the field that
+/// names a resource (the describe's filter too), the list its answer
+/// holds, the ARN's field and the attributes; with `status`, the field of
+/// its status, and tags from its describe.
+macro_rules! rds {
+    ($ty:ty, $what:literal, $max:expr, $describe:ident . $by:ident -> $items:ident,
+     $arn:ident, $attrs:path $(, $status:ident)?) => {
+        #[async_trait]
+        impl super::common::Rds for $ty {
+            const WHAT: &'static str = $what;
+            const NAME_MAX: usize = $max;
+
+            async fn describe(c: &Clients, name: &str) -> Result<Option<Self>> {
+                let r = send!(c.rds.$describe().$by(name));
+                super::common::first_found(r, |r| r.$items().first())
+            }
+
+            async fn list(c: &Clients) -> Result<Vec<Self>> {
+                paginate!(c.rds.$describe())
+            }
+
+            fn name(&self) -> &str {
+                self.$by().unwrap_or_default()
+            }
+
+            fn arn(&self) -> Option<&str> {
+                self.$arn()
+            }
+
+            fn attrs(&self) -> Attrs {
+                $attrs(self)
+            }
+
+            $(
+            fn status(&self) -> Option<&str> {
+                self.$status()
+            }
+
+            async fn tags(&self, _c: &Clients) -> Result<Vec<aws_sdk_rds::types::Tag>> {
+                Ok(self.tag_list().to_vec())
+            }
+            )?
+        }
+    };
+}
+
+/// The describe of one resource by name: `None` when RDS says it is not
+/// found.
+pub fn first_found<R, T: Clone>(
+    r: Result<R>,
+    first: impl FnOnce(&R) -> Option<&T>,
+) -> Result<Option<T>> {
+    match r {
+        Ok(r) => Ok(first(&r).cloned()),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// One resource a read keeps: the user's tags, its logical id when it is
+/// this stack's, and the properties the state recorded for it.
+pub struct Listed<'q, T> {
+    pub it: T,
+    pub name: String,
+    pub user: Value,
+    pub logical: Option<String>,
+    pub known: Option<&'q Props>,
+}
+
+/// The resources of the stack (their name carries its prefix, their tags
+/// its id) or recorded in `q`; none that is being deleted.
+pub async fn listed<'q, T: Rds>(
+    c: &Clients,
+    ctx: &Context,
+    q: &'q ReadQuery,
+) -> Result<Vec<Listed<'q, T>>> {
+    let prefix = rds_name(&ctx.stack, "", T::NAME_MAX);
+    let mut out = Vec::new();
+    for it in T::list(c).await? {
+        let name = it.name().to_string();
+        if !wanted(&name, &prefix, q) || it.status() == Some("deleting") {
+            continue;
+        }
+        let (user, logical) = split_tags(ctx, pairs(&it.tags(c).await?));
+        let known = q.known.iter().find(|(k, _)| *k == name).map(|(_, p)| p);
+        if logical.is_some() || known.is_some() {
+            out.push(Listed { it, name, user, logical, known });
+        }
+    }
+    Ok(out)
+}
+
+/// Before a create of `id`: what already has it, when it is this stack's
+/// `logical` (a retry after a lost answer, which on moto would overwrite
+/// the first), or an error with AWS's `code` for the clash.
+pub async fn made_before<T: Rds>(
+    c: &Clients,
     ctx: &Context,
     logical: &str,
-    found: Option<T>,
-    tag_list: impl Fn(&T) -> &[Tag],
-    clash: Clash,
+    id: &str,
+    code: &str,
 ) -> Result<Option<T>> {
-    let Some(found) = found else { return Ok(None) };
-    clash.unless_tagged(ctx, logical, pairs(tag_list(&found)))?;
+    let Some(found) = T::describe(c, id).await? else { return Ok(None) };
+    let clash = Clash { what: format!("a {} named {id}", T::WHAT), field: "identifier", code };
+    clash.unless_tagged(ctx, logical, pairs(&found.tags(c).await?))?;
     Ok(Some(found))
+}
+
+/// Brings the user's tags of `name` from `old` to `new`, looking up its
+/// ARN only when they change.
+pub async fn sync_tags_of<T: Rds>(c: &Clients, name: &str, old: &Props, new: &Props) -> Result<()> {
+    if TagChanges::between(old, new).is_empty() {
+        return Ok(());
+    }
+    let arn = known_arn(T::describe(c, name).await?.and_then(|t| t.arn().map(Into::into)), name)?;
+    sync_tags(c, &arn, old, new).await
+}
+
+/// Ready when `available`, after a create or a modification; failed in
+/// one of `failed`.
+pub async fn poll_ready<T: Rds>(c: &Clients, id: &str, failed: &[&str]) -> Result<Option<Attrs>> {
+    let Some(it) = T::describe(c, id).await? else {
+        return Ok(None);
+    };
+    ready_when(
+        it.status(),
+        &["available"],
+        failed,
+        || it.attrs(),
+        |s| ProviderError::new(format!("the {} {id} is {s}", T::WHAT)),
+    )
 }
 
 /// A delete RDS refused with `e` (an `Invalid…State` fault), given the

@@ -15,7 +15,9 @@
 //! `Domain` in ModifyDBInstance: joining another directory in place is the
 //! call AWS documents, not one a test here can prove.
 
-use super::common::{made_before, pairs, rds_name, refused_delete, sync_tags, tags, wanted};
+use super::common::{
+    Listed, Rds, listed, made_before, poll_ready, rds_name, refused_delete, sync_tags_of, tags,
+};
 use crate::aws::prelude::*;
 use crate::schema::Default;
 use aws_sdk_rds::types::DbInstance;
@@ -94,29 +96,17 @@ fn membership(d: &DbInstance) -> Option<&aws_sdk_rds::types::DomainMembership> {
     d.domain_memberships().iter().find(|m| !matches!(m.status(), Some("removing" | "removed")))
 }
 
-async fn describe(c: &Clients, id: &str) -> Result<Option<DbInstance>> {
-    match send!(c.rds.describe_db_instances().db_instance_identifier(id)) {
-        Ok(r) => Ok(r.db_instances().first().cloned()),
-        Err(e) if e.is_not_found() => Ok(None),
-        Err(e) => Err(e),
-    }
-}
+rds! { DbInstance, "DB instance", NAME_MAX,
+describe_db_instances.db_instance_identifier -> db_instances,
+db_instance_arn, instance_attrs, db_instance_status }
 
 #[async_trait]
 impl ResourceKind for Instance {
     async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
-        let prefix = rds_name(&ctx.stack, "", NAME_MAX);
-        let all: Vec<DbInstance> = paginate!(self.0.rds.describe_db_instances())?;
         let mut out = Vec::new();
-        for d in all {
-            let id = d.db_instance_identifier().unwrap_or_default().to_string();
-            if !wanted(&id, &prefix, q) || d.db_instance_status() == Some("deleting") {
-                continue;
-            }
-            let (user, logical) = split_tags(ctx, pairs(d.tag_list()));
-            if logical.is_none() && !q.known.iter().any(|(k, _)| *k == id) {
-                continue;
-            }
+        for Listed { it: d, name: id, user, logical, known } in
+            listed::<DbInstance>(&self.0, ctx, q).await?
+        {
             let pending = d.pending_modified_values();
             let p = props([
                 ("identifier", json!(id)),
@@ -138,7 +128,6 @@ impl ResourceKind for Instance {
                     .iter()
                     .filter_map(|g| g.vpc_security_group_id())
                     .collect();
-                let known = q.known.iter().find(|(k, _)| *k == id).map(|(_, p)| p);
                 let m = membership(&d);
                 p.extend(props([
                     ("engine_version", json!(d.engine_version())),
@@ -175,13 +164,9 @@ impl ResourceKind for Instance {
         let id =
             s(p, "identifier").unwrap_or_else(|| rds_name(&ctx.stack, &req.logical_id, NAME_MAX));
         // A retry after a lost answer finds the first create's instance.
-        let found = describe(&self.0, &id).await?;
-        let clash = Clash {
-            what: format!("a DB instance named {id}"),
-            field: "identifier",
-            code: "DBInstanceAlreadyExists",
-        };
-        if let Some(d) = made_before(ctx, &req.logical_id, found, DbInstance::tag_list, clash)? {
+        let code = "DBInstanceAlreadyExists";
+        if let Some(d) = made_before::<DbInstance>(&self.0, ctx, &req.logical_id, &id, code).await?
+        {
             return Ok(Created::new(id).with(instance_attrs(&d)));
         }
         let r = send!(
@@ -265,20 +250,11 @@ impl ResourceKind for Instance {
                     .set_disable_domain(leave.then_some(true))
             )?;
         }
-        if !TagChanges::between(old, new).is_empty() {
-            let arn = known_arn(
-                describe(&self.0, id).await?.and_then(|d| d.db_instance_arn().map(Into::into)),
-                id,
-            )?;
-            sync_tags(&self.0, &arn, old, new).await?;
-        }
+        sync_tags_of::<DbInstance>(&self.0, id, old, new).await?;
         Ok(Attrs::new())
     }
 
     async fn poll_ready(&self, _ctx: &Context, id: &str) -> Result<Option<Attrs>> {
-        let Some(d) = describe(&self.0, id).await? else {
-            return Ok(None);
-        };
         const FAILED: &[&str] = &[
             "failed",
             "incompatible-parameters",
@@ -286,13 +262,7 @@ impl ResourceKind for Instance {
             "storage-full",
             "inaccessible-encryption-credentials",
         ];
-        ready_when(
-            d.db_instance_status(),
-            &["available"],
-            FAILED,
-            || instance_attrs(&d),
-            |s| ProviderError::new(format!("the DB instance {id} is {s}")),
-        )
+        poll_ready::<DbInstance>(&self.0, id, FAILED).await
     }
 
     async fn delete(&self, _ctx: &Context, id: &str, p: &Props) -> Result<()> {
@@ -310,7 +280,7 @@ impl ResourceKind for Instance {
         match send!(call) {
             // Already on its way out (a retried destroy).
             Err(e) if e.code.as_deref() == Some("InvalidDBInstanceState") => {
-                let now = describe(&self.0, id).await?;
+                let now = DbInstance::describe(&self.0, id).await?;
                 refused_delete(e, now.as_ref().map(DbInstance::db_instance_status))
             }
             r => r.map(|_| ()),
@@ -318,7 +288,7 @@ impl ResourceKind for Instance {
     }
 
     async fn poll_deleted(&self, _ctx: &Context, id: &str) -> Result<bool> {
-        Ok(describe(&self.0, id).await?.is_none())
+        Ok(DbInstance::describe(&self.0, id).await?.is_none())
     }
 
     fn expected_duration(&self, op: Op) -> Duration {

@@ -10,8 +10,10 @@
 //! the describe carries it (clusters, instances) or with one
 //! ListTagsForResource per kept resource (groups).
 
-pub mod cluster;
+// First: its `rds!` macro is used by the kinds below.
+#[macro_use]
 pub mod common;
+pub mod cluster;
 pub mod instance;
 pub mod parameter_group;
 pub mod role_association;

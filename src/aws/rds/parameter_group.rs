@@ -5,7 +5,7 @@
 //! hundreds of defaults are RDS's. Read with DescribeDBClusterParameters
 //! `Source=user`; a parameter the blueprint drops is reset to its default.
 
-use super::common::{list_tags, pairs, rds_name, sync_tags, tags, wanted};
+use super::common::{Listed, listed, rds_name, sync_tags_of, tags};
 use crate::aws::prelude::*;
 use crate::schema::Default;
 use aws_sdk_rds::types::{ApplyMethod, DbClusterParameterGroup, Parameter};
@@ -45,16 +45,12 @@ fn wanted_params(p: &Props) -> BTreeMap<String, String> {
     string_map(p, "parameters")
 }
 
-impl ParameterGroup {
-    async fn describe(&self, name: &str) -> Result<Option<DbClusterParameterGroup>> {
-        let call = self.0.rds.describe_db_cluster_parameter_groups();
-        match send!(call.db_cluster_parameter_group_name(name)) {
-            Ok(r) => Ok(r.db_cluster_parameter_groups().first().cloned()),
-            Err(e) if e.is_not_found() => Ok(None),
-            Err(e) => Err(e),
-        }
-    }
+rds! { DbClusterParameterGroup, "DB cluster parameter group", NAME_MAX,
+describe_db_cluster_parameter_groups.db_cluster_parameter_group_name
+    -> db_cluster_parameter_groups,
+db_cluster_parameter_group_arn, group_attrs }
 
+impl ParameterGroup {
     /// The parameters set on the group (not the family's defaults).
     async fn user_params(&self, name: &str) -> Result<BTreeMap<String, String>> {
         let all: Vec<Parameter> = paginate!(
@@ -101,29 +97,13 @@ impl ParameterGroup {
 #[async_trait]
 impl ResourceKind for ParameterGroup {
     async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
-        let prefix = rds_name(&ctx.stack, "", NAME_MAX);
-        let groups: Vec<DbClusterParameterGroup> =
-            paginate!(self.0.rds.describe_db_cluster_parameter_groups())?;
         let mut out = Vec::new();
-        for g in groups {
-            let name = g.db_cluster_parameter_group_name().unwrap_or_default().to_string();
-            if !wanted(&name, &prefix, q) {
-                continue;
-            }
-            let listed =
-                list_tags(&self.0, g.db_cluster_parameter_group_arn().unwrap_or_default()).await?;
-            let (user, logical) = split_tags(ctx, pairs(&listed));
-            if logical.is_none() && !q.known.iter().any(|(k, _)| *k == name) {
-                continue;
-            }
+        let all = listed::<DbClusterParameterGroup>(&self.0, ctx, q).await?;
+        for Listed { it: g, name, user, logical, known } in all {
             // The apply method is how a change is made, not a state of the
             // group: what was applied stands.
-            let method = q
-                .known
-                .iter()
-                .find(|(k, _)| *k == name)
-                .and_then(|(_, p)| s(p, "apply_method"))
-                .unwrap_or_else(|| "immediate".into());
+            let method =
+                known.and_then(|p| s(p, "apply_method")).unwrap_or_else(|| "immediate".into());
             let p = props([
                 ("name", json!(name)),
                 ("family", json!(g.db_parameter_group_family())),
@@ -188,15 +168,7 @@ impl ResourceKind for ParameterGroup {
                     .set_parameters(Some(chunk.to_vec()))
             )?;
         }
-        if !TagChanges::between(old, new).is_empty() {
-            let arn = known_arn(
-                self.describe(name)
-                    .await?
-                    .and_then(|g| g.db_cluster_parameter_group_arn().map(Into::into)),
-                name,
-            )?;
-            sync_tags(&self.0, &arn, old, new).await?;
-        }
+        sync_tags_of::<DbClusterParameterGroup>(&self.0, name, old, new).await?;
         Ok(Attrs::new())
     }
 

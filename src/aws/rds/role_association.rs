@@ -11,9 +11,9 @@
 //! moto does not implement RemoveRoleFromDBCluster (HTTP 500), so removing
 //! an association from a cluster that stays is not proven by the tests.
 
-use super::cluster::describe;
+use super::common::Rds;
 use crate::aws::prelude::*;
-use aws_sdk_rds::types::DbClusterRole;
+use aws_sdk_rds::types::{DbCluster, DbClusterRole};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -50,7 +50,7 @@ impl ResourceKind for RoleAssociation {
         }
         let mut out = Vec::new();
         for (cluster, wanted) in by_cluster {
-            let Some(c) = describe(&self.0, cluster).await? else {
+            let Some(c) = DbCluster::describe(&self.0, cluster).await? else {
                 continue;
             };
             for (id, role) in wanted {
@@ -91,7 +91,7 @@ impl ResourceKind for RoleAssociation {
     /// ACTIVE on the cluster: the role can be used.
     async fn poll_ready(&self, _ctx: &Context, id: &str) -> Result<Option<Attrs>> {
         let (cluster, role) = split_id(id).unwrap_or((id, ""));
-        let Some(c) = describe(&self.0, cluster).await? else {
+        let Some(c) = DbCluster::describe(&self.0, cluster).await? else {
             return Ok(None);
         };
         ready_when(
@@ -110,7 +110,7 @@ impl ResourceKind for RoleAssociation {
 
     async fn delete(&self, _ctx: &Context, id: &str, _p: &Props) -> Result<()> {
         let (cluster, role) = split_id(id).unwrap_or((id, ""));
-        let c = describe(&self.0, cluster).await?;
+        let c = DbCluster::describe(&self.0, cluster).await?;
         // Gone with its cluster, or already removed.
         let Some(c) = c.filter(|c| c.status() != Some("deleting")) else {
             return Ok(());
@@ -126,7 +126,7 @@ impl ResourceKind for RoleAssociation {
 
     async fn poll_deleted(&self, _ctx: &Context, id: &str) -> Result<bool> {
         let (cluster, role) = split_id(id).unwrap_or((id, ""));
-        Ok(describe(&self.0, cluster)
+        Ok(DbCluster::describe(&self.0, cluster)
             .await?
             .is_none_or(|c| role_of(c.associated_roles(), role).is_none()))
     }

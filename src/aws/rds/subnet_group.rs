@@ -1,7 +1,7 @@
 //! `aws.rds.db_subnet_group`: the subnets (in two zones or more) an RDS
 //! cluster or instance may place its network interfaces in.
 
-use super::common::{list_tags, pairs, rds_name, sync_tags, tags, wanted};
+use super::common::{Listed, listed, rds_name, sync_tags_of, tags};
 use crate::aws::prelude::*;
 use crate::schema::Default;
 use aws_sdk_rds::types::DbSubnetGroup;
@@ -28,33 +28,17 @@ fn group_attrs(g: &DbSubnetGroup) -> Attrs {
     attrs([("arn", json!(g.db_subnet_group_arn())), ("name", json!(g.db_subnet_group_name()))])
 }
 
-impl SubnetGroup {
-    async fn describe(&self, name: &str) -> Result<Option<DbSubnetGroup>> {
-        match send!(self.0.rds.describe_db_subnet_groups().db_subnet_group_name(name)) {
-            Ok(r) => Ok(r.db_subnet_groups().first().cloned()),
-            Err(e) if e.is_not_found() => Ok(None),
-            Err(e) => Err(e),
-        }
-    }
-}
+rds! { DbSubnetGroup, "DB subnet group", NAME_MAX,
+describe_db_subnet_groups.db_subnet_group_name -> db_subnet_groups,
+db_subnet_group_arn, group_attrs }
 
 #[async_trait]
 impl ResourceKind for SubnetGroup {
     async fn read(&self, ctx: &Context, q: &ReadQuery) -> Result<Vec<Observed>> {
-        let prefix = rds_name(&ctx.stack, "", NAME_MAX);
-        let groups: Vec<DbSubnetGroup> = paginate!(self.0.rds.describe_db_subnet_groups())?;
         let mut out = Vec::new();
-        for g in groups {
-            let name = g.db_subnet_group_name().unwrap_or_default().to_string();
-            if !wanted(&name, &prefix, q) {
-                continue;
-            }
-            let arn = g.db_subnet_group_arn().unwrap_or_default();
-            let listed = list_tags(&self.0, arn).await?;
-            let (user, logical) = split_tags(ctx, pairs(&listed));
-            if logical.is_none() && !q.known.iter().any(|(k, _)| *k == name) {
-                continue;
-            }
+        for Listed { it: g, name, user, logical, .. } in
+            listed::<DbSubnetGroup>(&self.0, ctx, q).await?
+        {
             let subnets: Vec<&str> =
                 g.subnets().iter().filter_map(|s| s.subnet_identifier()).collect();
             let p = props([
@@ -97,13 +81,7 @@ impl ResourceKind for SubnetGroup {
                     .set_subnet_ids(Some(list(new, "subnet_ids")))
             )?;
         }
-        if !TagChanges::between(old, new).is_empty() {
-            let arn = known_arn(
-                self.describe(name).await?.and_then(|g| g.db_subnet_group_arn().map(Into::into)),
-                name,
-            )?;
-            sync_tags(&self.0, &arn, old, new).await?;
-        }
+        sync_tags_of::<DbSubnetGroup>(&self.0, name, old, new).await?;
         Ok(Attrs::new())
     }
 
