@@ -43,10 +43,6 @@ pub struct Context {
     /// The state's lineage: the value of the `archkit:lineage` tag, which
     /// tells two state files of one stack name apart ("" in tests: none).
     pub lineage: String,
-    /// What reads saw of the stack that another state manages: logical id
-    /// → that state's lineage. Such resources are never taken as this
-    /// state's; the planner refuses to go on while any exists.
-    pub foreign: Arc<std::sync::Mutex<BTreeMap<String, String>>>,
     /// What a create or update uploads (a function's zip), by the digest
     /// its property holds; packaged when the blueprint was loaded.
     pub assets: Arc<Assets>,
@@ -65,7 +61,6 @@ impl Context {
         Context {
             stack: stack.to_string(),
             lineage: String::new(),
-            foreign: Arc::default(),
             assets: Arc::default(),
             thorough: false,
             force_empty: false,
@@ -114,28 +109,66 @@ impl ReadQuery {
     }
 }
 
+/// Whose a live resource is by its archkit tags: this state's `id`, or
+/// another state's (the same stack name, another lineage).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Logical {
+    /// The `archkit:id` tag, when the resource is this stack's and this
+    /// state's.
+    pub id: Option<String>,
+    /// The stack's resource another state file manages: never taken as
+    /// this state's, and reported so the plan stops.
+    pub other_state: Option<OtherState>,
+}
+
+impl Logical {
+    /// Carries no archkit tags of this stack, this state's or another's:
+    /// a read leaves it out unless the state records it.
+    pub fn unclaimed(&self) -> bool {
+        self.id.is_none() && self.other_state.is_none()
+    }
+}
+
+impl From<Option<String>> for Logical {
+    fn from(id: Option<String>) -> Logical {
+        Logical { id, other_state: None }
+    }
+}
+
+/// A resource tagged with this stack's name by another state file: its
+/// logical id there and that state's lineage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OtherState {
+    pub logical_id: String,
+    pub lineage: String,
+}
+
 /// One live resource as the provider sees it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Observed {
     pub physical_id: String,
-    /// The `archkit:id` tag, when the resource carries one.
+    /// The `archkit:id` tag, when the resource is this state's.
     pub logical_id: Option<String>,
+    /// Set when the resource is another state's of the same stack name.
+    pub other_state: Option<OtherState>,
     /// Current values of the schema's properties.
     pub properties: Props,
     pub attributes: Attrs,
 }
 
 impl Observed {
-    /// A live resource: its id, its `archkit:id` tag if any, and its
+    /// A live resource: its id, whose it is by its tags, and its
     /// properties; attributes are added with [`Observed::with`].
     pub fn new(
         physical_id: impl Into<String>,
-        logical_id: Option<String>,
+        logical: impl Into<Logical>,
         properties: Props,
     ) -> Self {
+        let Logical { id, other_state } = logical.into();
         Observed {
             physical_id: physical_id.into(),
-            logical_id,
+            logical_id: id,
+            other_state,
             properties,
             attributes: Attrs::new(),
         }

@@ -319,7 +319,6 @@ impl Session {
             // whichever state file made it (no lineage: none is foreign);
             // that is what a user who lost the state asks for.
             lineage: if teardown.discover { String::new() } else { self.state.lineage.clone() },
-            foreign: Arc::default(),
             assets: Arc::new(self.blueprint.assets.clone()),
             thorough: teardown.discover,
             force_empty: teardown.force_empty,
@@ -356,9 +355,8 @@ impl Session {
         let _shared = self.cloud.share_reads();
         let live =
             plan::refresh(&self.registry, &ctx, &self.state, &kinds, self.read_parallelism).await?;
-        let foreign = ctx.foreign.lock().unwrap().clone();
-        if let Some(lineage) = foreign.values().next() {
-            let ids: Vec<String> = foreign.keys().cloned().collect();
+        if let Some(lineage) = live.other_state.values().next() {
+            let ids: Vec<&str> = live.other_state.keys().map(String::as_str).collect();
             return Err(SessionError::OtherState {
                 stack: self.stack.clone(),
                 lineage: lineage.clone(),

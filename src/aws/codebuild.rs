@@ -147,7 +147,7 @@ impl ResourceKind for CodeBuildProject {
         for pr in self.get(names).await? {
             let name = pr.name().unwrap_or_default().to_string();
             let (user, logical) = split_tags(ctx, tag_pairs(&pr));
-            if logical.is_none() && !q.known.iter().any(|(k, _)| *k == name) {
+            if logical.unclaimed() && !q.known.iter().any(|(k, _)| *k == name) {
                 continue;
             }
             let src = pr.source();

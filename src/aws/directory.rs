@@ -112,7 +112,7 @@ impl ResourceKind for MicrosoftAd {
             let Some(tags) = self.tags(&id).await? else { return Ok(None) };
             let (user, logical) =
                 split_tags(ctx, tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-            if logical.is_none() && !q.known.iter().any(|(k, _)| *k == id) {
+            if logical.unclaimed() && !q.known.iter().any(|(k, _)| *k == id) {
                 return Ok(None);
             }
             let vpc = d.vpc_settings();
@@ -142,7 +142,7 @@ impl ResourceKind for MicrosoftAd {
                 let tags = self.tags(id).await?.unwrap_or_default();
                 let (_, logical) =
                     split_tags(ctx, tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-                if logical.as_deref() == Some(req.logical_id.as_str()) {
+                if logical.id.as_deref() == Some(req.logical_id.as_str()) {
                     return Ok(Created::new(id).with(directory_attrs(&d)));
                 }
             }

@@ -76,7 +76,7 @@ impl ResourceKind for Table {
                     .resource_arn(t.table_arn().unwrap_or_default())
             )?;
             let (user, logical) = split_tags(ctx, tags.tags().iter().map(|t| (t.key(), t.value())));
-            if logical.is_none() && !q.known.iter().any(|(k, _)| *k == name) {
+            if logical.unclaimed() && !q.known.iter().any(|(k, _)| *k == name) {
                 continue;
             }
             let key = |kt: KeyType| {

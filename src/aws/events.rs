@@ -160,7 +160,7 @@ impl ResourceKind for Rule {
             let arn = r.arn().unwrap_or_default().to_string();
             let tags = send!(self.0.events.list_tags_for_resource().resource_arn(&arn))?;
             let (user, logical) = split_tags(ctx, tags.tags().iter().map(|t| (t.key(), t.value())));
-            if logical.is_none() && !known.contains(name.as_str()) {
+            if logical.unclaimed() && !known.contains(name.as_str()) {
                 continue;
             }
             let t = send!(self.0.events.list_targets_by_rule().rule(&name))?;

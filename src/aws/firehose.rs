@@ -111,7 +111,7 @@ impl ResourceKind for DeliveryStream {
                 ctx,
                 listed.tags().iter().map(|t| (t.key(), t.value().unwrap_or_default())),
             );
-            if logical.is_none() && !q.known.iter().any(|(k, _)| *k == name) {
+            if logical.unclaimed() && !q.known.iter().any(|(k, _)| *k == name) {
                 continue;
             }
             let s3 = d.destinations().first().and_then(|d| d.extended_s3_destination_description());

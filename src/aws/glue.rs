@@ -78,12 +78,12 @@ async fn owned(
     q: &ReadQuery,
     what: &str,
     name: &str,
-) -> Result<Option<(Value, Option<String>)>> {
+) -> Result<Option<(Value, Logical)>> {
     let Some(tags) = tags_of(c, &arn(c, what, name).await?).await? else {
         return Ok(None);
     };
     let (user, logical) = split_tags(ctx, tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-    if logical.is_none() && !q.known.iter().any(|(k, _)| *k == name) {
+    if logical.unclaimed() && !q.known.iter().any(|(k, _)| *k == name) {
         return Ok(None);
     }
     Ok(Some((user, logical)))

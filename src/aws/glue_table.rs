@@ -134,11 +134,7 @@ fn input(ctx: &Context, logical: &str, name: &str, p: &Props) -> TableInput {
 
 /// The properties of a live table, its logical id (from its parameters)
 /// and whether its parameters name this stack.
-fn observed(
-    ctx: &Context,
-    db: &str,
-    t: &aws_sdk_glue::types::Table,
-) -> (Props, Option<String>, bool) {
+fn observed(ctx: &Context, db: &str, t: &aws_sdk_glue::types::Table) -> (Props, Logical, bool) {
     let sd = t.storage_descriptor();
     let serde = sd.and_then(|s| s.serde_info());
     let format = format_of(serde.and_then(|s| s.serialization_library()));
@@ -233,7 +229,7 @@ impl ResourceKind for Table {
                     field: "name",
                     code: "AlreadyExistsException",
                 };
-                clash.unless_ours(logical.as_deref().filter(|_| ours), &req.logical_id)?;
+                clash.unless_ours(logical.id.as_deref().filter(|_| ours), &req.logical_id)?;
                 let table = input(ctx, &req.logical_id, &name, p);
                 send!(self.0.glue.update_table().database_name(&db).table_input(table))?;
             }
@@ -249,7 +245,7 @@ impl ResourceKind for Table {
         // UpdateTable replaces the parameters too: keep the logical id the
         // live table carries.
         let live = self.get(db, name).await?;
-        let logical = live.and_then(|t| observed(ctx, db, &t).1).unwrap_or_default();
+        let logical = live.and_then(|t| observed(ctx, db, &t).1.id).unwrap_or_default();
         let table = input(ctx, &logical, name, new);
         send!(self.0.glue.update_table().database_name(db).table_input(table))?;
         Ok(Attrs::new())

@@ -162,7 +162,7 @@ impl ResourceKind for Function {
                 .map(|t| t.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect())
                 .unwrap_or_default();
             let (user, logical) = split_tags(ctx, pairs);
-            if logical.is_none() && !known.contains(name.as_str()) {
+            if logical.unclaimed() && !known.contains(name.as_str()) {
                 continue;
             }
             let env: BTreeMap<String, String> = f

@@ -46,7 +46,7 @@ impl LogGroup {
         #[allow(deprecated)] // ListTagsLogGroup takes the name; its successor an ARN.
         let out = send!(self.0.logs.list_tags_log_group().log_group_name(name))?;
         let pairs = out.tags().into_iter().flatten().map(|(k, v)| (k.as_str(), v.as_str()));
-        Ok(split_tags(ctx, pairs).1)
+        Ok(split_tags(ctx, pairs).1.id)
     }
 
     /// Whether the group `name` carries this stack's tags for `logical_id`.

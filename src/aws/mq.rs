@@ -158,7 +158,7 @@ impl ResourceKind for Broker {
                 .map(|t| t.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect())
                 .unwrap_or_default();
             let (user, logical) = split_tags(ctx, tags);
-            if logical.is_none() && !q.known.iter().any(|(k, _)| *k == id) {
+            if logical.unclaimed() && !q.known.iter().any(|(k, _)| *k == id) {
                 continue;
             }
             let mut p = props([

@@ -14,8 +14,8 @@ pub use crate::aws::values::{
 };
 pub use crate::price::{Cost, CostInput, Estimate};
 pub use crate::provider::{
-    Attrs, Context, CreateRequest, Created, Declared, Observed, Op, Partial, Props, ProviderError,
-    ReadQuery, ResourceKind, Result, TAG_ID, TAG_STACK, created_id,
+    Attrs, Context, CreateRequest, Created, Declared, Logical, Observed, Op, Partial, Props,
+    ProviderError, ReadQuery, ResourceKind, Result, TAG_ID, TAG_STACK, created_id,
 };
 pub(crate) use crate::schema::rows;
 pub use crate::schema::{Attr, Prop, Replacement, Schema, Sides, Type};

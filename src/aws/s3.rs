@@ -299,7 +299,7 @@ impl ResourceKind for Bucket {
             };
             let (user, logical) =
                 split_tags(ctx, tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-            if logical.is_none() && !q.known.iter().any(|(k, _)| *k == name) {
+            if logical.unclaimed() && !q.known.iter().any(|(k, _)| *k == name) {
                 return Ok(None);
             }
             let (versioning, blocked) = futures_util::future::try_join(

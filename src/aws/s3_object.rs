@@ -97,7 +97,7 @@ impl Object {
             return Ok(None);
         };
         let (user, logical) = split_tags(ctx, tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        if logical.is_none() && !recorded {
+        if logical.unclaimed() && !recorded {
             return Ok(None);
         }
         // An object written outside archkit has no digest of ours: its

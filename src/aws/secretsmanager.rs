@@ -60,7 +60,7 @@ impl ResourceKind for Secret {
             let arn = sec.arn().unwrap_or_default().to_string();
             let (user, logical) =
                 split_tags(ctx, sec.tags().iter().filter_map(|t| Some((t.key()?, t.value()?))));
-            if logical.is_none() && !q.known.iter().any(|(k, _)| *k == arn) {
+            if logical.unclaimed() && !q.known.iter().any(|(k, _)| *k == arn) {
                 continue;
             }
             let p = props([

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::provider::{Props, ProviderError, Result};
+use crate::provider::{Logical, OtherState, Props, ProviderError, Result};
 
 /// The `tags` property as a map.
 pub fn desired_tags(props: &Props) -> BTreeMap<String, String> {
@@ -62,13 +62,14 @@ pub fn arn_attrs(arn: &str) -> crate::provider::Attrs {
 }
 
 /// Splits live tags into the user-visible `tags` (everything but
-/// `archkit:*`) and the logical id, returned only when the `archkit:stack`
-/// tag names this stack: a filter an API (or an emulator) did not apply
-/// must never make another stack's resource look like ours.
+/// `archkit:*`) and whose the resource is: its logical id only when the
+/// `archkit:stack` tag names this stack (a filter an API, or an emulator,
+/// did not apply must never make another stack's resource look like
+/// ours), and never when another state file of the stack name manages it.
 pub fn split_tags<'a>(
     ctx: &crate::provider::Context,
     tags: impl IntoIterator<Item = (&'a str, &'a str)>,
-) -> (Value, Option<String>) {
+) -> (Value, Logical) {
     use crate::provider::{TAG_ID, TAG_LINEAGE, TAG_STACK};
     let mut user = serde_json::Map::new();
     let (mut logical, mut stack, mut lineage) = (None, None, None);
@@ -87,18 +88,18 @@ pub fn split_tags<'a>(
             user.insert(k.to_string(), Value::String(v.to_string()));
         }
     }
-    let mut ours = stack.as_deref() == Some(ctx.stack.as_str());
+    let logical = logical.filter(|_| stack.as_deref() == Some(ctx.stack.as_str()));
     // The same stack name, managed by another state file (another person's
-    // checkout): noted, and never taken as this state's. Resources from
-    // before lineage tags carry none and stay this stack's.
-    if let (true, Some(other), Some(id)) = (ours, &lineage, &logical)
-        && !ctx.lineage.is_empty()
-        && *other != ctx.lineage
-    {
-        ctx.foreign.lock().unwrap().insert(id.clone(), other.clone());
-        ours = false;
-    }
-    (Value::Object(user), logical.filter(|_| ours))
+    // checkout). Resources from before lineage tags carry none and stay
+    // this stack's.
+    let theirs = lineage.filter(|l| !ctx.lineage.is_empty() && *l != ctx.lineage);
+    let found = match (logical, theirs) {
+        (Some(logical_id), Some(lineage)) => {
+            Logical { id: None, other_state: Some(OtherState { logical_id, lineage }) }
+        }
+        (id, _) => Logical::from(id),
+    };
+    (Value::Object(user), found)
 }
 
 /// What a create found already under the name it wants, in words for
@@ -140,7 +141,7 @@ impl Clash<'_> {
         tags: impl IntoIterator<Item = (&'t str, &'t str)>,
     ) -> Result<()> {
         let (_, found) = split_tags(ctx, tags);
-        self.unless_ours(found.as_deref(), logical)
+        self.unless_ours(found.id.as_deref(), logical)
     }
 }
 
@@ -265,6 +266,32 @@ mod tests {
         let (a, b) = (p(serde_json::json!(["b", "a"])), p(serde_json::json!(["a", "b"])));
         assert!(!set_changed(&a, &b, "sg"));
         assert!(set_changed(&a, &p(serde_json::json!(["a"])), "sg"));
+    }
+
+    /// Whose a resource is, from its tags: this state's, another state's
+    /// of the same stack name (reported, never taken), another stack's or
+    /// none (unclaimed); a state without lineage (discovery) takes all of
+    /// the stack's.
+    #[test]
+    fn tags_say_whose_a_resource_is() {
+        use crate::provider::{Context, TAG_ID, TAG_LINEAGE, TAG_STACK};
+        let mut ctx = Context::new("dev");
+        ctx.lineage = "mine".into();
+        let tags = |stack: &'static str, lineage: &'static str| {
+            [(TAG_STACK, stack), (TAG_ID, "web"), (TAG_LINEAGE, lineage), ("team", "a")]
+        };
+        let (user, ours) = split_tags(&ctx, tags("dev", "mine"));
+        assert_eq!(user, serde_json::json!({"team": "a"}));
+        assert_eq!(ours, Logical::from(Some("web".to_string())));
+        let (_, theirs) = split_tags(&ctx, tags("dev", "yours"));
+        let other = OtherState { logical_id: "web".into(), lineage: "yours".into() };
+        assert_eq!(theirs, Logical { id: None, other_state: Some(other) });
+        assert!(!theirs.unclaimed());
+        let (_, elsewhere) = split_tags(&ctx, tags("prod", "yours"));
+        assert!(elsewhere.unclaimed());
+        assert!(split_tags(&ctx, [("team", "a")]).1.unclaimed());
+        ctx.lineage.clear();
+        assert_eq!(split_tags(&ctx, tags("dev", "yours")).1.id.as_deref(), Some("web"));
     }
 
     #[test]

@@ -165,6 +165,10 @@ pub struct Live {
     pub by_physical: HashMap<String, (String, Observed)>,
     /// Read calls made (one per kind).
     pub reads: usize,
+    /// What the reads found of the stack that another state file manages:
+    /// logical id → that state's lineage. Never taken as this state's;
+    /// the session refuses to plan while any exists.
+    pub other_state: BTreeMap<String, String>,
 }
 
 impl Live {
@@ -209,7 +213,11 @@ pub async fn refresh(
     for (kind, observed) in read {
         live.reads += 1;
         for o in observed {
-            live.by_physical.insert(o.physical_id.clone(), (kind.clone(), o));
+            if let Some(other) = o.other_state {
+                live.other_state.insert(other.logical_id, other.lineage);
+            } else {
+                live.by_physical.insert(o.physical_id.clone(), (kind.clone(), o));
+            }
         }
     }
     Ok(live)
@@ -243,11 +251,14 @@ async fn read_kind(
         // Throttling and eventual consistency are retried here as in
         // apply: a plan must not fail where an apply would go on.
         let observed = retrying(|| k.read(ctx, &query)).await?;
-        // Only what state records or what is tagged with this stack: a
-        // provider's filter is not trusted to have been applied.
+        // Only what state records or what is tagged with this stack (by
+        // this state or another): a provider's filter is not trusted to
+        // have been applied.
         let observed = observed
             .into_iter()
-            .filter(|o| o.logical_id.is_some() || known.contains(&o.physical_id))
+            .filter(|o| {
+                o.logical_id.is_some() || o.other_state.is_some() || known.contains(&o.physical_id)
+            })
             .map(|mut o| {
                 k.normalize(&mut o.properties);
                 o

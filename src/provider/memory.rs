@@ -329,6 +329,7 @@ impl ResourceKind for MemoryKind {
             .map(|(pid, r)| Observed {
                 physical_id: pid.clone(),
                 logical_id: Some(r.logical_id.clone()),
+                other_state: None,
                 properties: r.props.clone(),
                 attributes: attrs(pid),
             })

@@ -38,7 +38,7 @@ pub fn tag_spec(
 /// resource belongs to this stack: a tag filter the API (or an emulator:
 /// moto ignores it on DescribeNatGateways) did not apply must never make
 /// another stack's resource look like ours.
-pub fn read_tags(ctx: &Context, tags: &[Tag]) -> (Value, Option<String>) {
+pub fn read_tags(ctx: &Context, tags: &[Tag]) -> (Value, Logical) {
     crate::aws::values::split_tags(ctx, tags.iter().filter_map(|t| Some((t.key()?, t.value()?))))
 }
 

@@ -73,7 +73,7 @@ impl ResourceKind for Cluster {
         for c in self.describe(names.into_iter().collect()).await? {
             let name = c.cluster_name().unwrap_or_default().to_string();
             let (user, logical) = split_tags(ctx, ecs_tags(c.tags()));
-            if logical.is_none() && !q.known.iter().any(|(id, _)| *id == name) {
+            if logical.unclaimed() && !q.known.iter().any(|(id, _)| *id == name) {
                 continue;
             }
             let p = props([("name", json!(name)), ("tags", user)]);

@@ -263,7 +263,7 @@ impl ResourceKind for Service {
             }
             let arn = svc.service_arn().unwrap_or_default().to_string();
             let (user, logical) = split_tags(ctx, ecs_tags(svc.tags()));
-            if logical.is_none() && !q.known.iter().any(|(id, _)| *id == arn) {
+            if logical.unclaimed() && !q.known.iter().any(|(id, _)| *id == arn) {
                 continue;
             }
             out.push(

@@ -343,7 +343,7 @@ impl ResourceKind for TaskDefinition {
                 continue;
             }
             let (user, logical) = split_tags(ctx, ecs_tags(&tags));
-            if logical.is_none() && !known {
+            if logical.unclaimed() && !known {
                 continue;
             }
             let p = props([

@@ -211,11 +211,11 @@ pub(crate) fn owned(
     q: &ReadQuery,
     arn: &str,
     tags: &HashMap<String, Vec<(String, String)>>,
-) -> Option<(Value, Option<String>)> {
+) -> Option<(Value, Logical)> {
     let pairs = tags.get(arn).map(Vec::as_slice).unwrap_or_default();
     let (user, logical) = split_tags(ctx, pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     let known = q.known.iter().any(|(id, _)| id == arn);
-    (known || logical.is_some()).then_some((user, logical))
+    (known || !logical.unclaimed()).then_some((user, logical))
 }
 
 /// One of this stack's (or state's) load balancers or target groups, with
@@ -224,7 +224,7 @@ pub(crate) struct Owned<T> {
     pub(crate) item: T,
     pub(crate) arn: String,
     pub(crate) user: Value,
-    pub(crate) logical: Option<String>,
+    pub(crate) logical: Logical,
 }
 
 /// Whether a listed load balancer or target group may be this stack's:

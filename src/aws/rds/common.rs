@@ -136,7 +136,7 @@ pub struct Listed<'q, T> {
     pub it: T,
     pub name: String,
     pub user: Value,
-    pub logical: Option<String>,
+    pub logical: Logical,
     pub known: Option<&'q Props>,
 }
 
@@ -156,7 +156,7 @@ pub async fn listed<'q, T: Rds>(
         }
         let (user, logical) = split_tags(ctx, pairs(&it.tags(c).await?));
         let known = q.known.iter().find(|(k, _)| *k == name).map(|(_, p)| p);
-        if logical.is_some() || known.is_some() {
+        if !logical.unclaimed() || known.is_some() {
             out.push(Listed { it, name, user, logical, known });
         }
     }
