@@ -471,8 +471,8 @@ pub trait ResourceKind: Declared {
 
     /// Checks rules a schema cannot express (allowed combinations of
     /// values), on the values known at plan time, so a bad combination is
-    /// refused before anything is changed. `Err((message, help))`.
-    fn check(&self, _props: &Props) -> Result<(), (String, String)> {
+    /// refused before anything is changed.
+    fn check(&self, _props: &Props) -> Result<(), crate::schema::Refusal> {
         Ok(())
     }
 

@@ -127,11 +127,25 @@ pub enum Limit {
     NonEmpty,
 }
 
+/// A value, or a combination of values, refused at plan time before
+/// anything changes: what is wrong and how to put it right.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub message: String,
+    pub help: String,
+}
+
+impl Refusal {
+    pub fn new(message: String, help: String) -> Refusal {
+        Refusal { message, help }
+    }
+}
+
 impl Limit {
-    /// Checks a known value; `Err((message, help))` says what is wrong
+    /// Checks a known value; `Err(Refusal::new(message, help))` says what is wrong
     /// and what is allowed. Types are checked too, since a parameter's
     /// value reaches a property unchecked by the blueprint's own types.
-    pub fn check(&self, ty: &Type, v: &serde_json::Value) -> Result<(), (String, String)> {
+    pub fn check(&self, ty: &Type, v: &serde_json::Value) -> Result<(), Refusal> {
         use serde_json::Value as J;
         let shown = match v {
             J::String(s) => format!("`{s}`"),
@@ -141,7 +155,7 @@ impl Limit {
             (Type::Int, J::Number(n)) => {
                 let whole = n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64);
                 let Some(i) = n.as_i64().or(whole) else {
-                    return Err((
+                    return Err(Refusal::new(
                         format!("is {shown}, not a whole number"),
                         self.hint().unwrap_or_else(|| "give an integer".into()),
                     ));
@@ -149,13 +163,16 @@ impl Limit {
                 if let Limit::Range(lo, hi) = *self
                     && !(lo..=hi).contains(&i)
                 {
-                    return Err((format!("is {i}, out of range"), self.hint().unwrap_or_default()));
+                    return Err(Refusal::new(
+                        format!("is {i}, out of range"),
+                        self.hint().unwrap_or_default(),
+                    ));
                 }
             }
             (Type::Int, J::String(s)) => match s.trim().parse::<i64>() {
                 Ok(i) => return self.check(ty, &J::from(i)),
                 Err(_) => {
-                    return Err((
+                    return Err(Refusal::new(
                         format!("is {shown}, not an integer"),
                         self.hint().unwrap_or_else(|| "give an integer".into()),
                     ));
@@ -163,7 +180,7 @@ impl Limit {
             },
             (Type::Cidr, J::String(s)) => {
                 let net = s.parse::<ipnet::Ipv4Net>().map_err(|_| {
-                    (
+                    Refusal::new(
                         format!("is {shown}, not an IPv4 CIDR block"),
                         format!(
                             "write an address and prefix length, e.g. `10.0.0.0/16`{}",
@@ -172,7 +189,7 @@ impl Limit {
                     )
                 })?;
                 if net.trunc() != net {
-                    return Err((
+                    return Err(Refusal::new(
                         format!("is {shown}, which has host bits set"),
                         format!("did you mean `{}`?", net.trunc()),
                     ));
@@ -180,7 +197,7 @@ impl Limit {
                 if let Limit::Prefix(lo, hi) = *self
                     && !(lo..=hi).contains(&net.prefix_len())
                 {
-                    return Err((
+                    return Err(Refusal::new(
                         format!("is {shown}, a /{} block", net.prefix_len()),
                         self.hint().unwrap_or_default(),
                     ));
@@ -191,10 +208,10 @@ impl Limit {
                     Some(m) => format!("did you mean `{m}`? use one of {}", quote_list(vals)),
                     None => format!("use one of {}", quote_list(vals)),
                 };
-                return Err((format!("is {shown}, which is not allowed"), help));
+                return Err(Refusal::new(format!("is {shown}, which is not allowed"), help));
             }
             (Type::String, J::String(s)) if *self == Limit::NonEmpty && s.trim().is_empty() => {
-                return Err(("is empty".into(), "give a value".into()));
+                return Err(Refusal::new("is empty".into(), "give a value".into()));
             }
             _ => {}
         }

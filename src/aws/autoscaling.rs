@@ -154,11 +154,11 @@ impl ResourceKind for AutoScalingGroup {
         }
     }
 
-    fn check(&self, p: &Props) -> Result<(), (String, String)> {
+    fn check(&self, p: &Props) -> Result<(), Refusal> {
         let (min, max) = (i(p, "min_size"), i(p, "max_size"));
         if let (Some(min), Some(max)) = (min, max) {
             if min > max {
-                return Err((
+                return Err(Refusal::new(
                     format!("min_size {min} is above max_size {max}"),
                     "make min_size at most max_size".into(),
                 ));
@@ -166,7 +166,7 @@ impl ResourceKind for AutoScalingGroup {
             if let Some(d) = i(p, "desired_capacity")
                 && !(min..=max).contains(&d)
             {
-                return Err((
+                return Err(Refusal::new(
                     format!("desired_capacity {d} is outside {min} to {max}"),
                     "give a desired capacity between min_size and max_size".into(),
                 ));

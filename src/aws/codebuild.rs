@@ -255,17 +255,17 @@ impl ResourceKind for CodeBuildProject {
         Duration::from_secs(5)
     }
 
-    fn check(&self, p: &Props) -> Result<(), (String, String)> {
+    fn check(&self, p: &Props) -> Result<(), Refusal> {
         let set = |k: &str| p.get(k).is_some_and(|v| !v.is_null());
         if p.get("source_type").and_then(Value::as_str) == Some("NO_SOURCE") {
             if set("source_location") {
-                return Err((
+                return Err(Refusal::new(
                     "a NO_SOURCE project has no `source_location`".into(),
                     "remove `source_location`, or choose the `source_type` it belongs to".into(),
                 ));
             }
             if !set("buildspec") {
-                return Err((
+                return Err(Refusal::new(
                     "a NO_SOURCE project needs an inline `buildspec`".into(),
                     "add `buildspec: |` with the build's commands".into(),
                 ));
@@ -300,11 +300,12 @@ mod tests {
         assert!(
             k.check(&p(json!({"source_type": "NO_SOURCE", "buildspec": "version: 0.2"}))).is_ok()
         );
-        let (msg, _) = k.check(&p(json!({"source_type": "NO_SOURCE"}))).unwrap_err();
+        let Refusal { message: msg, help: _ } =
+            k.check(&p(json!({"source_type": "NO_SOURCE"}))).unwrap_err();
         assert!(msg.contains("buildspec"), "{msg}");
         let located =
             json!({"source_type": "NO_SOURCE", "buildspec": "x", "source_location": "s3://b/k"});
-        assert!(k.check(&p(located)).unwrap_err().0.contains("source_location"));
+        assert!(k.check(&p(located)).unwrap_err().message.contains("source_location"));
         assert!(
             k.check(&p(json!({"source_type": "GITHUB", "source_location": "https://x"}))).is_ok()
         );

@@ -212,11 +212,11 @@ impl ResourceKind for MicrosoftAd {
         }
     }
 
-    fn check(&self, p: &Props) -> Result<(), (String, String)> {
+    fn check(&self, p: &Props) -> Result<(), Refusal> {
         if let Some(Value::Array(subnets)) = p.get("subnet_ids")
             && subnets.len() != 2
         {
-            return Err((
+            return Err(Refusal::new(
                 format!("a Managed Microsoft AD needs exactly 2 subnets, not {}", subnets.len()),
                 "give two subnets in two availability zones, one for each domain controller".into(),
             ));
@@ -230,7 +230,7 @@ impl ResourceKind for MicrosoftAd {
             ];
             if !(8..=64).contains(&pw.chars().count()) || classes.iter().filter(|c| **c).count() < 3
             {
-                return Err((
+                return Err(Refusal::new(
                     "the directory's admin password is too weak for Directory Service".into(),
                     "use 8 to 64 characters with three of: lower case, upper case, digits, symbols"
                         .into(),
@@ -266,9 +266,12 @@ mod tests {
         assert!(
             k.check(&p(json!({"subnet_ids": ["a", "b"], "password": "Corp-Admin-Pw-7x"}))).is_ok()
         );
-        assert!(k.check(&p(json!({"subnet_ids": ["a"]}))).unwrap_err().0.contains("exactly 2"));
+        assert!(
+            k.check(&p(json!({"subnet_ids": ["a"]}))).unwrap_err().message.contains("exactly 2")
+        );
         for weak in ["short1A", "alllowercaseletters", "ALLUPPER12345"] {
-            let (msg, help) = k.check(&p(json!({"password": weak}))).unwrap_err();
+            let Refusal { message: msg, help } =
+                k.check(&p(json!({"password": weak}))).unwrap_err();
             assert!(!msg.contains(weak) && !help.contains(weak));
         }
     }

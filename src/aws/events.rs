@@ -50,20 +50,20 @@ fn targets(p: &Props) -> Vec<(String, String)> {
 
 /// `rate(1 minutes)` is refused by AWS (moto accepts it): the unit must
 /// agree with the number.
-pub fn check_schedule(expr: &str) -> Result<(), (String, String)> {
+pub fn check_schedule(expr: &str) -> Result<(), Refusal> {
     let help = "write `rate(1 minute)`, `rate(5 minutes)`, or `cron(0 12 * * ? *)`";
     if expr.starts_with("cron(") && expr.ends_with(')') {
         return Ok(());
     }
     let Some(inner) = expr.strip_prefix("rate(").and_then(|r| r.strip_suffix(')')) else {
-        return Err((format!("`{expr}` is not a schedule expression"), help.into()));
+        return Err(Refusal::new(format!("`{expr}` is not a schedule expression"), help.into()));
     };
     let mut parts = inner.split_whitespace();
     let (Some(n), Some(unit), None) = (parts.next(), parts.next(), parts.next()) else {
-        return Err((format!("`{expr}` is not a rate"), help.into()));
+        return Err(Refusal::new(format!("`{expr}` is not a rate"), help.into()));
     };
     let Ok(n) = n.parse::<u64>() else {
-        return Err((format!("`{n}` in `{expr}` is not a whole number"), help.into()));
+        return Err(Refusal::new(format!("`{n}` in `{expr}` is not a whole number"), help.into()));
     };
     let singular = ["minute", "hour", "day"];
     let ok = match n {
@@ -71,7 +71,11 @@ pub fn check_schedule(expr: &str) -> Result<(), (String, String)> {
         1 => singular.contains(&unit),
         _ => singular.iter().any(|s| unit.strip_suffix('s') == Some(s)),
     };
-    if ok { Ok(()) } else { Err((format!("`{expr}` is not a valid rate"), help.into())) }
+    if ok {
+        Ok(())
+    } else {
+        Err(Refusal::new(format!("`{expr}` is not a valid rate"), help.into()))
+    }
 }
 
 impl Rule {
@@ -228,7 +232,7 @@ impl ResourceKind for Rule {
         Ok(())
     }
 
-    fn check(&self, p: &Props) -> Result<(), (String, String)> {
+    fn check(&self, p: &Props) -> Result<(), Refusal> {
         match s(p, "schedule_expression") {
             Some(e) => check_schedule(&e),
             None => Ok(()),

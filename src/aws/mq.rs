@@ -55,9 +55,9 @@ const NEEDS_REBOOT: &[&str] = &[
     "console_access",
 ];
 
-/// Amazon MQ's password rules. `Err((message, help))`; never includes the
+/// Amazon MQ's password rules. `Err(Refusal::new(message, help))`; never includes the
 /// password.
-pub fn check_password(p: &str) -> Result<(), (String, String)> {
+pub fn check_password(p: &str) -> Result<(), Refusal> {
     let help = "choose at least 12 characters, at least 4 of them different, \
                 without `,`, `:` or `=`";
     let distinct: BTreeSet<char> = p.chars().collect();
@@ -71,9 +71,10 @@ pub fn check_password(p: &str) -> Result<(), (String, String)> {
         None
     };
     match problem {
-        Some(why) => {
-            Err((format!("the broker password {why}, which Amazon MQ refuses"), help.into()))
-        }
+        Some(why) => Err(Refusal::new(
+            format!("the broker password {why}, which Amazon MQ refuses"),
+            help.into(),
+        )),
         None => Ok(()),
     }
 }
@@ -328,7 +329,7 @@ impl ResourceKind for Broker {
             .then_some("the broker reboots to apply it")
     }
 
-    fn check(&self, p: &Props) -> Result<(), (String, String)> {
+    fn check(&self, p: &Props) -> Result<(), Refusal> {
         match p.get("password") {
             Some(Value::String(pw)) => check_password(pw),
             _ => Ok(()),
@@ -371,11 +372,11 @@ mod tests {
     fn password_rules_never_echo_the_password() {
         assert!(check_password("correct-horse-battery").is_ok());
         for bad in ["short1", "aaaaaaaaaaaaaaab", "has:colon-inside-it", "x=y,zzzzzzzzzzz"] {
-            let (msg, help) = check_password(bad).unwrap_err();
+            let Refusal { message: msg, help } = check_password(bad).unwrap_err();
             assert!(!msg.contains(bad) && !help.contains(bad), "{msg}");
         }
         assert!(check_password("aabbccdd1122").is_ok());
-        assert!(check_password("aaabbbcccaaa").unwrap_err().0.contains("3 distinct"));
+        assert!(check_password("aaabbbcccaaa").unwrap_err().message.contains("3 distinct"));
     }
 
     #[test]

@@ -18,4 +18,4 @@ pub use crate::provider::{
     ProviderError, ReadQuery, ResourceKind, Result, TAG_ID, TAG_STACK, created_id,
 };
 pub(crate) use crate::schema::rows;
-pub use crate::schema::{Attr, Prop, Replacement, Schema, Sides, Type};
+pub use crate::schema::{Attr, Prop, Refusal, Replacement, Schema, Sides, Type};

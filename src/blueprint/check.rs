@@ -126,7 +126,7 @@ impl<'a> Checker<'a> {
                     return;
                 }
                 let Some(v) = self.eval().known(e) else { return };
-                if let Err((msg, help)) = limit.check(ty, &v) {
+                if let Err(crate::schema::Refusal { message: msg, help }) = limit.check(ty, &v) {
                     let params = params_of(e);
                     let secret = sensitive
                         || params.iter().any(|p| self.values.get(p).is_some_and(|v| v.secret));

@@ -680,7 +680,7 @@ fn desired_properties(
     let mut props = resolve_properties(input.blueprint, id, &env, look)?;
     let mut known: Props =
         props.iter().filter_map(|(k, v)| v.known().map(|v| (k.clone(), v.clone()))).collect();
-    k.check(&known).map_err(|(message, help)| PlanError::Invalid {
+    k.check(&known).map_err(|crate::schema::Refusal { message, help }| PlanError::Invalid {
         id: id.to_string(),
         kind: k.schema().kind.to_string(),
         message,

@@ -80,13 +80,13 @@ const FARGATE_SIZES: &[(u32, u32, u32, u32)] = &[
     (16384, 32768, 122880, 8192),
 ];
 
-/// Checks a Fargate cpu/memory pair. `Err((message, help))`.
-pub fn check_fargate_size(cpu: &str, memory: &str) -> Result<(), (String, String)> {
+/// Checks a Fargate cpu/memory pair. `Err(Refusal::new(message, help))`.
+pub fn check_fargate_size(cpu: &str, memory: &str) -> Result<(), Refusal> {
     let cpus: Vec<String> = FARGATE_SIZES.iter().map(|s| s.0.to_string()).collect();
     let Some(&(c, lo, hi, step)) =
         cpu.trim().parse::<u32>().ok().and_then(|c| FARGATE_SIZES.iter().find(|s| s.0 == c))
     else {
-        return Err((
+        return Err(Refusal::new(
             format!("`cpu` {cpu} is not a Fargate task size"),
             format!("use one of {}", cpus.join(", ")),
         ));
@@ -107,7 +107,7 @@ pub fn check_fargate_size(cpu: &str, memory: &str) -> Result<(), (String, String
     if ok {
         Ok(())
     } else {
-        Err((
+        Err(Refusal::new(
             format!("Fargate does not run {cpu} CPU units with {memory} MiB of memory"),
             format!("with cpu {c}, memory must be {} MiB", allowed(lo, hi, step)),
         ))
@@ -418,14 +418,14 @@ impl ResourceKind for TaskDefinition {
         Ok(())
     }
 
-    fn check(&self, p: &Props) -> Result<(), (String, String)> {
+    fn check(&self, p: &Props) -> Result<(), Refusal> {
         if s(p, "compatibility").as_deref() != Some("FARGATE") {
             return Ok(());
         }
         if let Some(mode) = s(p, "network_mode")
             && mode != "awsvpc"
         {
-            return Err((
+            return Err(Refusal::new(
                 format!("Fargate tasks need `network_mode: awsvpc`, not `{mode}`"),
                 "remove `network_mode` (awsvpc is the default) or set it to awsvpc".into(),
             ));
@@ -433,7 +433,7 @@ impl ResourceKind for TaskDefinition {
         match (s(p, "cpu"), s(p, "memory")) {
             (Some(cpu), Some(memory)) => check_fargate_size(&cpu, &memory),
             // Unknown until apply (a reference): checked by AWS then.
-            _ if !p.contains_key("cpu") || !p.contains_key("memory") => Err((
+            _ if !p.contains_key("cpu") || !p.contains_key("memory") => Err(Refusal::new(
                 "Fargate task definitions need both `cpu` and `memory`".into(),
                 "set e.g. `cpu: 256` and `memory: 512`".into(),
             )),
@@ -483,9 +483,9 @@ mod tests {
         assert!(check_fargate_size("8192", "20480").is_ok());
         assert!(check_fargate_size("8192", "18432").is_err());
         assert!(check_fargate_size("16384", "122880").is_ok());
-        let (msg, help) = check_fargate_size("300", "512").unwrap_err();
+        let Refusal { message: msg, help } = check_fargate_size("300", "512").unwrap_err();
         assert!(msg.contains("300") && help.contains("256"), "{msg} / {help}");
-        let (_, help) = check_fargate_size("1024", "512").unwrap_err();
+        let Refusal { message: _, help } = check_fargate_size("1024", "512").unwrap_err();
         assert!(help.contains("2048 to 8192 in steps of 1024"), "{help}");
     }
 

@@ -155,9 +155,9 @@ impl ResourceKind for ListenerRule {
         Ok(())
     }
 
-    fn check(&self, p: &Props) -> Result<(), (String, String)> {
+    fn check(&self, p: &Props) -> Result<(), Refusal> {
         if conditions(p).is_empty() {
-            return Err((
+            return Err(Refusal::new(
                 "a listener rule needs at least one condition".into(),
                 "set `path_patterns` (e.g. [\"/*\"]) or `host_headers`".into(),
             ));

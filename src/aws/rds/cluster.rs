@@ -291,16 +291,16 @@ impl ResourceKind for Cluster {
         }
     }
 
-    fn check(&self, p: &Props) -> Result<(), (String, String)> {
+    fn check(&self, p: &Props) -> Result<(), Refusal> {
         let managed = p.get("manage_master_password").and_then(Value::as_bool).unwrap_or(true);
         match (managed, p.get("master_password")) {
-            (true, Some(v)) if !v.is_null() => Err((
+            (true, Some(v)) if !v.is_null() => Err(Refusal::new(
                 "`master_password` is set while `manage_master_password` is true".into(),
                 "drop `master_password` to let RDS keep the password in Secrets Manager, \
                  or set `manage_master_password: false`"
                     .into(),
             )),
-            (false, None) => Err((
+            (false, None) => Err(Refusal::new(
                 "the cluster has no master password".into(),
                 "set `master_password` (a `secret: true` parameter), or \
                  `manage_master_password: true`"

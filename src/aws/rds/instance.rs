@@ -314,12 +314,12 @@ impl ResourceKind for Instance {
     /// the cluster; one of its own needs them. Only values known at plan
     /// time are here (a reference not yet applied is absent), so what is
     /// usually a reference is not required by this check.
-    fn check(&self, p: &Props) -> Result<(), (String, String)> {
+    fn check(&self, p: &Props) -> Result<(), Refusal> {
         let set = |k: &str| p.get(k).is_some_and(|v| !v.is_null());
         let engine = p.get("engine").and_then(Value::as_str).unwrap_or("aurora-mysql");
         if engine.starts_with("aurora") {
             if let Some(k) = STANDALONE.iter().find(|k| set(k)) {
-                return Err((
+                return Err(Refusal::new(
                     format!(
                         "`{k}` is set on an `{engine}` instance, which takes it from its cluster"
                     ),
@@ -331,14 +331,14 @@ impl ResourceKind for Instance {
             return Ok(());
         }
         if set("cluster_identifier") {
-            return Err((
+            return Err(Refusal::new(
                 format!("an `{engine}` instance cannot serve an Aurora cluster"),
                 "remove `cluster_identifier`".into(),
             ));
         }
         for k in ["master_username", "allocated_storage"] {
             if !set(k) {
-                return Err((
+                return Err(Refusal::new(
                     format!("an `{engine}` instance needs `{k}`"),
                     format!("add `{k}` (see `archkit docs aws.rds.db_instance`)"),
                 ));
@@ -396,13 +396,14 @@ mod tests {
         assert!(k.check(&p(sql.clone())).is_ok());
         let mut no_storage = sql.clone();
         no_storage.as_object_mut().unwrap().remove("allocated_storage");
-        assert!(k.check(&p(no_storage)).unwrap_err().0.contains("allocated_storage"));
+        assert!(k.check(&p(no_storage)).unwrap_err().message.contains("allocated_storage"));
         let mut in_cluster = sql;
         in_cluster["cluster_identifier"] = json!("c");
-        assert!(k.check(&p(in_cluster)).unwrap_err().0.contains("cannot serve"));
+        assert!(k.check(&p(in_cluster)).unwrap_err().message.contains("cannot serve"));
         // An Aurora instance's cluster may be known only after apply.
         assert!(k.check(&p(json!({"engine": "aurora-mysql"}))).is_ok());
-        let (msg, _) = k.check(&p(json!({"engine": "aurora-mysql", "domain": "d-1"}))).unwrap_err();
+        let Refusal { message: msg, help: _ } =
+            k.check(&p(json!({"engine": "aurora-mysql", "domain": "d-1"}))).unwrap_err();
         assert!(msg.contains("`domain`"), "{msg}");
     }
 }
