@@ -26,6 +26,22 @@ use crate::schema::Schema;
 /// The result of a provider call.
 pub type Result<T, E = ProviderError> = std::result::Result<T, E>;
 
+/// A call's answer as an `Option`: `None` when what it names is not
+/// found (a describe or get of something deleted).
+pub trait Found<T> {
+    fn found(self) -> Result<Option<T>>;
+}
+
+impl<T> Found<T> for Result<T> {
+    fn found(self) -> Result<Option<T>> {
+        match self {
+            Ok(v) => Ok(Some(v)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
 /// Resolved property values (references replaced by their values).
 pub type Props = Map<String, Value>;
 

@@ -62,21 +62,15 @@ fn directory_attrs(d: &DirectoryDescription) -> Attrs {
 
 impl MicrosoftAd {
     async fn describe(&self, id: &str) -> Result<Option<DirectoryDescription>> {
-        match send!(self.0.ds.describe_directories().directory_ids(id)) {
-            Ok(r) => Ok(r.directory_descriptions().first().cloned()),
-            Err(e) if e.is_not_found() => Ok(None),
-            Err(e) => Err(e),
-        }
+        Ok(send!(self.0.ds.describe_directories().directory_ids(id))
+            .found()?
+            .and_then(|r| r.directory_descriptions().first().cloned()))
     }
 
     async fn tags(&self, id: &str) -> Result<Option<Vec<(String, String)>>> {
-        match send!(self.0.ds.list_tags_for_resource().resource_id(id)) {
-            Ok(r) => Ok(Some(
-                r.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect(),
-            )),
-            Err(e) if e.is_not_found() => Ok(None),
-            Err(e) => Err(e),
-        }
+        Ok(send!(self.0.ds.list_tags_for_resource().resource_id(id)).found()?.map(|r| {
+            r.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect()
+        }))
     }
 
     /// Every directory of the account (DescribeDirectories pages by token

@@ -42,11 +42,9 @@ impl Table {
         &self,
         name: &str,
     ) -> Result<Option<aws_sdk_dynamodb::types::TableDescription>> {
-        match send!(self.0.dynamodb.describe_table().table_name(name)) {
-            Ok(r) => Ok(r.table().cloned()),
-            Err(e) if e.is_not_found() => Ok(None),
-            Err(e) => Err(e),
-        }
+        Ok(send!(self.0.dynamodb.describe_table().table_name(name))
+            .found()?
+            .and_then(|r| r.table().cloned()))
     }
 }
 

@@ -67,11 +67,9 @@ fn tags(set: impl IntoIterator<Item = (String, String)>) -> Vec<Tag> {
 
 impl DeliveryStream {
     async fn describe(&self, name: &str) -> Result<Option<DeliveryStreamDescription>> {
-        match send!(self.0.firehose.describe_delivery_stream().delivery_stream_name(name)) {
-            Ok(r) => Ok(r.delivery_stream_description().cloned()),
-            Err(e) if e.is_not_found() => Ok(None),
-            Err(e) => Err(e),
-        }
+        Ok(send!(self.0.firehose.describe_delivery_stream().delivery_stream_name(name))
+            .found()?
+            .and_then(|r| r.delivery_stream_description().cloned()))
     }
 
     /// Every stream name, page by page.

@@ -51,11 +51,9 @@ async fn arn(c: &Clients, what: &str, name: &str) -> Result<String> {
 
 /// A resource's tags; `None` when it is gone.
 async fn tags_of(c: &Clients, arn: &str) -> Result<Option<HashMap<String, String>>> {
-    match send!(c.glue.get_tags().resource_arn(arn)) {
-        Ok(t) => Ok(Some(t.tags().cloned().unwrap_or_default())),
-        Err(e) if e.is_not_found() => Ok(None),
-        Err(e) => Err(e),
-    }
+    Ok(send!(c.glue.get_tags().resource_arn(arn))
+        .found()?
+        .map(|t| t.tags().cloned().unwrap_or_default()))
 }
 
 /// The names worth a tag read: those recorded, and the stack's by name.
@@ -248,11 +246,7 @@ kind! { Crawler, CRAWLER }
 
 impl Crawler {
     async fn get(&self, name: &str) -> Result<Option<aws_sdk_glue::types::Crawler>> {
-        match send!(self.0.glue.get_crawler().name(name)) {
-            Ok(r) => Ok(r.crawler().cloned()),
-            Err(e) if e.is_not_found() => Ok(None),
-            Err(e) => Err(e),
-        }
+        Ok(send!(self.0.glue.get_crawler().name(name)).found()?.and_then(|r| r.crawler().cloned()))
     }
 }
 
@@ -404,11 +398,7 @@ kind! { Job, JOB }
 
 impl Job {
     async fn get(&self, name: &str) -> Result<Option<aws_sdk_glue::types::Job>> {
-        match send!(self.0.glue.get_job().job_name(name)) {
-            Ok(r) => Ok(r.job().cloned()),
-            Err(e) if e.is_not_found() => Ok(None),
-            Err(e) => Err(e),
-        }
+        Ok(send!(self.0.glue.get_job().job_name(name)).found()?.and_then(|r| r.job().cloned()))
     }
 }
 

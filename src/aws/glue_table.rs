@@ -191,11 +191,9 @@ impl Table {
     }
 
     async fn get(&self, db: &str, name: &str) -> Result<Option<aws_sdk_glue::types::Table>> {
-        match send!(self.0.glue.get_table().database_name(db).name(name)) {
-            Ok(t) => Ok(t.table().cloned()),
-            Err(e) if e.is_not_found() => Ok(None),
-            Err(e) => Err(e),
-        }
+        Ok(send!(self.0.glue.get_table().database_name(db).name(name))
+            .found()?
+            .and_then(|t| t.table().cloned()))
     }
 }
 

@@ -45,11 +45,9 @@ fn observe(ctx: &Context, p: &Profile) -> Observed {
 
 impl InstanceProfile {
     async fn get(&self, name: &str) -> Result<Option<Profile>> {
-        match send!(self.0.iam.get_instance_profile().instance_profile_name(name)) {
-            Ok(out) => Ok(out.instance_profile),
-            Err(e) if e.is_not_found() => Ok(None),
-            Err(e) => Err(e),
-        }
+        Ok(send!(self.0.iam.get_instance_profile().instance_profile_name(name))
+            .found()?
+            .and_then(|out| out.instance_profile))
     }
 }
 

@@ -113,11 +113,7 @@ fn code_bytes(ctx: &Context, p: &Props) -> Result<Blob> {
 
 impl Function {
     async fn config(&self, name: &str) -> Result<Option<GetFunctionConfigurationOutput>> {
-        match send!(self.0.lambda.get_function_configuration().function_name(name)) {
-            Ok(c) => Ok(Some(c)),
-            Err(e) if e.is_not_found() => Ok(None),
-            Err(e) => Err(e),
-        }
+        send!(self.0.lambda.get_function_configuration().function_name(name)).found()
     }
 
     /// Waits (within the call) until an update in progress has finished:

@@ -111,11 +111,7 @@ impl Broker {
         &self,
         id: &str,
     ) -> Result<Option<aws_sdk_mq::operation::describe_broker::DescribeBrokerOutput>> {
-        match send!(self.0.mq.describe_broker().broker_id(id)) {
-            Ok(d) => Ok(Some(d)),
-            Err(e) if e.is_not_found() => Ok(None),
-            Err(e) => Err(e),
-        }
+        send!(self.0.mq.describe_broker().broker_id(id)).found()
     }
 
     async fn reboot(&self, id: &str) -> Result<()> {

@@ -14,7 +14,7 @@ pub use crate::aws::values::{
 };
 pub use crate::price::{Cost, CostInput, Estimate};
 pub use crate::provider::{
-    Attrs, Context, CreateRequest, Created, Declared, Logical, Observed, Op, Partial, Props,
+    Attrs, Context, CreateRequest, Created, Declared, Found, Logical, Observed, Op, Partial, Props,
     ProviderError, ReadQuery, ResourceKind, Result, TAG_ID, TAG_STACK, created_id,
 };
 pub(crate) use crate::schema::rows;

@@ -61,13 +61,9 @@ fn object_attrs(bucket: &str, key: &str, version: Option<&str>) -> Attrs {
 impl Object {
     /// The object's tags; `None` when it is gone.
     async fn tags(&self, bucket: &str, key: &str) -> Result<Option<Vec<(String, String)>>> {
-        match send!(self.0.s3.get_object_tagging().bucket(bucket).key(key)) {
-            Ok(t) => Ok(Some(
-                t.tag_set().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect(),
-            )),
-            Err(e) if e.is_not_found() => Ok(None),
-            Err(e) => Err(e),
-        }
+        Ok(send!(self.0.s3.get_object_tagging().bucket(bucket).key(key)).found()?.map(|t| {
+            t.tag_set().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect()
+        }))
     }
 
     /// Reads one object: `None` when it (or its bucket) is gone, or when it
@@ -82,13 +78,7 @@ impl Object {
         tags: Option<Vec<(String, String)>>,
     ) -> Result<Option<Observed>> {
         let (bucket, key) = split(id)?;
-        let head = async {
-            match send!(self.0.s3.head_object().bucket(bucket).key(key)) {
-                Ok(h) => Ok(Some(h)),
-                Err(e) if e.is_not_found() => Ok(None),
-                Err(e) => Err(e),
-            }
-        };
+        let head = async { send!(self.0.s3.head_object().bucket(bucket).key(key)).found() };
         let (tags, head) = match tags {
             Some(tags) => (Some(tags), head.await?),
             None => futures_util::future::try_join(self.tags(bucket, key), head).await?,

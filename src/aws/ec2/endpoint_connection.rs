@@ -85,15 +85,9 @@ pub fn unsuccessful(verb: &str, endpoint: &str, items: &[UnsuccessfulItem]) -> R
 
 impl VpcEndpointConnection {
     async fn state(&self, endpoint: &str) -> Result<Option<String>> {
-        match send!(self.0.ec2.describe_vpc_endpoints().vpc_endpoint_ids(endpoint)) {
-            Ok(out) => Ok(out
-                .vpc_endpoints()
-                .first()
-                .and_then(|e| e.state())
-                .map(|s| s.as_str().to_string())),
-            Err(e) if e.is_not_found() => Ok(None),
-            Err(e) => Err(e),
-        }
+        let call = self.0.ec2.describe_vpc_endpoints().vpc_endpoint_ids(endpoint);
+        let Some(out) = send!(call).found()? else { return Ok(None) };
+        Ok(out.vpc_endpoints().first().and_then(|e| e.state()).map(|s| s.as_str().to_string()))
     }
 
     /// Accepts or rejects, as `accept` says, when the endpoint waits.

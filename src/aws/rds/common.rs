@@ -123,11 +123,7 @@ pub fn first_found<R, T: Clone>(
     r: Result<R>,
     first: impl FnOnce(&R) -> Option<&T>,
 ) -> Result<Option<T>> {
-    match r {
-        Ok(r) => Ok(first(&r).cloned()),
-        Err(e) if e.is_not_found() => Ok(None),
-        Err(e) => Err(e),
-    }
+    Ok(r.found()?.and_then(|r| first(&r).cloned()))
 }
 
 /// One resource a read keeps: the user's tags, its logical id when it is
