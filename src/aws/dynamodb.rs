@@ -148,14 +148,18 @@ impl ResourceKind for Table {
     }
 
     async fn update(&self, _ctx: &Context, name: &str, old: &Props, new: &Props) -> Result<Attrs> {
-        if !TagChanges::between(old, new).is_empty() {
-            let arn = known_arn(
-                self.describe(name).await?.and_then(|t| t.table_arn().map(str::to_string)),
-                name,
-            )?;
-            let arn = arn.as_str();
-            tag_calls! { old, new, self.0.dynamodb.untag_resource().resource_arn(arn), self.0.dynamodb.tag_resource().resource_arn(arn), |set| set.iter().map(|(k, v)| Tag::builder().key(k).value(v).build().expect("set")).collect() }
-        }
+        arn_tag_calls!(
+            old,
+            new,
+            name,
+            arn = self.describe(name).await?.and_then(|t| t.table_arn().map(str::to_string)),
+            self.0.dynamodb.untag_resource().resource_arn(arn),
+            self.0.dynamodb.tag_resource().resource_arn(arn),
+            |set| set
+                .iter()
+                .map(|(k, v)| Tag::builder().key(k).value(v).build().expect("set"))
+                .collect()
+        );
         Ok(Attrs::new())
     }
 

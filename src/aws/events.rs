@@ -213,14 +213,18 @@ impl ResourceKind for Rule {
             self.remove_targets(name, stale).await?;
             self.put_targets(name, &want).await?;
         }
-        if !TagChanges::between(old, new).is_empty() {
-            let arn = known_arn(
-                send!(self.0.events.describe_rule().name(name))?.arn().map(str::to_string),
-                name,
-            )?;
-            let arn = arn.as_str();
-            tag_calls! { old, new, self.0.events.untag_resource().resource_arn(arn), self.0.events.tag_resource().resource_arn(arn), |set| set.iter().map(|(k, v)| Tag::builder().key(k).value(v).build().expect("set")).collect() }
-        }
+        arn_tag_calls!(
+            old,
+            new,
+            name,
+            arn = send!(self.0.events.describe_rule().name(name))?.arn().map(str::to_string),
+            self.0.events.untag_resource().resource_arn(arn),
+            self.0.events.tag_resource().resource_arn(arn),
+            |set| set
+                .iter()
+                .map(|(k, v)| Tag::builder().key(k).value(v).build().expect("set"))
+                .collect()
+        );
         Ok(Attrs::new())
     }
 

@@ -266,14 +266,15 @@ impl ResourceKind for Function {
             )?;
             self.settle(name).await?;
         }
-        if !TagChanges::between(old, new).is_empty() {
-            let arn = known_arn(
-                self.config(name).await?.and_then(|c| c.function_arn().map(str::to_string)),
-                name,
-            )?;
-            let arn = arn.as_str();
-            tag_calls! { old, new, lambda.untag_resource().resource(arn), lambda.tag_resource().resource(arn), |set| set.into_iter().collect::<HashMap<_, _>>() }
-        }
+        arn_tag_calls!(
+            old,
+            new,
+            name,
+            arn = self.config(name).await?.and_then(|c| c.function_arn().map(str::to_string)),
+            lambda.untag_resource().resource(arn),
+            lambda.tag_resource().resource(arn),
+            |set| set.into_iter().collect::<HashMap<_, _>>()
+        );
         Ok(Attrs::new())
     }
 

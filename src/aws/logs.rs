@@ -49,6 +49,14 @@ impl LogGroup {
         Ok(split_tags(ctx, pairs).1.id)
     }
 
+    /// The group's ARN (the tag calls' form, without DescribeLogGroups'
+    /// trailing `:*`); `None`: it is gone.
+    async fn arn(&self, id: &str) -> Result<Option<String>> {
+        let out = send!(self.0.logs.describe_log_groups().log_group_name_prefix(id))?;
+        let group = out.log_groups().iter().find(|g| g.log_group_name() == Some(id));
+        Ok(group.and_then(|g| g.arn().map(|a| a.trim_end_matches(":*").to_string())))
+    }
+
     /// Whether the group `name` carries this stack's tags for `logical_id`.
     async fn tagged_as(&self, ctx: &Context, name: &str, logical_id: &str) -> Result<bool> {
         Ok(self.logical_id(ctx, name).await?.as_deref() == Some(logical_id))
@@ -164,18 +172,15 @@ impl ResourceKind for LogGroup {
                 }
             }
         }
-        if !TagChanges::between(old, new).is_empty() {
-            let arn = known_arn(
-                send!(logs.describe_log_groups().log_group_name_prefix(id))?
-                    .log_groups()
-                    .iter()
-                    .find(|g| g.log_group_name() == Some(id))
-                    .and_then(|g| g.arn().map(|a| a.trim_end_matches(":*").to_string())),
-                id,
-            )?;
-            let arn = arn.as_str();
-            tag_calls! { old, new, logs.untag_resource().resource_arn(arn), logs.tag_resource().resource_arn(arn), |set| set.into_iter().collect::<HashMap<_, _>>() }
-        }
+        arn_tag_calls!(
+            old,
+            new,
+            id,
+            arn = self.arn(id).await?,
+            logs.untag_resource().resource_arn(arn),
+            logs.tag_resource().resource_arn(arn),
+            |set| set.into_iter().collect::<HashMap<_, _>>()
+        );
         Ok(Attrs::new())
     }
 

@@ -72,6 +72,19 @@ macro_rules! tag_calls {
     }};
 }
 
+/// [`tag_calls!`] on a resource its ARN names: `$arn = $lookup` (an
+/// `Option<String>`, `None`: `$id` is gone) binds the ARN for the calls,
+/// and is looked up only when the user's tags change.
+macro_rules! arn_tag_calls {
+    ($old:expr, $new:expr, $id:expr, $arn:ident = $lookup:expr, $untag:expr, $tag:expr, |$set:ident| $tags:expr) => {
+        if !$crate::aws::values::TagChanges::between($old, $new).is_empty() {
+            let found = $crate::aws::values::known_arn($lookup, $id)?;
+            let $arn = found.as_str();
+            tag_calls! { $old, $new, $untag, $tag, |$set| $tags }
+        }
+    };
+}
+
 pub mod appscaling;
 pub mod autoscaling;
 pub mod client;

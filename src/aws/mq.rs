@@ -274,14 +274,15 @@ impl ResourceKind for Broker {
         if NEEDS_REBOOT.iter().any(|k| *k != "security_groups" && changed(k)) || sgs_changed {
             self.reboot(id).await?;
         }
-        if !TagChanges::between(old, new).is_empty() {
-            let arn = known_arn(
-                self.describe(id).await?.and_then(|d| d.broker_arn().map(str::to_string)),
-                id,
-            )?;
-            let arn = arn.as_str();
-            tag_calls! { old, new, mq.delete_tags().resource_arn(arn), mq.create_tags().resource_arn(arn), |set| set.into_iter().collect::<HashMap<_, _>>() }
-        }
+        arn_tag_calls!(
+            old,
+            new,
+            id,
+            arn = self.describe(id).await?.and_then(|d| d.broker_arn().map(str::to_string)),
+            mq.delete_tags().resource_arn(arn),
+            mq.create_tags().resource_arn(arn),
+            |set| set.into_iter().collect::<HashMap<_, _>>()
+        );
         Ok(Attrs::new())
     }
 

@@ -235,9 +235,7 @@ impl ResourceKind for Association {
                     .set_schedule_expression(s(new, "schedule_expression"))
             )?;
         }
-        if !TagChanges::between(old, new).is_empty() {
-            tag_calls! { old, new, ssm.remove_tags_from_resource().resource_type(ResourceTypeForTagging::Association).resource_id(id), ssm.add_tags_to_resource().resource_type(ResourceTypeForTagging::Association).resource_id(id), |set| set.into_iter().map(|(k, v)| tag(k, v)).collect() }
-        }
+        tag_calls! { old, new, ssm.remove_tags_from_resource().resource_type(ResourceTypeForTagging::Association).resource_id(id), ssm.add_tags_to_resource().resource_type(ResourceTypeForTagging::Association).resource_id(id), |set| set.into_iter().map(|(k, v)| tag(k, v)).collect() }
         Ok(Attrs::new())
     }
 

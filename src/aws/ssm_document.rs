@@ -185,9 +185,7 @@ impl ResourceKind for Document {
             send!(ssm.update_document_default_version().name(name).document_version(&version))?;
             out = self.attrs(name, Some(&version)).await?;
         }
-        if !TagChanges::between(old, new).is_empty() {
-            tag_calls! { old, new, ssm.remove_tags_from_resource().resource_type(ResourceTypeForTagging::Document).resource_id(name), ssm.add_tags_to_resource().resource_type(ResourceTypeForTagging::Document).resource_id(name), |set| set.into_iter().map(|(k, v)| tag(k, v)).collect() }
-        }
+        tag_calls! { old, new, ssm.remove_tags_from_resource().resource_type(ResourceTypeForTagging::Document).resource_id(name), ssm.add_tags_to_resource().resource_type(ResourceTypeForTagging::Document).resource_id(name), |set| set.into_iter().map(|(k, v)| tag(k, v)).collect() }
         Ok(out)
     }
 
