@@ -70,9 +70,9 @@ pub struct Clients {
     /// Reads shared between kinds while a plan refreshes.
     pub reads: Arc<super::reads::ReadCache>,
     /// Security groups and subnets a deleted Lambda function's network
-    /// interfaces were found holding: their next delete attempt releases
-    /// the interfaces first.
-    pub lambda_held: Arc<Mutex<std::collections::HashSet<String>>>,
+    /// interfaces were found holding, for the next attempt of their delete
+    /// (kept by `ec2::common`, for this run only).
+    pub(in crate::aws) lambda_held: Arc<super::ec2::common::Held>,
 }
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]

@@ -192,8 +192,7 @@ where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = Result<()>>,
 {
-    let known = c.lambda_held.lock().unwrap().contains(id);
-    if known {
+    if c.lambda_held.holds(id) {
         release_lambda_enis(c, name, id).await?;
         return delete().await;
     }
@@ -207,6 +206,27 @@ where
             delete().await
         }
         r => r,
+    }
+}
+
+/// The ids [`release_lambda_enis`] last found held: their next delete
+/// attempt (the engine's retry) releases the interfaces before it deletes,
+/// instead of being refused again first.
+#[derive(Debug, Default)]
+pub struct Held(std::sync::Mutex<std::collections::HashSet<String>>);
+
+impl Held {
+    fn holds(&self, id: &str) -> bool {
+        self.0.lock().unwrap().contains(id)
+    }
+
+    fn set(&self, id: &str, held: bool) {
+        let mut ids = self.0.lock().unwrap();
+        if held {
+            ids.insert(id.to_string());
+        } else {
+            ids.remove(id);
+        }
     }
 }
 
@@ -234,11 +254,10 @@ async fn release_lambda_enis(c: &Clients, name: &str, id: &str) -> Result<()> {
             held.push(eni_id.to_string());
         }
     }
+    c.lambda_held.set(id, !held.is_empty());
     if held.is_empty() {
-        c.lambda_held.lock().unwrap().remove(id);
         return Ok(());
     }
-    c.lambda_held.lock().unwrap().insert(id.to_string());
     let mut e = ProviderError::new(format!(
         "{} network interface(s) of a deleted Lambda function ({}) still use it: AWS releases \
          them up to 45 minutes after the function is deleted",
