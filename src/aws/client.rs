@@ -72,7 +72,29 @@ pub struct Clients {
     /// Security groups and subnets a deleted Lambda function's network
     /// interfaces were found holding, for the next attempt of their delete
     /// (kept by `ec2::common`, for this run only).
-    pub(in crate::aws) lambda_held: Arc<super::ec2::common::Held>,
+    pub(super) lambda_held: Arc<Held>,
+}
+
+/// The ids `ec2::common::release_lambda_enis` last found held by a
+/// deleted Lambda function's network interfaces: their next delete
+/// attempt (the engine's retry) releases the interfaces before it deletes,
+/// instead of being refused again first.
+#[derive(Debug, Default)]
+pub struct Held(std::sync::Mutex<std::collections::HashSet<String>>);
+
+impl Held {
+    pub(super) fn holds(&self, id: &str) -> bool {
+        self.0.lock().unwrap().contains(id)
+    }
+
+    pub(super) fn set(&self, id: &str, held: bool) {
+        let mut ids = self.0.lock().unwrap();
+        if held {
+            ids.insert(id.to_string());
+        } else {
+            ids.remove(id);
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]

@@ -209,27 +209,6 @@ where
     }
 }
 
-/// The ids [`release_lambda_enis`] last found held: their next delete
-/// attempt (the engine's retry) releases the interfaces before it deletes,
-/// instead of being refused again first.
-#[derive(Debug, Default)]
-pub struct Held(std::sync::Mutex<std::collections::HashSet<String>>);
-
-impl Held {
-    fn holds(&self, id: &str) -> bool {
-        self.0.lock().unwrap().contains(id)
-    }
-
-    fn set(&self, id: &str, held: bool) {
-        let mut ids = self.0.lock().unwrap();
-        if held {
-            ids.insert(id.to_string());
-        } else {
-            ids.remove(id);
-        }
-    }
-}
-
 /// Deletes the interfaces of a deleted Lambda function that hold a
 /// security group or subnet and that AWS has detached; while any is still
 /// in use returns a retryable error (for up to 45 minutes) that says what
