@@ -1,5 +1,6 @@
-//! What the RDS kinds share: identifiers, tags, the ARN of a resource
-//! whose tags change.
+//! What the RDS kinds share: identifiers, tags, and the [`Rds`] trait
+//! (one `rds!` row per SDK type) that their reads, creates, tag changes
+//! and status polls are written against once.
 
 use crate::aws::prelude::*;
 use aws_sdk_rds::types::Tag;
