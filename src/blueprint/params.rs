@@ -12,6 +12,7 @@ use super::expr::{Expr, Ref};
 use super::known::{Eval, Lookup};
 use super::model::{Blueprint, ParamType, Parameter};
 use super::validate::check_param_value;
+use crate::schema::Refusal;
 
 /// Where a value came from, for messages.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,7 +142,7 @@ pub fn resolve(
             ),
             Some((Ok(value), Origin::Default)) if uses_params(&value) => derived.push((p, value)),
             Some((Ok(value), origin)) => {
-                if let Err((msg, help)) = check_param_value(p, &value) {
+                if let Err(Refusal { message: msg, help }) = check_param_value(p, &value) {
                     diags.push(
                         Diagnostic::new(
                             Code::InvalidValue,
@@ -267,7 +268,7 @@ fn derive(bp: &Blueprint, p: &Parameter, e: &Expr, out: &mut Values, diags: &mut
         }
     };
     match check_param_value(p, &value) {
-        Err((msg, help)) => diags.push(fail(msg, help)),
+        Err(Refusal { message, help }) => diags.push(fail(message, help)),
         Ok(()) => {
             out.values
                 .insert(name.clone(), Value { value, secret: false, origin: Origin::Default });

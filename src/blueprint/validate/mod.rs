@@ -13,7 +13,7 @@ use super::model::{Blueprint, Dep, DepVia, ForEach, Output, ParamType, Parameter
 use super::yaml::{Key, Node, Value};
 use crate::graph::Graph;
 use crate::provider::Registry;
-use crate::schema::{self, Prop, Schema, Type, did_you_mean, quote_list};
+use crate::schema::{self, Prop, Refusal, Schema, Type, did_you_mean, quote_list};
 
 /// Names that cannot be resource ids because references use them.
 const RESERVED_IDS: &[&str] = &["params", "stack", "region", "azs"];
@@ -339,7 +339,7 @@ pub(super) fn content_offset(src: &str, node: &Node, s: &str) -> Option<usize> {
 
 /// Checks a parameter value against its allowed set, pattern and lengths.
 /// Secret values are never echoed in the message.
-pub(crate) fn check_param_value(p: &Parameter, v: &Expr) -> Result<(), (String, String)> {
+pub(crate) fn check_param_value(p: &Parameter, v: &Expr) -> Result<(), Refusal> {
     if !p.allowed.is_empty() && !p.allowed.contains(v) {
         let allowed: Vec<String> = p.allowed.iter().map(literal_text).collect();
         let allowed: Vec<&str> = allowed.iter().map(|s| s.as_str()).collect();
@@ -351,21 +351,21 @@ pub(crate) fn check_param_value(p: &Parameter, v: &Expr) -> Result<(), (String, 
             },
             _ => format!("allowed: {}", quote_list(&allowed)),
         };
-        return Err((format!("is {shown}, which is not allowed"), help));
+        return Err(Refusal::new(format!("is {shown}, which is not allowed"), help));
     }
     if p.ty == ParamType::Cidr
         && let Expr::Str(s) = v
     {
         match s.parse::<ipnet::Ipv4Net>() {
             Ok(net) if net.trunc() != net => {
-                return Err((
+                return Err(Refusal::new(
                     format!("is `{s}`, which has host bits set"),
                     format!("a network address has none: did you mean `{}`?", net.trunc()),
                 ));
             }
             Ok(_) => {}
             Err(_) => {
-                return Err((
+                return Err(Refusal::new(
                     format!("is `{s}`, not an IPv4 CIDR block"),
                     "write an address and a prefix length from /0 to /32, e.g. `10.0.0.0/16`"
                         .into(),
@@ -387,13 +387,13 @@ pub(crate) fn check_param_value(p: &Parameter, v: &Expr) -> Result<(), (String, 
         };
         if p.ty == ParamType::Integer && !matches!(v, Expr::Int(_)) {
             let help = if range.is_empty() { String::new() } else { format!(" {range}") };
-            return Err((
+            return Err(Refusal::new(
                 format!("is `{}`, not a whole number", literal_text(v)),
                 format!("give a whole number{help}"),
             ));
         }
         if p.min.is_some_and(|lo| x < lo) || p.max.is_some_and(|hi| x > hi) {
-            return Err((
+            return Err(Refusal::new(
                 format!("is {}, out of range", literal_text(v)),
                 format!("give a number {range}"),
             ));
@@ -406,12 +406,12 @@ pub(crate) fn check_param_value(p: &Parameter, v: &Expr) -> Result<(), (String, 
         {
             let plural = if min == 1 { "" } else { "s" };
             let msg = if n == 0 { "is empty".into() } else { format!("is {n} characters long") };
-            return Err((msg, format!("use at least {min} character{plural}")));
+            return Err(Refusal::new(msg, format!("use at least {min} character{plural}")));
         }
         if let Some(max) = p.max_length
             && n > max
         {
-            return Err((
+            return Err(Refusal::new(
                 format!("is {n} characters long"),
                 format!("use at most {max} characters"),
             ));
@@ -423,7 +423,7 @@ pub(crate) fn check_param_value(p: &Parameter, v: &Expr) -> Result<(), (String, 
             let shown = if p.secret { String::new() } else { format!(" (was `{s}`)") };
             let pat = re.as_str();
             let pat = &pat[4..pat.len() - 2];
-            return Err((
+            return Err(Refusal::new(
                 format!("does not match its pattern{shown}"),
                 format!("the value must match `{pat}`"),
             ));

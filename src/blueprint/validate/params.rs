@@ -276,7 +276,7 @@ impl Validator<'_> {
                 p.default = Some(e);
             }
         } else if let Some(v) = self.param_literal(n, p.ty, &p.name) {
-            if let Err((msg, help)) = check_param_value(p, &v) {
+            if let Err(Refusal { message: msg, help }) = check_param_value(p, &v) {
                 self.err(
                     Code::InvalidValue,
                     format!("default of `{}` {msg}", p.name),
