@@ -183,3 +183,48 @@ fn destroy_on_a_terminal(s: &Stack, bp: &str, answer: &str) -> (i32, String) {
         String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     (out.status.code().unwrap_or(-1), text)
 }
+
+/// An object someone else put at the key a blueprint declares is their
+/// data: the apply is refused, naming the resource and the key to change,
+/// and the object keeps its body; once it is gone the same
+/// apply converges and plans clean. moto would let a PutObject overwrite
+/// it, as S3 does: the refusal is archkit's own look before the put.
+#[test]
+fn an_object_of_someone_elses_is_never_overwritten() {
+    let Some(url) = require_moto() else { return };
+    let s = Stack::new(&url, "objx");
+    let dir = s.dir_path().join("objx");
+    std::fs::create_dir_all(&dir).unwrap();
+    let bucket_only = "name: objx\nresources:\n  data:\n    type: aws.s3.bucket\n    properties:\n      force_empty: true\n";
+    let object = "  input:\n    type: aws.s3.object\n    properties:\n      bucket: ${data.name}\n      key: input/rows.csv\n      source: ./rows.csv\n";
+    std::fs::write(dir.join("rows.csv"), "ours\n").unwrap();
+    std::fs::write(dir.join("blueprint.yaml"), bucket_only).unwrap();
+    let bp = dir.to_str().unwrap();
+    ok(&s.run(&["apply", bp, "--auto-approve"]));
+    let name = s.physical("data");
+    let body = |url: &str| {
+        rt().block_on(async {
+            let o = s3(url).get_object().bucket(&name).key("input/rows.csv").send().await.unwrap();
+            String::from_utf8(o.body.collect().await.unwrap().to_vec()).unwrap()
+        })
+    };
+    rt().block_on(async {
+        let put = s3(&url).put_object().bucket(&name).key("input/rows.csv");
+        put.body(ByteStream::from_static(b"theirs\n")).send().await.unwrap();
+    });
+
+    std::fs::write(dir.join("blueprint.yaml"), format!("{bucket_only}{object}")).unwrap();
+    let apply = s.run(&["apply", bp, "--auto-approve"]);
+    assert_eq!(apply.code, 1, "{}\n{}", apply.stdout, apply.stderr);
+    assert!(apply.stderr.contains("is not this stack's `input`"), "{}", apply.stderr);
+    assert_eq!(body(&url), "theirs\n");
+
+    rt().block_on(async {
+        s3(&url).delete_object().bucket(&name).key("input/rows.csv").send().await.unwrap();
+    });
+    ok(&s.run(&["apply", bp, "--auto-approve"]));
+    assert_eq!(body(&url), "ours\n");
+    assert_eq!(s.run(&["plan", bp, "--detailed-exitcode"]).code, 0);
+    ok(&s.run(&["destroy", bp, "--auto-approve"]));
+    assert!(!exists(&url, &name));
+}
