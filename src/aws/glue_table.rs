@@ -132,9 +132,8 @@ fn input(ctx: &Context, logical: &str, name: &str, p: &Props) -> TableInput {
         .expect("name set")
 }
 
-/// The properties of a live table, its logical id (from its parameters)
-/// and whether its parameters name this stack.
-fn observed(ctx: &Context, db: &str, t: &aws_sdk_glue::types::Table) -> (Props, Logical, bool) {
+/// The properties of a live table and whose it is (from its parameters).
+fn observed(ctx: &Context, db: &str, t: &aws_sdk_glue::types::Table) -> (Props, Logical) {
     let sd = t.storage_descriptor();
     let serde = sd.and_then(|s| s.serde_info());
     let format = format_of(serde.and_then(|s| s.serialization_library()));
@@ -153,7 +152,6 @@ fn observed(ctx: &Context, db: &str, t: &aws_sdk_glue::types::Table) -> (Props, 
         .collect();
     let all = t.parameters().cloned().unwrap_or_default();
     let (_, logical) = split_tags(ctx, all.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-    let ours = all.get(TAG_STACK).is_some_and(|v| *v == ctx.stack);
     // What the user set: everything but archkit's own and the
     // classification archkit derives from `format`.
     let user: serde_json::Map<String, Value> = all
@@ -177,7 +175,7 @@ fn observed(ctx: &Context, db: &str, t: &aws_sdk_glue::types::Table) -> (Props, 
     if !user.is_empty() {
         p.insert("parameters".into(), Value::Object(user));
     }
-    (p, logical, ours)
+    (p, logical)
 }
 
 impl Table {
@@ -204,7 +202,7 @@ impl ResourceKind for Table {
         for (id, _) in &q.known {
             let Some((db, name)) = split(id) else { continue };
             let Some(t) = self.get(db, name).await? else { continue };
-            let (p, logical, _) = observed(ctx, db, &t);
+            let (p, logical) = observed(ctx, db, &t);
             out.push(Observed::new(id.clone(), logical, p).with(self.attrs(db, name).await?));
         }
         Ok(out)
@@ -221,13 +219,13 @@ impl ResourceKind for Table {
             // else's table, never overwritten.
             Err(e) if e.code.as_deref() == Some("AlreadyExistsException") => {
                 let live = self.get(&db, &name).await?;
-                let (_, logical, ours) = live.map(|t| observed(ctx, &db, &t)).unwrap_or_default();
+                let (_, logical) = live.map(|t| observed(ctx, &db, &t)).unwrap_or_default();
                 let clash = Clash {
                     what: format!("a Glue table {db}.{name}"),
                     field: "name",
                     code: "AlreadyExistsException",
                 };
-                clash.unless_ours(logical.id.as_deref().filter(|_| ours), &req.logical_id)?;
+                clash.unless_ours(logical.id.as_deref(), &req.logical_id)?;
                 let table = input(ctx, &req.logical_id, &name, p);
                 send!(self.0.glue.update_table().database_name(&db).table_input(table))?;
             }

@@ -49,12 +49,13 @@ impl LogGroup {
         Ok(split_tags(ctx, pairs).1.id)
     }
 
-    /// The group's ARN (the tag calls' form, without DescribeLogGroups'
-    /// trailing `:*`); `None`: it is gone.
-    async fn arn(&self, id: &str) -> Result<Option<String>> {
+    /// The group's ARN as the tag calls take it (without DescribeLogGroups'
+    /// trailing `:*`), once it exists: `None` while it does not, `Some(None)`
+    /// if AWS names no ARN.
+    async fn arn(&self, id: &str) -> Result<Option<Option<String>>> {
         let out = send!(self.0.logs.describe_log_groups().log_group_name_prefix(id))?;
         let group = out.log_groups().iter().find(|g| g.log_group_name() == Some(id));
-        Ok(group.and_then(|g| g.arn().map(|a| a.trim_end_matches(":*").to_string())))
+        Ok(group.map(|g| g.arn().map(|a| a.trim_end_matches(":*").to_string())))
     }
 
     /// Whether the group `name` carries this stack's tags for `logical_id`.
@@ -176,7 +177,7 @@ impl ResourceKind for LogGroup {
             old,
             new,
             id,
-            arn = self.arn(id).await?,
+            arn = self.arn(id).await?.flatten(),
             logs.untag_resource().resource_arn(arn),
             logs.tag_resource().resource_arn(arn),
             |set| set.into_iter().collect::<HashMap<_, _>>()
@@ -186,9 +187,7 @@ impl ResourceKind for LogGroup {
 
     /// Creation returns no ARN: read it once the group exists.
     async fn poll_ready(&self, _ctx: &Context, id: &str) -> Result<Option<Attrs>> {
-        let out = send!(self.0.logs.describe_log_groups().log_group_name_prefix(id))?;
-        let group = out.log_groups().iter().find(|g| g.log_group_name() == Some(id));
-        Ok(group.map(|g| attrs([("arn", json!(g.arn().map(|a| a.trim_end_matches(":*"))))])))
+        Ok(self.arn(id).await?.map(|arn| attrs([("arn", json!(arn))])))
     }
 
     async fn delete(&self, _ctx: &Context, id: &str, _props: &Props) -> Result<()> {

@@ -85,8 +85,8 @@ macro_rules! rds {
             const NAME_MAX: usize = $max;
 
             async fn describe(c: &Clients, name: &str) -> Result<Option<Self>> {
-                let r = send!(c.rds.$describe().$by(name));
-                super::common::first_found(r, |r| r.$items().first())
+                let r = send!(c.rds.$describe().$by(name)).found()?;
+                Ok(r.and_then(|r| r.$items().first().cloned()))
             }
 
             async fn list(c: &Clients) -> Result<Vec<Self>> {
@@ -116,15 +116,6 @@ macro_rules! rds {
             )?
         }
     };
-}
-
-/// The describe of one resource by name: `None` when RDS says it is not
-/// found.
-pub fn first_found<R, T: Clone>(
-    r: Result<R>,
-    first: impl FnOnce(&R) -> Option<&T>,
-) -> Result<Option<T>> {
-    Ok(r.found()?.and_then(|r| first(&r).cloned()))
 }
 
 /// One resource a read keeps: the user's tags, its logical id when it is
@@ -215,7 +206,7 @@ pub fn refused_delete(e: ProviderError, status: Option<Option<&str>>) -> Result<
 
 /// A name that starts with the stack's prefix, or one the state records:
 /// the resources a read describes further.
-pub fn wanted(name: &str, prefix: &str, q: &ReadQuery) -> bool {
+fn wanted(name: &str, prefix: &str, q: &ReadQuery) -> bool {
     name.starts_with(prefix) || q.known.iter().any(|(k, _)| k == name)
 }
 
